@@ -1,0 +1,153 @@
+"""The contract every platform adapter keeps.
+
+An adapter makes exactly one attempt per call and classifies every failure once,
+into one of the error classes below. Retries, backoff, rate-limit waits and the
+delivery ledger live in ``bot.delivery``; adapters never sleep or retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+class PlatformError(Exception):
+    """Base class: a platform call did not succeed.
+
+    ``message`` is safe to show and store: adapters must never put tokens in it.
+    ``code`` is the platform's own error code or HTTP status, for the record.
+    """
+
+    kind = "error"
+
+    def __init__(self, message: str, *, code: str | int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class TransientError(PlatformError):
+    """Try again later: 5xx, timeouts before sending, rate limits, unknown errors.
+
+    ``retry_after`` is seconds to wait when the platform said so (X's
+    ``x-rate-limit-reset``, Graph's rate-limit codes); None means "use backoff".
+    ``rate_limited`` marks a rate limit: the wait is not counted as a failed attempt.
+    """
+
+    kind = "transient"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | int | None = None,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+    ) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+        self.rate_limited = rate_limited
+
+
+class AuthError(PlatformError):
+    """The account's token is invalid or revoked: it needs reconnecting. No retry."""
+
+    kind = "auth"
+
+
+class PermanentError(PlatformError):
+    """This post can never go as it is (invalid, duplicate, policy block). No retry."""
+
+    kind = "permanent"
+
+
+class OutcomeUnknown(PlatformError):
+    """The request was sent but no answer came back (timeout, reset, lost response).
+
+    The post may exist. The ledger marks the delivery ``unknown`` and reconciles it
+    by looking for the text on the account before sending anything again.
+    """
+
+    kind = "unknown"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """A platform's rules, declared as data (cf. apprise's ``body_maxlen``)."""
+
+    max_length: int
+    weighted_length: bool  # X counts URLs as 23 and emoji/CJK as 2
+    supports_threads: bool
+    posts_per_window_per_user: int | None = None
+    window_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What an adapter needs to act as one account. Never logged or printed.
+
+    X: ``token`` and ``secret`` are the user's OAuth 1.0a access token and secret.
+    Facebook: ``token`` is the Page access token, ``secret`` is unused.
+    ``platform_user_id`` is the X user id or the Facebook Page id.
+    """
+
+    token: str = field(repr=False)
+    secret: str = field(default="", repr=False)
+    platform_user_id: str = ""
+
+    def __str__(self) -> str:
+        return f"Credentials(platform_user_id={self.platform_user_id!r}, token=***)"
+
+
+@dataclass(frozen=True)
+class Published:
+    """A post that exists on the platform."""
+
+    platform_id: str
+    url: str
+    text: str = ""
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccountInfo:
+    """Who a token belongs to, as the platform reports it."""
+
+    platform_user_id: str
+    handle: str
+    name: str
+    followers: int | None = None
+
+
+class Platform(Protocol):
+    """One module per platform implements this (bot/platforms/x.py, facebook.py)."""
+
+    name: str
+    limits: Limits
+
+    def publish(
+        self,
+        creds: Credentials,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        link: str | None = None,
+        publish_at: datetime | None = None,
+    ) -> Published:
+        """Create one post. ``reply_to`` chains an X thread part to the previous one.
+
+        ``publish_at`` asks the platform itself to hold the post (Facebook's
+        ``published=false`` + ``scheduled_publish_time``); adapters that cannot,
+        raise PermanentError.
+        """
+        ...
+
+    def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
+        """Look on the account for a post with this exact text created at or after
+        ``since``: how an ``unknown`` delivery is reconciled."""
+        ...
+
+    def verify(self, creds: Credentials) -> AccountInfo:
+        """Check the token works and say whose it is (with follower count)."""
+        ...
