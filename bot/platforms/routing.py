@@ -1,0 +1,185 @@
+"""HTTP plumbing shared by the platform adapters: one pooled session per adapter,
+host rerouting, default timeouts, and the classification of network failures.
+
+Rerouting is how Clarion talks to the sandbox (or any stand-in, e.g. a recording
+proxy) without a single "if sandbox" branch: tweepy and facebook-sdk hard-code
+``https://api.twitter.com`` and ``https://graph.facebook.com``; the session they are
+given sends those requests to another base URL instead. The rewrite happens in the
+transport adapter, i.e. after requests has prepared the request and OAuth 1.0a has
+signed it over the original URL, so signatures are exactly what the real API would see.
+"""
+
+from __future__ import annotations
+
+import http.cookiejar
+import logging
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ClosedPoolError, MaxRetryError
+
+from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
+
+logger = logging.getLogger(__name__)
+
+X_API_ORIGIN = "https://api.twitter.com"
+GRAPH_ORIGIN = "https://graph.facebook.com"
+WWW_FACEBOOK_ORIGIN = "https://www.facebook.com"
+KNOWN_ORIGINS = (X_API_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def reroute_url(url: str, routes: Mapping[str, str]) -> str:
+    """Return ``url`` with its origin replaced by the base URL routed for it.
+
+    Path and query are kept; a base URL's own path becomes a prefix
+    (``http://host/prefix`` + ``/2/tweets`` -> ``http://host/prefix/2/tweets``).
+    Origins are compared exactly (scheme and host[:port]), never by string prefix,
+    so ``https://api.twitter.com.example`` is not rerouted.
+    """
+    base = routes.get(_origin(url))
+    if base is None:
+        return url
+    src = urlsplit(url)
+    dst = urlsplit(base)
+    path = dst.path.rstrip("/") + (src.path or "/")
+    return urlunsplit((dst.scheme, dst.netloc, path, src.query, src.fragment))
+
+
+def _normalise_routes(routes: Mapping[str, str] | None) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for origin, base in (routes or {}).items():
+        if not base:
+            continue
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"base URL for {origin} must be http(s)://host[:port][/path]: {base!r}"
+            )
+        clean[_origin(origin)] = base.rstrip("/")
+    return clean
+
+
+class HostRerouteAdapter(HTTPAdapter):
+    """Sends requests for the routed origins to their base URLs, and applies a
+    default timeout to every request that came without one (tweepy never passes
+    one; facebook-sdk passes ``None`` unless asked)."""
+
+    def __init__(
+        self,
+        routes: Mapping[str, str] | None = None,
+        *,
+        timeout: float | None = 30.0,
+        pool_maxsize: int = 32,
+    ) -> None:
+        self.routes = _normalise_routes(routes)
+        self.default_timeout = timeout
+        # pool_connections is the number of per-host pools kept; pool_maxsize the
+        # connections kept per host, which bounds useful concurrency per origin.
+        super().__init__(pool_connections=8, pool_maxsize=pool_maxsize)
+
+    def send(
+        self,
+        request: requests.PreparedRequest,
+        stream: bool = False,
+        timeout: float | tuple[float, float] | tuple[float, None] | None = None,
+        verify: bool | str = True,
+        cert: bytes | str | tuple[bytes | str, bytes | str] | None = None,
+        proxies: Mapping[str, str] | None = None,
+    ) -> requests.Response:
+        if timeout is None:
+            timeout = self.default_timeout
+        if request.url and self.routes:
+            target = reroute_url(request.url, self.routes)
+            if target != request.url:
+                request = request.copy()
+                request.url = target
+        return super().send(
+            request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
+        )
+
+
+def mount_routes(
+    session: requests.Session,
+    routes: Mapping[str, str] | None,
+    *,
+    pool_size: int = 32,
+    timeout: float | None = 30.0,
+) -> requests.Session:
+    """Mount one rerouting adapter on ``session`` for every origin (and as the
+    default for http/https, so unrouted hosts still get the default timeout)."""
+    adapter = HostRerouteAdapter(routes, timeout=timeout, pool_maxsize=pool_size)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    for origin in adapter.routes:
+        session.mount(origin, adapter)
+    return session
+
+
+def session_for(
+    routes: dict[str, str] | None, *, pool_size: int = 32, timeout: float = 30
+) -> requests.Session:
+    """A pooled session safe to share across threads and accounts.
+
+    Cookies are refused: API calls never need them, and one session serves
+    thousands of accounts, so no state may leak from one account's call to another.
+    """
+    session = requests.Session()
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    return mount_routes(session, routes, pool_size=pool_size, timeout=timeout)
+
+
+def _not_sent(exc: requests.RequestException) -> bool:
+    """True when the request provably never reached the server.
+
+    requests' HTTPAdapter retries nothing (``Retry(0, read=False)``), so a
+    urllib3 ``MaxRetryError`` can only come from the connect phase (refused, DNS,
+    connect timeout, TLS handshake, proxy); read-phase failures (reset, remote
+    closed, broken pipe while sending) are re-raised as ``ProtocolError``/``OSError``.
+    """
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
+        return True
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        return isinstance(cause, MaxRetryError | ClosedPoolError)
+    return False
+
+
+def classify_transport_error(
+    exc: requests.RequestException, *, action: str, idempotent: bool = False
+) -> PlatformError:
+    """Classify a network failure (no HTTP status was received).
+
+    Before sending -> TransientError: nothing happened, try again.
+    After sending (read timeout, reset, truncated body) -> OutcomeUnknown for a
+    write, since the post may exist; for an idempotent read it is just transient.
+    Anything else -> TransientError (the ledger caps retries).
+    The message names the exception type only: its text may hold a URL with a
+    token in its query (Graph puts access_token there).
+    """
+    kind = type(exc).__name__
+    if _not_sent(exc):
+        return TransientError(f"{action}: could not connect ({kind})", code=kind)
+    after_send = isinstance(
+        exc,
+        requests.ReadTimeout
+        | requests.ConnectionError
+        | requests.exceptions.ChunkedEncodingError
+        | requests.exceptions.ContentDecodingError,
+    )
+    if after_send:
+        if idempotent:
+            return TransientError(f"{action}: no answer ({kind})", code=kind)
+        return OutcomeUnknown(
+            f"{action}: request sent but no answer came back ({kind}); it may have succeeded",
+            code=kind,
+        )
+    return TransientError(f"{action}: network error ({kind})", code=kind)
