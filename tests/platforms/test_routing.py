@@ -1,0 +1,145 @@
+"""Host rerouting, default timeouts and network-failure classification, on loopback."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+from oauthlib.oauth1 import Client as OAuth1Client
+from requests_oauthlib import OAuth1
+
+from bot.platforms.base import OutcomeUnknown, TransientError
+from bot.platforms.routing import (
+    GRAPH_ORIGIN,
+    X_API_ORIGIN,
+    HostRerouteAdapter,
+    classify_transport_error,
+    reroute_url,
+    session_for,
+)
+
+
+def test_it_keeps_path_and_query_when_rerouting():
+    routes = {X_API_ORIGIN: "http://127.0.0.1:8700"}
+    assert (
+        reroute_url("https://api.twitter.com/2/tweets?ids=1,2&x=%20", routes)
+        == "http://127.0.0.1:8700/2/tweets?ids=1,2&x=%20"
+    )
+
+
+def test_it_puts_the_base_url_path_in_front_of_the_original_path():
+    routes = {GRAPH_ORIGIN: "http://host:1/prefix/"}
+    assert (
+        reroute_url("https://graph.facebook.com/v25.0/123/feed?a=b", routes)
+        == "http://host:1/prefix/v25.0/123/feed?a=b"
+    )
+
+
+def test_it_leaves_other_origins_alone_even_when_they_start_alike():
+    routes = {X_API_ORIGIN: "http://127.0.0.1:8700"}
+    assert reroute_url("https://api.twitter.com.evil.test/2/x", routes) == (
+        "https://api.twitter.com.evil.test/2/x"
+    )
+    assert reroute_url("http://api.twitter.com/2/x", routes) == "http://api.twitter.com/2/x"
+    assert reroute_url("https://upload.twitter.com/1.1/x", routes) == (
+        "https://upload.twitter.com/1.1/x"
+    )
+
+
+def test_it_refuses_a_base_url_that_is_not_http():
+    with pytest.raises(ValueError, match="api.twitter.com"):
+        session_for({X_API_ORIGIN: "ftp://example.org"})
+
+
+def test_a_session_sends_requests_for_a_routed_origin_to_the_base_url(tiny_server):
+    session = session_for({X_API_ORIGIN: tiny_server.url + "/x"})
+    response = session.get("https://api.twitter.com/2/users/me?user.fields=public_metrics")
+    assert response.status_code == 200
+    assert response.json() == {"path": "/x/2/users/me", "query": "user.fields=public_metrics"}
+    assert tiny_server.seen[0].headers["Host"] == tiny_server.url.removeprefix("http://")
+
+
+def test_the_oauth_signature_is_computed_over_the_original_url(tiny_server):
+    session = session_for({X_API_ORIGIN: tiny_server.url})
+    auth = OAuth1("ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts")
+    session.post("https://api.twitter.com/2/tweets?a=1", json={"text": "hi"}, auth=auth)
+    seen = tiny_server.seen[0]
+    header = seen.headers["Authorization"]
+
+    def signature_for(url: str) -> str:
+        client = OAuth1Client(
+            "ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts"
+        )
+        params = dict(
+            part.strip().split("=", 1) for part in header.removeprefix("OAuth ").split(",")
+        )
+        client.nonce = params["oauth_nonce"].strip('"')
+        client.timestamp = params["oauth_timestamp"].strip('"')
+        _, headers, _ = client.sign(url, "POST", headers={"Content-Type": "application/json"})
+        return headers["Authorization"]
+
+    assert signature_for("https://api.twitter.com/2/tweets?a=1") == header
+    assert signature_for(tiny_server.url + "/2/tweets?a=1") != header
+
+
+def test_it_applies_the_default_timeout_to_requests_that_have_none(tiny_server):
+    session = session_for({X_API_ORIGIN: tiny_server.url}, timeout=0.2)
+    with pytest.raises(requests.ReadTimeout):
+        session.get("https://api.twitter.com/slow")
+    # A caller's own timeout still wins.
+    assert session.get("https://api.twitter.com/slow", timeout=3).status_code == 200
+
+
+def test_unrouted_hosts_get_the_default_timeout_too(tiny_server):
+    session = session_for(None, timeout=0.2)
+    with pytest.raises(requests.ReadTimeout):
+        session.get(tiny_server.url + "/slow")
+
+
+def test_the_pool_holds_at_least_pool_size_connections_per_host():
+    session = session_for({X_API_ORIGIN: "http://127.0.0.1:9"}, pool_size=200)
+    adapter = session.get_adapter("https://api.twitter.com/2/tweets")
+    assert isinstance(adapter, HostRerouteAdapter)
+    assert adapter.poolmanager.connection_pool_kw["maxsize"] >= 200
+
+
+def test_the_shared_session_keeps_no_cookies_between_accounts(tiny_server):
+    session = session_for(None)
+    session.get(tiny_server.url + "/cookie")
+    assert len(session.cookies) == 0
+
+
+def test_a_refused_connection_is_transient_because_nothing_was_sent(closed_port_url):
+    session = session_for(None)
+    with pytest.raises(requests.ConnectionError) as caught:
+        session.post(closed_port_url + "/2/tweets", json={})
+    error = classify_transport_error(caught.value, action="publish")
+    assert isinstance(error, TransientError)
+    assert not error.rate_limited
+
+
+def test_a_dropped_answer_after_sending_is_an_unknown_outcome(tiny_server):
+    session = session_for(None)
+    with pytest.raises(requests.ConnectionError) as caught:
+        session.post(tiny_server.url + "/close", json={"text": "hi"})
+    assert tiny_server.seen[0].body == json.dumps({"text": "hi"}).encode()
+    assert isinstance(classify_transport_error(caught.value, action="publish"), OutcomeUnknown)
+
+
+def test_a_read_timeout_is_an_unknown_outcome_for_a_write_but_transient_for_a_read(tiny_server):
+    session = session_for(None, timeout=0.2)
+    with pytest.raises(requests.ReadTimeout) as caught:
+        session.post(tiny_server.url + "/slow")
+    assert isinstance(classify_transport_error(caught.value, action="publish"), OutcomeUnknown)
+    read = classify_transport_error(caught.value, action="lookup", idempotent=True)
+    assert type(read) is TransientError
+
+
+def test_the_classified_message_never_repeats_the_url_and_its_token(closed_port_url):
+    session = session_for(None)
+    with pytest.raises(requests.ConnectionError) as caught:
+        session.get(closed_port_url + "/v25.0/me", params={"access_token": "SECRET-TOKEN"})
+    assert "SECRET-TOKEN" in str(caught.value)  # requests' own message does carry it...
+    error = classify_transport_error(caught.value, action="Facebook GET me")
+    assert "SECRET-TOKEN" not in str(error)  # ...ours must not
