@@ -305,7 +305,15 @@ class FacebookPlatform:
                 args = {"fields": "id,message,created_time", "limit": "100", **extra}
                 if after:
                     args["after"] = after
-                page = graph.get_connections(creds.platform_user_id, edge, **args)
+                try:
+                    page = graph.get_connections(creds.platform_user_id, edge, **args)
+                except PermanentError:
+                    if edge == "feed":
+                        raise
+                    # A Graph that does not serve the scheduled_posts edge (#100) simply
+                    # holds no scheduled post we could have made.
+                    logger.debug("no scheduled_posts edge on Page %s", creds.platform_user_id)
+                    break
                 for item in page.get("data") or []:
                     if not isinstance(item, dict) or not item.get("id"):
                         continue
