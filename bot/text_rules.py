@@ -1,0 +1,95 @@
+"""How long a post is, by each platform's own count, and how a thread becomes one post.
+
+Pure functions: the schedule parser uses them to refuse texts before anything is
+stored, and delivery can use ``x_text`` to build exactly what goes out on X.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+
+from twitter_text import parse_tweet
+from twitter_text.has_invalid_characters import has_invalid_characters
+
+# X counts characters with weights (twitter-text config v3): most Latin, Greek and
+# Cyrillic characters count 1, CJK and emoji count 2, and every URL counts 23 because
+# X rewrites it to a t.co link. https://docs.x.com/fundamentals/counting-characters
+X_MAX_WEIGHTED = 280
+X_URL_WEIGHT = 23
+# Facebook's limit on a Page post's message, in characters.
+# https://developers.facebook.com/docs/graph-api/reference/page/feed/ (message)
+FACEBOOK_MAX_CHARS = 63206
+
+LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS}
+
+
+def weighted_length(text: str) -> int:
+    """X's weighted length of ``text``: URLs 23, emoji and CJK 2, most others 1."""
+    return parse_tweet(text).weightedLength
+
+
+def x_text(text: str, link: str | None) -> str:
+    """The text as it goes out on X: ``link`` appended on its own line unless already in it.
+
+    The X adapter appends a link the same way ("if not already in it"), so a text built
+    here is never given the link twice.
+    """
+    if not link or link in text:
+        return text
+    return f"{text}\n{link}"
+
+
+def check(platform: str, text: str) -> str | None:
+    """None when ``text`` can be posted on ``platform``, else a message saying what to fix.
+
+    For X, pass the text with its link already added (``x_text``): the link counts 23.
+    """
+    if platform not in LIMITS:
+        raise ValueError(f"unknown platform {platform!r}")
+    if not text.strip():
+        return "is empty; write the text of the post"
+    if platform == "x":
+        return _check_x(text)
+    length = len(unicodedata.normalize("NFC", text))
+    if length > FACEBOOK_MAX_CHARS:
+        return (
+            f"is {length:,} characters; Facebook's limit is {FACEBOOK_MAX_CHARS:,}: "
+            f"shorten by {length - FACEBOOK_MAX_CHARS:,}"
+        )
+    return None
+
+
+def _check_x(text: str) -> str | None:
+    if has_invalid_characters(text):
+        bad = sorted({f"U+{ord(c):04X}" for c in text if has_invalid_characters(c)})
+        return f"contains characters X refuses ({', '.join(bad)}); remove them"
+    length = weighted_length(text)
+    if length > X_MAX_WEIGHTED:
+        return (
+            f"is {length} characters by X's count; the limit is {X_MAX_WEIGHTED} "
+            f"(links count as {X_URL_WEIGHT}, emoji as 2): "
+            f"shorten by {length - X_MAX_WEIGHTED}"
+        )
+    return None
+
+
+def join_thread(parts: Sequence[str]) -> str:
+    """One Facebook post from an X thread: parts joined by a blank line, numbering dropped.
+
+    Numbering is dropped only where it matches the part's position ("1/", "1/4", "(1/4)"
+    or "[1/4]" at the start of part 1, or "1/4" at its end), so "24/7 picket" in part 2
+    of a thread is left alone.
+    """
+    total = len(parts)
+    return "\n\n".join(
+        _strip_numbering(part.strip(), index, total) for index, part in enumerate(parts, 1)
+    )
+
+
+def _strip_numbering(part: str, index: int, total: int) -> str:
+    lead = re.compile(rf"^[(\[]?{index}\s*/(?:\s*{total})?[)\]]?(?:\s+|$)")
+    trail = re.compile(rf"\s*[(\[]?{index}\s*/\s*{total}[)\]]?$")
+    stripped = trail.sub("", lead.sub("", part, count=1), count=1)
+    return stripped.strip() or part
