@@ -1,0 +1,394 @@
+"""Configuration: every setting declared once, as data, with its help text.
+
+Values come from the environment, then ``config.env`` (python-dotenv; the environment
+wins). A bad value stops start-up with the variable's name and what is expected.
+Secrets are wrapped in ``Secret`` so they never print. ``config.env.example`` lists every
+setting below; a test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+DEFAULT_ENV_FILE = Path("config.env")
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the variable and what is expected."""
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        if not self._value:
+            return "(not set)"
+        return (
+            f"set, {len(self._value)} characters, ending …{self._value[-2:]}"
+            if len(self._value) >= 12
+            else "set"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError(f"a whole number (at least {low})") from None
+        if value < low:
+            raise ValueError(f"a whole number (at least {low})")
+        return value
+
+    return parse
+
+
+def _float_at_least(low: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = float(raw.strip())
+        except ValueError:
+            raise ValueError(f"a number (at least {low})") from None
+        if value < low:
+            raise ValueError(f"a number (at least {low})")
+        return value
+
+    return parse
+
+
+def _timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone name such as Europe/London") from None
+    return name
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError("one of: " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def _url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("a URL starting with http:// or https:// (or empty)")
+    return value
+
+
+def _graph_version(raw: str) -> str:
+    value = raw.strip()
+    digits = value[1:] if value.startswith("v") else value
+    major, _, minor = digits.partition(".")
+    if not (major.isdigit() and minor.isdigit()):
+        raise ValueError("a Graph API version such as v25.0")
+    return f"v{int(major)}.{int(minor)}"
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    section: str
+    secret: bool = False
+
+
+def _s(name: str, default: str, parse: Callable[[str], Any], help: str, section: str) -> Setting:
+    return Setting(name, default, parse, help, section, secret=parse is _secret)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    _s(
+        "DATABASE_URL",
+        "sqlite:///clarion.db",
+        _str,
+        "Where Clarion keeps its queue and ledger. SQLite file by default; PostgreSQL as "
+        "postgresql+psycopg://user:pass@host/db",
+        "Storage",
+    ),
+    _s(
+        "TIMEZONE",
+        "Europe/London",
+        _timezone,
+        "Time zone for times written without one (CLI and schedule files)",
+        "Scheduling",
+    ),
+    _s(
+        "SCHEDULES_DIR",
+        "schedules",
+        _str,
+        "Folder of schedule files (*.yaml) that `apply` reads by default",
+        "Scheduling",
+    ),
+    _s(
+        "MISSED_GRACE_MINUTES",
+        "15",
+        _int_at_least(0),
+        "After downtime, posts late by less than this still go out; older ones are "
+        "marked missed and reported",
+        "Scheduling",
+    ),
+    _s(
+        "POLL_INTERVAL_SECONDS",
+        "1",
+        _float_at_least(0.1),
+        "How often the daemon looks for posts queued by other processes",
+        "Scheduling",
+    ),
+    _s(
+        "DELIVERY_CONCURRENCY",
+        "16",
+        _int_at_least(1),
+        "How many posts the daemon sends at the same time",
+        "Delivery",
+    ),
+    _s(
+        "MAX_ATTEMPTS",
+        "5",
+        _int_at_least(1),
+        "Attempts before a post that keeps failing transiently is marked failed",
+        "Delivery",
+    ),
+    _s(
+        "RETRY_BASE_SECONDS",
+        "2",
+        _float_at_least(0.0),
+        "First retry delay; doubles each attempt, with jitter",
+        "Delivery",
+    ),
+    _s(
+        "RETRY_MAX_SECONDS",
+        "300",
+        _float_at_least(0.0),
+        "Longest wait between two attempts",
+        "Delivery",
+    ),
+    _s(
+        "HTTP_TIMEOUT_SECONDS",
+        "30",
+        _float_at_least(1.0),
+        "How long one request to X or Facebook may take",
+        "Delivery",
+    ),
+    _s("X_CONSUMER_KEY", "", _secret, "X app's API key (consumer key)", "X"),
+    _s("X_CONSUMER_SECRET", "", _secret, "X app's API key secret", "X"),
+    _s(
+        "X_ACCESS_TOKEN",
+        "",
+        _secret,
+        "The campaign's own X account: OAuth 1.0a access token (or use "
+        "`python main.py accounts connect x`)",
+        "X",
+    ),
+    _s("X_ACCESS_TOKEN_SECRET", "", _secret, "The campaign account's access token secret", "X"),
+    _s("X_BEARER_TOKEN", "", _secret, "X app-only bearer token, for reading metrics", "X"),
+    _s(
+        "X_API_BASE_URL",
+        "",
+        _url,
+        "Send X API calls here instead of https://api.twitter.com (empty = the real X)",
+        "X",
+    ),
+    _s("FACEBOOK_PAGE_ID", "", _str, "The campaign's own Facebook Page id", "Facebook"),
+    _s(
+        "FACEBOOK_PAGE_TOKEN",
+        "",
+        _secret,
+        "A Page access token for that Page (pages_manage_posts, pages_read_engagement)",
+        "Facebook",
+    ),
+    _s("FACEBOOK_APP_ID", "", _str, "Facebook app id (for Facebook Login)", "Facebook"),
+    _s("FACEBOOK_APP_SECRET", "", _secret, "Facebook app secret", "Facebook"),
+    _s(
+        "FACEBOOK_GRAPH_VERSION",
+        "v25.0",
+        _graph_version,
+        "Graph API version to call; facebook-sdk's own default (v2.8) is long gone",
+        "Facebook",
+    ),
+    _s(
+        "FACEBOOK_GRAPH_BASE_URL",
+        "",
+        _url,
+        "Send Graph calls here instead of https://graph.facebook.com (empty = real)",
+        "Facebook",
+    ),
+    _s(
+        "FACEBOOK_WWW_BASE_URL",
+        "",
+        _url,
+        "Send Facebook Login dialogs here instead of https://www.facebook.com",
+        "Facebook",
+    ),
+    _s(
+        "SANDBOX",
+        "auto",
+        _choice("auto", "on", "off"),
+        "Use the built-in sandbox instead of the real X and Facebook: auto = when no real "
+        "credentials are set",
+        "Sandbox",
+    ),
+    _s(
+        "SANDBOX_URL",
+        "",
+        _url,
+        "An already running sandbox to use (sets every base URL above); empty = the daemon "
+        "starts its own on SANDBOX_PORT",
+        "Sandbox",
+    ),
+    _s("SANDBOX_PORT", "8700", _int_at_least(1), "Port of the embedded sandbox", "Sandbox"),
+    _s(
+        "TOKEN_ENCRYPTION_KEYS",
+        "",
+        _secret,
+        "Fernet keys that encrypt stored account tokens, newest first, comma-separated. "
+        "`python main.py init` generates one; `keys rotate` adds a new one",
+        "Security",
+    ),
+    _s(
+        "LOG_LEVEL",
+        "INFO",
+        _choice("debug", "info", "warning", "error"),
+        "How much the daemon logs",
+        "Logging",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    timezone: str
+    schedules_dir: str
+    missed_grace_minutes: int
+    poll_interval_seconds: float
+    delivery_concurrency: int
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    http_timeout_seconds: float
+    x_consumer_key: Secret
+    x_consumer_secret: Secret
+    x_access_token: Secret
+    x_access_token_secret: Secret
+    x_bearer_token: Secret
+    x_api_base_url: str
+    facebook_page_id: str
+    facebook_page_token: Secret
+    facebook_app_id: str
+    facebook_app_secret: Secret
+    facebook_graph_version: str
+    facebook_graph_base_url: str
+    facebook_www_base_url: str
+    sandbox: str
+    sandbox_url: str
+    sandbox_port: int
+    token_encryption_keys: Secret
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+    @property
+    def has_real_x(self) -> bool:
+        return bool(self.x_consumer_key and self.x_consumer_secret)
+
+    @property
+    def has_real_facebook(self) -> bool:
+        return bool(self.facebook_page_id and self.facebook_page_token)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when posts go to the sandbox rather than the real platforms."""
+        if self.sandbox == "on" or self.sandbox_url:
+            return True
+        if self.sandbox == "off":
+            return False
+        return not (self.has_real_x or self.has_real_facebook)
+
+
+def load_settings(
+    env_file: Path | None = DEFAULT_ENV_FILE, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings; raise ConfigError naming every bad variable at once."""
+    env = dict(os.environ if environ is None else environ)
+    from_file: dict[str, str | None] = {}
+    if env_file is not None and env_file.exists():
+        from_file = dotenv_values(env_file)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        raw = env.get(setting.name)
+        where = "environment"
+        if raw is None:
+            file_value = from_file.get(setting.name)
+            raw, where = (
+                (file_value, str(env_file))
+                if file_value is not None
+                else (setting.default, "default")
+            )
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except ValueError as exc:
+            shown = "***" if setting.secret else repr(raw)
+            problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
+    if problems:
+        raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
+    return Settings(**values)
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value as safe to show, section) for `config check`."""
+    rows = []
+    for setting in SETTINGS:
+        value = getattr(settings, setting.name.lower())
+        shown = value.masked() if isinstance(value, Secret) else str(value)
+        rows.append((setting.name, shown or "(empty)", setting.section))
+    return rows

@@ -1,0 +1,182 @@
+"""The database is the queue. These tables are the whole state of Clarion.
+
+Times are stored as naive UTC and come back timezone-aware (``UTCDateTime``), so SQLite
+and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC on disk."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite raw text in some code paths
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    posts: Mapped[list[Post]] = relationship(back_populates="campaign")
+
+
+class AccountStatus:
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISABLED = "disabled"
+
+
+class Account(Base):
+    """An X account or Facebook Page we can post as.
+
+    ``owner_kind`` is ``campaign`` (the organisation's own accounts) or ``supporter``
+    (pledged accounts). ``credentials`` is Fernet ciphertext (bot.vault); it is never
+    decrypted except right before a platform call.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id", "owner_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    handle: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    owner_kind: Mapped[str] = mapped_column(String(20), default="campaign")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    platform_user_id: Mapped[str] = mapped_column(String(100))
+    credentials: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.ACTIVE)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    followers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PostState:
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Post(Base):
+    """One message at one time to one or more accounts.
+
+    ``parts`` maps platform → list of texts (several = an X thread). ``targets`` keeps
+    what the volunteer wrote in ``to:``; the deliveries are what it resolved to.
+    """
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="post")
+    event_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    parts: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    hold_on_facebook: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(20), default=PostState.SCHEDULED)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="posts")
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="post")
+
+
+class DeliveryState:
+    PENDING = "pending"  # waiting for due_at
+    SENDING = "sending"  # claimed; a network call may be in flight (written before it)
+    UNKNOWN = "unknown"  # crashed or timed out mid-call: reconcile before resending
+    SENT = "sent"
+    FAILED = "failed"
+    MISSED = "missed"  # due too long ago (daemon was down): reported, never sent late
+    CANCELLED = "cancelled"
+
+    OPEN = (PENDING, SENDING, UNKNOWN)
+    FINAL = (SENT, FAILED, MISSED, CANCELLED)
+
+
+class Delivery(Base):
+    """One post on one account: the ledger row that makes posting exactly-once.
+
+    ``parts_done`` counts thread parts already on the platform (their ids in
+    ``platform_ids``); while ``sending``, part number ``parts_done`` may be in flight.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        Index("ix_deliveries_state_due", "state", "due_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    platform_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+    account: Mapped[Account] = relationship()

@@ -1,0 +1,84 @@
+"""Shared fixtures.
+
+The suite runs on SQLite by default. With ``CLARION_TEST_DB=postgres`` (``make
+test-postgres``) every test that touches the database runs against a throwaway
+PostgreSQL started from the machine's binaries, and tests that do not touch it are
+deselected (they already ran on the SQLite pass).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Secret
+from bot.db.engine import make_engine, make_session_factory
+from bot.db.models import Base
+from bot.vault import Vault, generate_key
+
+DB_FIXTURES = {"database_url", "engine", "sessions"}
+TEST_DB = os.environ.get("CLARION_TEST_DB", "sqlite")
+
+
+def pytest_report_header() -> str:
+    return f"clarion: database under test = {TEST_DB}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if TEST_DB != "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        uses_db = DB_FIXTURES & set(getattr(item, "fixturenames", ()))
+        (keep if uses_db else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str | None]:
+    if TEST_DB != "postgres":
+        yield None
+        return
+    from tests.pg import ThrowawayPostgres
+
+    server = ThrowawayPostgres()
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path, postgres_server: str | None) -> str:
+    if postgres_server:
+        return postgres_server
+    return f"sqlite:///{tmp_path / 'clarion.db'}"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    Base.metadata.drop_all(engine)
+    Base.metadata.create_all(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def sessions(engine: Engine) -> sessionmaker[Session]:
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def vault() -> Vault:
+    return Vault(Secret(generate_key()))
