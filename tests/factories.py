@@ -1,0 +1,82 @@
+"""Small builders for tests: accounts and posts in a few words."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import Account
+from bot.platforms.base import Credentials
+from bot.queue import ApplyReport, apply_specs
+from bot.specs import PostSpec
+from bot.vault import Vault
+
+_keys = itertools.count(1)
+
+
+def add_account(
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    platform: str = "x",
+    handle: str = "union",
+    *,
+    user_id: str | None = None,
+    owner_kind: str = "campaign",
+    token: str = "tok",
+) -> int:
+    with sessions() as session:
+        account = Account(
+            platform=platform,
+            handle=handle,
+            name=handle,
+            owner_kind=owner_kind,
+            is_default=owner_kind == "campaign",
+            platform_user_id=user_id or f"u-{handle}",
+            credentials=vault.seal(
+                Credentials(token=token, secret="s", platform_user_id=user_id or f"u-{handle}")
+            ),
+        )
+        session.add(account)
+        session.commit()
+        return account.id
+
+
+def spec(
+    text: str = "Demo tomorrow at 8:30",
+    *,
+    at: datetime | None = None,
+    to: tuple[str, ...] = ("x",),
+    key: str | None = None,
+    campaign: str = "demo",
+    thread: tuple[str, ...] | None = None,
+    link: str | None = None,
+    kind: str = "post",
+    hold_on_facebook: bool = False,
+) -> PostSpec:
+    parts_x = thread or (text,)
+    parts = {"x": parts_x, "facebook": ("\n\n".join(parts_x),)}
+    return PostSpec(
+        campaign=campaign,
+        key=key or f"post-{next(_keys)}",
+        scheduled_at=at or datetime.now(UTC) + timedelta(minutes=5),
+        timezone="Europe/London",
+        targets=to,
+        parts=parts,
+        link=link,
+        kind=kind,
+        hold_on_facebook=hold_on_facebook,
+    )
+
+
+def queue(
+    sessions: sessionmaker[Session],
+    *specs: PostSpec,
+    now: datetime | None = None,
+    allow_past: bool = False,
+) -> ApplyReport:
+    with sessions() as session:
+        return apply_specs(
+            session, list(specs), now=now or datetime.now(UTC), allow_past=allow_past
+        )

@@ -1,0 +1,164 @@
+"""The daemon: on time, one per database, honest after downtime, clean on stop."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.daemon import Daemon
+from bot.db.lock import AlreadyRunning, DaemonLock
+from bot.db.models import Delivery, DeliveryState
+from bot.delivery import Deliverer, RetryPolicy
+from bot.ledger import Ledger
+from tests.factories import add_account, queue, spec
+from tests.fakes import FakePlatform
+
+
+@pytest.fixture
+def x():
+    return FakePlatform("x")
+
+
+@pytest.fixture
+def make_daemon(sessions, vault, engine, database_url, x):
+    started = []
+
+    def make(**kwargs):
+        ledger = Ledger(sessions, f"test-{len(started)}")
+        deliverer = Deliverer(ledger, {"x": x}, vault, RetryPolicy())
+        daemon = Daemon(
+            deliverer, ledger, DaemonLock(engine, database_url), poll_interval=0.2, **kwargs
+        )
+        started.append(daemon)
+        return daemon
+
+    yield make
+    for daemon in started:
+        if daemon.scheduler.running:
+            daemon.stop()
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def states(sessions):
+    with sessions() as s:
+        return [d.state for d in s.scalars(select(Delivery).order_by(Delivery.id))]
+
+
+def test_posts_queued_while_it_runs_go_out_on_time(sessions, vault, make_daemon, x):
+    add_account(sessions, vault)
+    daemon = make_daemon()
+    daemon.start()
+    at = datetime.now(UTC) + timedelta(seconds=1.5)
+    queue(sessions, spec("Rally at noon", at=at), spec("Bring banners", at=at))
+    assert wait_for(lambda: states(sessions) == ["sent", "sent"])
+    with sessions() as s:
+        lateness = [(d.sending_at - at).total_seconds() for d in s.scalars(select(Delivery))]
+    assert all(0 <= late < 0.5 for late in lateness), lateness
+    assert sorted(p["text"] for p in x.posts) == ["Bring banners", "Rally at noon"]
+
+
+def test_a_second_daemon_on_the_same_database_refuses_to_start(sessions, make_daemon):
+    make_daemon().start()
+    with pytest.raises(AlreadyRunning, match="already running"):
+        make_daemon().start()
+
+
+def test_a_post_moved_later_after_being_planned_waits_for_its_new_time(
+    sessions, vault, make_daemon, x
+):
+    add_account(sessions, vault)
+    daemon = make_daemon()
+    daemon.start()
+    now = datetime.now(UTC)
+    queue(sessions, spec("moved", key="m", at=now + timedelta(seconds=1)))
+    time.sleep(0.5)  # planned by now
+    queue(sessions, spec("moved", key="m", at=now + timedelta(seconds=2.5)))
+    time.sleep(1.0)
+    assert x.posts == []
+    assert wait_for(lambda: states(sessions) == ["sent"])
+
+
+def test_it_reports_posts_missed_while_down_and_sends_those_within_grace(
+    sessions, vault, make_daemon, x
+):
+    add_account(sessions, vault)
+    now = datetime.now(UTC)
+    queue(
+        sessions,
+        spec("due 20 min ago", key="old", at=now + timedelta(seconds=1)),
+        spec("due 5 min ago", key="recent", at=now + timedelta(seconds=1)),
+        now=now,
+    )
+    with sessions() as s:
+        for key, minutes in (("old", 20), ("recent", 5)):
+            s.execute(
+                update(Delivery)
+                .where(Delivery.post.has(key=key))
+                .values(due_at=now - timedelta(minutes=minutes))
+            )
+        s.commit()
+    reported = []
+    make_daemon(grace=timedelta(minutes=15), on_missed=reported.extend).start()
+    assert [m.label for m in reported] == ["demo/old"]
+    assert wait_for(lambda: sorted(states(sessions)) == ["missed", "sent"])
+    assert [p["text"] for p in x.posts] == ["due 5 min ago"]
+
+
+def test_on_start_it_checks_interrupted_sends_before_resending(sessions, vault, make_daemon, x):
+    add_account(sessions, vault, user_id="42")
+    queue(sessions, spec("Already out", at=datetime.now(UTC) + timedelta(seconds=1)))
+    # a previous daemon claimed it, posted it, and was killed before recording the result
+    x.publish(vault.open(_creds(sessions)), "Already out")
+    with sessions() as s:
+        s.execute(
+            update(Delivery).values(
+                state=DeliveryState.SENDING,
+                claimed_by="killed",
+                first_sending_at=datetime.now(UTC),
+                due_at=datetime.now(UTC),
+            )
+        )
+        s.commit()
+    daemon = make_daemon()
+    daemon.start()
+    assert daemon.recovered == 1
+    assert wait_for(lambda: states(sessions) == ["sent"])
+    assert len(x.posts) == 1
+
+
+def test_stopping_lets_in_flight_sends_finish_and_record(sessions, vault, make_daemon):
+    add_account(sessions, vault)
+    entered = threading.Event()
+
+    class Slow(FakePlatform):
+        def publish(self, *args, **kwargs):
+            entered.set()
+            time.sleep(0.5)
+            return super().publish(*args, **kwargs)
+
+    daemon = make_daemon()
+    daemon.deliverer.platforms = {"x": Slow()}
+    daemon.start()
+    queue(sessions, spec(at=datetime.now(UTC)), allow_past=True)
+    assert entered.wait(5)
+    daemon.stop()
+    assert states(sessions) == ["sent"]
+
+
+def _creds(sessions):
+    from bot.db.models import Account
+
+    with sessions() as s:
+        return s.scalars(select(Account)).one().credentials
