@@ -143,8 +143,12 @@ def link(reader: Reader, node: Node, field: str) -> str | None:
     value = value.strip()
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", value):
+        example = f", e.g. https://{value}" if not parts.scheme and "." in value else ""
         reader.problem(
-            node, field, value, "must be a web address starting with https://, with no spaces"
+            node,
+            field,
+            value,
+            f"must be a web address starting with https://, with no spaces{example}",
         )
         return None
     return value
@@ -311,7 +315,7 @@ def common(ctx: FileContext, node: Node, fields: Mapping[str, Node], name: str) 
                 reader.problem(
                     fields["facebook"],
                     f"{name}.facebook.hold",
-                    "true",
+                    shown(fields["facebook"]),
                     "hold only applies to Facebook, and 'to' does not post there; "
                     "add facebook to 'to' or remove 'facebook: {hold: true}'",
                 )
@@ -329,10 +333,13 @@ def common(ctx: FileContext, node: Node, fields: Mapping[str, Node], name: str) 
 def when(reader: Reader, node: Node, field: str, tz: ZoneInfo | None) -> datetime | None:
     """A date and time field (`at`, `starts`) in ``tz``."""
     written = reader.text(node, field, EXAMPLE_AT)
-    if written is None or tz is None:
+    if written is None:
         return None
     try:
-        return parse_time(written, tz)
+        # With the zone broken (already reported) still check the writing itself;
+        # UTC has no clock changes, so only format problems can come from it.
+        moment = parse_time(written, tz or ZoneInfo("UTC"))
     except TimeProblem as problem:
         reader.problem(node, field, written, str(problem))
         return None
+    return moment if tz is not None else None

@@ -43,15 +43,22 @@ def shown(node: Node) -> str:
 def closest(
     word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None
 ) -> str | None:
-    """The choice the volunteer most likely meant by ``word``, if any is close."""
+    """The choice the volunteer most likely meant by ``word``, if any is close.
+
+    ``aliases`` maps other words people use (and their typos) to a choice: "mesage" is
+    close to the alias "message", which means "text".
+    """
     lowered = word.lower()
-    if aliases and lowered in aliases:
+    aliases = {k.lower(): v for k, v in (aliases or {}).items()}
+    if lowered in aliases:
         return aliases[lowered]
     by_lower = {choice.lower(): choice for choice in choices}
     if lowered in by_lower:
         return by_lower[lowered]
-    close = difflib.get_close_matches(lowered, list(by_lower), n=1, cutoff=0.6)
-    return by_lower[close[0]] if close else None
+    close = difflib.get_close_matches(lowered, [*by_lower, *aliases], n=1, cutoff=0.6)
+    if not close:
+        return None
+    return by_lower.get(close[0]) or aliases[close[0]]
 
 
 def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:

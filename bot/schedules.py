@@ -121,7 +121,7 @@ def load_files(paths: Sequence[Path], *, default_timezone: str) -> list[PostSpec
             found, ids = _read(reader, text, default_timezone)
             specs.extend(found)
             declared.extend(ids)
-        problems.extend(reader.problems)
+        problems.extend(_by_line(reader.problems))
     problems.extend(_duplicates(declared))
     if problems:
         raise SpecError(problems)
@@ -134,7 +134,7 @@ def load_text(text: str, *, source: str, default_timezone: str) -> list[PostSpec
     _check_default(default_timezone)
     reader = Reader(source)
     specs, declared = _read(reader, text, default_timezone)
-    problems = reader.problems + _duplicates(declared)
+    problems = _by_line(reader.problems + _duplicates(declared))
     if problems:
         raise SpecError(problems)
     return specs
@@ -183,8 +183,10 @@ def _read(
         for index, node in enumerate(items or [], 1):
             given = _peek_id(node)
             field = f"{section}[{given or index}]"
-            if ctx.campaign is not None and given is not None:
-                declared.append(_Declared(ctx.campaign, given, f"{field}.id", reader.where(node)))
+            if given is not None:
+                # With the campaign name broken, ids are still checked within the file.
+                scope = ctx.campaign if ctx.campaign is not None else f"<{reader.source}>"
+                declared.append(_Declared(scope, given, f"{field}.id", reader.where(node)))
             if section == "posts":
                 post = _post(ctx, node, field)
                 specs.extend([post] if post is not None else [])
@@ -352,6 +354,15 @@ def _thread(
     return parts if ok else None
 
 
+def _in(scope: str) -> str:
+    return "" if scope.startswith("<") else f" in campaign {scope!r}"
+
+
+def _by_line(problems: list[Problem]) -> list[Problem]:
+    """One file's problems in reading order (stable: same line keeps finding order)."""
+    return sorted(problems, key=lambda p: p.where.line or 0)
+
+
 def _duplicates(declared: list[_Declared]) -> list[Problem]:
     """Ids used twice in one campaign (posts and events together), within or across files."""
     first: dict[tuple[str, str], _Declared] = {}
@@ -365,7 +376,7 @@ def _duplicates(declared: list[_Declared]) -> list[Problem]:
                 item.where,
                 item.field,
                 item.key,
-                f"the id {item.key!r} is already used in campaign {item.campaign!r} at "
+                f"the id {item.key!r} is already used{_in(item.campaign)} at "
                 f"{earlier.where} ({earlier.field}); ids must be unique within a campaign, "
                 "across all its files (posts and events together)",
             )
