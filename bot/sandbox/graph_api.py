@@ -1,0 +1,371 @@
+"""Graph API routes of the sandbox: every ``/v{N}.{M}/...`` path on the sandbox port.
+
+facebook-sdk builds ``https://graph.facebook.com/`` + version + "/" + path, sends GET
+parameters in the query and POST parameters as a form, and never looks at the HTTP
+status: it raises only when the JSON body has an ``error`` key. So every answer here is
+JSON in Graph's shapes, errors included (see graph_errors). Handlers read the state from
+``request.app.state.sandbox.fb``. Login (``dialog/oauth``, ``oauth/access_token``,
+``debug_token``) lives in fb_login; the admin API is in graph_admin.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+from datetime import datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from starlette.convertors import Convertor, register_url_convertor
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from bot.sandbox import fb_login, graph_admin
+from bot.sandbox import graph_errors as errors
+from bot.sandbox.graph_fields import insights, render_page, render_post, render_user
+from bot.sandbox.graph_model import ADMIN_TASKS, FbPost, Token
+from bot.sandbox.graph_state import GraphState
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_LIMIT = 25
+MAX_LIMIT = 100
+_VERSION = re.compile(r"v(\d+)\.(\d+)")
+
+
+class GraphVersionConvertor(Convertor[str]):
+    """Matches a Graph version path segment such as ``v25.0``."""
+
+    regex = r"v[0-9]+\.[0-9]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("graphversion", GraphVersionConvertor())
+
+
+def routes() -> list[BaseRoute]:
+    methods = ["GET", "POST", "DELETE"]
+    return [
+        Route("/{version:graphversion}", graph_endpoint, methods=methods),
+        Route("/{version:graphversion}/{rest:path}", graph_endpoint, methods=methods),
+    ]
+
+
+def admin_routes() -> list[BaseRoute]:
+    return graph_admin.routes()
+
+
+def mark_dirty(request: Request) -> None:
+    """Tell the server's persistence (if any) that Graph state changed."""
+    mark = getattr(request.app.state.sandbox, "mark_dirty", None)
+    if mark is not None:
+        mark()
+
+
+def _state(request: Request) -> GraphState:
+    state: GraphState = request.app.state.sandbox.fb
+    return state
+
+
+async def params_of(request: Request) -> dict[str, str]:
+    """Query parameters, plus form fields for POST/DELETE (facebook-sdk posts forms)."""
+    params = dict(request.query_params)
+    if request.method in ("POST", "DELETE"):
+        body = (await request.body()).decode("utf-8", "replace")
+        content_type = request.headers.get("content-type", "")
+        if body and "json" in content_type:
+            try:
+                data = json.loads(body)
+            except ValueError:
+                data = {}
+            if isinstance(data, dict):
+                params.update(
+                    {k: v if isinstance(v, str) else json.dumps(v) for k, v in data.items()}
+                )
+        elif body:
+            params.update(dict(parse_qsl(body, keep_blank_values=True)))
+    return params
+
+
+def graph_json(
+    state: GraphState,
+    version: str,
+    body: Any,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    all_headers = {"facebook-api-version": version, "x-fb-trace-id": errors.trace_id()[:12]}
+    all_headers.update(headers or {})
+    return JSONResponse(body, status_code=status, headers=all_headers)
+
+
+def error_response(state: GraphState, version: str, error: errors.GraphError) -> Response:
+    headers = dict(error.headers)
+    if error.code == 190:
+        # Graph's OAuth 2.0 bearer challenge on token errors.
+        headers["WWW-Authenticate"] = f'OAuth "Facebook Platform" "invalid_token" "{error.message}"'
+    return graph_json(state, version, error.body(), error.status, headers)
+
+
+def _token_value(request: Request, params: dict[str, str]) -> str | None:
+    if params.get("access_token"):
+        return params["access_token"]
+    auth = request.headers.get("authorization", "")
+    scheme, _, value = auth.partition(" ")
+    if scheme.lower() in ("bearer", "oauth") and value:
+        return value.strip()
+    return None
+
+
+def check_version(state: GraphState, version: str) -> None:
+    match = _VERSION.fullmatch(version)
+    assert match is not None  # the route's convertor guarantees the shape
+    major = int(match.group(1))
+    latest = _VERSION.fullmatch(state.latest_version)
+    if major < state.min_version:
+        raise errors.deprecated_version(state.latest_version)
+    if latest and major > int(latest.group(1)):
+        raise errors.unknown_path(f"/{version}")
+
+
+async def graph_endpoint(request: Request) -> Response:
+    state = _state(request)
+    version = request.path_params["version"]
+    rest = request.path_params.get("rest", "").strip("/")
+    try:
+        params = await params_of(request)
+        segments = [s for s in rest.split("/") if s]
+        if segments[:2] == ["dialog", "oauth"]:
+            if request.method == "POST":
+                mark_dirty(request)
+            return await fb_login.dialog(request, state, version, params)
+        check_version(state, version)
+        if segments == ["oauth", "access_token"]:
+            answer = fb_login.access_token(state, params)
+            mark_dirty(request)
+            return graph_json(state, version, answer)
+        if segments == ["debug_token"]:
+            return graph_json(state, version, fb_login.debug_token(state, params))
+        value = _token_value(request, params)
+        if not value:
+            raise errors.no_token()
+        token = state.validate(value)
+        headers = state.throttle(token)
+        body = _dispatch(state, request.method, version, segments, token, params)
+        if request.method != "GET" or segments[-1:] == ["accounts"]:
+            mark_dirty(request)  # a post, a deletion or a new Page token: persist it
+        return graph_json(state, version, body, headers=headers)
+    except errors.GraphError as error:
+        return error_response(state, version, error)
+
+
+def _dispatch(
+    state: GraphState,
+    method: str,
+    version: str,
+    segments: list[str],
+    token: Token,
+    params: dict[str, str],
+) -> Any:
+    if not segments:
+        raise errors.unknown_path(f"/{version}/")
+    node_id = token.subject_id if segments[0] == "me" else segments[0]
+    if node_id is None:
+        raise errors.no_such_object(segments[0], method)
+    edge = segments[1] if len(segments) > 1 else None
+    if len(segments) > 2:
+        raise errors.unknown_path("/" + "/".join(segments[2:]))
+    post = state.get_post(node_id)
+    page = state.pages.get(node_id)
+    user = state.users.get(node_id)
+    fields = params.get("fields")
+    if edge is None:
+        if method == "DELETE":
+            return _delete(state, node_id, post, token)
+        if method != "GET":
+            raise errors.no_such_object(node_id, method)
+        if post is not None:
+            counts = state.engagement(post)
+            return render_post(post, state.pages.get(post.page_id), counts, state.now(), fields)
+        if page is not None:
+            own = token.kind == "page" and token.page_id == page.id
+            return render_page(page, fields, token.value if own else None)
+        if user is not None:
+            return render_user(user, fields)
+        raise errors.no_such_object(node_id, method)
+    if page is not None and edge in ("feed", "posts", "published_posts"):
+        if method == "POST" and edge == "feed":
+            return _publish(state, page.id, token, params)
+        if method == "GET":
+            return _list_feed(state, version, page.id, edge, token, params)
+    if post is not None and edge == "insights" and method == "GET":
+        _require_page_access(state, post.page_id, token)
+        return insights(post, state.engagement(post), params.get("metric"))
+    if user is not None and edge == "accounts" and method == "GET":
+        return _accounts(state, token, params)
+    if post is None and page is None and user is None:
+        raise errors.no_such_object(node_id, method)
+    node_type = "PagePost" if post else "Page" if page else "User"
+    if method == "GET":
+        raise errors.nonexisting_field(edge, node_type)
+    raise errors.unknown_path(f"/{edge}")
+
+
+def _require_page_access(state: GraphState, page_id: str, token: Token) -> None:
+    if token.kind == "page" and token.page_id == page_id:
+        return
+    page = state.pages.get(page_id)
+    if token.kind == "user" and page is not None and token.user_id in page.admins:
+        return
+    raise errors.GraphError(
+        "(#10) Requires pages_read_engagement permission to manage the object", code=10
+    )
+
+
+def _truthy(raw: str | None, default: bool) -> bool:
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() not in ("false", "0", "no")
+
+
+def _timestamp(name: str, raw: str | None) -> float | None:
+    """Unix seconds or ISO 8601 (Graph accepts both for since/until/scheduled times)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        return float(int(raw))
+    except ValueError:
+        pass
+    try:
+        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise errors.bad_parameter(f"Invalid parameter {name}") from None
+    if parsed.tzinfo is None:
+        raise errors.bad_parameter(f"Invalid parameter {name}: a time zone is required")
+    return parsed.timestamp()
+
+
+def _publish(state: GraphState, page_id: str, token: Token, params: dict[str, str]) -> Any:
+    if not (
+        token.kind == "page" and token.page_id == page_id and "pages_manage_posts" in token.scopes
+    ):
+        raise errors.page_post_permission()
+    scheduled = _timestamp("scheduled_publish_time", params.get("scheduled_publish_time"))
+    post = state.publish(
+        page_id,
+        message=params.get("message", ""),
+        link=params.get("link") or None,
+        published=_truthy(params.get("published"), True),
+        scheduled_publish_time=scheduled,
+    )
+    return {"id": post.id}
+
+
+def _delete(state: GraphState, node_id: str, post: FbPost | None, token: Token) -> Any:
+    if post is None:
+        raise errors.no_such_object(node_id, "DELETE")
+    if not (token.kind == "page" and token.page_id == post.page_id):
+        raise errors.permission()
+    state.delete_post(post.id)
+    return {"success": True}
+
+
+def _cursor(post_id: str) -> str:
+    return base64.urlsafe_b64encode(post_id.encode()).decode().rstrip("=")
+
+
+def _uncursor(raw: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise errors.bad_parameter("Invalid cursor") from None
+
+
+def _limit(params: dict[str, str]) -> int:
+    raw = params.get("limit")
+    if not raw:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.bad_parameter("Param limit must be a number") from None
+    return max(1, min(value, MAX_LIMIT))
+
+
+def _list_feed(
+    state: GraphState,
+    version: str,
+    page_id: str,
+    edge: str,
+    token: Token,
+    params: dict[str, str],
+) -> Any:
+    """A Page's posts newest first, with cursor paging (the ledger reconciles with this)."""
+    posts = state.feed(
+        page_id,
+        since=_timestamp("since", params.get("since")),
+        until=_timestamp("until", params.get("until")),
+    )
+    if params.get("after"):
+        after = _uncursor(params["after"])
+        ids = [p.id for p in posts]
+        posts = posts[ids.index(after) + 1 :] if after in ids else []
+    limit = _limit(params)
+    page_posts, more = posts[:limit], len(posts) > limit
+    page = state.pages.get(page_id)
+    now = state.now()
+    data = [
+        render_post(p, page, state.engagement(p), now, params.get("fields")) for p in page_posts
+    ]
+    body: dict[str, Any] = {"data": data}
+    if page_posts:
+        paging: dict[str, Any] = {
+            "cursors": {"before": _cursor(page_posts[0].id), "after": _cursor(page_posts[-1].id)}
+        }
+        if more:
+            query = {k: v for k, v in params.items() if k in ("fields", "since", "until")}
+            query.update(
+                access_token=token.value, limit=str(limit), after=_cursor(page_posts[-1].id)
+            )
+            paging["next"] = (
+                f"https://graph.facebook.com/{version}/{page_id}/{edge}?{urlencode(query)}"
+            )
+        body["paging"] = paging
+    return body
+
+
+def _accounts(state: GraphState, token: Token, params: dict[str, str]) -> Any:
+    """/me/accounts: the Pages the person runs, each with a Page token."""
+    if token.kind != "user" or token.user_id is None:
+        raise errors.nonexisting_field("accounts", "Page")
+    # Without pages_show_list the app may not see the person's Pages.
+    pages = state.pages_of(token.user_id) if "pages_show_list" in token.scopes else []
+    data: list[dict[str, Any]] = []
+    for page in pages:
+        entry: dict[str, Any] = {
+            "access_token": state.page_token(token, page.id).value,
+            "category": page.category,
+            "category_list": [{"id": "2612", "name": page.category}],
+            "name": page.name,
+            "id": page.id,
+            "tasks": list(ADMIN_TASKS),
+        }
+        wanted = params.get("fields")
+        if wanted:
+            keep = {f.strip().split(".")[0] for f in wanted.split(",")} | {"id"}
+            entry = {k: v for k, v in entry.items() if k in keep}
+        data.append(entry)
+    body: dict[str, Any] = {"data": data}
+    if data:
+        body["paging"] = {
+            "cursors": {"before": _cursor(data[0]["id"]), "after": _cursor(data[-1]["id"])}
+        }
+    return body

@@ -1,0 +1,195 @@
+"""Render Graph nodes (posts, Pages, people) for a ``fields=`` request, and post insights.
+
+Graph's field syntax: comma-separated names, each with optional modifiers, e.g.
+``shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0)``
+(https://developers.facebook.com/docs/graph-api/guides/field-expansion). Without
+``fields`` a node returns its defaults (a post: id, message, created_time; a Page or a
+person: id, name). An unknown field is a code-100 error naming the node type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from bot.sandbox import graph_errors as errors
+from bot.sandbox.graph_model import FbPage, FbPost, FbUser, graph_time
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_MODIFIER = re.compile(r"\.([A-Za-z_]+)\(([^()]*)\)")
+
+
+def parse_fields(raw: str | None) -> dict[str, dict[str, str]]:
+    """``"a,b.summary(true).limit(0)"`` -> ``{"a": {}, "b": {"summary": "true", "limit": "0"}}``.
+
+    Nested ``{...}`` sub-field lists are accepted and ignored (no node here has any).
+    """
+    out: dict[str, dict[str, str]] = {}
+    if not raw:
+        return out
+    depth = 0
+    part = ""
+    parts = []
+    for ch in raw:
+        if ch in "({":
+            depth += 1
+        elif ch in ")}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            parts.append(part)
+            part = ""
+        else:
+            part += ch
+    parts.append(part)
+    for item in (p.strip() for p in parts):
+        if not item:
+            continue
+        match = _NAME.match(item)
+        if match is None:
+            raise errors.bad_parameter(f'Syntax error "Expected name." at character 0: {item}')
+        rest = re.sub(r"\{.*\}$", "", item[match.end() :])
+        out[match.group(0)] = dict(_MODIFIER.findall(rest))
+    return out
+
+
+def _pick(
+    node_type: str,
+    requested: dict[str, dict[str, str]],
+    defaults: tuple[str, ...],
+    getters: dict[str, Callable[[dict[str, str]], Any]],
+) -> dict[str, Any]:
+    names = requested or {name: {} for name in defaults}
+    out: dict[str, Any] = {}
+    for name, modifiers in names.items():
+        getter = getters.get(name)
+        if getter is None:
+            raise errors.nonexisting_field(name, node_type)
+        value = getter(modifiers)
+        if value is not None:  # Graph leaves out fields that have no value (e.g. shares at 0)
+            out[name] = value
+    out.setdefault("id", getters["id"]({}))
+    return out
+
+
+def _edge_summary(total: int, modifiers: dict[str, str], summary: dict[str, Any]) -> dict[str, Any]:
+    # The sandbox has no individual reactors/commenters, so ``data`` is always empty;
+    # the counts live in ``summary`` as Graph reports them.
+    edge: dict[str, Any] = {"data": []}
+    if "summary" in modifiers and modifiers["summary"].lower() not in ("false", "0"):
+        edge["summary"] = {"total_count": total, **summary}
+    return edge
+
+
+def render_post(
+    post: FbPost, page: FbPage | None, counts: dict[str, int], now: float, raw: str | None
+) -> dict[str, Any]:
+    published = post.is_published(now)
+    getters: dict[str, Callable[[dict[str, str]], Any]] = {
+        "id": lambda m: post.id,
+        "message": lambda m: post.message or None,
+        "created_time": lambda m: graph_time(post.created_time),
+        "updated_time": lambda m: graph_time(post.created_time),
+        "permalink_url": lambda m: post.permalink,
+        "link": lambda m: post.link,
+        "is_published": lambda m: published,
+        "scheduled_publish_time": lambda m: (
+            int(post.created_time) if post.scheduled and not published else None
+        ),
+        "status_type": lambda m: "shared_story" if post.link else "mobile_status_update",
+        "from": lambda m: {"name": page.name, "id": page.id} if page else None,
+        "shares": lambda m: {"count": counts["shares"]} if counts["shares"] else None,
+        "reactions": lambda m: _edge_summary(counts["reactions"], m, {"viewer_reaction": "NONE"}),
+        "comments": lambda m: _edge_summary(
+            counts["comments"], m, {"order": "ranked", "can_comment": True}
+        ),
+    }
+    return _pick("PagePost", parse_fields(raw), ("created_time", "message", "id"), getters)
+
+
+def render_page(page: FbPage, raw: str | None, page_token: str | None = None) -> dict[str, Any]:
+    getters: dict[str, Callable[[dict[str, str]], Any]] = {
+        "id": lambda m: page.id,
+        "name": lambda m: page.name,
+        "followers_count": lambda m: page.followers,
+        "fan_count": lambda m: page.followers,
+        "category": lambda m: page.category,
+        "link": lambda m: f"https://www.facebook.com/{page.id}",
+        "access_token": lambda m: page_token,
+    }
+    return _pick("Page", parse_fields(raw), ("name", "id"), getters)
+
+
+def render_user(user: FbUser, raw: str | None) -> dict[str, Any]:
+    first, _, last = user.name.partition(" ")
+    getters: dict[str, Callable[[dict[str, str]], Any]] = {
+        "id": lambda m: user.id,
+        "name": lambda m: user.name,
+        "first_name": lambda m: first,
+        "last_name": lambda m: last or None,
+    }
+    return _pick("User", parse_fields(raw), ("name", "id"), getters)
+
+
+# --- post insights -------------------------------------------------------------------
+# post_impressions* and post_engaged_users were retired (post_media_view replaced
+# post_impressions in Nov 2025). The live API leaves a retired metric out of ``data``; a
+# metric the sandbox has never heard of, or a request in which nothing valid remains, is
+# the code-100 error Graph gives for invalid metrics.
+DEPRECATED_POST_METRICS = frozenset(
+    {
+        "post_impressions",
+        "post_impressions_unique",
+        "post_impressions_paid",
+        "post_impressions_organic",
+        "post_impressions_fan",
+        "post_impressions_viral",
+        "post_engaged_users",
+        "post_engaged_fan",
+        "post_negative_feedback",
+        "post_video_views",
+    }
+)
+POST_METRICS = {
+    "post_media_view": (
+        "Lifetime Post Media Views",
+        "The number of times your post was on screen.",
+    ),
+    "post_reactions_by_type_total": (
+        "Lifetime Total post Reactions by Type.",
+        "Total post reactions by type.",
+    ),
+}
+
+
+def insights(post: FbPost, counts: dict[str, int], metric_param: str | None) -> dict[str, Any]:
+    if metric_param:
+        names = [m.strip() for m in metric_param.strip("[]").replace('"', "").split(",")]
+        names = [m for m in names if m]
+    else:
+        names = list(POST_METRICS)
+    unknown = [m for m in names if m not in POST_METRICS and m not in DEPRECATED_POST_METRICS]
+    wanted = [m for m in names if m in POST_METRICS]
+    if unknown or not wanted:
+        raise errors.bad_parameter("The value must be a valid insights metric")
+    data = []
+    for name in wanted:
+        if name == "post_media_view":
+            value: Any = counts["post_media_view"]
+        else:
+            # Split the reaction total the way real Pages skew: mostly likes.
+            total = counts["reactions"]
+            love = total // 5
+            value = {"like": total - love, "love": love} if total else {}
+        title, description = POST_METRICS[name]
+        data.append(
+            {
+                "name": name,
+                "period": "lifetime",
+                "values": [{"value": value}],
+                "title": title,
+                "description": description,
+                "id": f"{post.id}/insights/{name}/lifetime",
+            }
+        )
+    return {"data": data}
