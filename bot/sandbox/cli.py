@@ -1,0 +1,179 @@
+"""``clarion sandbox``: run the sandbox in the foreground."""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from bot.sandbox.options import LATENCY_DISTRIBUTIONS, FaultConfig, RateLimits, SandboxOptions
+
+_RATE = click.FloatRange(0.0, 1.0)
+
+
+@click.command("sandbox")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=8700, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--state",
+    "state_file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="SQLite file that keeps users, pages and posts across restarts (default: memory).",
+)
+@click.option("--seed", default=1, show_default=True, type=int, help="Seed for faults and metrics.")
+@click.option(
+    "--time-acceleration",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.001),
+    help="Sandbox seconds per real second (engagement grows faster; rate limits do not).",
+)
+@click.option(
+    "--latency-ms", default=0.0, show_default=True, type=float, help="Mean added latency."
+)
+@click.option(
+    "--latency-distribution",
+    type=click.Choice(LATENCY_DISTRIBUTIONS),
+    default="fixed",
+    show_default=True,
+    help="How the added latency varies around its mean.",
+)
+@click.option("--x-error-rate", type=_RATE, default=0.0, help="Share of X calls answered 503.")
+@click.option(
+    "--x-timeout-rate", type=_RATE, default=0.0, help="Share of X calls held, then dropped."
+)
+@click.option("--x-reset-rate", type=_RATE, default=0.0, help="Share of X calls reset (RST).")
+@click.option(
+    "--x-accept-then-drop-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of X calls carried out whose answer is then lost.",
+)
+@click.option("--fb-error-rate", type=_RATE, default=0.0, help="Share of Graph calls answered 5xx.")
+@click.option(
+    "--fb-timeout-rate", type=_RATE, default=0.0, help="Share of Graph calls held, then dropped."
+)
+@click.option("--fb-reset-rate", type=_RATE, default=0.0, help="Share of Graph calls reset.")
+@click.option(
+    "--fb-accept-then-drop-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of Graph calls carried out whose answer is then lost.",
+)
+@click.option(
+    "--timeout-hold-s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="How long a 'timeout' holds the connection before dropping it.",
+)
+@click.option(
+    "--x-posts-per-user",
+    type=int,
+    default=RateLimits.x_posts_per_user,
+    show_default=True,
+    help="POST /2/tweets allowed per user per 15 minutes.",
+)
+@click.option(
+    "--x-posts-per-app",
+    type=int,
+    default=RateLimits.x_posts_per_app,
+    show_default=True,
+    help="POST /2/tweets allowed per app per 24 hours.",
+)
+@click.option(
+    "--x-monthly-post-cap",
+    type=int,
+    default=None,
+    help="Posts per month before X answers 429 usage-capped (default: no cap).",
+)
+@click.option(
+    "--duplicate-window-s",
+    type=float,
+    default=24 * 3600.0,
+    show_default=True,
+    help="Same text from the same X account within this window is refused as a duplicate.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+    default="warning",
+    show_default=True,
+    help="Server log level.",
+)
+def sandbox_command(
+    host: str,
+    port: int,
+    state_file: str | None,
+    seed: int,
+    time_acceleration: float,
+    latency_ms: float,
+    latency_distribution: str,
+    x_error_rate: float,
+    x_timeout_rate: float,
+    x_reset_rate: float,
+    x_accept_then_drop_rate: float,
+    fb_error_rate: float,
+    fb_timeout_rate: float,
+    fb_reset_rate: float,
+    fb_accept_then_drop_rate: float,
+    timeout_hold_s: float,
+    x_posts_per_user: int,
+    x_posts_per_app: int,
+    x_monthly_post_cap: int | None,
+    duplicate_window_s: float,
+    log_level: str,
+) -> None:
+    """Run the Clarion sandbox: a stand-in for X API v2 and the Facebook Graph API.
+
+    Point Clarion at it to rehearse a campaign without touching real accounts.
+    """
+    # Imported here so `clarion --help` stays fast and needs no server libraries.
+    from bot.sandbox.server import serve
+
+    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    options = SandboxOptions(
+        host=host,
+        port=port,
+        state_file=state_file,
+        seed=seed,
+        time_acceleration=time_acceleration,
+        latency_ms=latency_ms,
+        latency_distribution=latency_distribution,
+        faults={
+            "x": FaultConfig(
+                error_rate=x_error_rate,
+                timeout_rate=x_timeout_rate,
+                reset_rate=x_reset_rate,
+                accept_then_drop_rate=x_accept_then_drop_rate,
+                timeout_hold_s=timeout_hold_s,
+            ),
+            "facebook": FaultConfig(
+                error_rate=fb_error_rate,
+                timeout_rate=fb_timeout_rate,
+                reset_rate=fb_reset_rate,
+                accept_then_drop_rate=fb_accept_then_drop_rate,
+                timeout_hold_s=timeout_hold_s,
+            ),
+        },
+        rate_limits=RateLimits(
+            x_posts_per_user=x_posts_per_user,
+            x_posts_per_app=x_posts_per_app,
+            x_monthly_post_cap=x_monthly_post_cap,
+        ),
+        duplicate_window_s=duplicate_window_s,
+        log_level=log_level,
+    )
+    base = f"http://{host}:{port}"
+    click.echo(f"Clarion sandbox on {base}")
+    click.echo(f"  timelines and admin: {base}/_sandbox/")
+    click.echo(f"  X consumer key:      {options.consumer_key}")
+    click.echo(f"  X consumer secret:   {options.consumer_secret}")
+    click.echo(f"  X bearer token:      {options.bearer_token}")
+    click.echo(f"  Facebook app id:     {options.fb_app_id}")
+    click.echo(f"  Facebook app secret: {options.fb_app_secret}")
+    click.echo("  (sandbox-only credentials; they work nowhere else)")
+    if state_file:
+        click.echo(f"  state file:          {state_file}")
+    serve(options)

@@ -1,0 +1,144 @@
+"""Everything one running sandbox knows: clock, X world, Graph world, faults, limits."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import random
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.sandbox.faults import ScriptBook
+from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
+from bot.sandbox.ratelimit import RateLimiter
+from bot.sandbox.x_state import XState
+
+logger = logging.getLogger(__name__)
+
+
+class SandboxClock:
+    """Sandbox time: wall time sped up by ``acceleration`` and shiftable by ``advance``.
+
+    Post timestamps, ids and metric ages use sandbox time, so a rehearsal can run a day
+    of engagement in minutes. Rate-limit windows use ``wall()``: clients sleep in real
+    seconds until ``x-rate-limit-reset``.
+    """
+
+    def __init__(self, acceleration: float = 1.0, start: float | None = None) -> None:
+        self._acceleration = acceleration
+        self._wall0 = time.time()
+        self._sandbox0 = self._wall0 if start is None else start
+
+    @property
+    def acceleration(self) -> float:
+        return self._acceleration
+
+    def time(self) -> float:
+        return self._sandbox0 + (time.time() - self._wall0) * self._acceleration
+
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.time(), UTC)
+
+    @staticmethod
+    def wall() -> float:
+        return time.time()
+
+    def advance(self, seconds: float) -> None:
+        self._sandbox0 += seconds
+
+    def set_acceleration(self, acceleration: float) -> None:
+        if acceleration <= 0:
+            raise ValueError("acceleration must be > 0")
+        self._sandbox0, self._wall0 = self.time(), time.time()
+        self._acceleration = acceleration
+
+    def resume_from(self, saved: float) -> None:
+        """After a restart, never run backwards: continue from the saved sandbox time."""
+        if saved > self.time():
+            self._sandbox0, self._wall0 = saved, time.time()
+
+
+class SandboxState:
+    def __init__(self, options: SandboxOptions) -> None:
+        self.options = options
+        self.clock = SandboxClock(options.time_acceleration)
+        self.rng = random.Random(options.seed)
+        self.x = XState(self.clock)
+        self.fb: Any = _make_graph_state(options, self.clock)
+        self.faults: dict[str, FaultConfig] = {p: options.effective_faults(p) for p in PLATFORMS}
+        self.scripts = ScriptBook()
+        self.limiter = RateLimiter()
+        self.storm_until: dict[str, float] = {}  # platform -> wall time a 429 storm ends
+        self.base_url = f"http://{options.host}:{options.port}"
+        self.dirty = False
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    def reset(self) -> None:
+        """Forget users, pages, posts, scripts, storms and counters; keep the options."""
+        self.x.reset()
+        if self.fb is not None:
+            self.fb.reset()
+        self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}
+        self.scripts.clear()
+        self.limiter.clear()
+        self.storm_until.clear()
+        self.mark_dirty()
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "version": 1,
+            "sandbox_time": self.clock.time(),
+            "x": self.x.snapshot(),
+            "fb": self.fb.snapshot() if self.fb is not None else None,
+        }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        self.clock.resume_from(float(data.get("sandbox_time", 0)))
+        self.x.restore(data.get("x") or {})
+        if self.fb is not None and data.get("fb") is not None:
+            self.fb.restore(data["fb"])
+
+    def timeline(self) -> list[dict[str, Any]]:
+        """Every account with its posts, newest first, for the page and the admin API."""
+        accounts: list[dict[str, Any]] = []
+        for user in self.x.users.values():
+            accounts.append(
+                {
+                    "platform": "x",
+                    "id": user.id,
+                    "name": f"@{user.username}",
+                    "followers": user.followers,
+                    "posts": [
+                        {
+                            "id": t.id,
+                            "text": t.text,
+                            "created_at": _iso(t.created_at),
+                            "url": f"https://x.com/{user.username}/status/{t.id}",
+                            "reply_to": t.reply_to,
+                        }
+                        for t in self.x.timeline(user.id)
+                    ],
+                }
+            )
+        if self.fb is not None:
+            accounts.extend(self.fb.timeline())
+        return accounts
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{int(ts * 1000) % 1000:03d}Z"
+    )
+
+
+def _make_graph_state(options: SandboxOptions, clock: SandboxClock) -> Any:
+    """The Graph half is built by another module; run without it until it exists."""
+    try:
+        module = importlib.import_module("bot.sandbox.graph_state")
+    except ImportError:
+        logger.warning("bot.sandbox.graph_state not available: Facebook part disabled")
+        return None
+    return module.GraphState(options, clock)

@@ -1,0 +1,192 @@
+"""Run a sandbox from tests, demos and benchmarks, and drive its admin API.
+
+with running_sandbox() as sandbox:
+    user = sandbox.admin.create_x_user("volunteer1")
+    ...  # point tweepy at sandbox.url
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+import uvicorn
+
+from bot.sandbox.options import SandboxOptions
+from bot.sandbox.server import create_app, uvicorn_config
+from bot.sandbox.state import SandboxState
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class SandboxAdmin:
+    """A small client for /_sandbox/ (raises requests.HTTPError on refusals)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self.session.request(
+            method, f"{self.url}/_sandbox{path}", timeout=self.timeout, **kwargs
+        )
+        response.raise_for_status()
+        return response.json()
+
+    def app(self) -> dict[str, Any]:
+        return self._call("GET", "/app")
+
+    def create_x_user(
+        self, handle: str, followers: int = 100, name: str | None = None
+    ) -> dict[str, Any]:
+        body = {"handle": handle, "followers": followers, "name": name}
+        return self._call("POST", "/x/users", json=body)
+
+    def x_users(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/x/users")
+
+    def x_credentials(self, user_id: str, new_token: bool = False) -> dict[str, Any]:
+        method = "POST" if new_token else "GET"
+        return self._call(method, f"/x/users/{user_id}/credentials")
+
+    def create_page(self, name: str, followers: int = 100) -> dict[str, Any]:
+        """Delegates to the Graph part's admin route (page_id, page_token, user_token)."""
+        body = {"name": name, "followers": followers}
+        return self._call("POST", "/facebook/pages", json=body)
+
+    def posts(
+        self, platform: str, account_id: str, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        params = {"platform": platform, "account_id": account_id}
+        if include_deleted:
+            params["include_deleted"] = "1"
+        return self._call("GET", "/posts", params=params)
+
+    def timeline(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/timeline")
+
+    def revoke(self, platform: str, token: str) -> None:
+        self._call("POST", "/revoke", json={"platform": platform, "token": token})
+
+    def set_faults(self, platform: str, **rates: Any) -> dict[str, Any]:
+        """E.g. set_faults("x", error_rate=0.1, reset_rate=0.05, timeout_hold_s=2)."""
+        return self._call("POST", "/faults", json={"platform": platform, **rates})
+
+    def set_latency(
+        self, ms: float, distribution: str = "fixed", platform: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"ms": ms, "distribution": distribution}
+        if platform:
+            body["platform"] = platform
+        return self._call("POST", "/latency", json=body)
+
+    def set_rate_limits(self, **limits: Any) -> dict[str, Any]:
+        """Names as in RateLimits (x_posts_per_user=...); reset_counters=True clears windows."""
+        return self._call("POST", "/rate-limits", json=limits)
+
+    def storm(self, seconds: float, platform: str = "x") -> dict[str, Any]:
+        """Every post answers 429 for ``seconds``."""
+        body = {"platform": platform, "seconds": seconds}
+        return self._call("POST", "/storm", json=body)
+
+    def script(
+        self, platform: str, method: str, path_regex: str, responses: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        body = {
+            "platform": platform,
+            "method": method,
+            "path_regex": path_regex,
+            "responses": responses,
+        }
+        return self._call("POST", "/script", json=body)
+
+    def clear_scripts(self) -> None:
+        self._call("DELETE", "/script")
+
+    def advance_clock(self, seconds: float) -> dict[str, Any]:
+        return self._call("POST", "/clock", json={"advance_seconds": seconds})
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+
+@dataclass
+class SandboxHandle:
+    url: str
+    options: SandboxOptions
+    admin: SandboxAdmin
+    state: SandboxState | None = None  # only for in-process sandboxes
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def running_sandbox(options: SandboxOptions | None = None) -> Iterator[SandboxHandle]:
+    """A sandbox on a free 127.0.0.1 port in a background thread, stopped on exit."""
+    options = options or SandboxOptions()
+    options.host = "127.0.0.1"
+    options.port = free_port()
+    app = create_app(options)
+    # uvicorn installs signal handlers only in the main thread; this one is not.
+    server = uvicorn.Server(uvicorn_config(app, options, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="clarion-sandbox", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the sandbox did not start")
+        time.sleep(0.01)
+    url = f"http://127.0.0.1:{options.port}"
+    app.state.sandbox.base_url = url
+    try:
+        yield SandboxHandle(url, options, SandboxAdmin(url), app.state.sandbox)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def start_sandbox_process(
+    port: int, *args: str, timeout: float = 15.0, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """``python -m bot.sandbox --port PORT *args`` in a child process, once it answers."""
+    # Output goes to a file, not a pipe nobody reads: a full pipe would stall the server.
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot.sandbox", "--port", str(port), *args],
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/_sandbox/app"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            raise RuntimeError(f"sandbox exited with {process.returncode}: {output[-2000:]}")
+        try:
+            if requests.get(url, timeout=1).status_code == 200:
+                return process
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError(f"sandbox did not answer on port {port} within {timeout} s")
