@@ -176,6 +176,13 @@ def _dispatch(
     params: dict[str, str],
 ) -> Any:
     if not segments:
+        if params.get("ids") and method == "GET":
+            # GET /v{N}/?ids=a,b: each node by id (facebook-sdk's get_objects).
+            return {
+                node: _dispatch(state, method, version, [node], token, params)
+                for node in params["ids"].split(",")
+                if node
+            }
         raise errors.unknown_path(f"/{version}/")
     node_id = token.subject_id if segments[0] == "me" else segments[0]
     if node_id is None:
@@ -201,6 +208,13 @@ def _dispatch(
         if user is not None:
             return render_user(user, fields)
         raise errors.no_such_object(node_id, method)
+    if page is not None and edge == "scheduled_posts" and method == "GET":
+        if not (token.kind == "page" and token.page_id == page.id):
+            # https://developers.facebook.com/docs/graph-api/reference/page/scheduled_posts/
+            raise errors.GraphError(
+                "(#190) This method must be called with a Page Access Token", code=190
+            )
+        return _list_feed(state, version, page.id, edge, token, params)
     if page is not None and edge in ("feed", "posts", "published_posts"):
         if method == "POST" and edge == "feed":
             return _publish(state, page.id, token, params)
@@ -313,6 +327,7 @@ def _list_feed(
         page_id,
         since=_timestamp("since", params.get("since")),
         until=_timestamp("until", params.get("until")),
+        scheduled=edge == "scheduled_posts",
     )
     if params.get("after"):
         after = _uncursor(params["after"])
@@ -357,11 +372,17 @@ def _accounts(state: GraphState, token: Token, params: dict[str, str]) -> Any:
             "name": page.name,
             "id": page.id,
             "tasks": list(ADMIN_TASKS),
+            "followers_count": page.followers,
+            "fan_count": page.followers,
         }
         wanted = params.get("fields")
-        if wanted:
-            keep = {f.strip().split(".")[0] for f in wanted.split(",")} | {"id"}
-            entry = {k: v for k, v in entry.items() if k in keep}
+        # Graph's default fields for /me/accounts; follower counts only when asked for.
+        keep = (
+            {f.strip().split(".")[0] for f in wanted.split(",")} | {"id"}
+            if wanted
+            else {"access_token", "category", "category_list", "name", "id", "tasks"}
+        )
+        entry = {k: v for k, v in entry.items() if k in keep}
         data.append(entry)
     body: dict[str, Any] = {"data": data}
     if data:

@@ -244,16 +244,24 @@ class GraphState(TokensMixin):
             return self.posts.pop(post_id, None) is not None
 
     def feed(
-        self, page_id: str, *, since: float | None = None, until: float | None = None
+        self,
+        page_id: str,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        scheduled: bool = False,
     ) -> list[FbPost]:
-        """Visible posts of a Page, newest first (ties: newest id first)."""
+        """Visible posts of a Page, newest first (ties: newest id first).
+
+        With ``scheduled=True``: the posts Facebook still holds for a later time instead.
+        """
         with self._lock:
             now = self.now()
             posts = [
                 p
                 for p in self.posts.values()
                 if p.page_id == page_id
-                and p.visible_at(now)
+                and ((p.scheduled and not p.visible_at(now)) if scheduled else p.visible_at(now))
                 and (since is None or p.created_time >= since)
                 and (until is None or p.created_time <= until)
             ]

@@ -57,6 +57,9 @@ def test_the_whole_login_gives_a_long_lived_token_and_a_page_token_that_posts(fb
     assert set(entry) >= {"id", "name", "access_token", "category", "tasks"}
     assert "CREATE_CONTENT" in entry["tasks"]
     assert "cursors" in accounts["paging"]
+    assert "followers_count" not in entry  # only when asked for, as on Graph
+    [counted] = user.get_connections("me", "accounts", fields="id,name,followers_count")["data"]
+    assert counted == {"id": entry["id"], "name": "Ada's Street", "followers_count": 100}
     posted = fb.graph(entry["access_token"]).put_object(entry["id"], "feed", message="Hi all")
     assert posted["id"].startswith(entry["id"] + "_")
 

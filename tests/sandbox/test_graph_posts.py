@@ -215,3 +215,32 @@ def test_every_page_token_call_reports_business_use_case_usage(fb: GraphSandbox)
     }
     assert entry["type"] == "pages"
     assert answer.headers["facebook-api-version"] == GRAPH_VERSION
+
+
+def test_scheduled_posts_lists_what_facebook_still_holds(fb: GraphSandbox):
+    page = fb.new_page()
+    graph = fb.graph(page["page_token"])
+    graph.put_object(page["page_id"], "feed", message="now")
+    held = graph.put_object(
+        page["page_id"],
+        "feed",
+        message="held",
+        published="false",
+        scheduled_publish_time=str(int(START) + 1800),
+    )["id"]
+    listed = graph.get_connections(page["page_id"], "scheduled_posts", fields="id,message")
+    assert listed["data"] == [{"id": held, "message": "held"}]
+    fb.clock.advance(1800)
+    assert graph.get_connections(page["page_id"], "scheduled_posts")["data"] == []
+    with pytest.raises(facebook.GraphAPIError) as caught:
+        fb.graph(page["user_token"]).get_connections(page["page_id"], "scheduled_posts")
+    assert caught.value.code == 190
+
+
+def test_several_objects_come_back_keyed_by_id(fb: GraphSandbox):
+    page = fb.new_page(name="Many")
+    graph = fb.graph(page["page_token"])
+    post_id = graph.put_object(page["page_id"], "feed", message="one of many")["id"]
+    both = graph.get_objects([page["page_id"], post_id])
+    assert both[page["page_id"]] == {"name": "Many", "id": page["page_id"]}
+    assert both[post_id]["message"] == "one of many"
