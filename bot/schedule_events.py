@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import UTC
 
 from bot import text_rules
 from bot.schedule_fields import (
@@ -78,8 +79,8 @@ def read_event(ctx: FileContext, node: Node, index: int, event_id: str | None) -
     if fields is None:
         return []
     key = ident(reader, fields["id"], f"{name}.id") if "id" in fields else None
-    title = reader.text(fields["title"], f"{name}.title") if "title" in fields else None
-    place = reader.text(fields["place"], f"{name}.place") if "place" in fields else None
+    title = reader.prose(fields["title"], f"{name}.title") if "title" in fields else None
+    place = reader.prose(fields["place"], f"{name}.place") if "place" in fields else None
     shared = common(ctx, node, fields, name)
     start = (
         when(reader, fields["starts"], f"{name}.starts", shared.tz) if "starts" in fields else None
@@ -130,7 +131,7 @@ def read_event(ctx: FileContext, node: Node, index: int, event_id: str | None) -
             PostSpec(
                 campaign=ctx.campaign,
                 key=f"{key}@{reminder.offset.key}",
-                scheduled_at=at,
+                scheduled_at=at.astimezone(UTC),
                 timezone=shared.tz_name,
                 targets=shared.targets,
                 parts=parts,
@@ -185,8 +186,12 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
     """Every {placeholder} is one we fill in, and {place} has a place to fill it with."""
     reader = ctx.reader
     ok = True
+    seen: set[int] = set()
     for platform, template in wording.per_platform.items():
         node, field = wording.node_of[platform], wording.field_of[platform]
+        if id(node) in seen:  # one text shared by every platform: report it once
+            continue
+        seen.add(id(node))
         try:
             used = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
         except ValueError:

@@ -194,7 +194,7 @@ def texts(reader: Reader, node: Node, field: str, wanted: tuple[str, ...] | None
         result: dict[str, str] = {}
         nodes: dict[str, Node] = {}
         for platform, value_node in fields.items():
-            value = reader.text(value_node, f"{field}.{platform}")
+            value = reader.prose(value_node, f"{field}.{platform}")
             if value is not None:
                 result[platform] = value.strip()
                 nodes[platform] = value_node
@@ -229,7 +229,7 @@ def texts(reader: Reader, node: Node, field: str, wanted: tuple[str, ...] | None
             "must be text, not a list; for several posts in a row use 'thread:' instead",
         )
         return None
-    value = reader.text(node, field, "text: 'Join us ...'")
+    value = reader.prose(node, field, "text: 'Join us ...'")
     if value is None or wanted is None:
         return None
     every = tuple(wanted)

@@ -75,6 +75,7 @@ class Reader:
         self.problems: list[Problem] = []
         # Used only for its node helpers; SafeConstructor builds plain values only.
         self._constructor = yaml.constructor.SafeConstructor()
+        self._lines: list[str] = []
 
     def where(self, node: Node | None) -> Location:
         line = node.start_mark.line + 1 if node is not None else None
@@ -85,28 +86,12 @@ class Reader:
 
     def compose(self, text: str) -> Node | None:
         """The document's root node, or None (with a problem) if the YAML is broken/empty."""
+        self._lines = text.splitlines()
         loader = yaml.SafeLoader(text)
         try:
             root = loader.get_single_node()
         except yaml.MarkedYAMLError as error:
-            mark = error.problem_mark or error.context_mark
-            line = mark.line + 1 if mark is not None else None
-            where = Location(self.source, line)
-            written = (
-                text.splitlines()[line - 1].strip()
-                if line and line <= len(text.splitlines())
-                else ""
-            )
-            detail = "; ".join(str(p) for p in (error.context, error.problem) if p)
-            self.problems.append(
-                Problem(
-                    where,
-                    "YAML",
-                    written,
-                    f"the file is not valid YAML ({detail}); check the indentation, and put "
-                    "text containing ': ' or ' #' in quotes or after 'text: |'",
-                )
-            )
+            self.problems.append(self._syntax_problem(text, error))
             return None
         except yaml.YAMLError as error:
             self.problems.append(
@@ -125,6 +110,27 @@ class Reader:
                 )
             )
         return root
+
+    def _syntax_problem(self, text: str, error: yaml.MarkedYAMLError) -> Problem:
+        """Where the parser gave up (problem_mark), plus where the construct it was reading
+        began (context_mark): for an unclosed quote that is the line to fix."""
+        lines = text.splitlines()
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        written = lines[line - 1].strip() if line and line <= len(lines) else ""
+        detail = str(error.problem or error.context or "unreadable")
+        context = error.context_mark
+        if error.context and context is not None and context is not mark:
+            detail += f" ({error.context} that starts on line {context.line + 1})"
+        if "'\\t'" in detail:
+            detail += "; indent with spaces, never tabs"
+        return Problem(
+            Location(self.source, line),
+            "YAML",
+            written,
+            f"the file is not valid YAML: {detail}; check the indentation, and put text "
+            "containing ': ' or ' #' in quotes or after 'text: >'",
+        )
 
     def mapping(
         self,
@@ -183,12 +189,58 @@ class Reader:
 
     def text(self, node: Node, field: str, example: str = "") -> str | None:
         """A scalar as written (so `id: 007` stays '007'); None (with a problem) otherwise."""
+        if not _plain_tag(node):
+            self.problem(
+                node,
+                field,
+                shown(node),
+                f"uses the YAML tag {node.tag!r}, which Clarion does not accept; remove it",
+            )
+            return None
         if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
             return str(node.value)
         advice = f"; for example: {example}" if example else ""
         self.problem(node, field, shown(node), f"must be text, not {kind_of(node)}{advice}")
         return None
 
+    def prose(self, node: Node, field: str, example: str = "") -> str | None:
+        """Text a person reads (a post, a title): like ``text``, but refuses a hashtag
+        that YAML would silently drop. In unquoted text, ' #' starts a comment, so
+        `text: Join us #DefendTheUnion` would post "Join us"."""
+        value = self.text(node, field, example)
+        if value is None or not isinstance(node, yaml.ScalarNode) or node.style is not None:
+            return value
+        end = node.end_mark
+        rest = self._lines[end.line][end.column :] if end.line < len(self._lines) else ""
+        if rest.lstrip().startswith("#"):
+            self.problem(
+                node,
+                field,
+                f"{value} {rest.strip()}",
+                f"everything from {rest.strip()[:20]!r} on is read as a YAML comment and "
+                "would not be posted; put the text in quotes, or write it on the next "
+                "lines after 'text: >'",
+            )
+            return None
+        return value
+
     def value(self, node: Node) -> Any:
         """The scalar as YAML types it (bool, int, date, str...)."""
-        return self._constructor.construct_object(node, deep=True)
+        if not _plain_tag(node):
+            return None
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            return None
+
+
+def _plain_tag(node: Node) -> bool:
+    """Only YAML's own plain types: '!!python/...' and custom '!tags' are refused (and
+    since we compose with SafeLoader they are never constructed anyway)."""
+    return node.tag in _PLAIN_TAGS
+
+
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)

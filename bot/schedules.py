@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import yaml
@@ -281,7 +282,7 @@ def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:
     return PostSpec(
         campaign=ctx.campaign,
         key=key,
-        scheduled_at=at,
+        scheduled_at=at.astimezone(UTC),  # UTC: exact to compare, store and sort
         timezone=shared.tz_name,
         targets=shared.targets,
         parts=parts,
@@ -329,7 +330,7 @@ def _thread(
             "a thread needs at least 2 parts; for a single post use 'text:' instead",
         )
         return None
-    written = [reader.text(item, field) for item in items]
+    written = [reader.prose(item, field) for item in items]
     if any(part is None for part in written) or wanted is None:
         return None
     raw = [part.strip() for part in written if part is not None]
@@ -337,9 +338,19 @@ def _thread(
     parts: dict[str, tuple[str, ...]] = {}
     if "x" in wanted:
         on_x = list(raw)
-        # The link goes with the first part, unless the volunteer already put it in one.
-        if link and not any(link in part for part in raw) and raw[0]:
+        # On X the link goes into the first part (bot.queue does the same at delivery).
+        if link and raw[0]:
             on_x[0] = text_rules.x_text(raw[0], link)
+            later = [n for n, part in enumerate(raw[1:], 2) if link in part]
+            if later and link not in raw[0]:
+                reader.problem(
+                    items[later[0] - 1],
+                    f"{field}[{later[0]}]",
+                    raw[later[0] - 1],
+                    f"already contains the link, which is also added to part 1 on X; "
+                    f"remove 'link:' or take the address out of part {later[0]}",
+                )
+                ok = False
         for number, (item, text) in enumerate(zip(items, on_x, strict=True), 1):
             label = f"part {number} of the thread"
             if text != raw[number - 1]:
