@@ -87,7 +87,7 @@ class XState:
     def create_user(self, handle: str, followers: int = 100, name: str | None = None) -> XUser:
         handle = handle.lstrip("@")
         if not handle or len(handle) > 15 or not all(c in _ALNUM + "_" for c in handle):
-            raise ValueError("handle must be 1-15 letters, digits or underscores")
+            raise ValueError(f"@{handle} is not a valid handle: use 1-15 letters, digits or _")
         if followers < 0:
             raise ValueError("followers must be >= 0")
         with self.lock:
