@@ -23,8 +23,8 @@ from bot.specs import PLATFORMS
 # Ids name a post in `python main.py posts ...` and key it across re-applies.
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-# X usernames: letters, digits and underscores, at most 15.
-# https://help.x.com/en/managing-your-account/x-username-rules
+# X usernames: letters, digits and underscores, at most 15 (X Help Center, "username
+# rules"; the minimum of 4 applies to new names only, so shorter ones still exist).
 _X_HANDLE = re.compile(r"^@?[A-Za-z0-9_]{1,15}$")
 PLATFORM_ALIASES = {"twitter": "x", "tw": "x", "fb": "facebook", "meta": "facebook"}
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
