@@ -78,6 +78,8 @@ class GraphState(TokensMixin):
             self.users: dict[str, FbUser] = {}
             self.pages: dict[str, FbPage] = {}
             self.posts: dict[str, FbPost] = {}
+            # Post ids per Page, so feeds and duplicate checks cost one Page, not all posts.
+            self._by_page: dict[str, list[str]] = {}
             self.tokens: dict[str, Token] = {}
             self.codes: dict[str, LoginCode] = {}
             self._next = {"user": 1, "page": 1, "post": 1}
@@ -107,6 +109,7 @@ class GraphState(TokensMixin):
             for raw in data.get("posts", []):
                 post = from_dict(FbPost, raw)
                 self.posts[post.id] = post
+                self._by_page.setdefault(post.page_id, []).append(post.id)
             for raw in data.get("tokens", []):
                 token = from_dict(Token, raw)
                 self.tokens[token.value] = token
@@ -212,10 +215,9 @@ class GraphState(TokensMixin):
                     raise errors.bad_parameter("The specified scheduled publish time is invalid.")
             if page.blocked_until is not None and now < page.blocked_until:
                 raise errors.blocked()
-            for other in self.posts.values():
+            for other in self._page_posts(page_id):
                 if (
-                    other.page_id == page_id
-                    and other.message == message
+                    other.message == message
                     and other.link == link
                     and now - other.requested_at < self.duplicate_window
                 ):
@@ -232,6 +234,7 @@ class GraphState(TokensMixin):
                 scheduled=scheduled,
             )
             self.posts[post.id] = post
+            self._by_page.setdefault(page_id, []).append(post.id)
             logger.info("sandbox facebook post %s on page %s", post.id, page_id)
             return post
 
@@ -241,7 +244,14 @@ class GraphState(TokensMixin):
 
     def delete_post(self, post_id: str) -> bool:
         with self._lock:
-            return self.posts.pop(post_id, None) is not None
+            post = self.posts.pop(post_id, None)
+            if post is None:
+                return False
+            self._by_page[post.page_id].remove(post_id)
+            return True
+
+    def _page_posts(self, page_id: str) -> list[FbPost]:
+        return [self.posts[i] for i in self._by_page.get(page_id, [])]
 
     def feed(
         self,
@@ -259,9 +269,8 @@ class GraphState(TokensMixin):
             now = self.now()
             posts = [
                 p
-                for p in self.posts.values()
-                if p.page_id == page_id
-                and ((p.scheduled and not p.visible_at(now)) if scheduled else p.visible_at(now))
+                for p in self._page_posts(page_id)
+                if ((p.scheduled and not p.visible_at(now)) if scheduled else p.visible_at(now))
                 and (since is None or p.created_time >= since)
                 and (until is None or p.created_time <= until)
             ]
