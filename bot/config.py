@@ -119,6 +119,7 @@ def _graph_version(raw: str) -> str:
     value = raw.strip()
     digits = value[1:] if value.startswith("v") else value
     major, _, minor = digits.partition(".")
+    minor = minor or "0"
     if not (major.isdigit() and minor.isdigit()):
         raise ValueError("a Graph API version such as v25.0")
     return f"v{int(major)}.{int(minor)}"
@@ -283,6 +284,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     _s("SANDBOX_PORT", "8700", _int_at_least(1), "Port of the embedded sandbox", "Sandbox"),
     _s(
+        "SANDBOX_STATE_FILE",
+        "sandbox-state.db",
+        _str,
+        "Where the embedded sandbox keeps its accounts and posts between runs (SQLite)",
+        "Sandbox",
+    ),
+    _s(
         "TOKEN_ENCRYPTION_KEYS",
         "",
         _secret,
@@ -328,6 +336,7 @@ class Settings:
     sandbox: str
     sandbox_url: str
     sandbox_port: int
+    sandbox_state_file: str
     token_encryption_keys: Secret
     log_level: str
 

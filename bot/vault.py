@@ -7,6 +7,8 @@ live in config.env (TOKEN_ENCRYPTION_KEYS), never in the database beside the tok
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
@@ -33,6 +35,8 @@ class Vault:
             )
         try:
             self._fernet = MultiFernet([Fernet(k.encode()) for k in raw])
+            # fingerprints use the oldest key so they survive a rotation
+            self._fingerprint_key = hashlib.sha256(b"fingerprint:" + raw[-1].encode()).digest()
         except (ValueError, TypeError):
             raise ConfigError(
                 "TOKEN_ENCRYPTION_KEYS holds a value that is not a Fernet key (44 characters of "
@@ -54,6 +58,11 @@ class Vault:
         return Credentials(
             token=payload["token"], secret=payload["secret"], platform_user_id=payload["uid"]
         )
+
+    def fingerprint(self, token: str) -> str:
+        """A stable, keyed digest of a token: equal tokens, equal fingerprints; the token
+        cannot be recovered from it."""
+        return hmac.new(self._fingerprint_key, token.encode(), hashlib.sha256).hexdigest()[:32]
 
     def rotate(self, ciphertext: str) -> str:
         return self._fernet.rotate(ciphertext.encode()).decode()

@@ -91,6 +91,11 @@ class Account(Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
     platform_user_id: Mapped[str] = mapped_column(String(100))
     credentials: Mapped[str] = mapped_column(Text, default="")
+    # How the account came: config (config.env), connect (CLI), sandbox (rehearsal),
+    # pledge (a supporter). ``token_fingerprint`` is an HMAC of the token under the vault
+    # key: it tells whether config.env's token changed without storing or sending it.
+    source: Mapped[str] = mapped_column(String(20), default="connect")
+    token_fingerprint: Mapped[str] = mapped_column(String(64), default="")
     status: Mapped[str] = mapped_column(String(20), default=AccountStatus.ACTIVE)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     followers: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 10:42:44.245439
+Create Date: 2026-11-22 10:49:06.558467
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("is_default", sa.Boolean(), nullable=False),
         sa.Column("platform_user_id", sa.String(length=100), nullable=False),
         sa.Column("credentials", sa.Text(), nullable=False),
+        sa.Column("source", sa.String(length=20), nullable=False),
+        sa.Column("token_fingerprint", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
         sa.Column("status_reason", sa.Text(), nullable=False),
         sa.Column("followers", sa.Integer(), nullable=True),
