@@ -11,6 +11,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
@@ -92,7 +93,8 @@ def _check_spec(
     problems: list[Problem] = []
 
     def problem(field_name: str, value: str, message: str) -> None:
-        problems.append(Problem(spec.source, field_name, value, message))
+        where = spec.where(field_name.split("[")[0].split(".")[0])
+        problems.append(Problem(where, field_name, value, message))
 
     accounts: list[Account] = []
     if not spec.targets:
@@ -257,9 +259,9 @@ def apply_specs(
             if not allow_past:
                 problems.append(
                     Problem(
-                        spec.source,
+                        spec.where("at"),
                         "at",
-                        spec.scheduled_at.isoformat(),
+                        f"{spec.scheduled_at.astimezone(ZoneInfo(spec.timezone)):%Y-%m-%d %H:%M}",
                         "is in the past; give a future time, or use --now to post it straight away",
                     )
                 )

@@ -7,6 +7,7 @@ all-or-nothing. Keeping them plain dataclasses keeps parsing free of the databas
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -47,6 +48,13 @@ class PostSpec:
     source: Location = field(default_factory=lambda: Location("<command line>"))
     event: str | None = None  # the event key, for reminders expanded from an event
     kind: str = "post"  # post | reminder | thread
+    # The line of each field as written (``to``, ``at``, ``text``…), so that problems
+    # found later, against the database, still point at the right line.
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, field_name: str) -> Location:
+        line = self.lines.get(field_name)
+        return Location(self.source.file, line) if line is not None else self.source
 
 
 @dataclass(frozen=True)

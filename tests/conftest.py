@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Secret
@@ -21,7 +21,7 @@ from bot.db.engine import make_engine, make_session_factory
 from bot.db.models import Base
 from bot.vault import Vault, generate_key
 
-DB_FIXTURES = {"database_url", "engine", "sessions"}
+DB_FIXTURES = {"database_url", "empty_database", "engine", "sessions"}
 TEST_DB = os.environ.get("CLARION_TEST_DB", "sqlite")
 
 
@@ -63,10 +63,25 @@ def database_url(tmp_path: Path, postgres_server: str | None) -> str:
     return f"sqlite:///{tmp_path / 'clarion.db'}"
 
 
+def _drop_everything(engine: Engine) -> None:
+    Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
+@pytest.fixture
+def empty_database(database_url: str) -> str:
+    """A database with no tables at all: for code that runs the migrations itself."""
+    engine = make_engine(database_url)
+    _drop_everything(engine)
+    engine.dispose()
+    return database_url
+
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url)
-    Base.metadata.drop_all(engine)
+    _drop_everything(engine)
     Base.metadata.create_all(engine)
     try:
         yield engine

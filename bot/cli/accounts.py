@@ -1,0 +1,157 @@
+"""`accounts`: the accounts Clarion can post as."""
+
+from __future__ import annotations
+
+import click
+import requests
+from sqlalchemy import select
+
+from bot.accounts import save_campaign_account, sync_config_accounts
+from bot.cli.context import AppContext, pass_app
+from bot.cli.output import emit_json, table
+from bot.db.models import Account
+from bot.platforms.base import Credentials, PlatformError
+from bot.runtime import X_ORIGIN, routes_for
+
+
+@click.group()
+def accounts() -> None:
+    """List and connect the accounts Clarion posts as."""
+
+
+@accounts.command("list")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts (tokens never shown).")
+@pass_app
+def list_accounts(app: AppContext, as_json: bool) -> None:
+    """List accounts: platform, handle, whose, status."""
+    with app.runtime.sessions() as session:
+        rows = list(session.scalars(select(Account).order_by(Account.platform, Account.id)))
+        if as_json:
+            emit_json(
+                [
+                    {
+                        "id": a.id,
+                        "platform": a.platform,
+                        "handle": a.handle,
+                        "name": a.name,
+                        "owner": a.owner_kind,
+                        "default": a.is_default,
+                        "source": a.source,
+                        "platform_user_id": a.platform_user_id,
+                        "followers": a.followers,
+                        "status": a.status,
+                        "status_reason": a.status_reason,
+                    }
+                    for a in rows
+                ]
+            )
+            return
+        table(
+            (
+                (
+                    a.id,
+                    a.platform,
+                    "@" + a.handle,
+                    a.owner_kind + (" (default)" if a.is_default else ""),
+                    a.source,
+                    a.followers if a.followers is not None else "",
+                    a.status,
+                )
+                for a in rows
+            ),
+            ("id", "platform", "account", "owner", "from", "followers", "status"),
+            empty="no accounts yet: `python main.py accounts connect x` (or facebook), or "
+            "start `python main.py run` to use the sandbox",
+        )
+
+
+def _sandbox_app(app: AppContext) -> dict[str, str]:
+    url = app.settings.sandbox_url
+    answer = requests.get(f"{url}/_sandbox/app", timeout=10)
+    answer.raise_for_status()
+    data: dict[str, str] = answer.json()
+    return data
+
+
+@accounts.group("connect")
+def connect() -> None:
+    """Connect the campaign's own X account or Facebook Page."""
+
+
+@connect.command("x")
+@click.option("--pin", help="The PIN X showed (otherwise you are asked for it).")
+@pass_app
+def connect_x(app: AppContext, pin: str | None) -> None:
+    """Sign in to X with a PIN (OAuth 1.0a, out-of-band) and store the account's tokens.
+
+    Needs X_CONSUMER_KEY and X_CONSUMER_SECRET (your X app's keys), or SANDBOX_URL.
+    """
+    from bot.platforms.x import XPinAuth
+
+    settings = app.settings
+    key, secret = settings.x_consumer_key.reveal(), settings.x_consumer_secret.reveal()
+    if settings.sandbox_url and not key:
+        sandbox = _sandbox_app(app)
+        key, secret = sandbox["consumer_key"], sandbox["consumer_secret"]
+    if not (key and secret):
+        raise click.ClickException(
+            "set X_CONSUMER_KEY and X_CONSUMER_SECRET in config.env first "
+            "(your app's keys from the X developer portal)"
+        )
+    auth = XPinAuth(
+        key,
+        secret,
+        api_base_url=routes_for(settings).get(X_ORIGIN),
+        timeout=settings.http_timeout_seconds,
+    )
+    try:
+        url = auth.authorization_url()
+        click.echo(
+            f"1. Open this address, sign in as the campaign's account and authorise:\n   {url}"
+        )
+        pin = pin or click.prompt("2. Type the PIN X shows")
+        token, token_secret, who = auth.finish(pin)
+    except PlatformError as exc:
+        raise click.ClickException(exc.message) from None
+    account = save_campaign_account(
+        app.runtime, "x", Credentials(token, token_secret), who, source="connect"
+    )
+    click.echo(
+        f"connected @{account.handle} (X user {account.platform_user_id}); it is now "
+        "the campaign's default X account"
+    )
+
+
+@connect.command("facebook")
+@click.option("--page-id", required=True, help="The Page's numeric id.")
+@click.option(
+    "--token",
+    prompt="Page access token",
+    hide_input=True,
+    help="A Page access token with pages_manage_posts (asked for if not given).",
+)
+@pass_app
+def connect_facebook(app: AppContext, page_id: str, token: str) -> None:
+    """Store a Facebook Page and its Page token (Facebook lets apps post only to Pages)."""
+    creds = Credentials(token.strip(), "", page_id.strip())
+    try:
+        who = app.runtime.platform("facebook").verify(creds)
+    except PlatformError as exc:
+        raise click.ClickException(f"Facebook refused the token: {exc.message}") from None
+    account = save_campaign_account(app.runtime, "facebook", creds, who, source="connect")
+    click.echo(
+        f"connected the Page {account.name} ({account.platform_user_id}); it is now the "
+        "campaign's default Facebook Page"
+    )
+
+
+@accounts.command("sync")
+@pass_app
+def sync(app: AppContext) -> None:
+    """Register the campaign tokens set in config.env (the daemon also does this at start)."""
+    try:
+        done = sync_config_accounts(app.runtime)
+    except PlatformError as exc:
+        raise click.ClickException(f"a token in config.env does not work: {exc.message}") from None
+    for line in done or ["config.env's accounts are already registered (or none are set)"]:
+        click.echo(line)

@@ -1,0 +1,164 @@
+"""`run`: the daemon in the foreground, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from bot.accounts import sync_config_accounts
+from bot.cli.context import AppContext, pass_app
+from bot.cli.posts import print_report
+from bot.config import ConfigError, Settings
+from bot.daemon import Daemon
+from bot.db.lock import AlreadyRunning
+from bot.ledger import Missed
+from bot.platforms.base import PlatformError
+from bot.queue import apply_specs
+from bot.rehearsal import ensure_campaign_accounts, queue_is_empty, retime_examples
+from bot.runtime import Runtime
+from bot.schedules import discover, load_files
+from bot.specs import SpecError
+
+logger = logging.getLogger(__name__)
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        datefmt="%Y-%m-%d %H:%M:%S",
+    )
+    # One line per request from the HTTP clients and the scheduler is noise at INFO.
+    for noisy in ("apscheduler", "urllib3", "uvicorn.access", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, Any]:
+    from bot.sandbox.options import SandboxOptions
+    from bot.sandbox.testing import SandboxAdmin, running_sandbox
+
+    if settings.sandbox_url:
+        return settings.sandbox_url, SandboxAdmin(settings.sandbox_url)
+    options = SandboxOptions(
+        port=settings.sandbox_port, state_file=settings.sandbox_state_file or None
+    )
+    try:
+        handle = stack.enter_context(running_sandbox(options, fixed_port=True))
+    except (OSError, RuntimeError) as exc:
+        raise click.ClickException(
+            f"could not start the built-in sandbox on port {settings.sandbox_port} ({exc}); "
+            "is something else using it? Set SANDBOX_PORT to another port"
+        ) from None
+    return handle.url, handle.admin
+
+
+def _queue_examples(runtime: Runtime) -> None:
+    paths = discover(Path(runtime.settings.schedules_dir))
+    if not paths:
+        return
+    now = datetime.now(UTC)
+    try:
+        specs = retime_examples(load_files(paths, default_timezone=runtime.settings.timezone), now)
+        with runtime.sessions() as session:
+            report = apply_specs(session, specs, now=now)
+    except SpecError as exc:
+        click.echo(f"the example schedules were not queued:\n{exc}", err=True)
+        return
+    first = min(s.scheduled_at for s in specs).astimezone()
+    click.echo(
+        f"first start: queued the {len(specs)} example posts from "
+        f"{runtime.settings.schedules_dir}/ to go out from {first:%H:%M:%S} "
+        "(2 minutes from now), one every 30 seconds"
+    )
+    print_report(report, dry_run=False)
+
+
+def _print_missed(missed: list[Missed]) -> None:
+    click.echo(
+        f"{len(missed)} deliveries were due while Clarion was not running and were NOT "
+        "sent late (see `python main.py deliveries list --state missed`):",
+        err=True,
+    )
+    for item in missed:
+        click.echo(
+            f"  {item.label} on @{item.account}, due {item.due_at:%Y-%m-%d %H:%M} UTC", err=True
+        )
+
+
+@click.command("run")
+@click.option(
+    "--examples/--no-examples",
+    default=True,
+    show_default=True,
+    help="On the sandbox, when the queue is empty, queue the example schedules "
+    "a few minutes ahead so you can watch them go out.",
+)
+@pass_app
+def run(app: AppContext, examples: bool) -> None:
+    """Run the scheduler: post everything queued, at its time, until stopped.
+
+    Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish and are recorded;
+    everything else stays queued for the next start. Only one daemon runs per database.
+    """
+    settings = app.settings
+    configure_logging(settings.log_level)
+    runtime = app.runtime
+    try:
+        runtime.vault  # noqa: B018 - fail now, not at the first post
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    stop = threading.Event()
+    with contextlib.ExitStack() as stack:
+        if settings.uses_sandbox:
+            url, admin = _embedded_sandbox(settings, stack)
+            runtime = runtime.with_sandbox(url, admin.app())
+            for line in ensure_campaign_accounts(runtime, admin):
+                click.echo(line)
+            click.echo(
+                f"SANDBOX MODE: no real X or Facebook credentials are set, so posts go "
+                f"to the built-in sandbox at {url}; nothing reaches real accounts."
+            )
+            click.echo(f"watch the timelines: {url}/_sandbox/")
+            if examples and queue_is_empty(runtime):
+                _queue_examples(runtime)
+        else:
+            try:
+                for line in sync_config_accounts(runtime):
+                    click.echo(line)
+            except PlatformError as exc:
+                raise click.ClickException(
+                    f"a campaign token in config.env does not work: {exc.message}"
+                ) from None
+        daemon = Daemon(
+            runtime.deliverer(),
+            runtime.ledger(),
+            runtime.lock(),
+            poll_interval=settings.poll_interval_seconds,
+            grace=timedelta(minutes=settings.missed_grace_minutes),
+            concurrency=settings.delivery_concurrency,
+            on_missed=_print_missed,
+        )
+        try:
+            daemon.start()
+        except AlreadyRunning as exc:
+            raise click.ClickException(str(exc)) from None
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        click.echo(
+            "Clarion is running. See what went out: `python main.py deliveries list`; "
+            "stop with Ctrl-C."
+        )
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            click.echo("stopping: letting requests in flight finish…")
+            daemon.stop()
+            click.echo("stopped; anything not yet sent stays queued for the next start")

@@ -1,0 +1,327 @@
+"""`posts` commands: queue one post from the command line, list, show and cancel."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot import text_rules
+from bot.cli.context import AppContext, pass_app
+from bot.cli.output import clip, emit_json, local, table
+from bot.db.models import Campaign, Delivery, DeliveryState, Post, PostState
+from bot.queue import ApplyReport, apply_specs, cancel_post, find_post
+from bot.schedule_times import TimeProblem, parse_time, zone
+from bot.specs import PLATFORMS, Location, PostSpec, SpecError
+
+_IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
+_UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+
+
+def parse_in(raw: str) -> timedelta:
+    match = _IN.match(raw)
+    if not match:
+        raise click.BadParameter(
+            "use a number and a unit, e.g. 90s, 5m, 2h or 1d", param_hint="--in"
+        )
+    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2).lower()])
+
+
+def post_status(post: Post) -> str:
+    """One word for a post, from its deliveries."""
+    if post.state == PostState.CANCELLED:
+        return "cancelled"
+    states = {d.state for d in post.deliveries}
+    if not states:
+        return "no targets"
+    if states == {DeliveryState.SENT}:
+        return "sent"
+    if states <= {DeliveryState.PENDING}:
+        return "scheduled"
+    if states & {DeliveryState.SENDING, DeliveryState.UNKNOWN}:
+        return "sending"
+    if DeliveryState.PENDING in states:
+        return "partly sent" if DeliveryState.SENT in states else "retrying"
+    if states == {DeliveryState.MISSED}:
+        return "missed"
+    if DeliveryState.SENT in states:
+        return "partly sent"
+    return "failed"
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "campaign": post.campaign.slug,
+        "key": post.key,
+        "kind": post.kind,
+        "status": post_status(post),
+        "scheduled_at": post.scheduled_at,
+        "timezone": post.timezone,
+        "targets": post.targets,
+        "parts": post.parts,
+        "link": post.link,
+        "hold_on_facebook": post.hold_on_facebook,
+        "source": post.source,
+        "deliveries": [delivery_json(d) for d in post.deliveries],
+    }
+
+
+def delivery_json(d: Delivery) -> dict[str, Any]:
+    return {
+        "id": d.id,
+        "post_id": d.post_id,
+        "platform": d.platform,
+        "account": d.account.handle,
+        "state": d.state,
+        "due_at": d.due_at,
+        "attempts": d.attempts,
+        "platform_ids": d.platform_ids,
+        "url": d.url,
+        "error": d.error,
+        "error_kind": d.error_kind,
+        "sending_at": d.sending_at,
+        "sent_at": d.sent_at,
+    }
+
+
+def print_report(report: ApplyReport, *, dry_run: bool) -> None:
+    verb = "would be" if dry_run else "were"
+    for label, items in (
+        ("created", report.created),
+        ("updated", report.updated),
+        ("unchanged", report.unchanged),
+        ("kept as they are", report.kept),
+        ("skipped", report.skipped),
+    ):
+        if items:
+            click.echo(f"{len(items)} {verb} {label}: {', '.join(items)}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if dry_run:
+        click.echo("dry run: nothing was stored")
+
+
+@click.group()
+def posts() -> None:
+    """Queue, list, inspect and cancel posts."""
+
+
+@posts.command("add")
+@click.argument("text", nargs=-1, required=True)
+@click.option(
+    "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="When to post, in --tz (or TIMEZONE)."
+)
+@click.option("--in", "in_text", metavar="DURATION", help="Post after this long, e.g. 10m, 2h.")
+@click.option("--now", is_flag=True, help="Post straight away (also allows a time just past).")
+@click.option("--tz", "tz_name", help="Time zone of --at; default: the TIMEZONE setting.")
+@click.option(
+    "--to",
+    "targets",
+    multiple=True,
+    default=("x", "facebook"),
+    show_default=True,
+    help="Where: x, facebook, or platform:@handle. Repeat for several.",
+)
+@click.option("--campaign", default="general", show_default=True, help="Campaign slug.")
+@click.option("--id", "key", help="Stable id within the campaign (default: generated).")
+@click.option("--link", help="A link: appended on X (counts 23), attached on Facebook.")
+@click.option("--text-x", help="Different wording for X.")
+@click.option("--text-facebook", help="Different wording for Facebook.")
+@click.option(
+    "--hold-on-facebook",
+    is_flag=True,
+    help="Hand the post to Facebook now and let Facebook publish it at the time.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the stored post as JSON.")
+@pass_app
+def add(
+    app: AppContext,
+    text: tuple[str, ...],
+    at_text: str | None,
+    in_text: str | None,
+    now: bool,
+    tz_name: str | None,
+    targets: tuple[str, ...],
+    campaign: str,
+    key: str | None,
+    link: str | None,
+    text_x: str | None,
+    text_facebook: str | None,
+    hold_on_facebook: bool,
+    as_json: bool,
+) -> None:
+    """Queue TEXT. Several TEXT arguments make a thread: replies on X, one post on Facebook.
+
+    \b
+    Examples:
+      python main.py posts add --at "2026-12-07 18:00" "Demo tomorrow 8:30 at Fujitsu HQ"
+      python main.py posts add --in 5m --to x "1/ Ballot result:" "2/ 87% voted yes"
+    """
+    if sum(bool(x) for x in (at_text, in_text, now)) != 1:
+        raise click.UsageError("say when: exactly one of --at, --in or --now")
+    tz_name = tz_name or app.settings.timezone
+    try:
+        tz = zone(tz_name)
+    except TimeProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
+    moment = datetime.now(UTC)
+    if at_text:
+        try:
+            when = parse_time(at_text, tz)
+        except TimeProblem as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
+    elif in_text:
+        when = moment + parse_in(in_text)
+    else:
+        when = moment
+    parts_x = (text_x,) if text_x else text
+    parts = {"x": tuple(parts_x), "facebook": (text_facebook or text_rules.join_thread(text),)}
+    kind = "thread" if len(text) > 1 else "post"
+    key = key or f"cli-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+    spec = PostSpec(
+        campaign=campaign,
+        key=key,
+        scheduled_at=when,
+        timezone=tz_name,
+        targets=targets,
+        parts=parts,
+        link=link,
+        hold_on_facebook=hold_on_facebook,
+        source=Location("<command line>"),
+        kind=kind,
+    )
+    runtime = app.runtime
+    with runtime.sessions() as session:
+        try:
+            apply_specs(session, [spec], now=moment, allow_past=now)
+        except SpecError as exc:
+            raise click.ClickException(str(exc)) from None
+        post = find_post(session, f"{campaign}/{key}")
+        assert post is not None
+        if as_json:
+            emit_json(post_json(post))
+            return
+        click.echo(
+            f"queued {campaign}/{key} (id {post.id}) for "
+            f"{local(post.scheduled_at, post.timezone)} to "
+            + ", ".join(f"{d.platform} @{d.account.handle}" for d in post.deliveries)
+        )
+
+
+def _load_posts(session: Any, campaign: str | None, limit: int) -> list[Post]:
+    query = (
+        select(Post)
+        .options(
+            selectinload(Post.deliveries).selectinload(Delivery.account),
+            selectinload(Post.campaign),
+        )
+        .order_by(Post.scheduled_at.desc())
+        .limit(limit)
+    )
+    if campaign:
+        query = query.join(Campaign).where(Campaign.slug == campaign)
+    return list(session.scalars(query))
+
+
+@posts.command("list")
+@click.option("--campaign", help="Only this campaign.")
+@click.option("--status", help="Only posts with this status (scheduled, sent, failed, ...).")
+@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@pass_app
+def list_posts(
+    app: AppContext, campaign: str | None, status: str | None, limit: int, as_json: bool
+) -> None:
+    """List posts, latest scheduled time first."""
+    with app.runtime.sessions() as session:
+        found = [
+            p
+            for p in _load_posts(session, campaign, limit)
+            if status is None or post_status(p) == status
+        ]
+        if as_json:
+            emit_json([post_json(p) for p in found])
+            return
+        table(
+            (
+                (
+                    p.id,
+                    f"{p.campaign.slug}/{p.key}",
+                    local(p.scheduled_at, p.timezone),
+                    post_status(p),
+                    ",".join(sorted({d.platform for d in p.deliveries})),
+                    clip(next(iter(p.parts.values()), [""])[0], 40),
+                )
+                for p in found
+            ),
+            ("id", "post", "when", "status", "to", "text"),
+            empty="no posts yet: add one with `python main.py posts add` or `apply` a schedule",
+        )
+
+
+@posts.command("show")
+@click.argument("ref")
+@click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@pass_app
+def show(app: AppContext, ref: str, as_json: bool) -> None:
+    """Show one post (by id or campaign/key) and each of its deliveries."""
+    with app.runtime.sessions() as session:
+        post = find_post(session, ref)
+        if post is None:
+            raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
+        if as_json:
+            emit_json(post_json(post))
+            return
+        click.echo(f"{post.campaign.slug}/{post.key} (id {post.id}) — {post_status(post)}")
+        click.echo(f"  when:   {local(post.scheduled_at, post.timezone)}")
+        click.echo(f"  from:   {post.source}")
+        if post.link:
+            click.echo(f"  link:   {post.link}")
+        for platform in PLATFORMS:
+            for i, part in enumerate(post.parts.get(platform, ())):
+                label = f"{platform} {i + 1}" if len(post.parts[platform]) > 1 else platform
+                click.echo(f"  {label + ':':<11} {clip(part, 70)}")
+        click.echo("")
+        table(
+            (
+                (
+                    d.id,
+                    d.platform,
+                    "@" + d.account.handle,
+                    d.state,
+                    d.attempts,
+                    local(d.sent_at or d.due_at, post.timezone),
+                    d.url or d.error or "",
+                )
+                for d in post.deliveries
+            ),
+            ("delivery", "platform", "account", "state", "tries", "sent / due", "url or error"),
+            empty="no deliveries",
+        )
+
+
+@posts.command("cancel")
+@click.argument("ref")
+@pass_app
+def cancel(app: AppContext, ref: str) -> None:
+    """Cancel a post (by id or campaign/key) wherever it has not gone out yet."""
+    with app.runtime.sessions() as session:
+        post = find_post(session, ref)
+        if post is None:
+            raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
+        result = cancel_post(session, post)
+    click.echo(
+        f"cancelled {result.cancelled} pending deliver"
+        f"{'y' if result.cancelled == 1 else 'ies'} of {ref}"
+    )
+    if result.already_out:
+        click.echo(
+            f"{result.already_out} had already gone out or started; delete those on "
+            "the platform if needed"
+        )

@@ -1,0 +1,49 @@
+"""`apply`: schedule files into the queue, all-or-nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from bot.cli.context import AppContext, pass_app
+from bot.cli.posts import print_report
+from bot.queue import StartedMeanwhile, apply_specs
+from bot.schedules import discover, load_files
+from bot.specs import SpecError
+
+
+@click.command("apply")
+@click.argument("files", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check everything and say what would change.")
+@click.option(
+    "--now",
+    "allow_past",
+    is_flag=True,
+    help="Post anything whose time has passed straight away instead of refusing.",
+)
+@pass_app
+def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: bool) -> None:
+    """Queue the posts in schedule FILES (default: every *.yaml in SCHEDULES_DIR).
+
+    Every file is checked first; if anything is wrong, nothing is stored and every problem
+    is listed with its file, line, field and value. Re-applying an edited file updates its
+    pending posts by id; posts already sent are never changed.
+    """
+    paths = list(files) or discover(Path(app.settings.schedules_dir))
+    if not paths:
+        raise click.ClickException(
+            f"no schedule files in {app.settings.schedules_dir}/; write one (see "
+            "docs/schedule-files.md) or name files to apply"
+        )
+    try:
+        specs = load_files(paths, default_timezone=app.settings.timezone)
+        with app.runtime.sessions() as session:
+            report = apply_specs(
+                session, specs, now=datetime.now(UTC), allow_past=allow_past, dry_run=dry_run
+            )
+    except (SpecError, StartedMeanwhile) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"read {len(specs)} posts from {len(paths)} file{'s' if len(paths) != 1 else ''}")
+    print_report(report, dry_run=dry_run)
