@@ -1,0 +1,231 @@
+"""Injected faults reach real clients as the failures they must survive."""
+
+from __future__ import annotations
+
+import http.client
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import requests
+import tweepy
+from requests_oauthlib import OAuth1
+
+from bot.sandbox.options import SandboxOptions
+from bot.sandbox.testing import SandboxHandle
+from tests.sandbox.routing import route_session
+
+POST_URL = "https://api.twitter.com/2/tweets"
+
+
+def signed(user: dict[str, Any]) -> OAuth1:
+    options = SandboxOptions()
+    return OAuth1(
+        options.consumer_key,
+        options.consumer_secret,
+        user["access_token"],
+        user["access_token_secret"],
+    )
+
+
+def post(sandbox: SandboxHandle, user: dict[str, Any], text: str, timeout: float = 5) -> Any:
+    session = route_session(requests.Session(), sandbox.url)
+    return session.post(POST_URL, json={"text": text}, auth=signed(user), timeout=timeout)
+
+
+def root_cause(error: BaseException) -> BaseException:
+    while True:
+        nested = error.__context__ or error.__cause__
+        if nested is None:
+            if error.args and isinstance(error.args[-1], BaseException):
+                nested = error.args[-1]
+            else:
+                return error
+        error = nested
+
+
+def test_latency_delays_answers_without_blocking_others(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_latency(300, platform="x")
+    started = time.monotonic()
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: post(sandbox, alice, f"slow {i}"), range(8)))
+    elapsed = time.monotonic() - started
+    assert [a.status_code for a in answers] == [201] * 8
+    assert 0.3 <= elapsed < 1.2  # eight at once, not one after another (2.4 s)
+
+
+def test_latency_can_follow_a_distribution(sandbox: SandboxHandle, alice: dict[str, Any]) -> None:
+    config = sandbox.admin.set_latency(50, distribution="exponential", platform="x")
+    assert config["x"]["latency_distribution"] == "exponential"
+    assert config["facebook"]["latency_ms"] == 0
+    assert post(sandbox, alice, "exp").status_code == 201
+
+
+def test_error_rate_answers_503_with_xs_body_and_creates_nothing(
+    sandbox: SandboxHandle, alice: dict[str, Any], client: tweepy.Client
+) -> None:
+    sandbox.admin.set_faults("x", error_rate=1.0)
+    with pytest.raises(tweepy.TwitterServerError) as caught:
+        client.create_tweet(text="lost in 503", user_auth=True)
+    response = caught.value.response
+    assert response.status_code == 503
+    assert response.json()["title"] == "Service Unavailable"
+    assert "x-rate-limit-reset" in response.headers
+    assert sandbox.admin.posts("x", alice["id"]) == []
+
+
+def test_graph_error_rate_answers_graphs_transient_error(sandbox: SandboxHandle) -> None:
+    if sandbox.state is None or sandbox.state.fb is None:
+        pytest.skip("the Graph part is not available")
+    sandbox.admin.set_faults("facebook", error_rate=1.0)
+    session = route_session(requests.Session(), sandbox.url)
+    answer = session.get("https://graph.facebook.com/v25.0/me?access_token=x", timeout=5)
+    assert answer.status_code == 500
+    error = answer.json()["error"]
+    assert error["code"] == 2
+    assert error["is_transient"] is True
+    assert error["type"] == "OAuthException"
+    assert error["fbtrace_id"]
+
+
+def test_timeout_holds_then_drops_the_connection(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_faults("x", timeout_rate=1.0, timeout_hold_s=0.4)
+    with pytest.raises(requests.ReadTimeout):
+        post(sandbox, alice, "waiting", timeout=0.15)
+    started = time.monotonic()
+    with pytest.raises(requests.ConnectionError) as caught:
+        post(sandbox, alice, "waiting longer", timeout=3)
+    assert time.monotonic() - started >= 0.35
+    assert isinstance(root_cause(caught.value), http.client.RemoteDisconnected)
+
+
+def test_reset_rate_resets_the_connection(sandbox: SandboxHandle, alice: dict[str, Any]) -> None:
+    sandbox.admin.set_faults("x", reset_rate=1.0)
+    with pytest.raises(requests.ConnectionError) as caught:
+        post(sandbox, alice, "reset me")
+    assert isinstance(root_cause(caught.value), ConnectionResetError)
+    assert sandbox.admin.posts("x", alice["id"]) == []
+
+
+def test_accept_then_drop_creates_the_post_but_loses_the_answer(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_faults("x", accept_then_drop_rate=1.0)
+    with pytest.raises(requests.ConnectionError) as caught:
+        post(sandbox, alice, "did it go?")
+    assert isinstance(root_cause(caught.value), http.client.RemoteDisconnected)
+    assert [p["text"] for p in sandbox.admin.posts("x", alice["id"])] == ["did it go?"]
+
+
+def test_faults_can_be_switched_off_at_run_time(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_faults("x", error_rate=1.0)
+    assert post(sandbox, alice, "a").status_code == 503
+    sandbox.admin.set_faults("x", error_rate=0.0)
+    assert post(sandbox, alice, "a").status_code == 201
+
+
+def test_a_partial_error_rate_fails_some_requests(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_faults("x", error_rate=0.5)
+    statuses = [post(sandbox, alice, f"coin {i}").status_code for i in range(40)]
+    assert 5 <= statuses.count(503) <= 35
+    assert statuses.count(201) == 40 - statuses.count(503)
+
+
+def test_bad_fault_settings_are_refused(sandbox: SandboxHandle) -> None:
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.set_faults("x", error_rate=1.5)
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.set_faults("x", no_such_fault=0.1)
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.set_faults("myspace", error_rate=0.1)
+
+
+def test_a_429_storm_refuses_posts_until_it_ends(
+    sandbox: SandboxHandle, alice: dict[str, Any], client: tweepy.Client
+) -> None:
+    sandbox.admin.storm(2)
+    with pytest.raises(tweepy.TooManyRequests) as caught:
+        client.create_tweet(text="in the storm", user_auth=True)
+    headers = caught.value.response.headers
+    assert headers["x-rate-limit-remaining"] == "0"
+    assert time.time() < int(headers["x-rate-limit-reset"]) <= time.time() + 4
+    assert client.get_me(user_auth=True).data.username == "alice"  # reads still work
+    sandbox.admin.storm(0)
+    client.create_tweet(text="after the storm", user_auth=True)
+
+
+def test_scripted_responses_are_consumed_in_order(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.script(
+        "x",
+        "POST",
+        r"^/2/tweets$",
+        [
+            {"status": 503, "body": {"title": "Service Unavailable"}},
+            {
+                "status": 429,
+                "headers": {"x-rate-limit-remaining": "0", "x-rate-limit-reset": "1900000000"},
+                "body": {"title": "Too Many Requests"},
+            },
+            {"action": "reset"},
+            {"action": "drop"},
+            {"action": "accept_then_drop"},
+        ],
+    )
+    first = post(sandbox, alice, "s1")
+    assert first.status_code == 503
+    assert "x-rate-limit-limit" in first.headers  # X headers are added to scripted answers
+    second = post(sandbox, alice, "s2")
+    assert second.status_code == 429
+    assert second.headers["x-rate-limit-reset"] == "1900000000"
+    with pytest.raises(requests.ConnectionError) as reset:
+        post(sandbox, alice, "s3")
+    assert isinstance(root_cause(reset.value), ConnectionResetError)
+    with pytest.raises(requests.ConnectionError) as dropped:
+        post(sandbox, alice, "s4")
+    assert isinstance(root_cause(dropped.value), http.client.RemoteDisconnected)
+    with pytest.raises(requests.ConnectionError):
+        post(sandbox, alice, "s5")
+    assert post(sandbox, alice, "s6").status_code == 201  # the script is used up
+    assert [p["text"] for p in sandbox.admin.posts("x", alice["id"])] == ["s6", "s5"]
+
+
+def test_a_script_can_remove_a_rate_limit_header(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.script(
+        "x", "POST", "/2/tweets", [{"status": 429, "headers": {"x-rate-limit-reset": None}}]
+    )
+    answer = post(sandbox, alice, "no reset")
+    assert answer.status_code == 429
+    assert "x-rate-limit-reset" not in answer.headers
+
+
+def test_scripts_match_only_their_method_and_path(
+    sandbox: SandboxHandle, alice: dict[str, Any], client: tweepy.Client
+) -> None:
+    sandbox.admin.script("x", "DELETE", r"^/2/tweets/\d+$", [{"status": 500, "body": {}}])
+    created = client.create_tweet(text="keep me", user_auth=True).data["id"]
+    assert client.get_tweet(created, user_auth=True).data.text == "keep me"
+    with pytest.raises(tweepy.TwitterServerError):
+        client.delete_tweet(created, user_auth=True)
+    assert client.delete_tweet(created, user_auth=True).data == {"deleted": True}
+
+
+def test_bad_scripts_are_refused(sandbox: SandboxHandle) -> None:
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.script("x", "POST", "(", [{"status": 500}])
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.script("x", "POST", "/2/tweets", [{"action": "explode"}])
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.script("x", "POST", "/2/tweets", [])
