@@ -1,0 +1,399 @@
+"""XPlatform and XPinAuth: the real tweepy Client against the sandbox over loopback HTTP."""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+
+from bot.platforms import PLATFORM_NAMES, platform_class
+from bot.platforms.base import (
+    AuthError,
+    Credentials,
+    OutcomeUnknown,
+    PermanentError,
+    TransientError,
+)
+from bot.platforms.x import XPinAuth, XPlatform
+
+_handles = itertools.count(1)
+TWEETS = r"^/2/tweets$"
+
+
+@pytest.fixture
+def sb(sandbox):
+    yield sandbox
+    sandbox.admin.clear_scripts()
+
+
+@pytest.fixture
+def app(sb):
+    return sb.admin.app()
+
+
+@pytest.fixture
+def x(sb, app):
+    return XPlatform(app["consumer_key"], app["consumer_secret"], api_base_url=sb.url, timeout=5.0)
+
+
+def new_account(sb, followers=100):
+    user = sb.admin.create_x_user(f"vol{next(_handles)}_{int(time.time()) % 10000}", followers)
+    creds = Credentials(user["access_token"], user["access_token_secret"], user["id"])
+    return user, creds
+
+
+@pytest.fixture
+def account(sb):
+    return new_account(sb)
+
+
+def texts_on(sb, user_id):
+    return [p["text"] for p in sb.admin.posts("x", user_id)]
+
+
+def script_tweets(sb, *responses):
+    sb.admin.script("x", "POST", TWEETS, list(responses))
+
+
+def test_the_registry_names_x_and_imports_it_lazily():
+    assert "x" in PLATFORM_NAMES
+    assert platform_class("x") is XPlatform
+    with pytest.raises(ValueError, match="known platforms"):
+        platform_class("myspace")
+
+
+# --- happy paths ------------------------------------------------------------------------
+
+
+def test_it_publishes_a_post_and_returns_its_id_and_url(sb, x, account):
+    user, creds = account
+    published = x.publish(creds, "Join us on Saturday")
+    assert texts_on(sb, user["id"]) == ["Join us on Saturday"]
+    assert published.platform_id == sb.admin.posts("x", user["id"])[0]["id"]
+    assert published.url == f"https://x.com/i/web/status/{published.platform_id}"
+
+
+def test_the_url_names_the_account_once_its_username_is_known(x, account):
+    user, creds = account
+    x.verify(creds)
+    published = x.publish(creds, "Named URL")
+    assert published.url == f"https://x.com/{user['username']}/status/{published.platform_id}"
+
+
+def test_a_thread_is_a_chain_of_replies(sb, x, account):
+    user, creds = account
+    first = x.publish(creds, "1/3 Why we march")
+    second = x.publish(creds, "2/3 Where", reply_to=first.platform_id)
+    third = x.publish(creds, "3/3 When", reply_to=second.platform_id)
+    posts = {p["id"]: p for p in sb.admin.posts("x", user["id"])}
+    assert posts[second.platform_id]["reply_to"] == first.platform_id
+    assert posts[third.platform_id]["reply_to"] == second.platform_id
+    assert posts[first.platform_id]["reply_to"] is None
+
+
+def test_a_link_is_appended_to_the_text_unless_already_there(sb, x, account):
+    user, creds = account
+    x.publish(creds, "Sign the petition", link="https://example.org/p")
+    x.publish(creds, "Petition https://example.org/q today", link="https://example.org/q")
+    assert sorted(texts_on(sb, user["id"])) == [
+        "Petition https://example.org/q today",
+        "Sign the petition https://example.org/p",
+    ]
+
+
+def test_it_refuses_to_hold_a_post_for_later_and_posts_nothing(sb, x, account):
+    user, creds = account
+    with pytest.raises(PermanentError, match="scheduled"):
+        x.publish(creds, "Later", publish_at=datetime.now(UTC) + timedelta(hours=1))
+    assert texts_on(sb, user["id"]) == []
+
+
+def test_find_recent_finds_our_post_even_with_a_link_appended(x, account):
+    _, creds = account
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    x.publish(creds, "Other post")
+    published = x.publish(creds, "Rally at noon & bring a sign", link="https://example.org/r")
+    found = x.find_recent(creds, "Rally at noon & bring a sign", since)
+    assert found is not None
+    assert found.platform_id == published.platform_id
+    assert found.created_at is not None and found.created_at >= since
+
+
+def test_find_recent_does_not_find_a_post_that_is_not_there(x, account):
+    _, creds = account
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    x.publish(creds, "Rally at noon")
+    assert x.find_recent(creds, "Rally at one", since) is None
+
+
+def test_find_recent_ignores_posts_from_before_since(x, account):
+    _, creds = account
+    x.publish(creds, "Old news")
+    later = datetime.now(UTC) + timedelta(seconds=2)
+    assert x.find_recent(creds, "Old news", later) is None
+
+
+def test_verify_says_whose_token_it_is_with_followers(sb, x):
+    user, creds = new_account(sb, followers=4321)
+    info = x.verify(creds)
+    assert (info.platform_user_id, info.handle, info.followers) == (
+        user["id"],
+        user["username"],
+        4321,
+    )
+
+
+def test_clients_are_cached_per_token_pair_and_share_one_session(sb, x):
+    _, one = new_account(sb)
+    _, two = new_account(sb)
+    assert x._client(one) is x._client(one)
+    assert x._client(one) is not x._client(two)
+    assert x._client(one).session is x.session is x._client(two).session
+    assert x._client(one).wait_on_rate_limit is False
+
+
+def test_many_accounts_can_post_at_once_through_the_shared_session(sb, x):
+    accounts = [new_account(sb) for _ in range(40)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(lambda a: x.publish(a[1], f"Together {a[0]['id']}"), accounts))
+    assert len({r.platform_id for r in results}) == 40
+    for user, _ in accounts:
+        assert texts_on(sb, user["id"]) == [f"Together {user['id']}"]
+
+
+# --- PIN flow -----------------------------------------------------------------------------
+
+
+def test_the_pin_flow_gives_a_working_token_for_the_consenting_account(sb, app, x):
+    auth = XPinAuth(app["consumer_key"], app["consumer_secret"], api_base_url=sb.url)
+    url = auth.authorization_url()
+    assert url.startswith(sb.url + "/oauth/authorize?oauth_token=")
+    consent = requests.get(url, timeout=5)
+    assert consent.status_code == 200
+    token = re.search(r'name="oauth_token" value="([^"]+)"', consent.text).group(1)
+    handle = f"pin{next(_handles)}_{int(time.time()) % 10000}"
+    page = requests.post(
+        url.split("?")[0],
+        data={"oauth_token": token, "handle": handle, "authorise": "1"},
+        timeout=5,
+    )
+    pin = re.search(r'id="pin">(\d+)<', page.text).group(1)
+    access_token, secret, who = auth.finish(pin)
+    assert who.handle == handle
+    creds = Credentials(access_token, secret, who.platform_user_id)
+    assert x.verify(creds).platform_user_id == who.platform_user_id
+
+
+def test_a_wrong_pin_is_refused(sb, app):
+    auth = XPinAuth(app["consumer_key"], app["consumer_secret"], api_base_url=sb.url)
+    auth.authorization_url()
+    with pytest.raises((AuthError, PermanentError)):
+        auth.finish("0000000")
+
+
+# --- failures over real HTTP: natural ones -----------------------------------------------
+
+
+def test_a_revoked_token_is_an_auth_error(sb, x, account):
+    user, creds = account
+    sb.admin.revoke("x", user["access_token"])
+    with pytest.raises(AuthError) as caught:
+        x.publish(creds, "After revoke")
+    with pytest.raises(AuthError):
+        x.verify(creds)
+    assert user["access_token"] not in str(caught.value)
+    assert user["access_token_secret"] not in str(caught.value)
+
+
+def test_posting_the_same_text_twice_is_a_permanent_duplicate(x, account):
+    _, creds = account
+    x.publish(creds, "Same words")
+    with pytest.raises(PermanentError, match="duplicate content"):
+        x.publish(creds, "Same words")
+
+
+def test_a_refused_connection_is_transient(app, account, closed_port_url):
+    _, creds = account
+    offline = XPlatform(app["consumer_key"], app["consumer_secret"], api_base_url=closed_port_url)
+    with pytest.raises(TransientError) as caught:
+        offline.publish(creds, "Nobody home")
+    assert type(caught.value) is TransientError
+
+
+# --- every row of the error table, scripted -----------------------------------------------
+
+RESET_IN = 120
+SCRIPTED_ROWS = [
+    pytest.param(
+        429,
+        {
+            "title": "UsageCapExceeded",
+            "detail": "Usage cap exceeded: Monthly product cap",
+            "type": "https://api.twitter.com/2/problems/usage-capped",
+            "status": 429,
+        },
+        PermanentError,
+        "usage cap",
+        id="429-usage-capped",
+    ),
+    pytest.param(
+        429,
+        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank"},
+        TransientError,
+        "rate limited",
+        id="429-rate-limited",
+    ),
+    pytest.param(
+        401,
+        {"title": "Unauthorized", "type": "about:blank", "detail": "Unauthorized"},
+        AuthError,
+        "token",
+        id="401",
+    ),
+    pytest.param(
+        403,
+        {
+            "title": "Forbidden",
+            "type": "https://api.twitter.com/2/problems/oauth1-permissions",
+            "detail": "Your client app is not configured with the appropriate oauth1 permissions",
+        },
+        AuthError,
+        "write permission",
+        id="403-oauth1-permissions",
+    ),
+    pytest.param(
+        403,
+        {
+            "detail": "You are not allowed to create a Tweet with duplicate content.",
+            "type": "about:blank",
+            "title": "Forbidden",
+            "status": 403,
+        },
+        PermanentError,
+        "duplicate content",
+        id="403-duplicate",
+    ),
+    pytest.param(
+        403,
+        {"title": "Forbidden", "detail": "Your account is suspended", "type": "about:blank"},
+        PermanentError,
+        "suspended",
+        id="403-other",
+    ),
+    pytest.param(
+        400,
+        {
+            "title": "Invalid Request",
+            "type": "https://api.twitter.com/2/problems/invalid-request",
+            "detail": "One or more parameters to your request was invalid.",
+            "errors": [{"message": "$.text: too long", "parameters": {}}],
+        },
+        PermanentError,
+        "too long",
+        id="400",
+    ),
+    pytest.param(
+        404,
+        {"title": "Not Found Error", "detail": "Could not find tweet", "type": "about:blank"},
+        PermanentError,
+        "could not find",
+        id="404",
+    ),
+    pytest.param(
+        503,
+        {"title": "Service Unavailable", "detail": "Service Unavailable"},
+        TransientError,
+        "server error",
+        id="503",
+    ),
+    pytest.param(418, {"title": "I'm a teapot"}, TransientError, "teapot", id="unknown-418"),
+    pytest.param(500, ["not", "an", "object"], TransientError, "", id="500-odd-json"),
+]
+
+
+@pytest.mark.parametrize(("status", "body", "expected", "phrase"), SCRIPTED_ROWS)
+def test_each_error_row_is_classified_over_real_http(
+    sb, x, account, status, body, expected, phrase
+):
+    user, creds = account
+    reset = int(time.time()) + RESET_IN
+    script_tweets(
+        sb, {"status": status, "headers": {"x-rate-limit-reset": str(reset)}, "body": body}
+    )
+    with pytest.raises(expected) as caught:
+        x.publish(creds, "Scripted")
+    assert type(caught.value) is expected
+    assert phrase in caught.value.message.lower()
+    assert user["access_token"] not in caught.value.message
+    assert texts_on(sb, user["id"]) == []
+
+
+def test_a_rate_limit_carries_the_wait_until_x_rate_limit_reset(sb, x, account):
+    _, creds = account
+    reset = int(time.time()) + 300
+    script_tweets(
+        sb,
+        {
+            "status": 429,
+            "headers": {"x-rate-limit-remaining": "0", "x-rate-limit-reset": str(reset)},
+            "body": {"title": "Too Many Requests", "detail": "Too Many Requests"},
+        },
+    )
+    started = time.monotonic()
+    with pytest.raises(TransientError) as caught:
+        x.publish(creds, "Too fast")
+    assert time.monotonic() - started < 2  # never sleeps on the rate limit
+    assert caught.value.rate_limited
+    assert 295 <= caught.value.retry_after <= 301
+
+
+def test_an_accepted_post_with_an_unreadable_answer_is_an_unknown_outcome(sb, x, account):
+    _, creds = account
+    script_tweets(sb, {"status": 201, "body": "created, honest"})
+    with pytest.raises(OutcomeUnknown):
+        x.publish(creds, "Lost id")
+
+
+# --- failures after sending ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("action", ["drop", "reset"])
+def test_a_connection_lost_after_sending_is_an_unknown_outcome(sb, x, account, action):
+    _, creds = account
+    script_tweets(sb, {"action": action})
+    with pytest.raises(OutcomeUnknown):
+        x.publish(creds, f"Connection {action}")
+
+
+def test_a_timeout_after_sending_is_an_unknown_outcome(sb, app, account):
+    _, creds = account
+    impatient = XPlatform(
+        app["consumer_key"], app["consumer_secret"], api_base_url=sb.url, timeout=0.3
+    )
+    script_tweets(sb, {"action": "timeout", "seconds": 1})
+    with pytest.raises(OutcomeUnknown):
+        impatient.publish(creds, "Slow answer")
+
+
+def test_a_post_accepted_then_dropped_is_unknown_and_then_found(sb, x, account):
+    user, creds = account
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    script_tweets(sb, {"action": "accept_then_drop"})
+    with pytest.raises(OutcomeUnknown):
+        x.publish(creds, "It did go out")
+    assert texts_on(sb, user["id"]) == ["It did go out"]
+    found = x.find_recent(creds, "It did go out", since)
+    assert found is not None
+
+
+def test_a_lost_answer_while_reading_the_timeline_is_transient_not_unknown(sb, x, account):
+    user, creds = account
+    sb.admin.script("x", "GET", rf"^/2/users/{user['id']}/tweets$", [{"action": "drop"}])
+    with pytest.raises(TransientError) as caught:
+        x.find_recent(creds, "Anything", datetime.now(UTC) - timedelta(minutes=1))
+    assert type(caught.value) is TransientError
