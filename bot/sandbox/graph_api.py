@@ -11,6 +11,7 @@ JSON in Graph's shapes, errors included (see graph_errors). Handlers read the st
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import re
@@ -200,8 +201,13 @@ def _dispatch(
         if method != "GET":
             raise errors.no_such_object(node_id, method)
         if post is not None:
-            counts = state.engagement(post)
-            return render_post(post, state.pages.get(post.page_id), counts, state.now(), fields)
+            return render_post(
+                post,
+                state.pages.get(post.page_id),
+                lambda: state.engagement(post),
+                state.now(),
+                fields,
+            )
         if page is not None:
             own = token.kind == "page" and token.page_id == page.id
             return render_page(page, fields, token.value if own else None)
@@ -338,7 +344,8 @@ def _list_feed(
     page = state.pages.get(page_id)
     now = state.now()
     data = [
-        render_post(p, page, state.engagement(p), now, params.get("fields")) for p in page_posts
+        render_post(p, page, functools.partial(state.engagement, p), now, params.get("fields"))
+        for p in page_posts
     ]
     body: dict[str, Any] = {"data": data}
     if page_posts:

@@ -9,6 +9,7 @@ person: id, name). An unknown field is a code-100 error naming the node type.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -20,10 +21,13 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODIFIER = re.compile(r"\.([A-Za-z_]+)\(([^()]*)\)")
 
 
+@functools.lru_cache(maxsize=512)
 def parse_fields(raw: str | None) -> dict[str, dict[str, str]]:
     """``"a,b.summary(true).limit(0)"`` -> ``{"a": {}, "b": {"summary": "true", "limit": "0"}}``.
 
     Nested ``{...}`` sub-field lists are accepted and ignored (no node here has any).
+    Cached (a feed renders every post with the same ``fields``): callers must not mutate
+    the result.
     """
     out: dict[str, dict[str, str]] = {}
     if not raw:
@@ -82,9 +86,21 @@ def _edge_summary(total: int, modifiers: dict[str, str], summary: dict[str, Any]
 
 
 def render_post(
-    post: FbPost, page: FbPage | None, counts: dict[str, int], now: float, raw: str | None
+    post: FbPost,
+    page: FbPage | None,
+    engagement: Callable[[], dict[str, int]],
+    now: float,
+    raw: str | None,
 ) -> dict[str, Any]:
+    """``engagement`` is called only if an engagement field is asked for (it costs hashing)."""
     published = post.is_published(now)
+    cache: dict[str, dict[str, int]] = {}
+
+    def counts() -> dict[str, int]:
+        if "c" not in cache:
+            cache["c"] = engagement()
+        return cache["c"]
+
     getters: dict[str, Callable[[dict[str, str]], Any]] = {
         "id": lambda m: post.id,
         "message": lambda m: post.message or None,
@@ -98,10 +114,10 @@ def render_post(
         ),
         "status_type": lambda m: "shared_story" if post.link else "mobile_status_update",
         "from": lambda m: {"name": page.name, "id": page.id} if page else None,
-        "shares": lambda m: {"count": counts["shares"]} if counts["shares"] else None,
-        "reactions": lambda m: _edge_summary(counts["reactions"], m, {"viewer_reaction": "NONE"}),
+        "shares": lambda m: {"count": counts()["shares"]} if counts()["shares"] else None,
+        "reactions": lambda m: _edge_summary(counts()["reactions"], m, {"viewer_reaction": "NONE"}),
         "comments": lambda m: _edge_summary(
-            counts["comments"], m, {"order": "ranked", "can_comment": True}
+            counts()["comments"], m, {"order": "ranked", "can_comment": True}
         ),
     }
     return _pick("PagePost", parse_fields(raw), ("created_time", "message", "id"), getters)
