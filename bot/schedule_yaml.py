@@ -150,16 +150,22 @@ class Reader:
                 node, field or "file", shown(node), f"must be {MAPPING}, not {kind_of(node)}{hint}"
             )
             return None
-        try:  # '<<: *defaults' merge keys, as PyYAML's own constructor allows them.
+        explicit = {id(key) for key, _ in node.value}
+        try:  # '<<: *common' merge keys, as PyYAML's own constructor allows them.
             self._constructor.flatten_mapping(node)
         except yaml.constructor.ConstructorError as error:
             self.problem(node, field, shown(node), f"{error.problem}; merge ('<<') a mapping")
         result: dict[str, Node] = {}
+        key_nodes: dict[str, Node] = {}
         for key_node, value_node in node.value:
             key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else shown(key_node)
             name = f"{field}.{key}" if field else key
             if key in result:
-                self.problem(key_node, name, key, f"{key!r} is given twice here; keep one")
+                # A key written here overrides one merged in with '<<'; written twice is a slip.
+                if id(key_node) in explicit and id(key_nodes[key]) not in explicit:
+                    result[key], key_nodes[key] = value_node, key_node
+                elif id(key_node) in explicit:
+                    self.problem(key_node, name, key, f"{key!r} is given twice here; keep one")
             elif key not in allowed:
                 self.problem(
                     key_node,
@@ -169,7 +175,7 @@ class Reader:
                     f"(allowed here: {', '.join(allowed)})",
                 )
             else:
-                result[key] = value_node
+                result[key], key_nodes[key] = value_node, key_node
         for key, advice in (required or {}).items():
             if key not in result:
                 name = f"{field}.{key}" if field else key

@@ -744,3 +744,129 @@ def test_the_error_message_lists_every_problem_and_says_nothing_changed() -> Non
     assert text.startswith("2 problems found; nothing was changed:")
     assert "camp.yaml:5: posts[a].at='2027-03-28 01:30': does not exist" in text
     assert "camp.yaml:6: posts[a].to='fb': unknown platform 'fb'; did you mean 'facebook'?" in text
+
+
+# --- smaller rules ----------------------------------------------------------------------
+
+
+def test_ids_are_read_as_written_not_as_yaml_numbers_or_booleans() -> None:
+    specs = load(
+        HEAD
+        + """
+        posts:
+          - {id: 007, at: 2027-07-01 12:00, to: [x], text: a}
+          - {id: yes, at: 2027-07-01 12:00, to: [x], text: b}
+        """
+    )
+    assert [s.key for s in specs] == ["007", "yes"]
+
+
+def test_an_id_with_capitals_or_spaces_is_refused_with_a_suggestion() -> None:
+    problem = only_problem(HEAD + "posts: [{id: Demo Eve, at: 2027-07-01 12:00, to: [x], text: a}]")
+    assert problem.field == "posts[1].id"
+    assert "e.g. 'demo-eve'" in problem.message
+
+
+def test_yaml_anchors_and_merge_keys_can_share_settings_between_posts() -> None:
+    specs = load(
+        HEAD
+        + """
+        posts:
+          - &common {id: a, at: 2027-07-01 12:00, to: [x, facebook], text: one}
+          - <<: *common
+            id: b
+            text: two
+        """
+    )
+    assert [(s.key, s.targets, s.parts["facebook"]) for s in specs] == [
+        ("a", ("x", "facebook"), ("one",)),
+        ("b", ("x", "facebook"), ("two",)),
+    ]
+
+
+def test_posts_must_be_a_list() -> None:
+    problem = only_problem(HEAD + "posts:\n  id: a\n  at: 2027-07-01 12:00\n")
+    assert problem.field == "posts"
+    assert "must be a list" in problem.message
+
+
+def test_a_broken_defaults_to_is_reported_once_not_on_every_post() -> None:
+    found = problems(
+        HEAD
+        + """
+        defaults: {to: [twiter]}
+        posts:
+          - {id: a, at: 2027-07-01 12:00, text: one}
+          - {id: b, at: 2027-07-01 13:00, text: two}
+        """
+    )
+    assert [p.field for p in found] == ["defaults.to"]
+
+
+def test_unknown_defaults_are_refused() -> None:
+    problem = only_problem(
+        HEAD + "defaults: {to: [x], timezone: UTC}\nposts: [{id: a, at: 2027-07-01 12:00, text: a}]"
+    )
+    assert problem.field == "defaults.timezone"
+    assert "allowed here: to, facebook" in problem.message
+
+
+def test_hold_in_defaults_applies_only_to_posts_that_go_to_facebook() -> None:
+    specs = load(
+        HEAD
+        + """
+        defaults: {to: [x, facebook], facebook: {hold: true}}
+        posts:
+          - {id: a, at: 2027-07-01 12:00, text: both}
+          - {id: b, at: 2027-07-01 12:00, to: [x], text: x only}
+          - {id: c, at: 2027-07-01 12:00, text: not held, facebook: {hold: false}}
+        """
+    )
+    assert [s.hold_on_facebook for s in specs] == [True, False, False]
+
+
+def test_an_event_needs_its_id_title_start_reminders_and_text() -> None:
+    found = problems(HEAD + "events:\n  - place: Baker Street\n    to: [x]\n")
+    assert [p.field for p in found] == [
+        "events[1].id",
+        "events[1].title",
+        "events[1].starts",
+        "events[1].reminders",
+        "events[1].text",
+    ]
+
+
+def test_an_event_may_have_its_own_time_zone_and_per_platform_text() -> None:
+    specs = load(
+        HEAD
+        + """
+        events:
+          - id: nyc-rally
+            title: Rally
+            starts: 2027-07-04 12:00
+            timezone: America/New_York
+            reminders: [-1h]
+            to: [x, facebook]
+            text:
+              x: "Rally {when}"
+              facebook: "Our rally starts {when}. {title}!"
+        """
+    )
+    [spec] = specs
+    assert spec.timezone == "America/New_York"
+    assert spec.scheduled_at == datetime(2027, 7, 4, 15, 0, tzinfo=UTC)
+    assert spec.parts == {
+        "x": ("Rally in 1 hour (12 noon)",),
+        "facebook": ("Our rally starts in 1 hour (12 noon). Rally!",),
+    }
+
+
+def test_every_documented_setting_exists_and_every_setting_is_documented() -> None:
+    from bot.schedule_events import EVENT_KEYS, PLACEHOLDERS
+    from bot.schedules import DEFAULT_KEYS, POST_KEYS, TOP_KEYS
+
+    doc = (REPO / "docs" / "schedule-files.md").read_text(encoding="utf-8")
+    for key in {*TOP_KEYS, *DEFAULT_KEYS, *POST_KEYS, *EVENT_KEYS}:
+        assert f"`{key}`" in doc, key
+    for name in PLACEHOLDERS:
+        assert f"`{{{name}}}`" in doc, name
