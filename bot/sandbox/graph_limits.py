@@ -13,7 +13,7 @@ limit                   default      code   counted on
 app_calls               200,000/h    4      every authenticated Graph call
 user_calls              4,800/h      17     calls made with a user token
 page_calls              4,800/h      32     calls made with a Page token
-page_posts              100/h        613    POST /{page-id}/feed per Page
+page_posts              1,000/h      613    POST /{page-id}/feed per Page
 ======================  ===========  =====  ==========================================
 
 Windows run on wall time (``clock.wall()``), like X's rate-limit resets: throttling
@@ -37,7 +37,7 @@ class GraphLimits:
     app_calls: int = 200_000
     user_calls: int = 4_800
     page_calls: int = 4_800
-    page_posts: int = 100
+    page_posts: int = 1_000
     window_seconds: float = WINDOW_SECONDS
 
     @classmethod
