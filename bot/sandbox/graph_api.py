@@ -141,6 +141,7 @@ async def graph_endpoint(request: Request) -> Response:
     state = _state(request)
     version = request.path_params["version"]
     rest = request.path_params.get("rest", "").strip("/")
+    headers: dict[str, str] = {}
     try:
         params = await params_of(request)
         segments = [s for s in rest.split("/") if s]
@@ -165,6 +166,8 @@ async def graph_endpoint(request: Request) -> Response:
             mark_dirty(request)  # a post, a deletion or a new Page token: persist it
         return graph_json(state, version, body, headers=headers)
     except errors.GraphError as error:
+        # A refused call still counted: keep the usage headers Graph sends with it.
+        error.headers = {**headers, **error.headers}
         return error_response(state, version, error)
 
 

@@ -214,3 +214,16 @@ def test_limits_reject_unknown_names(fb: GraphSandbox):
     answer = fb.admin("POST", "/limits", tweets=5)
     assert answer.status_code == 400
     assert "unknown" in answer.json()["error"]
+
+
+def test_a_refused_page_token_call_still_reports_its_usage(fb: GraphSandbox):
+    page = fb.new_page()
+    answer = fb.raw(
+        "POST",
+        f"/{GRAPH_VERSION}/{page['page_id']}/feed",
+        message="",
+        access_token=page["page_token"],
+    )
+    assert answer.status_code == 400
+    assert answer.json()["error"]["code"] == 100
+    assert page["page_id"] in json.loads(answer.headers["X-Business-Use-Case-Usage"])
