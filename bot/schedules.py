@@ -86,8 +86,11 @@ class _Declared:
 def discover(directory: Path) -> list[Path]:
     """The schedule files in ``directory`` (*.yaml, *.yml; not hidden ones), sorted.
 
-    Raises NotADirectoryError if ``directory`` is not a directory.
+    A directory that does not exist has no files (callers say "no schedule files in ...");
+    a path that is a file raises NotADirectoryError.
     """
+    if not directory.exists():
+        return []
     if not directory.is_dir():
         raise NotADirectoryError(f"{directory} is not a directory")
     found = [

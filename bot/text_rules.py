@@ -18,8 +18,8 @@ from twitter_text.has_invalid_characters import has_invalid_characters
 # X rewrites it to a t.co link. https://docs.x.com/fundamentals/counting-characters
 X_MAX_WEIGHTED = 280
 X_URL_WEIGHT = 23
-# Facebook's limit on a post's text, in characters: the figure Facebook's composer enforces
-# (the Graph /feed reference states no number; a longer message is refused by the API).
+# Facebook's limit on a post's text, in characters: the widely cited figure for Facebook
+# posts (the Graph /feed reference for `message` states no number).
 FACEBOOK_MAX_CHARS = 63206
 
 LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS}

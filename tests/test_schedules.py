@@ -681,6 +681,18 @@ def test_discover_refuses_a_path_that_is_not_a_directory() -> None:
         discover(FIXTURES / "first.yaml")
 
 
+def test_discover_finds_nothing_in_a_directory_that_does_not_exist(tmp_path: Path) -> None:
+    assert discover(tmp_path / "schedules") == []
+
+
+def test_a_day_offset_that_lands_in_the_skipped_hour_moves_past_it() -> None:
+    specs = load(
+        EVENT.replace("2026-12-08 08:30", "2027-03-29 01:30").replace("[-7d, -1d, -2h]", "[-1d]")
+    )
+    # 01:30 on 28 March 2027 does not exist in London; the reminder goes at 02:30 BST.
+    assert specs[0].scheduled_at == datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+
+
 def test_an_id_used_twice_in_a_campaign_across_files_names_both_places() -> None:
     with pytest.raises(SpecError) as caught:
         load_files(
