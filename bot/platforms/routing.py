@@ -18,6 +18,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.utils import should_bypass_proxies
 from urllib3.exceptions import ClosedPoolError, MaxRetryError
 
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
@@ -100,6 +101,10 @@ class HostRerouteAdapter(HTTPAdapter):
             if target != request.url:
                 request = request.copy()
                 request.url = target
+                # requests chose proxies (and applied NO_PROXY) for the original host;
+                # decide again for the host we actually connect to.
+                if proxies and should_bypass_proxies(target, no_proxy=proxies.get("no_proxy")):
+                    proxies = {}
         return super().send(
             request, stream=stream, timeout=timeout, verify=verify, cert=cert, proxies=proxies
         )

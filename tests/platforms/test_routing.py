@@ -91,6 +91,18 @@ def test_it_applies_the_default_timeout_to_requests_that_have_none(tiny_server):
     assert session.get("https://api.twitter.com/slow", timeout=3).status_code == 200
 
 
+def test_no_proxy_is_decided_for_the_host_actually_connected_to(
+    tiny_server, closed_port_url, monkeypatch
+):
+    # A proxy that would refuse everything, and NO_PROXY naming only the loopback target:
+    # requests picks the proxy for api.twitter.com, the adapter must drop it for 127.0.0.1.
+    monkeypatch.setenv("HTTPS_PROXY", closed_port_url)
+    monkeypatch.setenv("HTTP_PROXY", closed_port_url)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    session = session_for({X_API_ORIGIN: tiny_server.url})
+    assert session.get("https://api.twitter.com/2/users/me").status_code == 200
+
+
 def test_unrouted_hosts_get_the_default_timeout_too(tiny_server):
     session = session_for(None, timeout=0.2)
     with pytest.raises(requests.ReadTimeout):
