@@ -238,12 +238,17 @@ def _peek_id(node: Node) -> str | None:
     """The id a post or event was given, if it is usable: names it in problems."""
     if not isinstance(node, yaml.MappingNode):
         return None
-    for key, value in node.value:
-        if isinstance(key, yaml.ScalarNode) and key.value == "id":
-            if isinstance(value, yaml.ScalarNode) and ident(Reader("-"), value, "id"):
-                return str(value.value)
-            return None
-    return None
+    # An id merged in with '<<' counts; a key written in the post itself wins. Flatten a
+    # copy: Reader.mapping must still see which keys were written in the post.
+    merged = yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark)
+    try:
+        yaml.constructor.SafeConstructor().flatten_mapping(merged)
+    except yaml.YAMLError:
+        return None  # reported when the post itself is read
+    ids = [v for k, v in merged.value if isinstance(k, yaml.ScalarNode) and k.value == "id"]
+    if not ids or not isinstance(ids[-1], yaml.ScalarNode):
+        return None
+    return str(ids[-1].value) if ident(Reader("-"), ids[-1], "id") else None
 
 
 def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:

@@ -796,6 +796,21 @@ def test_yaml_anchors_and_merge_keys_can_share_settings_between_posts() -> None:
     ]
 
 
+def test_an_id_merged_in_with_an_anchor_still_counts_for_uniqueness() -> None:
+    problem = only_problem(
+        HEAD
+        + """
+        posts:
+          - &common {id: a, at: 2027-07-01 12:00, to: [x], text: one}
+          - <<: *common
+            text: two
+        """
+    )
+    assert problem.field == "posts[a].id"
+    assert problem.where.line == 6
+    assert "the id 'a' is already used at camp.yaml:5" in problem.message
+
+
 def test_posts_must_be_a_list() -> None:
     problem = only_problem(HEAD + "posts:\n  id: a\n  at: 2027-07-01 12:00\n")
     assert problem.field == "posts"
