@@ -808,7 +808,7 @@ def test_an_id_merged_in_with_an_anchor_still_counts_for_uniqueness() -> None:
     )
     assert problem.field == "posts[a].id"
     assert problem.where.line == 6
-    assert "the id 'a' is already used at camp.yaml:5" in problem.message
+    assert "the id 'a' is already used in campaign 'pay-ballot' at camp.yaml:5" in problem.message
 
 
 def test_posts_must_be_a_list() -> None:
