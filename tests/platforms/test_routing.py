@@ -103,6 +103,16 @@ def test_no_proxy_is_decided_for_the_host_actually_connected_to(
     assert session.get("https://api.twitter.com/2/users/me").status_code == 200
 
 
+def test_a_proxy_from_the_environment_is_still_used_for_other_hosts(tiny_server, monkeypatch):
+    monkeypatch.setenv("HTTP_PROXY", tiny_server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = session_for(None)
+    assert session.trust_env is False  # the environment is read once, not per request
+    assert session.get("http://clarion.invalid/through-proxy").status_code == 200
+    assert tiny_server.seen[0].path == "/through-proxy"
+
+
 def test_unrouted_hosts_get_the_default_timeout_too(tiny_server):
     session = session_for(None, timeout=0.2)
     with pytest.raises(requests.ReadTimeout):
