@@ -244,3 +244,27 @@ def test_several_objects_come_back_keyed_by_id(fb: GraphSandbox):
     both = graph.get_objects([page["page_id"], post_id])
     assert both[page["page_id"]] == {"name": "Many", "id": page["page_id"]}
     assert both[post_id]["message"] == "one of many"
+
+
+def test_user_token_calls_report_app_usage_and_the_api_version(fb: GraphSandbox):
+    page = fb.new_page()
+    answer = fb.raw("GET", f"/{GRAPH_VERSION}/me", access_token=page["user_token"])
+    assert set(json.loads(answer.headers["X-App-Usage"])) == {
+        "call_count",
+        "total_cputime",
+        "total_time",
+    }
+    assert fb.graph(page["user_token"]).get_version() == GRAPH_VERSION.lstrip("v")
+
+
+def test_since_also_accepts_an_iso_time(fb: GraphSandbox):
+    page = fb.new_page()
+    graph = fb.graph(page["page_token"])
+    graph.put_object(page["page_id"], "feed", message="before")
+    fb.clock.advance(3600)
+    after = graph.put_object(page["page_id"], "feed", message="after")["id"]
+    data = graph.get_connections(page["page_id"], "feed", since="2026-11-22T10:30:00+00:00")
+    assert [p["id"] for p in data["data"]] == [after]
+    with pytest.raises(facebook.GraphAPIError) as caught:
+        graph.get_connections(page["page_id"], "feed", since="yesterday-ish")
+    assert caught.value.code == 100
