@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.db.models import Account, AccountStatus
 from bot.platforms.base import AccountInfo, Credentials
@@ -38,19 +38,17 @@ def save_campaign_account(
                 Account.platform_user_id == who.platform_user_id,
             )
         ).first()
+        if make_default:
+            session.execute(
+                update(Account)
+                .where(Account.platform == platform, Account.owner_kind == "campaign")
+                .values(is_default=False)
+            )
         if account is None:
             account = Account(
                 platform=platform, owner_kind="campaign", platform_user_id=who.platform_user_id
             )
-            session.add(account)
-        if make_default:
-            for other in session.scalars(
-                select(Account).where(
-                    Account.platform == platform, Account.owner_kind == "campaign"
-                )
-            ):
-                other.is_default = False
-        account.is_default = make_default or account.is_default
+        account.is_default = make_default or bool(account.is_default)
         account.handle = who.handle
         account.name = who.name
         account.followers = who.followers
@@ -61,6 +59,7 @@ def save_campaign_account(
         account.source = source
         account.status = AccountStatus.ACTIVE
         account.status_reason = ""
+        session.add(account)
         session.commit()
         return account
 

@@ -19,7 +19,7 @@ from bot.specs import PostSpec
 
 logger = logging.getLogger(__name__)
 
-CAMPAIGN_X_HANDLE = "clarion_campaign"
+CAMPAIGN_X_HANDLE = "ClarionCampaign"  # X handles are 1-15 characters
 CAMPAIGN_X_FOLLOWERS = 4_200
 CAMPAIGN_PAGE_NAME = "Clarion Campaign"
 CAMPAIGN_PAGE_FOLLOWERS = 2_600
@@ -29,6 +29,10 @@ EXAMPLE_SPACING = timedelta(seconds=30)
 
 class SandboxAdmin(Protocol):
     def create_x_user(self, handle: str, followers: int = ..., name: str | None = ...) -> Any: ...
+
+    def x_users(self) -> Any: ...
+
+    def x_credentials(self, user_id: str, new_token: bool = ...) -> Any: ...
 
     def create_page(self, name: str, followers: int = ...) -> Any: ...
 
@@ -81,6 +85,20 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
         save_campaign_account(runtime, platform, creds, who, source="sandbox")
         done.append(f"created the campaign's {platform} account @{who.handle} on the sandbox")
     return done
+
+
+def _sandbox_x_user(admin: SandboxAdmin) -> Any:
+    """The campaign's sandbox X user with a fresh token: created, or taken over when the
+    sandbox kept it from an earlier run (its state file outlives our database)."""
+    existing = next(
+        (u for u in admin.x_users() if str(u["username"]).lower() == CAMPAIGN_X_HANDLE.lower()),
+        None,
+    )
+    if existing is not None:
+        return admin.x_credentials(str(existing["id"]), new_token=True)
+    return admin.create_x_user(
+        CAMPAIGN_X_HANDLE, followers=CAMPAIGN_X_FOLLOWERS, name="Clarion Campaign"
+    )
 
 
 def queue_is_empty(runtime: Runtime) -> bool:

@@ -1,0 +1,112 @@
+"""Crash safety: SIGKILL the daemon at random points during a burst of 500 deliveries,
+restart it each time, and every post exists exactly once on the sandbox."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from bot.db.models import Account, Delivery, DeliveryState
+from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.specs import PostSpec
+from tests.processes import DaemonProcess, cli, write_config
+
+POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
+
+
+@pytest.fixture
+def sandbox():
+    port = free_port()
+    # latency keeps requests in flight, so kills land mid-request as well as between them
+    process = start_sandbox_process(port, "--latency-ms", "40")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def queue_burst(runtime, start: datetime) -> None:
+    from bot.queue import apply_specs
+
+    specs = []
+    for i in range(POSTS_PER_PLATFORM):
+        for platform in ("x", "facebook"):
+            text = f"Crash test post {i} on {platform}: solidarity with the Fujitsu reps"
+            specs.append(
+                PostSpec(
+                    campaign="crash",
+                    key=f"{platform}-{i}",
+                    scheduled_at=start + timedelta(milliseconds=20 * i),
+                    timezone="UTC",
+                    targets=(platform,),
+                    parts={platform: (text,)},
+                )
+            )
+    with runtime.sessions() as session:
+        apply_specs(session, specs, now=datetime.now(UTC))
+
+
+@pytest.mark.slow
+def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
+    tmp_path, empty_database, sandbox
+):
+    rng = random.Random(2026)
+    admin = SandboxAdmin(sandbox)
+    admin.set_rate_limits(x_posts_per_user=100_000, x_posts_per_app=1_000_000)
+    config = write_config(
+        tmp_path / "config.env",
+        empty_database,
+        sandbox,
+        delivery_concurrency=8,
+        retry_base_seconds=0.2,
+    )
+    with DaemonProcess(config) as first:  # registers the campaign accounts on the sandbox
+        first.wait_ready()
+        first.terminate()
+    from tests.cli.conftest import Cli  # a runtime on the same config file
+
+    runtime = Cli(config, None).runtime()  # type: ignore[arg-type]
+    queue_burst(runtime, datetime.now(UTC) + timedelta(seconds=3))
+
+    kills = 0
+    logs = []
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        with runtime.sessions() as session:
+            open_rows = session.scalar(
+                select(Delivery.id).where(Delivery.state.in_(DeliveryState.OPEN)).limit(1)
+            )
+        if open_rows is None:
+            break
+        daemon = DaemonProcess(config).wait_ready()
+        logs.append(daemon)
+        if kills < 6:
+            time.sleep(rng.uniform(0.3, 1.6))
+            daemon.kill()
+            kills += 1
+        else:
+            time.sleep(2)
+            daemon.terminate()
+    assert kills == 6, "the burst finished before the daemon could be killed six times"
+    interrupted = [d for d in logs if "interrupted mid-send" in d.output()]
+    assert interrupted, "no kill landed mid-send: the test proved nothing about recovery"
+
+    with runtime.sessions() as session:
+        rows = list(session.scalars(select(Delivery)))
+        accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
+    assert len(rows) == 2 * POSTS_PER_PLATFORM
+    assert Counter(r.state for r in rows) == {DeliveryState.SENT: 2 * POSTS_PER_PLATFORM}
+    for platform in ("x", "facebook"):
+        on_sandbox = admin.posts(platform, accounts[platform])
+        counts = Counter(p["text"] for p in on_sandbox)
+        doubled = {text: n for text, n in counts.items() if n > 1}
+        assert not doubled, f"posted more than once on {platform}: {doubled}"
+        assert len(counts) == POSTS_PER_PLATFORM
+        ledger_ids = {r.platform_ids[0] for r in rows if r.platform == platform}
+        assert ledger_ids == {p["id"] for p in on_sandbox}
