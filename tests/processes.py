@@ -16,6 +16,8 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
+from bot.config import load_settings
+from bot.runtime import Runtime
 from bot.vault import generate_key
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,6 +43,13 @@ def clean_env() -> dict[str, str]:
 
     names = {s.name for s in SETTINGS}
     return {k: v for k, v in os.environ.items() if k not in names}
+
+
+def runtime_for(config: Path) -> Runtime:
+    """A runtime in this process on the same config file as the child processes."""
+    runtime = Runtime(load_settings(config, environ={}))
+    runtime.migrate()
+    return runtime
 
 
 def cli(config: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

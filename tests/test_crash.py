@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.db.models import Account, Delivery, DeliveryState
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.specs import PostSpec
-from tests.processes import DaemonProcess, cli, write_config
+from tests.processes import DaemonProcess, runtime_for, write_config
 
 POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
 
@@ -69,9 +69,7 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     with DaemonProcess(config) as first:  # registers the campaign accounts on the sandbox
         first.wait_ready()
         first.terminate()
-    from tests.cli.conftest import Cli  # a runtime on the same config file
-
-    runtime = Cli(config, None).runtime()  # type: ignore[arg-type]
+    runtime = runtime_for(config)
     queue_burst(runtime, datetime.now(UTC) + timedelta(seconds=3))
 
     kills = 0

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from bot.config import load_settings
 from bot.runtime import Runtime
 from bot.vault import generate_key
+from tests.processes import runtime_for
 
 
 @dataclass
@@ -31,9 +31,7 @@ class Cli:
         return json.loads(result.output)
 
     def runtime(self) -> Runtime:
-        runtime = Runtime(load_settings(self.config, environ={}))
-        runtime.migrate()
-        return runtime
+        return runtime_for(self.config)
 
 
 @pytest.fixture
