@@ -140,6 +140,7 @@ def read_event(ctx: FileContext, node: Node, index: int, event_id: str | None) -
                 source=reader.where(reminder.node),
                 event=key,
                 kind="reminder",
+                lines=reader.lines(fields, at=reminder.node),
             )
         )
     return specs

@@ -81,6 +81,15 @@ class Reader:
         line = node.start_mark.line + 1 if node is not None else None
         return Location(self.source, line)
 
+    @staticmethod
+    def lines(fields: Mapping[str, Node], **extra: Node) -> dict[str, int]:
+        """The line of each field, for problems found later against the database."""
+        found = {name: node.start_mark.line + 1 for name, node in fields.items()}
+        found.update({name: node.start_mark.line + 1 for name, node in extra.items()})
+        if "thread" in found:
+            found.setdefault("text", found["thread"])
+        return found
+
     def problem(self, node: Node | None, field: str, value: str, message: str) -> None:
         self.problems.append(Problem(self.where(node), field, value, message))
 

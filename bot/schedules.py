@@ -298,6 +298,7 @@ def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:
         hold_on_facebook=shared.hold,
         source=reader.where(node),
         kind=kind,
+        lines=reader.lines(fields),
     )
 
 
