@@ -217,6 +217,31 @@ def test_posting_the_same_text_twice_is_a_permanent_duplicate(x, account):
         x.publish(creds, "Same words")
 
 
+def test_the_sandbox_rate_limit_is_a_rate_limited_wait_until_its_window_resets(sb, x, account):
+    _, creds = account
+    sb.admin.set_rate_limits(x_posts_per_user=1)
+    try:
+        x.publish(creds, "First in the window")
+        with pytest.raises(TransientError) as caught:
+            x.publish(creds, "Second in the window")
+    finally:
+        sb.admin.set_rate_limits(x_posts_per_user=100)
+    assert caught.value.rate_limited
+    assert 0 < caught.value.retry_after <= 15 * 60 + 1
+
+
+def test_a_spent_monthly_cap_is_permanent_not_a_wait(sb, x, account):
+    user, creds = account
+    sb.admin.set_rate_limits(x_monthly_post_cap=0)
+    try:
+        with pytest.raises(PermanentError, match="usage cap") as caught:
+            x.publish(creds, "Over the cap")
+    finally:
+        sb.admin.set_rate_limits(x_monthly_post_cap=None)
+    assert caught.value.code == "usage-capped"
+    assert texts_on(sb, user["id"]) == []
+
+
 def test_a_refused_connection_is_transient(app, account, closed_port_url):
     _, creds = account
     offline = XPlatform(app["consumer_key"], app["consumer_secret"], api_base_url=closed_port_url)
