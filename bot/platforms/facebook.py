@@ -207,7 +207,7 @@ class _GraphAPI(facebook.GraphAPI):
         body = _parse_body(response)
         if 200 <= response.status_code < 300 and isinstance(body, dict) and "error" not in body:
             return body
-        if 200 <= response.status_code < 300 and body is None and method != "GET":
+        if 200 <= response.status_code < 300 and not isinstance(body, dict) and method != "GET":
             # Accepted but unreadable: a post may exist; reconcile before resending.
             raise OutcomeUnknown(
                 f"{action}: accepted (HTTP {response.status_code}) but the answer was unreadable"

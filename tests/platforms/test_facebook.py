@@ -299,6 +299,7 @@ def test_a_throttled_call_waits_as_long_as_the_usage_header_says(sb, fb, page):
         pytest.param(400, "Bad request, plain text", TransientError, id="400-text"),
         pytest.param(200, "<html>ok?</html>", OutcomeUnknown, id="200-html-after-post"),
         pytest.param(200, {"success": True}, OutcomeUnknown, id="200-without-id"),
+        pytest.param(200, ["not", "an", "object"], OutcomeUnknown, id="200-json-array"),
     ],
 )
 def test_odd_answers_are_classified_never_a_key_error(sb, fb, page, status, body, expected):
