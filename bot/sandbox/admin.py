@@ -245,6 +245,15 @@ async def clock(request: Request) -> dict[str, Any]:
     }
 
 
+async def stats(request: Request) -> dict[str, Any]:
+    """Requests held at once on the fault path (latency, scripts); reset by POST."""
+    state = _state(request)
+    result = {"in_flight": state.in_flight, "peak_in_flight": state.peak_in_flight}
+    if request.method == "POST":
+        state.peak_in_flight = state.in_flight
+    return result
+
+
 async def timeline(request: Request) -> list[dict[str, Any]]:
     return _state(request).timeline()
 
@@ -281,6 +290,7 @@ def routes() -> list[BaseRoute]:
                 Route("/script", endpoint(script), methods=["GET", "POST", "DELETE"]),
                 Route("/reset", endpoint(reset), methods=["POST"]),
                 Route("/clock", endpoint(clock), methods=["GET", "POST"]),
+                Route("/stats", endpoint(stats), methods=["GET", "POST"]),
                 *_facebook_admin_routes(),
             ],
         )

@@ -50,16 +50,21 @@ class SandboxApp(Starlette):
         inner = self._x_api if platform == "x" and path.startswith("/2/") else self._starlette
         config = state.faults[platform]
         if state.scripts or config.active:
-            await run_with_faults(
-                state,
-                platform,
-                scope,
-                receive,
-                send,
-                _transport_of(send),
-                inner,
-                lambda: x_api.peek_headers(state, scope["method"], path),
-            )
+            state.in_flight += 1
+            state.peak_in_flight = max(state.peak_in_flight, state.in_flight)
+            try:
+                await run_with_faults(
+                    state,
+                    platform,
+                    scope,
+                    receive,
+                    send,
+                    _transport_of(send),
+                    inner,
+                    lambda: x_api.peek_headers(state, scope["method"], path),
+                )
+            finally:
+                state.in_flight -= 1
             return
         await inner(scope, receive, send)
 

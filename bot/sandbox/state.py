@@ -72,6 +72,9 @@ class SandboxState:
         self.storm_until: dict[str, float] = {}  # platform -> wall time a 429 storm ends
         self.base_url = f"http://{options.host}:{options.port}"
         self.dirty = False
+        # Counted only on the fault path (latency, scripts): the hot path stays lean.
+        self.in_flight = 0
+        self.peak_in_flight = 0
 
     def mark_dirty(self) -> None:
         self.dirty = True

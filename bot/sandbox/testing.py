@@ -118,6 +118,10 @@ class SandboxAdmin:
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         return self._call("POST", "/clock", json={"advance_seconds": seconds})
 
+    def stats(self, clear_peak: bool = False) -> dict[str, Any]:
+        """in_flight and peak_in_flight: requests held at once while faults are active."""
+        return self._call("POST" if clear_peak else "GET", "/stats")
+
     def reset(self) -> None:
         self._call("POST", "/reset")
 

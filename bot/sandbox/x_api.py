@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
@@ -255,8 +256,8 @@ def _create(
         raise Reply(
             400, r.invalid_request("$.media.media_ids: must be numeric strings", "$.media", "")
         )
-    weighted = twitter_text.parse_tweet(text).weightedLength if text else 0
-    if weighted > MAX_WEIGHTED_LENGTH:
+    weighted = excess_length(text)
+    if weighted is not None:
         # The exact wording is not recorded; the shape is X's invalid-request problem.
         message = f"$.text: text is too long (weighted length {weighted}, maximum 280)"
         raise Reply(400, r.invalid_request(message, "$.text", text))
@@ -273,7 +274,8 @@ def _create(
     if state.x.duplicate_of(user.id, text, state.options.duplicate_window_s):
         raise Reply(403, r.DUPLICATE)
     cap = state.options.rate_limits.x_monthly_post_cap
-    month = state.clock.now().strftime("%Y-%m")
+    year, month_number = time.gmtime(state.clock.time())[:2]
+    month = f"{year}-{month_number:02d}"
     if cap is not None and state.x.posts_this_month.get(month, 0) >= cap:
         raise Reply(429, r.usage_capped())
     tweet = state.x.create_tweet(user.id, text, parent, media_ids)
@@ -282,6 +284,19 @@ def _create(
     extra.append((b"location", f"https://api.twitter.com/2/tweets/{tweet.id}".encode()))
     # Create answers carry id and text only: no edit_history_tweet_ids (as recorded).
     return 201, {"data": {"id": tweet.id, "text": tweet.text}}
+
+
+def excess_length(text: str) -> int | None:
+    """X's weighted length (twitter-text config v3) when it is over 280, else None.
+
+    The pure-Python parser costs ~0.5 ms a post, more than the rest of the request, so
+    it runs only when the answer could be "too long": no code point weighs more than 2
+    and each URL, which needs a dot, counts 23.
+    """
+    if 2 * len(text) + 23 * text.count(".") <= MAX_WEIGHTED_LENGTH:
+        return None
+    weighted = int(twitter_text.parse_tweet(text).weightedLength)
+    return weighted if weighted > MAX_WEIGHTED_LENGTH else None
 
 
 def _delete(state: SandboxState, user: XUser, tweet_id: str) -> tuple[int, Any]:
