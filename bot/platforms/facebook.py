@@ -131,13 +131,22 @@ def _regain_access_seconds(headers: Any) -> float | None:
     return max(valid) * 60.0 if valid else None
 
 
-def classify_graph_response(status: int, body: Any, headers: Any = None) -> PlatformError:
-    """Turn one failed Graph answer into the error class the ledger acts on."""
+def classify_graph_response(
+    status: int, body: Any, headers: Any = None, *, secrets: tuple[str, ...] = ()
+) -> PlatformError:
+    """Turn one failed Graph answer into the error class the ledger acts on.
+
+    ``secrets`` (the tokens and app secret the request carried) are blanked out of
+    Graph's message in case it ever quotes one back.
+    """
     error = body.get("error") if isinstance(body, dict) else None
     if isinstance(error, dict):
         raw_code = error.get("code")
         code = raw_code if isinstance(raw_code, int) else None
-        message = str(error.get("message") or "")[:300]
+        message = str(error.get("message") or "")
+        for secret in secrets:
+            message = message.replace(secret, "***")
+        message = message[:300]
         rule = GRAPH_ERROR_TABLE.get(code) if code is not None else None
         if rule is not None:
             text = f"{rule.label} (#{code}: {message})"
@@ -169,6 +178,9 @@ def _parse_body(response: requests.Response) -> Any:
     if "access_token" in fields:
         return {k: v[0] for k, v in fields.items()}
     return None
+
+
+_SECRET_PARAMS = frozenset({"access_token", "client_secret", "fb_exchange_token", "code"})
 
 
 class _GraphAPI(facebook.GraphAPI):
@@ -212,7 +224,13 @@ class _GraphAPI(facebook.GraphAPI):
             raise OutcomeUnknown(
                 f"{action}: accepted (HTTP {response.status_code}) but the answer was unreadable"
             )
-        raise classify_graph_response(response.status_code, body, response.headers)
+        secrets = tuple(
+            str(v)
+            for source in (args, post_args or {})
+            for k, v in source.items()
+            if k in _SECRET_PARAMS and v
+        )
+        raise classify_graph_response(response.status_code, body, response.headers, secrets=secrets)
 
 
 def _normalise(text: str) -> str:

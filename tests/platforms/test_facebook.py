@@ -202,6 +202,16 @@ def test_a_revoked_page_token_is_an_auth_error(sb, fb, page):
         fb.verify(creds)
 
 
+def test_graph_quoting_the_token_back_never_puts_it_in_the_error(sb, fb, page):
+    info, creds = page
+    token = info["page_token"]
+    script_feed(sb, {"status": 400, "body": graph_error(190, f"token {token} is no good")})
+    with pytest.raises(AuthError) as caught:
+        fb.publish(creds, "Echo")
+    assert token not in str(caught.value)
+    assert "token *** is no good" in caught.value.message
+
+
 def test_posting_the_same_message_twice_is_a_permanent_duplicate(fb, page):
     _, creds = page
     fb.publish(creds, "Same again")

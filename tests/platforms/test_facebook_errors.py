@@ -113,3 +113,10 @@ def test_a_5xx_without_a_graph_error_body_is_transient(body):
 @pytest.mark.parametrize("body", [None, {}, {"data": []}])
 def test_a_4xx_without_a_graph_error_body_is_transient_not_a_crash(body):
     assert type(classify_graph_response(400, body)) is TransientError
+
+
+def test_a_token_quoted_back_in_a_graph_message_is_blanked():
+    body = graph_error(190, "Bad token EAAsecret123 for page")
+    error = classify_graph_response(400, body, secrets=("EAAsecret123",))
+    assert "EAAsecret123" not in error.message
+    assert "Bad token *** for page" in error.message
