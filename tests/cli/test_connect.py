@@ -1,0 +1,86 @@
+"""Connecting the campaign's accounts, as a volunteer does it at a terminal."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+import requests
+
+from bot.sandbox.testing import running_sandbox
+from tests.processes import ROOT, clean_env, cli, cli_json, write_config
+
+
+@pytest.fixture
+def sandbox():
+    with running_sandbox() as handle:
+        yield handle
+
+
+def test_connect_x_signs_in_with_a_pin_and_stores_the_account(tmp_path, empty_database, sandbox):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    command = subprocess.Popen(
+        [sys.executable, "main.py", "--config", str(config), "accounts", "connect", "x"],
+        cwd=ROOT,
+        env=clean_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert command.stdout is not None and command.stdin is not None
+    url = ""
+    for line in command.stdout:
+        if "/oauth/authorize?" in line:
+            url = line.strip()
+            break
+    assert url.startswith(sandbox.url), url
+    # the volunteer opens the address and approves as the campaign's account
+    consent = requests.get(url, timeout=5)
+    token = re.search(r'name="oauth_token" value="([^"]+)"', consent.text).group(1)
+    approved = requests.post(
+        url.split("?")[0],
+        timeout=5,
+        data={"oauth_token": token, "handle": "NurseUnion", "authorise": "1"},
+    )
+    pin = re.search(r'id="pin">(\d+)<', approved.text).group(1)
+    output, _ = command.communicate(pin + "\n", timeout=30)
+    assert command.returncode == 0, output
+    assert "connected @NurseUnion" in output
+    [account] = cli_json(config, "accounts", "list")
+    assert (account["platform"], account["handle"], account["default"]) == ("x", "NurseUnion", True)
+
+
+def test_connect_facebook_checks_the_page_token_before_storing_it(
+    tmp_path, empty_database, sandbox
+):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    page = sandbox.admin.create_page("Hospital Workers United", followers=900)
+
+    refused = cli(
+        config,
+        "accounts",
+        "connect",
+        "facebook",
+        "--page-id",
+        page["page_id"],
+        "--token",
+        "not-a-token",
+        check=False,
+    )
+    assert refused.returncode == 1 and "Facebook refused the token" in refused.stderr
+    assert "not-a-token" not in refused.stdout + refused.stderr
+    cli(
+        config,
+        "accounts",
+        "connect",
+        "facebook",
+        "--page-id",
+        page["page_id"],
+        "--token",
+        page["page_token"],
+    )
+    [account] = cli_json(config, "accounts", "list")
+    assert account["name"] == "Hospital Workers United" and account["followers"] == 900
