@@ -422,15 +422,23 @@ class _RoutedOAuth1UserHandler(tweepy.OAuth1UserHandler):
         self._oauth = session
 
 
-def _classify_pin_failure(exc: Exception, action: str) -> PlatformError:
-    """tweepy wraps every OAuth failure in TweepyException(original)."""
-    cause = exc.args[0] if isinstance(exc, tweepy.TweepyException) and exc.args else exc
+def _classify_pin_failure(
+    exc: Exception, action: str, refused: str, on_401: type[PlatformError]
+) -> PlatformError:
+    """tweepy wraps OAuth failures in TweepyException, sometimes twice (auth.py:
+    get_authorization_url wraps _get_request_token's own wrapper): unwrap to the cause."""
+    cause: BaseException = exc
+    while isinstance(cause, tweepy.TweepyException) and cause.args:
+        if not isinstance(cause.args[0], BaseException):
+            break
+        cause = cause.args[0]
     if isinstance(cause, requests.RequestException):
         return classify_transport_error(cause, action=action, idempotent=True)
+    # requests_oauthlib's TokenRequestDenied carries the HTTP status.
     status = getattr(cause, "status_code", None)
     if isinstance(status, int):
         if status == 401:
-            return AuthError(f"{action}: X refused (HTTP 401); start the sign-in again")
+            return on_401(f"{action}: {refused} (HTTP 401)", code=status)
         if status == 429 or status >= 500:
             return TransientError(f"{action}: X answered HTTP {status}", code=status)
         return PermanentError(f"{action}: X answered HTTP {status}", code=status)
@@ -465,17 +473,29 @@ class XPinAuth:
         try:
             url = str(self._handler.get_authorization_url())
         except Exception as exc:
-            raise _classify_pin_failure(exc, "X sign-in (request token)") from None
+            raise _classify_pin_failure(
+                exc,
+                "X sign-in (request token)",
+                "X refused the app's keys: check X_CONSUMER_KEY and X_CONSUMER_SECRET",
+                PermanentError,  # configuration, not an account's token
+            ) from None
         # tweepy builds https://api.twitter.com/oauth/authorize?...; point it at the same
         # place the API calls go, so a stand-in server serves the consent page too.
         return reroute_url(url, self._routes or {})
 
     def finish(self, pin: str) -> tuple[str, str, AccountInfo]:
         """Exchange the PIN for the account's access token and secret, and say whose."""
+        if not self._handler.request_token:
+            raise RuntimeError("call authorization_url() before finish()")
         try:
             token, secret = self._handler.get_access_token(pin.strip())
         except Exception as exc:
-            raise _classify_pin_failure(exc, "X sign-in (PIN)") from None
+            raise _classify_pin_failure(
+                exc,
+                "X sign-in (PIN)",
+                "X did not accept the PIN; start the sign-in again",
+                AuthError,
+            ) from None
         platform = XPlatform(
             self._consumer_key,
             self._consumer_secret,

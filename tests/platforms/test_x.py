@@ -189,11 +189,29 @@ def test_the_pin_flow_gives_a_working_token_for_the_consenting_account(sb, app, 
     assert x.verify(creds).platform_user_id == who.platform_user_id
 
 
-def test_a_wrong_pin_is_refused(sb, app):
+def test_a_wrong_pin_is_refused_with_a_message_saying_start_again(sb, app):
     auth = XPinAuth(app["consumer_key"], app["consumer_secret"], api_base_url=sb.url)
     auth.authorization_url()
-    with pytest.raises((AuthError, PermanentError)):
+    with pytest.raises(AuthError, match="PIN"):
         auth.finish("0000000")
+
+
+def test_wrong_app_keys_are_named_as_the_setting_to_fix(sb):
+    auth = XPinAuth("not-our-key", "nope", api_base_url=sb.url)
+    with pytest.raises(PermanentError, match="X_CONSUMER_KEY"):
+        auth.authorization_url()
+
+
+def test_the_pin_flow_with_x_unreachable_is_transient(app, closed_port_url):
+    auth = XPinAuth(app["consumer_key"], app["consumer_secret"], api_base_url=closed_port_url)
+    with pytest.raises(TransientError, match="could not connect"):
+        auth.authorization_url()
+
+
+def test_finishing_before_starting_is_a_programming_error(sb, app):
+    auth = XPinAuth(app["consumer_key"], app["consumer_secret"], api_base_url=sb.url)
+    with pytest.raises(RuntimeError, match="authorization_url"):
+        auth.finish("1234567")
 
 
 # --- failures over real HTTP: natural ones -----------------------------------------------
