@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
-from urllib3.exceptions import ClosedPoolError, MaxRetryError
+from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, MaxRetryError
 
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
 
@@ -164,18 +164,23 @@ def _environment_proxies() -> dict[str, str]:
 def _not_sent(exc: requests.RequestException) -> bool:
     """True when the request provably never reached the server.
 
-    requests' HTTPAdapter retries nothing (``Retry(0, read=False)``), so a
-    urllib3 ``MaxRetryError`` can only come from the connect phase (refused, DNS,
-    connect timeout, TLS handshake, proxy); read-phase failures (reset, remote
-    closed, broken pipe while sending) are re-raised as ``ProtocolError``/``OSError``.
+    requests' HTTPAdapter retries nothing (``Retry(0, read=False)``): a failure to
+    connect (refused, DNS, connect timeout) exhausts the retries and arrives as a
+    ``MaxRetryError`` whose reason is a ``ConnectTimeoutError``/``NewConnectionError``;
+    read-phase failures (reset, remote closed, broken pipe while sending) are re-raised
+    as ``ProtocolError``/``OSError``. TLS errors are not counted as "not sent": urllib3
+    reports a handshake failure and a TLS error while reading the answer the same way
+    (``MaxRetryError(SSLError)``), and only one of them is harmless to repeat.
     """
-    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.SSLError):
-        return True
-    if isinstance(exc, requests.exceptions.ProxyError):
+    if isinstance(exc, requests.exceptions.SSLError):
+        return False
+    if isinstance(exc, requests.ConnectTimeout | requests.exceptions.ProxyError):
         return True
     if isinstance(exc, requests.ConnectionError):
         cause = exc.args[0] if exc.args else None
-        return isinstance(cause, MaxRetryError | ClosedPoolError)
+        if isinstance(cause, ClosedPoolError):
+            return True
+        return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
     return False
 
 
@@ -194,14 +199,14 @@ def classify_transport_error(
     kind = type(exc).__name__
     if _not_sent(exc):
         return TransientError(f"{action}: could not connect ({kind})", code=kind)
-    after_send = isinstance(
+    maybe_sent = isinstance(
         exc,
         requests.ReadTimeout
         | requests.ConnectionError
         | requests.exceptions.ChunkedEncodingError
         | requests.exceptions.ContentDecodingError,
     )
-    if after_send:
+    if maybe_sent:
         if idempotent:
             return TransientError(f"{action}: no answer ({kind})", code=kind)
         return OutcomeUnknown(

@@ -8,6 +8,12 @@ import pytest
 import requests
 from oauthlib.oauth1 import Client as OAuth1Client
 from requests_oauthlib import OAuth1
+from urllib3.exceptions import (
+    MaxRetryError,
+    NameResolutionError,
+    NewConnectionError,
+    ProtocolError,
+)
 
 from bot.platforms.base import OutcomeUnknown, TransientError
 from bot.platforms.routing import (
@@ -165,3 +171,26 @@ def test_the_classified_message_never_repeats_the_url_and_its_token(closed_port_
     assert "SECRET-TOKEN" in str(caught.value)  # requests' own message does carry it...
     error = classify_transport_error(caught.value, action="Facebook GET me")
     assert "SECRET-TOKEN" not in str(error)  # ...ours must not
+
+
+def _wrapped(reason):
+    return requests.ConnectionError(MaxRetryError(None, "/2/tweets", reason=reason))
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        pytest.param(_wrapped(NewConnectionError(None, "refused")), TransientError, id="refused"),
+        pytest.param(_wrapped(NameResolutionError("h", None, OSError())), TransientError, id="dns"),
+        pytest.param(requests.ConnectTimeout("connect"), TransientError, id="connect-timeout"),
+        pytest.param(requests.exceptions.ProxyError("proxy"), TransientError, id="proxy"),
+        pytest.param(
+            requests.ConnectionError(ProtocolError("aborted")), OutcomeUnknown, id="reset"
+        ),
+        pytest.param(requests.exceptions.SSLError("tls"), OutcomeUnknown, id="tls-either-phase"),
+        pytest.param(requests.exceptions.ChunkedEncodingError("cut"), OutcomeUnknown, id="cut"),
+        pytest.param(requests.exceptions.InvalidURL("bad"), TransientError, id="unrecognised"),
+    ],
+)
+def test_each_network_failure_is_classified_by_whether_the_request_may_have_gone(exc, expected):
+    assert type(classify_transport_error(exc, action="publish")) is expected
