@@ -192,8 +192,9 @@ async def rate_limits(request: Request) -> dict[str, Any]:
     state = _state(request)
     if request.method == "POST":
         data = await _json(request)
+        reset_counters = bool(data.pop("reset_counters", False))
         state.options.rate_limits.update(**data)
-        if data.pop("reset_counters", False):
+        if reset_counters:
             state.limiter.clear()
     return vars(state.options.rate_limits)
 

@@ -229,3 +229,24 @@ def test_bad_scripts_are_refused(sandbox: SandboxHandle) -> None:
         sandbox.admin.script("x", "POST", "/2/tweets", [{"action": "explode"}])
     with pytest.raises(requests.HTTPError):
         sandbox.admin.script("x", "POST", "/2/tweets", [])
+
+
+def test_a_scripted_timeout_holds_for_its_seconds_then_drops(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.script("x", "POST", "/2/tweets", [{"action": "timeout", "seconds": 0.3}])
+    started = time.monotonic()
+    with pytest.raises(requests.ConnectionError):
+        post(sandbox, alice, "held")
+    assert time.monotonic() - started >= 0.25
+    assert sandbox.admin.posts("x", alice["id"]) == []
+
+
+def test_the_server_counts_requests_held_at_once(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_latency(300, platform="x")
+    sandbox.admin.stats(clear_peak=True)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda i: post(sandbox, alice, f"held {i}"), range(6)))
+    assert sandbox.admin.stats()["peak_in_flight"] == 6

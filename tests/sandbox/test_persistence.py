@@ -90,3 +90,15 @@ def test_the_command_restores_state_from_its_state_option(tmp_path: Path) -> Non
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_facebook_pages_survive_a_restart(tmp_path: Path) -> None:
+    state_file = str(tmp_path / "sandbox.sqlite")
+    with running_sandbox(SandboxOptions(state_file=state_file)) as first:
+        if first.state is None or first.state.fb is None:
+            pytest.skip("the Graph part is not available")
+        page = first.admin.create_page("Persistent Page", followers=12)
+    with running_sandbox(SandboxOptions(state_file=state_file)) as second:
+        names = [a["name"] for a in second.admin.timeline() if a["platform"] == "facebook"]
+        assert names == ["Persistent Page"]
+        assert second.admin.posts("facebook", page["page_id"]) == []
