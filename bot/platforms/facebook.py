@@ -312,39 +312,47 @@ class FacebookPlatform:
     def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
         """GET /{page-id}/feed since ``since``; then the Page's scheduled posts, since a
         post held by Facebook (``publish_at``) is not in the feed until it goes out."""
-        wanted = _normalise(text)
         graph = self._graph(creds.token)
-        for edge, extra in (
-            ("feed", {"since": str(int(since.timestamp()))}),
-            ("scheduled_posts", {}),
-        ):
-            after: str | None = None
-            for _ in range(_FIND_RECENT_PAGES):
-                args = {"fields": "id,message,created_time", "limit": "100", **extra}
-                if after:
-                    args["after"] = after
-                try:
-                    page = graph.get_connections(creds.platform_user_id, edge, **args)
-                except PermanentError:
-                    if edge == "feed":
-                        raise
-                    # A Graph that does not serve the scheduled_posts edge (#100) simply
-                    # holds no scheduled post we could have made.
-                    logger.debug("no scheduled_posts edge on Page %s", creds.platform_user_id)
-                    break
-                for item in page.get("data") or []:
-                    if not isinstance(item, dict) or not item.get("id"):
-                        continue
-                    if _normalise(str(item.get("message") or "")) == wanted:
-                        return Published(
-                            platform_id=str(item["id"]),
-                            url=f"https://www.facebook.com/{item['id']}",
-                            text=str(item.get("message") or ""),
-                            created_at=_parse_time(item.get("created_time")),
-                        )
-                after = _next_cursor(page)
-                if not after:
-                    break
+        found = self._search(graph, creds, "feed", text, {"since": str(int(since.timestamp()))})
+        if found is not None:
+            return found
+        try:
+            return self._search(graph, creds, "scheduled_posts", text, {})
+        except PermanentError:
+            # #100 "nonexisting field": a Graph without the edge holds no scheduled post
+            # of ours; failing here would leave every reconciliation stuck.
+            logger.debug("no scheduled_posts edge on Page %s", creds.platform_user_id)
+            return None
+
+    @staticmethod
+    def _search(
+        graph: _GraphAPI, creds: Credentials, edge: str, text: str, extra: dict[str, str]
+    ) -> Published | None:
+        wanted = _normalise(text)
+        page_id = creds.platform_user_id
+        after: str | None = None
+        for _ in range(_FIND_RECENT_PAGES):
+            args = {"fields": "id,message,created_time,from", "limit": "100", **extra}
+            if after:
+                args["after"] = after
+            page = graph.get_connections(page_id, edge, **args)
+            for item in page.get("data") or []:
+                if not isinstance(item, dict) or not item.get("id"):
+                    continue
+                # The feed also holds visitors' posts: one quoting our text is not ours.
+                author = item.get("from")
+                if isinstance(author, dict) and str(author.get("id")) != page_id:
+                    continue
+                if _normalise(str(item.get("message") or "")) == wanted:
+                    return Published(
+                        platform_id=str(item["id"]),
+                        url=f"https://www.facebook.com/{item['id']}",
+                        text=str(item.get("message") or ""),
+                        created_at=_parse_time(item.get("created_time")),
+                    )
+            after = _next_cursor(page)
+            if not after:
+                return None
         return None
 
     def verify(self, creds: Credentials) -> AccountInfo:

@@ -128,6 +128,28 @@ def test_find_recent_does_not_find_what_is_not_there(fb, page):
     assert fb.find_recent(creds, "Door knocking at 11", since) is None
 
 
+def test_find_recent_ignores_a_visitor_post_that_quotes_our_text(sb, fb, page):
+    _, creds = page
+    visitor = {
+        "id": f"{creds.platform_user_id}_999",
+        "message": "Door knocking at 10",
+        "created_time": "2026-01-01T10:00:00+0000",
+        "from": {"id": "100000000000999", "name": "A Visitor"},
+    }
+    sb.admin.script("facebook", "GET", FEED, [{"status": 200, "body": {"data": [visitor]}}])
+    assert fb.find_recent(creds, "Door knocking at 10", datetime.now(UTC)) is None
+
+
+def test_find_recent_follows_the_feed_pages(fb, page):
+    _, creds = page
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    published = fb.publish(creds, "On the second page")
+    for n in range(100):  # newer posts push ours past the first page of 100
+        fb.publish(creds, f"Newer post {n}")
+    found = fb.find_recent(creds, "On the second page", since)
+    assert found is not None and found.platform_id == published.platform_id
+
+
 def test_verify_says_which_page_and_how_many_followers(sb, fb):
     info, creds = new_page(sb, followers=2500)
     who = fb.verify(creds)

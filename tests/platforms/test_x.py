@@ -138,6 +138,20 @@ def test_find_recent_ignores_posts_from_before_since(x, account):
     assert x.find_recent(creds, "Old news", later) is None
 
 
+def test_find_recent_follows_the_timeline_pages(sb, x, account):
+    _, creds = account
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    sb.admin.set_rate_limits(x_posts_per_user=1000)
+    try:
+        published = x.publish(creds, "On the second page")
+        for n in range(100):  # newer posts push ours past the first page of 100
+            x.publish(creds, f"Newer post {n}")
+    finally:
+        sb.admin.set_rate_limits(x_posts_per_user=100)
+    found = x.find_recent(creds, "On the second page", since)
+    assert found is not None and found.platform_id == published.platform_id
+
+
 def test_verify_says_whose_token_it_is_with_followers(sb, x):
     user, creds = new_account(sb, followers=4321)
     info = x.verify(creds)
