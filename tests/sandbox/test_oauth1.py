@@ -106,8 +106,8 @@ def test_escaping_matches_rfc_5849_for_any_text() -> None:
 def test_the_length_shortcut_agrees_with_twitter_text() -> None:
     rng = random.Random(7)
     pieces = ["a", "é", "😀", "中", " ", ".", "x.co", "https://example.org/p", "#tag", "\n"]
-    for _ in range(400):
-        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 200)))
+    for _ in range(150):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 160)))
         weighted = twitter_text.parse_tweet(text).weightedLength
         expected = weighted if weighted > MAX_WEIGHTED_LENGTH else None
         assert excess_length(text) == expected, text
