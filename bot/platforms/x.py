@@ -277,7 +277,9 @@ class XPlatform:
                 self._clients.popitem(last=False)
         return client
 
-    def _remember(self, user_id: str, username: str) -> None:
+    def remember_handle(self, user_id: str, username: str) -> None:
+        """Tell the adapter an account's username, so post URLs can name it
+        (``verify`` learns it too); unknown ones get x.com/i/web/status/{id}."""
         with self._lock:
             self._usernames[user_id] = username
             self._usernames.move_to_end(user_id)
@@ -315,7 +317,8 @@ class XPlatform:
             raise _classify_exception(exc, action="publish", idempotent=False) from None
         # A 2xx means X accepted the post; if we cannot read its id we do not know
         # which post it is, so the ledger must reconcile rather than resend.
-        data = (_json_or_none(response) or {}).get("data") if response is not None else None
+        payload = _json_or_none(response)
+        data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict) or not data.get("id"):
             raise OutcomeUnknown(
                 f"X accepted the post (HTTP {response.status_code}) but its id was unreadable",
@@ -378,7 +381,8 @@ class XPlatform:
             response = client.get_me(user_fields=["public_metrics"], user_auth=True)
         except Exception as exc:
             raise _classify_exception(exc, action="verify", idempotent=True) from None
-        data = (_json_or_none(response) or {}).get("data")
+        payload = _json_or_none(response)
+        data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict) or not data.get("id"):
             raise TransientError("X verify: unreadable answer")
         metrics = data.get("public_metrics")
@@ -390,7 +394,7 @@ class XPlatform:
             followers=int(followers) if isinstance(followers, int) else None,
         )
         if info.handle:
-            self._remember(info.platform_user_id, info.handle)
+            self.remember_handle(info.platform_user_id, info.handle)
         return info
 
 

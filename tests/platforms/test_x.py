@@ -78,11 +78,14 @@ def test_it_publishes_a_post_and_returns_its_id_and_url(sb, x, account):
     assert published.url == f"https://x.com/i/web/status/{published.platform_id}"
 
 
-def test_the_url_names_the_account_once_its_username_is_known(x, account):
+def test_the_url_names_the_account_once_its_username_is_known(sb, x, account):
     user, creds = account
     x.verify(creds)
     published = x.publish(creds, "Named URL")
     assert published.url == f"https://x.com/{user['username']}/status/{published.platform_id}"
+    other, other_creds = new_account(sb)
+    x.remember_handle(other["id"], other["username"])
+    assert x.publish(other_creds, "Told").url.startswith(f"https://x.com/{other['username']}/")
 
 
 def test_a_thread_is_a_chain_of_replies(sb, x, account):
@@ -409,11 +412,21 @@ def test_a_rate_limit_carries_the_wait_until_x_rate_limit_reset(sb, x, account):
     assert 295 <= caught.value.retry_after <= 301
 
 
-def test_an_accepted_post_with_an_unreadable_answer_is_an_unknown_outcome(sb, x, account):
+@pytest.mark.parametrize(
+    "body", ["created, honest", ["an", "array"], {"data": {"text": "no id"}}, {}]
+)
+def test_an_accepted_post_with_an_unreadable_answer_is_an_unknown_outcome(sb, x, account, body):
     _, creds = account
-    script_tweets(sb, {"status": 201, "body": "created, honest"})
+    script_tweets(sb, {"status": 201, "body": body})
     with pytest.raises(OutcomeUnknown):
         x.publish(creds, "Lost id")
+
+
+def test_an_unreadable_verify_answer_is_transient(sb, x, account):
+    _, creds = account
+    sb.admin.script("x", "GET", r"^/2/users/me$", [{"status": 200, "body": ["odd"]}])
+    with pytest.raises(TransientError, match="unreadable"):
+        x.verify(creds)
 
 
 # --- failures after sending ---------------------------------------------------------------
