@@ -198,12 +198,15 @@ class _GraphAPI(facebook.GraphAPI):
         if post_args is not None:
             method = "POST"
         method = method or "GET"
-        # As facebook-sdk does: the token goes in the POST body, else in the query.
+        headers: dict[str, str] = {}
         if self.access_token:
             if post_args is not None:
+                # As facebook-sdk does: in a POST the token goes in the body.
                 post_args.setdefault("access_token", self.access_token)
-            else:
-                args.setdefault("access_token", self.access_token)
+            elif "access_token" not in args:
+                # facebook-sdk would put it in the query string; Graph also takes it as a
+                # Bearer header, which keeps it out of URLs (urllib3 logs them at DEBUG).
+                headers["Authorization"] = f"Bearer {self.access_token}"
         action = f"Facebook {method} {path.split('?')[0]}"
         try:
             response = self.session.request(
@@ -213,6 +216,7 @@ class _GraphAPI(facebook.GraphAPI):
                 params=args,
                 data=post_args,
                 files=files,
+                headers=headers,
             )
         except requests.RequestException as exc:
             raise classify_transport_error(exc, action=action, idempotent=method == "GET") from None
@@ -226,7 +230,7 @@ class _GraphAPI(facebook.GraphAPI):
             )
         secrets = tuple(
             str(v)
-            for source in (args, post_args or {})
+            for source in (args, post_args or {}, {"access_token": self.access_token})
             for k, v in source.items()
             if k in _SECRET_PARAMS and v
         )

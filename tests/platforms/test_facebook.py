@@ -241,6 +241,16 @@ def test_posting_the_same_message_twice_is_a_permanent_duplicate(fb, page):
         fb.publish(creds, "Same again")
 
 
+def test_reads_carry_the_token_in_a_header_not_in_the_url(tiny_server):
+    fb = FacebookPlatform(graph_base_url=tiny_server.url)
+    with pytest.raises(TransientError):  # the tiny server's answer is not a Page
+        fb.verify(Credentials("EAA-page-token", "", "123"))
+    (seen,) = tiny_server.seen
+    assert seen.path == "/v25.0/123"
+    assert "EAA-page-token" not in seen.query
+    assert seen.headers["Authorization"] == "Bearer EAA-page-token"
+
+
 def test_a_refused_connection_is_transient_and_never_shows_the_token(page, closed_port_url):
     info, creds = page
     offline = FacebookPlatform(graph_base_url=closed_port_url)
@@ -248,7 +258,7 @@ def test_a_refused_connection_is_transient_and_never_shows_the_token(page, close
         offline.verify(creds)  # a GET: the token rides in the query string
     assert type(caught.value) is TransientError
     assert info["page_token"] not in str(caught.value)
-    assert caught.value.__suppress_context__  # requests' message (with the URL) is hidden
+    assert caught.value.__suppress_context__  # requests' own message is hidden
 
 
 # --- every code of the error table, scripted ----------------------------------------------
