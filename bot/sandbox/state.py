@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import logging
 import random
@@ -62,6 +63,7 @@ class SandboxClock:
 class SandboxState:
     def __init__(self, options: SandboxOptions) -> None:
         self.options = options
+        self._initial_rate_limits = dataclasses.replace(options.rate_limits)
         self.clock = SandboxClock(options.time_acceleration)
         self.rng = random.Random(options.seed)
         self.x = XState(self.clock)
@@ -80,7 +82,9 @@ class SandboxState:
         self.dirty = True
 
     def reset(self) -> None:
-        """Forget users, pages, posts, scripts, storms and counters; keep the options."""
+        """Back to the start: no users, pages, posts, scripts or storms; the faults and
+        rate limits the sandbox was started with."""
+        self.options.rate_limits = dataclasses.replace(self._initial_rate_limits)
         self.x.reset()
         if self.fb is not None:
             self.fb.reset()

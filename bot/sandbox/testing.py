@@ -8,6 +8,7 @@ with running_sandbox() as sandbox:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import socket
 import subprocess
@@ -144,9 +145,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 @contextlib.contextmanager
 def running_sandbox(options: SandboxOptions | None = None) -> Iterator[SandboxHandle]:
     """A sandbox on a free 127.0.0.1 port in a background thread, stopped on exit."""
-    options = options or SandboxOptions()
-    options.host = "127.0.0.1"
-    options.port = free_port()
+    options = dataclasses.replace(options or SandboxOptions(), host="127.0.0.1", port=free_port())
     app = create_app(options)
     # uvicorn installs signal handlers only in the main thread; this one is not.
     server = uvicorn.Server(uvicorn_config(app, options, log_level="warning"))

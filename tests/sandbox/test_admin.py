@@ -94,10 +94,12 @@ def test_rate_limits_can_be_read_and_changed(sandbox: SandboxHandle) -> None:
 
 def test_reset_forgets_accounts_and_faults(sandbox: SandboxHandle, alice: dict[str, Any]) -> None:
     sandbox.admin.set_faults("x", error_rate=1.0)
+    sandbox.admin.set_rate_limits(x_posts_per_user=1)
     sandbox.admin.script("x", "*", ".", [{"status": 500}])
     sandbox.admin.reset()
     assert sandbox.admin.x_users() == []
     assert sandbox.admin.set_faults("x")["x"]["error_rate"] == 0.0
+    assert sandbox.admin.set_rate_limits()["x_posts_per_user"] == 100
     assert requests.get(f"{sandbox.url}/_sandbox/script", timeout=5).json() == []
 
 
