@@ -64,8 +64,10 @@ def main() -> int:
             step = args.spread / args.posts
             specs = [
                 PostSpec(
-                    campaign="bench", key=f"p{i}",
-                    scheduled_at=start + timedelta(seconds=i * step), timezone="UTC",
+                    campaign="bench",
+                    key=f"p{i}",
+                    scheduled_at=start + timedelta(seconds=i * step),
+                    timezone="UTC",
                     targets=(platform,),
                     parts={platform: (f"Bench post {i}: picket at the depot from 6am",)},
                 )
@@ -74,15 +76,23 @@ def main() -> int:
             ]
             with runtime.sessions() as session:
                 apply_specs(session, specs, now=datetime.now(UTC))
-            print(f"queued {args.posts} posts over {args.spread:.0f} s starting in {lead:.0f} s; "
-                  "waiting…", flush=True)
+            print(
+                f"queued {args.posts} posts over {args.spread:.0f} s starting in {lead:.0f} s; "
+                "waiting…",
+                flush=True,
+            )
             deadline = time.monotonic() + lead + args.spread + 120
             done = 0
             while time.monotonic() < deadline:
                 with runtime.sessions() as session:
-                    done = session.scalar(
-                        select(func.count()).select_from(Delivery).where(
-                            Delivery.state.in_(DeliveryState.FINAL))) or 0
+                    done = (
+                        session.scalar(
+                            select(func.count())
+                            .select_from(Delivery)
+                            .where(Delivery.state.in_(DeliveryState.FINAL))
+                        )
+                        or 0
+                    )
                 if done >= args.posts:
                     break
                 time.sleep(0.5)
@@ -90,10 +100,14 @@ def main() -> int:
             daemon.terminate()
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery).join(Delivery.post)))
-            late = [(d.sending_at - d.post.scheduled_at).total_seconds() * 1000
-                    for d in rows if d.sending_at]
-            acked = [(d.sent_at - d.post.scheduled_at).total_seconds() * 1000
-                     for d in rows if d.sent_at]
+            late = [
+                (d.sending_at - d.post.scheduled_at).total_seconds() * 1000
+                for d in rows
+                if d.sending_at
+            ]
+            acked = [
+                (d.sent_at - d.post.scheduled_at).total_seconds() * 1000 for d in rows if d.sent_at
+            ]
             sent = sum(d.state == DeliveryState.SENT for d in rows)
     finally:
         sandbox.terminate()
@@ -101,14 +115,20 @@ def main() -> int:
 
     print(f"\n{'':24}{'p50':>10}{'p99':>10}{'max':>10}")
     for label, values in (("start lateness (ms)", late), ("acknowledged (ms)", acked)):
-        print(f"{label:24}{statistics.median(values):>10.1f}{percentile(values, 99):>10.1f}"
-              f"{max(values):>10.1f}")
-    print(f"sent {sent}/{args.posts}; daemon peak memory (VmHWM) {peak_kib / 1024:.1f} MiB; "
-          f"database {database.split(':')[0]}; sandbox latency {args.latency_ms:.0f} ms")
-    print(f"lateness: {sent}/{args.posts} posts over {args.spread:.0f} s, start p50 "
-          f"{statistics.median(late):.0f} ms p99 {percentile(late, 99):.0f} ms max "
-          f"{max(late):.0f} ms, ack p99 {percentile(acked, 99):.0f} ms, daemon peak "
-          f"{peak_kib / 1024:.0f} MiB")
+        print(
+            f"{label:24}{statistics.median(values):>10.1f}{percentile(values, 99):>10.1f}"
+            f"{max(values):>10.1f}"
+        )
+    print(
+        f"sent {sent}/{args.posts}; daemon peak memory (VmHWM) {peak_kib / 1024:.1f} MiB; "
+        f"database {database.split(':')[0]}; sandbox latency {args.latency_ms:.0f} ms"
+    )
+    print(
+        f"lateness: {sent}/{args.posts} posts over {args.spread:.0f} s, start p50 "
+        f"{statistics.median(late):.0f} ms p99 {percentile(late, 99):.0f} ms max "
+        f"{max(late):.0f} ms, ack p99 {percentile(acked, 99):.0f} ms, daemon peak "
+        f"{peak_kib / 1024:.0f} MiB"
+    )
     return 0 if sent == args.posts and percentile(late, 99) <= 1000 else 1
 
 
