@@ -452,7 +452,7 @@ def _classify_pin_failure(
 class XPinAuth:
     """PIN-based OAuth 1.0a ("oob" callback): the volunteer opens a URL, approves the
     app on X, and types the PIN X shows back into Clarion.
-    https://docs.x.com/resources/fundamentals/authentication/oauth-1-0a/pin-based-oauth
+    https://docs.x.com/fundamentals/authentication/oauth-1-0a/pin-based-oauth
     """
 
     def __init__(
