@@ -134,6 +134,7 @@ async def posts(request: Request) -> list[dict[str, Any]]:
                 "id": t.id,
                 "author_id": t.author_id,
                 "text": t.text,
+                "shown": t.shown,  # as X's API returns it
                 "created_at": page.iso(t.created_at),
                 "reply_to": t.reply_to,
                 "media_ids": t.media_ids,

@@ -283,7 +283,7 @@ def _create(
     state.mark_dirty()
     extra.append((b"location", f"https://api.twitter.com/2/tweets/{tweet.id}".encode()))
     # Create answers carry id and text only: no edit_history_tweet_ids (as recorded).
-    return 201, {"data": {"id": tweet.id, "text": tweet.text}}
+    return 201, {"data": {"id": tweet.id, "text": tweet.shown}}
 
 
 def excess_length(text: str) -> int | None:

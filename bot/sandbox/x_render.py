@@ -139,7 +139,7 @@ def render_tweet(
     data: dict[str, Any] = {
         "edit_history_tweet_ids": [tweet.id],
         "id": tweet.id,
-        "text": tweet.text,
+        "text": tweet.shown,
     }
     if "created_at" in fields:
         data["created_at"] = iso(tweet.created_at)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import string
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
+
+import twitter_text
 
 # X's snowflake epoch (ms): ids are (ms since epoch) << 22 | sequence, so they increase
 # with time, as X's ids do.
@@ -45,6 +48,11 @@ class Tweet:
     conversation_id: str = ""
     media_ids: list[str] = field(default_factory=list)
     deleted: bool = False
+    shown: str = ""  # the text as X's API returns it (t.co links, HTML entities)
+
+    def __post_init__(self) -> None:
+        if not self.shown:
+            self.shown = shown_text(self.text, self.id)
 
 
 @dataclass
@@ -208,6 +216,38 @@ class XState:
                 self.latest_by_text[(tweet.author_id, tweet.text)] = tweet.id
             self.posts_this_month = dict(data.get("posts_this_month", {}))
             self._last_id = int(data.get("last_id", 0))
+
+
+_HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def shown_text(text: str, salt: str) -> str:
+    """The text as X returns it: each URL wrapped in a t.co link, and &, < and >
+    as HTML entities (as in the recorded lookups in /work/shared/contracts/x/).
+
+    URL extraction is twitter-text's (the same rules X counts length with); it costs
+    ~0.3 ms, so text without a dot, which cannot hold a URL, skips it.
+    """
+    urls = twitter_text.extract_urls_with_indices(text) if "." in text else []
+    parts: list[str] = []
+    position = 0
+    for found in urls:
+        start, end = found["indices"]
+        parts.append(text[position:start].translate(_HTML_ESCAPES))
+        parts.append(_tco(found["url"], salt))
+        position = end
+    parts.append(text[position:].translate(_HTML_ESCAPES))
+    return "".join(parts)
+
+
+def _tco(url: str, salt: str) -> str:
+    digest = hashlib.sha256(f"{salt}:{url}".encode()).digest()
+    number = int.from_bytes(digest[:8], "big")
+    code = []
+    for _ in range(10):
+        number, digit = divmod(number, len(_ALNUM))
+        code.append(_ALNUM[digit])
+    return "https://t.co/" + "".join(code)
 
 
 def _random(length: int) -> str:

@@ -339,3 +339,19 @@ def test_create_answers_201_with_location(sandbox: SandboxHandle, alice: dict[st
     assert response.headers["location"].endswith("/2/tweets/" + response.json()["data"]["id"])
     for name in ("x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"):
         assert name in response.headers
+
+
+def test_links_come_back_wrapped_in_tco_and_html_entities_escaped(
+    sandbox: SandboxHandle, alice: dict[str, Any], client: tweepy.Client
+) -> None:
+    text = "Sign & share <today>: https://example.org/petition?a=1&b=2 #campaign"
+    created = client.create_tweet(text=text, **ME).data
+    assert created["text"].startswith("Sign &amp; share &lt;today&gt;: https://t.co/")
+    assert created["text"].endswith(" #campaign")
+    assert "example.org" not in created["text"]
+    looked_up = client.get_tweet(created["id"], **ME).data.text
+    assert looked_up == created["text"]
+    # The sandbox's own views keep what the volunteer wrote.
+    assert sandbox.admin.posts("x", alice["id"])[0]["text"] == text
+    with pytest.raises(tweepy.Forbidden):  # duplicates compare the text as sent
+        client.create_tweet(text=text, **ME)
