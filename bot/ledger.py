@@ -132,17 +132,19 @@ class Ledger:
 
     # --- results (only the claiming worker may write them) -----------------------------
 
-    def _mine(self, job: Job, session: Session, **values: object) -> bool:
-        done = session.execute(
-            update(Delivery)
-            .where(
-                Delivery.id == job.delivery_id,
-                Delivery.state == DeliveryState.SENDING,
-                Delivery.claimed_by == job.worker,
-            )
-            .values(**values)
-        ).rowcount  # type: ignore[attr-defined]
-        session.commit()
+    def _mine(self, job: Job, **values: object) -> bool:
+        """Write ``values`` only if this worker still holds the claim."""
+        with self._sessions() as session:
+            done = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == job.delivery_id,
+                    Delivery.state == DeliveryState.SENDING,
+                    Delivery.claimed_by == job.worker,
+                )
+                .values(**values)
+            ).rowcount  # type: ignore[attr-defined]
+            session.commit()
         if done != 1:
             logger.error("delivery %s was taken from this worker mid-send", job.delivery_id)
         return done == 1
@@ -157,20 +159,17 @@ class Ledger:
         }
         if index == 0:
             values["url"] = published.url
-        with self._sessions() as session:
-            self._mine(job, session, **values)
+        self._mine(job, **values)
 
     def sent(self, job: Job, now: datetime) -> None:
-        with self._sessions() as session:
-            self._mine(
-                job,
-                session,
-                state=DeliveryState.SENT,
-                sent_at=now,
-                error=None,
-                error_kind=None,
-                updated_at=now,
-            )
+        self._mine(
+            job,
+            state=DeliveryState.SENT,
+            sent_at=now,
+            error=None,
+            error_kind=None,
+            updated_at=now,
+        )
 
     def retry_later(
         self,
@@ -182,52 +181,44 @@ class Ledger:
         *,
         count_attempt: bool = True,
     ) -> None:
-        with self._sessions() as session:
-            self._mine(
-                job,
-                session,
-                state=DeliveryState.PENDING,
-                due_at=due_at,
-                error=error,
-                error_kind=kind,
-                updated_at=now,
-                attempts=Delivery.attempts if count_attempt else Delivery.attempts - 1,
-            )
+        self._mine(
+            job,
+            state=DeliveryState.PENDING,
+            due_at=due_at,
+            error=error,
+            error_kind=kind,
+            updated_at=now,
+            attempts=Delivery.attempts if count_attempt else Delivery.attempts - 1,
+        )
 
     def unknown(self, job: Job, due_at: datetime, error: str, now: datetime) -> None:
         """The outcome of the last call is not known: reconcile before sending again."""
-        with self._sessions() as session:
-            self._mine(
-                job,
-                session,
-                state=DeliveryState.UNKNOWN,
-                due_at=due_at,
-                error=error,
-                error_kind="unknown",
-                updated_at=now,
-            )
+        self._mine(
+            job,
+            state=DeliveryState.UNKNOWN,
+            due_at=due_at,
+            error=error,
+            error_kind="unknown",
+            updated_at=now,
+        )
 
     def cancelled(self, job: Job, now: datetime) -> None:
-        with self._sessions() as session:
-            self._mine(
-                job,
-                session,
-                state=DeliveryState.CANCELLED,
-                updated_at=now,
-                error="cancelled; the check found it had not gone out",
-                error_kind=None,
-            )
+        self._mine(
+            job,
+            state=DeliveryState.CANCELLED,
+            updated_at=now,
+            error="cancelled; the check found it had not gone out",
+            error_kind=None,
+        )
 
     def failed(self, job: Job, error: str, kind: str, now: datetime) -> None:
-        with self._sessions() as session:
-            self._mine(
-                job,
-                session,
-                state=DeliveryState.FAILED,
-                error=error,
-                error_kind=kind,
-                updated_at=now,
-            )
+        self._mine(
+            job,
+            state=DeliveryState.FAILED,
+            error=error,
+            error_kind=kind,
+            updated_at=now,
+        )
 
     def account_needs_reconnect(self, account_id: int, reason: str) -> None:
         with self._sessions() as session:
