@@ -105,7 +105,7 @@ def test_a_link_is_appended_to_the_text_unless_already_there(sb, x, account):
     x.publish(creds, "Petition https://example.org/q today", link="https://example.org/q")
     assert sorted(texts_on(sb, user["id"])) == [
         "Petition https://example.org/q today",
-        "Sign the petition https://example.org/p",
+        "Sign the petition\nhttps://example.org/p",
     ]
 
 

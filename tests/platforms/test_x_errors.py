@@ -133,6 +133,6 @@ def test_urls_compare_equal_once_x_has_shortened_them():
 
 
 def test_a_link_is_appended_once():
-    assert compose_text("Read this", "https://e.org/a") == "Read this https://e.org/a"
+    assert compose_text("Read this", "https://e.org/a") == "Read this\nhttps://e.org/a"
     assert compose_text("Read https://e.org/a now", "https://e.org/a") == "Read https://e.org/a now"
     assert compose_text("Plain", None) == "Plain"
