@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -37,7 +37,10 @@ class Daemon:
         concurrency: int = 16,
         clock: Callable[[], datetime] = utcnow,
         on_missed: Callable[[list[Missed]], None] | None = None,
+        periodic: Sequence[tuple[str, Callable[[], object], float]] = (),
     ) -> None:
+        """``periodic``: (name, function, every seconds) housekeeping jobs, e.g. engagement
+        snapshots; each runs in its own single-thread executor so it never delays posts."""
         self.deliverer = deliverer
         self.ledger = ledger
         self.lock = lock
@@ -58,6 +61,7 @@ class Daemon:
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1},
         )
         self.recovered = 0
+        self.periodic = list(periodic)
 
     def start(self) -> None:
         """Take the lock (or raise AlreadyRunning), recover from a crash, start the clock."""
@@ -81,6 +85,17 @@ class Daemon:
                 next_run_time=datetime.now(UTC),
                 coalesce=True,
             )
+            for name, function, seconds in self.periodic:
+                self.scheduler.add_executor(ThreadPoolExecutor(max_workers=1), alias=name)
+                self.scheduler.add_job(
+                    self._guarded(name, function),
+                    "interval",
+                    seconds=seconds,
+                    id=name,
+                    executor=name,
+                    next_run_time=datetime.now(UTC),
+                    coalesce=True,
+                )
             self.scheduler.start()
         except BaseException:
             self.lock.release()
@@ -119,6 +134,16 @@ class Daemon:
             )
             planned += 1
         return planned
+
+    @staticmethod
+    def _guarded(name: str, function: Callable[[], object]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                function()
+            except Exception:
+                logger.exception("%s failed; it runs again at its next interval", name)
+
+        return run
 
     def _deliver(self, delivery_id: int) -> None:
         try:

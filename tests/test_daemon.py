@@ -162,3 +162,15 @@ def _creds(sessions):
 
     with sessions() as s:
         return s.scalars(select(Account)).one().credentials
+
+
+def test_housekeeping_jobs_run_beside_posting_and_survive_their_own_errors(make_daemon):
+    calls = []
+
+    def flaky():
+        calls.append(time.monotonic())
+        if len(calls) == 1:
+            raise RuntimeError("first run fails")
+
+    make_daemon(periodic=[("snapshots", flaky, 0.2)]).start()
+    assert wait_for(lambda: len(calls) >= 3)
