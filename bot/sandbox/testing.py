@@ -143,26 +143,47 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def running_sandbox(options: SandboxOptions | None = None) -> Iterator[SandboxHandle]:
-    """A sandbox on a free 127.0.0.1 port in a background thread, stopped on exit."""
-    options = dataclasses.replace(options or SandboxOptions(), host="127.0.0.1", port=free_port())
+def running_sandbox(
+    options: SandboxOptions | None = None, *, fixed_port: bool = False
+) -> Iterator[SandboxHandle]:
+    """A sandbox in a background thread, stopped on exit.
+
+    By default on a free 127.0.0.1 port; ``fixed_port=True`` keeps ``options.host`` and
+    ``options.port`` (the daemon's embedded sandbox). The socket is bound here, in the
+    caller's thread, so a busy port raises OSError at once.
+    """
+    options = options or SandboxOptions()
+    if not fixed_port:
+        options = dataclasses.replace(options, host="127.0.0.1", port=0)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((options.host, options.port))
+    except OSError:
+        sock.close()
+        raise
+    options = dataclasses.replace(options, port=sock.getsockname()[1])
     app = create_app(options)
     # uvicorn installs signal handlers only in the main thread; this one is not.
     server = uvicorn.Server(uvicorn_config(app, options, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="clarion-sandbox", daemon=True)
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="clarion-sandbox", daemon=True
+    )
     thread.start()
     deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the sandbox did not start")
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{options.port}"
-    app.state.sandbox.base_url = url
     try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the sandbox did not start on {options.host}:{options.port}")
+            time.sleep(0.01)
+        host = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
+        url = f"http://{host}:{options.port}"
+        app.state.sandbox.base_url = url
         yield SandboxHandle(url, options, SandboxAdmin(url), app.state.sandbox)
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
 
 
 def start_sandbox_process(

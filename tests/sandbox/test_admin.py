@@ -152,3 +152,18 @@ def test_admin_routes_are_never_faulted(sandbox: SandboxHandle) -> None:
     sandbox.admin.set_faults("x", error_rate=1.0)
     sandbox.admin.set_faults("facebook", error_rate=1.0)
     assert sandbox.admin.app()["consumer_key"]
+
+
+def test_a_fixed_port_sandbox_uses_the_given_port_and_refuses_a_busy_one() -> None:
+    from bot.sandbox.testing import free_port, running_sandbox
+
+    port = free_port()
+    options = SandboxOptions(port=port)
+    with running_sandbox(options, fixed_port=True) as handle:
+        assert handle.url == f"http://127.0.0.1:{port}"
+        assert handle.admin.app()["base_url"] == handle.url
+        with (
+            pytest.raises(OSError),
+            running_sandbox(SandboxOptions(port=port), fixed_port=True),
+        ):
+            pass
