@@ -123,6 +123,9 @@ def uvicorn_config(app: SandboxApp, options: SandboxOptions, **overrides: Any) -
         "access_log": False,  # thousands of lines a second under load
         "backlog": 16384,  # the capacity test opens 10,000 connections at once
         "timeout_keep_alive": 30,
+        # Injected timeouts hold requests for up to timeout_hold_s; do not let them hold
+        # a shutdown (state is still saved: lifespan shutdown runs after this).
+        "timeout_graceful_shutdown": 3,
         "lifespan": "on",
     }
     settings.update(overrides)
