@@ -185,3 +185,106 @@ class Delivery(Base):
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()
+
+
+class GoalPolicy:
+    ALL_OR_NOTHING = "all_or_nothing"  # as Thunderclap did: goal missed, nothing is posted
+    RELEASE_ANYWAY = "release_anyway"
+
+
+class PledgeCampaignState:
+    OPEN = "open"  # taking pledges
+    RELEASING = "releasing"  # deliveries created; the ledger sends them
+    RELEASED = "released"
+    GOAL_MISSED = "goal_missed"  # all-or-nothing and short of the goal at release time
+    CANCELLED = "cancelled"
+
+
+class PledgeCampaign(Base):
+    """A Thunderclap-style release: supporters pledge accounts; at ``release_at`` the
+    message goes out from every pledged account (spread over ``window_minutes``).
+
+    ``message`` maps platform → text; ``variants`` are extra wordings handed out across
+    supporters so that many accounts do not post identical text (X's automation policy).
+    """
+
+    __tablename__ = "pledge_campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[dict[str, str]] = mapped_column(JSON)
+    variants: Mapped[list[str]] = mapped_column(JSON, default=list)
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    goal: Mapped[int] = mapped_column(Integer)
+    release_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    goal_policy: Mapped[str] = mapped_column(String(20), default=GoalPolicy.ALL_OR_NOTHING)
+    window_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    allow_edit: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(20), default=PledgeCampaignState.OPEN)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+    pledges: Mapped[list[Pledge]] = relationship(back_populates="pledge_campaign")
+
+
+class PledgeState:
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"  # the token failed a readiness check or the release
+    WITHDRAWN = "withdrawn"  # tokens and email deleted; nothing is posted
+
+
+class Pledge(Base):
+    """One supporter account pledged to one campaign.
+
+    The account (owner_kind "supporter") holds the sealed tokens. ``email`` is sealed by
+    the vault like a token. ``withdraw_key_hash`` is the SHA-256 of the secret in the
+    supporter's private withdraw link; the secret itself is never stored.
+    """
+
+    __tablename__ = "pledges"
+    __table_args__ = (UniqueConstraint("pledge_campaign_id", "account_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pledge_campaign_id: Mapped[int] = mapped_column(ForeignKey("pledge_campaigns.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    wording: Mapped[str | None] = mapped_column(Text, nullable=True)  # the supporter's edit
+    variant: Mapped[int | None] = mapped_column(Integer, nullable=True)  # index into variants
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
+    withdraw_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    followers: Mapped[int | None] = mapped_column(Integer, nullable=True)  # at pledge time
+    state: Mapped[str] = mapped_column(String(20), default=PledgeState.ACTIVE)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    pledge_campaign: Mapped[PledgeCampaign] = relationship(back_populates="pledges")
+    account: Mapped[Account | None] = relationship()
+
+
+class OAuthRequest(Base):
+    """A sign-in in progress (X request token, Facebook Login ``state``), kept server-side.
+
+    ``secret`` is sealed (X's request-token secret); ``used_at`` makes a replayed callback
+    fail. Rows older than an hour are useless and may be deleted.
+    """
+
+    __tablename__ = "oauth_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # oauth_token or state
+    secret: Mapped[str] = mapped_column(Text, default="")
+    pledge_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pledge_campaigns.id"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -1,0 +1,25 @@
+"""Migrations and models never drift apart: upgrading an empty database to head gives
+exactly the schema the models describe."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from bot.db.engine import make_engine
+from bot.db.migrate import upgrade
+from bot.db.models import Base
+
+
+def test_upgrading_to_head_gives_the_schema_the_models_describe(empty_database):
+    upgrade(empty_database)
+    engine = make_engine(empty_database)
+    with engine.connect() as conn:
+        differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    assert differences == [], "models changed without a migration: " + repr(differences)
+
+
+def test_upgrading_twice_is_harmless(empty_database):
+    upgrade(empty_database)
+    upgrade(empty_database)
