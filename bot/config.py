@@ -291,6 +291,91 @@ SETTINGS: tuple[Setting, ...] = (
         "Sandbox",
     ),
     _s(
+        "WEB_PORT",
+        "8080",
+        _int_at_least(1),
+        "Port of the campaign pages (served by `run` and by `web`)",
+        "Pledge campaigns",
+    ),
+    _s(
+        "WEB_HOST",
+        "127.0.0.1",
+        _str,
+        "Interface the campaign pages listen on; put a TLS proxy in front for the public",
+        "Pledge campaigns",
+    ),
+    _s(
+        "WEB_BASE_URL",
+        "http://127.0.0.1:8080",
+        _url,
+        "The public address of the campaign pages, used in links, OAuth callbacks and share cards",
+        "Pledge campaigns",
+    ),
+    _s(
+        "WEB_SECRET_KEY",
+        "",
+        _secret,
+        "Signs session cookies, CSRF tokens and withdraw links; `python main.py init` "
+        "generates one",
+        "Pledge campaigns",
+    ),
+    _s(
+        "RELEASE_WINDOW_MINUTES",
+        "10",
+        _int_at_least(0),
+        "Default spread of a pledge release: posts go out over this many minutes, with "
+        "jitter (0 = all at once)",
+        "Pledge campaigns",
+    ),
+    _s(
+        "READINESS_HOURS",
+        "24",
+        _float_at_least(0.0),
+        "How long before a release every pledged token is checked",
+        "Pledge campaigns",
+    ),
+    _s(
+        "IDENTICAL_TEXT_WARN_ACCOUNTS",
+        "10",
+        _int_at_least(1),
+        "Warn when more accounts than this would post identical text (X forbids automated "
+        "identical posts across accounts)",
+        "Pledge campaigns",
+    ),
+    _s(
+        "X_APP_DAILY_POST_LIMIT",
+        "10000",
+        _int_at_least(1),
+        "X's per-app limit on posts per 24 hours, checked before a release",
+        "Pledge campaigns",
+    ),
+    _s(
+        "X_POST_COST_USD",
+        "0.015",
+        _float_at_least(0.0),
+        "X pay-per-use price of one post",
+        "Pledge campaigns",
+    ),
+    _s(
+        "X_POST_WITH_URL_COST_USD",
+        "0.20",
+        _float_at_least(0.0),
+        "X pay-per-use price of one post that contains a URL",
+        "Pledge campaigns",
+    ),
+    _s(
+        "SMTP_HOST",
+        "",
+        _str,
+        "Mail server for supporters' reminder and reconnect emails (empty = no email)",
+        "Email",
+    ),
+    _s("SMTP_PORT", "587", _int_at_least(1), "Mail server port", "Email"),
+    _s("SMTP_USERNAME", "", _str, "Mail server login (empty = none)", "Email"),
+    _s("SMTP_PASSWORD", "", _secret, "Mail server password", "Email"),
+    _s("SMTP_STARTTLS", "on", _choice("on", "off"), "Use STARTTLS", "Email"),
+    _s("MAIL_FROM", "clarion@localhost", _str, "Sender address of supporters' emails", "Email"),
+    _s(
         "TOKEN_ENCRYPTION_KEYS",
         "",
         _secret,
@@ -337,6 +422,22 @@ class Settings:
     sandbox_url: str
     sandbox_port: int
     sandbox_state_file: str
+    web_port: int
+    web_host: str
+    web_base_url: str
+    web_secret_key: Secret
+    release_window_minutes: int
+    readiness_hours: float
+    identical_text_warn_accounts: int
+    x_app_daily_post_limit: int
+    x_post_cost_usd: float
+    x_post_with_url_cost_usd: float
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: Secret
+    smtp_starttls: str
+    mail_from: str
     token_encryption_keys: Secret
     log_level: str
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 
@@ -40,6 +41,10 @@ def init(app: AppContext) -> None:
     if not settings.token_encryption_keys:
         set_key(str(path), "TOKEN_ENCRYPTION_KEYS", generate_key(), quote_mode="never")
         click.echo(f"generated a token encryption key in {path} (keep it secret, back it up)")
+        settings = load_settings(path)
+    if not settings.web_secret_key:
+        set_key(str(path), "WEB_SECRET_KEY", secrets.token_urlsafe(32), quote_mode="never")
+        click.echo(f"generated a web secret key in {path} (signs cookies and withdraw links)")
         settings = load_settings(path)
     Runtime(settings).migrate()
     click.echo(f"database ready: {_safe_url(settings.database_url)}")

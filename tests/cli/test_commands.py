@@ -53,6 +53,8 @@ def test_init_creates_config_a_key_and_the_database(tmp_path, monkeypatch, empty
         line for line in config.splitlines() if line.startswith("TOKEN_ENCRYPTION_KEYS=")
     )
     assert len(key_line.split("=", 1)[1]) == 44
+    web_key = next(line for line in config.splitlines() if line.startswith("WEB_SECRET_KEY="))
+    assert len(web_key.split("=", 1)[1]) >= 40
     again = CliRunner(env={"DATABASE_URL": empty_database}).invoke(main, ["init"])
     assert again.exit_code == 0 and (tmp_path / "config.env").read_text() == config
 
