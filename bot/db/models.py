@@ -11,8 +11,10 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -162,6 +164,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "account_id"),
         Index("ix_deliveries_state_due", "state", "due_at"),
+        Index("ix_deliveries_engagement_next", "engagement_next_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -182,9 +185,71 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Engagement snapshots (bot.engagement): the index of the next snapshot offset and
+    # when it is due (NULL: not planned yet, or every offset taken). A post deleted on the
+    # platform gets ``platform_deleted_at`` and is never polled again.
+    engagement_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    engagement_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    platform_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()
+
+
+class EngagementSnapshot(Base):
+    """One metric of one delivery at one moment; rows are only ever added.
+
+    ``value`` NULL with ``available`` false: the platform did not return the metric
+    (retired, not permitted, past X's 30-day window), which is not the same as 0.
+    Estimated rows (``estimated``) have no delivery: they extrapolate a sampled release
+    (``post_id``, ``platform``) from ``sample_size`` of ``population`` deliveries, with
+    ``low``..``high`` the confidence interval.
+    """
+
+    __tablename__ = "engagement_snapshots"
+    __table_args__ = (
+        Index("ix_engagement_delivery_taken", "delivery_id", "taken_at"),
+        Index("ix_engagement_post_taken", "post_id", "taken_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    label: Mapped[str] = mapped_column(String(20))  # the offset ("1h", "24h") or "refresh"
+    metric: Mapped[str] = mapped_column(String(40))
+    value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    source: Mapped[str] = mapped_column(String(60))
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    low: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    high: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sample_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    population: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EngagementPolicy(Base):
+    """Per-campaign read settings: a cap on X read spending and a sample size for large
+    releases (NULL = no cap / poll every post)."""
+
+    __tablename__ = "engagement_policies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    cap_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sample_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class XReadDay(Base):
+    """An X post read on a UTC day: X bills a post read once per UTC day, so this is what
+    the campaign has spent (rows × X_READ_COST_USD)."""
+
+    __tablename__ = "x_read_days"
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
 
 class GoalPolicy:
