@@ -125,6 +125,24 @@ def _graph_version(raw: str) -> str:
     return f"v{int(major)}.{int(minor)}"
 
 
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _offsets(raw: str) -> tuple[tuple[str, int], ...]:
+    """ "1h,24h,7d,29d" -> (("1h", 3600), ...): ascending, each a number and m, h or d."""
+    expected = "offsets such as 1h,24h,7d,29d (numbers with m, h or d, ascending)"
+    out: list[tuple[str, int]] = []
+    for part in raw.replace(" ", "").split(","):
+        number, unit = part[:-1], part[-1:].lower()
+        if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+            raise ValueError(expected)
+        seconds = int(number) * _UNITS[unit]
+        if out and seconds <= out[-1][1]:
+            raise ValueError(expected)
+        out.append((part, seconds))
+    return tuple(out)
+
+
 def _secret(raw: str) -> Secret:
     return Secret(raw.strip())
 
@@ -376,6 +394,35 @@ SETTINGS: tuple[Setting, ...] = (
     _s("SMTP_STARTTLS", "on", _choice("on", "off"), "Use STARTTLS", "Email"),
     _s("MAIL_FROM", "clarion@localhost", _str, "Sender address of supporters' emails", "Email"),
     _s(
+        "ENGAGEMENT_OFFSETS",
+        "1h,24h,7d,29d",
+        _offsets,
+        "When to record each sent post's engagement, after it went out; the last stays "
+        "inside X's 30-day window for impressions and link clicks",
+        "Engagement",
+    ),
+    _s(
+        "ENGAGEMENT_POLL_SECONDS",
+        "300",
+        _float_at_least(1.0),
+        "How often the daemon looks for snapshots that are due",
+        "Engagement",
+    ),
+    _s(
+        "ENGAGEMENT_CONCURRENCY",
+        "8",
+        _int_at_least(1),
+        "How many metric reads run at the same time",
+        "Engagement",
+    ),
+    _s(
+        "X_READ_COST_USD",
+        "0.005",
+        _float_at_least(0.0),
+        "X pay-per-use price of reading one post; X charges it once per post per UTC day",
+        "Engagement",
+    ),
+    _s(
         "TOKEN_ENCRYPTION_KEYS",
         "",
         _secret,
@@ -438,6 +485,10 @@ class Settings:
     smtp_password: Secret
     smtp_starttls: str
     mail_from: str
+    engagement_offsets: tuple[tuple[str, int], ...]
+    engagement_poll_seconds: float
+    engagement_concurrency: int
+    x_read_cost_usd: float
     token_encryption_keys: Secret
     log_level: str
 
