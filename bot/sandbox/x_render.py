@@ -7,14 +7,31 @@ here is noted next to it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.engagement import metrics
+from bot.sandbox.ratelimit import Window
 
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
     from bot.sandbox.x_state import Tweet, XUser
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed the request: a user, or the app alone (bearer token)."""
+
+    user: XUser | None  # None: app-only bearer token
+
+
+class Reply(Exception):
+    """Raised by handlers to answer at once (errors); carries status and body."""
+
+    def __init__(self, status: int, body: Any, window: Window | None = None) -> None:
+        self.status, self.body, self.window = status, body, window
+
 
 PROBLEMS = "https://api.twitter.com/2/problems/"
 # X: non_public_metrics and organic_metrics exist only for the author, for 30 days.
