@@ -151,3 +151,34 @@ class Platform(Protocol):
     def verify(self, creds: Credentials) -> AccountInfo:
         """Check the token works and say whose it is (with follower count)."""
         ...
+
+
+# Engagement metrics under one name on every platform (reports add them up across
+# platforms): X like_count / Facebook reactions are "likes", retweets / shares "reposts",
+# replies / comments "replies", impressions / post_media_view "views".
+METRIC_NAMES = (
+    "likes",
+    "reposts",
+    "replies",
+    "quotes",
+    "bookmarks",
+    "views",
+    "link_clicks",
+    "profile_clicks",
+)
+
+
+@dataclass(frozen=True)
+class MetricsReading:
+    """One post's engagement as the platform reported it at one moment.
+
+    ``values`` maps a name in METRIC_NAMES to a count, or to None when the platform did
+    not give it (retired metric, no permission, past X's 30-day window): unavailable is
+    never written as 0. ``sources`` says where each value came from (e.g.
+    ``x.public_metrics``). ``deleted``: the platform says the post no longer exists.
+    """
+
+    platform_id: str
+    values: dict[str, int | None] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    deleted: bool = False

@@ -1,7 +1,8 @@
 """X (Twitter): the only package that imports tweepy.
 
 ``adapter`` posts and reads through tweepy.Client with OAuth 1.0a user tokens, ``errors``
-classifies X's answers once, ``auth`` signs the campaign's account in with a PIN.
+classifies X's answers once, ``metrics`` reads
+engagement in batches, ``auth`` signs the campaign's account in with a PIN.
 """
 
 from bot.platforms.x.adapter import XPlatform, compose_text, normalise_for_match
@@ -12,11 +13,15 @@ from bot.platforms.x.errors import (
     XErrorRule,
     classify_x_response,
 )
+from bot.platforms.x.metrics import MAX_IDS_PER_CALL, PRIVATE_METRICS_WINDOW, XMetrics
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
+    "MAX_IDS_PER_CALL",
+    "PRIVATE_METRICS_WINDOW",
     "X_ERROR_TABLE",
     "XErrorRule",
+    "XMetrics",
     "XPinAuth",
     "XPlatform",
     "classify_x_response",

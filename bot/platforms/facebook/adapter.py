@@ -1,6 +1,6 @@
 """Facebook Pages adapter, through facebook-sdk 3.1.0's GraphAPI.
 
-The only module that imports ``facebook``. Apps can post only to Pages
+Apps can post only to Pages
 (publish_actions was removed in 2018, Groups in April 2024), so
 ``creds.platform_user_id`` is a Page id and ``creds.token`` a Page access token.
 
