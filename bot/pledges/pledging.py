@@ -1,0 +1,341 @@
+"""Supporters pledging, editing and withdrawing: the pledge logic the web app calls.
+
+The supporter's tokens are sealed by the vault on a supporter Account; their email, when
+left, is sealed the same way. The private withdraw link carries a secret that is returned
+once and never stored: the database keeps only its SHA-256, so a stolen database cannot
+withdraw anyone's pledge.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import exists, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    Account,
+    AccountStatus,
+    Campaign,
+    Pledge,
+    PledgeCampaign,
+    PledgeCampaignState,
+    PledgeState,
+)
+from bot.platforms.base import AccountInfo, Credentials
+from bot.pledges import texts
+from bot.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+# Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
+LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
+# RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
+_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']+$")
+
+
+class PledgeError(Exception):
+    """A pledge was refused; the message is safe to show a supporter."""
+
+
+@dataclass(frozen=True)
+class PledgeReceipt:
+    pledge_id: int
+    platform: str
+    handle: str
+    text: str  # exactly what will be posted (on X with the link in it)
+    release_at: datetime
+    timezone: str
+    withdraw_secret: str  # only returned, never stored
+    link: str | None = None  # on Facebook the link is attached to the post, not in the text
+
+
+@dataclass(frozen=True)
+class Progress:
+    pledged: int
+    goal: int
+    pledged_reach: int
+    ready_reach: int
+    release_at: datetime
+    seconds_left: float
+    state: str
+    by_platform: dict[str, int]
+
+
+def key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def seal_email(vault: Vault, email: str) -> str:
+    # The vault seals Credentials; an email rides in the token field, encrypted alike.
+    return vault.seal(Credentials(token=email))
+
+
+def open_email(vault: Vault, sealed: str | None) -> str | None:
+    return vault.open(sealed).token if sealed else None
+
+
+def find_campaign(session: Session, slug: str) -> PledgeCampaign | None:
+    return session.scalars(
+        select(PledgeCampaign).join(Campaign).where(Campaign.slug == slug)
+    ).first()
+
+
+def progress(session: Session, pc: PledgeCampaign, now: datetime) -> Progress:
+    """Counts for the campaign page: live pledges, their reach (followers at pledge time)
+    and the reach of those whose token passed the readiness check."""
+    rows: list[tuple[str, int, int]] = [
+        (str(platform), int(count), int(reach or 0))
+        for platform, count, reach in session.execute(
+            select(Pledge.platform, func.count(), func.sum(Pledge.followers))
+            .where(Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE))
+            .group_by(Pledge.platform)
+        ).all()
+    ]
+    ready = session.scalar(
+        select(func.coalesce(func.sum(Pledge.followers), 0)).where(
+            Pledge.pledge_campaign_id == pc.id,
+            Pledge.state == PledgeState.ACTIVE,
+            Pledge.verified_at.is_not(None),
+        )
+    )
+    by_platform = {platform: count for platform, count, _ in rows}
+    return Progress(
+        pledged=sum(by_platform.values()),
+        goal=pc.goal,
+        pledged_reach=sum(reach for _, _, reach in rows),
+        ready_reach=int(ready or 0),
+        release_at=pc.release_at,
+        seconds_left=max(0.0, (pc.release_at - now).total_seconds()),
+        state=pc.state,
+        by_platform=by_platform,
+    )
+
+
+def preview(pc: PledgeCampaign, platform: str) -> str:
+    """The campaign's default text on ``platform`` as it would appear there."""
+    if platform not in pc.message:
+        raise PledgeError(f"this campaign does not post to {platform}")
+    return texts.as_posted(platform, pc.message[platform], texts.tagged_link(pc, platform))
+
+
+def _open_for_pledges(pc: PledgeCampaign, now: datetime) -> None:
+    if pc.state != PledgeCampaignState.OPEN or now >= pc.release_at:
+        raise PledgeError("this campaign is no longer taking pledges: its release has started")
+
+
+def _clean_email(email: str | None) -> str | None:
+    if email is None or not email.strip():
+        return None
+    email = email.strip()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise PledgeError("that email address does not look right; check it or leave it empty")
+    return email
+
+
+def _clean_wording(pc: PledgeCampaign, platform: str, wording: str | None) -> str | None:
+    if wording is None or not wording.strip():
+        return None
+    wording = wording.strip()
+    if wording == pc.message.get(platform):
+        return None
+    if not pc.allow_edit:
+        raise PledgeError("this campaign's organisers asked supporters not to change the wording")
+    problem = texts.refusal(platform, wording, texts.tagged_link(pc, platform))
+    if problem:
+        where = "X" if platform == "x" else "Facebook"
+        raise PledgeError(f"your wording {problem} (with the campaign link, on {where})")
+    return wording
+
+
+def _receipt(pc: PledgeCampaign, pledge: Pledge, handle: str, secret: str) -> PledgeReceipt:
+    link = texts.tagged_link(pc, pledge.platform)
+    text = texts.base_text(pc, pledge.platform, pledge.variant, pledge.wording)
+    return PledgeReceipt(
+        pledge_id=pledge.id,
+        platform=pledge.platform,
+        handle=handle,
+        text=texts.as_posted(pledge.platform, text, link),
+        release_at=pc.release_at,
+        timezone=pc.timezone,
+        withdraw_secret=secret,
+        link=link if pledge.platform != "x" else None,
+    )
+
+
+def _upsert_supporter(
+    session: Session, vault: Vault, platform: str, creds: Credentials, who: AccountInfo
+) -> Account:
+    account = session.scalars(
+        select(Account).where(
+            Account.platform == platform,
+            Account.owner_kind == "supporter",
+            Account.platform_user_id == who.platform_user_id,
+        )
+    ).first()
+    if account is None:
+        account = Account(
+            platform=platform, owner_kind="supporter", platform_user_id=who.platform_user_id
+        )
+        session.add(account)
+    account.handle = who.handle
+    account.name = who.name
+    account.followers = who.followers
+    account.is_default = False
+    account.credentials = vault.seal(Credentials(creds.token, creds.secret, who.platform_user_id))
+    account.token_fingerprint = vault.fingerprint(creds.token)
+    account.source = "pledge"
+    account.status = AccountStatus.ACTIVE
+    account.status_reason = ""
+    return account
+
+
+def add_pledge(
+    session: Session,
+    vault: Vault,
+    pc: PledgeCampaign,
+    platform: str,
+    creds: Credentials,
+    who: AccountInfo,
+    *,
+    wording: str | None = None,
+    email: str | None = None,
+    now: datetime,
+) -> PledgeReceipt:
+    """Pledge the account ``who`` (just authorised with ``creds``) to ``pc``; commits.
+
+    Pledging the same account again (say, the withdraw link was lost) refreshes its token
+    and issues a new withdraw link; the old link stops working.
+    """
+    _open_for_pledges(pc, now)
+    if platform not in pc.message:
+        raise PledgeError(f"this campaign does not post to {platform}")
+    wording = _clean_wording(pc, platform, wording)
+    email = _clean_email(email)
+    account = _upsert_supporter(session, vault, platform, creds, who)
+    session.flush()
+    pledge = session.scalars(
+        select(Pledge).where(Pledge.pledge_campaign_id == pc.id, Pledge.account_id == account.id)
+    ).first()
+    if pledge is None:
+        before = session.scalar(
+            select(func.count()).where(
+                Pledge.pledge_campaign_id == pc.id, Pledge.platform == platform
+            )
+        )
+        pledge = Pledge(
+            pledge_campaign_id=pc.id,
+            account_id=account.id,
+            platform=platform,
+            variant=texts.choose_variant(pc, platform, int(before or 0)),
+            created_at=now,
+        )
+        session.add(pledge)
+    secret = secrets.token_urlsafe(32)
+    pledge.withdraw_key_hash = key_hash(secret)
+    pledge.wording = wording
+    pledge.email = seal_email(vault, email) if email else None
+    pledge.followers = who.followers
+    pledge.state = PledgeState.ACTIVE
+    pledge.state_reason = ""
+    pledge.withdrawn_at = None
+    # The token was checked just now by the sign-in (verify_credentials / me).
+    pledge.verified_at = now
+    session.commit()
+    logger.info(
+        "pledge %s: %s @%s pledged to %s", pledge.id, platform, who.handle, pc.campaign.slug
+    )
+    return _receipt(pc, pledge, account.handle, secret)
+
+
+def pledge_by_secret(session: Session, secret: str) -> Pledge | None:
+    if not secret or len(secret) > 200:
+        return None
+    return session.scalars(
+        select(Pledge).where(Pledge.withdraw_key_hash == key_hash(secret))
+    ).first()
+
+
+def edit_pledge(
+    session: Session,
+    vault: Vault,
+    secret: str,
+    *,
+    wording: str | None,
+    email: str | None,
+    now: datetime,
+) -> PledgeReceipt:
+    """Change a pledge's wording and/or email; commits.
+
+    None leaves a field as it is; an empty string clears it (the wording goes back to the
+    campaign's text, the email is deleted). Refused once the release has started.
+    """
+    pledge = pledge_by_secret(session, secret)
+    if pledge is None or pledge.state == PledgeState.WITHDRAWN:
+        raise PledgeError("this link does not match a pledge; it may have been withdrawn")
+    pc = pledge.pledge_campaign
+    _open_for_pledges(pc, now)
+    if wording is not None:
+        pledge.wording = _clean_wording(pc, pledge.platform, wording)
+    if email is not None:
+        cleaned = _clean_email(email)
+        pledge.email = seal_email(vault, cleaned) if cleaned else None
+    session.commit()
+    handle = pledge.account.handle if pledge.account is not None else ""
+    return _receipt(pc, pledge, handle, secret)
+
+
+def withdraw(session: Session, secret: str, now: datetime) -> bool:
+    """Withdraw the pledge and delete its stored tokens and email; commits.
+
+    Returns False when there is nothing to withdraw (unknown link, already withdrawn) or
+    the release has started. The UPDATE is conditional on the campaign still being open,
+    so a withdraw racing the release either happens before it or not at all.
+    """
+    pledge = pledge_by_secret(session, secret)
+    if pledge is None or pledge.state == PledgeState.WITHDRAWN:
+        return False
+    pc = pledge.pledge_campaign
+    if now >= pc.release_at:
+        return False
+    still_open = exists().where(
+        PledgeCampaign.id == pledge.pledge_campaign_id,
+        PledgeCampaign.state == PledgeCampaignState.OPEN,
+    )
+    done = session.execute(
+        update(Pledge)
+        .where(Pledge.id == pledge.id, Pledge.state.in_(LIVE), still_open)
+        .values(state=PledgeState.WITHDRAWN, withdrawn_at=now, email=None, state_reason="")
+    ).rowcount  # type: ignore[attr-defined]
+    if done != 1:
+        session.rollback()
+        return False
+    account_id = pledge.account_id
+    if account_id is not None:
+        # The supporter account may be pledged to another campaign too: its token is
+        # deleted only when no live pledge needs it any more.
+        others = session.scalar(
+            select(func.count()).where(
+                Pledge.account_id == account_id, Pledge.state.in_(LIVE), Pledge.id != pledge.id
+            )
+        )
+        if not others:
+            session.execute(
+                update(Account)
+                .where(Account.id == account_id, Account.owner_kind == "supporter")
+                .values(
+                    credentials="",
+                    token_fingerprint="",
+                    status=AccountStatus.DISABLED,
+                    status_reason="withdrawn by the supporter; tokens deleted",
+                )
+            )
+    session.commit()
+    session.expire_all()
+    logger.info("pledge %s withdrawn; its tokens and email were deleted", pledge.id)
+    return True

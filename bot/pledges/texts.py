@@ -1,0 +1,68 @@
+"""What a pledged account posts: the campaign's message, a wording variant or the
+supporter's own edit, and the campaign link tagged with UTM parameters per platform.
+
+Pure functions over a PledgeCampaign, shared by pledging (the receipt), rules (identical
+text, costs) and release (the Post written for each pledge), so all three agree.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from bot import text_rules
+from bot.db.models import PledgeCampaign
+
+
+def utm_tag(link: str, *, platform: str, campaign: str) -> str:
+    """``link`` with utm_source/utm_medium/utm_campaign added, so the campaign's analytics
+    can tell the release's visits apart by platform. Parameters already present are kept
+    (a volunteer's own tagging wins)."""
+    parts = urlsplit(link)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    have = {k for k, _ in query}
+    for key, value in (
+        ("utm_source", platform),
+        ("utm_medium", "social"),
+        ("utm_campaign", campaign),
+    ):
+        if key not in have:
+            query.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def tagged_link(pc: PledgeCampaign, platform: str) -> str | None:
+    if not pc.link:
+        return None
+    return utm_tag(pc.link, platform=platform, campaign=pc.campaign.slug)
+
+
+def wordings(pc: PledgeCampaign, platform: str) -> list[str]:
+    """The campaign's texts on ``platform``: its message there, then every variant."""
+    return [pc.message[platform], *pc.variants]
+
+
+def choose_variant(pc: PledgeCampaign, platform: str, pledged_before: int) -> int | None:
+    """Round-robin over [message] + variants, so consecutive supporters on a platform get
+    different texts. None = the message itself, k = ``variants[k]``."""
+    slot = pledged_before % len(wordings(pc, platform))
+    return None if slot == 0 else slot - 1
+
+
+def base_text(pc: PledgeCampaign, platform: str, variant: int | None, wording: str | None) -> str:
+    """The text before the link: the supporter's edit, else their variant, else the message."""
+    if wording:
+        return wording
+    if variant is not None and 0 <= variant < len(pc.variants):
+        return pc.variants[variant]
+    return pc.message[platform]
+
+
+def as_posted(platform: str, text: str, link: str | None) -> str:
+    """What appears on the platform: on X the link goes into the text (where it counts 23
+    characters); on Facebook the link is attached to the post as its ``link`` field."""
+    return text_rules.x_text(text, link) if platform == "x" else text
+
+
+def refusal(platform: str, text: str, link: str | None) -> str | None:
+    """None when ``text`` (with ``link``) fits ``platform``, else what to fix."""
+    return text_rules.check(platform, as_posted(platform, text, link))

@@ -1,0 +1,192 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import Account, AccountStatus, Pledge, PledgeState
+from bot.pledges.pledging import (
+    PledgeError,
+    PledgeReceipt,
+    edit_pledge,
+    find_campaign,
+    key_hash,
+    open_email,
+    pledge_by_secret,
+    preview,
+    progress,
+    withdraw,
+)
+from bot.vault import Vault
+from tests.pledges.conftest import NOW, RELEASE, make_campaign
+
+Pledger = Callable[..., PledgeReceipt]
+
+
+def test_a_receipt_says_exactly_what_goes_out_with_the_tagged_link(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    receipt = pledge_factory("fujitsu", "1")
+    assert receipt.text == (
+        "Stop the victimisation of reps at Fujitsu\nhttps://union.org.uk/fujitsu"
+        "?utm_source=x&utm_medium=social&utm_campaign=fujitsu"
+    )
+    assert receipt.handle == "h1" and receipt.release_at == RELEASE
+    fb = pledge_factory("fujitsu", "2", platform="facebook")
+    assert fb.text == "Stop it now" and fb.link is not None and "utm_source=facebook" in fb.link
+
+
+def test_the_withdraw_secret_is_not_stored_only_its_hash(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    receipt = pledge_factory("fujitsu", "1")
+    with sessions() as s:
+        pledge = s.scalars(select(Pledge)).one()
+        assert pledge.withdraw_key_hash == key_hash(receipt.withdraw_secret)
+        assert receipt.withdraw_secret not in pledge.withdraw_key_hash
+        assert pledge_by_secret(s, receipt.withdraw_secret) is not None
+        assert pledge_by_secret(s, receipt.withdraw_secret + "x") is None
+
+
+def test_progress_counts_live_pledges_and_their_reach(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=500)
+    pledge_factory("fujitsu", "1", followers=100)
+    pledge_factory("fujitsu", "2", followers=50, platform="facebook")
+    gone = pledge_factory("fujitsu", "3", followers=1000)
+    with sessions() as s:
+        assert withdraw(s, gone.withdraw_secret, NOW)
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        p = progress(s, pc, NOW)
+    assert (p.pledged, p.goal, p.pledged_reach, p.ready_reach) == (2, 500, 150, 150)
+    assert p.by_platform == {"x": 1, "facebook": 1}
+    assert p.seconds_left == (RELEASE - NOW).total_seconds()
+
+
+def test_supporters_get_the_variants_round_robin(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, variants=["Variant A", "Variant B"], link=None)
+    got = [pledge_factory("fujitsu", str(i)).text for i in range(4)]
+    assert got == [
+        "Stop the victimisation of reps at Fujitsu",
+        "Variant A",
+        "Variant B",
+        "Stop the victimisation of reps at Fujitsu",
+    ]
+
+
+def test_wording_too_long_for_x_with_the_link_is_refused(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    with pytest.raises(PledgeError, match="shorten by 1"):
+        # 256 + newline + 23 for the link = 280 + 1
+        pledge_factory("fujitsu", "1", wording="a" * 257)
+    assert pledge_factory("fujitsu", "1", wording="a" * 256).text.startswith("a" * 256)
+
+
+def test_wording_edits_are_refused_when_the_campaign_does_not_allow_them(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, allow_edit=False)
+    with pytest.raises(PledgeError, match="not to change"):
+        pledge_factory("fujitsu", "1", wording="my words")
+
+
+def test_no_pledges_are_taken_once_the_release_time_has_come(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    with pytest.raises(PledgeError, match="no longer taking pledges"):
+        pledge_factory("fujitsu", "1", now=RELEASE)
+
+
+def test_edit_changes_wording_and_email_and_empty_clears_them(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    receipt = pledge_factory("fujitsu", "1", email="rep@example.org")
+    with sessions() as s:
+        edited = edit_pledge(
+            s,
+            vault,
+            receipt.withdraw_secret,
+            wording="Solidarity with the reps",
+            email=None,
+            now=NOW,
+        )
+        assert edited.text.startswith("Solidarity with the reps\n")
+        pledge = s.scalars(select(Pledge)).one()
+        assert open_email(vault, pledge.email) == "rep@example.org"
+        cleared = edit_pledge(s, vault, receipt.withdraw_secret, wording="", email="", now=NOW)
+        assert cleared.text.startswith("Stop the victimisation")
+        s.refresh(pledge)
+        assert pledge.email is None and pledge.wording is None
+        with pytest.raises(PledgeError, match="no longer"):
+            edit_pledge(s, vault, receipt.withdraw_secret, wording="late", email=None, now=RELEASE)
+
+
+def test_withdraw_deletes_the_sealed_tokens_and_the_email(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    receipt = pledge_factory("fujitsu", "1", email="rep@example.org")
+    with sessions() as s:
+        before = s.scalars(select(Account)).one()
+        assert before.credentials and s.scalars(select(Pledge)).one().email
+    with sessions() as s:
+        assert withdraw(s, receipt.withdraw_secret, NOW)
+        assert not withdraw(s, receipt.withdraw_secret, NOW)
+    with sessions() as s:
+        account = s.scalars(select(Account)).one()
+        pledge = s.scalars(select(Pledge)).one()
+        assert account.credentials == "" and account.token_fingerprint == ""
+        assert account.status == AccountStatus.DISABLED
+        assert pledge.email is None and pledge.state == PledgeState.WITHDRAWN
+
+
+def test_withdraw_is_refused_once_the_release_has_started(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    receipt = pledge_factory("fujitsu", "1")
+    with sessions() as s:
+        assert not withdraw(s, receipt.withdraw_secret, RELEASE + timedelta(seconds=1))
+
+
+def test_pledging_again_refreshes_the_token_and_replaces_the_link(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    first = pledge_factory("fujitsu", "1", token="old")
+    second = pledge_factory("fujitsu", "1", token="new")
+    assert first.pledge_id == second.pledge_id
+    with sessions() as s:
+        assert pledge_by_secret(s, first.withdraw_secret) is None
+        assert s.scalars(select(Pledge)).one().state == PledgeState.ACTIVE
+
+
+def test_preview_is_the_default_text_on_each_platform(sessions: sessionmaker[Session]) -> None:
+    with sessions() as s:
+        pc = make_campaign(s, link=None)
+        assert preview(pc, "x") == "Stop the victimisation of reps at Fujitsu"
+        assert preview(pc, "facebook") == "Stop it now"
