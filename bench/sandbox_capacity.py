@@ -46,14 +46,15 @@ def raise_nofile() -> int:
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def sign_batch(args: tuple[list[dict[str, str]], int, int, str]) -> list[bytes]:
+def sign_batch(args: tuple[list[dict[str, str]], int, int, str, bool]) -> list[bytes]:
     """Build signed raw HTTP requests (runs in worker processes)."""
-    users, start, count, tag = args
+    users, start, count, tag, link = args
     options = SandboxOptions()
     requests = []
     for i in range(start, start + count):
         user = users[i % len(users)]
-        body = json.dumps({"text": f"capacity {tag} {i}"}).encode()
+        text = f"capacity {tag} {i}" + (f" https://example.org/p/{i}" if link else "")
+        body = json.dumps({"text": text}).encode()
         client = OAuthClient(
             options.consumer_key,
             options.consumer_secret,
@@ -75,10 +76,10 @@ def sign_batch(args: tuple[list[dict[str, str]], int, int, str]) -> list[bytes]:
     return requests
 
 
-def sign_all(users: list[dict[str, str]], total: int, tag: str) -> list[bytes]:
+def sign_all(users: list[dict[str, str]], total: int, tag: str, link: bool = False) -> list[bytes]:
     workers = max(1, os.cpu_count() or 1)
     chunk = -(-total // workers)
-    jobs = [(users, s, min(chunk, total - s), tag) for s in range(0, total, chunk)]
+    jobs = [(users, s, min(chunk, total - s), tag, link) for s in range(0, total, chunk)]
     with ProcessPoolExecutor(workers) as pool:
         return [request for batch in pool.map(sign_batch, jobs) for request in batch]
 
@@ -189,6 +190,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64, help="keep-alive connections")
     parser.add_argument("--concurrent", type=int, help="requests held at once in run (b)")
     parser.add_argument("--latency-ms", type=float, default=250.0, help="latency for run (b)")
+    parser.add_argument(
+        "--link",
+        action="store_true",
+        help="put a link in every post (X wraps it in t.co: URL extraction costs more)",
+    )
     args = parser.parse_args()
     posts = args.posts or (3_000 if args.quick else 30_000)
     concurrent = args.concurrent or (1_000 if args.quick else 10_000)
@@ -204,7 +210,7 @@ def main() -> int:
         admin = SandboxAdmin(url)
         users_a = make_users(admin, -(-posts // POSTS_PER_USER), "tp")
         users_b = make_users(admin, -(-concurrent // POSTS_PER_USER), "cc")
-        signed_a = sign_all(users_a, posts, "a")
+        signed_a = sign_all(users_a, posts, "a", args.link)
         signed_b = sign_all(users_b, concurrent, "b")
         server_before, client_before = cpu_seconds(process.pid), time.process_time()
         a = asyncio.run(throughput("127.0.0.1", port, signed_a, args.connections))
@@ -219,10 +225,8 @@ def main() -> int:
         process.wait(timeout=10)
 
     print(f"{'run':<34}{'requests':>10}{'seconds':>10}{'result':>26}")
-    print(
-        f"{'(a) signed POST /2/tweets':<34}{a['requests']:>10}{a['elapsed_s']:>10.2f}"
-        f"{a['per_s']:>18.0f} posts/s"
-    )
+    label_a = "(a) signed POST /2/tweets" + (" + link" if args.link else "")
+    print(f"{label_a:<34}{a['requests']:>10}{a['elapsed_s']:>10.2f}{a['per_s']:>18.0f} posts/s")
     print(
         f"{'    latency p50 / p99 (ms)':<34}{'':>10}{'':>10}"
         f"{a['p50_ms']:>14.1f} / {a['p99_ms']:.1f}"

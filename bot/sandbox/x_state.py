@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import string
 import threading
@@ -218,6 +219,7 @@ class XState:
             self._last_id = int(data.get("last_id", 0))
 
 
+_MAYBE_URL = re.compile(r"[^\W_]\.[^\W\d_]{2,}").search
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
@@ -226,9 +228,10 @@ def shown_text(text: str, salt: str) -> str:
     as HTML entities (as in the recorded lookups in /work/shared/contracts/x/).
 
     URL extraction is twitter-text's (the same rules X counts length with); it costs
-    ~0.3 ms, so text without a dot, which cannot hold a URL, skips it.
+    ~0.3 ms, so text with nothing like a domain (a letter-led TLD right after a dot)
+    skips it.
     """
-    urls = twitter_text.extract_urls_with_indices(text) if "." in text else []
+    urls = twitter_text.extract_urls_with_indices(text) if _MAYBE_URL(text) else []
     parts: list[str] = []
     position = 0
     for found in urls:
