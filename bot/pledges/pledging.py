@@ -303,6 +303,9 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
     pc = pledge.pledge_campaign
     if now >= pc.release_at:
         return False
+    # Lock the campaign row (PostgreSQL; SQLite's writer lock does the same) so a withdraw
+    # and the release's claim on it are serialised: one of them sees the other's result.
+    session.execute(select(PledgeCampaign.id).where(PledgeCampaign.id == pc.id).with_for_update())
     still_open = exists().where(
         PledgeCampaign.id == pledge.pledge_campaign_id,
         PledgeCampaign.state == PledgeCampaignState.OPEN,

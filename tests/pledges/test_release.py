@@ -1,0 +1,199 @@
+"""The release: goal policies, one post per pledge written once, revoked tokens."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import (
+    Delivery,
+    DeliveryState,
+    GoalPolicy,
+    Pledge,
+    PledgeCampaign,
+    PledgeCampaignState,
+    PledgeState,
+    Post,
+)
+from bot.delivery import Deliverer, RetryPolicy
+from bot.ledger import Ledger
+from bot.platforms.base import AuthError, Credentials, Published
+from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
+from bot.pledges.release import release, run_due, spread, status
+from bot.vault import Vault
+from tests.fakes import FakePlatform
+from tests.pledges.conftest import NOW, RELEASE, make_campaign
+
+Pledger = Callable[..., PledgeReceipt]
+
+
+class RevokedFor(FakePlatform):
+    """A fake X whose listed users have revoked the app."""
+
+    def __init__(self, revoked: set[str]) -> None:
+        super().__init__("x")
+        self.revoked = revoked
+
+    def publish(self, creds: Credentials, text: str, **kw: object) -> Published:
+        if creds.platform_user_id in self.revoked:
+            raise AuthError("Unauthorized", code=401)
+        return super().publish(creds, text, **kw)  # type: ignore[arg-type]
+
+
+def drain(sessions: sessionmaker[Session], deliverer: Deliverer, at: datetime) -> None:
+    """Run every due delivery until none is left open (the daemon, without threads)."""
+    for _ in range(20):
+        ledger = deliverer.ledger
+        due = ledger.due(at + timedelta(days=1))
+        if not due:
+            return
+        for delivery_id, _ in due:
+            deliverer.run(delivery_id)
+
+
+def campaign_id(sessions: sessionmaker[Session], slug: str = "fujitsu") -> int:
+    with sessions() as s:
+        pc = find_campaign(s, slug)
+        assert pc is not None
+        return pc.id
+
+
+def test_all_or_nothing_short_of_the_goal_posts_nothing(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=3, policy=GoalPolicy.ALL_OR_NOTHING)
+    pledge_factory("fujitsu", "1")
+    pledge_factory("fujitsu", "2")
+    with sessions() as s:
+        out = release(s, campaign_id(sessions), RELEASE)
+    assert out.state == PledgeCampaignState.GOAL_MISSED and out.pledged == 2
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Post)) == 0
+        assert s.scalar(select(PledgeCampaign.state)) == PledgeCampaignState.GOAL_MISSED
+
+
+def test_release_anyway_short_of_the_goal_still_goes(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=3, policy=GoalPolicy.RELEASE_ANYWAY)
+    pledge_factory("fujitsu", "1")
+    pledge_factory("fujitsu", "2")
+    with sessions() as s:
+        out = release(s, campaign_id(sessions), RELEASE)
+    assert out.state == PledgeCampaignState.RELEASING and out.posts == 2
+
+
+def test_all_or_nothing_at_the_goal_goes(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=2)
+    pledge_factory("fujitsu", "1")
+    pledge_factory("fujitsu", "2")
+    with sessions() as s:
+        assert release(s, campaign_id(sessions), RELEASE).posts == 2
+
+
+def test_a_campaign_is_not_released_before_its_time(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1)
+    pledge_factory("fujitsu", "1")
+    with sessions() as s:
+        assert release(s, campaign_id(sessions), RELEASE - timedelta(seconds=1)).state == ""
+        assert s.scalar(select(func.count()).select_from(Post)) == 0
+
+
+def test_a_release_is_written_once_however_often_it_is_asked_for(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1)
+    for user in "123":
+        pledge_factory("fujitsu", user)
+    pc_id = campaign_id(sessions)
+    outcomes = []
+    for _ in range(3):
+        with sessions() as s:
+            outcomes.append(release(s, pc_id, RELEASE))
+    assert [o.posts for o in outcomes] == [3, 0, 0]
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Delivery)) == 3
+        pledges = s.scalars(select(Pledge)).all()
+        assert all(p.delivery_id is not None for p in pledges)
+
+
+def test_each_post_carries_its_supporters_words_and_the_tagged_link(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1, variants=["Variant A"])
+    pledge_factory("fujitsu", "1")
+    pledge_factory("fujitsu", "2")
+    pledge_factory("fujitsu", "3", wording="My own words")
+    with sessions() as s:
+        release(s, campaign_id(sessions), RELEASE)
+        posts = s.scalars(select(Post).order_by(Post.key)).all()
+    texts = sorted(p.parts["x"][0] for p in posts)
+    assert texts == ["My own words", "Stop the victimisation of reps at Fujitsu", "Variant A"]
+    assert {p.kind for p in posts} == {"pledge"}
+    assert all(p.link and "utm_source=x" in p.link for p in posts)
+
+
+def test_window_zero_sends_all_at_release_time_and_a_window_spreads_them() -> None:
+    rng = random.Random(1)
+    assert spread(5, 0, rng) == [0.0] * 5
+    offsets = spread(100, 10, rng)
+    assert all(0 <= o < 600 for o in offsets)
+    assert offsets == sorted(offsets)  # one per slot
+    assert max(offsets) > 590 - 6 and min(offsets) < 6
+
+
+def test_withdrawn_pledges_post_nothing(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1)
+    pledge_factory("fujitsu", "1")
+    gone = pledge_factory("fujitsu", "2")
+    with sessions() as s:
+        assert withdraw(s, gone.withdraw_secret, NOW)
+        assert release(s, campaign_id(sessions), RELEASE).posts == 1
+
+
+def test_a_revoked_token_marks_that_pledge_and_the_others_go(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1)
+    for user in "12345":
+        pledge_factory("fujitsu", user)
+    x = RevokedFor({"3"})
+    deliverer = Deliverer(
+        Ledger(sessions, "w"), {"x": x}, vault, RetryPolicy(3, 1, 5), clock=lambda: RELEASE
+    )
+    run_due(sessions, RELEASE)
+    drain(sessions, deliverer, RELEASE)
+    run_due(sessions, RELEASE)
+    assert sorted(str(p["user"]) for p in x.posts) == ["1", "2", "4", "5"]
+    with sessions() as s:
+        states = {p.account.platform_user_id: p.state for p in s.scalars(select(Pledge))}
+        pc = s.scalars(select(PledgeCampaign)).one()
+        st = status(s, pc)
+        assert pc.state == PledgeCampaignState.RELEASED
+    assert states == {
+        "1": PledgeState.ACTIVE,
+        "2": PledgeState.ACTIVE,
+        "3": PledgeState.NEEDS_RECONNECT,
+        "4": PledgeState.ACTIVE,
+        "5": PledgeState.ACTIVE,
+    }
+    assert st.by_state == {DeliveryState.SENT: 4, DeliveryState.FAILED: 1}
+    assert st.needs_reconnect == 1 and st.done == 5 and st.last_sent_at == RELEASE
