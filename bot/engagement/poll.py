@@ -1,0 +1,326 @@
+"""One engagement round: find the snapshots that are due, read them in batches, store rows.
+
+- X: up to 100 posts a call. Posts under 30 days old whose author's token we hold are
+  read with that token (public, non-public and organic metrics in one call); the rest
+  with the app's bearer token (public metrics only; link clicks stored as unavailable).
+- Facebook: up to 50 posts of one Page a call, plus insights, with the Page's token.
+- Rate limits go through ``bot.delivery.RateGates``: user-token and Page reads are keyed
+  (platform, account id), app-token reads (platform, 0). A 429 closes that gate until the
+  platform's reset time; every later batch behind a closed gate is left for the next
+  round at once. Nothing sleeps.
+- Large releases are sampled (``sampling``); X reads beyond a campaign's cap are skipped
+  (``costs``).
+- Rows are written in bulk (executemany) as batches come back, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import EngagementPolicy, utcnow
+from bot.delivery import RateGates
+from bot.engagement import costs, plan, sampling, store
+from bot.engagement.plan import DueItem, Offsets
+from bot.platforms.base import (
+    AuthError,
+    Credentials,
+    MetricsReading,
+    Platform,
+    PlatformError,
+    TransientError,
+)
+from bot.vault import Vault, VaultError
+
+logger = logging.getLogger(__name__)
+
+X_BATCH = 100  # GET /2/tweets?ids=: up to 100 ids
+FACEBOOK_BATCH = 50  # GET /?ids=: up to 50 ids
+# X gives private metrics for 30 days; a margin keeps a read that is slow to arrive
+# from falling just past the window.
+PRIVATE_WINDOW = timedelta(days=30) - timedelta(minutes=10)
+
+
+@dataclass
+class RoundResult:
+    due: int = 0
+    read: int = 0  # posts with a reading stored
+    rows: int = 0  # snapshot rows written (estimates included)
+    deleted: int = 0
+    batches: int = 0
+    deferred: int = 0  # left due for the next round (rate limit, error)
+    capped: int = 0  # skipped: the campaign's X read cap is spent
+    sampled_out: int = 0  # covered by a release estimate instead of their own read
+    estimates: int = 0
+    billable_reads: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (
+            f"{self.due} due, {self.read} read, {self.deleted} deleted, "
+            f"{self.sampled_out} estimated from samples, {self.capped} over the cost cap, "
+            f"{self.deferred} left for later; {self.rows} rows, {self.batches} batches, "
+            f"{self.billable_reads} billable X reads"
+        )
+
+
+@dataclass
+class _Task:
+    platform: str
+    gate_key: int  # account id, or 0 for the app's own token
+    creds: Credentials | None
+    items: list[DueItem]
+
+
+@dataclass
+class _Outcome:
+    task: _Task
+    readings: list[MetricsReading] | None  # None: not read this round
+    batches: int
+    error: str | None = None
+
+
+class Poller:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        platforms: Mapping[str, Platform],
+        vault: Vault,
+        *,
+        offsets: Offsets,
+        x_read_cost: float = 0.005,
+        concurrency: int = 8,
+        gates: RateGates | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+        flush_rows: int = 20_000,
+    ) -> None:
+        self.sessions = sessions
+        self.vault = vault
+        self.offsets = list(offsets)
+        self.x_read_cost = x_read_cost
+        self.concurrency = concurrency
+        self.gates = gates or RateGates()
+        self.clock = clock
+        self.rng = rng or random.Random()  # noqa: S311 - sampling, not security
+        self.flush_rows = flush_rows
+        self._x: Any = None
+        self._facebook: Any = None
+        if "x" in platforms:
+            from bot.platforms.x import XMetrics
+
+            self._x = XMetrics(platforms["x"])  # type: ignore[arg-type]
+        if "facebook" in platforms:
+            from bot.platforms.facebook import FacebookMetrics
+
+            self._facebook = FacebookMetrics(platforms["facebook"])  # type: ignore[arg-type]
+
+    # -- the round ---------------------------------------------------------------------
+
+    def run(self, campaign: str | None = None, *, refresh: bool = False) -> RoundResult:
+        """Take every due snapshot (``refresh``: one of every live post now)."""
+        now = self.clock()
+        result = RoundResult()
+        with self.sessions() as session:
+            if not refresh:
+                plan.plan_new(session, self.offsets)
+                session.commit()
+            items = plan.due_items(session, now, campaign=campaign, refresh=refresh)
+            policies = {p.campaign_id: p for p in session.scalars(select(EngagementPolicy))}
+            day = costs.utc_day(now)
+            x_campaigns = {i.campaign_id for i in items if i.platform == "x"}
+            already = costs.read_today(session, day, x_campaigns)
+            spent = {
+                cid: costs.spent_usd(session, cid, self.x_read_cost)
+                for cid in x_campaigns
+                if cid in policies and policies[cid].cap_usd is not None
+            }
+        result.due = len(items)
+        if not items:
+            return result
+        chosen, sampled = self._sample(items, policies)
+        result.sampled_out = sum(len(rest) for _, rest in sampled.values())
+        to_read, capped = self._cap(chosen, policies, spent, already)
+        result.capped = len(capped)
+        writer = store.Writer(self.sessions, now, self.offsets, refresh=refresh)
+        sample_ids = {i.delivery_id for sample, _ in sampled.values() for i in sample}
+        sample_values: dict[int, MetricsReading] = {}
+        tasks = self._tasks(to_read, now)
+        with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+            futures = [pool.submit(self._run_task, task) for task in tasks]
+            for future in as_completed(futures):
+                outcome = future.result()
+                result.batches += outcome.batches
+                if outcome.error:
+                    result.errors.append(outcome.error)
+                if outcome.readings is None:
+                    result.deferred += len(outcome.task.items)
+                    continue
+                by_id = {r.platform_id: r for r in outcome.readings}
+                for item in outcome.task.items:
+                    reading = by_id.get(item.platform_post_id)
+                    if reading is None:
+                        result.deferred += 1
+                        continue
+                    if item.delivery_id in sample_ids:
+                        sample_values[item.delivery_id] = reading
+                    if reading.deleted:
+                        result.deleted += 1
+                        writer.deleted(item)
+                        continue
+                    result.read += 1
+                    writer.reading(item, reading)
+                    if item.platform == "x" and item.delivery_id not in already:
+                        already.add(item.delivery_id)
+                        writer.billed(item)
+                        result.billable_reads += 1
+                if writer.pending_rows >= self.flush_rows:
+                    writer.flush()
+        writer.skipped(capped)
+        result.estimates = self._estimate(sampled, sample_values, writer)
+        writer.flush()
+        result.rows = writer.rows_written
+        logger.info("engagement round: %s", result.summary())
+        return result
+
+    # -- planning the reads ------------------------------------------------------------
+
+    def _sample(
+        self, items: list[DueItem], policies: Mapping[int, EngagementPolicy]
+    ) -> tuple[list[DueItem], dict[Hashable, tuple[list[DueItem], list[DueItem]]]]:
+        groups: dict[Hashable, list[DueItem]] = defaultdict(list)
+        for item in items:
+            groups[(item.campaign_id, item.post_id, item.platform)].append(item)
+        chosen: list[DueItem] = []
+        sampled: dict[Hashable, tuple[list[DueItem], list[DueItem]]] = {}
+        for key, group in groups.items():
+            policy = policies.get(group[0].campaign_id)
+            size = policy.sample_size if policy is not None else None
+            picked, split = sampling.split_sample({key: group}, size, self.rng)
+            chosen.extend(picked)
+            sampled.update(split)
+        return chosen, sampled
+
+    def _cap(
+        self,
+        items: list[DueItem],
+        policies: Mapping[int, EngagementPolicy],
+        spent: Mapping[int, float],
+        already: set[int],
+    ) -> tuple[list[DueItem], list[DueItem]]:
+        left = {
+            cid: costs.allowance(policies[cid].cap_usd, used, self.x_read_cost)
+            for cid, used in spent.items()
+        }
+        keep: list[DueItem] = []
+        capped: list[DueItem] = []
+        for item in items:
+            budget = left.get(item.campaign_id)
+            if item.platform != "x" or budget is None or item.delivery_id in already:
+                keep.append(item)
+            elif budget > 0:
+                left[item.campaign_id] = budget - 1
+                keep.append(item)
+            else:
+                capped.append(item)
+        if capped:
+            logger.warning("%s X posts not read: their campaign's read cap is spent", len(capped))
+        return keep, capped
+
+    def _tasks(self, items: list[DueItem], now: datetime) -> list[_Task]:
+        creds: dict[int, Credentials | None] = {}
+
+        def open_creds(item: DueItem) -> Credentials | None:
+            if item.account_id not in creds:
+                try:
+                    creds[item.account_id] = (
+                        self.vault.open(item.sealed_credentials) if item.account_active else None
+                    )
+                except VaultError as exc:
+                    logger.warning("account %s: cannot open its token (%s)", item.account_id, exc)
+                    creds[item.account_id] = None
+            return creds[item.account_id]
+
+        by_key: dict[tuple[str, int], list[DueItem]] = defaultdict(list)
+        for item in items:
+            if item.platform == "x" and self._x is not None:
+                private = now - item.sent_at < PRIVATE_WINDOW and open_creds(item) is not None
+                by_key[("x", item.account_id if private else 0)].append(item)
+            elif item.platform == "facebook" and self._facebook is not None:
+                by_key[("facebook", item.account_id)].append(item)
+        tasks = []
+        for (platform, key), group in by_key.items():
+            size = X_BATCH if platform == "x" else FACEBOOK_BATCH
+            account_creds = open_creds(group[0]) if key else None
+            for start in range(0, len(group), size):
+                tasks.append(_Task(platform, key, account_creds, group[start : start + size]))
+        return tasks
+
+    # -- reading -----------------------------------------------------------------------
+
+    def _run_task(self, task: _Task) -> _Outcome:
+        """One batch: never raises, never waits for a rate limit."""
+        if self.gates.open_at(task.platform, task.gate_key, self.clock()) is not None:
+            return _Outcome(task, None, 0)
+        ids = [item.platform_post_id for item in task.items]
+        batches = 1
+        try:
+            if task.platform == "x":
+                if task.creds is not None:
+                    try:
+                        return _Outcome(task, self._x.read_private(task.creds, ids), 1)
+                    except AuthError as exc:
+                        # The token was revoked: public metrics still come on the app's.
+                        logger.info("X account %s: %s; reading public metrics", task.gate_key, exc)
+                        batches = 2
+                return _Outcome(task, self._x.read_public(ids), batches)
+            if task.creds is None:
+                return _Outcome(task, None, 0, f"facebook account {task.gate_key}: no usable token")
+            return _Outcome(task, self._facebook.read(task.creds, ids), 1)
+        except TransientError as exc:
+            if exc.rate_limited:
+                wait = exc.retry_after if exc.retry_after is not None else 900.0
+                self.gates.block(
+                    task.platform, task.gate_key, self.clock() + timedelta(seconds=wait)
+                )
+            logger.info("%s read of %s posts deferred: %s", task.platform, len(ids), exc.message)
+            return _Outcome(task, None, batches, exc.message)
+        except PlatformError as exc:
+            logger.warning("%s read of %s posts failed: %s", task.platform, len(ids), exc.message)
+            return _Outcome(task, None, batches, exc.message)
+        except Exception as exc:  # a bug of ours must not stop the round
+            logger.exception("%s read failed unexpectedly", task.platform)
+            return _Outcome(task, None, batches, f"internal error: {type(exc).__name__}")
+
+    # -- estimates ---------------------------------------------------------------------
+
+    def _estimate(
+        self,
+        sampled: Mapping[Hashable, tuple[list[DueItem], list[DueItem]]],
+        readings: Mapping[int, MetricsReading],
+        writer: store.Writer,
+    ) -> int:
+        written = 0
+        for sample, rest in sampled.values():
+            got = [readings[i.delivery_id] for i in sample if i.delivery_id in readings]
+            if not got:
+                continue  # nothing read: the whole release stays due
+            live = [r for r in got if not r.deleted]
+            population = len(sample) + len(rest) - (len(got) - len(live))
+            metrics = sorted({m for r in live for m in r.values})
+            for metric in metrics:
+                values = [v for r in live if (v := r.values.get(metric)) is not None]
+                estimate = sampling.estimate_total(values, population) if len(values) >= 2 else None
+                writer.estimate(sample[0], metric, estimate, population, len(values))
+                written += 1
+            writer.covered(rest)
+        return written

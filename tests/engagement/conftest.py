@@ -1,0 +1,174 @@
+"""A small world for engagement tests: the real sandbox, real adapters, a database.
+
+Posts are published for real through the adapters (so the sandbox knows them) and
+recorded as sent deliveries; ``world.advance(seconds)`` moves the sandbox clock and the
+poller's clock together, which is how a week passes in a test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementPolicy, Post
+from bot.engagement.poll import Poller
+from bot.platforms.base import Credentials
+from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.x import XPlatform
+from bot.sandbox.testing import SandboxHandle, running_sandbox
+from bot.vault import Vault
+
+OFFSETS = (("1h", 3600), ("24h", 86400), ("7d", 7 * 86400), ("29d", 29 * 86400))
+_names = itertools.count(1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC).replace(microsecond=0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@dataclass
+class World:
+    sandbox: SandboxHandle
+    sessions: sessionmaker[Session]
+    vault: Vault
+    platforms: dict[str, Any]
+    clock: Clock
+    campaign_id: int = 0
+    slug: str = "demo"
+    creds: dict[int, Credentials] = field(default_factory=dict)
+
+    def x_account(self, followers: int = 1000) -> int:
+        user = self.sandbox.admin.create_x_user(f"vol{next(_names)}", followers=followers)
+        creds = Credentials(user["access_token"], user["access_token_secret"], user["id"])
+        return self._account("x", user["username"], creds, followers)
+
+    def facebook_page(self, followers: int = 1000) -> int:
+        page = self.sandbox.admin.create_page(f"Page {next(_names)}", followers=followers)
+        creds = Credentials(page["page_token"], "", page["page_id"])
+        return self._account("facebook", page["name"], creds, followers)
+
+    def _account(self, platform: str, handle: str, creds: Credentials, followers: int) -> int:
+        with self.sessions() as session:
+            account = Account(
+                platform=platform,
+                handle=handle,
+                name=handle,
+                platform_user_id=creds.platform_user_id,
+                credentials=self.vault.seal(creds),
+                followers=followers,
+            )
+            session.add(account)
+            session.commit()
+            self.creds[account.id] = creds
+            return account.id
+
+    def post(self, key: str | None = None) -> int:
+        with self.sessions() as session:
+            post = Post(
+                campaign_id=self.campaign_id,
+                key=key or f"post-{next(_names)}",
+                parts={"x": ["hello"], "facebook": ["hello"]},
+                scheduled_at=self.clock.now,
+                timezone="UTC",
+                targets=["x"],
+            )
+            session.add(post)
+            session.commit()
+            return post.id
+
+    def send(self, post_id: int, account_id: int, text: str | None = None) -> int:
+        """Publish on the sandbox through the real adapter; record a sent delivery."""
+        with self.sessions() as session:
+            platform = session.get(Account, account_id).platform  # type: ignore[union-attr]
+        published = self.platforms[platform].publish(
+            self.creds[account_id], text or f"Demo at 8:30, message {next(_names)}"
+        )
+        with self.sessions() as session:
+            delivery = Delivery(
+                post_id=post_id,
+                account_id=account_id,
+                platform=platform,
+                state=DeliveryState.SENT,
+                due_at=self.clock.now,
+                sent_at=self.clock.now,
+                parts_done=1,
+                platform_ids=[published.platform_id],
+                url=published.url,
+            )
+            session.add(delivery)
+            session.commit()
+            return delivery.id
+
+    def fail(self, post_id: int, account_id: int, platform: str = "x") -> int:
+        with self.sessions() as session:
+            delivery = Delivery(
+                post_id=post_id,
+                account_id=account_id,
+                platform=platform,
+                state=DeliveryState.FAILED,
+                due_at=self.clock.now,
+                error="duplicate content",
+            )
+            session.add(delivery)
+            session.commit()
+            return delivery.id
+
+    def advance(self, seconds: float) -> None:
+        self.sandbox.admin.advance_clock(seconds)
+        self.clock.now += timedelta(seconds=seconds)
+
+    def policy(self, *, cap_usd: float | None = None, sample_size: int | None = None) -> None:
+        with self.sessions() as session:
+            session.merge(
+                EngagementPolicy(
+                    campaign_id=self.campaign_id, cap_usd=cap_usd, sample_size=sample_size
+                )
+            )
+            session.commit()
+
+    def poller(self, seed: int = 1, **kwargs: Any) -> Poller:
+        return Poller(
+            self.sessions,
+            self.platforms,
+            self.vault,
+            offsets=OFFSETS,
+            clock=self.clock,
+            rng=random.Random(seed),
+            **kwargs,
+        )
+
+
+def make_platforms(url: str, app: dict[str, str]) -> dict[str, Any]:
+    return {
+        "x": XPlatform(
+            app["consumer_key"],
+            app["consumer_secret"],
+            api_base_url=url,
+            bearer_token=app["bearer_token"],
+        ),
+        "facebook": FacebookPlatform(graph_base_url=url, www_base_url=url),
+    }
+
+
+@pytest.fixture
+def world(sessions: sessionmaker[Session], vault: Vault) -> Iterator[World]:
+    with running_sandbox() as sandbox:
+        app = sandbox.admin.app()
+        w = World(sandbox, sessions, vault, make_platforms(sandbox.url, app), Clock())
+        with sessions() as session:
+            campaign = Campaign(slug=w.slug, title="Demo", timezone="UTC")
+            session.add(campaign)
+            session.commit()
+            w.campaign_id = campaign.id
+        yield w
