@@ -1,0 +1,173 @@
+"""Platform rules and costs, checked before a release and shown to the volunteer.
+
+- X caps posts per app: 10,000 per 24 hours on POST /2/tweets (docs.x.com/x-api/
+  fundamentals/rate-limits, 2026; X_APP_DAILY_POST_LIMIT). Posts past the cap are answered
+  429 and the ledger defers them to the reset time, so we say how many go at the release
+  and when the rest would.
+- X caps posts per user: 100 per 15 minutes. Each pledged account posts once per release,
+  so only an account pledged to several campaigns released together comes near it.
+- X pay-per-use prices (Feb 2026): a post costs X_POST_COST_USD, or X_POST_WITH_URL_COST_USD
+  when it contains a URL.
+- X's automation rules forbid posting identical content from several accounts
+  (help.x.com/rules-and-policies/x-automation): wording variants and supporters' edits are
+  how a pledge campaign stays within them, so we warn when more than
+  IDENTICAL_TEXT_WARN_ACCOUNTS accounts would post the same text.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+from twitter_text.extract_urls import extract_urls
+
+from bot.config import Settings
+from bot.db.models import Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
+from bot.pledges import texts
+from bot.pledges.pledging import LIVE
+
+X_DAY = timedelta(hours=24)
+X_USER_POSTS_PER_WINDOW = 100
+X_USER_WINDOW = timedelta(minutes=15)
+
+
+@dataclass
+class RulesReport:
+    x_posts: int = 0
+    facebook_posts: int = 0
+    x_with_url: int = 0
+    cost_usd: float = 0.0
+    app_daily_limit: int = 0
+    app_used_before: int = 0  # X posts the app sent in the 24 h before the release
+    go_at_release: int = 0  # X posts within the per-app cap
+    deferred: int = 0  # X posts past the cap: they go when X's window resets
+    deferred_until: datetime | None = None
+    busiest_account_posts: int = 0  # most posts one X account makes in the release window
+    identical: list[tuple[str, int]] = field(default_factory=list)  # (text, accounts)
+    warnings: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """For people: what will go out, what it costs, what to watch for."""
+        out = [
+            f"X: {self.x_posts} posts ({self.x_with_url} with a link); "
+            f"Facebook: {self.facebook_posts} posts",
+            f"estimated X cost: ${self.cost_usd:,.2f} (pay-per-use; Facebook posts are free)",
+            f"X per-app limit: {self.app_daily_limit:,} posts per 24 h; "
+            f"{self.app_used_before:,} used in the 24 h before the release; "
+            f"{self.go_at_release:,} would go at the release",
+        ]
+        return out + [f"WARNING: {w}" for w in self.warnings]
+
+
+def _has_url(text: str) -> bool:
+    return bool(extract_urls(text))
+
+
+def check(
+    session: Session, pc: PledgeCampaign, settings: Settings, *, include_reconnect: bool = False
+) -> RulesReport:
+    """Rules and costs of releasing ``pc`` with its pledges as they are now."""
+    states = LIVE if include_reconnect else (PledgeState.ACTIVE,)
+    pledges = session.scalars(
+        select(Pledge).where(Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(states))
+    ).all()
+    report = RulesReport(app_daily_limit=settings.x_app_daily_post_limit)
+    x_texts: Counter[str] = Counter()
+    for pledge in pledges:
+        link = texts.tagged_link(pc, pledge.platform)
+        text = texts.as_posted(
+            pledge.platform,
+            texts.base_text(pc, pledge.platform, pledge.variant, pledge.wording),
+            link,
+        )
+        if pledge.platform == "x":
+            report.x_posts += 1
+            x_texts[text] += 1
+            if _has_url(text):
+                report.x_with_url += 1
+        else:
+            report.facebook_posts += 1
+    report.cost_usd = round(
+        report.x_with_url * settings.x_post_with_url_cost_usd
+        + (report.x_posts - report.x_with_url) * settings.x_post_cost_usd,
+        4,
+    )
+    _app_limit(session, pc, report)
+    _user_limit(session, pc, report)
+    for text, count in x_texts.most_common():
+        if count > settings.identical_text_warn_accounts:
+            report.identical.append((text, count))
+            report.warnings.append(
+                f"{count} X accounts would post identical text (more than "
+                f"{settings.identical_text_warn_accounts}): X's automation rules forbid "
+                "identical posts across accounts; add wording variants or let supporters "
+                f"edit. Text: {text[:60]!r}"
+            )
+    return report
+
+
+def _app_limit(session: Session, pc: PledgeCampaign, report: RulesReport) -> None:
+    """Posts already sent by this app inside X's 24 h window count against the release."""
+    since = pc.release_at - X_DAY
+    sent = session.execute(
+        select(Delivery.sent_at)
+        .where(
+            Delivery.platform == "x",
+            Delivery.state == DeliveryState.SENT,
+            Delivery.sent_at > since,
+            Delivery.sent_at <= pc.release_at,
+        )
+        .order_by(Delivery.sent_at)
+    ).all()
+    used = len(sent)
+    report.app_used_before = used
+    room = max(0, report.app_daily_limit - used)
+    report.go_at_release = min(report.x_posts, room)
+    report.deferred = report.x_posts - report.go_at_release
+    if report.deferred:
+        # X's window is rolling: room comes back as the posts that filled it age past 24 h;
+        # when the release alone exceeds the cap, the release's own posts must age out.
+        if used >= report.deferred:
+            oldest = sent[report.deferred - 1][0]
+            report.deferred_until = (oldest or pc.release_at) + X_DAY
+        else:
+            report.deferred_until = pc.release_at + X_DAY
+        report.warnings.append(
+            f"X allows {report.app_daily_limit:,} posts per app per 24 h: {report.go_at_release:,} "
+            f"of the {report.x_posts:,} X posts would go at the release and {report.deferred:,} "
+            f"not before {report.deferred_until:%Y-%m-%d %H:%M} UTC (X answers 429 and Clarion "
+            "waits for the reset); raise the app's limit with X or release fewer X accounts"
+        )
+
+
+def _user_limit(session: Session, pc: PledgeCampaign, report: RulesReport) -> None:
+    """The most posts any one X account would make within 15 minutes of the release:
+    this release's one post plus others queued for it around the same time."""
+    account_ids = select(Pledge.account_id).where(
+        Pledge.pledge_campaign_id == pc.id, Pledge.state == PledgeState.ACTIVE
+    )
+    busiest = session.execute(
+        select(Delivery.account_id, func.count())
+        .where(
+            Delivery.platform == "x",
+            Delivery.account_id.in_(account_ids),
+            Delivery.due_at > pc.release_at - X_USER_WINDOW,
+            Delivery.due_at < pc.release_at + X_USER_WINDOW,
+            Delivery.state != DeliveryState.CANCELLED,
+        )
+        .group_by(Delivery.account_id)
+        .order_by(func.count().desc())
+        .limit(1)
+    ).first()
+    # before the release its own post is not a delivery yet: count it
+    report.busiest_account_posts = (int(busiest[1]) if busiest else 0) + (
+        1 if report.x_posts and pc.released_at is None else 0
+    )
+    if report.busiest_account_posts > X_USER_POSTS_PER_WINDOW:
+        report.warnings.append(
+            f"an X account would post {report.busiest_account_posts} times within 15 "
+            f"minutes; X allows {X_USER_POSTS_PER_WINDOW} per user"
+        )

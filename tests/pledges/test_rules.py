@@ -1,0 +1,108 @@
+"""Rules and costs before a release: X's per-app cap, per-user cap, prices, identical text."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import load_settings
+from bot.db.models import Delivery, DeliveryState
+from bot.pledges.pledging import PledgeReceipt, find_campaign
+from bot.pledges.rules import check
+from bot.vault import Vault
+from tests.factories import add_account, queue, spec
+from tests.pledges.conftest import RELEASE, make_campaign
+
+Pledger = Callable[..., PledgeReceipt]
+
+
+def settings(**env: str):  # type: ignore[no-untyped-def]
+    return load_settings(None, environ=env)
+
+
+def report(sessions: sessionmaker[Session], **env: str):  # type: ignore[no-untyped-def]
+    with sessions() as s:
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        return check(s, pc, settings(**env))
+
+
+def test_cost_uses_the_url_price_for_posts_with_a_link(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, variants=["No link here either"])
+    for user in "123":
+        pledge_factory("fujitsu", user)
+    pledge_factory("fujitsu", "4", platform="facebook")
+    r = report(sessions)
+    assert (r.x_posts, r.x_with_url, r.facebook_posts) == (3, 3, 1)
+    assert r.cost_usd == 0.60  # 3 × $0.20: the tagged link goes into every X text
+
+
+def test_cost_without_a_link_is_the_plain_price(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, link=None)
+    for user in "12":
+        pledge_factory("fujitsu", user)
+    pledge_factory("fujitsu", "3", wording="see https://union.org.uk/x")
+    r = report(sessions, X_POST_COST_USD="0.015", X_POST_WITH_URL_COST_USD="0.2")
+    assert (r.x_posts, r.x_with_url) == (3, 1)
+    assert r.cost_usd == 0.23
+
+
+def test_it_warns_when_more_accounts_than_allowed_post_identical_text(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, link=None, variants=["Second wording"])
+    for user in range(7):
+        pledge_factory("fujitsu", str(user))
+    quiet = report(sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="4")
+    assert quiet.identical == [] and quiet.warnings == []  # 4 and 3: variants split them
+    loud = report(sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="3")
+    assert loud.identical == [("Stop the victimisation of reps at Fujitsu", 4)]
+    assert "identical" in loud.warnings[0]
+
+
+def test_it_says_how_many_go_and_when_the_rest_would_past_the_app_cap(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, link=None)
+    for user in range(5):
+        pledge_factory("fujitsu", str(user))
+    # the app sent 3 posts in the day before the release, 20 h and 10 h and 1 h before
+    add_account(sessions, vault, "x", "union")
+    queue(
+        sessions,
+        *(spec(f"p{i}", at=RELEASE - timedelta(hours=30)) for i in range(3)),
+        now=RELEASE - timedelta(hours=31),
+    )
+    with sessions() as s:
+        for delivery, hours in zip(
+            s.query(Delivery).order_by(Delivery.id), (20, 10, 1), strict=True
+        ):
+            delivery.state = DeliveryState.SENT
+            delivery.sent_at = RELEASE - timedelta(hours=hours)
+        s.commit()
+    r = report(sessions, X_APP_DAILY_POST_LIMIT="6")
+    assert (r.app_used_before, r.go_at_release, r.deferred) == (3, 3, 2)
+    # two slots come back when the two oldest posts (20 h and 10 h before) turn 24 h old
+    assert r.deferred_until == RELEASE + timedelta(hours=14)
+    assert "3 of the 5 X posts would go at the release and 2" in r.warnings[0]
+
+
+def test_each_account_posts_once_so_the_per_user_cap_is_not_near(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    pledge_factory("fujitsu", "1")
+    r = report(sessions)
+    assert r.busiest_account_posts == 1 and r.warnings == []
+    assert any("would go at the release" in line for line in r.lines())
