@@ -13,7 +13,7 @@ import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
@@ -86,9 +86,13 @@ def find_campaign(session: Session, slug: str) -> PledgeCampaign | None:
     ).first()
 
 
-def progress(session: Session, pc: PledgeCampaign, now: datetime) -> Progress:
-    """Counts for the campaign page: live pledges, their reach (followers at pledge time)
-    and the reach of those whose token passed the readiness check."""
+def progress(
+    session: Session, pc: PledgeCampaign, now: datetime, *, readiness_hours: float | None = None
+) -> Progress:
+    """Counts for the campaign page: live pledges and their reach (followers when pledged,
+    or when last checked), and the ready reach: pledges whose token is not known to be
+    broken. With ``readiness_hours`` (READINESS_HOURS), once the readiness window has
+    opened only tokens verified inside it count as ready."""
     rows: list[tuple[str, int, int]] = [
         (str(platform), int(count), int(reach or 0))
         for platform, count, reach in session.execute(
@@ -102,6 +106,7 @@ def progress(session: Session, pc: PledgeCampaign, now: datetime) -> Progress:
             Pledge.pledge_campaign_id == pc.id,
             Pledge.state == PledgeState.ACTIVE,
             Pledge.verified_at.is_not(None),
+            Pledge.verified_at >= _ready_since(pc, now, readiness_hours),
         )
     )
     by_platform = {platform: count for platform, count, _ in rows}
@@ -115,6 +120,13 @@ def progress(session: Session, pc: PledgeCampaign, now: datetime) -> Progress:
         state=pc.state,
         by_platform=by_platform,
     )
+
+
+def _ready_since(pc: PledgeCampaign, now: datetime, hours: float | None) -> datetime:
+    opens = pc.release_at - timedelta(hours=hours) if hours is not None else None
+    if opens is None or now < opens:
+        return datetime.min.replace(tzinfo=UTC)
+    return opens
 
 
 def preview(pc: PledgeCampaign, platform: str) -> str:

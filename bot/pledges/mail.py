@@ -1,0 +1,63 @@
+"""Supporters' email through the configured SMTP server (smtplib; SMTP_* settings).
+
+Only two messages are ever sent: a reconnect request when a pledged token stops working,
+and nothing else without the supporter's address. Addresses are never logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from email.message import EmailMessage
+
+from bot.config import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class MailError(Exception):
+    """The mail server refused or could not be reached; the message says which."""
+
+
+class Mailer:
+    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+        self.settings = settings
+        self.timeout = timeout
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.settings.smtp_host)
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        s = self.settings
+        if not self.enabled:
+            raise MailError("SMTP_HOST is not set, so no email can be sent")
+        message = EmailMessage()
+        message["From"] = s.mail_from
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        try:
+            with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
+                if s.smtp_starttls == "on":
+                    smtp.starttls()
+                if s.smtp_username:
+                    smtp.login(s.smtp_username, s.smtp_password.reveal())
+                smtp.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            # str(exc) from smtplib holds the server's reply, never our password
+            raise MailError(f"the mail server at {s.smtp_host}:{s.smtp_port}: {exc}") from None
+
+
+def reconnect_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:
+    """(subject, body) asking a supporter to reconnect a pledged account."""
+    where = "X" if platform == "x" else "Facebook"
+    subject = f"Please reconnect your {where} account for “{title}”"
+    body = (
+        f"You pledged your {where} account @{handle} to “{title}”.\n\n"
+        f"{where} no longer accepts the permission you gave, so nothing can be posted from "
+        "it at the release. To keep your pledge, open the campaign page and support it "
+        f"again with the same account:\n\n  {link}\n\n"
+        "If you meant to withdraw, there is nothing to do: nothing will be posted.\n"
+    )
+    return subject, body

@@ -1,0 +1,147 @@
+"""Readiness: broken tokens marked, supporters emailed (aiosmtpd on 127.0.0.1), once."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from email import message_from_bytes
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import load_settings
+from bot.db.models import Pledge, PledgeState
+from bot.platforms.base import AccountInfo, AuthError, Credentials, TransientError
+from bot.pledges.mail import Mailer
+from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
+from bot.pledges.readiness import check_readiness
+from bot.vault import Vault
+from tests.fakes import FakePlatform
+from tests.pledges.conftest import NOW, RELEASE, make_campaign
+
+Pledger = Callable[..., PledgeReceipt]
+CHECK_AT = RELEASE - timedelta(hours=23)  # inside the default 24 h window
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Any]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
+
+
+class Tokens(FakePlatform):
+    """Verify answers by user: revoked users get 401, flaky ones a 503."""
+
+    def __init__(self, revoked: set[str], flaky: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        super().__init__("x")
+        self.revoked, self.flaky = revoked, flaky
+        self.verified: list[str] = []
+
+    def verify(self, creds: Credentials) -> AccountInfo:
+        self.verified.append(creds.platform_user_id)
+        if creds.platform_user_id in self.revoked:
+            raise AuthError("Unauthorized", code=401)
+        if creds.platform_user_id in self.flaky:
+            raise TransientError("Service Unavailable", code=503)
+        return AccountInfo(creds.platform_user_id, "h", "n", 250)
+
+
+def test_readiness_marks_broken_pledges_and_emails_a_reconnect_link(
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    pledge_factory: Pledger,
+    smtp: tuple[int, Inbox],
+) -> None:
+    port, inbox = smtp
+    with sessions() as s:
+        make_campaign(s)
+    pledge_factory("fujitsu", "1", followers=100)
+    pledge_factory("fujitsu", "2", followers=100, email="rep@example.org")
+    pledge_factory("fujitsu", "3", followers=100)  # revoked, no email: marked, not emailed
+    pledge_factory("fujitsu", "4", followers=100, email="flaky@example.org")
+    x = Tokens(revoked={"2", "3"}, flaky={"4"})
+    settings = load_settings(
+        None,
+        environ={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_STARTTLS": "off"},
+    )
+    kwargs: dict[str, Any] = {
+        "hours": 24,
+        "base_url": "https://pledge.union.org.uk/",
+        "mailer": Mailer(settings),
+    }
+    report = check_readiness(sessions, vault, {"x": x}, now=CHECK_AT, **kwargs)
+    assert (report.checked, report.ready, report.broken, report.emailed, report.postponed) == (
+        4,
+        1,
+        2,
+        1,
+        1,
+    )
+    [(to, message)] = inbox.messages
+    assert to == ["rep@example.org"]
+    assert "https://pledge.union.org.uk/c/fujitsu" in message.get_payload()
+    with sessions() as s:
+        states = {p.account.platform_user_id: p.state for p in s.scalars(select(Pledge))}
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        p = progress(s, pc, CHECK_AT, readiness_hours=24)
+        unwindowed = progress(s, pc, CHECK_AT)
+    assert states["2"] == states["3"] == PledgeState.NEEDS_RECONNECT
+    assert states["1"] == states["4"] == PledgeState.ACTIVE
+    # pledged: 1 re-read at 250, 2 and 3 still pledged (100 each), 4 unchecked (100)
+    assert (p.pledged_reach, p.ready_reach) == (550, 250)
+    assert unwindowed.ready_reach == 350  # without the window, 4 is not known broken
+
+    # the next run re-checks only the one that could not be checked, and emails nobody again
+    x.verified.clear()
+    again = check_readiness(
+        sessions, vault, {"x": x}, now=CHECK_AT + timedelta(minutes=1), **kwargs
+    )
+    assert x.verified == ["4"] and again.emailed == 0 and len(inbox.messages) == 1
+
+
+def test_no_check_runs_before_the_readiness_window(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    pledge_factory("fujitsu", "1")
+    x = Tokens(revoked={"1"})
+    report = check_readiness(
+        sessions, vault, {"x": x}, now=NOW, hours=24, base_url="http://127.0.0.1"
+    )
+    assert report.checked == 0 and x.verified == []
+
+
+def test_a_pledge_made_inside_the_window_counts_as_checked(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    pledge_factory("fujitsu", "1", now=CHECK_AT)
+    x = Tokens(revoked=set())
+    report = check_readiness(
+        sessions, vault, {"x": x}, now=CHECK_AT + timedelta(hours=1), hours=24, base_url="x"
+    )
+    assert report.checked == 0
