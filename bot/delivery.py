@@ -153,9 +153,14 @@ class Deliverer:
             except PlatformError as exc:
                 return self._classified(job, exc)
             ids.append(published.platform_id)
-            self.ledger.part_done(job, index, ids, published, self.clock())
             index += 1
-        self.ledger.sent(job, self.clock())
+            if index < len(job.parts):
+                self.ledger.part_done(job, index - 1, ids, published, self.clock())
+            else:  # the last part: one write records it and the result
+                self.ledger.sent(job, ids, published, self.clock())
+                break
+        else:  # nothing left to send (the check found the last part already out)
+            self.ledger.sent(job, ids, None, self.clock())
         logger.info("sent %s to %s @%s", job.label, job.platform, job.account_handle)
         return "sent"
 
