@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.db.models import EngagementSnapshot
+from bot.db.models import Delivery, EngagementSnapshot
 from tests.engagement.conftest import World
 
 
@@ -47,3 +47,89 @@ def test_private_x_metrics_come_with_the_authors_token_inside_30_days(world: Wor
     world.poller().run()
     [(label, clicks, available)] = series(world, delivery, "link_clicks")
     assert label == "1h" and available and clicks is not None
+
+
+def delivery(world: World, delivery_id: int) -> Delivery:
+    with world.sessions() as session:
+        found = session.get(Delivery, delivery_id)
+        assert found is not None
+        return found
+
+
+def test_a_deleted_x_post_is_marked_deleted_and_never_polled_again(world: World):
+    account = world.x_account()
+    kept, gone = world.send(world.post(), account), world.send(world.post(), account)
+    x = world.platforms["x"]
+    x._client(world.creds[account]).delete_tweet(
+        delivery(world, gone).platform_ids[0], user_auth=True
+    )
+    poller = world.poller()
+    world.advance(3600)
+    result = poller.run()
+    assert (result.read, result.deleted) == (1, 1)
+    assert delivery(world, gone).platform_deleted_at is not None
+    assert series(world, gone, "likes") == []
+    world.advance(24 * 3600)
+    result = poller.run()
+    assert (result.due, result.read, result.deleted) == (1, 1, 0)
+    assert len(series(world, kept, "likes")) == 2
+
+
+def test_a_deleted_facebook_post_in_a_batch_is_found_and_the_others_still_read(world: World):
+    page = world.facebook_page()
+    ids = [world.send(world.post(), page) for _ in range(3)]
+    fb = world.platforms["facebook"]
+    fb._graph(world.creds[page].token).delete_object(delivery(world, ids[1]).platform_ids[0])
+    world.advance(3600)
+    result = world.poller().run()
+    assert (result.read, result.deleted) == (2, 1)
+    assert delivery(world, ids[1]).platform_deleted_at is not None
+    assert [len(series(world, i, "likes")) for i in ids] == [1, 0, 1]
+    world.advance(24 * 3600)
+    assert world.poller().run().due == 2
+
+
+def test_metrics_the_platform_does_not_give_are_stored_as_unavailable_never_zero(world: World):
+    page = world.facebook_page(followers=50000)
+    account = world.x_account(followers=50000)
+    post = world.post()
+    fb_post, tweet = world.send(post, page), world.send(post, account)
+    # Insights answer without post_media_view (retired metric); the X token is revoked,
+    # so only public metrics can be read, with the app's bearer token.
+    world.sandbox.admin.script(
+        "facebook", "GET", "/insights", [{"status": 200, "body": {"data": []}}] * 2
+    )
+    world.sandbox.admin.revoke("x", world.creds[account].token)
+    poller = world.poller()
+    for hours in (1, 23):
+        world.advance(hours * 3600)
+        assert poller.run().read == 2
+    assert series(world, fb_post, "views") == [("1h", None, False), ("24h", None, False)]
+    assert series(world, tweet, "link_clicks") == [("1h", None, False), ("24h", None, False)]
+    assert all(v and v > 0 for _, v, _ in series(world, tweet, "views"))  # public impressions
+
+
+def test_private_x_metrics_are_unavailable_after_30_days_even_with_the_token(world: World):
+    account = world.x_account(followers=20000)
+    tweet = world.send(world.post(), account)
+    world.advance(31 * 24 * 3600)
+    world.poller().run(refresh=True)
+    [(label, value, available)] = series(world, tweet, "link_clicks")
+    assert (label, value, available) == ("refresh", None, False)
+    [(_, likes, _)] = series(world, tweet, "likes")
+    assert likes and likes > 0
+
+
+def test_a_429_defers_the_rest_of_the_round_without_waiting(world: World):
+    world.sandbox.admin.set_rate_limits(
+        x_posts_per_user=1000, x_reads_per_user=1, reset_counters=True
+    )
+    account = world.x_account()
+    for _ in range(150):
+        world.send(world.post(), account)
+    world.advance(3600)
+    poller = world.poller(concurrency=1)
+    first = poller.run()
+    assert first.read == 100 and first.deferred == 50 and first.batches == 2
+    again = poller.run()  # the gate is closed: no call at all, nothing waits
+    assert (again.due, again.read, again.batches, again.deferred) == (50, 0, 0, 50)
