@@ -13,6 +13,7 @@ from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
 from bot.cli.posts import posts
 from bot.cli.schedules import apply
+from bot.cli.web import web
 
 
 class LazySandbox(click.Command):
@@ -60,5 +61,16 @@ def main(ctx: click.Context, config_file: Path) -> None:
     ctx.obj = AppContext(config_file)
 
 
-for command in (init, config_group, keys, posts, apply, deliveries, accounts, run, LazySandbox()):
+for command in (
+    init,
+    config_group,
+    keys,
+    posts,
+    apply,
+    deliveries,
+    accounts,
+    run,
+    web,
+    LazySandbox(),
+):
     main.add_command(command)

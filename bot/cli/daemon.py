@@ -92,6 +92,24 @@ def _print_missed(missed: list[Missed]) -> None:
         )
 
 
+def _serve_web(runtime: Runtime, stack: contextlib.ExitStack) -> None:
+    """The campaign pages in a thread beside the daemon (`web` serves them alone).
+
+    Started after the daemon lock is held; if they cannot start, posting goes on."""
+    from bot.web.server import serving_web
+
+    try:
+        stack.enter_context(serving_web(runtime))
+    except (OSError, RuntimeError, ConfigError) as exc:
+        click.echo(
+            f"the campaign pages are NOT served ({exc}); posting goes on. Set WEB_PORT to a "
+            "free port, or run `python main.py init` for a WEB_SECRET_KEY",
+            err=True,
+        )
+        return
+    click.echo(f"campaign pages: {runtime.settings.web_base_url}/c/<campaign>")
+
+
 @click.command("run")
 @click.option(
     "--examples/--no-examples",
@@ -149,6 +167,7 @@ def run(app: AppContext, examples: bool) -> None:
             daemon.start()
         except AlreadyRunning as exc:
             raise click.ClickException(str(exc)) from None
+        _serve_web(runtime, stack)
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         click.echo(

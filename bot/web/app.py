@@ -1,0 +1,129 @@
+"""The campaign pages: a Starlette app, server-rendered with Jinja2 (autoescaped).
+
+    app = create_web_app(runtime)   # served by `python main.py web` and inside `run`
+
+Routes are split by concern: ``campaign`` (the public page), ``pledge_x`` and
+``pledge_facebook`` (signing in and pledging), ``withdraw`` (the private link: confirm,
+edit, withdraw). ``security`` holds CSRF, form parsing, rate limits and headers.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import jinja2
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot.config import ConfigError
+from bot.runtime import Runtime
+from bot.web import campaign, pledge_facebook, pledge_x, withdraw
+from bot.web.pages import friendly, render
+from bot.web.security import RateLimiter, Refused, SecurityHeaders, csrf_token
+
+logger = logging.getLogger(__name__)
+
+HERE = Path(__file__).parent
+SESSION_COOKIE = "clarion_session"
+SESSION_MAX_AGE = 4 * 3600  # a sign-in round trip and a confirmation, not a login
+
+
+def _templates() -> Jinja2Templates:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,  # every value from a volunteer or supporter is escaped
+        undefined=jinja2.StrictUndefined,
+    )
+    env.globals["csrf_token"] = csrf_token
+    return Jinja2Templates(env=env)
+
+
+async def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refused)
+    return friendly(request, exc.status, exc.title, exc.text)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return friendly(
+            request, 404, "Page not found", "Check the link you were given, or ask its sender."
+        )
+    return friendly(request, exc.status_code, "Something went wrong", str(exc.detail))
+
+
+async def _crash(request: Request, exc: Exception) -> Response:
+    logger.exception("web request %s failed", request.url.path)
+    return HTMLResponse(
+        "<!doctype html><html lang='en'><title>Error</title><h1>Something went wrong</h1>"
+        "<p>Please try again in a minute.</p></html>",
+        status_code=500,
+    )
+
+
+async def home(request: Request) -> Response:
+    return render(request, "home.html")
+
+
+def create_web_app(
+    runtime: Runtime,
+    *,
+    rate_limit: tuple[int, float] = (20, 60.0),
+    clock: Callable[[], datetime] | None = None,
+) -> Starlette:
+    """The campaign pages on ``runtime``'s database and platforms.
+
+    ``rate_limit``: pledge, edit and withdraw requests allowed per client address per
+    window (seconds). ``clock`` gives "now" (tests move it past a release).
+    """
+    settings = runtime.settings
+    if not settings.web_secret_key:
+        raise ConfigError(
+            "WEB_SECRET_KEY is not set, so the campaign pages cannot sign their cookies: run "
+            "`python main.py init` to generate one"
+        )
+    secure = settings.web_base_url.startswith("https://")
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=settings.web_secret_key.reveal(),
+            session_cookie=SESSION_COOKIE,
+            max_age=SESSION_MAX_AGE,
+            same_site="lax",  # the OAuth callbacks are top-level GETs from X/Facebook
+            https_only=secure,
+        ),
+    ]
+    routes = [
+        Route("/", home),
+        *campaign.routes(),
+        *pledge_x.routes(),
+        *pledge_facebook.routes(),
+        *withdraw.routes(),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=middleware,
+        exception_handlers={
+            Refused: _refused,
+            HTTPException: _http_error,
+            Exception: _crash,
+        },
+    )
+    app.state.runtime = runtime
+    app.state.templates = _templates()
+    app.state.base_url = settings.web_base_url.rstrip("/")
+    app.state.limiter = RateLimiter(*rate_limit)
+    app.state.clock = clock or (lambda: datetime.now(UTC))
+    return app

@@ -1,0 +1,182 @@
+"""What keeps the campaign pages safe: CSRF tokens, form parsing, rate limits, headers.
+
+CSRF: a random token lives in the signed session cookie (Starlette's SessionMiddleware,
+itsdangerous) and is repeated in every form as ``csrf``; a POST whose field does not
+match is refused with 403 before anything else happens (OWASP's "synchronizer token"
+pattern). The session cookie is HttpOnly and SameSite=Lax, and Secure when the pages are
+served over https.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from urllib.parse import parse_qsl
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+logger = logging.getLogger(__name__)
+
+CSRF_FIELD = "csrf"
+MAX_FORM_BYTES = 64 * 1024  # the largest form is a Facebook post's wording (63,206 chars)
+
+
+class Refused(Exception):
+    """Stop handling this request and show a friendly page with this status."""
+
+    def __init__(self, status: int, title: str, text: str) -> None:
+        super().__init__(title)
+        self.status = status
+        self.title = title
+        self.text = text
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token, created on first use (templates call this)."""
+    token = request.session.get(CSRF_FIELD)
+    if not isinstance(token, str) or not token:
+        token = secrets.token_urlsafe(32)
+        request.session[CSRF_FIELD] = token
+    return token
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """An application/x-www-form-urlencoded body, parsed by hand: Starlette's
+    request.form() would need python-multipart, which nothing else here uses."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/x-www-form-urlencoded":
+        raise Refused(400, "That form could not be read", "Please go back and try again.")
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise Refused(413, "That is too long", "Please shorten the text and try again.")
+    fields: dict[str, list[str]] = {}
+    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+        fields.setdefault(name, []).append(value)
+    return fields
+
+
+async def checked_form(request: Request) -> dict[str, list[str]]:
+    """The form, once its CSRF field matches the session's token; else 403."""
+    fields = await read_form(request)
+    sent = (fields.get(CSRF_FIELD) or [""])[0]
+    expected = request.session.get(CSRF_FIELD)
+    if not sent or not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
+        logger.info("refused a form without a valid CSRF token on %s", request.url.path)
+        raise Refused(
+            403,
+            "This form has expired",
+            "For your safety we only accept forms sent from this site in the last few "
+            "hours. Please go back, reload the page and try again.",
+        )
+    return fields
+
+
+def field(fields: dict[str, list[str]], name: str) -> str:
+    return (fields.get(name) or [""])[0]
+
+
+class RateLimiter:
+    """At most ``limit`` hits per ``window`` seconds per key (client address), in memory.
+
+    A sliding window of timestamps per key; keys with no recent hits are dropped so the
+    table stays small. One process only: behind several workers, each counts its own.
+    """
+
+    def __init__(
+        self, limit: int, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limit = limit
+        self.window = window
+        self._clock = clock
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+        self._last_sweep = clock()
+
+    def hit(self, key: str) -> float | None:
+        """Count one hit; None when allowed, else seconds until the next is allowed."""
+        now = self._clock()
+        with self._lock:
+            if now - self._last_sweep > self.window:
+                self._sweep(now)
+            hits = self._hits.setdefault(key, deque())
+            while hits and now - hits[0] >= self.window:
+                hits.popleft()
+            if len(hits) >= self.limit:
+                return max(0.0, self.window - (now - hits[0]))
+            hits.append(now)
+            return None
+
+    def _sweep(self, now: float) -> None:
+        stale = [k for k, h in self._hits.items() if not h or now - h[-1] >= self.window]
+        for key in stale:
+            del self._hits[key]
+        self._last_sweep = now
+
+
+def client_address(request: Request) -> str:
+    # uvicorn rewrites request.client from X-Forwarded-For only for trusted proxies
+    # (--forwarded-allow-ips), so this cannot be spoofed by a header.
+    return request.client.host if request.client else "unknown"
+
+
+def rate_limited(
+    handler: Callable[[Request], Awaitable[Response]],
+) -> Callable[[Request], Awaitable[Response]]:
+    """Count the request against ``app.state.limiter`` before running ``handler``."""
+
+    async def wrapped(request: Request) -> Response:
+        limiter: RateLimiter = request.app.state.limiter
+        wait = limiter.hit(client_address(request))
+        if wait is not None:
+            raise Refused(
+                429,
+                "Too many attempts",
+                f"Please wait {max(1, round(wait))} seconds and try again.",
+            )
+        return await handler(request)
+
+    wrapped.__name__ = handler.__name__
+    return wrapped
+
+
+SECURITY_HEADERS = [
+    # No script needed; the countdown's optional ticker is our own static file.
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data: https:; object-src 'none'; "
+        b"base-uri 'none'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    # Withdraw links carry a secret in the path: never send it on as a Referer.
+    (b"referrer-policy", b"no-referrer"),
+]
+
+
+class SecurityHeaders:
+    """Adds the headers above to every HTTP response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {name for name, _ in message.get("headers", [])}
+                extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                message["headers"] = list(message.get("headers", [])) + extra
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

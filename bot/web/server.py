@@ -1,0 +1,79 @@
+"""Serving the campaign pages with uvicorn: in the foreground (`web`) or in a thread
+beside the daemon (`run`)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+
+from bot.runtime import Runtime
+from bot.web.app import create_web_app
+
+logger = logging.getLogger(__name__)
+
+
+def web_config(app: Starlette, host: str, port: int, **overrides: Any) -> uvicorn.Config:
+    settings: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,  # request lines would carry withdraw links' secrets
+        # Behind a TLS proxy on this machine, trust its X-Forwarded-For/Proto so rate
+        # limits count real client addresses (uvicorn's default: 127.0.0.1 only).
+        "proxy_headers": True,
+        "timeout_graceful_shutdown": 3,
+        "lifespan": "off",
+    }
+    settings.update(overrides)
+    return uvicorn.Config(app, **settings)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind in the caller's thread, so a busy port raises OSError at once."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.contextmanager
+def serving_web(
+    runtime: Runtime, *, host: str | None = None, port: int | None = None, **app_options: Any
+) -> Iterator[str]:
+    """The campaign pages in a background thread until the block ends; yields the
+    address it listens on (http://host:port). Port 0 picks a free port."""
+    s = runtime.settings
+    sock = bind(host if host is not None else s.web_host, s.web_port if port is None else port)
+    bound_host, bound_port = sock.getsockname()[:2]
+    app = create_web_app(runtime, **app_options)
+    server = uvicorn.Server(web_config(app, bound_host, bound_port))
+    # uvicorn installs signal handlers only in the main thread; this one is not.
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="clarion-web", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + 10
+    try:
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"the campaign pages did not start on {bound_host}:{bound_port}")
+            time.sleep(0.01)
+        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host  # noqa: S104
+        logger.info("campaign pages listening on http://%s:%s", shown, bound_port)
+        yield f"http://{shown}:{bound_port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()

@@ -1,0 +1,126 @@
+"""Sign-ins in progress, kept server-side in OAuthRequest rows.
+
+X's request-token secret (and, for Facebook, the Pages offered to the supporter) is
+sealed by the vault; the browser only ever holds the row's key. Each row can be used
+once: ``claim`` sets ``used_at`` with a conditional UPDATE and checks the row count, so
+a replayed callback (or two racing ones) finds nothing to claim.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+
+from bot.db.models import OAuthRequest
+from bot.platforms.base import Credentials
+from bot.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+MAX_AGE = timedelta(hours=1)  # X's request tokens and Facebook's codes are short-lived too
+
+
+def remember(
+    session: Session,
+    vault: Vault,
+    *,
+    provider: str,
+    key: str,
+    secret: str,
+    pledge_campaign_id: int,
+    now: datetime,
+) -> None:
+    """Store a sign-in in progress (``secret`` sealed); drops rows older than MAX_AGE."""
+    session.execute(delete(OAuthRequest).where(OAuthRequest.created_at < now - MAX_AGE))
+    session.add(
+        OAuthRequest(
+            provider=provider,
+            key=key,
+            secret=vault.seal(Credentials(token=key, secret=secret)) if secret else "",
+            pledge_campaign_id=pledge_campaign_id,
+            created_at=now,
+        )
+    )
+    session.commit()
+
+
+def claim(
+    session: Session,
+    vault: Vault,
+    *,
+    provider: str,
+    key: str,
+    pledge_campaign_id: int,
+    now: datetime,
+) -> str | None:
+    """Mark the sign-in ``key`` used and return its secret ("" when it had none).
+
+    None when there is no such sign-in for this campaign, it was used already, or it is
+    older than MAX_AGE.
+    """
+    if not key or len(key) > 200:
+        return None
+    done = session.execute(
+        update(OAuthRequest)
+        .where(
+            OAuthRequest.provider == provider,
+            OAuthRequest.key == key,
+            OAuthRequest.pledge_campaign_id == pledge_campaign_id,
+            OAuthRequest.used_at.is_(None),
+            OAuthRequest.created_at >= now - MAX_AGE,
+        )
+        .values(used_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    session.commit()
+    if done != 1:
+        logger.info("%s sign-in callback refused: unknown, used or expired", provider)
+        return None
+    sealed = session.scalar(select(OAuthRequest.secret).where(OAuthRequest.key == key))
+    return vault.open(sealed).secret if sealed else ""
+
+
+def in_this_browser(request: Request, name: str, key: str) -> bool:
+    """Whether the sign-in ``key`` was started from this browser's session: a callback
+    URL handed to someone else (login CSRF) is refused."""
+    started = request.session.get(name)
+    return isinstance(started, str) and bool(key) and started == key
+
+
+def after_pledge(request: Request, slug: str, secrets_: list[str]) -> RedirectResponse:
+    """Show the supporter what they pledged: their private page for one pledge, a list
+    linking to each for several (Facebook Pages)."""
+    request.session["pledged"] = secrets_
+    if len(secrets_) == 1:
+        return RedirectResponse(f"/w/{secrets_[0]}?new=1", status_code=303)
+    return RedirectResponse(f"/c/{slug}/thanks", status_code=303)
+
+
+def peek(
+    session: Session,
+    vault: Vault,
+    *,
+    provider: str,
+    key: str,
+    pledge_campaign_id: int,
+    now: datetime,
+) -> str | None:
+    """The secret of an unused, unexpired sign-in, without using it up."""
+    if not key or len(key) > 200:
+        return None
+    sealed = session.scalar(
+        select(OAuthRequest.secret).where(
+            OAuthRequest.provider == provider,
+            OAuthRequest.key == key,
+            OAuthRequest.pledge_campaign_id == pledge_campaign_id,
+            OAuthRequest.used_at.is_(None),
+            OAuthRequest.created_at >= now - MAX_AGE,
+        )
+    )
+    if sealed is None:
+        return None
+    return vault.open(sealed).secret if sealed else ""
