@@ -50,7 +50,7 @@ def _templates() -> Jinja2Templates:
 
 async def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refused)
-    return friendly(request, exc.status, exc.title, exc.text)
+    return friendly(request, exc.status, exc.title, exc.text, retry_after=exc.retry_after)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

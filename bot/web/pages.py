@@ -3,6 +3,7 @@ friendly message page."""
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
@@ -36,9 +37,11 @@ def render(
     return templates.TemplateResponse(request, name, ctx, status_code=status)
 
 
-def friendly(request: Request, status: int, title: str, text: str) -> Response:
+def friendly(
+    request: Request, status: int, title: str, text: str, *, retry_after: float | None = None
+) -> Response:
     """A plain page saying what happened and what to do; never a stack trace."""
     response = render(request, "message.html", {"title": title, "text": text}, status)
-    if status == 429:
-        response.headers["retry-after"] = "60"
+    if retry_after is not None:
+        response.headers["retry-after"] = str(max(1, math.ceil(retry_after)))
     return response

@@ -30,11 +30,14 @@ MAX_FORM_BYTES = 64 * 1024  # the largest form is a Facebook post's wording (63,
 class Refused(Exception):
     """Stop handling this request and show a friendly page with this status."""
 
-    def __init__(self, status: int, title: str, text: str) -> None:
+    def __init__(
+        self, status: int, title: str, text: str, *, retry_after: float | None = None
+    ) -> None:
         super().__init__(title)
         self.status = status
         self.title = title
         self.text = text
+        self.retry_after = retry_after
 
 
 def csrf_token(request: Request) -> str:
@@ -140,6 +143,7 @@ def rate_limited(
                 429,
                 "Too many attempts",
                 f"Please wait {max(1, round(wait))} seconds and try again.",
+                retry_after=wait,
             )
         return await handler(request)
 

@@ -1,0 +1,86 @@
+"""The public campaign page: message, progress, countdown, reach, share tags, outcome."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from starlette.testclient import TestClient
+
+from bot.db.models import PledgeCampaign, PledgeCampaignState
+from bot.runtime import Runtime
+from bot.web.campaign import time_left
+from tests.web.conftest import Clock, add_campaign, pledge_x
+
+
+def test_the_page_shows_message_progress_countdown_and_support_buttons(
+    client: TestClient, clock: Clock, runtime: Runtime
+) -> None:
+    add_campaign(runtime, release_at=clock.now + timedelta(days=2, hours=3, minutes=5))
+    html = client.get("/c/fujitsu").text
+    assert '<html lang="en">' in html and html.count("<h1") == 1
+    assert "<h1>Defend the union at Fujitsu</h1>" in html
+    assert '<progress id="progress" max="3" value="0">0%</progress>' in html
+    assert '<label for="progress">0 of 3 supporters</label>' in html
+    assert "<strong>2 days, 3 hours</strong> left" in html
+    assert "Stand with the Fujitsu reps at 8:30" in html
+    assert "Support with X" in html and "Support with a Facebook Page" in html
+    assert "not to personal profiles" in html
+
+
+def test_open_graph_and_twitter_card_tags_use_absolute_urls(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    html = client.get("/c/fujitsu").text
+    assert '<meta property="og:url" content="http://testserver/c/fujitsu">' in html
+    assert '<meta property="og:title" content="Defend the union at Fujitsu">' in html
+    assert '<meta name="twitter:card" content="summary">' in html
+    assert '<meta property="og:description" content="Stop the victimisation of reps.">' in html
+
+
+def test_the_progress_bar_and_reach_move_when_someone_pledges(
+    client: TestClient, sandbox, campaign: str
+) -> None:
+    sandbox.admin.create_x_user("big_voice", followers=1234)
+    pledge_x(client, "big_voice")
+    html = client.get("/c/fujitsu").text
+    assert '<progress id="progress" max="3" value="1">33%</progress>' in html
+    assert '<span data-testid="reach">1,234</span>' in html
+
+
+def test_after_the_release_the_page_shows_the_outcome(
+    client: TestClient, clock: Clock, runtime: Runtime, campaign: str
+) -> None:
+    pledge_x(client, "rep_out")
+    with runtime.sessions() as session:
+        pc = session.query(PledgeCampaign).one()
+        pc.state = PledgeCampaignState.RELEASED
+        pc.released_at = datetime.now(UTC)
+        session.commit()
+    clock.now += timedelta(days=3)
+    html = client.get("/c/fujitsu").text
+    assert "It went out" in html and "from\n    1 pledged accounts" in html
+    assert "Support with X" not in html
+
+
+def test_a_missed_goal_says_nothing_was_posted(
+    client: TestClient, clock: Clock, runtime: Runtime, campaign: str
+) -> None:
+    with runtime.sessions() as session:
+        session.query(PledgeCampaign).one().state = PledgeCampaignState.GOAL_MISSED
+        session.commit()
+    clock.now += timedelta(days=3)
+    html = client.get("/c/fujitsu").text
+    assert "nothing was posted" in html
+
+
+def test_an_unknown_campaign_is_a_friendly_404(client: TestClient) -> None:
+    response = client.get("/c/nope")
+    assert response.status_code == 404
+    assert "No such campaign" in response.text
+
+
+def test_time_left_reads_as_words() -> None:
+    assert time_left(2 * 86400 + 3 * 3600 + 59) == "2 days, 3 hours"
+    assert time_left(3600 + 60) == "1 hour, 1 minute"
+    assert time_left(300) == "5 minutes"
+    assert time_left(12) == "less than a minute"

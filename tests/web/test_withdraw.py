@@ -1,0 +1,106 @@
+"""The private link: confirmation, wording and email edits, withdrawing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from starlette.testclient import TestClient
+
+from bot.db.models import Account, Pledge, PledgeState
+from bot.runtime import Runtime
+from tests.web.conftest import Clock, csrf_of, pledge_x
+
+
+def _pledge(runtime: Runtime) -> tuple[Pledge, Account]:
+    with runtime.sessions() as session:
+        pledge = session.scalars(select(Pledge)).one()
+        account = session.get(Account, pledge.account_id)
+        assert account is not None
+        session.expunge_all()
+        return pledge, account
+
+
+def test_the_withdraw_link_withdraws_and_deletes_tokens_and_email(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_wd")
+    page = client.get(private)
+    client.post(private + "/edit", data={"csrf": csrf_of(page.text), "email": "ann@union.example"})
+    assert _pledge(runtime)[0].email
+    page = client.get(private)
+    assert "Withdraw my pledge" in page.text
+    done = client.post(private, data={"csrf": csrf_of(page.text), "confirm": "yes"})
+    assert done.status_code == 200
+    assert "Your pledge is withdrawn" in done.text
+    pledge, account = _pledge(runtime)
+    assert pledge.state == PledgeState.WITHDRAWN and pledge.email is None
+    assert account.credentials == ""
+    assert '<span data-testid="pledged">0</span>' in client.get("/c/fujitsu").text
+    assert "This pledge was withdrawn" in client.get(private).text
+
+
+def test_withdrawing_asks_for_confirmation_first(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_conf")
+    page = client.get(private)
+    response = client.post(private, data={"csrf": csrf_of(page.text)})
+    assert response.status_code == 400
+    assert "Tick the box to confirm" in response.text
+    assert _pledge(runtime)[0].state == PledgeState.ACTIVE
+
+
+def test_a_supporter_edits_the_wording_and_sees_what_will_be_posted(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_edit")
+    page = client.get(private)
+    saved = client.post(
+        private + "/edit", data={"csrf": csrf_of(page.text), "wording": "I back the reps!"}
+    )
+    assert saved.status_code == 303
+    html = client.get(saved.headers["location"]).text
+    assert "Saved." in html
+    assert '<blockquote data-testid="text">I back the reps!\nhttps://union.example' in html
+    assert _pledge(runtime)[0].wording == "I back the reps!"
+
+
+def test_a_wording_too_long_for_x_is_refused_with_the_reason(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_long")
+    page = client.get(private)
+    response = client.post(
+        private + "/edit", data={"csrf": csrf_of(page.text), "wording": "a" * 300}
+    )
+    assert response.status_code == 400
+    assert 'role="alert"' in response.text and "your wording" in response.text
+    assert _pledge(runtime)[0].wording is None
+
+
+def test_a_bad_email_is_refused(client: TestClient, runtime: Runtime, campaign: str) -> None:
+    private = pledge_x(client, "rep_mail")
+    page = client.get(private)
+    response = client.post(private + "/edit", data={"csrf": csrf_of(page.text), "email": "nope"})
+    assert response.status_code == 400
+    assert "email address does not look right" in response.text
+
+
+def test_an_unknown_link_shows_a_friendly_404(client: TestClient, campaign: str) -> None:
+    response = client.get("/w/not-a-real-secret")
+    assert response.status_code == 404
+    assert "This link does not match a pledge" in response.text
+
+
+def test_withdrawing_is_refused_once_the_release_has_started(
+    client: TestClient, clock: Clock, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_late")
+    page = client.get(private)
+    clock.now += timedelta(days=3)
+    late = client.get(private)
+    assert "can no longer be changed or withdrawn" in late.text
+    response = client.post(private, data={"csrf": csrf_of(page.text), "confirm": "yes"})
+    assert response.status_code == 409
+    assert _pledge(runtime)[0].state == PledgeState.ACTIVE
