@@ -11,7 +11,9 @@ from bot.cli.admin import config_group, init, keys
 from bot.cli.context import AppContext
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
+from bot.cli.engagement import engagement
 from bot.cli.posts import posts
+from bot.cli.report import report
 from bot.cli.schedules import apply
 from bot.cli.web import web
 
@@ -69,6 +71,8 @@ for command in (
     apply,
     deliveries,
     accounts,
+    engagement,
+    report,
     run,
     web,
     LazySandbox(),

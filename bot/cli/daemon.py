@@ -18,6 +18,7 @@ from bot.cli.posts import print_report
 from bot.config import ConfigError, Settings
 from bot.daemon import Daemon
 from bot.db.lock import AlreadyRunning
+from bot.engagement.poll import poller_for
 from bot.ledger import Missed
 from bot.platforms.base import PlatformError
 from bot.queue import apply_specs
@@ -162,6 +163,8 @@ def run(app: AppContext, examples: bool) -> None:
             grace=timedelta(minutes=settings.missed_grace_minutes),
             concurrency=settings.delivery_concurrency,
             on_missed=_print_missed,
+            # Engagement snapshots in their own thread: a slow read never delays a post.
+            periodic=[("engagement", poller_for(runtime).run, settings.engagement_poll_seconds)],
         )
         try:
             daemon.start()

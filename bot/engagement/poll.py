@@ -22,7 +22,7 @@ from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +40,9 @@ from bot.platforms.base import (
     TransientError,
 )
 from bot.vault import Vault, VaultError
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 logger = logging.getLogger(__name__)
 
@@ -324,3 +327,16 @@ class Poller:
                 written += 1
             writer.covered(rest)
         return written
+
+
+def poller_for(runtime: Runtime) -> Poller:
+    """The poller the daemon and `engagement refresh` use, from the settings."""
+    s = runtime.settings
+    return Poller(
+        runtime.sessions,
+        runtime.platforms,
+        runtime.vault,
+        offsets=s.engagement_offsets,
+        x_read_cost=s.x_read_cost_usd,
+        concurrency=s.engagement_concurrency,
+    )

@@ -1,0 +1,109 @@
+"""`report CAMPAIGN`: what the campaign's posts achieved, as a table, CSV, JSON or a chart."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from bot.cli.context import AppContext, pass_app
+from bot.cli.output import clip, table
+from bot.platforms.base import METRIC_NAMES
+
+
+def _shown(total: object) -> str:
+    value = getattr(total, "value", None)
+    if value is None:
+        return "n/a"
+    if getattr(total, "estimated", False):
+        return f"~{value} ({total.low}-{total.high})"  # type: ignore[attr-defined]
+    return str(value)
+
+
+@click.command("report")
+@click.argument("campaign")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="Write one row per post per snapshot to this file ('-' = standard output).",
+)
+@click.option("--json", "as_json", is_flag=True, help="The report as JSON, for scripts.")
+@click.option(
+    "--chart",
+    "chart_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Draw cumulative engagement over time per platform to FILE.png or FILE.svg.",
+)
+@click.option("--top", default=5, show_default=True, help="How many top posts to list.")
+@pass_app
+def report(
+    app: AppContext,
+    campaign: str,
+    csv_file: Path | None,
+    as_json: bool,
+    chart_file: Path | None,
+    top: int,
+) -> None:
+    """Posts sent and failed, reach and engagement of CAMPAIGN, per platform and in total.
+
+    Engagement is each post's latest snapshot; "~" marks an estimate from a sampled
+    release, with its 95% interval; "n/a" a metric the platforms did not give.
+    """
+    from bot.engagement import chart
+    from bot.engagement import report as reports
+
+    if chart_file is not None and chart_file.suffix.lower() not in (".png", ".svg"):
+        raise click.BadParameter("must end in .png or .svg", param_hint="--chart")
+    with app.runtime.sessions() as session:
+        try:
+            built = reports.build(session, campaign, top=top)
+        except reports.UnknownCampaign:
+            raise click.ClickException(f"no campaign {campaign!r}") from None
+        if csv_file is not None:
+            if str(csv_file) == "-":
+                count = reports.write_csv(session, campaign, sys.stdout)
+            else:
+                with csv_file.open("w", newline="", encoding="utf-8") as out:
+                    count = reports.write_csv(session, campaign, out)
+                click.echo(f"wrote {count} rows to {csv_file}", err=True)
+        if chart_file is not None:
+            series = chart.cumulative(session, campaign)
+            chart.draw(series, chart_file, f"{built.title or built.campaign}: engagement")
+            click.echo(f"wrote the chart to {chart_file}", err=True)
+    if as_json:
+        reports.write_json(built, sys.stdout)
+        return
+    if csv_file is not None and str(csv_file) == "-":
+        return
+    columns = [*built.platforms.values(), built.total]
+    click.echo(f"campaign {built.campaign}: {built.snapshots} snapshot values recorded")
+    rows = [
+        ("posts sent", *(s.sent for s in columns)),
+        ("failed", *(s.failed for s in columns)),
+        ("deleted since", *(s.deleted for s in columns)),
+        ("reach (followers)", *(s.reach for s in columns)),
+        *(
+            (metric.replace("_", " "), *(_shown(s.metrics[metric]) for s in columns))
+            for metric in METRIC_NAMES
+        ),
+    ]
+    names = ["X" if s.platform == "x" else s.platform for s in columns]
+    table(rows, ("", *names), empty="nothing yet")
+    if built.top_posts:
+        click.echo("\ntop posts (likes + reposts + replies + quotes):")
+        table(
+            (
+                (
+                    p.platform,
+                    p.account,
+                    p.interactions,
+                    "n/a" if p.views is None else p.views,
+                    clip(p.url, 60),
+                )
+                for p in built.top_posts
+            ),
+            ("platform", "account", "interactions", "views", "url"),
+            empty="",
+        )

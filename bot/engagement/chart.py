@@ -1,0 +1,94 @@
+"""A picture of a campaign's engagement: cumulative totals over time, one line per platform.
+
+Each snapshot replaces that delivery's previous values, so a line at time t is the sum,
+over the campaign's posts, of the latest value known at t. Two panels: interactions
+(likes, reposts, replies, quotes) and views. matplotlib with the Agg backend (no display
+needed); PNG or SVG from the file name.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import Campaign, EngagementSnapshot, Post
+from bot.engagement.report import INTERACTIONS, UnknownCampaign
+
+_COLOURS = {"x": "#1d1d1f", "facebook": "#1877f2"}
+Series = dict[str, list[tuple[datetime, int, int]]]  # platform -> (time, interactions, views)
+
+
+def cumulative(session: Session, slug: str) -> Series:
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise UnknownCampaign(slug)
+    s = EngagementSnapshot.__table__.c
+    rows = session.execute(
+        select(s.delivery_id, s.platform, s.taken_at, s.metric, s.value)
+        .join(Post, Post.id == s.post_id)
+        .where(Post.campaign_id == campaign.id, s.delivery_id.is_not(None))
+        .order_by(s.taken_at, s.id)
+    )
+    known: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    series: Series = defaultdict(list)
+    pending: dict[tuple[str, int], list[int]] = {}
+    moment: datetime | None = None
+
+    def settle() -> None:
+        for (platform, delivery_id), (inter, views) in pending.items():
+            old_inter, old_views = known[platform].get(delivery_id, (0, 0))
+            totals[platform][0] += inter - old_inter
+            totals[platform][1] += views - old_views
+            known[platform][delivery_id] = (inter, views)
+        for platform in {p for p, _ in pending}:
+            series[platform].append((moment, *totals[platform]))  # type: ignore[arg-type]
+        pending.clear()
+
+    for row in rows:
+        if row.taken_at != moment:
+            settle()
+            moment = row.taken_at
+        entry = pending.setdefault((row.platform, row.delivery_id), [0, 0])
+        if row.metric in INTERACTIONS:
+            entry[0] += row.value or 0
+        elif row.metric == "views":
+            entry[1] += row.value or 0
+    settle()
+    return dict(series)
+
+
+def draw(series: Series, path: Path, title: str) -> None:
+    """Write the chart to ``path`` (.png or .svg)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    if path.suffix.lower() not in (".png", ".svg"):
+        raise ValueError("the chart file must end in .png or .svg")
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    for platform, points in sorted(series.items()):
+        times = [p[0] for p in points]
+        label = "X" if platform == "x" else platform.capitalize()
+        colour = _COLOURS.get(platform)
+        top.step(times, [p[1] for p in points], where="post", label=label, color=colour)
+        bottom.step(times, [p[2] for p in points], where="post", label=label, color=colour)
+    top.set_title(title)
+    top.set_ylabel("likes + reposts + replies + quotes")
+    bottom.set_ylabel("views (impressions)")
+    bottom.set_xlabel("time of snapshot (UTC)")
+    for axes in (top, bottom):
+        axes.grid(True, alpha=0.3)
+        if series:
+            axes.legend(loc="upper left")
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,0 +1,283 @@
+"""What a campaign's posts achieved: totals per platform, top posts, CSV and JSON.
+
+Totals use each delivery's latest snapshot. A release that was sampled is counted by its
+latest estimate instead (``estimated``, with the interval's low and high summed in).
+A metric no delivery could give stays ``None`` (unavailable), not 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import IO, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
+from bot.platforms.base import METRIC_NAMES
+
+# Interactions: what the chart and "top posts" add up (views and clicks are not).
+INTERACTIONS = ("likes", "reposts", "replies", "quotes")
+
+# One row per delivery per snapshot. docs/engagement.md documents each column; a test
+# keeps the two in step.
+CSV_COLUMNS = (
+    "campaign",
+    "post_key",
+    "delivery_id",
+    "platform",
+    "account",
+    "platform_post_id",
+    "url",
+    "sent_at",
+    "taken_at",
+    "snapshot",
+    "hours_after_sending",
+    *METRIC_NAMES,
+    "deleted",
+)
+
+
+class UnknownCampaign(LookupError):
+    pass
+
+
+@dataclass
+class Total:
+    value: int | None = None
+    low: int | None = None
+    high: int | None = None
+    estimated: bool = False
+
+    def add(self, value: int | None, low: int | None = None, high: int | None = None) -> None:
+        if value is None:
+            return
+        self.value = (self.value or 0) + value
+        self.low = (self.low or 0) + (value if low is None else low)
+        self.high = (self.high or 0) + (value if high is None else high)
+
+
+@dataclass
+class PlatformSummary:
+    platform: str
+    sent: int = 0
+    failed: int = 0
+    deleted: int = 0
+    reach: int = 0  # followers of the accounts that sent
+    metrics: dict[str, Total] = field(default_factory=lambda: {m: Total() for m in METRIC_NAMES})
+
+
+@dataclass
+class TopPost:
+    delivery_id: int
+    platform: str
+    account: str
+    url: str
+    interactions: int
+    views: int | None
+
+
+@dataclass
+class Report:
+    campaign: str
+    title: str
+    platforms: dict[str, PlatformSummary]
+    total: PlatformSummary
+    top_posts: list[TopPost]
+    snapshots: int
+    first_sent: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["first_sent"] = self.first_sent.isoformat() if self.first_sent else None
+        return data
+
+
+def _campaign(session: Session, slug: str) -> Campaign:
+    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
+    if campaign is None:
+        raise UnknownCampaign(slug)
+    return campaign
+
+
+def _snapshot_rows(session: Session, campaign_id: int) -> Iterator[Any]:
+    s = EngagementSnapshot.__table__.c
+    query = (
+        select(
+            s.delivery_id,
+            s.post_id,
+            s.platform,
+            s.taken_at,
+            s.label,
+            s.metric,
+            s.value,
+            s.estimated,
+            s.low,
+            s.high,
+        )
+        .join(Post, Post.id == s.post_id)
+        .where(Post.campaign_id == campaign_id)
+        .order_by(s.taken_at, s.id)
+    )
+    yield from session.execute(query.execution_options(yield_per=20_000))
+
+
+def build(session: Session, slug: str, *, top: int = 5) -> Report:
+    campaign = _campaign(session, slug)
+    d = Delivery.__table__.c
+    deliveries = session.execute(
+        select(d.id, d.post_id, d.platform, d.state, d.url, d.sent_at, d.platform_deleted_at)
+        .add_columns(Account.handle, Account.id.label("account_id"), Account.followers)
+        .join(Post, Post.id == d.post_id)
+        .join(Account, Account.id == d.account_id)
+        .where(Post.campaign_id == campaign.id)
+    ).all()
+    summaries: dict[str, PlatformSummary] = {}
+    accounts: dict[str, dict[int, int]] = defaultdict(dict)
+    info = {}
+    first_sent = None
+    for row in deliveries:
+        summary = summaries.setdefault(row.platform, PlatformSummary(row.platform))
+        if row.state == DeliveryState.SENT:
+            summary.sent += 1
+            accounts[row.platform][row.account_id] = row.followers or 0
+            if first_sent is None or (row.sent_at and row.sent_at < first_sent):
+                first_sent = row.sent_at
+        elif row.state == DeliveryState.FAILED:
+            summary.failed += 1
+        if row.platform_deleted_at is not None:
+            summary.deleted += 1
+        info[row.id] = row
+    latest: dict[int, dict[str, int | None]] = defaultdict(dict)
+    estimates: dict[tuple[int, str], dict[str, tuple[int | None, int | None, int | None]]] = (
+        defaultdict(dict)
+    )
+    count = 0
+    for snap in _snapshot_rows(session, campaign.id):
+        count += 1
+        if snap.estimated:
+            estimates[(snap.post_id, snap.platform)][snap.metric] = (
+                snap.value,
+                snap.low,
+                snap.high,
+            )
+        elif snap.delivery_id is not None:
+            latest[snap.delivery_id][snap.metric] = snap.value
+    for delivery_id, values in latest.items():
+        row = info[delivery_id]
+        if (row.post_id, row.platform) in estimates:
+            continue  # the release's estimate counts it
+        summary = summaries[row.platform]
+        for metric, value in values.items():
+            if metric in summary.metrics:
+                summary.metrics[metric].add(value)
+    for (_, platform), by_metric in estimates.items():
+        summary = summaries.setdefault(platform, PlatformSummary(platform))
+        for metric, (value, low, high) in by_metric.items():
+            if metric in summary.metrics and value is not None:
+                summary.metrics[metric].add(value, low, high)
+                summary.metrics[metric].estimated = True
+    for platform, summary in summaries.items():
+        summary.reach = sum(accounts[platform].values())
+    total = PlatformSummary("total")
+    for summary in summaries.values():
+        total.sent += summary.sent
+        total.failed += summary.failed
+        total.deleted += summary.deleted
+        total.reach += summary.reach
+        for metric, part in summary.metrics.items():
+            total.metrics[metric].add(part.value, part.low, part.high)
+            total.metrics[metric].estimated |= part.estimated
+    ranked = sorted(
+        (
+            TopPost(
+                delivery_id,
+                info[delivery_id].platform,
+                info[delivery_id].handle,
+                info[delivery_id].url or "",
+                sum(values.get(m) or 0 for m in INTERACTIONS),
+                values.get("views"),
+            )
+            for delivery_id, values in latest.items()
+        ),
+        key=lambda p: (-p.interactions, -(p.views or 0), p.delivery_id),
+    )
+    return Report(
+        campaign.slug,
+        campaign.title,
+        dict(sorted(summaries.items())),
+        total,
+        ranked[:top],
+        count,
+        first_sent,
+    )
+
+
+def write_csv(session: Session, slug: str, out: IO[str]) -> int:
+    """One row per delivery per snapshot; an unavailable metric is an empty cell."""
+    campaign = _campaign(session, slug)
+    d = Delivery.__table__.c
+    deliveries = {
+        row.id: row
+        for row in session.execute(
+            select(d.id, d.platform, d.url, d.sent_at, d.platform_ids, d.platform_deleted_at)
+            .add_columns(Post.key, Account.handle)
+            .join(Post, Post.id == d.post_id)
+            .join(Account, Account.id == d.account_id)
+            .where(Post.campaign_id == campaign.id)
+        )
+    }
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    written = 0
+    current: tuple[int, datetime] | None = None
+    values: dict[str, Any] = {}
+    label = ""
+
+    def emit() -> None:
+        nonlocal written
+        if current is None:
+            return
+        row = deliveries[current[0]]
+        hours = (current[1] - row.sent_at).total_seconds() / 3600 if row.sent_at else ""
+        writer.writerow(
+            [
+                slug,
+                row.key,
+                row.id,
+                row.platform,
+                row.handle,
+                (row.platform_ids or [""])[0],
+                row.url or "",
+                row.sent_at.isoformat() if row.sent_at else "",
+                current[1].isoformat(),
+                label,
+                f"{hours:.2f}" if hours != "" else "",
+                *("" if values.get(m) is None else values[m] for m in METRIC_NAMES),
+                "yes" if row.platform_deleted_at else "",
+            ]
+        )
+        written += 1
+
+    rows = sorted(
+        (s for s in _snapshot_rows(session, campaign.id) if s.delivery_id is not None),
+        key=lambda s: (s.delivery_id, s.taken_at),
+    )
+    for snap in rows:
+        key = (snap.delivery_id, snap.taken_at)
+        if key != current:
+            emit()
+            current, values, label = key, {}, snap.label
+        values[snap.metric] = snap.value
+    emit()
+    return written
+
+
+def write_json(report: Report, out: IO[str]) -> None:
+    json.dump(report.as_json(), out, indent=2, default=str)
+    out.write("\n")
