@@ -31,13 +31,14 @@ from bot.schedule_fields import (
     texts,
     when,
 )
+from bot.schedule_pledges import read_pledge_campaigns
 from bot.schedule_times import TimeProblem, zone
 from bot.schedule_yaml import Node, Reader, shown
 from bot.specs import Location, PostSpec, Problem, SpecError
 
 logger = logging.getLogger(__name__)
 
-TOP_KEYS = ("campaign", "timezone", "defaults", "posts", "events")
+TOP_KEYS = ("campaign", "timezone", "defaults", "posts", "events", "pledge_campaigns")
 TOP_ALIASES = {
     "name": "campaign",
     "tz": "timezone",
@@ -45,6 +46,8 @@ TOP_ALIASES = {
     "post": "posts",
     "event": "events",
     "default": "defaults",
+    "pledges": "pledge_campaigns",
+    "pledge_campaign": "pledge_campaigns",
 }
 DEFAULT_KEYS = ("to", "facebook")
 POST_KEYS = ("id", "at", "timezone", "to", "text", "thread", "link", "facebook")
@@ -196,6 +199,10 @@ def _read(
                 specs.extend([post] if post is not None else [])
             else:
                 specs.extend(read_event(ctx, node, index, given))
+    if "pledge_campaigns" in fields:
+        # Checked here so `apply` refuses a file whose pledge campaigns are wrong; they
+        # are stored by `pledges apply` (bot.schedule_pledges).
+        lists += len(read_pledge_campaigns(ctx, fields["pledge_campaigns"])) or 1
     if lists == 0 and not reader.problems:
         reader.problem(root, "posts", "", "the file has no posts or events; add a 'posts:' list")
     return specs, declared

@@ -1,0 +1,267 @@
+"""Creating and editing pledge campaigns, from the CLI or from schedule files.
+
+Both produce PledgeCampaignSpecs; ``apply_campaigns`` checks them all (texts against each
+platform's length with the campaign link in, goal, time, policy) and stores them
+all-or-nothing, like ``bot.queue.apply_specs`` does for posts. A campaign can be edited
+only while it is open; once its release has started it is kept as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from bot.db.models import (
+    Campaign,
+    GoalPolicy,
+    Pledge,
+    PledgeCampaign,
+    PledgeCampaignState,
+)
+from bot.pledges import texts
+from bot.pledges.pledging import LIVE
+from bot.specs import PLATFORMS, Location, Problem, SpecError
+
+logger = logging.getLogger(__name__)
+
+SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+POLICIES = (GoalPolicy.ALL_OR_NOTHING, GoalPolicy.RELEASE_ANYWAY)
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+MAX_WINDOW_MINUTES = 24 * 60
+
+
+@dataclass(frozen=True)
+class PledgeCampaignSpec:
+    """A pledge campaign as a volunteer described it. ``release_at`` is timezone-aware;
+    ``window_minutes`` None means the configured default (RELEASE_WINDOW_MINUTES)."""
+
+    slug: str
+    title: str
+    message: Mapping[str, str]  # platform → text (the platforms supporters can pledge)
+    goal: int
+    release_at: datetime
+    timezone: str
+    description: str = ""
+    variants: tuple[str, ...] = ()
+    link: str | None = None
+    image: str | None = None
+    goal_policy: str = GoalPolicy.ALL_OR_NOTHING
+    window_minutes: int | None = None
+    allow_edit: bool = True
+    source: Location = field(default_factory=lambda: Location("<command line>"))
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, field_name: str) -> Location:
+        line = self.lines.get(field_name)
+        return Location(self.source.file, line) if line is not None else self.source
+
+
+@dataclass
+class CampaignReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # release started: left as it is
+    notes: list[str] = field(default_factory=list)
+
+
+def check_spec(spec: PledgeCampaignSpec) -> list[Problem]:
+    """Everything that can be checked without the database."""
+    problems: list[Problem] = []
+
+    def problem(name: str, value: object, message: str) -> None:
+        problems.append(Problem(spec.where(name), name, str(value), message))
+
+    if not SLUG.match(spec.slug) or len(spec.slug) > 64:
+        problem("id", spec.slug, "use lowercase letters, digits and single hyphens (at most 64)")
+    if not spec.title.strip():
+        problem("title", spec.title, "give the campaign a title supporters will see")
+    if not spec.message:
+        problem("text", "", "write the message, e.g. text: 'Reinstate our rep…'")
+    for platform in spec.message:
+        if platform not in PLATFORMS:
+            problem("text", platform, f"unknown platform; use one of: {', '.join(PLATFORMS)}")
+    if spec.goal < 1:
+        problem("goal", spec.goal, "the goal is a number of supporters, at least 1")
+    if spec.goal_policy not in POLICIES:
+        problem("if_goal_missed", spec.goal_policy, f"use one of: {', '.join(POLICIES)}")
+    if spec.window_minutes is not None and not 0 <= spec.window_minutes <= MAX_WINDOW_MINUTES:
+        problem(
+            "window",
+            spec.window_minutes,
+            f"the release window is 0 (all at once) to {MAX_WINDOW_MINUTES} minutes",
+        )
+    if spec.release_at.tzinfo is None:
+        problem("release", spec.release_at, "give the time with its time zone")
+    link = spec.link
+    for platform, text in spec.message.items():
+        if platform not in PLATFORMS:
+            continue
+        tagged = texts.utm_tag(link, platform=platform, campaign=spec.slug) if link else None
+        refusal = texts.refusal(platform, text, tagged)
+        if refusal:
+            with_link = " with the link" if tagged and platform == "x" else ""
+            problem(
+                f"text.{platform}" if len(spec.message) > 1 else "text",
+                text,
+                f"for {PLATFORM_NAMES[platform]}, the text{with_link} {refusal}",
+            )
+        for number, variant in enumerate(spec.variants, 1):
+            refusal = texts.refusal(platform, variant, tagged)
+            if refusal:
+                problem(
+                    f"variants[{number}]",
+                    variant,
+                    f"for {PLATFORM_NAMES[platform]}, this variant {refusal}",
+                )
+    return problems
+
+
+def _same(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> bool:
+    return (
+        pc.campaign.title == spec.title
+        and pc.description == spec.description
+        and pc.message == dict(spec.message)
+        and pc.variants == list(spec.variants)
+        and pc.link == spec.link
+        and pc.image_path == spec.image
+        and pc.goal == spec.goal
+        and pc.release_at == spec.release_at
+        and pc.timezone == spec.timezone
+        and pc.goal_policy == spec.goal_policy
+        and pc.window_minutes == window
+        and pc.allow_edit == spec.allow_edit
+    )
+
+
+def _write(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> None:
+    pc.campaign.title = spec.title
+    pc.campaign.timezone = spec.timezone
+    pc.description = spec.description
+    pc.message = dict(spec.message)
+    pc.variants = list(spec.variants)
+    pc.link = spec.link
+    pc.image_path = spec.image
+    pc.goal = spec.goal
+    pc.release_at = spec.release_at
+    pc.timezone = spec.timezone
+    pc.goal_policy = spec.goal_policy
+    pc.window_minutes = window
+    pc.allow_edit = spec.allow_edit
+    pc.source = str(spec.source)
+
+
+def apply_campaigns(
+    session: Session,
+    specs: Sequence[PledgeCampaignSpec],
+    *,
+    now: datetime,
+    default_window: int,
+    dry_run: bool = False,
+) -> CampaignReport:
+    """Create or update every spec, or raise SpecError listing every problem; commits
+    unless ``dry_run``."""
+    problems: list[Problem] = []
+    report = CampaignReport()
+    plan: list[tuple[PledgeCampaignSpec, PledgeCampaign | None, int]] = []
+    seen: dict[str, PledgeCampaignSpec] = {}
+    for spec in specs:
+        problems.extend(check_spec(spec))
+        if spec.slug in seen:
+            problems.append(
+                Problem(
+                    spec.where("id"),
+                    "id",
+                    spec.slug,
+                    f"the pledge campaign {spec.slug!r} is also defined at "
+                    f"{seen[spec.slug].source}; give each its own id",
+                )
+            )
+            continue
+        seen[spec.slug] = spec
+        window = spec.window_minutes if spec.window_minutes is not None else default_window
+        pc = session.scalars(
+            select(PledgeCampaign).join(Campaign).where(Campaign.slug == spec.slug)
+        ).first()
+        if pc is not None and pc.state != PledgeCampaignState.OPEN:
+            report.kept.append(spec.slug)
+            if not _same(pc, spec, window):
+                report.notes.append(
+                    f"{spec.slug}: already {pc.state.replace('_', ' ')} — changes to it "
+                    "are not applied"
+                )
+            continue
+        if spec.release_at <= now and not (pc is not None and pc.release_at == spec.release_at):
+            local = spec.release_at.astimezone(ZoneInfo(spec.timezone))
+            problems.append(
+                Problem(
+                    spec.where("release"),
+                    "release",
+                    f"{local:%Y-%m-%d %H:%M}",
+                    "is in the past; give a future release time",
+                )
+            )
+            continue
+        plan.append((spec, pc, window))
+    if problems:
+        session.rollback()
+        raise SpecError(problems)
+    for spec, pc, window in plan:
+        if pc is None:
+            campaign = session.scalars(select(Campaign).where(Campaign.slug == spec.slug)).first()
+            if campaign is None:
+                campaign = Campaign(slug=spec.slug, title=spec.title, timezone=spec.timezone)
+            pc = PledgeCampaign(campaign=campaign, message={}, goal=spec.goal)
+            _write(pc, spec, window)
+            session.add(pc)
+            report.created.append(spec.slug)
+        elif _same(pc, spec, window):
+            report.unchanged.append(spec.slug)
+        else:
+            pledged = session.scalar(
+                select(func.count()).where(
+                    Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE)
+                )
+            )
+            if pledged and (pc.message != dict(spec.message) or pc.variants != list(spec.variants)):
+                report.notes.append(
+                    f"{spec.slug}: the wording changed after {pledged} supporters pledged; "
+                    "they will post the new wording unless they wrote their own"
+                )
+            # Conditional: a campaign whose release began since we read it is not changed.
+            won = session.execute(
+                update(PledgeCampaign)
+                .where(
+                    PledgeCampaign.id == pc.id,
+                    PledgeCampaign.state == PledgeCampaignState.OPEN,
+                    PledgeCampaign.release_at > now,
+                )
+                .values(updated_at=now)
+            ).rowcount  # type: ignore[attr-defined]
+            if won != 1:
+                session.rollback()
+                raise SpecError(
+                    [
+                        Problem(
+                            spec.where("release"),
+                            "release",
+                            spec.slug,
+                            "its release has started; a campaign cannot change once it goes out",
+                        )
+                    ]
+                )
+            _write(pc, spec, window)
+            report.updated.append(spec.slug)
+    session.flush()
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return report
