@@ -21,6 +21,7 @@ from bot.db.lock import AlreadyRunning
 from bot.engagement.poll import poller_for
 from bot.ledger import Missed
 from bot.platforms.base import PlatformError
+from bot.pledges.jobs import periodic as pledge_jobs
 from bot.queue import apply_specs
 from bot.rehearsal import ensure_campaign_accounts, queue_is_empty, retime_examples
 from bot.runtime import Runtime
@@ -164,7 +165,11 @@ def run(app: AppContext, examples: bool) -> None:
             concurrency=settings.delivery_concurrency,
             on_missed=_print_missed,
             # Engagement snapshots in their own thread: a slow read never delays a post.
-            periodic=[("engagement", poller_for(runtime).run, settings.engagement_poll_seconds)],
+            # Pledge campaigns: releases when due (every second) and readiness checks.
+            periodic=[
+                ("engagement", poller_for(runtime).run, settings.engagement_poll_seconds),
+                *pledge_jobs(runtime),
+            ],
         )
         try:
             daemon.start()

@@ -1,0 +1,70 @@
+"""The daemon's pledge housekeeping: releases when they are due, readiness before them.
+
+``periodic(runtime)`` gives the Daemon its (name, function, seconds) jobs. Each runs in
+its own single thread beside posting, so a slow readiness check never delays a post.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from bot.db.models import PledgeCampaign, utcnow
+from bot.pledges import release as releases
+from bot.pledges import rules
+from bot.pledges.mail import Mailer
+from bot.pledges.readiness import check_readiness
+from bot.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+RELEASE_EVERY_SECONDS = 1.0
+READINESS_EVERY_SECONDS = 60.0
+
+
+class PledgeJobs:
+    def __init__(self, runtime: Runtime, clock: Callable[[], datetime] = utcnow) -> None:
+        self.runtime = runtime
+        self.clock = clock
+        self._lock = threading.Lock()
+
+    def releases(self) -> list[releases.ReleaseOutcome]:
+        """Release every due campaign (logging its rules and costs first), then settle
+        those going out."""
+        now = self.clock()
+        settings = self.runtime.settings
+        outcomes = []
+        with self._lock, self.runtime.sessions() as session:
+            for pc_id in releases.due_campaigns(session, now):
+                pc = session.get(PledgeCampaign, pc_id)
+                if pc is not None:
+                    for line in rules.check(session, pc, settings).lines():
+                        logger.info("pledge campaign %s: %s", pc.campaign.slug, line)
+                outcomes.append(releases.release(session, pc_id, now))
+            for pc_id in releases.releasing_campaigns(session):
+                if releases.settle(session, pc_id, now):
+                    logger.info("pledge campaign %s: every post is final", pc_id)
+        return outcomes
+
+    def readiness(self) -> None:
+        s = self.runtime.settings
+        check_readiness(
+            self.runtime.sessions,
+            self.runtime.vault,
+            self.runtime.platforms,
+            now=self.clock(),
+            hours=s.readiness_hours,
+            base_url=s.web_base_url,
+            mailer=Mailer(s),
+            concurrency=s.delivery_concurrency,
+        )
+
+
+def periodic(runtime: Runtime) -> list[tuple[str, Callable[[], object], float]]:
+    jobs = PledgeJobs(runtime)
+    return [
+        ("pledge-releases", jobs.releases, RELEASE_EVERY_SECONDS),
+        ("pledge-readiness", jobs.readiness, READINESS_EVERY_SECONDS),
+    ]
