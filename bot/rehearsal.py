@@ -83,7 +83,8 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
                 CAMPAIGN_PAGE_FOLLOWERS,
             )
         save_campaign_account(runtime, platform, creds, who, source="sandbox")
-        done.append(f"created the campaign's {platform} account @{who.handle} on the sandbox")
+        label = f"X account @{who.handle}" if platform == "x" else f"Facebook Page {who.name!r}"
+        done.append(f"created the campaign's {label} on the sandbox")
     return done
 
 

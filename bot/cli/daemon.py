@@ -38,7 +38,7 @@ def configure_logging(level: str) -> None:
         datefmt="%Y-%m-%d %H:%M:%S",
     )
     # One line per request from the HTTP clients and the scheduler is noise at INFO.
-    for noisy in ("apscheduler", "urllib3", "uvicorn.access", "httpx"):
+    for noisy in ("apscheduler", "alembic", "urllib3", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
