@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Test tooling: make sure the Debian packages the test suite needs are installed.
 # PostgreSQL's server binaries (initdb, pg_ctl): the suite starts a throwaway cluster
-# from them in a temporary folder. Installs with apt-get when missing (needs root).
+# from them in a temporary folder. Debian's Chromium (/usr/bin/chromium): the campaign
+# pages' browser test drives it with Playwright; Playwright's own browser downloads are
+# never used. Installs with apt-get when missing (needs root).
 set -euo pipefail
 
 have_postgres() {
@@ -12,6 +14,7 @@ have_postgres() {
 missing=()
 have_postgres || missing+=(postgresql)
 command -v runuser >/dev/null 2>&1 || missing+=(util-linux)
+[ -x /usr/bin/chromium ] || missing+=(chromium)
 
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

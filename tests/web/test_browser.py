@@ -8,6 +8,7 @@ No browser is downloaded: Chromium comes from `apt-get install chromium`
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,10 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        # `make test-sqlite` runs before `make test-postgres` installs system packages.
+        script = Path(__file__).resolve().parents[2] / "scripts/ensure-system-packages.sh"
+        subprocess.run([str(script)], check=True, timeout=600)
     assert CHROMIUM.exists(), "run scripts/ensure-system-packages.sh to install chromium"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
