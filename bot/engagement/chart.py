@@ -77,8 +77,12 @@ def draw(series: Series, path: Path, title: str) -> None:
         times = [p[0] for p in points]
         label = "X" if platform == "x" else platform.capitalize()
         colour = _COLOURS.get(platform)
-        top.step(times, [p[1] for p in points], where="post", label=label, color=colour)
-        bottom.step(times, [p[2] for p in points], where="post", label=label, color=colour)
+        top.step(
+            times, [p[1] for p in points], where="post", label=label, color=colour, marker="o", ms=3
+        )
+        bottom.step(
+            times, [p[2] for p in points], where="post", label=label, color=colour, marker="o", ms=3
+        )
     top.set_title(title)
     top.set_ylabel("likes + reposts + replies + quotes")
     bottom.set_ylabel("views (impressions)")

@@ -1,0 +1,234 @@
+"""`report` and `engagement` as a volunteer runs them: table, CSV, JSON, chart, plan."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.db.models import (
+    Account,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    EngagementSnapshot,
+    Post,
+)
+from bot.engagement.report import CSV_COLUMNS
+from bot.platforms.base import Credentials
+from bot.sandbox.testing import running_sandbox
+from tests.cli.conftest import Cli
+
+ROOT = Path(__file__).resolve().parents[2]
+SENT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def seed(cli: Cli) -> dict[str, int]:
+    """A campaign with one X and one Facebook post, two snapshots each, one failure."""
+    assert cli("deliveries", "list").exit_code == 0  # runs the migrations
+    runtime = cli.runtime()
+    with runtime.sessions() as session:
+        campaign = Campaign(slug="demo", title="Demo day", timezone="UTC")
+        x = Account(platform="x", handle="union", platform_user_id="1", followers=1200)
+        fb = Account(platform="facebook", handle="Union Page", platform_user_id="9", followers=800)
+        session.add_all([campaign, x, fb])
+        session.flush()
+        post = Post(
+            campaign_id=campaign.id,
+            key="rally",
+            parts={"x": ["Rally"]},
+            scheduled_at=SENT,
+            timezone="UTC",
+            targets=["x", "facebook"],
+        )
+        other = Post(
+            campaign_id=campaign.id,
+            key="late",
+            parts={"x": ["Late"]},
+            scheduled_at=SENT,
+            timezone="UTC",
+            targets=["x"],
+        )
+        session.add_all([post, other])
+        session.flush()
+        ids = {}
+        for account, platform_id in ((x, "111"), (fb, "9_222")):
+            delivery = Delivery(
+                post_id=post.id,
+                account_id=account.id,
+                platform=account.platform,
+                state=DeliveryState.SENT,
+                due_at=SENT,
+                sent_at=SENT,
+                platform_ids=[platform_id],
+                url=f"https://example.invalid/{platform_id}",
+            )
+            session.add(delivery)
+            session.flush()
+            ids[account.platform] = delivery.id
+            for hours, scale in ((1, 1), (24, 3)):
+                values = {"likes": 10 * scale, "reposts": 2 * scale, "replies": scale}
+                values["views"] = None if account.platform == "facebook" else 500 * scale
+                for metric, value in values.items():
+                    session.add(
+                        EngagementSnapshot(
+                            delivery_id=delivery.id,
+                            post_id=post.id,
+                            platform=account.platform,
+                            taken_at=SENT + timedelta(hours=hours),
+                            label=f"{hours}h",
+                            metric=metric,
+                            value=value,
+                            source="test",
+                            available=value is not None,
+                        )
+                    )
+        session.add(
+            Delivery(
+                post_id=other.id,
+                account_id=x.id,
+                platform="x",
+                state=DeliveryState.FAILED,
+                due_at=SENT,
+                error="duplicate content",
+            )
+        )
+        session.commit()
+    return ids
+
+
+def test_every_engagement_command_explains_itself_with_help():
+    runner = CliRunner()
+    for command in (["report"], ["engagement", "refresh"], ["engagement", "plan"]):
+        result = runner.invoke(main, [*command, "--help"])
+        assert result.exit_code == 0, command
+        assert len(result.output.split("\n\n")[1].strip()) > 20, f"{command} has no help text"
+
+
+def test_the_report_shows_each_platform_and_the_total_with_unavailable_as_na(cli: Cli):
+    seed(cli)
+    result = cli("report", "demo")
+    assert result.exit_code == 0, result.output
+    lines = {line.split("  ")[0]: line.split() for line in result.output.splitlines()}
+    assert lines["posts sent"][-3:] == ["1", "1", "2"]
+    assert lines["failed"][-3:] == ["0", "1", "1"]
+    assert lines["reach (followers)"][-3:] == ["800", "1200", "2000"]
+    assert lines["likes"][-3:] == ["30", "30", "60"]  # the latest snapshot, not a sum
+    assert lines["views"][-3:] == ["n/a", "1500", "1500"]
+    assert "top posts" in result.output and "example.invalid/111" in result.output
+
+
+def test_the_report_as_json_has_totals_and_top_posts(cli: Cli):
+    seed(cli)
+    data = cli.json("report", "demo")
+    assert data["total"]["sent"] == 2 and data["total"]["metrics"]["reposts"]["value"] == 12
+    assert data["platforms"]["facebook"]["metrics"]["views"]["value"] is None
+    assert [p["platform"] for p in data["top_posts"]] == ["x", "facebook"]
+
+
+def test_the_csv_has_one_row_per_delivery_per_snapshot(cli: Cli, tmp_path: Path):
+    seed(cli)
+    out = tmp_path / "demo.csv"
+    assert cli("report", "demo", "--csv", str(out)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text())))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == 4
+    assert [(r["platform"], r["snapshot"], r["likes"]) for r in rows] == [
+        ("x", "1h", "10"),
+        ("x", "24h", "30"),
+        ("facebook", "1h", "10"),
+        ("facebook", "24h", "30"),
+    ]
+    assert rows[2]["views"] == "" and rows[1]["hours_after_sending"] == "24.00"
+
+
+def test_the_csv_columns_are_the_ones_documented(tmp_path: Path):
+    text = (ROOT / "docs" / "engagement.md").read_text()
+    section = text.split("## CSV columns", 1)[1].split("\n## ", 1)[0]
+    documented = tuple(re.findall(r"^\| `([a-z_]+)` \|", section, flags=re.M))
+    assert documented == CSV_COLUMNS
+
+
+def test_the_chart_is_written_as_png_and_svg(cli: Cli, tmp_path: Path):
+    seed(cli)
+    png, svg = tmp_path / "demo.png", tmp_path / "demo.svg"
+    assert cli("report", "demo", "--chart", str(png)).exit_code == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+    assert cli("report", "demo", "--chart", str(svg)).exit_code == 0
+    drawing = svg.read_text()
+    assert "<svg" in drawing and "views (impressions)" in drawing
+    assert cli("report", "demo", "--chart", str(tmp_path / "demo.gif")).exit_code == 2
+
+
+def test_an_unknown_campaign_is_named(cli: Cli):
+    seed(cli)
+    result = cli("report", "nope")
+    assert result.exit_code == 1 and "no campaign 'nope'" in result.output
+
+
+def test_plan_shows_the_projected_cost_and_sets_the_cap_and_sampling(cli: Cli):
+    seed(cli)
+    result = cli("engagement", "plan", "demo", "--cap", "2.5", "--sample", "50")
+    assert result.exit_code == 0, result.output
+    assert "X posts planned: 1; billable reads: 4" in result.output
+    assert "projected X read cost: $0.02" in result.output
+    assert "cap: $2.50" in result.output and "at most 50 posts" in result.output
+    result = cli("engagement", "plan", "demo", "--no-cap", "--sample", "0")
+    assert "cap: none" in result.output and "sampling: off" in result.output
+    assert cli("engagement", "plan", "demo", "--sample", "1").exit_code == 2
+
+
+def test_refresh_reads_the_sandbox_named_in_the_settings(cli: Cli):
+    assert cli("deliveries", "list").exit_code == 0
+    with running_sandbox() as sandbox:
+        with cli.config.open("a") as config:
+            config.write(f"SANDBOX_URL={sandbox.url}\n")
+        user = sandbox.admin.create_x_user("rally", followers=3000)
+        runtime = cli.runtime()
+        sandboxed = runtime.with_sandbox(sandbox.url, sandbox.admin.app())
+        creds = Credentials(user["access_token"], user["access_token_secret"], user["id"])
+        published = sandboxed.platforms["x"].publish(creds, "See you at the rally")
+        with runtime.sessions() as session:
+            campaign = Campaign(slug="demo", title="Demo", timezone="UTC")
+            account = Account(
+                platform="x",
+                handle="rally",
+                platform_user_id=user["id"],
+                credentials=runtime.vault.seal(creds),
+            )
+            session.add_all([campaign, account])
+            session.flush()
+            post = Post(
+                campaign_id=campaign.id,
+                key="rally",
+                parts={"x": ["See you at the rally"]},
+                scheduled_at=datetime.now(UTC),
+                timezone="UTC",
+                targets=["x"],
+            )
+            session.add(post)
+            session.flush()
+            session.add(
+                Delivery(
+                    post_id=post.id,
+                    account_id=account.id,
+                    platform="x",
+                    state=DeliveryState.SENT,
+                    due_at=datetime.now(UTC),
+                    sent_at=datetime.now(UTC),
+                    platform_ids=[published.platform_id],
+                )
+            )
+            session.commit()
+        sandbox.admin.advance_clock(6 * 3600)
+        result = cli("engagement", "refresh", "demo")
+        assert result.exit_code == 0, result.output
+        assert "1 read" in result.output
+        data = json.loads(cli("report", "demo", "--json").output)
+        assert data["total"]["metrics"]["likes"]["value"] > 0
