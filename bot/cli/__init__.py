@@ -12,6 +12,7 @@ from bot.cli.context import AppContext
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
 from bot.cli.engagement import engagement
+from bot.cli.pledges import pledges, release
 from bot.cli.posts import posts
 from bot.cli.report import report
 from bot.cli.schedules import apply
@@ -73,6 +74,8 @@ for command in (
     accounts,
     engagement,
     report,
+    pledges,
+    release,
     run,
     web,
     LazySandbox(),
