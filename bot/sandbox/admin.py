@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from bot.sandbox import page
+from bot.sandbox import page, seed
 from bot.sandbox.options import PLATFORMS
 
 if TYPE_CHECKING:
@@ -294,6 +294,7 @@ def routes() -> list[BaseRoute]:
                 Route("/clock", endpoint(clock), methods=["GET", "POST"]),
                 Route("/stats", endpoint(stats), methods=["GET", "POST"]),
                 *_facebook_admin_routes(),
+                *seed.routes(),  # bulk seeding for bench/engagement.py
             ],
         )
     ]
