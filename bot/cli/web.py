@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import signal
+import threading
 
 import click
 
@@ -15,41 +17,40 @@ from bot.config import ConfigError
 @click.option("--port", type=int, default=None, help="Port (default: WEB_PORT).")
 @pass_app
 def web(app: AppContext, host: str | None, port: int | None) -> None:
-    """Serve the campaign pages (pledging, withdraw links) until Ctrl-C.
+    """Serve the campaign pages (pledging, withdraw links) until Ctrl-C or SIGTERM.
 
     On the sandbox (no real credentials), supporters sign in on the sandbox's stand-in
     consent pages: the built-in sandbox starts too, unless SANDBOX_URL names one.
     """
-    import uvicorn
-
     from bot.cli.daemon import _embedded_sandbox, configure_logging
-    from bot.web.app import create_web_app
-    from bot.web.server import bind, web_config
+    from bot.web.server import serving_web
 
     settings = app.settings
     configure_logging(settings.log_level)
     runtime = app.runtime
+    stop = threading.Event()
     with contextlib.ExitStack() as stack:
         if settings.uses_sandbox:
             url, admin = _embedded_sandbox(settings, stack)
             runtime = runtime.with_sandbox(url, admin.app())
             click.echo(f"SANDBOX MODE: supporters sign in on the sandbox at {url}")
         try:
-            web_app = create_web_app(runtime)
             runtime.vault  # noqa: B018 - fail now, not at the first pledge
+            address = stack.enter_context(serving_web(runtime, host=host, port=port))
         except ConfigError as exc:
             raise click.ClickException(str(exc)) from None
-        host = host if host is not None else settings.web_host
-        port = port if port is not None else settings.web_port
-        try:
-            sock = bind(host, port)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             raise click.ClickException(
-                f"cannot listen on {host}:{port} ({exc}); set WEB_PORT to another port"
+                f"cannot serve the campaign pages ({exc}); set WEB_PORT to a free port"
             ) from None
-        stack.callback(sock.close)
+        # Our own handlers, as `run` does: uvicorn runs in a thread and would otherwise
+        # re-raise the signal after its shutdown, ending the process with -SIGTERM.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
         click.echo(
-            f"campaign pages on http://{host}:{port}/c/<campaign> "
-            f"(public address: {settings.web_base_url}); stop with Ctrl-C"
+            f"campaign pages on {address}/c/<campaign> (public address: "
+            f"{settings.web_base_url}); stop with Ctrl-C"
         )
-        uvicorn.Server(web_config(web_app, host, port)).run(sockets=[sock])
+        while not stop.wait(1.0):
+            pass
+        click.echo("stopping the campaign pages")
