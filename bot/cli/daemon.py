@@ -40,6 +40,10 @@ def configure_logging(level: str) -> None:
     # One line per request from the HTTP clients and the scheduler is noise at INFO.
     for noisy in ("apscheduler", "alembic", "urllib3", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # oauthlib and requests-oauthlib log the OAuth client and the signature base string,
+    # access token included, at DEBUG: keep them above DEBUG even when LOG_LEVEL=DEBUG.
+    for leaky in ("oauthlib", "requests_oauthlib"):
+        logging.getLogger(leaky).setLevel(logging.INFO)
 
 
 def _embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, Any]:

@@ -1,0 +1,151 @@
+"""A pledge campaign on a real (in-process) sandbox, released by a real daemon."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from bot.config import load_settings
+from bot.daemon import Daemon
+from bot.db.models import GoalPolicy
+from bot.platforms.base import AccountInfo, Credentials
+from bot.pledges.jobs import periodic
+from bot.pledges.pledging import add_pledge, find_campaign
+from bot.pledges.release import ReleaseStatus, status
+from bot.runtime import Runtime
+from bot.sandbox.testing import SandboxAdmin
+from bot.vault import generate_key
+from tests.pledges.conftest import make_campaign
+
+
+@dataclass
+class Supporter:
+    platform: str
+    user_id: str
+    handle: str
+    token: str
+    secret: str
+    email: str | None = None
+    receipt: Any = None
+
+
+@dataclass
+class Release:
+    runtime: Runtime
+    admin: SandboxAdmin
+    slug: str
+    supporters: list[Supporter] = field(default_factory=list)
+
+    def status(self) -> ReleaseStatus:
+        with self.runtime.sessions() as s:
+            pc = find_campaign(s, self.slug)
+            assert pc is not None
+            return status(s, pc)
+
+
+def sandbox_runtime(
+    engine: Engine, database_url: str, url: str, admin: SandboxAdmin, **env: str
+) -> Runtime:
+    settings = load_settings(
+        None,
+        environ={
+            "DATABASE_URL": database_url,
+            "TOKEN_ENCRYPTION_KEYS": generate_key(),
+            "SANDBOX": "on",
+            "MAX_ATTEMPTS": "12",
+            "RETRY_BASE_SECONDS": "0.05",
+            "RETRY_MAX_SECONDS": "0.5",
+            "HTTP_TIMEOUT_SECONDS": "5",
+            "DELIVERY_CONCURRENCY": "32",
+            "POLL_INTERVAL_SECONDS": "0.2",
+            **env,
+        },
+    )
+    return Runtime(settings, engine).with_sandbox(url, admin.app())
+
+
+def pledged_campaign(
+    runtime: Runtime,
+    admin: SandboxAdmin,
+    *,
+    x: int,
+    facebook: int,
+    release_in: float,
+    emails: bool = False,
+    slug: str = "fujitsu",
+) -> Release:
+    """``x`` sandbox X users and ``facebook`` Pages, each pledged through add_pledge as
+    the web app does after a sign-in."""
+    release_at = datetime.now(UTC) + timedelta(seconds=release_in)
+    with runtime.sessions() as s:
+        make_campaign(
+            s,
+            slug,
+            goal=1,
+            policy=GoalPolicy.ALL_OR_NOTHING,
+            window=0,
+            variants=["Reinstate the Fujitsu reps", "Solidarity with the Fujitsu reps"],
+            release_at=release_at,
+        )
+    run = Release(runtime, admin, slug)
+    for i in range(x):
+        user = admin.create_x_user(f"{slug[:6]}x{i}", followers=10 + i)
+        run.supporters.append(
+            Supporter(
+                "x",
+                user["id"],
+                user["username"],
+                user["access_token"],
+                user["access_token_secret"],
+                f"supporter{i}@union.org.uk" if emails else None,
+            )
+        )
+    for i in range(facebook):
+        page = admin.create_page(f"{slug} branch {i}", followers=100 + i)
+        run.supporters.append(
+            Supporter("facebook", str(page["page_id"]), f"branch{i}", page["page_token"], "")
+        )
+    now = datetime.now(UTC)
+    with runtime.sessions() as s:
+        pc = find_campaign(s, slug)
+        assert pc is not None
+        for sup in run.supporters:
+            sup.receipt = add_pledge(
+                s,
+                runtime.vault,
+                pc,
+                sup.platform,
+                Credentials(sup.token, sup.secret, sup.user_id),
+                AccountInfo(sup.user_id, sup.handle, sup.handle, 10),
+                email=sup.email,
+                now=now,
+            )
+    return run
+
+
+def run_daemon_until_final(run: Release, timeout: float) -> ReleaseStatus:
+    runtime = run.runtime
+    s = runtime.settings
+    daemon = Daemon(
+        runtime.deliverer(),
+        runtime.ledger(),
+        runtime.lock(),
+        poll_interval=s.poll_interval_seconds,
+        concurrency=s.delivery_concurrency,
+        periodic=[job for job in periodic(runtime) if job[0] == "pledge-releases"],
+    )
+    daemon.start()
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            st = run.status()
+            if st.state == "released":
+                return st
+            time.sleep(0.2)
+        raise AssertionError(f"the release did not finish in {timeout} s: {run.status()}")
+    finally:
+        daemon.stop()
