@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.accounts import save_campaign_account, sync_config_accounts
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import emit_json, table
+from bot.cli.output import account_label, emit_json, table
 from bot.db.models import Account
 from bot.platforms.base import Credentials, PlatformError
 from bot.runtime import X_ORIGIN, routes_for
@@ -51,7 +51,7 @@ def list_accounts(app: AppContext, as_json: bool) -> None:
                 (
                     a.id,
                     a.platform,
-                    "@" + a.handle,
+                    account_label(a.platform, a.handle),
                     a.owner_kind + (" (default)" if a.is_default else ""),
                     a.source,
                     a.followers if a.followers is not None else "",

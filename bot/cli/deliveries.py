@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import emit_json, local, table
+from bot.cli.output import account_label, emit_json, local, table
 from bot.cli.posts import delivery_json
 from bot.db.models import Delivery, Post
 from bot.queue import find_post
@@ -56,7 +56,7 @@ def list_deliveries(
                     d.id,
                     f"{d.post.campaign.slug}/{d.post.key}",
                     d.platform,
-                    "@" + d.account.handle,
+                    account_label(d.platform, d.account.handle),
                     d.state,
                     local(d.sent_at or d.due_at, tz),
                     d.url or d.error or "",

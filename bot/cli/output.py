@@ -37,6 +37,11 @@ def local(moment: datetime | None, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
+def account_label(platform: str, handle: str) -> str:
+    """How an account is named to people: @handle on X, the Page's name on Facebook."""
+    return f"@{handle.lstrip('@')}" if platform == "x" else handle
+
+
 def clip(text: str, width: int = 50) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from bot import text_rules
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, emit_json, local, table
+from bot.cli.output import account_label, clip, emit_json, local, table
 from bot.db.models import Campaign, Delivery, DeliveryState, Post, PostState
 from bot.queue import ApplyReport, apply_specs, cancel_post, find_post
 from bot.schedule_times import TimeProblem, parse_time, zone
@@ -210,7 +210,10 @@ def add(
         click.echo(
             f"queued {campaign}/{key} (id {post.id}) for "
             f"{local(post.scheduled_at, post.timezone)} to "
-            + ", ".join(f"{d.platform} @{d.account.handle}" for d in post.deliveries)
+            + ", ".join(
+                f"{d.platform} {account_label(d.platform, d.account.handle)}"
+                for d in post.deliveries
+            )
         )
 
 
@@ -293,7 +296,7 @@ def show(app: AppContext, ref: str, as_json: bool) -> None:
                 (
                     d.id,
                     d.platform,
-                    "@" + d.account.handle,
+                    account_label(d.platform, d.account.handle),
                     d.state,
                     d.attempts,
                     local(d.sent_at or d.due_at, post.timezone),
