@@ -15,11 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.db.models import PledgeCampaign, PledgeCampaignState
-from bot.pledges import pledging
+from bot.pledges import pledging, release
 from bot.web.pages import now_of, render, runtime_of
 from bot.web.security import Refused
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+GOING_OUT = (PledgeCampaignState.RELEASING, PledgeCampaignState.RELEASED)
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class CampaignView:
     timezone: str
     state: str
     percent: int
+    released: release.ReleaseStatus | None  # once the release has started
 
 
 def load_campaign(session: Session, slug: str) -> PledgeCampaign:
@@ -61,6 +63,7 @@ def campaign_view(session: Session, slug: str, now: datetime) -> CampaignView:
         timezone=pc.timezone,
         state=pc.state,
         percent=percent,
+        released=release.status(session, pc) if pc.state in GOING_OUT else None,
     )
 
 

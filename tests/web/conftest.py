@@ -60,6 +60,7 @@ def add_campaign(
     release_at: datetime | None = None,
     link: str | None = "https://union.example/fujitsu",
     allow_edit: bool = True,
+    window_minutes: int = 10,
 ) -> int:
     with runtime.sessions() as session:
         campaign = Campaign(slug=slug, title=title, timezone="Europe/London")
@@ -76,6 +77,7 @@ def add_campaign(
             release_at=release_at or datetime.now(UTC) + timedelta(days=2, hours=3),
             timezone="Europe/London",
             allow_edit=allow_edit,
+            window_minutes=window_minutes,
         )
         session.add(pc)
         session.commit()

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.db.models import PledgeCampaign, PledgeCampaignState
+from bot.db.models import Pledge, PledgeCampaign, PledgeCampaignState
+from bot.pledges import release
 from bot.runtime import Runtime
 from bot.web.campaign import time_left
 from tests.web.conftest import Clock, add_campaign, pledge_x
@@ -47,19 +49,29 @@ def test_the_progress_bar_and_reach_move_when_someone_pledges(
     assert '<span data-testid="reach">1,234</span>' in html
 
 
-def test_after_the_release_the_page_shows_the_outcome(
-    client: TestClient, clock: Clock, runtime: Runtime, campaign: str
+def test_after_the_release_the_page_shows_how_many_posts_went_out(
+    client: TestClient, clock: Clock, runtime: Runtime, sandbox
 ) -> None:
+    real_now = datetime.now(UTC)
+    clock.now = real_now - timedelta(hours=1)
+    add_campaign(runtime, goal=1, release_at=real_now - timedelta(minutes=1), window_minutes=0)
     pledge_x(client, "rep_out")
+    clock.now = real_now
+    assert [o.state for o in release.run_due(runtime.sessions, real_now)] == ["releasing"]
+    going = client.get("/c/fujitsu").text
+    assert "It is going out now" in going and "<strong>0 of 1</strong>" in going
+    assert "Support with X" not in going
     with runtime.sessions() as session:
-        pc = session.query(PledgeCampaign).one()
-        pc.state = PledgeCampaignState.RELEASED
-        pc.released_at = datetime.now(UTC)
-        session.commit()
-    clock.now += timedelta(days=3)
-    html = client.get("/c/fujitsu").text
-    assert "It went out" in html and "from\n    1 pledged accounts" in html
-    assert "Support with X" not in html
+        (delivery_id,) = session.scalars(select(Pledge.delivery_id)).all()
+    assert delivery_id is not None
+    runtime.deliverer().run(delivery_id)
+    release.run_due(runtime.sessions, datetime.now(UTC))
+    done = client.get("/c/fujitsu").text
+    assert "It went out" in done and "<strong>1 of 1</strong>" in done and "(X: 1)" in done
+    user = next(u for u in sandbox.admin.x_users() if u["username"] == "rep_out")
+    assert [p["text"] for p in sandbox.admin.posts("x", user["id"])][0].startswith(
+        "Stand with the Fujitsu reps at 8:30"
+    )
 
 
 def test_a_missed_goal_says_nothing_was_posted(
