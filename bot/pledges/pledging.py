@@ -33,6 +33,9 @@ from bot.vault import Vault
 
 logger = logging.getLogger(__name__)
 
+# The release is written this long before its time (pledges close then), so the daemon
+# has every delivery planned when the moment comes instead of discovering them after it.
+PREPARE = timedelta(seconds=10)
 # Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
 LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
 # RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
@@ -137,7 +140,7 @@ def preview(pc: PledgeCampaign, platform: str) -> str:
 
 
 def _open_for_pledges(pc: PledgeCampaign, now: datetime) -> None:
-    if pc.state != PledgeCampaignState.OPEN or now >= pc.release_at:
+    if pc.state != PledgeCampaignState.OPEN or now >= pc.release_at - PREPARE:
         raise PledgeError("this campaign is no longer taking pledges: its release has started")
 
 
@@ -313,7 +316,7 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
     if pledge is None or pledge.state == PledgeState.WITHDRAWN:
         return False
     pc = pledge.pledge_campaign
-    if now >= pc.release_at:
+    if now >= pc.release_at - PREPARE:
         return False
     # Lock the campaign row (PostgreSQL; SQLite's writer lock does the same) so a withdraw
     # and the release's claim on it are serialised: one of them sees the other's result.

@@ -1,4 +1,7 @@
-"""The release: at ``release_at`` every live pledge becomes one Post and its one Delivery.
+"""The release: every live pledge becomes one Post and its one Delivery, due at
+``release_at`` (plus its place in the spread window). The release is written PREPARE
+(10 s) before its time, when pledging closes, so the daemon has planned every delivery
+when the moment comes.
 
 The ledger's unit is a delivery (post × account) and the text lives on the post, so each
 pledge gets its own post (kind ``pledge``, key ``pledge-<id>``) with that supporter's
@@ -35,7 +38,7 @@ from bot.db.models import (
     PostState,
 )
 from bot.pledges import texts
-from bot.pledges.pledging import LIVE
+from bot.pledges.pledging import LIVE, PREPARE
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +68,7 @@ def due_campaigns(session: Session, now: datetime) -> list[int]:
         session.scalars(
             select(PledgeCampaign.id).where(
                 PledgeCampaign.state == PledgeCampaignState.OPEN,
-                PledgeCampaign.release_at <= now,
+                PledgeCampaign.release_at <= now + PREPARE,
             )
         )
     )
@@ -78,7 +81,7 @@ def _claim(session: Session, pc_id: int, to_state: str, now: datetime) -> bool:
         .where(
             PledgeCampaign.id == pc_id,
             PledgeCampaign.state == PledgeCampaignState.OPEN,
-            PledgeCampaign.release_at <= now,
+            PledgeCampaign.release_at <= now + PREPARE,
         )
         .values(state=to_state, released_at=now, updated_at=now)
     ).rowcount  # type: ignore[attr-defined]

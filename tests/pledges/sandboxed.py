@@ -80,7 +80,6 @@ def pledged_campaign(
 ) -> Release:
     """``x`` sandbox X users and ``facebook`` Pages, each pledged through add_pledge as
     the web app does after a sign-in."""
-    release_at = datetime.now(UTC) + timedelta(seconds=release_in)
     with runtime.sessions() as s:
         make_campaign(
             s,
@@ -89,7 +88,7 @@ def pledged_campaign(
             policy=GoalPolicy.ALL_OR_NOTHING,
             window=0,
             variants=["Reinstate the Fujitsu reps", "Solidarity with the Fujitsu reps"],
-            release_at=release_at,
+            release_at=datetime.now(UTC) + timedelta(days=1),
         )
     run = Release(runtime, admin, slug)
     for i in range(x):
@@ -124,6 +123,9 @@ def pledged_campaign(
                 email=sup.email,
                 now=now,
             )
+        # then bring the release close (pledging closes PREPARE before it)
+        pc.release_at = datetime.now(UTC) + timedelta(seconds=release_in)
+        s.commit()
     return run
 
 

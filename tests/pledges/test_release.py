@@ -107,7 +107,7 @@ def test_a_campaign_is_not_released_before_its_time(
         make_campaign(s, goal=1)
     pledge_factory("fujitsu", "1")
     with sessions() as s:
-        assert release(s, campaign_id(sessions), RELEASE - timedelta(seconds=1)).state == ""
+        assert release(s, campaign_id(sessions), RELEASE - timedelta(seconds=11)).state == ""
         assert s.scalar(select(func.count()).select_from(Post)) == 0
 
 

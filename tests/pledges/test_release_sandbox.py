@@ -96,7 +96,7 @@ def test_no_plaintext_token_or_email_reaches_the_database_file_or_the_logs(
     caplog.set_level(logging.DEBUG)
     admin = sandbox.admin
     runtime = sandbox_runtime(engine, database_url, sandbox.url, admin)
-    run = pledged_campaign(runtime, admin, x=5, facebook=2, release_in=3, emails=True)
+    run = pledged_campaign(runtime, admin, x=5, facebook=2, release_in=11, emails=True)
     with runtime.sessions() as s:
         assert withdraw(
             s,
