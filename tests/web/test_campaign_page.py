@@ -96,3 +96,37 @@ def test_time_left_reads_as_words() -> None:
     assert time_left(3600 + 60) == "1 hour, 1 minute"
     assert time_left(300) == "5 minutes"
     assert time_left(12) == "less than a minute"
+
+
+def _unlabelled_fields(html: str) -> list[str]:
+    """Visible inputs and textareas with neither a <label for=id> nor an aria-label,
+    and not wrapped in a <label>."""
+    import re
+
+    labelled = set(re.findall(r'<label for="([^"]+)"', html))
+    wrapped = {m for m in re.findall(r"<label><input[^>]*name=\"([^\"]+)\"", html)}
+    missing = []
+    for tag in re.findall(r"<(?:input|textarea)\b[^>]*>", html):
+        if 'type="hidden"' in tag or "aria-label=" in tag:
+            continue
+        ident = re.search(r'id="([^"]+)"', tag)
+        name = re.search(r'name="([^"]+)"', tag)
+        if not (ident and ident.group(1) in labelled) and not (name and name.group(1) in wrapped):
+            missing.append(tag)
+    return missing
+
+
+def test_every_field_on_the_pages_has_a_label(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_a11y")
+    page = client.get(private)
+    client.post(
+        private + "/edit",
+        data={"csrf": page.text.split('name="csrf" value="')[1].split('"')[0], "email": "a@b.co"},
+    )
+    for path in ("/c/fujitsu", private):
+        html = client.get(path).text
+        assert html.count("<h1") == 1
+        assert _unlabelled_fields(html) == []
+    assert "<input" in client.get(private).text
