@@ -139,3 +139,33 @@ def test_no_token_is_ever_rendered(client: TestClient, runtime: Runtime, campaig
     for path in (private, private + "?new=1", "/c/fujitsu"):
         html = client.get(path).text
         assert creds.token not in html and creds.secret not in html
+
+
+def test_no_token_reaches_the_database_file_or_the_logs_in_plaintext(
+    client: TestClient, runtime: Runtime, campaign: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+    from pathlib import Path
+
+    from sqlalchemy import select
+
+    from bot.db.models import Account
+
+    caplog.set_level(logging.INFO)
+    private = pledge_x(client, "rep_plain")
+    client.post(
+        private + "/edit",
+        data={"csrf": csrf_of(client.get(private).text), "email": "plain@union.example"},
+    )
+    with runtime.sessions() as session:
+        creds = runtime.vault.open(session.scalars(select(Account)).one().credentials)
+    # The sandbox (X's side) and httpx (TestClient: the supporter's browser) are not us.
+    ours = [r for r in caplog.records if not r.name.startswith(("bot.sandbox", "httpx"))]
+    logged = "\n".join(r.getMessage() for r in ours)
+    assert creds.token not in logged and creds.secret not in logged
+    assert private.split("/w/")[1] not in logged  # nor the withdraw secret
+    database = runtime.engine.url.database
+    if runtime.engine.url.get_backend_name() == "sqlite" and database:
+        raw = Path(database).read_bytes()
+        for plain in (creds.token, creds.secret, "plain@union.example", private[3:]):
+            assert plain.encode() not in raw
