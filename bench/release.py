@@ -1,0 +1,248 @@
+"""A pledge release at scale: 10,000 X accounts and 1,000 Facebook Pages at one moment.
+
+The sandbox and the daemon run as separate processes (as `make run` would); accounts are
+created through the sandbox's admin API and pledged through ``add_pledge`` (what the web
+app calls after a sign-in). The campaign's release is then moved a few seconds ahead, with
+window 0, and the daemon releases it. Target: every post acknowledged within 15 s.
+
+In the same run: (a) a plain sequential tweepy loop over 200 posts on the same sandbox,
+extrapolated to the whole release, and (b) the sandbox's own capacity
+(bench/sandbox_capacity.py --quick), the floor any engine is held to.
+
+    .venv/bin/python bench/release.py                      # 10,000 X + 1,000 Pages
+    .venv/bin/python bench/release.py --quick              # 1,000 X + 100 Pages
+    .venv/bin/python bench/release.py --concurrency 128    # DELIVERY_CONCURRENCY
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sqlalchemy import select, update  # noqa: E402
+
+from bot.db.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
+from bot.platforms.base import AccountInfo, Credentials  # noqa: E402
+from bot.pledges.campaigns import PledgeCampaignSpec, apply_campaigns  # noqa: E402
+from bot.pledges.pledging import add_pledge, find_campaign  # noqa: E402
+from bot.pledges.release import status  # noqa: E402
+from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
+from tests.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGET_S = 15.0
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
+
+
+def make_accounts(admin: SandboxAdmin, x: int, pages: int) -> list[dict[str, str]]:
+    def x_user(i: int) -> dict[str, str]:
+        u = admin.create_x_user(f"bench{i}", followers=50 + i % 500)
+        return {"platform": "x", "id": u["id"], "handle": u["username"],
+                "token": u["access_token"], "secret": u["access_token_secret"]}  # fmt: skip
+
+    def page(i: int) -> dict[str, str]:
+        p = admin.create_page(f"Branch {i}", followers=200 + i % 900)
+        return {"platform": "facebook", "id": str(p["page_id"]), "handle": f"branch{i}",
+                "token": p["page_token"], "secret": ""}  # fmt: skip
+
+    with ThreadPoolExecutor(16) as pool:
+        return list(pool.map(x_user, range(x))) + list(pool.map(page, range(pages)))
+
+
+def sequential_tweepy(url: str, app: dict[str, Any], users: list[dict[str, str]]) -> float:
+    """(a) One tweepy.Client call after another, as a simple script would: seconds/post."""
+    import tweepy
+
+    from bot.platforms.routing import X_API_ORIGIN, session_for
+
+    session = session_for({X_API_ORIGIN: url}, pool_size=1)
+    started = time.monotonic()
+    for i, user in enumerate(users):
+        client = tweepy.Client(
+            consumer_key=app["consumer_key"],
+            consumer_secret=app["consumer_secret"],
+            access_token=user["token"],
+            access_token_secret=user["secret"],
+        )
+        client.session = session  # the same routing to the sandbox the adapter uses
+        client.create_tweet(text=f"Sequential baseline {i}: reinstate the Fujitsu reps")
+    return (time.monotonic() - started) / len(users)
+
+
+def sandbox_capacity() -> str:
+    """(b) The sandbox's own measurement, run as its script; its headline line."""
+    result = subprocess.run(
+        [sys.executable, "bench/sandbox_capacity.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    lines = [line for line in result.stdout.splitlines() if line.startswith("sandbox_capacity:")]
+    return lines[-1] if lines else f"sandbox_capacity failed: {result.stderr[-300:]}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--x", type=int, default=10_000, help="pledged X accounts")
+    parser.add_argument("--pages", type=int, default=1_000, help="pledged Facebook Pages")
+    parser.add_argument("--latency-ms", type=float, default=250.0)
+    parser.add_argument("--concurrency", type=int, default=16, help="DELIVERY_CONCURRENCY")
+    parser.add_argument("--lead", type=float, default=20.0, help="seconds to the release")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="give up after (s)")
+    parser.add_argument("--quick", action="store_true", help="1,000 X + 100 Pages")
+    parser.add_argument("--skip-baselines", action="store_true", help="no (a) and (b)")
+    args = parser.parse_args()
+    if args.quick:
+        args.x, args.pages = 1_000, 100
+    total = args.x + args.pages
+
+    workdir = Path(tempfile.mkdtemp(prefix="clarion-release-"))
+    database = f"sqlite:///{workdir / 'bench.db'}"
+    port = free_port()
+    sandbox = start_sandbox_process(port, "--x-posts-per-app", "100000000")
+    url = f"http://127.0.0.1:{port}"
+    admin = SandboxAdmin(url, timeout=60)
+    config = write_config(
+        workdir / "config.env",
+        database,
+        url,
+        log_level="warning",
+        delivery_concurrency=args.concurrency,
+    )
+    try:
+        t0 = time.monotonic()
+        accounts = make_accounts(admin, args.x, args.pages)
+        t_accounts = time.monotonic() - t0
+        runtime = runtime_for(config)
+        spec = PledgeCampaignSpec(
+            slug="bench-release",
+            title="Defend the union at Fujitsu",
+            message={
+                "x": "Fujitsu: stop victimising union reps. #DefendTheUnion",
+                "facebook": "Fujitsu must stop victimising union reps.",
+            },
+            variants=("Reinstate the Fujitsu reps now. #DefendTheUnion",),
+            goal=total,
+            release_at=datetime.now(UTC) + timedelta(days=1),
+            timezone="Europe/London",
+            window_minutes=0,
+        )
+        t0 = time.monotonic()
+        with runtime.sessions() as session:
+            apply_campaigns(session, [spec], now=datetime.now(UTC), default_window=0)
+            pc = find_campaign(session, spec.slug)
+            assert pc is not None
+            for a in accounts:
+                add_pledge(
+                    session,
+                    runtime.vault,
+                    pc,
+                    a["platform"],
+                    Credentials(a["token"], a["secret"], a["id"]),
+                    AccountInfo(a["id"], a["handle"], a["handle"], 100),
+                    now=datetime.now(UTC),
+                )
+        t_pledges = time.monotonic() - t0
+        print(
+            f"setup: {total} accounts in {t_accounts:.1f} s, pledged in {t_pledges:.1f} s "
+            f"({t_pledges / total * 1000:.1f} ms per pledge)",
+            flush=True,
+        )
+        admin.set_latency(args.latency_ms)
+        with DaemonProcess(config) as daemon:
+            daemon.wait_ready(timeout=60)
+            release_at = datetime.now(UTC) + timedelta(seconds=args.lead)
+            with runtime.sessions() as session:
+                session.execute(
+                    update(PledgeCampaign)
+                    .where(PledgeCampaign.id == pc.id)
+                    .values(release_at=release_at)
+                )
+                session.commit()
+            print(f"release at {release_at:%H:%M:%S} UTC ({args.lead:.0f} s); waiting…", flush=True)
+            deadline = time.monotonic() + args.lead + args.timeout
+            last_print = 0.0
+            while time.monotonic() < deadline:
+                with runtime.sessions() as session:
+                    pc_now = session.get(PledgeCampaign, pc.id)
+                    assert pc_now is not None
+                    st = status(session, pc_now)
+                if st.state == "released":
+                    break
+                if time.monotonic() - last_print > 10:
+                    print(f"  {st.done}/{st.total} final {st.by_state}", flush=True)
+                    last_print = time.monotonic()
+                time.sleep(0.5)
+            peak_kib = daemon.peak_memory_kib() or 0
+            daemon.terminate(timeout=120)
+        with runtime.sessions() as session:
+            rows = session.execute(
+                select(Delivery.state, Delivery.due_at, Delivery.sending_at, Delivery.sent_at)
+                .join(Pledge, Pledge.delivery_id == Delivery.id)
+                .where(Pledge.pledge_campaign_id == pc.id)
+            ).all()
+        sent = [r for r in rows if r.sent_at is not None]
+        acked = [(r.sent_at - r.due_at).total_seconds() for r in sent]
+        started = [(r.sending_at - r.due_at).total_seconds() for r in rows if r.sending_at]
+        first = min(r.sending_at for r in rows if r.sending_at)
+        last = max(r.sent_at for r in sent)
+        to_last = (last - release_at).total_seconds()
+        rate = len(sent) / max(1e-9, (last - first).total_seconds())
+        seq = cap = None
+        if not args.skip_baselines:
+            app = admin.app()
+            seq = sequential_tweepy(url, app, [a for a in accounts if a["platform"] == "x"][:200])
+            admin.set_latency(0)
+            cap = sandbox_capacity()
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+
+    print(f"\n{'':28}{'p50':>10}{'p99':>10}{'max':>10}")
+    for label, values in (("start lateness (s)", started), ("acknowledged after (s)", acked)):
+        print(
+            f"{label:28}{statistics.median(values):>10.2f}{percentile(values, 99):>10.2f}"
+            f"{max(values):>10.2f}"
+        )
+    print(
+        f"sent {len(sent)}/{total}; last acknowledged {to_last:.1f} s after the release "
+        f"(target {TARGET_S:.0f} s); {rate:.0f} posts/s; daemon peak memory "
+        f"{peak_kib / 1024:.0f} MiB; DELIVERY_CONCURRENCY={args.concurrency}; sandbox latency "
+        f"{args.latency_ms:.0f} ms"
+    )
+    seq_text = ""
+    if seq is not None:
+        print(
+            f"(a) sequential tweepy loop: {seq * 1000:.0f} ms per post over 200 posts → "
+            f"{seq * total:.0f} s for {total} posts"
+        )
+        print(f"(b) {cap}")
+        seq_text = f", sequential tweepy ≈{seq * total:.0f} s"
+    ok = len(sent) == total and to_last <= TARGET_S
+    print(
+        f"release: {len(sent)}/{total} acknowledged, last after {to_last:.1f} s "
+        f"({'met' if ok else 'MISSED'} {TARGET_S:.0f} s), ack p50 {statistics.median(acked):.1f} s "
+        f"p99 {percentile(acked, 99):.1f} s, {rate:.0f} posts/s, daemon peak "
+        f"{peak_kib / 1024:.0f} MiB{seq_text}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
