@@ -29,7 +29,13 @@ from bot.config import ConfigError
 from bot.runtime import Runtime
 from bot.web import campaign, pledge_facebook, pledge_x, withdraw
 from bot.web.pages import friendly, render
-from bot.web.security import RateLimiter, Refused, SecurityHeaders, csrf_token
+from bot.web.security import (
+    RateLimiter,
+    Refused,
+    SecurityHeaders,
+    csrf_token,
+    loggable_path,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +69,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    logger.exception("web request %s failed", request.url.path)
+    logger.exception("web request %s failed", loggable_path(request))
     return HTMLResponse(
         "<!doctype html><html lang='en'><title>Error</title><h1>Something went wrong</h1>"
         "<p>Please try again in a minute.</p></html>",

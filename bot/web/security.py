@@ -40,6 +40,15 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
+def loggable_path(request: Request) -> str:
+    """The request path with a withdraw link's secret replaced: logs never hold it."""
+    path = request.url.path
+    if path.startswith("/w/"):
+        _, _, rest = path[3:].partition("/")
+        return "/w/…" + (f"/{rest}" if rest else "")
+    return path
+
+
 def csrf_token(request: Request) -> str:
     """The session's CSRF token, created on first use (templates call this)."""
     token = request.session.get(CSRF_FIELD)
@@ -72,7 +81,7 @@ async def checked_form(request: Request) -> dict[str, list[str]]:
     sent = (fields.get(CSRF_FIELD) or [""])[0]
     expected = request.session.get(CSRF_FIELD)
     if not sent or not isinstance(expected, str) or not secrets.compare_digest(sent, expected):
-        logger.info("refused a form without a valid CSRF token on %s", request.url.path)
+        logger.info("refused a form without a valid CSRF token on %s", loggable_path(request))
         raise Refused(
             403,
             "This form has expired",

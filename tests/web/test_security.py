@@ -153,6 +153,7 @@ def test_no_token_reaches_the_database_file_or_the_logs_in_plaintext(
 
     caplog.set_level(logging.INFO)
     private = pledge_x(client, "rep_plain")
+    assert client.post(private + "/edit", data={"csrf": "forged"}).status_code == 403  # logged
     client.post(
         private + "/edit",
         data={"csrf": csrf_of(client.get(private).text), "email": "plain@union.example"},
