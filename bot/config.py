@@ -187,9 +187,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "MISSED_GRACE_MINUTES",
         "15",
-        _int_at_least(0),
-        "After downtime, posts late by less than this still go out; older ones are "
-        "marked missed and reported",
+        _int_at_least(1),
+        "Posts are never sent later than this after their time: after downtime or long "
+        "rate-limit waits they are marked missed and reported instead",
         "Scheduling",
     ),
     _s(

@@ -38,6 +38,7 @@ class Daemon:
         clock: Callable[[], datetime] = utcnow,
         on_missed: Callable[[list[Missed]], None] | None = None,
         periodic: Sequence[tuple[str, Callable[[], object], float]] = (),
+        stale_after: float = 120.0,
     ) -> None:
         """``periodic``: (name, function, every seconds) housekeeping jobs, e.g. engagement
         snapshots; each runs in its own single-thread executor so it never delays posts."""
@@ -61,6 +62,10 @@ class Daemon:
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1},
         )
         self.recovered = 0
+        self.stopping = threading.Event()
+        self.lost_lock = threading.Event()
+        # A claim older than any request can take has no send in flight any more.
+        self.stale_after = timedelta(seconds=stale_after)
         self.periodic = list(periodic)
 
     def start(self) -> None:
@@ -104,6 +109,7 @@ class Daemon:
     def stop(self) -> None:
         """Let in-flight sends finish and record their outcome, then let go of the lock.
         Deliveries not started stay pending in the database for the next start."""
+        self.stopping.set()
         if self.scheduler.running:
             self.scheduler.remove_all_jobs()
             self.scheduler.shutdown(wait=True)
@@ -111,9 +117,19 @@ class Daemon:
 
     def sync(self) -> int:
         """Plan a job for every delivery due within the horizon; returns how many new."""
+        if self.stopping.is_set():
+            return 0
+        if not self.lock.still_held():
+            logger.critical(
+                "lost the one-daemon lock on the database; stopping so that no "
+                "other daemon's sends are disturbed"
+            )
+            self.lost_lock.set()
+            self.stopping.set()
+            return 0
         now = self.clock()
         try:
-            self._report_missed(self.ledger.mark_missed(now, self.grace))
+            self.ledger.release_stale(now - self.stale_after, self.deliverer.in_flight())
             due = self.ledger.due(now + self.horizon)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)
@@ -147,6 +163,8 @@ class Daemon:
 
     def _deliver(self, delivery_id: int) -> None:
         try:
+            if self.stopping.is_set():  # stays pending for the next start
+                return
             self.deliverer.run(delivery_id)
         finally:
             with self._planned_lock:

@@ -5,11 +5,18 @@ reads that class and records what happens next in the ledger:
 
     TransientError  → pending again after backoff with jitter (or the platform's reset
                       time); a rate limit does not count as an attempt; after
-                      MAX_ATTEMPTS the delivery fails
+                      MAX_ATTEMPTS the delivery fails. If the error says the post may
+                      have been created (a 5xx to a create), it is handled as unknown.
     AuthError       → failed, and the account is marked needs-reconnect
-    PermanentError  → failed with the platform's message
+    PermanentError  → failed with the platform's message — except a "duplicate" answer
+                      after an attempt of ours whose outcome was unknown: that is most
+                      likely our own post, so it is looked for instead
     OutcomeUnknown  → unknown: the next attempt looks on the platform first
-    anything else   → treated as transient (capped by MAX_ATTEMPTS), logged with a trace
+    anything else   → unknown (a bug of ours may strike after the post went out), logged
+
+The one rule above all: a delivery that may already be on the platform is never sent
+again without looking for it first. And nothing goes out later than ``late_after`` past
+its time: a demo reminder posted after the demo is worse than none.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from bot.platforms.base import (
     PlatformError,
     TransientError,
 )
+from bot.queue import FACEBOOK_HOLD_MIN
 from bot.vault import Vault, VaultError
 
 logger = logging.getLogger(__name__)
@@ -42,7 +50,11 @@ class RetryPolicy:
     max_attempts: int = 5
     base_seconds: float = 2.0
     max_seconds: float = 300.0
-    reconcile_seconds: float = 2.0  # first look after an unknown outcome
+    reconcile_seconds: float = 5.0  # first look after an unknown outcome
+    # A post's absence is trusted only this long after our first attempt: a platform's
+    # timeline can lag behind a post it has just accepted.
+    settle_seconds: float = 10.0
+    late_after: timedelta | None = timedelta(minutes=15)
 
     def delay(self, attempt: int, retry_after: float | None, rng: random.Random) -> float:
         """Seconds to wait before attempt ``attempt + 1``: the platform's word if it gave
@@ -97,38 +109,73 @@ class Deliverer:
         self.gates = gates or RateGates()
         self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self._in_flight: set[int] = set()
+        self._in_flight_lock = threading.Lock()
+
+    def in_flight(self) -> frozenset[int]:
+        """Deliveries this process is working on right now (for the stale-claim sweep)."""
+        with self._in_flight_lock:
+            return frozenset(self._in_flight)
 
     def run(self, delivery_id: int) -> str | None:
         """Attempt one delivery if it is due and still ours to send; return what happened
-        ("sent", "retry", "failed", "unknown", "deferred", "cancelled") or None."""
-        now = self.clock()
-        job = self.ledger.claim(delivery_id, now)
-        if job is None:
-            return None
+        ("sent", "retry", "failed", "unknown", "deferred", "cancelled", "missed",
+        "lost") or None when it was not ours to send."""
+        with self._in_flight_lock:
+            self._in_flight.add(delivery_id)
         try:
-            return self._attempt(job)
-        except Exception as exc:  # a bug of ours must not leave the row "sending"
-            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
-            return self._transient(job, TransientError(f"internal error: {type(exc).__name__}"))
+            job = self.ledger.claim(delivery_id, self.clock())
+            if job is None:
+                return None
+            try:
+                return self._attempt(job)
+            except Exception as exc:
+                # A bug or a database error may strike after the post went out: never
+                # resend blindly, look for it first. (If even this write fails, the row
+                # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
+                logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+                return self._unknown(job, f"internal error ({type(exc).__name__})")
+        finally:
+            with self._in_flight_lock:
+                self._in_flight.discard(delivery_id)
+
+    def _too_late(self, job: Job, now: datetime) -> bool:
+        late = self.policy.late_after
+        return late is not None and now - job.scheduled_at > late
 
     def _attempt(self, job: Job) -> str:
         now = self.clock()
+        if job.parts_done == 0 and not job.check_first and self._too_late(job, now):
+            return self._missed(job, now)
         gate = self.gates.open_at(job.platform, job.account_id, now)
         if gate is not None:
-            self.ledger.retry_later(
-                job,
-                gate,
-                "waiting for the platform's rate limit to reset",
-                "transient",
-                now,
-                count_attempt=False,
-            )
+            message = "waiting for the platform's rate limit to reset"
+            if job.check_first:  # keep the check: it may already be out
+                self.ledger.unknown(job, gate, message, now)
+            else:
+                self.ledger.retry_later(job, gate, message, "transient", now, count_attempt=False)
             return "deferred"
+        publish_at = job.publish_at
+        if publish_at is not None and publish_at - now < FACEBOOK_HOLD_MIN:
+            # Too close for Facebook to hold it (it needs 10 minutes): post it ourselves
+            # at the time instead.
+            if now < publish_at and not job.check_first:
+                self.ledger.retry_later(
+                    job,
+                    publish_at,
+                    "posting at the time itself: too close for Facebook to hold",
+                    "transient",
+                    now,
+                    count_attempt=False,
+                )
+                return "deferred"
+            publish_at = None
         try:
             creds = self.vault.open(job.sealed_credentials)
         except VaultError as exc:
-            self.ledger.failed(job, str(exc), "config", now)
-            return "failed"
+            if job.check_first:
+                return self._unknown(job, str(exc))
+            return self._transient(job, TransientError(str(exc), code="vault"))
         platform = self.platforms[job.platform]
         ids = list(job.platform_ids)
         index = job.parts_done
@@ -138,9 +185,11 @@ class Deliverer:
                 index += 1
             elif outcome != "absent":
                 return outcome
-            if outcome == "absent" and job.cancelled:
+            if job.cancelled:
                 self.ledger.cancelled(job, self.clock())
                 return "cancelled"
+            if outcome == "absent" and index == 0 and self._too_late(job, self.clock()):
+                return self._missed(job, self.clock())
         while index < len(job.parts):
             try:
                 published = platform.publish(
@@ -148,32 +197,40 @@ class Deliverer:
                     job.parts[index],
                     reply_to=ids[-1] if index > 0 else None,
                     link=job.link if index == 0 else None,
-                    publish_at=job.publish_at,
+                    publish_at=publish_at,
                 )
             except PlatformError as exc:
                 return self._classified(job, exc)
             ids.append(published.platform_id)
             index += 1
-            if index < len(job.parts):
-                self.ledger.part_done(job, index - 1, ids, published, self.clock())
-            else:  # the last part: one write records it and the result
-                self.ledger.sent(job, ids, published, self.clock())
-                break
-        else:  # nothing left to send (the check found the last part already out)
-            self.ledger.sent(job, ids, None, self.clock())
-        logger.info("sent %s to %s @%s", job.label, job.platform, job.account_handle)
+            last = index == len(job.parts)
+            if last:  # one write records the last part and the result
+                kept = self.ledger.sent(job, ids, published, self.clock())
+            else:
+                kept = self.ledger.part_done(job, index - 1, ids, published, self.clock())
+            if not kept:  # another worker took the row: stop, whatever is left is theirs
+                return "lost"
+            if last:
+                logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+                return "sent"
+        # Nothing left to send: the check found the last part already out.
+        self.ledger.sent(job, ids, None, self.clock())
         return "sent"
 
     def _check(
         self, job: Job, platform: Platform, creds: Credentials, index: int, ids: list[str]
     ) -> str:
         """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
+        now = self.clock()
         try:
             found = platform.find_recent(creds, job.parts[index], job.since)
         except AuthError as exc:
             return self._classified(job, exc)
+        except PermanentError as exc:
+            return self._unconfirmed(job, exc.message)
         except PlatformError as exc:
-            now = self.clock()
+            if job.attempts >= self.policy.max_attempts:
+                return self._unconfirmed(job, exc.message)
             wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
             self.ledger.unknown(
                 job,
@@ -182,45 +239,94 @@ class Deliverer:
                 now,
             )
             return "unknown"
-        if found is None:
-            logger.info("%s was not found on @%s: sending it", job.label, job.account_handle)
-            return "absent"
-        logger.info(
-            "%s was already on @%s (%s): not resending",
-            job.label,
-            job.account_handle,
-            found.platform_id,
-        )
-        ids.append(found.platform_id)
-        self.ledger.part_done(job, index, ids, found, self.clock())
-        return "found"
+        if found is not None:
+            logger.info(
+                "%s was already on %s (%s): not resending",
+                job.label,
+                job.account_handle,
+                found.platform_id,
+            )
+            ids.append(found.platform_id)
+            self.ledger.part_done(job, index, ids, found, now)
+            return "found"
+        settled = job.first_sending_at + timedelta(seconds=self.policy.settle_seconds)
+        if now < settled and job.attempts < self.policy.max_attempts:
+            # Too soon to trust its absence: the timeline may not show it yet.
+            self.ledger.unknown(job, settled, "not seen yet; looking again before resending", now)
+            return "unknown"
+        logger.info("%s was not found on %s: sending it", job.label, job.account_handle)
+        return "absent"
 
     def _classified(self, job: Job, exc: PlatformError) -> str:
         now = self.clock()
         if isinstance(exc, TransientError):
+            if exc.maybe_sent and not exc.rate_limited:
+                return self._unknown(job, f"{exc.message}; it may have been posted")
             return self._transient(job, exc)
         if isinstance(exc, OutcomeUnknown):
-            due = now + timedelta(seconds=self.policy.reconcile_seconds)
-            self.ledger.unknown(job, due, f"no answer after sending: {exc.message}", now)
-            logger.warning(
-                "%s to @%s: outcome unknown (%s); will check before resending",
-                job.label,
-                job.account_handle,
-                exc.message,
-            )
-            return "unknown"
+            return self._unknown(job, f"no answer after sending: {exc.message}")
         if isinstance(exc, AuthError):
             reason = f"{job.platform} rejected the token: {exc.message}"
             self.ledger.failed(job, reason, "auth", now)
             self.ledger.account_needs_reconnect(job.account_id, reason)
             logger.warning(
-                "%s: @%s needs reconnecting (%s)", job.label, job.account_handle, exc.message
+                "%s: %s needs reconnecting (%s)", job.label, job.account_handle, exc.message
             )
             return "failed"
+        if (
+            isinstance(exc, PermanentError)
+            and exc.duplicate
+            and (job.check_first or job.attempts > 1)
+        ):
+            # After an attempt whose outcome we did not learn, "duplicate" most likely
+            # means our own post is there: look for it rather than call it failed.
+            return self._unknown(job, f"{exc.message}; probably our earlier attempt")
         kind = "permanent" if isinstance(exc, PermanentError) else exc.kind
         self.ledger.failed(job, exc.message, kind, now)
-        logger.warning("%s to @%s failed: %s", job.label, job.account_handle, exc.message)
+        logger.warning("%s to %s failed: %s", job.label, job.account_handle, exc.message)
         return "failed"
+
+    def _unknown(self, job: Job, message: str) -> str:
+        if job.attempts >= self.policy.max_attempts:
+            return self._unconfirmed(job, message)
+        now = self.clock()
+        due = now + timedelta(seconds=self.policy.reconcile_seconds)
+        self.ledger.unknown(job, due, message, now)
+        logger.warning(
+            "%s to %s: outcome unknown (%s); will look before resending",
+            job.label,
+            job.account_handle,
+            message,
+        )
+        return "unknown"
+
+    def _unconfirmed(self, job: Job, message: str) -> str:
+        """The check itself cannot be done: stop, and tell a person to look."""
+        self.ledger.failed(
+            job,
+            f"could not confirm whether it went out ({message}); look on "
+            f"{job.account_handle} and queue it again if it is missing",
+            "unknown",
+            self.clock(),
+        )
+        logger.warning(
+            "%s to %s: could not confirm whether it went out (%s)",
+            job.label,
+            job.account_handle,
+            message,
+        )
+        return "failed"
+
+    def _missed(self, job: Job, now: datetime) -> str:
+        late = int((now - job.scheduled_at).total_seconds() // 60)
+        self.ledger.missed(job, f"not sent: it would have been {late} minutes late", now)
+        logger.warning(
+            "MISSED %s on %s: %s minutes past its time; not sent late",
+            job.label,
+            job.account_handle,
+            late,
+        )
+        return "missed"
 
     def _transient(self, job: Job, exc: TransientError) -> str:
         now = self.clock()
@@ -237,7 +343,7 @@ class Deliverer:
                 job, f"gave up after {job.attempts} attempts: {exc.message}", "transient", now
             )
             logger.warning(
-                "%s to @%s: gave up after %s attempts (%s)",
+                "%s to %s: gave up after %s attempts (%s)",
                 job.label,
                 job.account_handle,
                 job.attempts,
@@ -247,6 +353,6 @@ class Deliverer:
         wait = self.policy.delay(job.attempts, exc.retry_after, self._rng)
         self.ledger.retry_later(job, now + timedelta(seconds=wait), exc.message, "transient", now)
         logger.info(
-            "%s to @%s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
+            "%s to %s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
         )
         return "retry"

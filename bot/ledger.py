@@ -15,7 +15,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Engine, Update, bindparam, func, or_, select, update
+from sqlalchemy import (
+    JSON,
+    Engine,
+    Update,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
@@ -26,6 +37,7 @@ from bot.db.models import (
     DeliveryState,
     Post,
     PostState,
+    UTCDateTime,
 )
 from bot.platforms.base import Published
 
@@ -106,14 +118,23 @@ _SENT = _guarded(
     error=None,
     error_kind=None,
 )
+# A post cancelled while this attempt was in flight is not put back in the queue.
+_PENDING_UNLESS_CANCELLED = case(
+    (
+        select(Post.state).where(Post.id == Delivery.post_id).scalar_subquery()
+        == PostState.CANCELLED,
+        DeliveryState.CANCELLED,
+    ),
+    else_=DeliveryState.PENDING,
+)
 _RETRY = _guarded(
-    state=DeliveryState.PENDING,
+    state=_PENDING_UNLESS_CANCELLED,
     due_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=bindparam("kind"),
 )
 _RETRY_UNCOUNTED = _guarded(
-    state=DeliveryState.PENDING,
+    state=_PENDING_UNLESS_CANCELLED,
     due_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=bindparam("kind"),
@@ -125,6 +146,7 @@ _UNKNOWN = _guarded(
     error=bindparam("error"),
     error_kind="unknown",
 )
+_MISSED = _guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind="missed")
 _FAILED = _guarded(
     state=DeliveryState.FAILED, error=bindparam("error"), error_kind=bindparam("kind")
 )
@@ -154,6 +176,7 @@ class Job:
     check_first: bool  # it was ``unknown``: look on the platform before sending
     cancelled: bool  # the post was cancelled while this delivery's outcome was unknown
     since: datetime
+    first_sending_at: datetime
     scheduled_at: datetime
     label: str
 
@@ -201,6 +224,7 @@ class Ledger:
             check_first=state == DeliveryState.UNKNOWN,
             cancelled=row.post_state == PostState.CANCELLED,
             since=(row.first_sending_at or now) - RECONCILE_LOOKBACK,
+            first_sending_at=row.first_sending_at or now,
             scheduled_at=row.scheduled_at,
             label=f"{row.slug}/{row.key}",
         )
@@ -217,17 +241,19 @@ class Ledger:
 
     def part_done(
         self, job: Job, index: int, ids: Sequence[str], published: Published, now: datetime
-    ) -> None:
-        """Part ``index`` is on the platform (more parts follow)."""
-        self._mine(job, _PART_DONE, parts=index + 1, ids=list(ids), url=published.url, now=now)
+    ) -> bool:
+        """Part ``index`` is on the platform (more parts follow). False: the claim was lost."""
+        return self._mine(
+            job, _PART_DONE, parts=index + 1, ids=list(ids), url=published.url, now=now
+        )
 
     def sent(
         self, job: Job, ids: Sequence[str], published: Published | None, now: datetime
-    ) -> None:
+    ) -> bool:
         """Done: every part is out. ``published`` is the last part if it was just sent
         (one write records it and the result), None if it was recorded already."""
         url = published.url if published is not None else None
-        self._mine(job, _SENT, parts=len(ids), ids=list(ids), url=url, now=now)
+        return self._mine(job, _SENT, parts=len(ids), ids=list(ids), url=url, now=now)
 
     def retry_later(
         self,
@@ -245,6 +271,9 @@ class Ledger:
     def unknown(self, job: Job, due_at: datetime, error: str, now: datetime) -> None:
         """The outcome of the last call is not known: reconcile before sending again."""
         self._mine(job, _UNKNOWN, due=due_at, error=error, now=now)
+
+    def missed(self, job: Job, error: str, now: datetime) -> None:
+        self._mine(job, _MISSED, error=error, now=now)
 
     def cancelled(self, job: Job, now: datetime) -> None:
         self._mine(job, _CANCELLED, now=now)
@@ -284,30 +313,47 @@ class Ledger:
             return int(count or 0)
 
     def mark_missed(self, now: datetime, grace: timedelta) -> list[Missed]:
-        """Pending deliveries due longer ago than ``grace`` are not sent late: they are
-        marked ``missed`` and returned so the daemon can report them."""
+        """At start-up: pending deliveries whose time passed more than ``grace`` ago (while
+        no daemon ran) are not sent late; they become ``missed`` and are returned so the
+        daemon can report them. A post Facebook was to hold counts from its publish time;
+        a thread with parts already out says how many."""
         cutoff = now - grace
+        held = Post.hold_on_facebook & (Delivery.platform == "facebook")
+        effective_due = type_coerce(
+            case((held, Post.scheduled_at), else_=Delivery.due_at), UTCDateTime()
+        )
         with self._sessions() as session:
             rows = session.execute(
-                select(Delivery.id, Campaign.slug, Post.key, Account.handle, Delivery.due_at)
+                select(
+                    Delivery.id,
+                    Campaign.slug,
+                    Post.key,
+                    Account.handle,
+                    effective_due,
+                    Delivery.parts_done,
+                    Post.parts,
+                    Delivery.platform,
+                )
                 .join(Post, Delivery.post_id == Post.id)
                 .join(Campaign, Post.campaign_id == Campaign.id)
                 .join(Account, Delivery.account_id == Account.id)
-                .where(Delivery.state == DeliveryState.PENDING, Delivery.due_at < cutoff)
+                .where(
+                    Delivery.state == DeliveryState.PENDING,
+                    Post.state == PostState.SCHEDULED,
+                    effective_due < cutoff,
+                )
             ).all()
             missed = []
-            for delivery_id, slug, key, handle, due_at in rows:
+            for delivery_id, slug, key, handle, due_at, done, parts, platform in rows:
+                total = len(parts.get(platform, ()))
+                what = f"{done} of {total} parts were sent; the rest were" if done else "it was"
                 won = session.execute(
                     update(Delivery)
-                    .where(
-                        Delivery.id == delivery_id,
-                        Delivery.state == DeliveryState.PENDING,
-                        Delivery.due_at < cutoff,
-                    )
+                    .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.PENDING)
                     .values(
                         state=DeliveryState.MISSED,
                         updated_at=now,
-                        error=f"not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
+                        error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
                         "daemon was not running",
                         error_kind="missed",
                     )
@@ -316,6 +362,28 @@ class Ledger:
                     missed.append(Missed(f"{slug}/{key}", handle, due_at))
             session.commit()
             return missed
+
+    def release_stale(self, older_than: datetime, in_flight: frozenset[int]) -> int:
+        """This worker's claims with no send in flight (a failed write after a send left
+        them ``sending``) become ``unknown``, to be looked for before any resend. Only
+        claims older than any request can last, so a live send is never touched."""
+        with self._engine.begin() as conn:
+            query = update(Delivery).where(
+                Delivery.state == DeliveryState.SENDING,
+                Delivery.claimed_by == self.worker,
+                Delivery.sending_at < older_than,
+            )
+            if in_flight:
+                query = query.where(Delivery.id.not_in(in_flight))
+            done = conn.execute(
+                query.values(
+                    state=DeliveryState.UNKNOWN,
+                    due_at=older_than,
+                    error="its result was never recorded; checking the platform first",
+                    error_kind="unknown",
+                )
+            )
+            return int(done.rowcount or 0)
 
     def due(self, until: datetime) -> list[tuple[int, datetime]]:
         """(id, due_at) of open deliveries of live posts due by ``until``."""

@@ -60,7 +60,8 @@ def resolve_target(session: Session, target: str) -> tuple[Account | None, str]:
     platform = platform.strip().lower()
     if platform not in PLATFORMS:
         return None, f"unknown platform; use one of: {', '.join(PLATFORMS)}"
-    query = select(Account).where(Account.platform == platform)
+    # Only the campaign's own accounts: a schedule never posts from a supporter's account.
+    query = select(Account).where(Account.platform == platform, Account.owner_kind == "campaign")
     if handle:
         wanted = handle.strip().lstrip("@").lower()
         account = next(
@@ -72,11 +73,7 @@ def resolve_target(session: Session, target: str) -> tuple[Account | None, str]:
                 "list`, or connect it with `python main.py accounts connect`"
             )
     else:
-        account = session.scalars(
-            query.where(Account.owner_kind == "campaign").order_by(
-                Account.is_default.desc(), Account.id
-            )
-        ).first()
+        account = session.scalars(query.order_by(Account.is_default.desc(), Account.id)).first()
         if account is None:
             return None, (
                 f"the campaign has no {platform} account yet; connect one with `python main.py "
@@ -140,9 +137,42 @@ def _deliveries_due(spec: PostSpec, account: Account, now: datetime) -> datetime
     return spec.scheduled_at
 
 
+def stored_parts(spec: PostSpec) -> dict[str, list[str]]:
+    """The texts exactly as they will be sent: on X the link is part of the first text
+    (where it was counted), so what is stored, sent and looked for is one string."""
+    parts = {platform: list(texts) for platform, texts in spec.parts.items()}
+    if spec.link and parts.get("x"):
+        parts["x"][0] = text_rules.x_text(parts["x"][0], spec.link)
+    return parts
+
+
+def started(post: Post) -> bool:
+    """Has any of it gone out, or might it have? (A thread waiting to retry its second
+    part is pending but started.)"""
+    return post.state == PostState.CANCELLED or any(
+        d.state != DeliveryState.PENDING or d.parts_done > 0 for d in post.deliveries
+    )
+
+
+def _status_word(post: Post) -> str:
+    if post.state == PostState.CANCELLED:
+        return "cancelled"
+    states = {d.state for d in post.deliveries}
+    for state, word in (
+        (DeliveryState.SENT, "sent"),
+        (DeliveryState.SENDING, "sending"),
+        (DeliveryState.UNKNOWN, "being checked"),
+        (DeliveryState.FAILED, "failed"),
+        (DeliveryState.MISSED, "missed"),
+    ):
+        if state in states:
+            return word
+    return "partly sent"
+
+
 def _same(post: Post, spec: PostSpec) -> bool:
     return (
-        post.parts == {k: list(v) for k, v in spec.parts.items()}
+        post.parts == stored_parts(spec)
         and post.scheduled_at == spec.scheduled_at
         and post.targets == list(spec.targets)
         and post.link == spec.link
@@ -154,7 +184,7 @@ def _same(post: Post, spec: PostSpec) -> bool:
 def _write(
     session: Session, post: Post, spec: PostSpec, accounts: list[Account], now: datetime
 ) -> None:
-    post.parts = {k: list(v) for k, v in spec.parts.items()}
+    post.parts = stored_parts(spec)
     post.scheduled_at = spec.scheduled_at
     post.timezone = spec.timezone
     post.targets = list(spec.targets)
@@ -171,13 +201,19 @@ def _write(
         if account_id not in wanted:
             done = session.execute(
                 delete(Delivery).where(
-                    Delivery.id == delivery.id, Delivery.state == DeliveryState.PENDING
+                    Delivery.id == delivery.id,
+                    Delivery.state == DeliveryState.PENDING,
+                    Delivery.parts_done == 0,
                 )
             )
         else:
             done = session.execute(
                 update(Delivery)
-                .where(Delivery.id == delivery.id, Delivery.state == DeliveryState.PENDING)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.state == DeliveryState.PENDING,
+                    Delivery.parts_done == 0,
+                )
                 .values(due_at=_deliveries_due(spec, wanted[account_id], now))
             )
         if done.rowcount != 1:  # type: ignore[attr-defined]
@@ -240,15 +276,12 @@ def apply_specs(
                 select(Post).where(Post.campaign_id == campaign.id, Post.key == spec.key)
             ).first()
         label = f"{spec.campaign}/{spec.key}"
-        if post is not None and (
-            post.state == PostState.CANCELLED
-            or any(d.state != DeliveryState.PENDING for d in post.deliveries)
-        ):
+        if post is not None and started(post):
             report.kept.append(label)
             if not _same(post, spec):
-                status = "cancelled" if post.state == PostState.CANCELLED else "sent or sending"
                 report.notes.append(
-                    f"{label}: already {status} — the file's changes to it are not applied"
+                    f"{label}: already {_status_word(post)} — the file's changes to it are "
+                    "not applied"
                 )
             continue
         if spec.scheduled_at < now and not (post is not None and _same(post, spec)):
@@ -318,10 +351,11 @@ class CancelResult:
 
 
 def cancel_post(session: Session, post: Post) -> CancelResult:
-    """Cancel what has not gone out yet. Deliveries already sending or sent stay as they are."""
+    """Cancel what has not gone out yet. Deliveries already sending or sent stay as they
+    are; a thread with parts out stops where it is."""
     post.state = PostState.CANCELLED
     # Only rows still pending at the moment of the UPDATE are cancelled: one the daemon
-    # claimed a moment ago keeps going, and is reported as already out.
+    # claimed a moment ago keeps going, and is reported as (possibly) out.
     result = session.execute(
         update(Delivery)
         .where(Delivery.post_id == post.id, Delivery.state == DeliveryState.PENDING)
@@ -329,22 +363,10 @@ def cancel_post(session: Session, post: Post) -> CancelResult:
     )
     cancelled = result.rowcount  # type: ignore[attr-defined]
     session.commit()
-    already = (
-        session.scalar(
-            select(func.count())
-            .select_from(Delivery)
-            .where(
-                Delivery.post_id == post.id,
-                Delivery.state.in_(
-                    (
-                        DeliveryState.SENDING,
-                        DeliveryState.UNKNOWN,
-                        DeliveryState.SENT,
-                        DeliveryState.FAILED,
-                    )
-                ),
-            )
-        )
-        or 0
+    out_or_going = Delivery.state.in_(
+        (DeliveryState.SENDING, DeliveryState.UNKNOWN, DeliveryState.SENT)
+    ) | ((Delivery.state == DeliveryState.CANCELLED) & (Delivery.parts_done > 0))
+    already = session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.post_id == post.id, out_or_going)
     )
-    return CancelResult(cancelled, already)
+    return CancelResult(cancelled, int(already or 0))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from datetime import timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
@@ -92,6 +93,7 @@ class Runtime:
             max_attempts=s.max_attempts,
             base_seconds=s.retry_base_seconds,
             max_seconds=s.retry_max_seconds,
+            late_after=timedelta(minutes=s.missed_grace_minutes),
         )
         return Deliverer(self.ledger(), self.platforms, self.vault, policy)
 

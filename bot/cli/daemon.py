@@ -42,7 +42,8 @@ def configure_logging(level: str) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     # oauthlib and requests-oauthlib log the OAuth client and the signature base string,
     # access token included, at DEBUG: keep them above DEBUG even when LOG_LEVEL=DEBUG.
-    for leaky in ("oauthlib", "requests_oauthlib"):
+    # tweepy logs request headers (the bearer token) at DEBUG too.
+    for leaky in ("oauthlib", "requests_oauthlib", "tweepy"):
         logging.getLogger(leaky).setLevel(logging.INFO)
 
 
@@ -139,7 +140,15 @@ def run(app: AppContext, examples: bool) -> None:
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
+    # The one-daemon lock comes first: a second daemon must not touch the sandbox, the
+    # accounts or the queue before saying that another one is running.
+    lock = runtime.lock()
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
     with contextlib.ExitStack() as stack:
+        stack.callback(lock.release)
         if settings.uses_sandbox:
             url, admin = _embedded_sandbox(settings, stack)
             runtime = runtime.with_sandbox(url, admin.app())
@@ -163,11 +172,12 @@ def run(app: AppContext, examples: bool) -> None:
         daemon = Daemon(
             runtime.deliverer(),
             runtime.ledger(),
-            runtime.lock(),
+            lock,
             poll_interval=settings.poll_interval_seconds,
             grace=timedelta(minutes=settings.missed_grace_minutes),
             concurrency=settings.delivery_concurrency,
             on_missed=_print_missed,
+            stale_after=settings.http_timeout_seconds + 60,
             # Engagement snapshots in their own thread: a slow read never delays a post.
             # Pledge campaigns: releases when due (every second) and readiness checks.
             periodic=[
@@ -187,9 +197,14 @@ def run(app: AppContext, examples: bool) -> None:
             "stop with Ctrl-C."
         )
         try:
-            while not stop.wait(1.0):
+            while not stop.wait(1.0) and not daemon.lost_lock.is_set():
                 pass
         finally:
             click.echo("stopping: letting requests in flight finish…")
             daemon.stop()
             click.echo("stopped; anything not yet sent stays queued for the next start")
+        if daemon.lost_lock.is_set():
+            raise click.ClickException(
+                "lost the one-daemon lock on the database (was the database restarted?); "
+                "stopped so as never to send alongside another daemon — start again"
+            )

@@ -4,9 +4,10 @@ cut could undo would let a post go out twice; PostgreSQL works as it is."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -38,9 +39,12 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The file behind a SQLite URL, or None for memory or another database."""
-    prefix = "sqlite:///"
-    if not url.startswith(prefix):
+    """The real path of the file behind a SQLite URL (any driver spelling), or None for
+    memory or another database. Two spellings of one file must give one lock."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
         return None
-    path = url[len(prefix) :]
-    return None if path in ("", ":memory:") else path
+    database = parsed.database
+    if not database or database == ":memory:" or database.startswith("file::memory:"):
+        return None
+    return os.path.realpath(database)

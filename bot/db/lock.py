@@ -36,7 +36,31 @@ class DaemonLock:
         self._conn: Connection | None = None
         self._memory: threading.Lock | None = None
 
+    @property
+    def held(self) -> bool:
+        return self._file is not None or self._conn is not None or self._memory is not None
+
+    def still_held(self) -> bool:
+        """Is the lock still ours? A PostgreSQL advisory lock dies with its connection
+        (a server restart, an idle timeout), and then another daemon may start."""
+        if self._conn is None:
+            return self.held
+        try:
+            row = self._conn.execute(
+                text(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                    "AND pid = pg_backend_pid() AND objid = :k"
+                ),
+                {"k": PG_ADVISORY_KEY},
+            ).first()
+            self._conn.commit()
+        except Exception:
+            return False
+        return row is not None
+
     def acquire(self) -> None:
+        if self.held:
+            return
         path = sqlite_path(self._url)
         if path is not None:
             lock_path = Path(path + ".lock")

@@ -44,10 +44,14 @@ class TransientError(PlatformError):
         code: str | int | None = None,
         retry_after: float | None = None,
         rate_limited: bool = False,
+        maybe_sent: bool = False,
     ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        # A 5xx (or Graph's "unexpected error") to a request that creates a post says
+        # nothing about whether the post was created: retry only after looking for it.
+        self.maybe_sent = maybe_sent
 
 
 class AuthError(PlatformError):
@@ -57,9 +61,19 @@ class AuthError(PlatformError):
 
 
 class PermanentError(PlatformError):
-    """This post can never go as it is (invalid, duplicate, policy block). No retry."""
+    """This post can never go as it is (invalid, duplicate, policy block). No retry.
+
+    ``duplicate`` marks the platform's "same text again" refusal: after an attempt of ours
+    whose outcome was unknown, it means our own post is already there.
+    """
 
     kind = "permanent"
+
+    def __init__(
+        self, message: str, *, code: str | int | None = None, duplicate: bool = False
+    ) -> None:
+        super().__init__(message, code=code)
+        self.duplicate = duplicate
 
 
 class OutcomeUnknown(PlatformError):

@@ -19,7 +19,7 @@ from bot.platforms.base import (
     PermanentError,
     TransientError,
 )
-from bot.platforms.x import XPinAuth, XPlatform
+from bot.platforms.x import XPinAuth, XPlatform, compose_text
 
 _handles = itertools.count(1)
 TWEETS = r"^/2/tweets$"
@@ -116,15 +116,23 @@ def test_it_refuses_to_hold_a_post_for_later_and_posts_nothing(sb, x, account):
     assert texts_on(sb, user["id"]) == []
 
 
-def test_find_recent_finds_our_post_even_with_a_link_appended(x, account):
+def test_find_recent_finds_our_post_by_the_text_as_sent_link_included(x, account):
     _, creds = account
     since = datetime.now(UTC) - timedelta(seconds=5)
     x.publish(creds, "Other post")
-    published = x.publish(creds, "Rally at noon & bring a sign", link="https://example.org/r")
-    found = x.find_recent(creds, "Rally at noon & bring a sign", since)
+    sent = compose_text("Rally at noon & bring a sign", "https://example.org/r")
+    published = x.publish(creds, sent, link="https://example.org/r")
+    found = x.find_recent(creds, sent, since)
     assert found is not None
     assert found.platform_id == published.platform_id
     assert found.created_at is not None and found.created_at >= since
+
+
+def test_find_recent_does_not_take_a_post_with_another_link_for_ours(x, account):
+    _, creds = account
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    x.publish(creds, "Sign the petition", link="https://example.org/older-petition")
+    assert x.find_recent(creds, "Sign the petition", since) is None
 
 
 def test_find_recent_does_not_find_a_post_that_is_not_there(x, account):

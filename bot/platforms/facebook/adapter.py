@@ -60,6 +60,8 @@ class GraphErrorRule:
     error: type[PlatformError]
     label: str
     rate_limited: bool = False
+    maybe_sent: bool = False  # a create may have happened: look before resending
+    duplicate: bool = False  # "same text again": after an unknown outcome, ours is there
 
 
 _RATE = GraphErrorRule(TransientError, "Facebook rate limit reached", rate_limited=True)
@@ -91,7 +93,7 @@ GRAPH_ERROR_TABLE: dict[int, GraphErrorRule] = {
     # resent automatically; the operator reviews it.
     368: GraphErrorRule(PermanentError, "Facebook blocked the post for policy reasons"),
     # 506 "Duplicate Post": "Duplicate posts cannot be published consecutively".
-    506: GraphErrorRule(PermanentError, "duplicate post"),
+    506: GraphErrorRule(PermanentError, "duplicate post", duplicate=True),
     # 100 "Invalid parameter".
     100: GraphErrorRule(PermanentError, "Facebook rejected a parameter"),
     # 2635: the Graph version asked for is deprecated (see graph_version below).
@@ -101,8 +103,8 @@ GRAPH_ERROR_TABLE: dict[int, GraphErrorRule] = {
         "version (e.g. v25.0)",
     ),
     # 1 "API Unknown" / 2 "API Service": "temporary issue due to downtime. Wait and retry".
-    1: GraphErrorRule(TransientError, "Facebook API unknown error"),
-    2: GraphErrorRule(TransientError, "Facebook API service error"),
+    1: GraphErrorRule(TransientError, "Facebook API unknown error", maybe_sent=True),
+    2: GraphErrorRule(TransientError, "Facebook API service error", maybe_sent=True),
 }
 
 
@@ -154,15 +156,26 @@ def classify_graph_response(
                 if rule.rate_limited:
                     wait = _regain_access_seconds(headers) or DEFAULT_THROTTLE_WAIT
                     return TransientError(text, code=code, retry_after=wait, rate_limited=True)
-                return TransientError(text, code=code)
+                return TransientError(text, code=code, maybe_sent=rule.maybe_sent)
+            if rule.error is PermanentError:
+                return PermanentError(text, code=code, duplicate=rule.duplicate)
             return rule.error(text, code=code)
         if status >= 500:
-            return TransientError(f"Facebook server error (HTTP {status}: {message})", code=code)
-        # Unknown code (is_transient or not): transient, the ledger caps retries.
-        return TransientError(f"unexpected Facebook error (#{code}: {message})", code=code)
+            return TransientError(
+                f"Facebook server error (HTTP {status}: {message})", code=code, maybe_sent=True
+            )
+        # Unknown code (is_transient or not): transient, the ledger caps retries and looks
+        # for the post before resending it.
+        return TransientError(
+            f"unexpected Facebook error (#{code}: {message})", code=code, maybe_sent=True
+        )
     if status >= 500:
-        return TransientError(f"Facebook server error (HTTP {status})", code=status)
-    return TransientError(f"unexpected answer from Facebook (HTTP {status})", code=status)
+        return TransientError(
+            f"Facebook server error (HTTP {status})", code=status, maybe_sent=True
+        )
+    return TransientError(
+        f"unexpected answer from Facebook (HTTP {status})", code=status, maybe_sent=True
+    )
 
 
 def _parse_body(response: requests.Response) -> Any:

@@ -196,12 +196,12 @@ class XPlatform:
     def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
         """GET /2/users/:id/tweets from ``since``, newest first, a few pages at most.
 
-        Matches our text either as sent or with a link appended (``publish`` may have
-        appended one), comparing in ``normalise_for_match`` form.
+        Matches our text as sent, compared in ``normalise_for_match`` form.
         """
-        wanted = normalise_for_match(text)
-        # as sent, or with a link ``publish`` appended (any URL compares as "<url>")
-        wanted_forms = {wanted, normalise_for_match(compose_text(text, "https://link.invalid"))}
+        # The queue stores X's text with its link already in it (text_rules.x_text), so
+        # the text looked for is exactly the text sent; no "text plus any link" guess,
+        # which could take an older post with another link for ours.
+        wanted_forms = {normalise_for_match(text)}
         client = self._client(creds)
         token: str | None = None
         for _ in range(_FIND_RECENT_PAGES):

@@ -41,6 +41,8 @@ class XErrorRule:
     error: type[PlatformError]
     label: str  # what the operator reads first
     rate_limited: bool = False
+    maybe_sent: bool = False  # a create may have happened: look before resending
+    duplicate: bool = False  # "same text again": after an unknown outcome, ours is there
 
 
 def _s(status: int) -> range:
@@ -81,7 +83,9 @@ X_ERROR_TABLE: tuple[XErrorRule, ...] = (
     ),
     # 403 duplicate: "You are not allowed to create a Tweet with duplicate content."
     # (see /work/shared/contracts/README.md); sending it again can never succeed.
-    XErrorRule(_s(403), None, "duplicate content", PermanentError, "duplicate content"),
+    XErrorRule(
+        _s(403), None, "duplicate content", PermanentError, "duplicate content", duplicate=True
+    ),
     # Other 403: "Valid auth but no permission for this resource or action" (suspended or
     # locked account, reply restricted, ...): keep X's message for the operator.
     XErrorRule(_s(403), None, None, PermanentError, "X refused the post"),
@@ -90,7 +94,7 @@ X_ERROR_TABLE: tuple[XErrorRule, ...] = (
     # 404: "Resource doesn't exist or has been deleted" - e.g. the reply target is gone.
     XErrorRule(_s(404), None, None, PermanentError, "not found on X"),
     # 5xx: "Wait and retry; check status page".
-    XErrorRule(range(500, 600), None, None, TransientError, "X server error"),
+    XErrorRule(range(500, 600), None, None, TransientError, "X server error", maybe_sent=True),
 )
 
 
@@ -139,11 +143,15 @@ def classify_x_response(
             if rule.rate_limited:
                 wait = _retry_after(headers, time.time() if now is None else now)
                 return TransientError(message, code=code, retry_after=wait, rate_limited=True)
-            return TransientError(message, code=code)
+            return TransientError(message, code=code, maybe_sent=rule.maybe_sent)
+        if rule.error is PermanentError:
+            return PermanentError(message, code=code, duplicate=rule.duplicate)
         return rule.error(message, code=code)
-    # Unknown status or shape: transient; the ledger caps the retries.
+    # Unknown status or shape: transient; the ledger caps the retries, and looks first.
     shown = f": {title or detail}" if (title or detail) else ""
-    return TransientError(f"unexpected answer from X (HTTP {status}{shown})"[:500], code=status)
+    return TransientError(
+        f"unexpected answer from X (HTTP {status}{shown})"[:500], code=status, maybe_sent=True
+    )
 
 
 def _json_or_none(response: requests.Response) -> Any:
@@ -162,4 +170,6 @@ def _classify_exception(exc: Exception, *, action: str, idempotent: bool) -> Pla
     # tweepy's own error parsing can fail on odd bodies (e.g. a JSON array): we got
     # an error status we cannot read; unknown -> transient.
     logger.warning("X %s failed with unexpected %s", action, type(exc).__name__)
-    return TransientError(f"X {action}: unexpected failure ({type(exc).__name__})")
+    return TransientError(
+        f"X {action}: unexpected failure ({type(exc).__name__})", maybe_sent=not idempotent
+    )
