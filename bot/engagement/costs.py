@@ -17,13 +17,12 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import Table, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Delivery, DeliveryState, EngagementPolicy, Post, XReadDay
+from bot.engagement import bulk
 from bot.engagement.plan import Offsets
 
 _PLANNED = (DeliveryState.SENT, *DeliveryState.OPEN)
@@ -68,19 +67,15 @@ def read_today(session: Session, day: str, campaign_ids: Iterable[int]) -> set[i
 
 
 def record_reads(session: Session, rows: list[dict[str, object]]) -> None:
-    """Insert (delivery_id, day, campaign_id) rows, ignoring ones another process wrote."""
-    if not rows:
-        return
-    dialect = session.get_bind().dialect.name
-    table = cast(Table, XReadDay.__table__)
-    stmt: Any
-    if dialect == "postgresql":
-        stmt = postgresql.insert(table).on_conflict_do_nothing()
-    elif dialect == "sqlite":
-        stmt = sqlite.insert(table).on_conflict_do_nothing()
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        stmt = insert(table)
-    session.execute(stmt, rows)
+    """Insert (delivery_id, day, campaign_id) rows, ignoring ones another process wrote
+    (ON CONFLICT DO NOTHING: the same words on SQLite and PostgreSQL)."""
+    bulk.insert_many(
+        session,
+        "x_read_days",
+        ("delivery_id", "day", "campaign_id"),
+        [(r["delivery_id"], r["day"], r["campaign_id"]) for r in rows],
+        suffix="ON CONFLICT DO NOTHING",
+    )
 
 
 def allowance(cap_usd: float | None, spent: float, cost_per_read: float) -> int | None:

@@ -63,7 +63,6 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_engagement_delivery_taken", ["delivery_id", "taken_at"], unique=False
         )
-        batch_op.create_index("ix_engagement_post_taken", ["post_id", "taken_at"], unique=False)
 
     op.create_table(
         "x_read_days",
@@ -113,7 +112,6 @@ def downgrade() -> None:
 
     op.drop_table("x_read_days")
     with op.batch_alter_table("engagement_snapshots", schema=None) as batch_op:
-        batch_op.drop_index("ix_engagement_post_taken")
         batch_op.drop_index("ix_engagement_delivery_taken")
 
     op.drop_table("engagement_snapshots")
