@@ -32,10 +32,10 @@ system-packages:
 
 test: test-sqlite test-postgres
 
-test-sqlite: install
+test-sqlite: install system-packages
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-test-postgres: install system-packages
+test-postgres: install
 	CLARION_TEST_DB=postgres $(BIN)/pytest $(PYTEST_ARGS)
 
 lint: install

@@ -9,6 +9,7 @@ setting below; a test keeps the two in step.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -61,6 +62,33 @@ class Secret:
 
 def _str(raw: str) -> str:
     return raw.strip()
+
+
+def _without_password(raw: str) -> str:
+    """A URL as safe to print: any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", raw)
+
+
+def _database_url(raw: str) -> str:
+    """SQLite or PostgreSQL, in any usual spelling; ``postgres://`` (as many hosts give
+    it) becomes SQLAlchemy's ``postgresql+psycopg://``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    value = raw.strip()
+    if value.startswith("postgres://"):
+        value = "postgresql+psycopg://" + value[len("postgres://") :]
+    elif value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            "a database URL: sqlite:///clarion.db or postgresql+psycopg://user:pass@host/db"
+        )
+    return value
 
 
 def _int_at_least(low: int) -> Callable[[str], int]:
@@ -165,7 +193,7 @@ SETTINGS: tuple[Setting, ...] = (
     _s(
         "DATABASE_URL",
         "sqlite:///clarion.db",
-        _str,
+        _database_url,
         "Where Clarion keeps its queue and ledger. SQLite file by default; PostgreSQL as "
         "postgresql+psycopg://user:pass@host/db",
         "Storage",
@@ -538,7 +566,7 @@ def load_settings(
         try:
             values[setting.name.lower()] = setting.parse(raw)
         except ValueError as exc:
-            shown = "***" if setting.secret else repr(raw)
+            shown = "***" if setting.secret else repr(_without_password(raw))
             problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
     if problems:
         raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))

@@ -102,6 +102,18 @@ def _sandbox_x_user(admin: SandboxAdmin) -> Any:
     )
 
 
+def real_accounts(runtime: Runtime) -> list[str]:
+    """The campaign accounts that are not the sandbox's (from config.env or connected):
+    a database that holds them is a real campaign's, not a rehearsal's."""
+    with runtime.sessions() as session:
+        rows = session.execute(
+            select(Account.platform, Account.handle).where(
+                Account.owner_kind == "campaign", Account.source != "sandbox"
+            )
+        ).all()
+    return [f"{platform} {handle}" for platform, handle in rows]
+
+
 def queue_is_empty(runtime: Runtime) -> bool:
     with runtime.sessions() as session:
         return not session.scalar(select(func.count()).select_from(Post))

@@ -82,3 +82,10 @@ def test_real_credentials_switch_off_the_sandbox_unless_forced():
     assert not load_settings(None, environ=real).uses_sandbox
     assert load_settings(None, environ={**real, "SANDBOX": "on"}).uses_sandbox
     assert not load_settings(None, environ={"SANDBOX": "off"}).uses_sandbox
+
+
+def test_a_database_url_must_be_sqlite_or_postgresql_and_its_password_is_never_shown():
+    with pytest.raises(ConfigError, match="DATABASE_URL='mysql://bob:\\*\\*\\*@db/x'"):
+        load_settings(None, environ={"DATABASE_URL": "mysql://bob:hunter2@db/x"})
+    hosted = load_settings(None, environ={"DATABASE_URL": "postgres://u:p@db.example/clarion"})
+    assert hosted.database_url == "postgresql+psycopg://u:p@db.example/clarion"

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shutil
 from pathlib import Path
 
 import click
+from cryptography.fernet import InvalidToken
 from dotenv import set_key
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, table
 from bot.config import ConfigError, Secret, describe, load_settings
-from bot.db.models import Account
+from bot.db.models import Account, OAuthRequest, Pledge
 from bot.runtime import Runtime
 from bot.vault import Vault, generate_key
 
@@ -123,26 +125,50 @@ def generate() -> None:
 @keys.command("rotate")
 @pass_app
 def rotate(app: AppContext) -> None:
-    """Add a new key in front and re-encrypt every stored token with it.
+    """Add a new key in front and re-encrypt every stored secret with it: account tokens,
+    supporters' emails, sign-ins in progress.
 
     The old keys stay in TOKEN_ENCRYPTION_KEYS (so nothing is lost if this is
-    interrupted); remove them by hand once this has finished.
+    interrupted); remove them by hand once this has finished. Restart the daemon
+    afterwards so it reads the new key list.
     """
     settings = app.settings
+    if "TOKEN_ENCRYPTION_KEYS" in os.environ:
+        raise click.ClickException(
+            "TOKEN_ENCRYPTION_KEYS is set in the environment, which wins over "
+            f"{app.config_file}: a key written there would never be read. Rotate by putting "
+            "`python main.py keys generate`'s key in front of the environment's list instead"
+        )
     old = settings.token_encryption_keys.reveal()
     if not old:
         raise click.ClickException("no key yet: run `python main.py init`")
     combined = f"{generate_key()},{old}"
-    # config first: if re-encrypting is interrupted, every token still opens
-    set_key(str(app.config_file), "TOKEN_ENCRYPTION_KEYS", combined, quote_mode="never")
     vault = Vault(Secret(combined))
+    sealed_columns = (
+        (Account, Account.credentials),
+        (Pledge, Pledge.email),
+        (OAuthRequest, OAuthRequest.secret),
+    )
     with app.runtime.sessions() as session:
-        accounts = list(session.scalars(select(Account)))
-        for account in accounts:
-            if account.credentials:
-                account.credentials = vault.rotate(account.credentials)
+        rows = [
+            (row, column.key)
+            for model, column in sealed_columns
+            for row in session.scalars(select(model).where(column.is_not(None), column != ""))
+        ]
+        try:  # prove every value opens before writing anything anywhere
+            rotated = [(row, key, vault.rotate(getattr(row, key))) for row, key in rows]
+        except InvalidToken:
+            raise click.ClickException(
+                "some stored values do not open with TOKEN_ENCRYPTION_KEYS; nothing was "
+                "changed (was a key removed? put it back)"
+            ) from None
+        # config first: if re-encrypting is interrupted, every value still opens
+        set_key(str(app.config_file), "TOKEN_ENCRYPTION_KEYS", combined, quote_mode="never")
+        for row, key, value in rotated:
+            setattr(row, key, value)
         session.commit()
     click.echo(
-        f"re-encrypted {len(accounts)} account tokens with a new key; the old keys are "
-        f"still in {app.config_file} — remove them once you no longer need them"
+        f"re-encrypted {len(rotated)} stored secrets with a new key; the old keys are "
+        f"still in {app.config_file} — remove them once you no longer need them. Restart "
+        "the daemon so it reads the new key list."
     )

@@ -23,10 +23,16 @@ from bot.ledger import Missed
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
 from bot.queue import apply_specs
-from bot.rehearsal import ensure_campaign_accounts, queue_is_empty, retime_examples
+from bot.rehearsal import (
+    ensure_campaign_accounts,
+    queue_is_empty,
+    real_accounts,
+    retime_examples,
+)
 from bot.runtime import Runtime
 from bot.schedules import discover, load_files
 from bot.specs import SpecError
+from bot.vault import VaultError
 
 logger = logging.getLogger(__name__)
 
@@ -150,9 +156,22 @@ def run(app: AppContext, examples: bool) -> None:
     with contextlib.ExitStack() as stack:
         stack.callback(lock.release)
         if settings.uses_sandbox:
+            real = real_accounts(runtime)
+            if real:
+                raise click.ClickException(
+                    "this database holds the campaign's real accounts ("
+                    + ", ".join(real)
+                    + "), so it will not be used for a sandbox rehearsal: point DATABASE_URL "
+                    "at another database for rehearsals (e.g. sqlite:///rehearsal.db), or "
+                    "set SANDBOX=off"
+                )
             url, admin = _embedded_sandbox(settings, stack)
             runtime = runtime.with_sandbox(url, admin.app())
-            for line in ensure_campaign_accounts(runtime, admin):
+            try:
+                rehearsal_accounts = ensure_campaign_accounts(runtime, admin)
+            except VaultError as exc:
+                raise click.ClickException(str(exc)) from None
+            for line in rehearsal_accounts:
                 click.echo(line)
             click.echo(
                 f"SANDBOX MODE: no real X or Facebook credentials are set, so posts go "

@@ -15,12 +15,14 @@ from bot import text_rules
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, clip, emit_json, local, table
 from bot.db.models import Campaign, Delivery, DeliveryState, Post, PostState
-from bot.queue import ApplyReport, apply_specs, cancel_post, find_post
+from bot.queue import ApplyReport, StartedMeanwhile, apply_specs, cancel_post, find_post
 from bot.schedule_times import TimeProblem, parse_time, zone
 from bot.specs import PLATFORMS, Location, PostSpec, SpecError
 
 _IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
+MAX_AHEAD = timedelta(days=400)
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,99}$")
 
 
 def parse_in(raw: str) -> timedelta:
@@ -29,7 +31,10 @@ def parse_in(raw: str) -> timedelta:
         raise click.BadParameter(
             "use a number and a unit, e.g. 90s, 5m, 2h or 1d", param_hint="--in"
         )
-    return timedelta(seconds=float(match.group(1)) * _UNIT[match.group(2).lower()])
+    seconds = float(match.group(1)) * _UNIT[match.group(2).lower()]
+    if seconds > MAX_AHEAD.total_seconds():
+        raise click.BadParameter("at most 400 days ahead", param_hint="--in")
+    return timedelta(seconds=seconds)
 
 
 def post_status(post: Post) -> str:
@@ -165,6 +170,12 @@ def add(
     """
     if sum(bool(x) for x in (at_text, in_text, now)) != 1:
         raise click.UsageError("say when: exactly one of --at, --in or --now")
+    if not _SLUG.match(campaign):
+        raise click.BadParameter(
+            "lowercase letters, digits and hyphens, e.g. fujitsu-demo", param_hint="--campaign"
+        )
+    if link is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", link):
+        raise click.BadParameter("a full web address starting with https://", param_hint="--link")
     tz_name = tz_name or app.settings.timezone
     try:
         tz = zone(tz_name)
@@ -198,9 +209,15 @@ def add(
     )
     runtime = app.runtime
     with runtime.sessions() as session:
+        if find_post(session, f"{campaign}/{key}") is not None:
+            raise click.ClickException(
+                f"{campaign}/{key} already exists; choose another --id, or change it in its "
+                "schedule file and `apply` (see `python main.py posts show "
+                f"{campaign}/{key}`)"
+            )
         try:
             apply_specs(session, [spec], now=moment, allow_past=now)
-        except SpecError as exc:
+        except (SpecError, StartedMeanwhile) as exc:
             raise click.ClickException(str(exc)) from None
         post = find_post(session, f"{campaign}/{key}")
         assert post is not None

@@ -24,18 +24,17 @@ def with_accounts(cli):
     return cli
 
 
+def _commands(group, path=()):
+    for name, command in group.commands.items():
+        yield (*path, name)
+        if hasattr(command, "commands"):
+            yield from _commands(command, (*path, name))
+
+
 def test_every_command_explains_itself_with_help():
     runner = CliRunner()
-    groups = {
-        "posts": ["add", "list", "show", "cancel"],
-        "accounts": ["list", "sync"],
-        "deliveries": ["list"],
-        "config": ["check"],
-        "keys": ["generate", "rotate"],
-    }
-    commands = [[c] for c in ("init", "apply", "run")] + [
-        [g, c] for g, cs in groups.items() for c in cs
-    ]
+    commands = [c for c in _commands(main) if c[0] != "sandbox"]
+    assert ("posts", "add") in commands and ("run",) in commands
     for command in commands:
         result = runner.invoke(main, [*command, "--help"])
         assert result.exit_code == 0, command
@@ -179,3 +178,43 @@ def test_keys_rotate_keeps_every_token_readable(with_accounts):
     with after.sessions() as session:
         tokens = {after.vault.open(a.credentials).token for a in session.scalars(select(Account))}
     assert tokens == {"x-secret-token-123", "fb-secret-token-456"}
+
+
+def test_posts_add_refuses_an_id_that_already_exists(with_accounts):
+    with_accounts("posts", "add", "--in", "1h", "--id", "rally", "--to", "x", "Rally at noon")
+    again = with_accounts("posts", "add", "--in", "2h", "--id", "rally", "--to", "x", "Other")
+    assert again.exit_code == 1 and "already exists" in again.output
+    [post] = with_accounts.json("posts", "list")
+    assert post["parts"]["x"] == ["Rally at noon"]
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["--in", "99999999d"], "400 days"),
+        (["--in", "soon"], "90s, 5m"),
+        (["--in", "5m", "--link", "notaurl"], "--link"),
+        (["--in", "5m", "--campaign", ""], "--campaign"),
+        (["--in", "5m", "--campaign", "Has Spaces"], "--campaign"),
+    ],
+)
+def test_posts_add_names_the_option_that_is_wrong(with_accounts, args, complaint):
+    result = with_accounts("posts", "add", *args, "Text")
+    assert result.exit_code == 2 and complaint in result.output
+    assert with_accounts.json("posts", "list") == []
+
+
+def test_keys_rotate_refuses_when_the_keys_come_from_the_environment(with_accounts, monkeypatch):
+    monkeypatch.setenv(
+        "TOKEN_ENCRYPTION_KEYS", with_accounts.runtime().settings.token_encryption_keys.reveal()
+    )
+    before = with_accounts.config.read_text()
+    result = with_accounts("keys", "rotate")
+    assert result.exit_code == 1 and "environment" in result.output
+    assert with_accounts.config.read_text() == before
+
+
+def test_a_rehearsal_refuses_a_database_holding_real_accounts(with_accounts):
+    result = with_accounts("run", "--no-examples")
+    assert result.exit_code == 1
+    assert "real accounts" in result.output and "rehearsal" in result.output
