@@ -15,7 +15,7 @@ from tests.sandbox.routing import x_client
 
 def needs_facebook(sandbox: SandboxHandle) -> None:
     if sandbox.state is None or sandbox.state.fb is None:
-        pytest.skip("the Graph part is not available")
+        raise AssertionError("the sandbox started without its Graph part")
 
 
 def test_app_credentials_are_published(sandbox: SandboxHandle) -> None:

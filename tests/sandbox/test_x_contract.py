@@ -21,12 +21,18 @@ from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
 from tests.sandbox.routing import route_session
 
-CONTRACTS = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts" / "x"
+CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "x"
+SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts" / "x"
 TCO = re.compile(r"https://t\.co/[A-Za-z0-9]{10}")
 RATE_HEADERS = {"x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"}
 
-if not CONTRACTS.is_dir():
-    pytest.skip(f"recorded X contracts not found at {CONTRACTS}", allow_module_level=True)
+
+def test_the_recordings_here_are_the_projects_shared_ones():
+    if not SHARED.is_dir():
+        pytest.skip(f"no shared contracts beside this clone ({SHARED})")
+    shared = {p.name: json.loads(p.read_text()) for p in SHARED.glob("*.json")}
+    copied = {p.name: json.loads(p.read_text()) for p in CONTRACTS.glob("*.json")}
+    assert copied == shared, "refresh tests/fixtures/contracts/x from ../shared/contracts/x"
 
 
 def shape(value: Any) -> Any:
