@@ -220,18 +220,23 @@ def settle(session: Session, pc_id: int, now: datetime) -> bool:
     auth_failed = select(Delivery.id).where(
         Delivery.state == DeliveryState.FAILED, Delivery.error_kind == "auth"
     )
-    session.execute(
-        update(Pledge)
-        .where(
-            Pledge.pledge_campaign_id == pc_id,
-            Pledge.state == PledgeState.ACTIVE,
-            Pledge.delivery_id.in_(auth_failed),
-        )
-        .values(
-            state=PledgeState.NEEDS_RECONNECT,
-            state_reason="the platform rejected the token at the release",
-        )
+    to_mark = (
+        Pledge.pledge_campaign_id == pc_id,
+        Pledge.state == PledgeState.ACTIVE,
+        Pledge.delivery_id.in_(auth_failed),
     )
+    # Read first, write only when there is something to mark: this runs every second
+    # during a release, and on SQLite every write takes the one writer lock the
+    # deliveries need.
+    if session.scalar(select(func.count()).select_from(Pledge).where(*to_mark)):
+        session.execute(
+            update(Pledge)
+            .where(*to_mark)
+            .values(
+                state=PledgeState.NEEDS_RECONNECT,
+                state_reason="the platform rejected the token at the release",
+            )
+        )
     open_left = session.scalar(
         select(func.count())
         .select_from(Pledge)
