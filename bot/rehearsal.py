@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from bot.accounts import save_campaign_account
 from bot.db.models import Account, Post
-from bot.platforms.base import AccountInfo, AuthError, Credentials
+from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.runtime import Runtime
 from bot.specs import PostSpec
 
@@ -51,6 +51,9 @@ def _still_works(runtime: Runtime, account: Account) -> bool:
         runtime.platform(account.platform).verify(runtime.vault.open(account.credentials))
     except AuthError:
         return False
+    except PlatformError as exc:  # a busy platform says nothing about the token
+        logger.warning("could not check %s account %s now (%s); keeping it", account.platform,
+                       account.handle, exc.message)
     return True
 
 

@@ -1,5 +1,6 @@
-"""Crash safety: SIGKILL the daemon at random points during a burst of 500 deliveries,
-restart it each time, and every post exists exactly once on the sandbox."""
+"""Crash safety: SIGKILL the daemon at random points during a burst of 500 deliveries, with
+the sandbox also losing answers and answering 5xx to posts it created, restart it each
+time, and every post exists exactly once on the sandbox."""
 
 from __future__ import annotations
 
@@ -22,8 +23,26 @@ POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
 @pytest.fixture
 def sandbox():
     port = free_port()
-    # latency keeps requests in flight, so kills land mid-request as well as between them
-    process = start_sandbox_process(port, "--latency-ms", "40")
+    # Latency keeps requests in flight, so kills land mid-request as well as between them;
+    # some answers are lost, and some posts are created but answered 5xx, as real
+    # platforms and gateways do.
+    process = start_sandbox_process(
+        port,
+        "--latency-ms",
+        "40",
+        "--x-accept-then-drop-rate",
+        "0.02",
+        "--fb-accept-then-drop-rate",
+        "0.02",
+        "--x-accept-then-error-rate",
+        "0.02",
+        "--fb-accept-then-error-rate",
+        "0.02",
+        "--x-error-rate",
+        "0.02",
+        "--fb-error-rate",
+        "0.02",
+    )
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

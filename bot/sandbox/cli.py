@@ -50,6 +50,12 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=0.0,
     help="Share of X calls carried out whose answer is then lost.",
 )
+@click.option(
+    "--x-accept-then-error-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of X calls carried out but answered 5xx (as a busy gateway can).",
+)
 @click.option("--fb-error-rate", type=_RATE, default=0.0, help="Share of Graph calls answered 5xx.")
 @click.option(
     "--fb-timeout-rate", type=_RATE, default=0.0, help="Share of Graph calls held, then dropped."
@@ -60,6 +66,12 @@ _RATE = click.FloatRange(0.0, 1.0)
     type=_RATE,
     default=0.0,
     help="Share of Graph calls carried out whose answer is then lost.",
+)
+@click.option(
+    "--fb-accept-then-error-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of Graph calls carried out but answered 5xx (as a busy gateway can).",
 )
 @click.option(
     "--timeout-hold-s",
@@ -114,10 +126,12 @@ def sandbox_command(
     x_timeout_rate: float,
     x_reset_rate: float,
     x_accept_then_drop_rate: float,
+    x_accept_then_error_rate: float,
     fb_error_rate: float,
     fb_timeout_rate: float,
     fb_reset_rate: float,
     fb_accept_then_drop_rate: float,
+    fb_accept_then_error_rate: float,
     timeout_hold_s: float,
     x_posts_per_user: int,
     x_posts_per_app: int,
@@ -147,6 +161,7 @@ def sandbox_command(
                 timeout_rate=x_timeout_rate,
                 reset_rate=x_reset_rate,
                 accept_then_drop_rate=x_accept_then_drop_rate,
+                accept_then_error_rate=x_accept_then_error_rate,
                 timeout_hold_s=timeout_hold_s,
             ),
             "facebook": FaultConfig(
@@ -154,6 +169,7 @@ def sandbox_command(
                 timeout_rate=fb_timeout_rate,
                 reset_rate=fb_reset_rate,
                 accept_then_drop_rate=fb_accept_then_drop_rate,
+                accept_then_error_rate=fb_accept_then_error_rate,
                 timeout_hold_s=timeout_hold_s,
             ),
         },

@@ -31,7 +31,7 @@ logger = logging.getLogger(__name__)
 
 Inner = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ACTIONS = ("drop", "reset", "accept_then_drop", "timeout")
+ACTIONS = ("drop", "reset", "accept_then_drop", "accept_then_error", "timeout")
 
 # X's body for a 503 (problem-details shape shared by all v2 errors).
 X_5XX_BODY = {
@@ -214,10 +214,7 @@ async def run_with_faults(
         await asyncio.sleep(delay)  # never time.sleep: thousands of requests wait at once
     roll = state.rng.random()
     if roll < config.error_rate:
-        if platform == "x":
-            await send_json(send, 503, X_5XX_BODY, x_headers())
-        else:
-            await send_json(send, 500, graph_5xx_body())
+        await _send_5xx(send, platform, x_headers)
         return
     roll -= config.error_rate
     if roll < config.timeout_rate:
@@ -233,7 +230,21 @@ async def run_with_faults(
         await inner(scope, receive, _discarding_send)
         await drop(transport)
         return
+    roll -= config.accept_then_drop_rate
+    if roll < config.accept_then_error_rate:
+        await inner(scope, receive, _discarding_send)
+        await _send_5xx(send, platform, x_headers)
+        return
     await inner(scope, receive, send)
+
+
+async def _send_5xx(
+    send: Send, platform: str, x_headers: Callable[[], list[tuple[bytes, bytes]]]
+) -> None:
+    if platform == "x":
+        await send_json(send, 503, X_5XX_BODY, x_headers())
+    else:
+        await send_json(send, 500, graph_5xx_body())
 
 
 async def _run_script(
@@ -257,6 +268,9 @@ async def _run_script(
     elif action == "accept_then_drop":
         await inner(scope, receive, _discarding_send)
         await drop(transport)
+    elif action == "accept_then_error":
+        await inner(scope, receive, _discarding_send)
+        await _send_5xx(send, platform, x_headers)
     else:
         headers = {k.lower(): v for k, v in (script.get("headers") or {}).items()}
         if platform == "x":

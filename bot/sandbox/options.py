@@ -23,6 +23,8 @@ class FaultConfig:
     timeout_rate: float = 0.0  # hold the connection timeout_hold_s, then drop it unanswered
     reset_rate: float = 0.0  # reset the TCP connection (RST) without an answer
     accept_then_drop_rate: float = 0.0  # run the request (the post IS created), drop the answer
+    # run the request (the post IS created), then answer 5xx as an overloaded gateway can
+    accept_then_error_rate: float = 0.0
     timeout_hold_s: float = 30.0
 
     def validate(self) -> None:
@@ -30,7 +32,13 @@ class FaultConfig:
             raise ValueError("latency_ms must be >= 0")
         if self.latency_distribution not in LATENCY_DISTRIBUTIONS:
             raise ValueError(f"latency_distribution must be one of {LATENCY_DISTRIBUTIONS}")
-        for name in ("error_rate", "timeout_rate", "reset_rate", "accept_then_drop_rate"):
+        for name in (
+            "error_rate",
+            "timeout_rate",
+            "reset_rate",
+            "accept_then_drop_rate",
+            "accept_then_error_rate",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
@@ -57,6 +65,7 @@ class FaultConfig:
             or self.timeout_rate
             or self.reset_rate
             or self.accept_then_drop_rate
+            or self.accept_then_error_rate
         )
 
 

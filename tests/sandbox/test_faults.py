@@ -122,6 +122,15 @@ def test_accept_then_drop_creates_the_post_but_loses_the_answer(
     assert [p["text"] for p in sandbox.admin.posts("x", alice["id"])] == ["did it go?"]
 
 
+def test_accept_then_error_creates_the_post_but_answers_503(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    sandbox.admin.set_faults("x", accept_then_error_rate=1.0)
+    answer = post(sandbox, alice, "created behind a 503")
+    assert answer.status_code == 503 and answer.json()["title"] == "Service Unavailable"
+    assert [p["text"] for p in sandbox.admin.posts("x", alice["id"])] == ["created behind a 503"]
+
+
 def test_faults_can_be_switched_off_at_run_time(
     sandbox: SandboxHandle, alice: dict[str, Any]
 ) -> None:
