@@ -52,8 +52,12 @@ def _still_works(runtime: Runtime, account: Account) -> bool:
     except AuthError:
         return False
     except PlatformError as exc:  # a busy platform says nothing about the token
-        logger.warning("could not check %s account %s now (%s); keeping it", account.platform,
-                       account.handle, exc.message)
+        logger.warning(
+            "could not check %s account %s now (%s); keeping it",
+            account.platform,
+            account.handle,
+            exc.message,
+        )
     return True
 
 
