@@ -44,9 +44,17 @@ EXPECTED = {
 }
 
 
-def test_every_code_in_the_table_is_tested():
-    tested = set(EXPECTED) | set(range(200, 300))
-    assert set(GRAPH_ERROR_TABLE) <= tested
+PERMISSION_CODES = set(range(200, 300))  # Graph's "API Permission" block, all AuthError
+
+
+def test_every_code_in_the_table_has_an_expected_class_written_here():
+    assert set(GRAPH_ERROR_TABLE) - PERMISSION_CODES == set(EXPECTED) - PERMISSION_CODES
+    assert set(GRAPH_ERROR_TABLE) >= PERMISSION_CODES
+
+
+@pytest.mark.parametrize("code", sorted(PERMISSION_CODES))
+def test_every_permission_code_means_the_page_must_be_reconnected(code):
+    assert type(classify_graph_response(400, graph_error(code))) is AuthError
 
 
 @pytest.mark.parametrize(("code", "expected"), sorted(EXPECTED.items()))
