@@ -204,6 +204,9 @@ def main() -> int:
         last = max(r.sent_at for r in sent)
         to_last = (last - release_at).total_seconds()
         rate = len(sent) / max(1e-9, (last - first).total_seconds())
+        # Exactly once, as the platforms saw it: one post on every pledged account.
+        on_timeline = {str(a["id"]): len(a["posts"]) for a in admin.timeline()}
+        wrong = sum(on_timeline.get(a["id"], 0) != 1 for a in accounts)
         seq = cap = None
         if not args.skip_baselines:
             app = admin.app()
@@ -234,9 +237,11 @@ def main() -> int:
         )
         print(f"(b) {cap}")
         seq_text = f", sequential tweepy ≈{seq * total:.0f} s"
-    ok = len(sent) == total and to_last <= TARGET_S
+    print(f"accounts without exactly one post on the sandbox: {wrong}")
+    ok = len(sent) == total and wrong == 0 and to_last <= TARGET_S
     print(
-        f"release: {len(sent)}/{total} acknowledged, last after {to_last:.1f} s "
+        f"release: {len(sent)}/{total} acknowledged ({wrong} not exactly once), "
+        f"last after {to_last:.1f} s "
         f"({'met' if ok else 'MISSED'} {TARGET_S:.0f} s), ack p50 {statistics.median(acked):.1f} s "
         f"p99 {percentile(acked, 99):.1f} s, {rate:.0f} posts/s, daemon peak "
         f"{peak_kib / 1024:.0f} MiB{seq_text}"
