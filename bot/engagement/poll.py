@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Mapping
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -66,6 +67,8 @@ class RoundResult:
     sampled_out: int = 0  # covered by a release estimate instead of their own read
     estimates: int = 0
     billable_reads: int = 0
+    seconds: float = 0.0  # the whole round
+    write_seconds: float = 0.0  # of which writing rows
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
@@ -135,6 +138,7 @@ class Poller:
     def run(self, campaign: str | None = None, *, refresh: bool = False) -> RoundResult:
         """Take every due snapshot (``refresh``: one of every live post now)."""
         now = self.clock()
+        started = time.perf_counter()
         result = RoundResult()
         with self.sessions() as session:
             items, accounts = plan.due_items(
@@ -202,6 +206,8 @@ class Poller:
         result.estimates = self._estimate(sampled, sample_values, writer)
         writer.flush()
         result.rows = writer.rows_written
+        result.write_seconds = writer.seconds
+        result.seconds = time.perf_counter() - started
         logger.info("engagement round: %s", result.summary())
         return result
 

@@ -8,6 +8,7 @@ survives every later read.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, cast
@@ -52,6 +53,7 @@ class Writer:
         self.offsets = offsets
         self.refresh = refresh
         self.rows_written = 0
+        self.seconds = 0.0  # spent writing
         with sessions() as session:
             self._taken = bulk.binder(session.get_bind().dialect)(now)
         self._rows: list[tuple[Any, ...]] = []
@@ -144,6 +146,7 @@ class Writer:
     def flush(self) -> None:
         if not (self._rows or self._advance or self._deleted or self._reads):
             return
+        started = time.perf_counter()
         with self.sessions() as session:
             bulk.insert_many(session, "engagement_snapshots", SNAPSHOT_COLUMNS, self._rows)
             plan.advance(session, self._advance, self.now, self.offsets)
@@ -152,3 +155,4 @@ class Writer:
             session.commit()
         self.rows_written += len(self._rows)
         self._rows, self._advance, self._deleted, self._reads = [], [], [], []
+        self.seconds += time.perf_counter() - started

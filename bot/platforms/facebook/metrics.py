@@ -8,7 +8,10 @@ field-expansion). ``shares`` is left out when a post has none (then 0); a missin
 reactions or comments summary is unavailable (None), never 0.
 
 Insights (https://developers.facebook.com/docs/graph-api/reference/insights/#post-metrics):
-``GET /{post-id}/insights?metric=post_media_view``, one post a call. ``post_impressions``
+first asked for in the same call by field expansion (``insights.metric(post_media_view)``,
+https://developers.facebook.com/docs/graph-api/guides/field-expansion); a Graph that
+answers "nonexisting field (insights)" (the sandbox does) is remembered and asked
+``GET /{post-id}/insights?metric=post_media_view`` instead, one post a call. ``post_impressions``
 was replaced by ``post_media_view`` in November 2025; a metric Graph no longer returns
 is unavailable. A token without read_insights (code 10 / 200-299) makes views
 unavailable for the batch rather than failing the reading.
@@ -32,6 +35,7 @@ logger = logging.getLogger(__name__)
 MAX_IDS_PER_CALL = 50
 FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0)"
 INSIGHT_METRIC = "post_media_view"
+FIELDS_WITH_INSIGHTS = f"{FIELDS},insights.metric({INSIGHT_METRIC})"
 FACEBOOK_METRICS = ("likes", "reposts", "replies", "views")
 
 
@@ -42,6 +46,23 @@ def _is_gone(exc: PermanentError) -> bool:
 class FacebookMetrics:
     def __init__(self, platform: FacebookPlatform) -> None:
         self._platform = platform
+        self._expand_insights = True  # until Graph says it has no such field
+
+    def _objects(self, graph: Any, ids: Sequence[str], insights: bool) -> tuple[Any, bool]:
+        """(nodes, whether they carry insights) for one multi-id lookup."""
+        if insights and self._expand_insights:
+            try:
+                return graph.get_objects(list(ids), fields=FIELDS_WITH_INSIGHTS), True
+            except PermanentError as exc:
+                if not ("nonexisting field" in exc.message and "insights" in exc.message):
+                    raise
+                logger.info("Graph has no insights field expansion: reading insights per post")
+                self._expand_insights = False
+            except AuthError as exc:
+                # No read_insights permission: read the rest; views stay unavailable.
+                logger.info("no insights with this Page token (%s)", exc.message)
+                return graph.get_objects(list(ids), fields=FIELDS), True
+        return graph.get_objects(list(ids), fields=FIELDS), False
 
     def read(
         self, creds: Credentials, ids: Sequence[str], *, insights: bool = True
@@ -50,8 +71,9 @@ class FacebookMetrics:
         if not 1 <= len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"between 1 and {MAX_IDS_PER_CALL} ids per call, not {len(ids)}")
         graph = self._platform._graph(creds.token)  # same package: the adapter's client
+        expanded = False
         try:
-            nodes: dict[str, Any] = graph.get_objects(list(ids), fields=FIELDS)
+            nodes, expanded = self._objects(graph, ids, insights)
         except PermanentError as exc:
             if not _is_gone(exc):
                 raise
@@ -64,7 +86,7 @@ class FacebookMetrics:
                         raise
                     nodes[post_id] = None
         readings: list[MetricsReading] = []
-        views_allowed = insights
+        views_allowed = insights and not expanded
         for post_id in ids:
             node = nodes.get(post_id)
             if node is None and post_id in nodes:
@@ -73,6 +95,11 @@ class FacebookMetrics:
             if not isinstance(node, dict):
                 continue  # not in the answer: not read this time
             values, sources = parse_fields(node)
+            if expanded:
+                values["views"] = _insight_value(node.get("insights"))
+                sources["views"] = (
+                    "graph.insights" if values["views"] is not None else "graph.unavailable"
+                )
             if views_allowed:
                 try:
                     values["views"] = _views(graph, post_id)
@@ -110,7 +137,13 @@ def parse_fields(node: dict[str, Any]) -> tuple[dict[str, int | None], dict[str,
 
 
 def _views(graph: Any, post_id: str) -> int | None:
-    answer = graph.get_connections(post_id, "insights", metric=INSIGHT_METRIC)
+    return _insight_value(graph.get_connections(post_id, "insights", metric=INSIGHT_METRIC))
+
+
+def _insight_value(answer: Any) -> int | None:
+    """post_media_view from an insights answer ``{"data": [{"name", "values"}]}``."""
+    if not isinstance(answer, dict):
+        return None
     for item in answer.get("data") or []:
         if isinstance(item, dict) and item.get("name") == INSIGHT_METRIC:
             points = item.get("values") or []
