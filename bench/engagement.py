@@ -162,7 +162,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--x-posts", type=int, default=90_000)
     parser.add_argument("--facebook-posts", type=int, default=10_000)
-    parser.add_argument("--x-per-account", type=int, default=90, help="≤ 100: one read each")
+    parser.add_argument("--x-per-account", type=int, default=100, help="≤ 100: one read each")
     parser.add_argument("--facebook-per-page", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--database-url", help="default: a temporary SQLite file")
