@@ -156,7 +156,14 @@ def _graph_version(raw: str) -> str:
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
 
 
-def _offsets(raw: str) -> tuple[tuple[str, int], ...]:
+class Offsets(tuple[tuple[str, int], ...]):
+    """(label, seconds) pairs that print as they were written: 1h,24h,7d,29d."""
+
+    def __str__(self) -> str:
+        return ",".join(label for label, _ in self)
+
+
+def _offsets(raw: str) -> Offsets:
     """ "1h,24h,7d,29d" -> (("1h", 3600), ...): ascending, each a number and m, h or d."""
     expected = "offsets such as 1h,24h,7d,29d (numbers with m, h or d, ascending)"
     out: list[tuple[str, int]] = []
@@ -168,7 +175,7 @@ def _offsets(raw: str) -> tuple[tuple[str, int], ...]:
         if out and seconds <= out[-1][1]:
             raise ValueError(expected)
         out.append((part, seconds))
-    return tuple(out)
+    return Offsets(out)
 
 
 def _secret(raw: str) -> Secret:
