@@ -151,7 +151,7 @@ class Deliverer:
         if gate is not None:
             message = "waiting for the platform's rate limit to reset"
             if job.check_first:  # keep the check: it may already be out
-                self.ledger.unknown(job, gate, message, now)
+                self.ledger.unknown(job, gate, message, now, count_attempt=False)
             else:
                 self.ledger.retry_later(job, gate, message, "transient", now, count_attempt=False)
             return "deferred"
@@ -223,7 +223,9 @@ class Deliverer:
         """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
         now = self.clock()
         try:
-            found = platform.find_recent(creds, job.parts[index], job.since)
+            found = platform.find_recent(
+                creds, job.parts[index], job.since, link=job.link if index == 0 else None
+            )
         except AuthError as exc:
             return self._classified(job, exc)
         except PermanentError as exc:
@@ -250,9 +252,16 @@ class Deliverer:
             self.ledger.part_done(job, index, ids, found, now)
             return "found"
         settled = job.first_sending_at + timedelta(seconds=self.policy.settle_seconds)
-        if now < settled and job.attempts < self.policy.max_attempts:
-            # Too soon to trust its absence: the timeline may not show it yet.
-            self.ledger.unknown(job, settled, "not seen yet; looking again before resending", now)
+        if now < settled:
+            # Too soon to trust its absence: the timeline may not show it yet. A wait,
+            # not a try.
+            self.ledger.unknown(
+                job,
+                settled,
+                "not seen yet; looking again before resending",
+                now,
+                count_attempt=False,
+            )
             return "unknown"
         logger.info("%s was not found on %s: sending it", job.label, job.account_handle)
         return "absent"

@@ -146,6 +146,13 @@ _UNKNOWN = _guarded(
     error=bindparam("error"),
     error_kind="unknown",
 )
+_UNKNOWN_UNCOUNTED = _guarded(
+    state=DeliveryState.UNKNOWN,
+    due_at=bindparam("due"),
+    error=bindparam("error"),
+    error_kind="unknown",
+    attempts=Delivery.attempts - 1,
+)
 _MISSED = _guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind="missed")
 _FAILED = _guarded(
     state=DeliveryState.FAILED, error=bindparam("error"), error_kind=bindparam("kind")
@@ -268,9 +275,13 @@ class Ledger:
         statement = _RETRY if count_attempt else _RETRY_UNCOUNTED
         self._mine(job, statement, due=due_at, error=error, kind=kind, now=now)
 
-    def unknown(self, job: Job, due_at: datetime, error: str, now: datetime) -> None:
-        """The outcome of the last call is not known: reconcile before sending again."""
-        self._mine(job, _UNKNOWN, due=due_at, error=error, now=now)
+    def unknown(
+        self, job: Job, due_at: datetime, error: str, now: datetime, *, count_attempt: bool = True
+    ) -> None:
+        """The outcome of the last call is not known: reconcile before sending again.
+        ``count_attempt=False`` for a wait (rate limit, timeline settling), not a try."""
+        statement = _UNKNOWN if count_attempt else _UNKNOWN_UNCOUNTED
+        self._mine(job, statement, due=due_at, error=error, now=now)
 
     def missed(self, job: Job, error: str, now: datetime) -> None:
         self._mine(job, _MISSED, error=error, now=now)

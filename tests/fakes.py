@@ -74,7 +74,11 @@ class FakePlatform:
                 raise OutcomeUnknown("connection dropped after the request was sent")
             return Published(post_id, f"https://example.test/{post_id}", body)
 
-    def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
+    def find_recent(
+        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+    ) -> Published | None:
+        if link and link not in text:
+            text = f"{text}\n\n{link}"  # as publish sends it
         with self._lock:
             self.calls.append(f"find:{text}")
             for post in reversed(self.posts):
@@ -83,7 +87,7 @@ class FakePlatform:
                 if (
                     post["user"] == creds.platform_user_id
                     and created >= since
-                    and (post["text"] == text or str(post["text"]).startswith(text + "\n\n"))
+                    and post["text"] == text
                 ):
                     return Published(
                         str(post["id"]), f"https://example.test/{post['id']}", str(post["text"])

@@ -79,7 +79,7 @@ def test_a_check_that_cannot_be_done_ends_in_failed_not_a_loop(sessions, vault):
     clock = Clock()
 
     class NoReads(FakePlatform):
-        def find_recent(self, creds, text, since):
+        def find_recent(self, creds, text, since, link=None):
             raise PermanentError("X refused the read (HTTP 403: client-not-enrolled)")
 
     x = NoReads("x")
@@ -193,7 +193,7 @@ def test_a_duplicate_answer_after_an_unknown_outcome_means_ours_is_there(session
     clock = Clock()
 
     class LaggyX(FakePlatform):
-        def find_recent(self, creds, text, since):
+        def find_recent(self, creds, text, since, link=None):
             self.calls.append(f"find:{text}")
             return None  # the timeline has not caught up with the post yet
 

@@ -157,9 +157,12 @@ class Platform(Protocol):
         """
         ...
 
-    def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
-        """Look on the account for a post with this exact text created at or after
-        ``since``: how an ``unknown`` delivery is reconciled."""
+    def find_recent(
+        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+    ) -> Published | None:
+        """Look on the account for a post with exactly the text ``publish`` would send for
+        (``text``, ``link``), created at or after ``since``: how an ``unknown`` delivery
+        is reconciled."""
         ...
 
     def verify(self, creds: Credentials) -> AccountInfo:

@@ -326,9 +326,12 @@ class FacebookPlatform:
             platform_id=str(post_id), url=f"https://www.facebook.com/{post_id}", text=text
         )
 
-    def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
+    def find_recent(
+        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+    ) -> Published | None:
         """GET /{page-id}/feed since ``since``; then the Page's scheduled posts, since a
-        post held by Facebook (``publish_at``) is not in the feed until it goes out."""
+        post held by Facebook (``publish_at``) is not in the feed until it goes out.
+        (The link travels beside the message on Facebook, so only the message is compared.)"""
         graph = self._graph(creds.token)
         found = self._search(graph, creds, "feed", text, {"since": str(int(since.timestamp()))})
         if found is not None:

@@ -193,15 +193,16 @@ class XPlatform:
             text=body,
         )
 
-    def find_recent(self, creds: Credentials, text: str, since: datetime) -> Published | None:
+    def find_recent(
+        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+    ) -> Published | None:
         """GET /2/users/:id/tweets from ``since``, newest first, a few pages at most.
 
-        Matches our text as sent, compared in ``normalise_for_match`` form.
+        Matches the text as ``publish`` sent it, compared in ``normalise_for_match`` form.
         """
-        # The queue stores X's text with its link already in it (text_rules.x_text), so
-        # the text looked for is exactly the text sent; no "text plus any link" guess,
-        # which could take an older post with another link for ours.
-        wanted_forms = {normalise_for_match(text)}
+        # Exactly the text ``publish`` sent for (text, link) — no "text plus any link"
+        # guess, which could take an older post with another link for ours.
+        wanted_forms = {normalise_for_match(compose_text(text, link))}
         client = self._client(creds)
         token: str | None = None
         for _ in range(_FIND_RECENT_PAGES):
