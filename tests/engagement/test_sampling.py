@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.db.models import EngagementSnapshot
+from bot.engagement.report import build
 from bot.engagement.sampling import estimate_total, split_sample
 from tests.engagement.conftest import World
 
@@ -75,3 +76,19 @@ def test_release_estimates_from_the_sandbox_cover_the_true_total(world: World):
         assert all(r.sample_size == 12 and r.population == 40 for r in estimates)
         covered = sum(1 for r in estimates if r.low <= truth <= r.high)
         assert covered >= 21, (metric, truth, [(r.low, r.value, r.high) for r in estimates])
+
+
+def test_the_report_counts_a_sampled_release_by_its_estimate_marked_as_such(world: World):
+    post = world.post("release")
+    for followers in range(1000, 11000, 1000):
+        world.send(post, world.x_account(followers=followers))
+    world.policy(sample_size=4)
+    world.advance(3600)
+    result = world.poller().run()
+    assert (result.read, result.sampled_out) == (4, 6)
+    assert world.poller().run().due == 0  # the unsampled posts moved on with the sample
+    with world.sessions() as session:
+        built = build(session, world.slug)
+    likes = built.platforms["x"].metrics["likes"]
+    assert likes.estimated and likes.low <= likes.value <= likes.high
+    assert built.total.metrics["likes"].estimated and built.total.sent == 10
