@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot.cli.daemon import configure_logging
-from bot.db.models import Pledge, PledgeState
+from bot.db.models import Delivery, Pledge, PledgeState
 from bot.pledges.pledging import withdraw
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
@@ -51,7 +51,12 @@ def test_a_release_of_1000_pledges_with_faults_posts_each_exactly_once(
     final = run_daemon_until_final(run, timeout=100)
     admin.set_faults("x", error_rate=0, reset_rate=0, accept_then_drop_rate=0)
     admin.set_faults("facebook", error_rate=0, reset_rate=0, accept_then_drop_rate=0)
-    assert final.by_state == {"sent": 1000}, final
+    with runtime.sessions() as s:
+        errors = Counter(
+            f"{d.platform}: {d.error_kind}: {d.error}"
+            for d in s.scalars(select(Delivery).where(Delivery.state != "sent"))
+        )
+    assert final.by_state == {"sent": 1000}, errors.most_common(5)
     posted = posts_by_account(sandbox)
     counts = Counter(len(posted.get(s.user_id, [])) for s in run.supporters)
     assert counts == {1: 1000}  # every pledged account posted once, none twice
