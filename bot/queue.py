@@ -249,11 +249,13 @@ def apply_specs(
     now: datetime,
     allow_past: bool = False,
     dry_run: bool = False,
+    commit: bool = True,
 ) -> ApplyReport:
     """Store ``specs`` all-or-nothing. Raises SpecError listing every problem found.
 
     ``allow_past`` (the CLI's --now): a new post whose time has passed goes out at once
-    instead of being refused. The caller's session is committed unless ``dry_run``.
+    instead of being refused. The caller's session is committed unless ``dry_run`` (rolled
+    back) or ``commit=False`` (the caller commits, with other changes of the same files).
     """
     report = ApplyReport()
     problems: list[Problem] = []
@@ -323,7 +325,7 @@ def apply_specs(
         raise
     if dry_run:
         session.rollback()
-    else:
+    elif commit:
         session.commit()
     return report
 

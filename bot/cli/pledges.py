@@ -29,7 +29,7 @@ POLICY_CHOICE = {
 }
 
 
-def _report(report: CampaignReport, *, dry_run: bool) -> None:
+def print_campaign_report(report: CampaignReport, *, dry_run: bool) -> None:
     verb = "would be" if dry_run else "were"
     for label, items in (
         ("created", report.created),
@@ -56,7 +56,7 @@ def _apply(app: AppContext, specs: list[PledgeCampaignSpec], dry_run: bool) -> N
             )
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
-    _report(report, dry_run=dry_run)
+    print_campaign_report(report, dry_run=dry_run)
 
 
 def _campaign(session: Any, slug: str) -> PledgeCampaign:

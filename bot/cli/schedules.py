@@ -8,8 +8,11 @@ from pathlib import Path
 import click
 
 from bot.cli.context import AppContext, pass_app
+from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
+from bot.pledges.campaigns import apply_campaigns
 from bot.queue import StartedMeanwhile, apply_specs
+from bot.schedule_pledges import load_pledge_files
 from bot.schedules import discover, load_files
 from bot.specs import SpecError
 
@@ -25,7 +28,8 @@ from bot.specs import SpecError
 )
 @pass_app
 def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: bool) -> None:
-    """Queue the posts in schedule FILES (default: every *.yaml in SCHEDULES_DIR).
+    """Queue the posts and pledge campaigns in schedule FILES (default: every *.yaml in
+    SCHEDULES_DIR).
 
     Every file is checked first; if anything is wrong, nothing is stored and every problem
     is listed with its file, line, field and value. Re-applying an edited file updates its
@@ -37,13 +41,29 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
             f"no schedule files in {app.settings.schedules_dir}/; write one (see "
             "docs/schedule-files.md) or name files to apply"
         )
+    now = datetime.now(UTC)
     try:
         specs = load_files(paths, default_timezone=app.settings.timezone)
+        campaigns = load_pledge_files(paths, default_timezone=app.settings.timezone)
         with app.runtime.sessions() as session:
-            report = apply_specs(
-                session, specs, now=datetime.now(UTC), allow_past=allow_past, dry_run=dry_run
+            # One transaction for both: a file's posts and pledge campaigns go in together
+            # or not at all.
+            campaign_report = apply_campaigns(
+                session,
+                campaigns,
+                now=now,
+                dry_run=dry_run,
+                commit=False,
+                default_window=app.settings.release_window_minutes,
             )
+            report = apply_specs(
+                session, specs, now=now, allow_past=allow_past, dry_run=dry_run, commit=False
+            )
+            if not dry_run:
+                session.commit()
     except (SpecError, StartedMeanwhile) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"read {len(specs)} posts from {len(paths)} file{'s' if len(paths) != 1 else ''}")
+    read_from = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
+    click.echo(f"read {len(specs)} posts and {len(campaigns)} pledge campaigns from {read_from}")
+    print_campaign_report(campaign_report, dry_run=dry_run)
     print_report(report, dry_run=dry_run)

@@ -165,9 +165,11 @@ def apply_campaigns(
     now: datetime,
     default_window: int,
     dry_run: bool = False,
+    commit: bool = True,
 ) -> CampaignReport:
     """Create or update every spec, or raise SpecError listing every problem; commits
-    unless ``dry_run``."""
+    unless ``dry_run`` (rolled back) or ``commit=False`` (the caller commits, e.g. with
+    the posts of the same files)."""
     problems: list[Problem] = []
     report = CampaignReport()
     plan: list[tuple[PledgeCampaignSpec, PledgeCampaign | None, int]] = []
@@ -262,6 +264,6 @@ def apply_campaigns(
     session.flush()
     if dry_run:
         session.rollback()
-    else:
+    elif commit:
         session.commit()
     return report

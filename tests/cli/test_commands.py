@@ -218,3 +218,33 @@ def test_a_rehearsal_refuses_a_database_holding_real_accounts(with_accounts):
     result = with_accounts("run", "--no-examples")
     assert result.exit_code == 1
     assert "real accounts" in result.output and "rehearsal" in result.output
+
+
+def _pledge_and_post(tmp_path, post_target):
+    schedules = tmp_path / "schedules"
+    schedules.mkdir(exist_ok=True)
+    (schedules / "both.yaml").write_text(
+        "campaign: fujitsu\ntimezone: Europe/London\n"
+        "pledge_campaigns:\n  - id: morning\n    title: Morning release\n"
+        "    text: Stop the victimisation of union reps\n    goal: 5\n"
+        "    release: 2030-01-01 08:30\n"
+        f"posts:\n  - id: eve\n    at: 2030-01-01 07:00\n    to: [{post_target}]\n"
+        "    text: Tomorrow at 8:30\n"
+    )
+
+
+def test_apply_stores_a_files_pledge_campaigns_with_its_posts(with_accounts, tmp_path):
+    _pledge_and_post(tmp_path, "x")
+    result = with_accounts("apply")
+    assert result.exit_code == 0, result.output
+    assert "1 pledge campaigns were created: morning" in result.output
+    assert [p["key"] for p in with_accounts.json("posts", "list")] == ["eve"]
+    assert [c["slug"] for c in with_accounts.json("pledges", "list")] == ["morning"]
+
+
+def test_apply_stores_neither_when_the_posts_are_wrong(with_accounts, tmp_path):
+    _pledge_and_post(tmp_path, "x:@nobody")
+    result = with_accounts("apply")
+    assert result.exit_code == 1 and "x:@nobody" in result.output
+    assert with_accounts.json("pledges", "list") == []
+    assert with_accounts.json("posts", "list") == []
