@@ -75,7 +75,10 @@ def test_release_estimates_from_the_sandbox_cover_the_true_total(world: World):
         assert len(estimates) == 25
         assert all(r.sample_size == 12 and r.population == 40 for r in estimates)
         covered = sum(1 for r in estimates if r.low <= truth <= r.high)
-        assert covered >= 21, (metric, truth, [(r.low, r.value, r.high) for r in estimates])
+        # A 95% interval covers the truth in ~23 of 25 draws (observed 22-25 over repeated
+        # runs; post ids, so the jitter, change every run). A wrong interval covers far
+        # fewer: e.g. without the t quantile or with the variance of the total mistaken.
+        assert covered >= 19, (metric, truth, [(r.low, r.value, r.high) for r in estimates])
 
 
 def test_the_report_counts_a_sampled_release_by_its_estimate_marked_as_such(world: World):
