@@ -76,8 +76,8 @@ def test_release_estimates_from_the_sandbox_cover_the_true_total(world: World):
         assert all(r.sample_size == 12 and r.population == 40 for r in estimates)
         covered = sum(1 for r in estimates if r.low <= truth <= r.high)
         # A 95% interval covers the truth in ~23 of 25 draws (observed 22-25 over repeated
-        # runs; post ids, so the jitter, change every run). A wrong interval covers far
-        # fewer: e.g. without the t quantile or with the variance of the total mistaken.
+        # runs; post ids, so the jitter, change every run). An interval sized by the
+        # mean's spread instead of the total's would almost never cover it.
         assert covered >= 19, (metric, truth, [(r.low, r.value, r.high) for r in estimates])
 
 
