@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, table
+from bot.cli.output import clip, emit_json, table
 from bot.platforms.base import METRIC_NAMES
 
 
@@ -48,6 +48,8 @@ def report(
 ) -> None:
     """Posts sent and failed, reach and engagement of CAMPAIGN, per platform and in total.
 
+    With --json, also the cumulative series per platform that the chart draws.
+
     Engagement is each post's latest snapshot; "~" marks an estimate from a sampled
     release, with its 95% interval; "n/a" a metric the platforms did not give.
     """
@@ -68,12 +70,20 @@ def report(
                 with csv_file.open("w", newline="", encoding="utf-8") as out:
                     count = reports.write_csv(session, campaign, out)
                 click.echo(f"wrote {count} rows to {csv_file}", err=True)
+        series = chart.cumulative(session, campaign) if (as_json or chart_file) else {}
         if chart_file is not None:
-            series = chart.cumulative(session, campaign)
             chart.draw(series, chart_file, f"{built.title or built.campaign}: engagement")
             click.echo(f"wrote the chart to {chart_file}", err=True)
     if as_json:
-        reports.write_json(built, sys.stdout)
+        data = built.as_json()
+        data["series"] = {
+            platform: [
+                {"at": at.isoformat(), "interactions": inter, "views": views}
+                for at, inter, views in points
+            ]
+            for platform, points in series.items()
+        }
+        emit_json(data)
         return
     if csv_file is not None and str(csv_file) == "-":
         return

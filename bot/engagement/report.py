@@ -8,7 +8,6 @@ A metric no delivery could give stays ``None`` (unavailable), not 0.
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -276,8 +275,3 @@ def write_csv(session: Session, slug: str, out: IO[str]) -> int:
         values[snap.metric] = snap.value
     emit()
     return written
-
-
-def write_json(report: Report, out: IO[str]) -> None:
-    json.dump(report.as_json(), out, indent=2, default=str)
-    out.write("\n")

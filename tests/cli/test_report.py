@@ -130,6 +130,8 @@ def test_the_report_as_json_has_totals_and_top_posts(cli: Cli):
     assert data["total"]["sent"] == 2 and data["total"]["metrics"]["reposts"]["value"] == 12
     assert data["platforms"]["facebook"]["metrics"]["views"]["value"] is None
     assert [p["platform"] for p in data["top_posts"]] == ["x", "facebook"]
+    x_series = data["series"]["x"]
+    assert [(p["interactions"], p["views"]) for p in x_series] == [(13, 500), (39, 1500)]
 
 
 def test_the_csv_has_one_row_per_delivery_per_snapshot(cli: Cli, tmp_path: Path):
