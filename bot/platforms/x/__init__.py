@@ -14,6 +14,7 @@ from bot.platforms.x.errors import (
     classify_x_response,
 )
 from bot.platforms.x.metrics import MAX_IDS_PER_CALL, PRIVATE_METRICS_WINDOW, XMetrics
+from bot.platforms.x.signin import XWebSignIn
 
 __all__ = [
     "DEFAULT_RATE_LIMIT_WAIT",
@@ -23,6 +24,7 @@ __all__ = [
     "XErrorRule",
     "XMetrics",
     "XPinAuth",
+    "XWebSignIn",
     "XPlatform",
     "classify_x_response",
     "compose_text",

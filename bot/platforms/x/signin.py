@@ -12,11 +12,71 @@ requests, so the request token and its secret are handed back to the caller to k
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from bot.platforms.base import AccountInfo, AuthError, Credentials, PermanentError
-from bot.platforms.routing import X_API_ORIGIN, reroute_url
+import requests
+import tweepy
+
+from bot.platforms.base import (
+    AccountInfo,
+    AuthError,
+    Credentials,
+    PermanentError,
+    PlatformError,
+    TransientError,
+)
+from bot.platforms.routing import (
+    X_API_ORIGIN,
+    classify_transport_error,
+    mount_routes,
+    reroute_url,
+)
 from bot.platforms.x.adapter import XPlatform
-from bot.platforms.x.auth import _classify_pin_failure, _RoutedOAuth1UserHandler
+
+CALLBACK_REFUSED = "X did not accept this sign-in; start again"
+
+
+class _RoutedOAuth1UserHandler(tweepy.OAuth1UserHandler):
+    """tweepy's handler makes a new OAuth1Session in ``__init__`` and again in
+    ``get_access_token`` (auth.py), so rerouting is mounted whenever one is assigned."""
+
+    def __init__(self, *args: Any, routes: dict[str, str] | None, timeout: float, **kw: Any):
+        self._routes = routes
+        self._timeout = timeout
+        super().__init__(*args, **kw)
+
+    @property
+    def oauth(self) -> Any:
+        return self._oauth
+
+    @oauth.setter
+    def oauth(self, session: requests.Session) -> None:
+        mount_routes(session, self._routes, pool_size=2, timeout=self._timeout)
+        self._oauth = session
+
+
+def _classify_pin_failure(
+    exc: Exception, action: str, refused: str, on_401: type[PlatformError]
+) -> PlatformError:
+    """tweepy wraps OAuth failures in TweepyException, sometimes twice (auth.py:
+    get_authorization_url wraps _get_request_token's own wrapper): unwrap to the cause."""
+    cause: BaseException = exc
+    while isinstance(cause, tweepy.TweepyException) and cause.args:
+        if not isinstance(cause.args[0], BaseException):
+            break
+        cause = cause.args[0]
+    if isinstance(cause, requests.RequestException):
+        return classify_transport_error(cause, action=action, idempotent=True)
+    # requests_oauthlib's TokenRequestDenied carries the HTTP status.
+    status = getattr(cause, "status_code", None)
+    if isinstance(status, int):
+        if status == 401:
+            return on_401(f"{action}: {refused} (HTTP 401)", code=status)
+        if status == 429 or status >= 500:
+            return TransientError(f"{action}: X answered HTTP {status}", code=status)
+        return PermanentError(f"{action}: X answered HTTP {status}", code=status)
+    return TransientError(f"{action}: unexpected failure ({type(cause).__name__})")
+
 
 logger = logging.getLogger(__name__)
 
@@ -71,11 +131,16 @@ class XWebSignIn:
         return reroute_url(url, self._routes or {}), token, secret
 
     def finish(
-        self, oauth_token: str, oauth_token_secret: str, verifier: str
+        self,
+        oauth_token: str,
+        oauth_token_secret: str,
+        verifier: str,
+        *,
+        action: str = "X sign-in (callback)",
+        refused: str = CALLBACK_REFUSED,
     ) -> tuple[str, str, AccountInfo]:
-        """Exchange the verifier for the person's access token and secret, and say whose.
-
-        A wrong or replayed verifier is X's 401: AuthError.
+        """Exchange the verifier (or PIN) for the person's access token and secret, and
+        say whose. A wrong or replayed verifier is X's 401: AuthError(``refused``).
         """
         handler = self._handler("oob")
         handler.request_token = {
@@ -85,12 +150,7 @@ class XWebSignIn:
         try:
             token, secret = handler.get_access_token(verifier.strip())
         except Exception as exc:
-            raise _classify_pin_failure(
-                exc,
-                "X sign-in (callback)",
-                "X did not accept this sign-in; start again",
-                AuthError,
-            ) from None
+            raise _classify_pin_failure(exc, action, refused, AuthError) from None
         platform = XPlatform(
             self._consumer_key,
             self._consumer_secret,
