@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
-from bot.platforms.base import (
-    AccountInfo,
-)
+from bot.platforms.base import AccountInfo
 from bot.platforms.x.signin import XWebSignIn
-
-logger = logging.getLogger(__name__)
 
 
 class XPinAuth:
