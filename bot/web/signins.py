@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -49,6 +50,17 @@ def remember(
     session.commit()
 
 
+def _live(provider: str, key: str, pledge_campaign_id: int, now: datetime) -> tuple[Any, ...]:
+    """This campaign's sign-in ``key``, not used yet and not expired."""
+    return (
+        OAuthRequest.provider == provider,
+        OAuthRequest.key == key,
+        OAuthRequest.pledge_campaign_id == pledge_campaign_id,
+        OAuthRequest.used_at.is_(None),
+        OAuthRequest.created_at >= now - MAX_AGE,
+    )
+
+
 def claim(
     session: Session,
     vault: Vault,
@@ -67,13 +79,7 @@ def claim(
         return None
     done = session.execute(
         update(OAuthRequest)
-        .where(
-            OAuthRequest.provider == provider,
-            OAuthRequest.key == key,
-            OAuthRequest.pledge_campaign_id == pledge_campaign_id,
-            OAuthRequest.used_at.is_(None),
-            OAuthRequest.created_at >= now - MAX_AGE,
-        )
+        .where(*_live(provider, key, pledge_campaign_id, now))
         .values(used_at=now)
     ).rowcount  # type: ignore[attr-defined]
     session.commit()
@@ -113,13 +119,7 @@ def peek(
     if not key or len(key) > 200:
         return None
     sealed = session.scalar(
-        select(OAuthRequest.secret).where(
-            OAuthRequest.provider == provider,
-            OAuthRequest.key == key,
-            OAuthRequest.pledge_campaign_id == pledge_campaign_id,
-            OAuthRequest.used_at.is_(None),
-            OAuthRequest.created_at >= now - MAX_AGE,
-        )
+        select(OAuthRequest.secret).where(*_live(provider, key, pledge_campaign_id, now))
     )
     if sealed is None:
         return None
