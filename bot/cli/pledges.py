@@ -82,9 +82,8 @@ _options = [
     click.option("--facebook-text", help="The message on Facebook (instead of --text there)."),
     click.option(
         "--platforms",
-        default="x,facebook",
-        show_default=True,
-        help="Where supporters can pledge, comma-separated.",
+        default=None,
+        help="Where supporters can pledge, comma-separated (create: x,facebook; edit: as it is).",
     ),
     click.option("--variant", "variants", multiple=True, help="Another wording (repeatable)."),
     click.option("--link", help="A web address; UTM-tagged per platform."),
@@ -127,8 +126,18 @@ def _spec(
         release_at = base.release_at
     else:
         raise click.UsageError("--release is needed: when does it go out?")
-    platforms = [p.strip() for p in given["platforms"].split(",") if p.strip()]
-    message = dict(base.message) if base else {}
+    if given["image"]:
+        raise click.UsageError(
+            "images are not supported yet: nothing would show or post it; leave --image out"
+        )
+    # Without --platforms, an edit keeps the campaign's platforms (a new --text must not
+    # add one the volunteer left out); a create offers both.
+    if given["platforms"] is not None:
+        platforms = [p.strip() for p in given["platforms"].split(",") if p.strip()]
+    else:
+        platforms = list(base.message) if base else ["x", "facebook"]
+    current = dict(base.message) if base else {}
+    message = {p: current[p] for p in platforms if p in current}
     if given["text_all"]:
         message = {p: given["text_all"] for p in platforms}
     for platform, key in (("x", "x_text"), ("facebook", "facebook_text")):
@@ -136,6 +145,11 @@ def _spec(
             message[platform] = given[key]
     if not message:
         raise click.UsageError("--text (or --x-text / --facebook-text) is needed")
+    missing = [p for p in platforms if p not in message]
+    if missing:
+        raise click.UsageError(
+            f"no text for {', '.join(missing)}: give --text (or --x-text / --facebook-text)"
+        )
     title = given["title"] or (base.campaign.title if base else "")
     goal = given["goal"] or (base.goal if base else None)
     if goal is None:
@@ -159,7 +173,7 @@ def _spec(
         message=message,
         variants=tuple(pick("variants", base and base.variants, ())),
         link=pick("link", base and base.link, None),
-        image=pick("image", base and base.image_path, None),
+        image=None,
         goal=goal,
         release_at=release_at,
         timezone=tz_name,

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select, update
@@ -101,6 +102,21 @@ def check_spec(spec: PledgeCampaignSpec) -> list[Problem]:
     if spec.release_at.tzinfo is None:
         problem("release", spec.release_at, "give the time with its time zone")
     link = spec.link
+    if link is not None:
+        # The same rule as a schedule file's link (bot.schedule_fields.link), here so the
+        # command line is held to it too: it goes into every supporter's post.
+        parts = urlsplit(link)
+        if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", link):
+            example = f", e.g. https://{link}" if not parts.scheme and "." in link else ""
+            problem(
+                "link",
+                link,
+                f"must be a web address starting with https://, with no spaces{example}",
+            )
+            link = None
+    if spec.image:
+        # Nothing shows or posts a picture yet; storing one would promise what is not done.
+        problem("image", spec.image, "images are not supported yet; leave the image out")
     for platform, text in spec.message.items():
         if platform not in PLATFORMS:
             continue
@@ -158,6 +174,53 @@ def _write(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> None:
     pc.source = str(spec.source)
 
 
+def _live_pledge_problems(
+    session: Session, pc: PledgeCampaign, spec: PledgeCampaignSpec
+) -> list[Problem]:
+    """What an edit would break for supporters who already pledged: a platform they
+    pledged on cannot be dropped (their posts would have no text), and their own wordings
+    must still fit once the new link is in (X would refuse them at the release)."""
+    problems: list[Problem] = []
+    live = session.execute(
+        select(Pledge.platform, Pledge.id, Pledge.wording).where(
+            Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE)
+        )
+    ).all()
+    dropped = sorted({p for p, _, _ in live if p not in spec.message})
+    for platform in dropped:
+        count = sum(1 for p, _, _ in live if p == platform)
+        problems.append(
+            Problem(
+                spec.where("text"),
+                "text",
+                platform,
+                f"{count} supporters pledged on {PLATFORM_NAMES.get(platform, platform)}; "
+                "keep its text (they can withdraw, but it cannot be dropped under them)",
+            )
+        )
+    unfit: dict[str, list[int]] = {}
+    for platform, pledge_id, wording in live:
+        if not wording or platform not in spec.message:
+            continue
+        link = (
+            texts.utm_tag(spec.link, platform=platform, campaign=spec.slug) if spec.link else None
+        )
+        if texts.refusal(platform, wording, link):
+            unfit.setdefault(platform, []).append(pledge_id)
+    for platform, ids in sorted(unfit.items()):
+        problems.append(
+            Problem(
+                spec.where("link"),
+                "link",
+                str(spec.link or ""),
+                f"{len(ids)} supporters' own wordings on {PLATFORM_NAMES[platform]} would no "
+                f"longer fit with this change (pledges {', '.join(map(str, ids[:10]))}); "
+                "shorten the link or leave the texts as they were",
+            )
+        )
+    return problems
+
+
 def apply_campaigns(
     session: Session,
     specs: Sequence[PledgeCampaignSpec],
@@ -211,6 +274,8 @@ def apply_campaigns(
                 )
             )
             continue
+        if pc is not None:
+            problems.extend(_live_pledge_problems(session, pc, spec))
         plan.append((spec, pc, window))
     if problems:
         session.rollback()

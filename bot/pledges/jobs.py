@@ -37,15 +37,25 @@ class PledgeJobs:
         settings = self.runtime.settings
         outcomes = []
         with self._lock, self.runtime.sessions() as session:
+            # One campaign's failure (bad data, a bug) must not hold up the others' releases:
+            # each is tried on its own, its error logged and retried on the next tick.
             for pc_id in releases.due_campaigns(session, now):
-                pc = session.get(PledgeCampaign, pc_id)
-                if pc is not None:
-                    for line in rules.check(session, pc, settings).lines():
-                        logger.info("pledge campaign %s: %s", pc.campaign.slug, line)
-                outcomes.append(releases.release(session, pc_id, now))
+                try:
+                    pc = session.get(PledgeCampaign, pc_id)
+                    if pc is not None:
+                        for line in rules.check(session, pc, settings).lines():
+                            logger.info("pledge campaign %s: %s", pc.campaign.slug, line)
+                    outcomes.append(releases.release(session, pc_id, now))
+                except Exception:
+                    session.rollback()
+                    logger.exception("pledge campaign %s: the release failed", pc_id)
             for pc_id in releases.releasing_campaigns(session):
-                if releases.settle(session, pc_id, now):
-                    logger.info("pledge campaign %s: every post is final", pc_id)
+                try:
+                    if releases.settle(session, pc_id, now):
+                        logger.info("pledge campaign %s: every post is final", pc_id)
+                except Exception:
+                    session.rollback()
+                    logger.exception("pledge campaign %s: settling failed", pc_id)
         return outcomes
 
     def readiness(self) -> None:

@@ -14,9 +14,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Exists
 
 from bot.db.models import (
     Account,
@@ -38,6 +40,11 @@ logger = logging.getLogger(__name__)
 PREPARE = timedelta(seconds=10)
 # Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
 LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
+# Campaigns whose release is over: their supporters' tokens and emails are no longer needed.
+FINISHED = (PledgeCampaignState.RELEASED, PledgeCampaignState.GOAL_MISSED)
+# C0 control characters other than tab and newline: PostgreSQL refuses NUL in text, and no
+# platform post or email address needs the others.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']+$")
 
@@ -139,25 +146,70 @@ def preview(pc: PledgeCampaign, platform: str) -> str:
     return texts.as_posted(platform, pc.message[platform], texts.tagged_link(pc, platform))
 
 
+def closes_at(pc: PledgeCampaign) -> datetime:
+    """When pledging (and withdrawing, and editing) stops: the release is written then."""
+    return pc.release_at - PREPARE
+
+
+def is_open(pc: PledgeCampaign, now: datetime) -> bool:
+    """The one cut-off every page and handler uses."""
+    return pc.state == PledgeCampaignState.OPEN and now < closes_at(pc)
+
+
+_CLOSED = "this campaign is no longer taking pledges: its release has started"
+
+
 def _open_for_pledges(pc: PledgeCampaign, now: datetime) -> None:
-    if pc.state != PledgeCampaignState.OPEN or now >= pc.release_at - PREPARE:
-        raise PledgeError("this campaign is no longer taking pledges: its release has started")
+    if not is_open(pc, now):
+        raise PledgeError(_CLOSED)
+
+
+def _hold_open(session: Session, pc_id: int, now: datetime) -> None:
+    """Inside the pledge's own transaction: touch the campaign row only if it is still open
+    and before its cut-off. The release claims the same row (open → releasing) with its
+    own conditional UPDATE, so the two are serialised by the row lock (SQLite: the writer
+    lock): either this pledge is committed before the release reads the pledges, or the
+    release has won and the pledge is refused. A check on a campaign read earlier (before
+    the sign-in's network calls) cannot give that guarantee."""
+    won = session.execute(
+        update(PledgeCampaign)
+        .where(
+            PledgeCampaign.id == pc_id,
+            PledgeCampaign.state == PledgeCampaignState.OPEN,
+            PledgeCampaign.release_at > now + PREPARE,
+        )
+        .values(updated_at=now)
+    ).rowcount  # type: ignore[attr-defined]
+    if won != 1:
+        session.rollback()
+        raise PledgeError(_CLOSED)
+
+
+def _refuse_controls(value: str, what: str) -> None:
+    if _CONTROL.search(value):
+        raise PledgeError(f"{what} contains control characters; remove them and try again")
 
 
 def _clean_email(email: str | None) -> str | None:
     if email is None or not email.strip():
         return None
     email = email.strip()
+    _refuse_controls(email, "that email address")
     if len(email) > 254 or not _EMAIL.match(email):
         raise PledgeError("that email address does not look right; check it or leave it empty")
     return email
 
 
-def _clean_wording(pc: PledgeCampaign, platform: str, wording: str | None) -> str | None:
+def _clean_wording(
+    pc: PledgeCampaign, platform: str, variant: int | None, wording: str | None
+) -> str | None:
     if wording is None or not wording.strip():
         return None
     wording = wording.strip()
-    if wording == pc.message.get(platform):
+    _refuse_controls(wording, "your wording")
+    # Only the text this pledge would post anyway means "no edit": a supporter given a
+    # variant who types the campaign's main message wants the main message posted.
+    if wording == texts.base_text(pc, platform, variant, None):
         return None
     if not pc.allow_edit:
         raise PledgeError("this campaign's organisers asked supporters not to change the wording")
@@ -230,8 +282,11 @@ def add_pledge(
     _open_for_pledges(pc, now)
     if platform not in pc.message:
         raise PledgeError(f"this campaign does not post to {platform}")
-    wording = _clean_wording(pc, platform, wording)
     email = _clean_email(email)
+    if wording is not None and wording.strip():
+        _refuse_controls(wording, "your wording")
+    _hold_open(session, pc.id, now)
+    session.refresh(pc)  # the campaign as it is now, inside this transaction
     account = _upsert_supporter(session, vault, platform, creds, who)
     session.flush()
     pledge = session.scalars(
@@ -253,8 +308,15 @@ def add_pledge(
         session.add(pledge)
     secret = secrets.token_urlsafe(32)
     pledge.withdraw_key_hash = key_hash(secret)
-    pledge.wording = wording
-    pledge.email = seal_email(vault, email) if email else None
+    # None keeps what a re-pledging supporter chose before; an empty string clears it.
+    try:
+        if wording is not None:
+            pledge.wording = _clean_wording(pc, platform, pledge.variant, wording)
+    except PledgeError:
+        session.rollback()
+        raise
+    if email is not None:
+        pledge.email = seal_email(vault, email) if email else None
     pledge.followers = who.followers
     pledge.state = PledgeState.ACTIVE
     pledge.state_reason = ""
@@ -295,35 +357,103 @@ def edit_pledge(
         raise PledgeError("this link does not match a pledge; it may have been withdrawn")
     pc = pledge.pledge_campaign
     _open_for_pledges(pc, now)
+    cleaned = _clean_email(email) if email is not None else None
+    _hold_open(session, pc.id, now)
+    session.refresh(pc)
     if wording is not None:
-        pledge.wording = _clean_wording(pc, pledge.platform, wording)
+        try:
+            pledge.wording = _clean_wording(pc, pledge.platform, pledge.variant, wording)
+        except PledgeError:
+            session.rollback()
+            raise
     if email is not None:
-        cleaned = _clean_email(email)
         pledge.email = seal_email(vault, cleaned) if cleaned else None
     session.commit()
     handle = pledge.account.handle if pledge.account is not None else ""
     return _receipt(pc, pledge, handle, secret)
 
 
+def _still_needed(account_id: Any) -> Exists:
+    """A live pledge of the account to a campaign that has not gone out yet."""
+    return exists().where(
+        Pledge.account_id == account_id,
+        Pledge.state.in_(LIVE),
+        Pledge.pledge_campaign_id.in_(
+            select(PledgeCampaign.id).where(
+                PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.RELEASING))
+            )
+        ),
+    )
+
+
+def _wipe_tokens(session: Session, account_ids: list[int], reason: str) -> int:
+    """Delete the stored tokens of these supporter accounts unless a campaign that has not
+    gone out yet still needs them. Does not commit."""
+    if not account_ids:
+        return 0
+    wiped = session.execute(
+        update(Account)
+        .where(
+            Account.id.in_(account_ids),
+            Account.owner_kind == "supporter",
+            Account.credentials != "",
+            ~_still_needed(Account.id),
+        )
+        .values(
+            credentials="",
+            token_fingerprint="",
+            status=AccountStatus.DISABLED,
+            status_reason=reason,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    return int(wiped or 0)
+
+
+def forget_supporters(session: Session, pc_id: int) -> int:
+    """Once a campaign has gone out (released) or will not (goal missed), its supporters'
+    emails and, unless another open campaign needs them, their tokens are deleted: the
+    page promised we keep them only for the release. Returns how many accounts' tokens
+    were deleted; does not commit."""
+    session.execute(
+        update(Pledge)
+        .where(Pledge.pledge_campaign_id == pc_id, Pledge.email.is_not(None))
+        .values(email=None)
+        .execution_options(synchronize_session=False)
+    )
+    account_ids = [
+        a
+        for a in session.scalars(
+            select(Pledge.account_id).where(
+                Pledge.pledge_campaign_id == pc_id, Pledge.account_id.is_not(None)
+            )
+        )
+        if a is not None
+    ]
+    return _wipe_tokens(session, account_ids, "the pledge campaign is over; tokens deleted")
+
+
 def withdraw(session: Session, secret: str, now: datetime) -> bool:
     """Withdraw the pledge and delete its stored tokens and email; commits.
 
     Returns False when there is nothing to withdraw (unknown link, already withdrawn) or
-    the release has started. The UPDATE is conditional on the campaign still being open,
-    so a withdraw racing the release either happens before it or not at all.
+    the release has started. The UPDATE is conditional on the campaign still being open
+    (or its goal missed: nothing will be posted, so withdrawing is always safe then), so a
+    withdraw racing the release either happens before it or not at all.
     """
     pledge = pledge_by_secret(session, secret)
     if pledge is None or pledge.state == PledgeState.WITHDRAWN:
         return False
     pc = pledge.pledge_campaign
-    if now >= pc.release_at - PREPARE:
+    missed = pc.state == PledgeCampaignState.GOAL_MISSED
+    if not missed and not is_open(pc, now):
         return False
     # Lock the campaign row (PostgreSQL; SQLite's writer lock does the same) so a withdraw
     # and the release's claim on it are serialised: one of them sees the other's result.
     session.execute(select(PledgeCampaign.id).where(PledgeCampaign.id == pc.id).with_for_update())
     still_open = exists().where(
         PledgeCampaign.id == pledge.pledge_campaign_id,
-        PledgeCampaign.state == PledgeCampaignState.OPEN,
+        PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.GOAL_MISSED)),
     )
     done = session.execute(
         update(Pledge)
@@ -333,26 +463,11 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
     if done != 1:
         session.rollback()
         return False
-    account_id = pledge.account_id
-    if account_id is not None:
+    if pledge.account_id is not None:
         # The supporter account may be pledged to another campaign too: its token is
-        # deleted only when no live pledge needs it any more.
-        others = session.scalar(
-            select(func.count()).where(
-                Pledge.account_id == account_id, Pledge.state.in_(LIVE), Pledge.id != pledge.id
-            )
-        )
-        if not others:
-            session.execute(
-                update(Account)
-                .where(Account.id == account_id, Account.owner_kind == "supporter")
-                .values(
-                    credentials="",
-                    token_fingerprint="",
-                    status=AccountStatus.DISABLED,
-                    status_reason="withdrawn by the supporter; tokens deleted",
-                )
-            )
+        # deleted only when no pledge to a campaign still to go out needs it (pledges of
+        # released campaigns stay active as a record but need no token).
+        _wipe_tokens(session, [pledge.account_id], "withdrawn by the supporter; tokens deleted")
     session.commit()
     session.expire_all()
     logger.info("pledge %s withdrawn; its tokens and email were deleted", pledge.id)

@@ -38,7 +38,7 @@ from bot.db.models import (
     PostState,
 )
 from bot.pledges import texts
-from bot.pledges.pledging import LIVE, PREPARE
+from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +118,7 @@ def release(
             .where(PledgeCampaign.id == pc_id)
             .values(state=PledgeCampaignState.GOAL_MISSED)
         )
+        forget_supporters(session, pc_id)
         session.commit()
         outcome.state = PledgeCampaignState.GOAL_MISSED
         logger.warning(
@@ -138,7 +139,7 @@ def release(
         ).all()
     )
     rows: list[dict[str, Any]] = []
-    for pledge in ready:
+    for pledge, offset in zip(ready, offsets, strict=True):
         link = texts.tagged_link(pc, pledge.platform)
         text = texts.base_text(pc, pledge.platform, pledge.variant, pledge.wording)
         rows.append(
@@ -148,7 +149,10 @@ def release(
                 "kind": "pledge",
                 "parts": {pledge.platform: [text]},
                 "link": link,
-                "scheduled_at": pc.release_at,
+                # Each pledge has its own post, so the post's own time is its slot: the
+                # engine measures lateness (MISSED_GRACE_MINUTES) from Post.scheduled_at,
+                # and a slot 40 minutes into the window is not 40 minutes late.
+                "scheduled_at": pc.release_at + timedelta(seconds=offset),
                 "timezone": pc.timezone,
                 "targets": [f"{pledge.platform}:@{handles.get(pledge.account_id or 0, '')}"],
                 "hold_on_facebook": False,
@@ -256,6 +260,8 @@ def settle(session: Session, pc_id: int, now: datetime) -> bool:
             ).rowcount  # type: ignore[attr-defined]
             == 1
         )
+        if done:
+            forget_supporters(session, pc_id)
     session.commit()
     return done
 
@@ -273,7 +279,11 @@ def run_due(sessions: sessionmaker[Session], now: datetime) -> list[ReleaseOutco
     outcomes = []
     with sessions() as session:
         for pc_id in due_campaigns(session, now):
-            outcomes.append(release(session, pc_id, now))
+            try:
+                outcomes.append(release(session, pc_id, now))
+            except Exception:  # one campaign's failure must not block the others
+                session.rollback()
+                logger.exception("pledge campaign %s: the release failed", pc_id)
     with sessions() as session:
         for pc_id in releasing_campaigns(session):
             if settle(session, pc_id, now):

@@ -2,8 +2,9 @@
 
 - X caps posts per app: 10,000 per 24 hours on POST /2/tweets (docs.x.com/x-api/
   fundamentals/rate-limits, 2026; X_APP_DAILY_POST_LIMIT). Posts past the cap are answered
-  429 and the ledger defers them to the reset time, so we say how many go at the release
-  and when the rest would.
+  429 and the ledger defers them to the reset time; a post that would go more than
+  MISSED_GRACE_MINUTES late is marked missed instead, so we say how many go at the release
+  and that the rest would be lost.
 - X caps posts per user: 100 per 15 minutes. Each pledged account posts once per release,
   so only an account pledged to several campaigns released together comes near it.
 - X pay-per-use prices (Feb 2026): a post costs X_POST_COST_USD, or X_POST_WITH_URL_COST_USD
@@ -95,7 +96,7 @@ def check(
         + (report.x_posts - report.x_with_url) * settings.x_post_cost_usd,
         4,
     )
-    _app_limit(session, pc, report)
+    _app_limit(session, pc, report, settings.missed_grace_minutes)
     _user_limit(session, pc, report)
     for text, count in x_texts.most_common():
         if count > settings.identical_text_warn_accounts:
@@ -109,7 +110,9 @@ def check(
     return report
 
 
-def _app_limit(session: Session, pc: PledgeCampaign, report: RulesReport) -> None:
+def _app_limit(
+    session: Session, pc: PledgeCampaign, report: RulesReport, grace_minutes: int
+) -> None:
     """Posts already sent by this app inside X's 24 h window count against the release."""
     since = pc.release_at - X_DAY
     sent = session.execute(
@@ -138,8 +141,9 @@ def _app_limit(session: Session, pc: PledgeCampaign, report: RulesReport) -> Non
         report.warnings.append(
             f"X allows {report.app_daily_limit:,} posts per app per 24 h: {report.go_at_release:,} "
             f"of the {report.x_posts:,} X posts would go at the release and {report.deferred:,} "
-            f"not before {report.deferred_until:%Y-%m-%d %H:%M} UTC (X answers 429 and Clarion "
-            "waits for the reset); raise the app's limit with X or release fewer X accounts"
+            f"would have to wait until {report.deferred_until:%Y-%m-%d %H:%M} UTC, but posts "
+            f"more than {grace_minutes} minutes late (MISSED_GRACE_MINUTES) are not sent: "
+            "they are marked missed; raise the app's limit with X or release fewer X accounts"
         )
 
 
