@@ -307,6 +307,8 @@ class Ledger:
         """After a crash, anything left ``sending`` may or may not have gone out.
 
         Only call this while holding the daemon lock: then no other worker is sending.
+        The interrupted attempt is not counted: it got no answer because we died, and
+        MAX_ATTEMPTS is a budget for the platform's failures, not ours.
         """
         with self._sessions() as session:
             count = session.execute(
@@ -314,6 +316,9 @@ class Ledger:
                 .where(Delivery.state == DeliveryState.SENDING)
                 .values(
                     state=DeliveryState.UNKNOWN,
+                    attempts=func.max(Delivery.attempts - 1, 0)
+                    if self._engine.dialect.name == "sqlite"
+                    else func.greatest(Delivery.attempts - 1, 0),
                     due_at=now,
                     updated_at=now,
                     error="interrupted mid-send; checking the platform before resending",

@@ -233,3 +233,13 @@ def test_missed_posts_are_marked_and_returned_not_sent_late(sessions, clock, acc
     assert row(sessions, very_late).state == DeliveryState.MISSED
     assert "daemon was not running" in row(sessions, very_late).error
     assert row(sessions, late).state == DeliveryState.PENDING  # 10 min late: still goes
+
+
+def test_an_attempt_cut_short_by_our_own_crash_does_not_use_up_the_budget(
+    sessions, clock, account
+):
+    [d] = queued(sessions, clock, spec(at=clock.now))
+    assert Ledger(sessions, "doomed").claim(d, clock.now) is not None  # then SIGKILL
+    assert row(sessions, d).attempts == 1
+    assert Ledger(sessions, "next").recover_interrupted(clock.now) == 1
+    assert (row(sessions, d).state, row(sessions, d).attempts) == (DeliveryState.UNKNOWN, 0)

@@ -157,6 +157,15 @@ async def reset(transport: asyncio.BaseTransport | None) -> None:
     await _let_connection_lost_run()
 
 
+async def _drain(receive: Receive) -> None:
+    """Read the request body before closing: closing a socket with unread data makes
+    the kernel send RST instead of FIN, turning a clean drop into a reset."""
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
 async def _let_connection_lost_run() -> None:
     # connection_lost runs on a later loop iteration; once it has, uvicorn marks the
     # request cycle disconnected and does not try to send its own 500.
@@ -218,6 +227,7 @@ async def run_with_faults(
         return
     roll -= config.error_rate
     if roll < config.timeout_rate:
+        await _drain(receive)
         await asyncio.sleep(config.timeout_hold_s)
         await drop(transport)
         return
@@ -259,10 +269,12 @@ async def _run_script(
 ) -> None:
     action = script.get("action")
     if action == "drop":
+        await _drain(receive)
         await drop(transport)
     elif action == "reset":
         await reset(transport)
     elif action == "timeout":
+        await _drain(receive)
         await asyncio.sleep(float(script.get("seconds", state_timeout_default)))
         await drop(transport)
     elif action == "accept_then_drop":
