@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 PREPARE = timedelta(seconds=10)
 # Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
 LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
+# Far beyond X's 280 weighted characters even with long links (each counts 23).
+X_MAX_WORDING_CHARS = 2000
 # Campaigns whose release is over: their supporters' tokens and emails are no longer needed.
 FINISHED = (PledgeCampaignState.RELEASED, PledgeCampaignState.GOAL_MISSED)
 # C0 control characters other than tab and newline: PostgreSQL refuses NUL in text, and no
@@ -213,6 +215,12 @@ def _clean_wording(
         return None
     if not pc.allow_edit:
         raise PledgeError("this campaign's organisers asked supporters not to change the wording")
+    if platform == "x" and len(wording) > X_MAX_WORDING_CHARS:
+        # Counting X's weighted length (twitter-text) slows down sharply on long texts
+        # with a link: refuse the obviously too long before counting.
+        raise PledgeError(
+            f"your wording is {len(wording):,} characters; X allows 280 (links count as 23)"
+        )
     problem = texts.refusal(platform, wording, texts.tagged_link(pc, platform))
     if problem:
         where = "X" if platform == "x" else "Facebook"

@@ -38,6 +38,7 @@ class CampaignView:
     state: str
     percent: int
     released: release.ReleaseStatus | None  # once the release has started
+    taking_pledges: bool = False  # pledging.is_open: the one cut-off (release - PREPARE)
 
 
 def load_campaign(session: Session, slug: str) -> PledgeCampaign:
@@ -64,6 +65,7 @@ def campaign_view(session: Session, slug: str, now: datetime) -> CampaignView:
         state=pc.state,
         percent=percent,
         released=release.status(session, pc) if pc.state in GOING_OUT else None,
+        taking_pledges=pledging.is_open(pc, now),
     )
 
 
@@ -99,7 +101,7 @@ async def campaign_page(request: Request) -> Response:
         "c": view,
         "platform_names": PLATFORM_NAMES,
         "time_left": time_left(view.progress.seconds_left),
-        "open": view.state == PledgeCampaignState.OPEN and view.progress.seconds_left > 0,
+        "open": view.taking_pledges,
     }
     return render(request, "campaign.html", context)
 

@@ -77,7 +77,7 @@ async def start(request: Request) -> Response:
     def begin() -> str:
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
-            refuse_if_closed(pc.state, now < pc.release_at)
+            refuse_if_closed(pc, now)
             if "facebook" not in pc.message:
                 raise Refused(404, "This campaign does not post to Facebook", "")
             signins.remember(
@@ -115,14 +115,15 @@ async def callback(request: Request) -> Response:
     settings = runtime.settings
 
     def finish() -> tuple[str, int]:
+        # No database session is held across Facebook's three calls (see pledge_x.finish).
         with runtime.sessions() as session:
-            pc = load_campaign(session, slug)
+            pc_id = load_campaign(session, slug).id
             used = signins.claim(
                 session,
                 runtime.vault,
                 provider="facebook",
                 key=state,
-                pledge_campaign_id=pc.id,
+                pledge_campaign_id=pc_id,
                 now=now,
             )
             if used is None:
@@ -131,46 +132,48 @@ async def callback(request: Request) -> Response:
                     "This sign-in link was already used",
                     "Each sign-in works once. Go back to the campaign page to start again.",
                 )
-            if cancelled:
-                return "", 0
-            if not code:
-                raise Refused(400, "This sign-in link is not valid", "Facebook sent no code.")
-            fb = _facebook(runtime)
-            app_id, app_secret = settings.facebook_app_id, settings.facebook_app_secret.reveal()
-            try:
-                short = fb.exchange_code(app_id, app_secret, redirect_uri, code)
-                user_token = fb.long_lived(app_id, app_secret, short)
-                pages = [p for p in fb.pages(user_token) if p.get("id") and p.get("name")]
-            except AuthError:
-                raise Refused(
-                    400,
-                    "Facebook did not confirm this sign-in",
-                    "Nothing was pledged. Please go back to the campaign and try again.",
-                ) from None
-            except PlatformError as exc:
-                raise _not_reachable(exc) from None
-            offered = [
-                {
-                    "id": str(p["id"]),
-                    "name": str(p["name"]),
-                    "token": str(p.get("access_token") or ""),
-                    "followers": p.get("followers_count"),
-                    "usable": _usable(p),
-                }
-                for p in pages
-            ]
-            pick = secrets.token_urlsafe(32)
-            # The Page tokens stay on the server, sealed, until the supporter picks.
+        if cancelled:
+            return "", 0
+        if not code:
+            raise Refused(400, "This sign-in link is not valid", "Facebook sent no code.")
+        fb = _facebook(runtime)
+        app_id, app_secret = settings.facebook_app_id, settings.facebook_app_secret.reveal()
+        try:
+            short = fb.exchange_code(app_id, app_secret, redirect_uri, code)
+            user_token = fb.long_lived(app_id, app_secret, short)
+            pages = [p for p in fb.pages(user_token) if p.get("id") and p.get("name")]
+        except AuthError:
+            raise Refused(
+                400,
+                "Facebook did not confirm this sign-in",
+                "Nothing was pledged. Please go back to the campaign and try again.",
+            ) from None
+        except PlatformError as exc:
+            raise _not_reachable(exc) from None
+        offered = [
+            {
+                "id": str(p["id"]),
+                "name": str(p["name"]),
+                "token": str(p.get("access_token") or ""),
+                "followers": p.get("followers_count"),
+                "usable": _usable(p),
+            }
+            for p in pages
+        ]
+        pick = secrets.token_urlsafe(32)
+        # The Page tokens stay on the server, sealed, until the supporter picks; the pick
+        # (signins.claim) blanks them.
+        with runtime.sessions() as session:
             signins.remember(
                 session,
                 runtime.vault,
                 provider="facebook_pages",
                 key=pick,
                 secret=json.dumps(offered),
-                pledge_campaign_id=pc.id,
+                pledge_campaign_id=pc_id,
                 now=now,
             )
-            return pick, len(offered)
+        return pick, len(offered)
 
     pick, count = await run_in_threadpool(finish)
     if cancelled:
@@ -225,7 +228,7 @@ async def pledge_pages(request: Request) -> Response:
     fields = await checked_form(request)
     slug = request.path_params["slug"]
     chosen = set(fields.get("page", []))
-    runtime, now = runtime_of(request), now_of(request)
+    runtime = runtime_of(request)
     if not chosen:
         _, pages = await run_in_threadpool(_offered, request, slug, use=False)
         shown = [{k: p[k] for k in ("id", "name", "followers", "usable")} for p in pages]
@@ -248,7 +251,7 @@ async def pledge_pages(request: Request) -> Response:
                 who = AccountInfo(page["id"], page["name"], page["name"], page["followers"])
                 try:
                     receipt = pledging.add_pledge(
-                        session, runtime.vault, pc, "facebook", creds, who, now=now
+                        session, runtime.vault, pc, "facebook", creds, who, now=now_of(request)
                     )
                 except pledging.PledgeError as exc:
                     raise Refused(409, "Your pledge was not taken", str(exc)) from None
@@ -259,13 +262,14 @@ async def pledge_pages(request: Request) -> Response:
     request.session.pop(PICK_KEY, None)
     if not secrets_:
         raise Refused(400, "None of those Pages can be pledged", "Pick a Page you can post to.")
-    return signins.after_pledge(request, slug, secrets_)
+    return signins.after_pledge(request, slug, secrets_, now_of(request))
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/c/{slug}/pledge/facebook", rate_limited(start), methods=["POST"]),
-        Route("/c/{slug}/facebook/callback", rate_limited(callback), methods=["GET"]),
+        # Only the POSTs count against the limit (see pledge_x.routes).
+        Route("/c/{slug}/facebook/callback", callback, methods=["GET"]),
         Route("/c/{slug}/facebook/pages", pick_page, methods=["GET"]),
         Route("/c/{slug}/facebook/pages", rate_limited(pledge_pages), methods=["POST"]),
     ]

@@ -9,6 +9,7 @@ https://docs.x.com/fundamentals/authentication/oauth-1-0a/obtaining-user-access-
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import TYPE_CHECKING
 from urllib.parse import quote
 
@@ -17,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeCampaignState
+from bot.db.models import PledgeCampaign
 from bot.platforms.base import AuthError, Credentials, PlatformError
 from bot.pledges import pledging
 from bot.runtime import X_ORIGIN, Runtime, routes_for
@@ -55,8 +56,10 @@ def _not_reachable(exc: PlatformError) -> Refused:
     )
 
 
-def refuse_if_closed(state: str, open_: bool) -> None:
-    if state != PledgeCampaignState.OPEN or not open_:
+def refuse_if_closed(pc: PledgeCampaign, now: datetime) -> None:
+    """The same cut-off as add_pledge (release_at - PREPARE): a sign-in is not started
+    for a pledge that could no longer be taken."""
+    if not pledging.is_open(pc, now):
         raise Refused(
             410,
             "This campaign is no longer taking pledges",
@@ -73,7 +76,7 @@ async def start(request: Request) -> Response:
     def begin() -> tuple[str, str]:
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
-            refuse_if_closed(pc.state, now < pc.release_at)
+            refuse_if_closed(pc, now)
             if "x" not in pc.message:
                 raise Refused(404, "This campaign does not post to X", "")
             try:
@@ -134,6 +137,8 @@ async def callback(request: Request) -> Response:
         )
 
     def finish() -> str:
+        # No database session is held across X's calls (two, up to HTTP_TIMEOUT_SECONDS
+        # each): a crowd of sign-ins at the release must not starve the daemon's pool.
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
             secret = signins.claim(
@@ -151,30 +156,38 @@ async def callback(request: Request) -> Response:
                     "Each sign-in works once. Nothing more was pledged; if you meant to "
                     "pledge, go back to the campaign page and start again.",
                 )
+        try:
+            access, access_secret, who = _signin(runtime).finish(token, secret, verifier)
+        except AuthError:
+            raise Refused(
+                400,
+                "X did not confirm this sign-in",
+                "Nothing was pledged. Please go back to the campaign and try again.",
+            ) from None
+        except PlatformError as exc:
+            raise _not_reachable(exc) from None
+        creds = Credentials(access, access_secret, who.platform_user_id)
+        # A fresh campaign and a fresh clock: the release may have been written meanwhile.
+        with runtime.sessions() as session:
+            pc = load_campaign(session, slug)
             try:
-                access, access_secret, who = _signin(runtime).finish(token, secret, verifier)
-            except AuthError:
-                raise Refused(
-                    400,
-                    "X did not confirm this sign-in",
-                    "Nothing was pledged. Please go back to the campaign and try again.",
-                ) from None
-            except PlatformError as exc:
-                raise _not_reachable(exc) from None
-            creds = Credentials(access, access_secret, who.platform_user_id)
-            try:
-                receipt = pledging.add_pledge(session, runtime.vault, pc, "x", creds, who, now=now)
+                receipt = pledging.add_pledge(
+                    session, runtime.vault, pc, "x", creds, who, now=now_of(request)
+                )
             except pledging.PledgeError as exc:
                 raise Refused(409, "Your pledge was not taken", str(exc)) from None
             return receipt.withdraw_secret
 
     secret = await run_in_threadpool(finish)
     request.session.pop(SESSION_KEY, None)
-    return signins.after_pledge(request, slug, [secret])
+    return signins.after_pledge(request, slug, [secret], now_of(request))
 
 
 def routes() -> list[BaseRoute]:
     return [
         Route("/c/{slug}/pledge/x", rate_limited(start), methods=["POST"]),
-        Route("/c/{slug}/x/callback", rate_limited(callback), methods=["GET"]),
+        # Only the POSTs count against the limit: a start and its callback are one
+        # attempt, and a crowd behind one NAT (a rally's wifi) must not be throttled
+        # twice. The callback is bound to a one-time row and this browser's session.
+        Route("/c/{slug}/x/callback", callback, methods=["GET"]),
     ]

@@ -9,6 +9,7 @@ served over https.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import threading
@@ -24,7 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 logger = logging.getLogger(__name__)
 
 CSRF_FIELD = "csrf"
-MAX_FORM_BYTES = 64 * 1024  # the largest form is a Facebook post's wording (63,206 chars)
+# The largest form is a Facebook post's wording: 63,206 characters. A character is up to 4
+# bytes of UTF-8 and each byte is sent percent-encoded (3 bytes), so 12 bytes a character,
+# plus room for the other fields (CSRF token, email).
+MAX_WORDING_CHARS = 63_206
+MAX_FORM_BYTES = MAX_WORDING_CHARS * 12 + 16 * 1024
 
 
 class Refused(Exception):
@@ -64,13 +69,13 @@ async def read_form(request: Request) -> dict[str, list[str]]:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/x-www-form-urlencoded":
         raise Refused(400, "That form could not be read", "Please go back and try again.")
-    body = b""
+    body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_FORM_BYTES:
             raise Refused(413, "That is too long", "Please shorten the text and try again.")
     fields: dict[str, list[str]] = {}
-    for name, value in parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True):
+    for name, value in parse_qsl(bytes(body).decode("utf-8", "replace"), keep_blank_values=True):
         fields.setdefault(name, []).append(value)
     return fields
 
@@ -134,9 +139,22 @@ class RateLimiter:
 
 
 def client_address(request: Request) -> str:
-    # uvicorn rewrites request.client from X-Forwarded-For only for trusted proxies
-    # (--forwarded-allow-ips), so this cannot be spoofed by a header.
-    return request.client.host if request.client else "unknown"
+    """The rate limit's key: the client's IPv4 address, or its IPv6 /64.
+
+    An IPv6 host usually has a whole /64 to itself (RFC 6177, RFC 7421) and can pick a
+    new address in it for each request, so counting single IPv6 addresses limits nothing.
+    uvicorn rewrites request.client from X-Forwarded-For only for trusted proxies
+    (--forwarded-allow-ips), so this cannot be spoofed by a header."""
+    host = request.client.host if request.client else "unknown"
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
 
 
 def rate_limited(

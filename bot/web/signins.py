@@ -86,7 +86,14 @@ def claim(
     if done != 1:
         logger.info("%s sign-in callback refused: unknown, used or expired", provider)
         return None
-    sealed = session.scalar(select(OAuthRequest.secret).where(OAuthRequest.key == key))
+    where = (OAuthRequest.provider == provider, OAuthRequest.key == key)
+    sealed = session.scalar(select(OAuthRequest.secret).where(*where))
+    # Read once, then gone: a Page token offered but not picked (or picked and later
+    # withdrawn) must not stay stored. The row itself stays until MAX_AGE so a replay
+    # still finds it used.
+    if sealed:
+        session.execute(update(OAuthRequest).where(*where).values(secret=""))
+        session.commit()
     return vault.open(sealed).secret if sealed else ""
 
 
@@ -97,13 +104,41 @@ def in_this_browser(request: Request, name: str, key: str) -> bool:
     return isinstance(started, str) and bool(key) and started == key
 
 
-def after_pledge(request: Request, slug: str, secrets_: list[str]) -> RedirectResponse:
+PLEDGED_KEY = "pledged"
+PLEDGED_FOR = timedelta(minutes=10)
+
+
+def after_pledge(
+    request: Request, slug: str, secrets_: list[str], now: datetime
+) -> RedirectResponse:
     """Show the supporter what they pledged: their private page for one pledge, a list
-    linking to each for several (Facebook Pages)."""
-    request.session["pledged"] = secrets_
+    linking to each for several (Facebook Pages).
+
+    The session cookie is signed, not encrypted, and a stall's tablet is shared: the
+    withdraw secrets ride in it only for several Pages, only for this campaign, for
+    PLEDGED_FOR at most, and /thanks takes them out the first time it shows them."""
+    request.session.pop(PLEDGED_KEY, None)
     if len(secrets_) == 1:
         return RedirectResponse(f"/w/{secrets_[0]}?new=1", status_code=303)
+    request.session[PLEDGED_KEY] = {
+        "slug": slug,
+        "until": (now + PLEDGED_FOR).timestamp(),
+        "secrets": secrets_[:20],
+    }
     return RedirectResponse(f"/c/{slug}/thanks", status_code=303)
+
+
+def take_pledged(request: Request, slug: str, now: datetime) -> list[str]:
+    """The secrets after_pledge left for ``slug``'s /thanks, removed from the session."""
+    kept = request.session.pop(PLEDGED_KEY, None)
+    if not isinstance(kept, dict) or kept.get("slug") != slug:
+        return []
+    until, secrets_ = kept.get("until"), kept.get("secrets")
+    if not isinstance(until, int | float) or now.timestamp() > until:
+        return []
+    if not isinstance(secrets_, list):
+        return []
+    return [s for s in secrets_ if isinstance(s, str)]
 
 
 def peek(

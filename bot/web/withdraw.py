@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -22,8 +23,9 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeCampaignState, PledgeState
+from bot.db.models import PledgeState
 from bot.pledges import pledging, texts
+from bot.web import signins
 from bot.web.campaign import PLATFORM_NAMES
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of
 from bot.web.security import Refused, checked_form, field, rate_limited
@@ -64,7 +66,7 @@ def pledge_view(session: Session, secret: str, now: datetime) -> PledgeView:
     platform = pledge.platform
     link = texts.tagged_link(pc, platform)
     wording = texts.base_text(pc, platform, pledge.variant, pledge.wording)
-    open_ = pc.state == PledgeCampaignState.OPEN and now < pc.release_at
+    open_ = pledging.is_open(pc, now)
     return PledgeView(
         secret=secret,
         slug=pc.campaign.slug,
@@ -167,10 +169,11 @@ async def withdraw_pledge(request: Request) -> Response:
 
 
 async def thanks(request: Request) -> Response:
-    pledged = request.session.get("pledged")
-    if not isinstance(pledged, list) or not pledged:
-        return RedirectResponse(f"/c/{request.path_params['slug']}", status_code=303)
+    slug = request.path_params["slug"]
     runtime, now = runtime_of(request), now_of(request)
+    pledged = signins.take_pledged(request, slug, now)  # shown once, then gone
+    if not pledged:
+        return RedirectResponse(f"/c/{quote(slug)}", status_code=303)
 
     def read() -> list[PledgeView]:
         views = []
