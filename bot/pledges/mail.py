@@ -16,7 +16,22 @@ logger = logging.getLogger(__name__)
 
 
 class MailError(Exception):
-    """The mail server refused or could not be reached; the message says which."""
+    """The mail server refused or could not be reached. The message (``summary``) names
+    the server, the error's kind and the SMTP code, never the server's reply text: a
+    refusal quotes the recipient's address (RFC 5321 §4.2), a supporter's email."""
+
+    def __init__(self, summary: str) -> None:
+        super().__init__(summary)
+        self.summary = summary
+
+
+def _smtp_code(exc: BaseException) -> int | None:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        return int(exc.smtp_code)
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in exc.recipients.values()]
+        return int(codes[0]) if codes else None
+    return None
 
 
 class Mailer:
@@ -45,8 +60,11 @@ class Mailer:
                     smtp.login(s.smtp_username, s.smtp_password.reveal())
                 smtp.send_message(message)
         except (OSError, smtplib.SMTPException) as exc:
-            # str(exc) from smtplib holds the server's reply, never our password
-            raise MailError(f"the mail server at {s.smtp_host}:{s.smtp_port}: {exc}") from None
+            code = _smtp_code(exc)
+            raise MailError(
+                f"the mail server at {s.smtp_host}:{s.smtp_port}: {type(exc).__name__}"
+                + (f" (SMTP {code})" if code is not None else "")
+            ) from None
 
 
 def reconnect_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
@@ -166,15 +166,23 @@ def _broken(sessions: sessionmaker[Session], check: _Check, message: str) -> boo
     """active → needs_reconnect; True only for the call that made the change, so a
     supporter is emailed once."""
     reason = f"the readiness check failed: {message}"
+    # Only if the account still holds the token we checked: a supporter who reconnected
+    # while the check was in flight has a new (sealed anew, so different) credential,
+    # and their fresh pledge must not be marked broken by the old token's failure.
+    same_token = exists().where(Account.id == check.account_id, Account.credentials == check.sealed)
     with sessions() as session:
         changed = session.execute(
             update(Pledge)
-            .where(Pledge.id == check.pledge_id, Pledge.state == PledgeState.ACTIVE)
+            .where(Pledge.id == check.pledge_id, Pledge.state == PledgeState.ACTIVE, same_token)
             .values(state=PledgeState.NEEDS_RECONNECT, state_reason=reason)
         ).rowcount  # type: ignore[attr-defined]
         session.execute(
             update(Account)
-            .where(Account.id == check.account_id, Account.status == AccountStatus.ACTIVE)
+            .where(
+                Account.id == check.account_id,
+                Account.status == AccountStatus.ACTIVE,
+                Account.credentials == check.sealed,
+            )
             .values(status=AccountStatus.NEEDS_RECONNECT, status_reason=reason)
         )
         session.commit()
@@ -202,8 +210,10 @@ def _email(
     try:
         mailer.send(address, subject, body)
     except MailError as exc:
+        # exc.summary: the error's kind and SMTP code only; the server's reply can quote
+        # the supporter's address, which must not reach the logs.
         logger.warning(
-            "readiness: reconnect email for pledge %s not sent: %s", check.pledge_id, exc
+            "readiness: reconnect email for pledge %s not sent: %s", check.pledge_id, exc.summary
         )
         return False
     logger.info("readiness: reconnect email sent for pledge %s", check.pledge_id)
