@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from starlette.requests import Request
@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 
 from bot.db.models import OAuthRequest
 from bot.runtime import Runtime
+from bot.web import signins
 from bot.web.security import RateLimiter, client_address
 from tests.web.conftest import (
     Clock,
@@ -119,3 +120,19 @@ def test_a_facebook_length_wording_in_four_byte_characters_is_read_not_refused_a
     big = client.post(private + "/edit", data={"csrf": csrf, "wording": "\U0001f600" * 63_206})
     # read and checked: too long for X, said on the pledge page, not a 413
     assert big.status_code == 400 and "That is too long" not in big.text
+
+
+def test_several_pages_links_are_shown_once_for_their_campaign_and_expire() -> None:
+    now = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
+    request = Request({"type": "http", "session": {}, "headers": [], "method": "POST"})
+    to = signins.after_pledge(request, "fujitsu", ["s1", "s2"], now)
+    assert to.headers["location"] == "/c/fujitsu/thanks"
+    assert signins.take_pledged(request, "other", now) == []  # another campaign: dropped
+    signins.after_pledge(request, "fujitsu", ["s1", "s2"], now)
+    assert signins.take_pledged(request, "fujitsu", now) == ["s1", "s2"]
+    assert signins.take_pledged(request, "fujitsu", now) == []  # once only
+    signins.after_pledge(request, "fujitsu", ["s1", "s2"], now)
+    later = now + signins.PLEDGED_FOR + timedelta(seconds=1)
+    assert signins.take_pledged(request, "fujitsu", later) == []
+    one = signins.after_pledge(request, "fujitsu", ["s1"], now)
+    assert one.headers["location"] == "/w/s1?new=1" and request.session == {}
