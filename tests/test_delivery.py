@@ -235,9 +235,7 @@ def test_missed_posts_are_marked_and_returned_not_sent_late(sessions, clock, acc
     assert row(sessions, late).state == DeliveryState.PENDING  # 10 min late: still goes
 
 
-def test_an_attempt_cut_short_by_our_own_crash_does_not_use_up_the_budget(
-    sessions, clock, account
-):
+def test_an_attempt_cut_short_by_our_own_crash_does_not_use_up_the_budget(sessions, clock, account):
     [d] = queued(sessions, clock, spec(at=clock.now))
     assert Ledger(sessions, "doomed").claim(d, clock.now) is not None  # then SIGKILL
     assert row(sessions, d).attempts == 1
