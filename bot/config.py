@@ -13,10 +13,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
+
+N = TypeVar("N", int, float)
 
 DEFAULT_ENV_FILE = Path("config.env")
 
@@ -91,30 +93,27 @@ def _database_url(raw: str) -> str:
     return value
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
+def _at_least(kind: Callable[[str], N], low: N, noun: str) -> Callable[[str], N]:
+    """A parser for a number of ``kind`` (int or float) no smaller than ``low``."""
+
+    def parse(raw: str) -> N:
         try:
-            value = int(raw.strip())
+            value = kind(raw.strip())
         except ValueError:
-            raise ValueError(f"a whole number (at least {low})") from None
+            raise ValueError(f"{noun} (at least {low})") from None
         if value < low:
-            raise ValueError(f"a whole number (at least {low})")
+            raise ValueError(f"{noun} (at least {low})")
         return value
 
     return parse
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    return _at_least(int, low, "a whole number")
 
 
 def _float_at_least(low: float) -> Callable[[str], float]:
-    def parse(raw: str) -> float:
-        try:
-            value = float(raw.strip())
-        except ValueError:
-            raise ValueError(f"a number (at least {low})") from None
-        if value < low:
-            raise ValueError(f"a number (at least {low})")
-        return value
-
-    return parse
+    return _at_least(float, low, "a number")
 
 
 def _timezone(raw: str) -> str:
