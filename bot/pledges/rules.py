@@ -42,7 +42,7 @@ class RulesReport:
     x_with_url: int = 0
     cost_usd: float = 0.0
     app_daily_limit: int = 0
-    app_used_before: int = 0  # X posts the app sent in the 24 h before the release
+    app_used_before: int = 0  # X posts the app sends (sent or queued) in the 24 h before
     go_at_release: int = 0  # X posts within the per-app cap
     deferred: int = 0  # X posts past the cap: they go when X's window resets
     deferred_until: datetime | None = None
@@ -55,12 +55,18 @@ class RulesReport:
         out = [
             f"X: {self.x_posts} posts ({self.x_with_url} with a link); "
             f"Facebook: {self.facebook_posts} posts",
-            f"estimated X cost: ${self.cost_usd:,.2f} (pay-per-use; Facebook posts are free)",
+            f"estimated X cost: {dollars(self.cost_usd)} (pay-per-use; Facebook posts are free)",
             f"X per-app limit: {self.app_daily_limit:,} posts per 24 h; "
-            f"{self.app_used_before:,} used in the 24 h before the release; "
+            f"{self.app_used_before:,} sent or queued in the 24 h before the release; "
             f"{self.go_at_release:,} would go at the release",
         ]
         return out + [f"WARNING: {w}" for w in self.warnings]
+
+
+def dollars(amount: float) -> str:
+    """$150.00, or $0.015 when cents would round a price away (one post, $0.015)."""
+    cents = f"${amount:,.2f}"
+    return cents if abs(amount * 100 - round(amount * 100)) < 1e-9 else f"${amount:,.3f}"
 
 
 def _has_url(text: str) -> bool:
@@ -113,18 +119,34 @@ def check(
 def _app_limit(
     session: Session, pc: PledgeCampaign, report: RulesReport, grace_minutes: int
 ) -> None:
-    """Posts already sent by this app inside X's 24 h window count against the release."""
+    """Posts this app sends inside X's 24 h window before the release count against it:
+    those already sent, and those still queued for it (a check made days ahead sees
+    nothing sent yet, but the evening's queued posts will have been by then)."""
     since = pc.release_at - X_DAY
-    sent = session.execute(
-        select(Delivery.sent_at)
-        .where(
-            Delivery.platform == "x",
+    own = select(Pledge.delivery_id).where(
+        Pledge.pledge_campaign_id == pc.id, Pledge.delivery_id.is_not(None)
+    )
+    in_window = (
+        Delivery.platform == "x",
+        Delivery.id.not_in(own),  # the release's own posts are counted as x_posts
+    )
+    sent_at = session.scalars(
+        select(Delivery.sent_at).where(
+            *in_window,
             Delivery.state == DeliveryState.SENT,
             Delivery.sent_at > since,
             Delivery.sent_at <= pc.release_at,
         )
-        .order_by(Delivery.sent_at)
     ).all()
+    queued_at = session.scalars(
+        select(Delivery.due_at).where(
+            *in_window,
+            Delivery.state.in_(DeliveryState.OPEN),
+            Delivery.due_at > since,
+            Delivery.due_at <= pc.release_at,
+        )
+    ).all()
+    sent = sorted(_aware(t, pc.release_at) for t in (*sent_at, *queued_at) if t is not None)
     used = len(sent)
     report.app_used_before = used
     room = max(0, report.app_daily_limit - used)
@@ -134,8 +156,7 @@ def _app_limit(
         # X's window is rolling: room comes back as the posts that filled it age past 24 h;
         # when the release alone exceeds the cap, the release's own posts must age out.
         if used >= report.deferred:
-            oldest = sent[report.deferred - 1][0]
-            report.deferred_until = (oldest or pc.release_at) + X_DAY
+            report.deferred_until = sent[report.deferred - 1] + X_DAY
         else:
             report.deferred_until = pc.release_at + X_DAY
         report.warnings.append(
@@ -145,6 +166,11 @@ def _app_limit(
             f"more than {grace_minutes} minutes late (MISSED_GRACE_MINUTES) are not sent: "
             "they are marked missed; raise the app's limit with X or release fewer X accounts"
         )
+
+
+def _aware(moment: datetime, like: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC); PostgreSQL aware ones.
+    return moment if moment.tzinfo else moment.replace(tzinfo=like.tzinfo)
 
 
 def _user_limit(session: Session, pc: PledgeCampaign, report: RulesReport) -> None:
