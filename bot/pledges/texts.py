@@ -16,18 +16,24 @@ from bot.db.models import PledgeCampaign
 def utm_tag(link: str, *, platform: str, campaign: str) -> str:
     """``link`` with utm_source/utm_medium/utm_campaign added, so the campaign's analytics
     can tell the release's visits apart by platform. Parameters already present are kept
-    (a volunteer's own tagging wins)."""
+    (a volunteer's own tagging wins), and the volunteer's query is kept as written: only
+    the missing tags are appended, because re-encoding it (``ref`` → ``ref=``, ``;`` →
+    ``%3B``) can change what the site they link to reads."""
     parts = urlsplit(link)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    have = {k for k, _ in query}
-    for key, value in (
-        ("utm_source", platform),
-        ("utm_medium", "social"),
-        ("utm_campaign", campaign),
-    ):
-        if key not in have:
-            query.append((key, value))
-    return urlunsplit(parts._replace(query=urlencode(query)))
+    have = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+    missing = [
+        (key, value)
+        for key, value in (
+            ("utm_source", platform),
+            ("utm_medium", "social"),
+            ("utm_campaign", campaign),
+        )
+        if key not in have
+    ]
+    if not missing:
+        return link
+    query = "&".join(q for q in (parts.query, urlencode(missing)) if q)
+    return urlunsplit(parts._replace(query=query))
 
 
 def tagged_link(pc: PledgeCampaign, platform: str) -> str | None:
