@@ -48,9 +48,12 @@ class Mailer:
         if not self.enabled:
             raise MailError("SMTP_HOST is not set, so no email can be sent")
         message = EmailMessage()
-        message["From"] = s.mail_from
-        message["To"] = to
-        message["Subject"] = subject
+        try:
+            message["From"] = s.mail_from
+            message["To"] = to
+            message["Subject"] = subject
+        except ValueError as exc:  # a line break in a header: refused, never sent
+            raise MailError(f"the message could not be written: {type(exc).__name__}") from None
         message.set_content(body)
         try:
             with smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=self.timeout) as smtp:
@@ -70,9 +73,14 @@ class Mailer:
 def reconnect_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:
     """(subject, body) asking a supporter to reconnect a pledged account."""
     where = "X" if platform == "x" else "Facebook"
-    subject = f"Please reconnect your {where} account for “{title}”"
+    # A header cannot hold a line break (email.message refuses it), and a title written as
+    # a YAML block or on several lines may have one: the subject gets it on one line.
+    one_line = " ".join(title.split())
+    # An X account has an @handle; a Facebook Page is known by its name.
+    account = f"X account @{handle}" if platform == "x" else f"Facebook Page “{handle}”"
+    subject = f"Please reconnect your {where} account for “{one_line}”"
     body = (
-        f"You pledged your {where} account @{handle} to “{title}”.\n\n"
+        f"You pledged your {account} to “{one_line}”.\n\n"
         f"{where} no longer accepts the permission you gave, so nothing can be posted from "
         "it at the release. To keep your pledge, open the campaign page and support it "
         f"again with the same account:\n\n  {link}\n\n"

@@ -1,0 +1,128 @@
+"""Defects found by the second review of the pledge code, each proved here first."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import load_settings
+from bot.db.models import Pledge, PledgeState
+from bot.pledges.mail import Mailer, reconnect_message
+from bot.pledges.pledging import PledgeReceipt, find_campaign
+from bot.pledges.readiness import check_readiness
+from bot.pledges.rules import check
+from bot.pledges.texts import utm_tag
+from bot.vault import Vault
+from tests.factories import add_account, queue, spec
+from tests.pledges.conftest import RELEASE, make_campaign
+from tests.pledges.test_readiness import CHECK_AT, Inbox, Tokens, smtp  # noqa: F401
+
+Pledger = Callable[..., PledgeReceipt]
+
+
+def _rules(sessions: sessionmaker[Session], **env: str) -> Any:
+    with sessions() as s:
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        return check(s, pc, load_settings(None, environ=env))
+
+
+def test_posts_already_queued_for_the_day_before_the_release_count_against_the_app_cap(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # Checked two days ahead: nothing is sent yet, but 3 X posts are queued for the
+    # evening before the release. X counts them in the same rolling 24 h.
+    with sessions() as s:
+        make_campaign(s, link=None)
+    for user in range(5):
+        pledge_factory("fujitsu", str(user))
+    add_account(sessions, vault, "x", "union")
+    queue(
+        sessions,
+        *(spec(f"eve {i}", at=RELEASE - timedelta(hours=12 - i)) for i in range(3)),
+        now=RELEASE - timedelta(days=2),
+    )
+    r = _rules(sessions, X_APP_DAILY_POST_LIMIT="6")
+    assert (r.app_used_before, r.go_at_release, r.deferred) == (3, 3, 2)
+    assert r.deferred_until == RELEASE + timedelta(hours=13)  # the 2nd queued turns 24 h old
+    assert "3 of the 5 X posts would go at the release" in r.warnings[0]
+
+
+def test_the_cost_of_a_single_post_is_shown_to_the_tenth_of_a_cent(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, link=None)
+    pledge_factory("fujitsu", "1")
+    lines = _rules(sessions).lines()
+    assert any("estimated X cost: $0.015 " in line for line in lines), lines
+
+
+def test_utm_tags_keep_the_volunteers_own_query_as_written() -> None:
+    tagged = utm_tag(
+        "https://union.example/p?ref&id=a%2Fb;lang=en#sign", platform="x", campaign="c"
+    )
+    assert tagged == (
+        "https://union.example/p?ref&id=a%2Fb;lang=en"
+        "&utm_source=x&utm_medium=social&utm_campaign=c#sign"
+    )
+    # a volunteer's own tagging still wins, and a link without a query gets one
+    assert utm_tag("https://u.example/?utm_source=leaflet", platform="x", campaign="c") == (
+        "https://u.example/?utm_source=leaflet&utm_medium=social&utm_campaign=c"
+    )
+    assert utm_tag("https://u.example", platform="facebook", campaign="c") == (
+        "https://u.example?utm_source=facebook&utm_medium=social&utm_campaign=c"
+    )
+
+
+def test_a_reconnect_subject_is_one_line_whatever_the_title() -> None:
+    subject, body = reconnect_message("Defend the union\nat Fujitsu", "rep", "x", "https://u/c/f")
+    assert subject == "Please reconnect your X account for “Defend the union at Fujitsu”"
+    assert "https://u/c/f" in body
+
+
+def test_a_facebook_page_is_not_called_an_at_handle_in_the_reconnect_email() -> None:
+    _, body = reconnect_message("Fujitsu", "Ann's Bakery", "facebook", "https://u/c/f")
+    assert "Facebook Page “Ann's Bakery”" in body and "@Ann" not in body
+    _, body = reconnect_message("Fujitsu", "annrep", "x", "https://u/c/f")
+    assert "X account @annrep" in body
+
+
+def test_a_title_with_a_line_break_does_not_stop_the_reconnect_emails(
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    pledge_factory: Pledger,
+    smtp: tuple[int, Inbox],  # noqa: F811
+) -> None:
+    port, inbox = smtp
+    with sessions() as s:
+        pc = make_campaign(s)
+        pc.campaign.title = "Defend the union\nat Fujitsu"  # a YAML block scalar, say
+        s.commit()
+    for user in "12":
+        pledge_factory("fujitsu", user, email=f"rep{user}@example.org")
+    settings = load_settings(
+        None,
+        environ={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_STARTTLS": "off"},
+    )
+    report = check_readiness(
+        sessions,
+        vault,
+        {"x": Tokens(revoked={"1", "2"})},
+        now=CHECK_AT,
+        hours=24,
+        base_url="https://pledge.union.example",
+        mailer=Mailer(settings),
+    )
+    assert (report.broken, report.emailed) == (2, 2)
+    assert sorted(to for to, _ in inbox.messages) == [
+        ["rep1@example.org"],
+        ["rep2@example.org"],
+    ]
+    with sessions() as s:
+        states = set(s.scalars(select(Pledge.state)))
+    assert states == {PledgeState.NEEDS_RECONNECT}
