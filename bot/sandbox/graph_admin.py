@@ -16,6 +16,8 @@ volunteers and tests use it to set up Pages, look at what was posted and break t
 - POST /revoke {"token", "reason"?: deauthorized|password_changed|logged_out} -> {"revoked": n}
 - GET /limits, POST /limits {"page_calls": 10, ...} -> the limits in force
 - GET /app -> {"app_id", "app_secret", "graph_version"}
+- GET /insights, POST /insights {"retired": ["post_media_view"]} -> {"retired", "live"}:
+  metrics Graph stops answering from now on (the invalid-metric error), as in a deprecation
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.sandbox.graph_fields import POST_METRICS
 from bot.sandbox.graph_model import iso_time
 from bot.sandbox.graph_state import GraphState
 
@@ -204,6 +207,23 @@ async def app_info(request: Request) -> Response:
     )
 
 
+async def insights_metrics(request: Request) -> Response:
+    state = _state(request)
+    if request.method == "POST":
+        try:
+            retired = (await _body(request)).get("retired", [])
+        except ValueError as exc:
+            return _fail(str(exc))
+        if not isinstance(retired, list) or not all(isinstance(m, str) for m in retired):
+            return _fail("retired must be a list of metric names")
+        unknown = sorted(set(retired) - set(POST_METRICS))
+        if unknown:
+            return _fail(f"unknown metric(s) {unknown}; the sandbox has {sorted(POST_METRICS)}")
+        state.retired_metrics = set(retired)
+    live = [m for m in POST_METRICS if m not in state.retired_metrics]
+    return JSONResponse({"retired": sorted(state.retired_metrics), "live": live})
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/pages", create_page, methods=["POST"]),
@@ -216,4 +236,5 @@ def routes() -> list[BaseRoute]:
         Route("/revoke", revoke, methods=["POST"]),
         Route("/limits", limits, methods=["GET", "POST"]),
         Route("/app", app_info, methods=["GET"]),
+        Route("/insights", insights_metrics, methods=["GET", "POST"]),
     ]

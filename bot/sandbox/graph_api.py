@@ -26,7 +26,13 @@ from starlette.routing import BaseRoute, Route
 
 from bot.sandbox import fb_login, graph_admin
 from bot.sandbox import graph_errors as errors
-from bot.sandbox.graph_fields import insights, render_page, render_post, render_user
+from bot.sandbox.graph_fields import (
+    InsightsReader,
+    insights,
+    render_page,
+    render_post,
+    render_user,
+)
 from bot.sandbox.graph_model import ADMIN_TASKS, FbPost, Token
 from bot.sandbox.graph_state import GraphState
 
@@ -34,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_LIMIT = 25
 MAX_LIMIT = 100
+MAX_IDS = 50  # per ?ids= lookup, since Graph v2.2
 _VERSION = re.compile(r"v(\d+)\.(\d+)")
 
 
@@ -181,12 +188,7 @@ def _dispatch(
 ) -> Any:
     if not segments:
         if params.get("ids") and method == "GET":
-            # GET /v{N}/?ids=a,b: each node by id (facebook-sdk's get_objects).
-            return {
-                node: _dispatch(state, method, version, [node], token, params)
-                for node in params["ids"].split(",")
-                if node
-            }
+            return _multi_id(state, version, token, params)
         raise errors.unknown_path(f"/{version}/")
     node_id = token.subject_id if segments[0] == "me" else segments[0]
     if node_id is None:
@@ -204,12 +206,14 @@ def _dispatch(
         if method != "GET":
             raise errors.no_such_object(node_id, method)
         if post is not None:
+            _require_read(state, post.page_id, token)
             return render_post(
                 post,
                 state.pages.get(post.page_id),
                 lambda: state.engagement(post),
                 state.now(),
                 fields,
+                _insights_reader(state, post, token),
             )
         if page is not None:
             own = token.kind == "page" and token.page_id == page.id
@@ -231,7 +235,7 @@ def _dispatch(
             return _list_feed(state, version, page.id, edge, token, params)
     if post is not None and edge == "insights" and method == "GET":
         _require_page_access(state, post.page_id, token)
-        return insights(post, state.engagement(post), params.get("metric"))
+        return insights(post, state.engagement(post), params.get("metric"), state.retired_metrics)
     if user is not None and edge == "accounts" and method == "GET":
         return _accounts(state, token, params)
     if post is None and page is None and user is None:
@@ -240,6 +244,50 @@ def _dispatch(
     if method == "GET":
         raise errors.nonexisting_field(edge, node_type)
     raise errors.unknown_path(f"/{edge}")
+
+
+def _multi_id(state: GraphState, version: str, token: Token, params: dict[str, str]) -> Any:
+    """GET /v{N}/?ids=a,b (facebook-sdk's get_objects): each node by id, keyed by id.
+
+    As on Graph (https://developers.facebook.com/docs/graph-api/guides/field-expansion,
+    "multiple ID read requests"): at most 50 ids; the same ``fields`` for every node; one
+    id that fails fails the whole call. Ids that do not exist (any more) are all named in
+    one #803 error; any other failure (e.g. another Page's post) is that node's error.
+    """
+    ids = list(dict.fromkeys(i.strip() for i in params["ids"].split(",") if i.strip()))
+    if len(ids) > MAX_IDS:
+        raise errors.too_many_ids(len(ids), MAX_IDS)
+    answer: dict[str, Any] = {}
+    missing: list[str] = []
+    for node in ids:
+        try:
+            answer[node] = _dispatch(state, "GET", version, [node], token, params)
+        except errors.GraphError as error:
+            if error.code != 100 or error.subcode != 33:
+                raise
+            missing.append(node)
+    if missing:
+        raise errors.aliases_not_found(missing)
+    return answer
+
+
+def _require_read(state: GraphState, page_id: str, token: Token) -> None:
+    """A Page's posts are read with that Page's token or an admin's user token; others
+    would need Page Public Content Access, which the sandbox's app does not have."""
+    if token.kind == "page" and token.page_id == page_id:
+        return
+    page = state.pages.get(page_id)
+    if token.kind == "user" and page is not None and token.user_id in page.admins:
+        return
+    raise errors.no_public_content_access()
+
+
+def _insights_reader(state: GraphState, post: FbPost, token: Token) -> InsightsReader:
+    def read(metric: str | None, counts: dict[str, int]) -> dict[str, Any]:
+        _require_page_access(state, post.page_id, token)
+        return insights(post, counts, metric, state.retired_metrics)
+
+    return read
 
 
 def _require_page_access(state: GraphState, page_id: str, token: Token) -> None:
@@ -347,7 +395,14 @@ def _list_feed(
     page = state.pages.get(page_id)
     now = state.now()
     data = [
-        render_post(p, page, functools.partial(state.engagement, p), now, params.get("fields"))
+        render_post(
+            p,
+            page,
+            functools.partial(state.engagement, p),
+            now,
+            params.get("fields"),
+            _insights_reader(state, p, token),
+        )
         for p in page_posts
     ]
     body: dict[str, Any] = {"data": data}

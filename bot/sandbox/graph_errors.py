@@ -118,6 +118,51 @@ def no_such_object(object_id: str, method: str) -> GraphError:
     )
 
 
+def aliases_not_found(ids: list[str]) -> GraphError:
+    """A multi-id lookup (``GET /?ids=a,b``) naming ids that do not exist (any more).
+
+    One missing id fails the whole call. Message and code as recorded by many SDK users
+    (e.g. koala, fb_graph, facepager issues); the HTTP status is not documented (old
+    mocks and fb_graph's ``"not_found"`` challenge say 404).
+    """
+    return GraphError(
+        f"(#803) Some of the aliases you requested do not exist: {','.join(ids)}",
+        code=803,
+        status=404,
+    )
+
+
+def too_many_ids(provided: int, maximum: int) -> GraphError:
+    # "Max. 50 ids per request" for ?ids= since v2.2
+    # (https://developers.facebook.com/docs/apps/upgrading#v21tov22); wording not recorded.
+    return GraphError(f"(#100) Too many IDs. Maximum: {maximum}. Provided: {provided}.", code=100)
+
+
+def no_public_content_access() -> GraphError:
+    """Reading a post of a Page the token does not stand for (message as seen in the
+    wild, e.g. pdir/social-feed-bundle#184, sns-sdks/python-facebook#102)."""
+    return GraphError(
+        "(#10) This endpoint requires the 'pages_read_engagement' permission or the "
+        "'Page Public Content Access' feature. Refer to "
+        "https://developers.facebook.com/docs/apps/review/login-permissions#manage-pages "
+        "and https://developers.facebook.com/docs/apps/review/feature#reference-PAGES_ACCESS "
+        "for details.",
+        code=10,
+    )
+
+
+def invalid_metric() -> GraphError:
+    # Retired Page Insights metrics: "the API will return an invalid metric error when
+    # calling any of these metrics" (developers.facebook.com/docs/pages-api/changelog,
+    # Nov 2025 and Jun 2025 deprecations).
+    return bad_parameter("The value must be a valid insights metric")
+
+
+def metric_required(field: str) -> GraphError:
+    # Asking for ``insights`` as a field without ``.metric(...)``.
+    return bad_parameter(f"For field '{field}': The parameter metric is required")
+
+
 def unknown_path(path: str) -> GraphError:
     return GraphError(f"Unknown path components: {path}", code=2500)
 

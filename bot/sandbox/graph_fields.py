@@ -85,14 +85,23 @@ def _edge_summary(total: int, modifiers: dict[str, str], summary: dict[str, Any]
     return edge
 
 
+InsightsReader = Callable[[str | None, dict[str, int]], dict[str, Any]]
+
+
 def render_post(
     post: FbPost,
     page: FbPage | None,
     engagement: Callable[[], dict[str, int]],
     now: float,
     raw: str | None,
+    read_insights: InsightsReader | None = None,
 ) -> dict[str, Any]:
-    """``engagement`` is called only if an engagement field is asked for (it costs hashing)."""
+    """``engagement`` is called only if an engagement field is asked for (it costs hashing).
+
+    ``read_insights(metric, counts)`` answers the ``insights.metric(...)`` field expansion
+    (it checks the token may read the Page's insights); without it the post has no
+    ``insights`` field.
+    """
     published = post.is_published(now)
     cache: dict[str, dict[str, int]] = {}
 
@@ -120,6 +129,16 @@ def render_post(
             counts()["comments"], m, {"order": "ranked", "can_comment": True}
         ),
     }
+    if read_insights is not None:
+        # Field expansion of the insights edge: the same {"data": [...]} as
+        # GET /{post-id}/insights (https://developers.facebook.com/docs/graph-api/guides/
+        # field-expansion); the field form needs .metric(...).
+        def insights_field(m: dict[str, str]) -> Any:
+            if not m.get("metric"):
+                raise errors.metric_required("insights")
+            return read_insights(m["metric"], counts())
+
+        getters["insights"] = insights_field
     return _pick("PagePost", parse_fields(raw), ("created_time", "message", "id"), getters)
 
 
@@ -149,9 +168,11 @@ def render_user(user: FbUser, raw: str | None) -> dict[str, Any]:
 
 # --- post insights -------------------------------------------------------------------
 # post_impressions* and post_engaged_users were retired (post_media_view replaced
-# post_impressions in Nov 2025). The live API leaves a retired metric out of ``data``; a
-# metric the sandbox has never heard of, or a request in which nothing valid remains, is
-# the code-100 error Graph gives for invalid metrics.
+# post_impressions in Nov 2025). Since those deprecations "the API will return an invalid
+# metric error when calling any of these metrics" (Pages API changelog): asking for a
+# retired metric, or one the sandbox has never heard of, fails the whole request with
+# the code-100 invalid-metric error, alone or in a list. Operators can retire more
+# metrics at run time (graph_admin: POST /insights) to rehearse the next deprecation.
 DEPRECATED_POST_METRICS = frozenset(
     {
         "post_impressions",
@@ -178,16 +199,22 @@ POST_METRICS = {
 }
 
 
-def insights(post: FbPost, counts: dict[str, int], metric_param: str | None) -> dict[str, Any]:
+def insights(
+    post: FbPost,
+    counts: dict[str, int],
+    metric_param: str | None,
+    retired: frozenset[str] | set[str] = frozenset(),
+) -> dict[str, Any]:
+    """``metric_param``: ``a,b`` or ``["a","b"]``; None or empty means every live metric."""
     if metric_param:
         names = [m.strip() for m in metric_param.strip("[]").replace('"', "").split(",")]
-        names = [m for m in names if m]
+        names = list(dict.fromkeys(m for m in names if m))
     else:
-        names = list(POST_METRICS)
-    unknown = [m for m in names if m not in POST_METRICS and m not in DEPRECATED_POST_METRICS]
-    wanted = [m for m in names if m in POST_METRICS]
-    if unknown or not wanted:
-        raise errors.bad_parameter("The value must be a valid insights metric")
+        names = [m for m in POST_METRICS if m not in retired]
+    gone = DEPRECATED_POST_METRICS | retired
+    if not names or any(m not in POST_METRICS or m in gone for m in names):
+        raise errors.invalid_metric()
+    wanted = names
     data = []
     for name in wanted:
         if name == "post_media_view":

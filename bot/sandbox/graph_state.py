@@ -83,6 +83,9 @@ class GraphState(TokensMixin):
             self.tokens: dict[str, Token] = {}
             self.codes: dict[str, LoginCode] = {}
             self._next = {"user": 1, "page": 1, "post": 1}
+            # Insights metrics retired at run time (graph_admin POST /insights), on top of
+            # graph_fields.DEPRECATED_POST_METRICS: rehearses Graph dropping a metric.
+            self.retired_metrics: set[str] = set()
             self.counters.reset()
 
     def snapshot(self) -> dict[str, Any]:
