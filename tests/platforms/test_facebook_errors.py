@@ -38,6 +38,7 @@ EXPECTED = {
     368: PermanentError,
     506: PermanentError,
     100: PermanentError,
+    803: PermanentError,
     2635: PermanentError,
     1: TransientError,
     2: TransientError,

@@ -96,6 +96,9 @@ GRAPH_ERROR_TABLE: dict[int, GraphErrorRule] = {
     506: GraphErrorRule(PermanentError, "duplicate post", duplicate=True),
     # 100 "Invalid parameter".
     100: GraphErrorRule(PermanentError, "Facebook rejected a parameter"),
+    # 803 "Some of the aliases you requested do not exist": a multi-id lookup
+    # (GET /?ids=) naming a deleted or unknown object; the engagement reader finds which.
+    803: GraphErrorRule(PermanentError, "Facebook has no object with that id"),
     # 2635: the Graph version asked for is deprecated (see graph_version below).
     2635: GraphErrorRule(
         PermanentError,
