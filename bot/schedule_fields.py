@@ -26,6 +26,10 @@ _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 # X usernames: letters, digits and underscores, at most 15 (X Help Center, "username
 # rules"; the minimum of 4 applies to new names only, so shorter ones still exist).
 _X_HANDLE = re.compile(r"^@?[A-Za-z0-9_]{1,15}$")
+# Far beyond X's 280 weighted characters even with long links (each counts 23): longer
+# texts are refused without counting, as supporters' pledge wordings are
+# (bot.pledges.pledging.X_MAX_WORDING_CHARS).
+X_MAX_CHARS_TO_COUNT = 2000
 PLATFORM_ALIASES = {"twitter": "x", "tw": "x", "fb": "facebook", "meta": "facebook"}
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
 TO_EXAMPLE = "to: [x, facebook]"
@@ -242,6 +246,18 @@ def check_length(
     reader: Reader, node: Node, field: str, platform: str, text: str, label: str
 ) -> bool:
     """Report ``text`` if ``platform`` would refuse it; True when it is fine."""
+    if platform == "x" and len(text) > X_MAX_CHARS_TO_COUNT:
+        # Refused before counting: twitter-text's weighted count grows with the text, and
+        # a pasted article must not stall `apply` for seconds to say what is plain.
+        reader.problem(
+            node,
+            field,
+            text,
+            f"for X, {label} is {len(text):,} characters; X allows {text_rules.X_MAX_WEIGHTED} "
+            f"(links count as {text_rules.X_URL_WEIGHT}); a text over "
+            f"{X_MAX_CHARS_TO_COUNT:,} characters is refused without counting: shorten it",
+        )
+        return False
     message = text_rules.check(platform, text)
     if message is None:
         return True

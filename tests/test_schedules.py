@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -897,3 +898,21 @@ def test_every_documented_setting_exists_and_every_setting_is_documented() -> No
         assert f"`{key}`" in doc, key
     for name in PLACEHOLDERS:
         assert f"`{{{name}}}`" in doc, name
+
+
+def test_a_very_long_x_text_is_refused_before_counting_naming_its_length_and_limit() -> None:
+    # twitter-text's count grows with the text; a pasted article must not stall `apply`.
+    text = "word " * 12_000  # 60,000 characters
+    started = time.perf_counter()
+    problem = only_problem(
+        HEAD + f"posts:\n  - id: a\n    at: 2027-07-01 12:00\n    to: [x]\n    text: {text}\n"
+    )
+    elapsed = time.perf_counter() - started
+    assert (problem.field, problem.where.file, problem.where.line) == (
+        "posts[a].text",
+        "camp.yaml",
+        7,
+    )
+    assert "is 59,999 characters" in problem.message
+    assert "280" in problem.message and "2,000" in problem.message
+    assert elapsed < 0.3, f"took {elapsed:.2f}s"
