@@ -31,6 +31,7 @@ from bot.db.models import (
 )
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
+from bot.schedule_fields import X_MAX_CHARS_TO_COUNT
 from bot.vault import Vault
 
 logger = logging.getLogger(__name__)
@@ -40,8 +41,9 @@ logger = logging.getLogger(__name__)
 PREPARE = timedelta(seconds=10)
 # Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
 LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
-# Far beyond X's 280 weighted characters even with long links (each counts 23).
-X_MAX_WORDING_CHARS = 2000
+# Far beyond X's 280 weighted characters even with long links (each counts 23): the same
+# cap as schedule files' texts.
+X_MAX_WORDING_CHARS = X_MAX_CHARS_TO_COUNT
 # Campaigns whose release is over: their supporters' tokens and emails are no longer needed.
 FINISHED = (PledgeCampaignState.RELEASED, PledgeCampaignState.GOAL_MISSED)
 # C0 control characters other than tab and newline: PostgreSQL refuses NUL in text, and no

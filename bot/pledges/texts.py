@@ -11,6 +11,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from bot import text_rules
 from bot.db.models import PledgeCampaign
+from bot.schedule_fields import X_MAX_CHARS_TO_COUNT
 
 
 def utm_tag(link: str, *, platform: str, campaign: str) -> str:
@@ -71,4 +72,11 @@ def as_posted(platform: str, text: str, link: str | None) -> str:
 
 def refusal(platform: str, text: str, link: str | None) -> str | None:
     """None when ``text`` (with ``link``) fits ``platform``, else what to fix."""
-    return text_rules.check(platform, as_posted(platform, text, link))
+    posted = as_posted(platform, text, link)
+    if platform == "x" and len(posted) > X_MAX_CHARS_TO_COUNT:
+        # not counted: twitter-text's weighted count slows down on long texts
+        return (
+            f"is {len(posted):,} characters; X allows {text_rules.X_MAX_WEIGHTED} "
+            f"(links count as {text_rules.X_URL_WEIGHT})"
+        )
+    return text_rules.check(platform, posted)

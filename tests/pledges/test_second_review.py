@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import load_settings
 from bot.db.models import Pledge, PledgeState
+from bot.pledges.campaigns import PledgeCampaignSpec, check_spec
 from bot.pledges.mail import Mailer, reconnect_message
 from bot.pledges.pledging import PledgeReceipt, find_campaign
 from bot.pledges.readiness import check_readiness
@@ -126,3 +128,20 @@ def test_a_title_with_a_line_break_does_not_stop_the_reconnect_emails(
     with sessions() as s:
         states = set(s.scalars(select(Pledge.state)))
     assert states == {PledgeState.NEEDS_RECONNECT}
+
+
+def test_a_very_long_campaign_text_is_refused_without_counting_it() -> None:
+    text = "word " * 12_000
+    spec = PledgeCampaignSpec(
+        slug="fujitsu",
+        title="Fujitsu",
+        message={"x": text, "facebook": "Stand with the reps"},
+        goal=5,
+        release_at=RELEASE,
+        timezone="Europe/London",
+    )
+    started = time.perf_counter()
+    [problem] = check_spec(spec)
+    assert time.perf_counter() - started < 0.2
+    assert problem.field == "text.x"
+    assert "is 60,000 characters; X allows 280" in problem.message
