@@ -333,11 +333,32 @@ def add_pledge(
     pledge.withdrawn_at = None
     # The token was checked just now by the sign-in (verify_credentials / me).
     pledge.verified_at = now
+    _revive_other_pledges(session, account.id, pledge.id, now)
     session.commit()
     logger.info(
         "pledge %s: %s @%s pledged to %s", pledge.id, platform, who.handle, pc.campaign.slug
     )
     return _receipt(pc, pledge, account.handle, secret)
+
+
+def _revive_other_pledges(session: Session, account_id: int, pledge_id: int, now: datetime) -> None:
+    """A broken token is the account's, not one pledge's: once the supporter signs in
+    again (from any campaign's page, say from one reconnect email of several), their
+    other needs-reconnect pledges to campaigns still open have a working token again and
+    would otherwise be left out of those releases. Does not commit."""
+    session.execute(
+        update(Pledge)
+        .where(
+            Pledge.account_id == account_id,
+            Pledge.id != pledge_id,
+            Pledge.state == PledgeState.NEEDS_RECONNECT,
+            Pledge.pledge_campaign_id.in_(
+                select(PledgeCampaign.id).where(PledgeCampaign.state == PledgeCampaignState.OPEN)
+            ),
+        )
+        .values(state=PledgeState.ACTIVE, state_reason="", verified_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def pledge_by_secret(session: Session, secret: str) -> Pledge | None:

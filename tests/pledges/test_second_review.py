@@ -14,7 +14,7 @@ from bot.config import load_settings
 from bot.db.models import Pledge, PledgeState
 from bot.pledges.campaigns import PledgeCampaignSpec, check_spec
 from bot.pledges.mail import Mailer, reconnect_message
-from bot.pledges.pledging import PledgeReceipt, find_campaign
+from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
 from bot.pledges.readiness import check_readiness
 from bot.pledges.rules import check
 from bot.pledges.texts import utm_tag
@@ -145,3 +145,27 @@ def test_a_very_long_campaign_text_is_refused_without_counting_it() -> None:
     assert time.perf_counter() - started < 0.2
     assert problem.field == "text.x"
     assert "is 60,000 characters; X allows 280" in problem.message
+
+
+def test_reconnecting_through_one_campaign_revives_the_same_accounts_other_pledges(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # The token is the account's, not the pledge's: a supporter who pledged to two
+    # campaigns and reconnects from one reconnect email must not be left out of the other.
+    with sessions() as s:
+        make_campaign(s, "first")
+        make_campaign(s, "second")
+    for slug in ("first", "second"):
+        pledge_factory(slug, "1", token="old-token")
+    report = check_readiness(
+        sessions, vault, {"x": Tokens(revoked={"1"})}, now=CHECK_AT, hours=24, base_url="https://u"
+    )
+    assert report.broken == 2
+    pledge_factory("first", "1", token="new-token", now=CHECK_AT + timedelta(minutes=5))
+    with sessions() as s:
+        states = {p.pledge_campaign.campaign.slug: p.state for p in s.scalars(select(Pledge))}
+        pc = find_campaign(s, "second")
+        assert pc is not None
+        ready = progress(s, pc, CHECK_AT + timedelta(minutes=6), readiness_hours=24)
+    assert states == {"first": PledgeState.ACTIVE, "second": PledgeState.ACTIVE}
+    assert ready.ready_reach == 100  # verified by the new sign-in
