@@ -1,4 +1,7 @@
-"""Metric readers over real HTTP against the sandbox, and X's partial answers."""
+"""Metric readers over real HTTP against the sandbox, and X's partial answers.
+
+Facebook's reader is tested in test_facebook_metrics.py.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ from typing import Any
 import pytest
 
 from bot.platforms.base import AuthError, Credentials
-from bot.platforms.facebook import FacebookMetrics, FacebookPlatform
 from bot.platforms.x import XMetrics, XPlatform
 from bot.platforms.x.metrics import parse_lookup
 from bot.sandbox.testing import running_sandbox
@@ -63,39 +65,3 @@ def test_x_without_a_bearer_token_cannot_read_public_metrics(sandbox):
     x = XPlatform(app["consumer_key"], app["consumer_secret"], api_base_url=sandbox.url)
     with pytest.raises(AuthError):
         XMetrics(x).read_public(["1"])
-
-
-def facebook_post(sandbox) -> tuple[FacebookPlatform, Credentials, str]:
-    fb = FacebookPlatform(graph_base_url=sandbox.url, www_base_url=sandbox.url)
-    page = sandbox.admin.create_page("Reader Page", followers=20000)
-    creds = Credentials(page["page_token"], "", page["page_id"])
-    post = fb.publish(creds, "Rally at noon")
-    sandbox.admin.advance_clock(7200)
-    return fb, creds, post.platform_id
-
-
-def test_facebook_falls_back_to_per_post_insights_when_graph_has_no_field_expansion(sandbox):
-    fb, creds, post_id = facebook_post(sandbox)
-    metrics = FacebookMetrics(fb)
-    [reading] = metrics.read(creds, [post_id])
-    assert reading.values["views"] and reading.sources["views"] == "graph.insights"
-    assert reading.values["likes"] and reading.values["replies"] is not None
-    assert metrics._expand_insights is False  # asked once, remembered
-
-
-def test_facebook_takes_insights_from_the_expanded_field_in_one_call(sandbox):
-    fb, creds, post_id = facebook_post(sandbox)
-    expanded = {
-        post_id: {
-            "id": post_id,
-            "reactions": {"data": [], "summary": {"total_count": 12}},
-            "comments": {"data": [], "summary": {"total_count": 3}},
-            "insights": {"data": [{"name": "post_media_view", "values": [{"value": 777}]}]},
-        }
-    }
-    sandbox.admin.script("facebook", "GET", r"^/v[0-9.]+/$", [{"status": 200, "body": expanded}])
-    sandbox.admin.script(
-        "facebook", "GET", "/insights", [{"status": 500, "body": {"error": {"code": 1}}}]
-    )
-    [reading] = FacebookMetrics(fb).read(creds, [post_id])
-    assert reading.values == {"likes": 12, "reposts": 0, "replies": 3, "views": 777}

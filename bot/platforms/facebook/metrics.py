@@ -1,33 +1,44 @@
-"""Reading Facebook Page post engagement, with the Page's token.
+"""Reading Facebook Page post engagement, up to 50 posts a call, with the Page's token.
 
-Fields (https://developers.facebook.com/docs/graph-api/reference/post/):
-``GET /?ids=a,b&fields=shares,reactions.summary(total_count).limit(0),
-comments.summary(true).limit(0)`` reads up to 50 posts a call (Graph's limit for
-multiple-ID lookups, https://developers.facebook.com/docs/graph-api/guides/
-field-expansion). ``shares`` is left out when a post has none (then 0); a missing
-reactions or comments summary is unavailable (None), never 0.
+One call per batch: ``GET /?ids=a,b,...&fields=shares,reactions.summary(total_count).limit(0),
+comments.summary(true).limit(0),insights.metric(post_media_view)``. Graph answers an object
+keyed by id, at most 50 ids a call (multiple-ID lookups, https://developers.facebook.com/
+docs/graph-api/guides/field-expansion), and the insights edge comes by field expansion in
+the shape of ``GET /{post-id}/insights`` (https://developers.facebook.com/docs/graph-api/
+reference/insights/#post-metrics). ``shares`` is left out when a post has none (then 0);
+a missing reactions or comments summary, or a missing ``post_media_view``, is unavailable
+(None), never 0.
 
-Insights (https://developers.facebook.com/docs/graph-api/reference/insights/#post-metrics):
-first asked for in the same call by field expansion (``insights.metric(post_media_view)``,
-https://developers.facebook.com/docs/graph-api/guides/field-expansion); a Graph that
-answers "nonexisting field (insights)" (the sandbox does) is remembered and asked
-``GET /{post-id}/insights?metric=post_media_view`` instead, one post a call. ``post_impressions``
-was replaced by ``post_media_view`` in November 2025; a metric Graph no longer returns
-is unavailable. A token without read_insights (code 10 / 200-299) makes views
-unavailable for the batch rather than failing the reading.
+One post that fails fails the whole lookup, so the reader finds it:
 
-A deleted post: Graph answers code 100, subcode 33, "Object with ID … does not exist".
-In a multi-id lookup one missing post fails the whole call, so the batch is read again
-one post at a time to find out which.
+- a deleted post: ``#803 Some of the aliases you requested do not exist: <ids>`` (or #100
+  subcode 33 "does not exist"). The ids Graph names are checked one by one (so one
+  deleted post costs 3 calls, not 50) and marked deleted; the rest are read again.
+- a post the token may not read (#10, another Page's post): the batch is halved until the
+  post is found; it is left unread this round. If both halves are refused too, it is the
+  token, not a post: the batch fails with one AuthError.
+- insights Graph will not give: a retired metric (#100 "valid insights metric", as in the
+  Nov 2025 deprecation of post_impressions) or a token without read_insights (#10). The
+  batch is read again without insights, views are unavailable, and insights are not asked
+  for again for a day (for every Page, or for that Page).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
-from bot.platforms.base import AuthError, Credentials, MetricsReading, PermanentError
+from bot.platforms.base import (
+    AuthError,
+    Credentials,
+    MetricsReading,
+    PermanentError,
+    PlatformError,
+)
 from bot.platforms.facebook.adapter import FacebookPlatform
 
 logger = logging.getLogger(__name__)
@@ -37,86 +48,173 @@ FIELDS = "shares,reactions.summary(total_count).limit(0),comments.summary(true).
 INSIGHT_METRIC = "post_media_view"
 FIELDS_WITH_INSIGHTS = f"{FIELDS},insights.metric({INSIGHT_METRIC})"
 FACEBOOK_METRICS = ("likes", "reposts", "replies", "views")
+INSIGHTS_PAUSE_SECONDS = 24 * 3600.0  # after Graph refuses insights, before asking again
+_EVERY_PAGE = ""
+
+_GONE = "gone"  # per-post outcomes of a lookup, beside the nodes themselves
+_REFUSED = "refused"
 
 
-def _is_gone(exc: PermanentError) -> bool:
-    return exc.code == 100 and "does not exist" in exc.message
+def _per_post(exc: PlatformError) -> str | None:
+    """Which per-post failure failed a lookup, if it is one (else the whole call failed)."""
+    if isinstance(exc, PermanentError) and (
+        exc.code == 803 or (exc.code == 100 and "does not exist" in exc.message)
+    ):
+        return _GONE
+    if isinstance(exc, AuthError) and _is_permission(exc):
+        return _REFUSED
+    return None
+
+
+def _is_permission(exc: PlatformError) -> bool:
+    # Graph's "API Permission Denied" (10) and "API Permission" (200-299) codes; a dead
+    # token (190, 102) is not about one post.
+    return isinstance(exc.code, int) and (exc.code == 10 or 200 <= exc.code < 300)
+
+
+def _about_insights(exc: PlatformError) -> bool:
+    message = exc.message
+    return exc.code == 100 and (
+        "insights metric" in message or "(insights)" in message or "parameter metric" in message
+    )
+
+
+def _named(message: str, ids: Sequence[str]) -> list[str]:
+    """The requested ids Graph's message names (#803 lists them after a colon)."""
+    wanted = set(ids)
+    return [word for word in dict.fromkeys(re.split(r"[\s,':()]+", message)) if word in wanted]
 
 
 class FacebookMetrics:
-    def __init__(self, platform: FacebookPlatform) -> None:
-        self._platform = platform
-        self._expand_insights = True  # until Graph says it has no such field
+    """Thread-safe: the poller reads several Pages at once through one instance."""
 
-    def _objects(self, graph: Any, ids: Sequence[str], insights: bool) -> tuple[Any, bool]:
-        """(nodes, whether they carry insights) for one multi-id lookup."""
-        if insights and self._expand_insights:
-            try:
-                return graph.get_objects(list(ids), fields=FIELDS_WITH_INSIGHTS), True
-            except PermanentError as exc:
-                if not ("nonexisting field" in exc.message and "insights" in exc.message):
-                    raise
-                logger.info("Graph has no insights field expansion: reading insights per post")
-                self._expand_insights = False
-            except AuthError as exc:
-                # No read_insights permission: read the rest; views stay unavailable.
-                logger.info("no insights with this Page token (%s)", exc.message)
-                return graph.get_objects(list(ids), fields=FIELDS), True
-        return graph.get_objects(list(ids), fields=FIELDS), False
+    def __init__(
+        self, platform: FacebookPlatform, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._platform = platform
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._insights_paused: dict[str, float] = {}  # Page id (or every Page) -> until
+        self.calls = 0  # Graph calls made, for benchmarks and tests
+
+    # -- insights on or off ------------------------------------------------------------
+
+    def _insights_allowed(self, page_id: str) -> bool:
+        now = self._clock()
+        with self._lock:
+            return all(self._insights_paused.get(key, 0.0) <= now for key in (_EVERY_PAGE, page_id))
+
+    def _pause_insights(self, key: str) -> None:
+        with self._lock:
+            self._insights_paused[key] = self._clock() + INSIGHTS_PAUSE_SECONDS
+
+    # -- reading -----------------------------------------------------------------------
 
     def read(
         self, creds: Credentials, ids: Sequence[str], *, insights: bool = True
     ) -> list[MetricsReading]:
-        """Engagement of up to 50 posts of the Page ``creds`` belongs to."""
+        """Engagement of up to 50 posts of the Page ``creds`` belongs to.
+
+        Deleted posts come back ``deleted``; posts the token may not read are left out
+        (not read this time). Errors that are not about one post are raised, classified.
+        """
         if not 1 <= len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"between 1 and {MAX_IDS_PER_CALL} ids per call, not {len(ids)}")
         graph = self._platform._graph(creds.token)  # same package: the adapter's client
-        expanded = False
+        page_id = creds.platform_user_id
+        ids = list(dict.fromkeys(ids))
+        with_insights = insights and self._insights_allowed(page_id)
         try:
-            nodes, expanded = self._objects(graph, ids, insights)
+            nodes = self._lookup(
+                graph, ids, FIELDS_WITH_INSIGHTS if with_insights else FIELDS, top=True
+            )
         except PermanentError as exc:
-            if not _is_gone(exc):
+            if not (with_insights and _about_insights(exc)):
                 raise
-            nodes = {}
-            for post_id in ids:
-                try:
-                    nodes[post_id] = graph.get_object(post_id, fields=FIELDS)
-                except PermanentError as one:
-                    if not _is_gone(one):
-                        raise
-                    nodes[post_id] = None
+            logger.warning("Graph no longer gives %s (%s): views unavailable", INSIGHT_METRIC, exc)
+            self._pause_insights(_EVERY_PAGE)
+            with_insights = False
+            nodes = self._lookup(graph, ids, FIELDS, top=True)
+        except AuthError as exc:
+            if not (with_insights and _is_permission(exc)):
+                raise
+            nodes = self._lookup(graph, ids, FIELDS, top=True)  # still refused: raises
+            logger.info("Page %s: no insights with this token (%s)", page_id, exc.message)
+            self._pause_insights(page_id)
+            with_insights = False
         readings: list[MetricsReading] = []
-        views_allowed = insights and not expanded
         for post_id in ids:
             node = nodes.get(post_id)
-            if node is None and post_id in nodes:
+            if node == _GONE:
                 readings.append(MetricsReading(post_id, deleted=True))
-                continue
-            if not isinstance(node, dict):
-                continue  # not in the answer: not read this time
-            values, sources = parse_fields(node)
-            if expanded:
-                values["views"] = _insight_value(node.get("insights"))
-                sources["views"] = (
-                    "graph.insights" if values["views"] is not None else "graph.unavailable"
-                )
-            if views_allowed:
-                try:
-                    values["views"] = _views(graph, post_id)
-                    sources["views"] = (
-                        "graph.insights" if values["views"] is not None else "graph.unavailable"
-                    )
-                except AuthError as exc:
-                    logger.info("no insights for Page %s: %s", creds.platform_user_id, exc)
-                    views_allowed = False
-                except PermanentError as exc:
-                    if _is_gone(exc):
-                        readings.append(MetricsReading(post_id, deleted=True))
-                        continue
-                    values["views"] = None  # e.g. #100 invalid metric: retired
-                    sources["views"] = "graph.unavailable"
-            readings.append(MetricsReading(post_id, values, sources))
+            elif isinstance(node, dict):
+                readings.append(_reading(post_id, node, with_insights))
+            elif node == _REFUSED:
+                logger.warning("Page %s may not read post %s: not read", page_id, post_id)
         return readings
+
+    def _get(self, graph: Any, ids: list[str], fields: str) -> dict[str, Any]:
+        with self._lock:
+            self.calls += 1
+        answer = graph.get_objects(ids, fields=fields)
+        return answer if isinstance(answer, dict) else {}
+
+    def _attempt(self, graph: Any, ids: list[str], fields: str) -> dict[str, Any] | PlatformError:
+        """One lookup: its nodes, or the per-post error that failed it (others raise)."""
+        try:
+            return self._get(graph, ids, fields)
+        except PlatformError as exc:
+            if _per_post(exc) is None:
+                raise
+            return exc
+
+    def _lookup(
+        self,
+        graph: Any,
+        ids: list[str],
+        fields: str,
+        answer: dict[str, Any] | PlatformError | None = None,
+        *,
+        top: bool = False,
+    ) -> dict[str, Any]:
+        """post id -> node, _GONE or _REFUSED, finding the posts that fail a lookup."""
+        if answer is None:
+            answer = self._attempt(graph, ids, fields)
+        if isinstance(answer, dict):
+            return answer
+        kind = _per_post(answer)
+        assert kind is not None  # _attempt raised the others
+        if len(ids) == 1:
+            if top and kind == _REFUSED:
+                raise answer  # the whole batch was this one post: let the caller decide
+            return {ids[0]: kind}
+        named = _named(answer.message, ids) if kind == _GONE else []
+        if named:
+            parts = [[i] for i in named] + [[i for i in ids if i not in named]]
+        else:
+            half = len(ids) // 2
+            parts = [ids[:half], ids[half:]]
+        parts = [part for part in parts if part]
+        attempts = [self._attempt(graph, part, fields) for part in parts]
+        if (
+            top
+            and kind == _REFUSED
+            and all(isinstance(a, PlatformError) and _per_post(a) == _REFUSED for a in attempts)
+        ):
+            raise answer  # neither half reads: the token, not one post
+        nodes: dict[str, Any] = {}
+        for part, attempt in zip(parts, attempts, strict=True):
+            nodes.update(self._lookup(graph, part, fields, attempt))
+        return nodes
+
+
+def _reading(post_id: str, node: dict[str, Any], with_insights: bool) -> MetricsReading:
+    values, sources = parse_fields(node)
+    if with_insights:
+        values["views"] = _insight_value(node.get("insights"))
+        if values["views"] is not None:
+            sources["views"] = "graph.insights"
+    return MetricsReading(post_id, values, sources)
 
 
 def parse_fields(node: dict[str, Any]) -> tuple[dict[str, int | None], dict[str, str]]:
@@ -136,10 +234,6 @@ def parse_fields(node: dict[str, Any]) -> tuple[dict[str, int | None], dict[str,
     return values, sources
 
 
-def _views(graph: Any, post_id: str) -> int | None:
-    return _insight_value(graph.get_connections(post_id, "insights", metric=INSIGHT_METRIC))
-
-
 def _insight_value(answer: Any) -> int | None:
     """post_media_view from an insights answer ``{"data": [{"name", "values"}]}``."""
     if not isinstance(answer, dict):
@@ -148,6 +242,6 @@ def _insight_value(answer: Any) -> int | None:
         if isinstance(item, dict) and item.get("name") == INSIGHT_METRIC:
             points = item.get("values") or []
             value = points[-1].get("value") if points and isinstance(points[-1], dict) else None
-            if isinstance(value, int):
+            if isinstance(value, int) and not isinstance(value, bool):
                 return value
     return None
