@@ -100,9 +100,21 @@ class Runtime:
     def lock(self) -> DaemonLock:
         return DaemonLock(self.engine, self.settings.database_url)
 
-    def with_sandbox(self, url: str, app: dict[str, str]) -> Runtime:
-        """The same database, talking to the sandbox at ``url`` with its app credentials."""
-        settings = self.settings.replace(
+    def with_settings(self, **changes: object) -> Runtime:
+        """The same database with some settings changed."""
+        return Runtime(self.settings.replace(**changes), self.engine)
+
+    def with_sandbox(
+        self, url: str, app: dict[str, str], acceleration: float | None = None
+    ) -> Runtime:
+        """The same database, talking to the sandbox at ``url`` with its app credentials
+        and at its clock's rate (``acceleration``; asked of the sandbox when not given),
+        so engagement snapshots follow the sandbox's time, not SANDBOX_TIME_ACCELERATION's
+        guess of it."""
+        if acceleration is None:
+            acceleration = sandbox_acceleration(url)
+        return self.with_settings(
+            sandbox_time_acceleration=acceleration,
             sandbox_url=url,
             x_consumer_key=Secret(app["consumer_key"]),
             x_consumer_secret=Secret(app["consumer_secret"]),
@@ -110,7 +122,23 @@ class Runtime:
             facebook_app_id=app.get("fb_app_id", ""),
             facebook_app_secret=Secret(app.get("fb_app_secret", "")),
         )
-        return Runtime(settings, self.engine)
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def sandbox_acceleration(url: str, timeout: float = 5.0, default: float = 1.0) -> float:
+    """The running sandbox's clock rate (sandbox seconds per real second); ``default``
+    when it cannot be asked (1, real time, for planning: late snapshots, never early)."""
+    import requests
+
+    try:
+        answer = requests.get(f"{url}/_sandbox/clock", timeout=timeout)
+        answer.raise_for_status()
+        rate = float(answer.json()["acceleration"])
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        logger.warning(
+            "could not read the sandbox's clock rate at %s (%s); assuming %s", url, exc, default
+        )
+        return default
+    return rate if rate > 0 else default

@@ -6,6 +6,7 @@ import contextlib
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from bot.cli.posts import print_report
 from bot.config import ConfigError, Settings
 from bot.daemon import Daemon
 from bot.db.lock import AlreadyRunning
+from bot.engagement.plan import clock_note, on_clock
 from bot.engagement.poll import poller_for
 from bot.ledger import Missed
 from bot.platforms.base import PlatformError
@@ -60,7 +62,9 @@ def _embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[
     if settings.sandbox_url:
         return settings.sandbox_url, SandboxAdmin(settings.sandbox_url)
     options = SandboxOptions(
-        port=settings.sandbox_port, state_file=settings.sandbox_state_file or None
+        port=settings.sandbox_port,
+        state_file=settings.sandbox_state_file or None,
+        time_acceleration=settings.sandbox_time_acceleration,
     )
     try:
         handle = stack.enter_context(running_sandbox(options, fixed_port=True))
@@ -70,6 +74,24 @@ def _embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[
             "is something else using it? Set SANDBOX_PORT to another port"
         ) from None
     return handle.url, handle.admin
+
+
+def engagement_job(runtime: Runtime) -> tuple[str, Callable[[], object], float]:
+    """The daemon's engagement round and how often it runs, on the platforms' clock.
+
+    On a sandbox whose clock runs F times faster (SANDBOX_TIME_ACCELERATION), each
+    ENGAGEMENT_OFFSETS snapshot is taken when that much *sandbox* time has passed (the
+    "7d" one about 10 minutes after the post at 1000x), and the daemon looks for due
+    snapshots F times as often (at most once a second). On the real platforms F is 1.
+    Only the poller's runtime is rescaled: the deliverer keeps the real settings, so no
+    post's publishing time moves.
+    """
+    s = runtime.settings
+    rate = s.clock_acceleration
+    if rate == 1:
+        return "engagement", poller_for(runtime).run, s.engagement_poll_seconds
+    timed = runtime.with_settings(engagement_offsets=on_clock(s.engagement_offsets, rate))
+    return "engagement", poller_for(timed).run, max(1.0, s.engagement_poll_seconds / rate)
 
 
 def _queue_examples(runtime: Runtime) -> None:
@@ -91,6 +113,15 @@ def _queue_examples(runtime: Runtime) -> None:
         "(2 minutes from now), one every 30 seconds"
     )
     print_report(report, dry_run=False)
+
+
+def _echo_clock(settings: Settings) -> None:
+    note = clock_note(settings.engagement_offsets, settings.clock_acceleration)
+    if note:
+        click.echo(
+            f"SANDBOX CLOCK: {note} Posts still go out at their real times. "
+            "See the week: `python main.py report CAMPAIGN --chart week.png`"
+        )
 
 
 def _print_missed(missed: list[Missed]) -> None:
@@ -178,6 +209,7 @@ def run(app: AppContext, examples: bool) -> None:
                 f"to the built-in sandbox at {url}; nothing reaches real accounts."
             )
             click.echo(f"watch the timelines: {url}/_sandbox/")
+            _echo_clock(runtime.settings)
             if examples and queue_is_empty(runtime):
                 _queue_examples(runtime)
         else:
@@ -200,7 +232,7 @@ def run(app: AppContext, examples: bool) -> None:
             # Engagement snapshots in their own thread: a slow read never delays a post.
             # Pledge campaigns: releases when due (every second) and readiness checks.
             periodic=[
-                ("engagement", poller_for(runtime).run, settings.engagement_poll_seconds),
+                engagement_job(runtime),
                 *pledge_jobs(runtime),
             ],
         )

@@ -92,6 +92,7 @@ def plan_command(
 ) -> None:
     """Show CAMPAIGN's snapshot plan and its projected X read cost; set its cap and sampling."""
     from bot.engagement import costs
+    from bot.engagement.plan import clock_note
 
     if sample_size == 1:
         raise click.BadParameter(
@@ -114,11 +115,16 @@ def plan_command(
             policy = session.get(EngagementPolicy, found.id)
         cap = policy.cap_usd if policy else None
         sample = policy.sample_size if policy else None
+        # The real X's cost, even in a sandbox rehearsal (where reads are free and an
+        # accelerated week falls on one UTC day): that is the figure a campaign plans with.
         projection = costs.project(
             session, found.id, settings.engagement_offsets, settings.x_read_cost_usd, sample
         )
     offsets = ", ".join(label for label, _ in settings.engagement_offsets)
     click.echo(f"campaign {found.slug}: snapshots at {offsets} after each post")
+    note = clock_note(settings.engagement_offsets, settings.clock_acceleration)
+    if note:
+        click.echo(f"on the sandbox: {note}")
     click.echo(
         f"X posts planned: {projection.x_posts}; billable reads: {projection.reads} "
         f"at ${settings.x_read_cost_usd:.3f} (once per post per UTC day)"

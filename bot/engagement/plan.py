@@ -2,7 +2,8 @@
 
 A delivery sent at ``sent_at`` is snapshotted at ``sent_at + offset`` for every offset in
 ENGAGEMENT_OFFSETS (default 1 h, 24 h, 7 d, 29 d: the last inside X's 30-day window for
-impressions and link clicks). ``deliveries.engagement_stage`` counts the offsets already
+impressions and link clicks), offsets being in the platforms' time (``on_clock``: a
+sandbox may run faster than real time). ``deliveries.engagement_stage`` counts the offsets already
 taken and ``engagement_next_at`` says when the next one is due, so finding due work is one
 indexed range query however many posts were sent. A daemon that was down takes one
 snapshot on return, labelled with the latest offset passed, and plans the next one still
@@ -24,7 +25,7 @@ from sqlalchemy.types import TypeDecorator
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, Post
 from bot.engagement import bulk
 
-Offsets = Sequence[tuple[str, int]]  # (label, seconds after sending), ascending
+Offsets = Sequence[tuple[str, float]]  # (label, seconds after sending), ascending
 REFRESH = "refresh"
 DELIVERIES = cast(Table, Delivery.__table__)  # Core, for executemany
 
@@ -48,6 +49,42 @@ class AccountKey:
 
     sealed_credentials: str
     active: bool
+
+
+def on_clock(offsets: Offsets, acceleration: float) -> tuple[tuple[str, float], ...]:
+    """The offsets in real seconds when the platforms' clock runs ``acceleration`` times
+    faster than ours (a sandbox's time acceleration; 1 on the real X and Facebook).
+
+    A post's age on the platform is what its metrics follow, so on a sandbox at 1000x the
+    "7d" snapshot is due 7 days / 1000 (about 10 minutes) after the post went out, and
+    keeps its label. Only reading engagement is rescaled: posting times never are.
+    """
+    if acceleration <= 0:
+        raise ValueError("the clock acceleration must be > 0")
+    return tuple((label, seconds / acceleration) for label, seconds in offsets)
+
+
+def clock_note(offsets: Offsets, acceleration: float) -> str:
+    """For volunteers: that the sandbox's clock is accelerated, and when the snapshots
+    come in real time ("" on a clock that runs at real time)."""
+    if acceleration == 1:
+        return ""
+    real = ", ".join(
+        f"{label} after {_duration(seconds)}" for label, seconds in on_clock(offsets, acceleration)
+    )
+    return (
+        f"the sandbox's clock runs {acceleration:g}x faster than real time, so a week of "
+        f"engagement passes in {_duration(7 * 86400 / acceleration)}: snapshots {real} "
+        "(real time; labels and ages are sandbox time)."
+    )
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.3g} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.3g} min"
+    return f"{seconds / 3600:.3g} h"
 
 
 def stage_at(sent_at: datetime, now: datetime, offsets: Offsets) -> int:
