@@ -3,13 +3,44 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 import click
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, table
+from bot.config import Settings
+from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
+from bot.runtime import sandbox_acceleration
+
+
+def clock_rate(settings: Settings) -> float:
+    """The platforms' clock rate the posts were read at: a sandbox's acceleration (asked
+    of the sandbox named in SANDBOX_URL, else SANDBOX_TIME_ACCELERATION), 1 when real."""
+    rate = settings.clock_acceleration
+    if settings.uses_sandbox and settings.sandbox_url:
+        return sandbox_acceleration(settings.sandbox_url, timeout=2.0, default=rate)
+    return rate
+
+
+def _print_growth(stages: list[Stage], rate: float) -> None:
+    """How engagement grew: each planned snapshot's readings added up, in age order."""
+    if rate == 1:
+        click.echo("\ngrowth (each post's reading at each snapshot, added up):")
+    else:
+        click.echo(
+            "\ngrowth in sandbox time (each post's reading at each snapshot, added up; the "
+            f"sandbox's clock runs {rate:g}x faster than real time, so a week took "
+            f"{7 * 86400 / rate / 60:.3g} real minutes):"
+        )
+    metrics = [m for m in METRIC_NAMES if any(s.metrics[m].value is not None for s in stages)]
+    table(
+        ((f"after {s.label}", s.posts, *(_shown(s.metrics[m]) for m in metrics)) for s in stages),
+        ("snapshot", "posts", *(m.replace("_", " ") for m in metrics)),
+        empty="",
+    )
 
 
 def _shown(total: object) -> str:
@@ -58,24 +89,34 @@ def report(
 
     if chart_file is not None and chart_file.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter("must end in .png or .svg", param_hint="--chart")
+    rate = clock_rate(app.settings)
     with app.runtime.sessions() as session:
         try:
             built = reports.build(session, campaign, top=top)
         except reports.UnknownCampaign:
             raise click.ClickException(f"no campaign {campaign!r}") from None
+        stages = reports.growth(session, campaign)
         if csv_file is not None:
             if str(csv_file) == "-":
-                count = reports.write_csv(session, campaign, sys.stdout)
+                count = reports.write_csv(session, campaign, sys.stdout, rate)
             else:
                 with csv_file.open("w", newline="", encoding="utf-8") as out:
-                    count = reports.write_csv(session, campaign, out)
+                    count = reports.write_csv(session, campaign, out, rate)
                 click.echo(f"wrote {count} rows to {csv_file}", err=True)
         series = chart.cumulative(session, campaign) if (as_json or chart_file) else {}
         if chart_file is not None:
-            chart.draw(series, chart_file, f"{built.title or built.campaign}: engagement")
+            chart.draw(
+                series,
+                chart_file,
+                f"{built.title or built.campaign}: engagement",
+                acceleration=rate,
+                start=built.first_sent,
+            )
             click.echo(f"wrote the chart to {chart_file}", err=True)
     if as_json:
         data = built.as_json()
+        data["clock_acceleration"] = rate
+        data["growth"] = [asdict(stage) for stage in stages]
         data["series"] = {
             platform: [
                 {"at": at.isoformat(), "interactions": inter, "views": views}
@@ -92,6 +133,7 @@ def report(
     rows = [
         ("posts sent", *(s.sent for s in columns)),
         ("failed", *(s.failed for s in columns)),
+        ("still going", *(s.going for s in columns)),
         ("deleted since", *(s.deleted for s in columns)),
         ("reach (followers)", *(s.reach for s in columns)),
         *(
@@ -101,6 +143,8 @@ def report(
     ]
     names = ["X" if s.platform == "x" else s.platform for s in columns]
     table(rows, ("", *names), empty="nothing yet")
+    if stages:
+        _print_growth(stages, rate)
     if built.top_posts:
         click.echo("\ntop posts (likes + reposts + replies + quotes):")
         table(

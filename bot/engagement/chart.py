@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -62,8 +63,21 @@ def cumulative(session: Session, slug: str) -> Series:
     return dict(series)
 
 
-def draw(series: Series, path: Path, title: str) -> None:
-    """Write the chart to ``path`` (.png or .svg)."""
+def draw(
+    series: Series,
+    path: Path,
+    title: str,
+    *,
+    acceleration: float = 1.0,
+    start: datetime | None = None,
+) -> None:
+    """Write the chart to ``path`` (.png or .svg).
+
+    At real time the x axis is the time of each snapshot (UTC). On a sandbox whose clock
+    runs ``acceleration`` times faster, it is sandbox days since ``start`` (the first post
+    went out; default the first snapshot), and says that the clock is accelerated: a week
+    there passed in minutes here.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -73,8 +87,12 @@ def draw(series: Series, path: Path, title: str) -> None:
     if path.suffix.lower() not in (".png", ".svg"):
         raise ValueError("the chart file must end in .png or .svg")
     figure, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    accelerated = acceleration != 1
+    origin = start or min((p[0] for points in series.values() for p in points), default=None)
     for platform, points in sorted(series.items()):
-        times = [p[0] for p in points]
+        times: list[Any] = [p[0] for p in points]
+        if accelerated and origin is not None:
+            times = [(t - origin).total_seconds() * acceleration / 86400 for t in times]
         label = "X" if platform == "x" else platform.capitalize()
         colour = _COLOURS.get(platform)
         top.step(
@@ -86,13 +104,19 @@ def draw(series: Series, path: Path, title: str) -> None:
     top.set_title(title)
     top.set_ylabel("likes + reposts + replies + quotes")
     bottom.set_ylabel("views (impressions)")
-    bottom.set_xlabel("time of snapshot (UTC)")
     for axes in (top, bottom):
         axes.grid(True, alpha=0.3)
         if series:
             axes.legend(loc="upper left")
-    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
-    figure.autofmt_xdate()
+    if accelerated:
+        bottom.set_xlabel(
+            "days after the first post went out, in sandbox time "
+            f"(the sandbox's clock runs {acceleration:g}x faster than real time)"
+        )
+    else:
+        bottom.set_xlabel("time of snapshot (UTC)")
+        bottom.xaxis.set_major_formatter(mdates.DateFormatter("%d %b %H:%M"))
+        figure.autofmt_xdate()
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
+from bot.engagement.plan import REFRESH
 from bot.platforms.base import METRIC_NAMES
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -37,6 +38,7 @@ CSV_COLUMNS = (
     "taken_at",
     "snapshot",
     "hours_after_sending",
+    "sandbox_hours_after_sending",
     *METRIC_NAMES,
     "deleted",
 )
@@ -66,6 +68,7 @@ class PlatformSummary:
     platform: str
     sent: int = 0
     failed: int = 0
+    going: int = 0  # not final yet: waiting, sending, or being checked
     deleted: int = 0
     reach: int = 0  # followers of the accounts that sent
     metrics: dict[str, Total] = field(default_factory=lambda: {m: Total() for m in METRIC_NAMES})
@@ -90,10 +93,13 @@ class Report:
     top_posts: list[TopPost]
     snapshots: int
     first_sent: datetime | None
+    last_updated: datetime | None = None  # the newest snapshot
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data["first_sent"] = self.first_sent.isoformat() if self.first_sent else None
+        for name in ("first_sent", "last_updated"):
+            moment = getattr(self, name)
+            data[name] = moment.isoformat() if moment else None
         return data
 
 
@@ -118,6 +124,7 @@ def _snapshot_rows(session: Session, campaign_id: int) -> Iterator[Any]:
             s.estimated,
             s.low,
             s.high,
+            s.population,
         )
         .join(Post, Post.id == s.post_id)
         .where(Post.campaign_id == campaign_id)
@@ -149,6 +156,8 @@ def build(session: Session, slug: str, *, top: int = 5) -> Report:
                 first_sent = row.sent_at
         elif row.state == DeliveryState.FAILED:
             summary.failed += 1
+        elif row.state in DeliveryState.OPEN:
+            summary.going += 1
         if row.platform_deleted_at is not None:
             summary.deleted += 1
         info[row.id] = row
@@ -157,8 +166,10 @@ def build(session: Session, slug: str, *, top: int = 5) -> Report:
         defaultdict(dict)
     )
     count = 0
+    last_updated = None
     for snap in _snapshot_rows(session, campaign.id):
         count += 1
+        last_updated = snap.taken_at  # rows come oldest first
         if snap.estimated:
             estimates[(snap.post_id, snap.platform)][snap.metric] = (
                 snap.value,
@@ -187,6 +198,7 @@ def build(session: Session, slug: str, *, top: int = 5) -> Report:
     for summary in summaries.values():
         total.sent += summary.sent
         total.failed += summary.failed
+        total.going += summary.going
         total.deleted += summary.deleted
         total.reach += summary.reach
         for metric, part in summary.metrics.items():
@@ -214,11 +226,72 @@ def build(session: Session, slug: str, *, top: int = 5) -> Report:
         ranked[:top],
         count,
         first_sent,
+        last_updated,
     )
 
 
-def write_csv(session: Session, slug: str, out: IO[str]) -> int:
-    """One row per delivery per snapshot; an unavailable metric is an empty cell."""
+@dataclass
+class Stage:
+    """One planned snapshot (``1h``, ``24h``, …) across the campaign: each post's reading
+    at that age, added up, so the stages show how engagement grew after posts went out."""
+
+    label: str
+    posts: int  # posts counted (a sampled release counts its whole population)
+    metrics: dict[str, Total] = field(default_factory=lambda: {m: Total() for m in METRIC_NAMES})
+
+
+_UNIT_SECONDS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def _label_seconds(label: str) -> float:
+    number, unit = label[:-1], label[-1:]
+    return int(number) * _UNIT_SECONDS[unit] if number.isdigit() and unit in _UNIT_SECONDS else 1e18
+
+
+def growth(session: Session, slug: str) -> list[Stage]:
+    """The campaign's planned snapshots in order of age; ``refresh`` readings (taken at
+    any age) are left out. A release sampled at a stage counts by its estimate there."""
+    campaign = _campaign(session, slug)
+    own: dict[str, dict[int, tuple[int, str, dict[str, int | None]]]] = defaultdict(dict)
+    estimated: dict[str, dict[tuple[int, str], tuple[int, dict[str, Any]]]] = defaultdict(dict)
+    for snap in _snapshot_rows(session, campaign.id):
+        if snap.label == REFRESH:
+            continue
+        if snap.estimated:
+            key = (snap.post_id, snap.platform)
+            entry = estimated[snap.label].setdefault(key, (snap.population or 0, {}))
+            entry[1][snap.metric] = (snap.value, snap.low, snap.high)
+        elif snap.delivery_id is not None:
+            reading = own[snap.label].setdefault(
+                snap.delivery_id, (snap.post_id, snap.platform, {})
+            )
+            reading[2][snap.metric] = snap.value  # the newest reading at this label wins
+    stages = []
+    for label in sorted(own.keys() | estimated.keys(), key=lambda x: (_label_seconds(x), x)):
+        stage = Stage(label, 0)
+        covered = estimated[label]
+        for post_id, platform, values in own[label].values():
+            if (post_id, platform) in covered:
+                continue
+            stage.posts += 1
+            for metric, value in values.items():
+                if metric in stage.metrics:
+                    stage.metrics[metric].add(value)
+        for population, by_metric in covered.values():
+            stage.posts += population
+            for metric, (value, low, high) in by_metric.items():
+                if metric in stage.metrics and value is not None:
+                    stage.metrics[metric].add(value, low, high)
+                    stage.metrics[metric].estimated = True
+        stages.append(stage)
+    return stages
+
+
+def write_csv(session: Session, slug: str, out: IO[str], acceleration: float = 1.0) -> int:
+    """One row per delivery per snapshot; an unavailable metric is an empty cell.
+
+    ``acceleration``: the sandbox's clock rate, for the post's age in sandbox time
+    (``sandbox_hours_after_sending``, empty at real time)."""
     campaign = _campaign(session, slug)
     d = Delivery.__table__.c
     deliveries = {
@@ -243,7 +316,8 @@ def write_csv(session: Session, slug: str, out: IO[str]) -> int:
         if current is None:
             return
         row = deliveries[current[0]]
-        hours = (current[1] - row.sent_at).total_seconds() / 3600 if row.sent_at else ""
+        hours = (current[1] - row.sent_at).total_seconds() / 3600 if row.sent_at else None
+        sandbox_hours = None if hours is None or acceleration == 1 else hours * acceleration
         writer.writerow(
             [
                 slug,
@@ -256,7 +330,8 @@ def write_csv(session: Session, slug: str, out: IO[str]) -> int:
                 row.sent_at.isoformat() if row.sent_at else "",
                 current[1].isoformat(),
                 label,
-                f"{hours:.2f}" if hours != "" else "",
+                "" if hours is None else f"{hours:.2f}",
+                "" if sandbox_hours is None else f"{sandbox_hours:.2f}",
                 *("" if values.get(m) is None else values[m] for m in METRIC_NAMES),
                 "yes" if row.platform_deleted_at else "",
             ]
