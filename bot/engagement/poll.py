@@ -3,7 +3,9 @@
 - X: up to 100 posts a call. Posts under 30 days old whose author's token we hold are
   read with that token (public, non-public and organic metrics in one call); the rest
   with the app's bearer token (public metrics only; link clicks stored as unavailable).
-- Facebook: up to 50 posts of one Page a call, plus insights, with the Page's token.
+- Facebook: up to 50 posts of one Page a call, with the Page's token: reactions, comments,
+  shares and insights (``post_media_view``) in that one call. A deleted post or another
+  Page's post in a batch costs a few more calls (``bot.platforms.facebook.metrics``).
 - Rate limits go through ``bot.delivery.RateGates``: user-token and Page reads are keyed
   (platform, account id), app-token reads (platform, 0). A 429 closes that gate until the
   platform's reset time; every later batch behind a closed gate is left for the next
@@ -62,6 +64,7 @@ class RoundResult:
     rows: int = 0  # snapshot rows written (estimates included)
     deleted: int = 0
     batches: int = 0
+    calls: int = 0  # HTTP calls to the platforms (a batch may take more than one)
     deferred: int = 0  # left due for the next round (rate limit, error)
     capped: int = 0  # skipped: the campaign's X read cap is spent
     sampled_out: int = 0  # covered by a release estimate instead of their own read
@@ -75,7 +78,8 @@ class RoundResult:
         return (
             f"{self.due} due, {self.read} read, {self.deleted} deleted, "
             f"{self.sampled_out} estimated from samples, {self.capped} over the cost cap, "
-            f"{self.deferred} left for later; {self.rows} rows, {self.batches} batches, "
+            f"{self.deferred} left for later; {self.rows} rows, {self.batches} batches "
+            f"in {self.calls} calls, "
             f"{self.billable_reads} billable X reads"
         )
 
@@ -165,11 +169,14 @@ class Poller:
         sample_ids = {i.delivery_id for sample, _ in sampled.values() for i in sample}
         sample_values: dict[int, MetricsReading] = {}
         tasks = self._tasks(to_read, accounts, now)
+        facebook_calls = self._facebook.calls if self._facebook is not None else 0
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
             futures = [pool.submit(self._run_task, task) for task in tasks]
             for future in as_completed(futures):
                 outcome = future.result()
                 result.batches += outcome.batches
+                if outcome.task.platform == "x":
+                    result.calls += outcome.batches  # one call each
                 if outcome.error:
                     result.errors.append(outcome.error)
                 if outcome.readings is None:
@@ -202,6 +209,8 @@ class Poller:
                         writer.flush()
                     finally:
                         self._go.set()
+        if self._facebook is not None:
+            result.calls += self._facebook.calls - facebook_calls
         writer.skipped(capped)
         result.estimates = self._estimate(sampled, sample_values, writer)
         writer.flush()

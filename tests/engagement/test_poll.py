@@ -94,11 +94,10 @@ def test_metrics_the_platform_does_not_give_are_stored_as_unavailable_never_zero
     account = world.x_account(followers=50000)
     post = world.post()
     fb_post, tweet = world.send(post, page), world.send(post, account)
-    # Insights answer without post_media_view (retired metric); the X token is revoked,
-    # so only public metrics can be read, with the app's bearer token.
-    world.sandbox.admin.script(
-        "facebook", "GET", "/insights", [{"status": 200, "body": {"data": []}}] * 2
-    )
+    # Graph retires post_media_view (the invalid-metric error, as in its Nov 2025
+    # deprecations); the X token is revoked, so only public metrics can be read, with
+    # the app's bearer token.
+    world.sandbox.admin._call("POST", "/facebook/insights", json={"retired": ["post_media_view"]})
     world.sandbox.admin.revoke("x", world.creds[account].token)
     poller = world.poller()
     for hours in (1, 23):
@@ -107,6 +106,33 @@ def test_metrics_the_platform_does_not_give_are_stored_as_unavailable_never_zero
     assert series(world, fb_post, "views") == [("1h", None, False), ("24h", None, False)]
     assert series(world, tweet, "link_clicks") == [("1h", None, False), ("24h", None, False)]
     assert all(v and v > 0 for _, v, _ in series(world, tweet, "views"))  # public impressions
+    assert all(v is not None for _, v, _ in series(world, fb_post, "likes"))
+
+
+def test_facebook_posts_are_read_fifty_a_call_per_page(world: World):
+    big, small = world.facebook_page(), world.facebook_page()
+    sent = [world.send(world.post(), big) for _ in range(60)]
+    sent += [world.send(world.post(), small) for _ in range(5)]
+    world.advance(3600)
+    result = world.poller().run()
+    assert (result.due, result.read, result.batches) == (65, 65, 3)
+    assert result.calls == 3  # fields and insights together: 50 + 10 of one Page, 5 of the other
+    assert all(series(world, d, "views")[0][1] for d in sent)
+
+
+def test_another_pages_post_is_left_for_later_and_the_pages_own_posts_read(world: World):
+    mine, theirs = world.facebook_page(), world.facebook_page()
+    own = [world.send(world.post(), mine) for _ in range(4)]
+    foreign = world.send(world.post(), theirs)
+    with world.sessions() as session:
+        # A post recorded under the wrong Page (e.g. a Page reconnected as another).
+        session.get(Delivery, foreign).account_id = mine  # type: ignore[union-attr]
+        session.commit()
+    world.advance(3600)
+    result = world.poller().run()
+    assert (result.read, result.deferred, result.deleted) == (4, 1, 0)
+    assert all(series(world, d, "likes") for d in own)
+    assert series(world, foreign, "likes") == []
 
 
 def test_private_x_metrics_are_unavailable_after_30_days_even_with_the_token(world: World):
