@@ -241,7 +241,7 @@ async def pledge_pages(request: Request) -> Response:
 
     def pledge() -> list[str]:
         _, pages = _offered(request, slug, use=True)
-        out = []
+        out: list[str] = []
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
             for page in pages:
@@ -254,7 +254,14 @@ async def pledge_pages(request: Request) -> Response:
                         session, runtime.vault, pc, "facebook", creds, who, now=now_of(request)
                     )
                 except pledging.PledgeError as exc:
-                    raise Refused(409, "Your pledge was not taken", str(exc)) from None
+                    if not out:
+                        raise Refused(409, "Your pledge was not taken", str(exc)) from None
+                    # Each Page's pledge is committed on its own: those already taken
+                    # will post, so their private links must be shown, not a refusal.
+                    logger.info(
+                        "facebook pick: %s Pages pledged, the rest refused: %s", len(out), exc
+                    )
+                    break
                 out.append(receipt.withdraw_secret)
         return out
 

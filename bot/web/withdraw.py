@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeState
+from bot.db.models import PledgeCampaignState, PledgeState
 from bot.pledges import pledging, texts
 from bot.web import signins
 from bot.web.campaign import PLATFORM_NAMES
@@ -47,6 +47,7 @@ class PledgeView:
     has_email: bool
     can_change: bool
     allow_edit: bool
+    goal_missed: bool = False  # nothing goes out; tokens and email were already deleted
 
 
 def _unknown() -> Refused:
@@ -82,6 +83,7 @@ def pledge_view(session: Session, secret: str, now: datetime) -> PledgeView:
         has_email=bool(pledge.email),
         can_change=open_ and pledge.state != PledgeState.WITHDRAWN,
         allow_edit=pc.allow_edit,
+        goal_missed=pc.state == PledgeCampaignState.GOAL_MISSED,
     )
 
 
