@@ -1,8 +1,12 @@
 """The public campaign page: the message, progress towards the goal, time left, reach,
-the Support buttons, and after the release what happened."""
+the Support buttons, and after the release what happened: posts published, failed and
+still going per platform, the reach of the accounts whose post went out, and engagement
+so far, all from ``bot.engagement.report.build`` (the numbers `report CAMPAIGN` shows)."""
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -15,12 +19,96 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from bot.db.models import PledgeCampaign, PledgeCampaignState
+from bot.engagement import report
 from bot.pledges import pledging, release
 from bot.web.pages import now_of, render, runtime_of
 from bot.web.security import Refused
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
 GOING_OUT = (PledgeCampaignState.RELEASING, PledgeCampaignState.RELEASED)
+# What the page shows of engagement, in this order (the report has more: quotes,
+# bookmarks, profile clicks). Names say what they are on both platforms.
+SHOWN_METRICS = {
+    "likes": "Likes and reactions",
+    "reposts": "Reposts and shares",
+    "replies": "Replies and comments",
+    "views": "Views",
+    "link_clicks": "Link clicks",
+}
+# A large release's report reads every snapshot row (a 10,000-post release: ~300,000 a
+# round): reuse it for this long rather than rebuild it on every page view.
+LARGE_RELEASE = 1000
+LARGE_RELEASE_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class OutcomeRow:
+    """One platform (or the total): deliveries and the reach of those that went out."""
+
+    name: str
+    sent: int
+    failed: int
+    going: int
+    reach: int
+    metrics: dict[str, str]  # metric -> as shown ("1,234", "1,200 ± 80 (estimated)", …)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    platforms: list[OutcomeRow]
+    total: OutcomeRow
+    last_updated: datetime | None  # the newest snapshot; None: no engagement recorded yet
+    estimated: bool  # some figure is an estimate from a sampled release
+
+
+def shown(total: report.Total) -> str:
+    """A metric as the page says it: unavailable is never 0; an estimate says so."""
+    if total.value is None:
+        return "not available"
+    if not total.estimated:
+        return f"{total.value:,}"
+    low = total.value if total.low is None else total.low
+    high = total.value if total.high is None else total.high
+    margin = max(total.value - low, high - total.value)
+    return f"{total.value:,} ± {margin:,} (estimated)"
+
+
+def _row(name: str, summary: report.PlatformSummary) -> OutcomeRow:
+    return OutcomeRow(
+        name,
+        summary.sent,
+        summary.failed,
+        summary.going,
+        summary.reach,
+        {metric: shown(summary.metrics[metric]) for metric in SHOWN_METRICS},
+    )
+
+
+def outcome(session: Session, slug: str) -> Outcome:
+    built = report.build(session, slug, top=0)
+    rows = [_row(PLATFORM_NAMES.get(p, p), s) for p, s in built.platforms.items()]
+    estimated = any(built.total.metrics[m].estimated for m in SHOWN_METRICS)
+    return Outcome(rows, _row("Total", built.total), built.last_updated, estimated)
+
+
+_cache: dict[tuple[str, str], tuple[float, Outcome]] = {}
+_cache_lock = threading.Lock()
+
+
+def cached_outcome(session: Session, slug: str, deliveries: int) -> Outcome:
+    """``outcome``, rebuilt at most every LARGE_RELEASE_TTL_SECONDS for large releases
+    (the page says when the numbers were last updated); always fresh for small ones."""
+    if deliveries < LARGE_RELEASE:
+        return outcome(session, slug)
+    key = (str(session.get_bind().engine.url), slug)
+    with _cache_lock:
+        hit = _cache.get(key)
+    if hit is not None and time.monotonic() - hit[0] < LARGE_RELEASE_TTL_SECONDS:
+        return hit[1]
+    fresh = outcome(session, slug)
+    with _cache_lock:
+        _cache[key] = (time.monotonic(), fresh)
+    return fresh
 
 
 @dataclass(frozen=True)
@@ -39,6 +127,7 @@ class CampaignView:
     percent: int
     released: release.ReleaseStatus | None  # once the release has started
     taking_pledges: bool = False  # pledging.is_open: the one cut-off (release - PREPARE)
+    outcome: Outcome | None = None  # once the release has started
 
 
 def load_campaign(session: Session, slug: str) -> PledgeCampaign:
@@ -53,6 +142,7 @@ def campaign_view(session: Session, slug: str, now: datetime) -> CampaignView:
     progress = pledging.progress(session, pc, now)
     previews = {p: pledging.preview(pc, p) for p in pc.message if p in PLATFORM_NAMES}
     percent = min(100, round(100 * progress.pledged / pc.goal)) if pc.goal else 100
+    released = release.status(session, pc) if pc.state in GOING_OUT else None
     return CampaignView(
         slug=slug,
         title=pc.campaign.title or slug,
@@ -64,8 +154,9 @@ def campaign_view(session: Session, slug: str, now: datetime) -> CampaignView:
         timezone=pc.timezone,
         state=pc.state,
         percent=percent,
-        released=release.status(session, pc) if pc.state in GOING_OUT else None,
+        released=released,
         taking_pledges=pledging.is_open(pc, now),
+        outcome=cached_outcome(session, slug, released.total) if released else None,
     )
 
 
@@ -100,8 +191,16 @@ async def campaign_page(request: Request) -> Response:
     context: dict[str, Any] = {
         "c": view,
         "platform_names": PLATFORM_NAMES,
+        "metric_names": SHOWN_METRICS,
         "time_left": time_left(view.progress.seconds_left),
         "open": view.taking_pledges,
+        # A rehearsal on an accelerated sandbox: say so beside the numbers.
+        "clock_acceleration": runtime.settings.clock_acceleration,
+        "updated_local": (
+            view.outcome.last_updated.astimezone(ZoneInfo(view.timezone))
+            if view.outcome and view.outcome.last_updated
+            else None
+        ),
     }
     return render(request, "campaign.html", context)
 

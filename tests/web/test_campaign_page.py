@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.db.models import Pledge, PledgeCampaign, PledgeCampaignState
+from bot.db.models import Delivery, Pledge, PledgeCampaign, PledgeCampaignState
+from bot.engagement import report
+from bot.engagement.poll import poller_for
+from bot.engagement.report import Total
 from bot.pledges import release
 from bot.runtime import Runtime
-from bot.web.campaign import time_left
+from bot.web.app import create_web_app
+from bot.web.campaign import shown, time_left
 from tests.web.conftest import Clock, add_campaign, pledge_x
 
 
@@ -130,3 +135,88 @@ def test_every_field_on_the_pages_has_a_label(
         assert html.count("<h1") == 1
         assert _unlabelled_fields(html) == []
     assert "<input" in client.get(private).text
+
+
+# -- the outcome after the release ------------------------------------------------------
+
+
+_handles = itertools.count(1)  # the sandbox lives as long as the module: new names
+
+
+def _released(client: TestClient, clock: Clock, runtime: Runtime, sandbox) -> dict[str, int]:
+    """Two X supporters pledge; the release goes out; one post is published, the other
+    fails on a revoked token. Returns delivery ids by handle."""
+    real_now = datetime.now(UTC)
+    clock.now = real_now - timedelta(hours=1)
+    add_campaign(runtime, goal=2, release_at=real_now - timedelta(minutes=1), window_minutes=0)
+    loud, gone = f"loud_rep{next(_handles)}", f"gone_rep{next(_handles)}"
+    sandbox.admin.create_x_user(loud, followers=15_000)
+    sandbox.admin.create_x_user(gone, followers=700)
+    pledge_x(client, loud)
+    pledge_x(client, gone)
+    clock.now = real_now
+    assert [o.state for o in release.run_due(runtime.sessions, real_now)] == ["releasing"]
+    with runtime.sessions() as session:
+        pledges = session.scalars(select(Pledge).order_by(Pledge.id)).all()
+        ids = {"loud_rep": pledges[0].delivery_id, "gone_rep": pledges[1].delivery_id}
+    assert runtime.deliverer().run(ids["loud_rep"]) == "sent"
+    with runtime.sessions() as session:
+        gone = session.get(Delivery, ids["gone_rep"])
+        assert gone is not None
+        gone.state, gone.error_kind, gone.error = "failed", "auth", "token revoked"
+        session.commit()
+    release.run_due(runtime.sessions, datetime.now(UTC))
+    return ids  # type: ignore[return-value]
+
+
+def test_before_the_release_the_page_has_no_outcome_section(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    html = client.get("/c/fujitsu").text
+    assert "How far it went" not in html and 'data-testid="outcome-details"' not in html
+    assert "Engagement so far" not in html
+
+
+def test_after_the_release_the_page_shows_sent_failed_reach_and_then_engagement(
+    client: TestClient, clock: Clock, runtime: Runtime, sandbox
+) -> None:
+    _released(client, clock, runtime, sandbox)
+    first = client.get("/c/fujitsu").text
+    assert "How far it went" in first and "It went out" in first
+    # X: 1 published, 1 failed, 0 still going, reach of the published account only
+    assert '<tr><th scope="row">X</th><td>1</td><td>1</td><td>0</td><td>15,000</td></tr>' in first
+    assert 'data-testid="no-engagement"' in first and "No engagement recorded yet" in first
+    assert 'data-testid="last-updated"' not in first
+
+    sandbox.admin.advance_clock(86400)  # a day of engagement on the sandbox
+    result = poller_for(runtime).run("fujitsu", refresh=True)
+    assert result.read == 1
+    html = client.get("/c/fujitsu").text
+    assert "No engagement recorded yet" not in html
+    with runtime.sessions() as session:
+        built = report.build(session, "fujitsu")
+    likes, views = built.total.metrics["likes"].value, built.total.metrics["views"].value
+    assert likes and views and likes > 0 and views > likes  # the sandbox's day of growth
+    assert f'<tr><th scope="row">Likes and reactions</th><td>{likes:,}</td></tr>' in html
+    assert f'<tr><th scope="row">Views</th><td>{views:,}</td></tr>' in html
+    assert 'data-testid="last-updated">Last updated <time datetime="' in html
+    # No supporter's handle, token or email: the page never showed handles
+    assert "loud_rep" not in html and "gone_rep" not in html
+
+
+def test_an_estimate_says_so_with_its_margin_and_unavailable_is_never_zero() -> None:
+    assert shown(Total(1234)) == "1,234"
+    assert shown(Total(None)) == "not available"
+    assert shown(Total(1200, 1100, 1350, estimated=True)) == "1,200 ± 150 (estimated)"
+
+
+def test_on_an_accelerated_sandbox_the_outcome_says_the_clock_is_fast(
+    client: TestClient, clock: Clock, runtime: Runtime, sandbox
+) -> None:
+    _released(client, clock, runtime, sandbox)
+    assert 'data-testid="accelerated"' not in client.get("/c/fujitsu").text  # real time
+    fast = runtime.with_settings(sandbox_time_acceleration=1000.0)
+    app = create_web_app(fast, clock=clock)
+    html = TestClient(app, base_url="http://testserver").get("/c/fujitsu").text
+    assert "clock runs 1000 times faster than real time" in html
+    assert "a week of engagement passes in about 10 minutes" in html
