@@ -27,7 +27,7 @@ from bot.db.models import (
     PledgeCampaignState,
 )
 from bot.pledges import texts
-from bot.pledges.pledging import LIVE
+from bot.pledges.cutoff import LIVE
 from bot.specs import PLATFORMS, Location, Problem, SpecError
 
 logger = logging.getLogger(__name__)

@@ -1,29 +1,25 @@
-"""Supporters pledging, editing and withdrawing: the pledge logic the web app calls.
+"""Supporters pledging and editing: the pledge logic the web app calls.
 
 The supporter's tokens are sealed by the vault on a supporter Account; their email, when
-left, is sealed the same way. The private withdraw link carries a secret that is returned
-once and never stored: the database keeps only its SHA-256, so a stolen database cannot
-withdraw anyone's pledge.
+left, is sealed the same way. The cut-off lives in ``cutoff``, the counts in ``progress``,
+the private withdraw link in ``withdrawal``; their names are re-exported here, so
+``pledging`` stays the one module the web app and the release import.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import datetime
 
-from sqlalchemy import exists, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Exists
 
 from bot.db.models import (
     Account,
     AccountStatus,
-    Campaign,
     Pledge,
     PledgeCampaign,
     PledgeCampaignState,
@@ -31,30 +27,52 @@ from bot.db.models import (
 )
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
+from bot.pledges.cutoff import (
+    LIVE,
+    PREPARE,
+    PledgeError,
+    closes_at,
+    find_campaign,
+    hold_open,
+    is_open,
+    open_for_pledges,
+)
+from bot.pledges.progress import Progress, preview, progress
+from bot.pledges.withdrawal import forget_supporters, key_hash, pledge_by_secret, withdraw
 from bot.schedule_fields import X_MAX_CHARS_TO_COUNT
 from bot.vault import Vault
 
+__all__ = [
+    "LIVE",
+    "PREPARE",
+    "PledgeError",
+    "PledgeReceipt",
+    "Progress",
+    "add_pledge",
+    "closes_at",
+    "edit_pledge",
+    "find_campaign",
+    "forget_supporters",
+    "is_open",
+    "key_hash",
+    "open_email",
+    "pledge_by_secret",
+    "preview",
+    "progress",
+    "seal_email",
+    "withdraw",
+]
+
 logger = logging.getLogger(__name__)
 
-# The release is written this long before its time (pledges close then), so the daemon
-# has every delivery planned when the moment comes instead of discovering them after it.
-PREPARE = timedelta(seconds=10)
-# Pledges that still count: a needs-reconnect pledge is still the supporter's intent.
-LIVE = (PledgeState.ACTIVE, PledgeState.NEEDS_RECONNECT)
 # Far beyond X's 280 weighted characters even with long links (each counts 23): the same
 # cap as schedule files' texts.
 X_MAX_WORDING_CHARS = X_MAX_CHARS_TO_COUNT
-# Campaigns whose release is over: their supporters' tokens and emails are no longer needed.
-FINISHED = (PledgeCampaignState.RELEASED, PledgeCampaignState.GOAL_MISSED)
 # C0 control characters other than tab and newline: PostgreSQL refuses NUL in text, and no
 # platform post or email address needs the others.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 # RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
 _EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']+$")
-
-
-class PledgeError(Exception):
-    """A pledge was refused; the message is safe to show a supporter."""
 
 
 @dataclass(frozen=True)
@@ -69,22 +87,6 @@ class PledgeReceipt:
     link: str | None = None  # on Facebook the link is attached to the post, not in the text
 
 
-@dataclass(frozen=True)
-class Progress:
-    pledged: int
-    goal: int
-    pledged_reach: int
-    ready_reach: int
-    release_at: datetime
-    seconds_left: float
-    state: str
-    by_platform: dict[str, int]
-
-
-def key_hash(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
-
-
 def seal_email(vault: Vault, email: str) -> str:
     # The vault seals Credentials; an email rides in the token field, encrypted alike.
     return vault.seal(Credentials(token=email))
@@ -92,101 +94,6 @@ def seal_email(vault: Vault, email: str) -> str:
 
 def open_email(vault: Vault, sealed: str | None) -> str | None:
     return vault.open(sealed).token if sealed else None
-
-
-def find_campaign(session: Session, slug: str) -> PledgeCampaign | None:
-    return session.scalars(
-        select(PledgeCampaign).join(Campaign).where(Campaign.slug == slug)
-    ).first()
-
-
-def progress(
-    session: Session, pc: PledgeCampaign, now: datetime, *, readiness_hours: float | None = None
-) -> Progress:
-    """Counts for the campaign page: live pledges and their reach (followers when pledged,
-    or when last checked), and the ready reach: pledges whose token is not known to be
-    broken. With ``readiness_hours`` (READINESS_HOURS), once the readiness window has
-    opened only tokens verified inside it count as ready."""
-    rows: list[tuple[str, int, int]] = [
-        (str(platform), int(count), int(reach or 0))
-        for platform, count, reach in session.execute(
-            select(Pledge.platform, func.count(), func.sum(Pledge.followers))
-            .where(Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE))
-            .group_by(Pledge.platform)
-        ).all()
-    ]
-    ready = session.scalar(
-        select(func.coalesce(func.sum(Pledge.followers), 0)).where(
-            Pledge.pledge_campaign_id == pc.id,
-            Pledge.state == PledgeState.ACTIVE,
-            Pledge.verified_at.is_not(None),
-            Pledge.verified_at >= _ready_since(pc, now, readiness_hours),
-        )
-    )
-    by_platform = {platform: count for platform, count, _ in rows}
-    return Progress(
-        pledged=sum(by_platform.values()),
-        goal=pc.goal,
-        pledged_reach=sum(reach for _, _, reach in rows),
-        ready_reach=int(ready or 0),
-        release_at=pc.release_at,
-        seconds_left=max(0.0, (pc.release_at - now).total_seconds()),
-        state=pc.state,
-        by_platform=by_platform,
-    )
-
-
-def _ready_since(pc: PledgeCampaign, now: datetime, hours: float | None) -> datetime:
-    opens = pc.release_at - timedelta(hours=hours) if hours is not None else None
-    if opens is None or now < opens:
-        return datetime.min.replace(tzinfo=UTC)
-    return opens
-
-
-def preview(pc: PledgeCampaign, platform: str) -> str:
-    """The campaign's default text on ``platform`` as it would appear there."""
-    if platform not in pc.message:
-        raise PledgeError(f"this campaign does not post to {platform}")
-    return texts.as_posted(platform, pc.message[platform], texts.tagged_link(pc, platform))
-
-
-def closes_at(pc: PledgeCampaign) -> datetime:
-    """When pledging (and withdrawing, and editing) stops: the release is written then."""
-    return pc.release_at - PREPARE
-
-
-def is_open(pc: PledgeCampaign, now: datetime) -> bool:
-    """The one cut-off every page and handler uses."""
-    return pc.state == PledgeCampaignState.OPEN and now < closes_at(pc)
-
-
-_CLOSED = "this campaign is no longer taking pledges: its release has started"
-
-
-def _open_for_pledges(pc: PledgeCampaign, now: datetime) -> None:
-    if not is_open(pc, now):
-        raise PledgeError(_CLOSED)
-
-
-def _hold_open(session: Session, pc_id: int, now: datetime) -> None:
-    """Inside the pledge's own transaction: touch the campaign row only if it is still open
-    and before its cut-off. The release claims the same row (open → releasing) with its
-    own conditional UPDATE, so the two are serialised by the row lock (SQLite: the writer
-    lock): either this pledge is committed before the release reads the pledges, or the
-    release has won and the pledge is refused. A check on a campaign read earlier (before
-    the sign-in's network calls) cannot give that guarantee."""
-    won = session.execute(
-        update(PledgeCampaign)
-        .where(
-            PledgeCampaign.id == pc_id,
-            PledgeCampaign.state == PledgeCampaignState.OPEN,
-            PledgeCampaign.release_at > now + PREPARE,
-        )
-        .values(updated_at=now)
-    ).rowcount  # type: ignore[attr-defined]
-    if won != 1:
-        session.rollback()
-        raise PledgeError(_CLOSED)
 
 
 def _refuse_controls(value: str, what: str) -> None:
@@ -289,13 +196,13 @@ def add_pledge(
     Pledging the same account again (say, the withdraw link was lost) refreshes its token
     and issues a new withdraw link; the old link stops working.
     """
-    _open_for_pledges(pc, now)
+    open_for_pledges(pc, now)
     if platform not in pc.message:
         raise PledgeError(f"this campaign does not post to {platform}")
     email = _clean_email(email)
     if wording is not None and wording.strip():
         _refuse_controls(wording, "your wording")
-    _hold_open(session, pc.id, now)
+    hold_open(session, pc.id, now)
     session.refresh(pc)  # the campaign as it is now, inside this transaction
     account = _upsert_supporter(session, vault, platform, creds, who)
     session.flush()
@@ -361,14 +268,6 @@ def _revive_other_pledges(session: Session, account_id: int, pledge_id: int, now
     )
 
 
-def pledge_by_secret(session: Session, secret: str) -> Pledge | None:
-    if not secret or len(secret) > 200:
-        return None
-    return session.scalars(
-        select(Pledge).where(Pledge.withdraw_key_hash == key_hash(secret))
-    ).first()
-
-
 def edit_pledge(
     session: Session,
     vault: Vault,
@@ -387,9 +286,9 @@ def edit_pledge(
     if pledge is None or pledge.state == PledgeState.WITHDRAWN:
         raise PledgeError("this link does not match a pledge; it may have been withdrawn")
     pc = pledge.pledge_campaign
-    _open_for_pledges(pc, now)
+    open_for_pledges(pc, now)
     cleaned = _clean_email(email) if email is not None else None
-    _hold_open(session, pc.id, now)
+    hold_open(session, pc.id, now)
     session.refresh(pc)
     if wording is not None:
         try:
@@ -402,104 +301,3 @@ def edit_pledge(
     session.commit()
     handle = pledge.account.handle if pledge.account is not None else ""
     return _receipt(pc, pledge, handle, secret)
-
-
-def _still_needed(account_id: Any) -> Exists:
-    """A live pledge of the account to a campaign that has not gone out yet."""
-    return exists().where(
-        Pledge.account_id == account_id,
-        Pledge.state.in_(LIVE),
-        Pledge.pledge_campaign_id.in_(
-            select(PledgeCampaign.id).where(
-                PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.RELEASING))
-            )
-        ),
-    )
-
-
-def _wipe_tokens(session: Session, account_ids: list[int], reason: str) -> int:
-    """Delete the stored tokens of these supporter accounts unless a campaign that has not
-    gone out yet still needs them. Does not commit."""
-    if not account_ids:
-        return 0
-    wiped = session.execute(
-        update(Account)
-        .where(
-            Account.id.in_(account_ids),
-            Account.owner_kind == "supporter",
-            Account.credentials != "",
-            ~_still_needed(Account.id),
-        )
-        .values(
-            credentials="",
-            token_fingerprint="",
-            status=AccountStatus.DISABLED,
-            status_reason=reason,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    return int(wiped or 0)
-
-
-def forget_supporters(session: Session, pc_id: int) -> int:
-    """Once a campaign has gone out (released) or will not (goal missed), its supporters'
-    emails and, unless another open campaign needs them, their tokens are deleted: the
-    page promised we keep them only for the release. Returns how many accounts' tokens
-    were deleted; does not commit."""
-    session.execute(
-        update(Pledge)
-        .where(Pledge.pledge_campaign_id == pc_id, Pledge.email.is_not(None))
-        .values(email=None)
-        .execution_options(synchronize_session=False)
-    )
-    account_ids = [
-        a
-        for a in session.scalars(
-            select(Pledge.account_id).where(
-                Pledge.pledge_campaign_id == pc_id, Pledge.account_id.is_not(None)
-            )
-        )
-        if a is not None
-    ]
-    return _wipe_tokens(session, account_ids, "the pledge campaign is over; tokens deleted")
-
-
-def withdraw(session: Session, secret: str, now: datetime) -> bool:
-    """Withdraw the pledge and delete its stored tokens and email; commits.
-
-    Returns False when there is nothing to withdraw (unknown link, already withdrawn) or
-    the release has started. The UPDATE is conditional on the campaign still being open
-    (or its goal missed: nothing will be posted, so withdrawing is always safe then), so a
-    withdraw racing the release either happens before it or not at all.
-    """
-    pledge = pledge_by_secret(session, secret)
-    if pledge is None or pledge.state == PledgeState.WITHDRAWN:
-        return False
-    pc = pledge.pledge_campaign
-    missed = pc.state == PledgeCampaignState.GOAL_MISSED
-    if not missed and not is_open(pc, now):
-        return False
-    # Lock the campaign row (PostgreSQL; SQLite's writer lock does the same) so a withdraw
-    # and the release's claim on it are serialised: one of them sees the other's result.
-    session.execute(select(PledgeCampaign.id).where(PledgeCampaign.id == pc.id).with_for_update())
-    still_open = exists().where(
-        PledgeCampaign.id == pledge.pledge_campaign_id,
-        PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.GOAL_MISSED)),
-    )
-    done = session.execute(
-        update(Pledge)
-        .where(Pledge.id == pledge.id, Pledge.state.in_(LIVE), still_open)
-        .values(state=PledgeState.WITHDRAWN, withdrawn_at=now, email=None, state_reason="")
-    ).rowcount  # type: ignore[attr-defined]
-    if done != 1:
-        session.rollback()
-        return False
-    if pledge.account_id is not None:
-        # The supporter account may be pledged to another campaign too: its token is
-        # deleted only when no pledge to a campaign still to go out needs it (pledges of
-        # released campaigns stay active as a record but need no token).
-        _wipe_tokens(session, [pledge.account_id], "withdrawn by the supporter; tokens deleted")
-    session.commit()
-    session.expire_all()
-    logger.info("pledge %s withdrawn; its tokens and email were deleted", pledge.id)
-    return True

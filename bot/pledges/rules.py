@@ -28,7 +28,7 @@ from twitter_text.extract_urls import extract_urls
 from bot.config import Settings
 from bot.db.models import Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
 from bot.pledges import texts
-from bot.pledges.pledging import LIVE
+from bot.pledges.cutoff import LIVE
 
 X_DAY = timedelta(hours=24)
 X_USER_POSTS_PER_WINDOW = 100
