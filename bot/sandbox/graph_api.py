@@ -10,36 +10,30 @@ JSON in Graph's shapes, errors included (see graph_errors). Handlers read the st
 
 from __future__ import annotations
 
-import base64
-import functools
 import json
 import logging
 import re
-from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox import fb_login, graph_admin
+from bot.sandbox import fb_login, graph_admin, graph_reads
 from bot.sandbox import graph_errors as errors
 from bot.sandbox.graph_fields import (
-    InsightsReader,
     insights,
     render_page,
     render_post,
     render_user,
 )
-from bot.sandbox.graph_model import ADMIN_TASKS, FbPost, Token
+from bot.sandbox.graph_model import FbPost, Token
 from bot.sandbox.graph_state import GraphState
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LIMIT = 25
-MAX_LIMIT = 100
 MAX_IDS = 50  # per ?ids= lookup, since Graph v2.2
 _VERSION = re.compile(r"v(\d+)\.(\d+)")
 
@@ -206,14 +200,14 @@ def _dispatch(
         if method != "GET":
             raise errors.no_such_object(node_id, method)
         if post is not None:
-            _require_read(state, post.page_id, token)
+            graph_reads.require_read(state, post.page_id, token)
             return render_post(
                 post,
                 state.pages.get(post.page_id),
                 lambda: state.engagement(post),
                 state.now(),
                 fields,
-                _insights_reader(state, post, token),
+                graph_reads.insights_reader(state, post, token),
             )
         if page is not None:
             own = token.kind == "page" and token.page_id == page.id
@@ -227,17 +221,17 @@ def _dispatch(
             raise errors.GraphError(
                 "(#190) This method must be called with a Page Access Token", code=190
             )
-        return _list_feed(state, version, page.id, edge, token, params)
+        return graph_reads.list_feed(state, version, page.id, edge, token, params)
     if page is not None and edge in ("feed", "posts", "published_posts"):
         if method == "POST" and edge == "feed":
             return _publish(state, page.id, token, params)
         if method == "GET":
-            return _list_feed(state, version, page.id, edge, token, params)
+            return graph_reads.list_feed(state, version, page.id, edge, token, params)
     if post is not None and edge == "insights" and method == "GET":
-        _require_page_access(state, post.page_id, token)
+        graph_reads.require_page_access(state, post.page_id, token)
         return insights(post, state.engagement(post), params.get("metric"), state.retired_metrics)
     if user is not None and edge == "accounts" and method == "GET":
-        return _accounts(state, token, params)
+        return graph_reads.accounts(state, token, params)
     if post is None and page is None and user is None:
         raise errors.no_such_object(node_id, method)
     node_type = "PagePost" if post else "Page" if page else "User"
@@ -271,57 +265,10 @@ def _multi_id(state: GraphState, version: str, token: Token, params: dict[str, s
     return answer
 
 
-def _require_read(state: GraphState, page_id: str, token: Token) -> None:
-    """A Page's posts are read with that Page's token or an admin's user token; others
-    would need Page Public Content Access, which the sandbox's app does not have."""
-    if token.kind == "page" and token.page_id == page_id:
-        return
-    page = state.pages.get(page_id)
-    if token.kind == "user" and page is not None and token.user_id in page.admins:
-        return
-    raise errors.no_public_content_access()
-
-
-def _insights_reader(state: GraphState, post: FbPost, token: Token) -> InsightsReader:
-    def read(metric: str | None, counts: dict[str, int]) -> dict[str, Any]:
-        _require_page_access(state, post.page_id, token)
-        return insights(post, counts, metric, state.retired_metrics)
-
-    return read
-
-
-def _require_page_access(state: GraphState, page_id: str, token: Token) -> None:
-    if token.kind == "page" and token.page_id == page_id:
-        return
-    page = state.pages.get(page_id)
-    if token.kind == "user" and page is not None and token.user_id in page.admins:
-        return
-    raise errors.GraphError(
-        "(#10) Requires pages_read_engagement permission to manage the object", code=10
-    )
-
-
 def _truthy(raw: str | None, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() not in ("false", "0", "no")
-
-
-def _timestamp(name: str, raw: str | None) -> float | None:
-    """Unix seconds or ISO 8601 (Graph accepts both for since/until/scheduled times)."""
-    if raw is None or raw == "":
-        return None
-    try:
-        return float(int(raw))
-    except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(raw.replace("Z", "+00:00"))
-    except ValueError:
-        raise errors.bad_parameter(f"Invalid parameter {name}") from None
-    if parsed.tzinfo is None:
-        raise errors.bad_parameter(f"Invalid parameter {name}: a time zone is required")
-    return parsed.timestamp()
 
 
 def _publish(state: GraphState, page_id: str, token: Token, params: dict[str, str]) -> Any:
@@ -329,7 +276,9 @@ def _publish(state: GraphState, page_id: str, token: Token, params: dict[str, st
         token.kind == "page" and token.page_id == page_id and "pages_manage_posts" in token.scopes
     ):
         raise errors.page_post_permission()
-    scheduled = _timestamp("scheduled_publish_time", params.get("scheduled_publish_time"))
+    scheduled = graph_reads.timestamp(
+        "scheduled_publish_time", params.get("scheduled_publish_time")
+    )
     post = state.publish(
         page_id,
         message=params.get("message", ""),
@@ -347,111 +296,3 @@ def _delete(state: GraphState, node_id: str, post: FbPost | None, token: Token) 
         raise errors.permission()
     state.delete_post(post.id)
     return {"success": True}
-
-
-def _cursor(post_id: str) -> str:
-    return base64.urlsafe_b64encode(post_id.encode()).decode().rstrip("=")
-
-
-def _uncursor(raw: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raise errors.bad_parameter("Invalid cursor") from None
-
-
-def _limit(params: dict[str, str]) -> int:
-    raw = params.get("limit")
-    if not raw:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise errors.bad_parameter("Param limit must be a number") from None
-    return max(1, min(value, MAX_LIMIT))
-
-
-def _list_feed(
-    state: GraphState,
-    version: str,
-    page_id: str,
-    edge: str,
-    token: Token,
-    params: dict[str, str],
-) -> Any:
-    """A Page's posts newest first, with cursor paging (the ledger reconciles with this)."""
-    posts = state.feed(
-        page_id,
-        since=_timestamp("since", params.get("since")),
-        until=_timestamp("until", params.get("until")),
-        scheduled=edge == "scheduled_posts",
-    )
-    if params.get("after"):
-        after = _uncursor(params["after"])
-        ids = [p.id for p in posts]
-        posts = posts[ids.index(after) + 1 :] if after in ids else []
-    limit = _limit(params)
-    page_posts, more = posts[:limit], len(posts) > limit
-    page = state.pages.get(page_id)
-    now = state.now()
-    data = [
-        render_post(
-            p,
-            page,
-            functools.partial(state.engagement, p),
-            now,
-            params.get("fields"),
-            _insights_reader(state, p, token),
-        )
-        for p in page_posts
-    ]
-    body: dict[str, Any] = {"data": data}
-    if page_posts:
-        paging: dict[str, Any] = {
-            "cursors": {"before": _cursor(page_posts[0].id), "after": _cursor(page_posts[-1].id)}
-        }
-        if more:
-            query = {k: v for k, v in params.items() if k in ("fields", "since", "until")}
-            query.update(
-                access_token=token.value, limit=str(limit), after=_cursor(page_posts[-1].id)
-            )
-            paging["next"] = (
-                f"https://graph.facebook.com/{version}/{page_id}/{edge}?{urlencode(query)}"
-            )
-        body["paging"] = paging
-    return body
-
-
-def _accounts(state: GraphState, token: Token, params: dict[str, str]) -> Any:
-    """/me/accounts: the Pages the person runs, each with a Page token."""
-    if token.kind != "user" or token.user_id is None:
-        raise errors.nonexisting_field("accounts", "Page")
-    # Without pages_show_list the app may not see the person's Pages.
-    pages = state.pages_of(token.user_id) if "pages_show_list" in token.scopes else []
-    data: list[dict[str, Any]] = []
-    for page in pages:
-        entry: dict[str, Any] = {
-            "access_token": state.page_token(token, page.id).value,
-            "category": page.category,
-            "category_list": [{"id": "2612", "name": page.category}],
-            "name": page.name,
-            "id": page.id,
-            "tasks": list(ADMIN_TASKS),
-            "followers_count": page.followers,
-            "fan_count": page.followers,
-        }
-        wanted = params.get("fields")
-        # Graph's default fields for /me/accounts; follower counts only when asked for.
-        keep = (
-            {f.strip().split(".")[0] for f in wanted.split(",")} | {"id"}
-            if wanted
-            else {"access_token", "category", "category_list", "name", "id", "tasks"}
-        )
-        entry = {k: v for k, v in entry.items() if k in keep}
-        data.append(entry)
-    body: dict[str, Any] = {"data": data}
-    if data:
-        body["paging"] = {
-            "cursors": {"before": _cursor(data[0]["id"]), "after": _cursor(data[-1]["id"])}
-        }
-    return body
