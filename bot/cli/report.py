@@ -68,6 +68,12 @@ def _shown(total: object) -> str:
     help="Draw cumulative engagement over time per platform to FILE.png or FILE.svg.",
 )
 @click.option("--top", default=5, show_default=True, help="How many top posts to list.")
+@click.option(
+    "--post",
+    "post_key",
+    metavar="KEY",
+    help="Only this post of the campaign (one post sent from many accounts is one post).",
+)
 @pass_app
 def report(
     app: AppContext,
@@ -76,6 +82,7 @@ def report(
     as_json: bool,
     chart_file: Path | None,
     top: int,
+    post_key: str | None,
 ) -> None:
     """Posts sent and failed, reach and engagement of CAMPAIGN, per platform and in total.
 
@@ -92,23 +99,28 @@ def report(
     rate = clock_rate(app.settings)
     with app.runtime.sessions() as session:
         try:
-            built = reports.build(session, campaign, top=top)
+            built = reports.build(session, campaign, top=top, post=post_key)
+        except reports.UnknownPost:
+            raise click.ClickException(f"campaign {campaign!r} has no post {post_key!r}") from None
         except reports.UnknownCampaign:
             raise click.ClickException(f"no campaign {campaign!r}") from None
-        stages = reports.growth(session, campaign)
+        stages = reports.growth(session, campaign, post=post_key)
         if csv_file is not None:
             if str(csv_file) == "-":
-                count = reports.write_csv(session, campaign, sys.stdout, rate)
+                count = reports.write_csv(session, campaign, sys.stdout, rate, post=post_key)
             else:
                 with csv_file.open("w", newline="", encoding="utf-8") as out:
-                    count = reports.write_csv(session, campaign, out, rate)
+                    count = reports.write_csv(session, campaign, out, rate, post=post_key)
                 click.echo(f"wrote {count} rows to {csv_file}", err=True)
-        series = chart.cumulative(session, campaign) if (as_json or chart_file) else {}
+        series = (
+            chart.cumulative(session, campaign, post=post_key) if (as_json or chart_file) else {}
+        )
         if chart_file is not None:
             chart.draw(
                 series,
                 chart_file,
-                f"{built.title or built.campaign}: engagement",
+                f"{built.title or built.campaign}{f' / {post_key}' if post_key else ''}: "
+                "engagement",
                 acceleration=rate,
                 start=built.first_sent,
             )
@@ -129,7 +141,8 @@ def report(
     if csv_file is not None and str(csv_file) == "-":
         return
     columns = [*built.platforms.values(), built.total]
-    click.echo(f"campaign {built.campaign}: {built.snapshots} snapshot values recorded")
+    which = f"campaign {built.campaign}" + (f", post {post_key}" if post_key else "")
+    click.echo(f"{which}: {built.snapshots} snapshot values recorded")
     rows = [
         ("posts sent", *(s.sent for s in columns)),
         ("failed", *(s.failed for s in columns)),

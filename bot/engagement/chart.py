@@ -16,22 +16,21 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import Campaign, EngagementSnapshot, Post
-from bot.engagement.report import INTERACTIONS, UnknownCampaign
+from bot.db.models import EngagementSnapshot, Post
+from bot.engagement.report import INTERACTIONS, scope_of
 
 _COLOURS = {"x": "#1d1d1f", "facebook": "#1877f2"}
 Series = dict[str, list[tuple[datetime, int, int]]]  # platform -> (time, interactions, views)
 
 
-def cumulative(session: Session, slug: str) -> Series:
-    campaign = session.scalar(select(Campaign).where(Campaign.slug == slug))
-    if campaign is None:
-        raise UnknownCampaign(slug)
+def cumulative(session: Session, slug: str, *, post: str | None = None) -> Series:
+    """The campaign's (or only ``post``'s) cumulative totals at each snapshot time."""
+    where = scope_of(session, slug, post)
     s = EngagementSnapshot.__table__.c
     rows = session.execute(
         select(s.delivery_id, s.platform, s.taken_at, s.metric, s.value)
         .join(Post, Post.id == s.post_id)
-        .where(Post.campaign_id == campaign.id, s.delivery_id.is_not(None))
+        .where(*where, s.delivery_id.is_not(None))
         .order_by(s.taken_at, s.id)
     )
     known: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)

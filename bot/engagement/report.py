@@ -48,6 +48,10 @@ class UnknownCampaign(LookupError):
     pass
 
 
+class UnknownPost(UnknownCampaign):
+    """The campaign has no post with that key."""
+
+
 @dataclass
 class Total:
     value: int | None = None
@@ -110,7 +114,21 @@ def _campaign(session: Session, slug: str) -> Campaign:
     return campaign
 
 
-def _snapshot_rows(session: Session, campaign_id: int) -> Iterator[Any]:
+def _of(campaign: Campaign, post: str | None) -> list[Any]:
+    """Conditions on Post: the campaign's posts, or only the one keyed ``post`` (a post
+    sent from many accounts, such as a release, is one post)."""
+    return [Post.campaign_id == campaign.id, *([Post.key == post] if post else [])]
+
+
+def scope_of(session: Session, slug: str, post: str | None) -> list[Any]:
+    campaign = _campaign(session, slug)
+    where = _of(campaign, post)
+    if post and session.scalar(select(Post.id).where(*where)) is None:
+        raise UnknownPost(f"{slug}/{post}")
+    return where
+
+
+def _snapshot_rows(session: Session, where: list[Any]) -> Iterator[Any]:
     s = EngagementSnapshot.__table__.c
     query = (
         select(
@@ -127,21 +145,23 @@ def _snapshot_rows(session: Session, campaign_id: int) -> Iterator[Any]:
             s.population,
         )
         .join(Post, Post.id == s.post_id)
-        .where(Post.campaign_id == campaign_id)
+        .where(*where)
         .order_by(s.taken_at, s.id)
     )
     yield from session.execute(query.execution_options(yield_per=20_000))
 
 
-def build(session: Session, slug: str, *, top: int = 5) -> Report:
+def build(session: Session, slug: str, *, top: int = 5, post: str | None = None) -> Report:
+    """The campaign's report (``post``: only that post's deliveries)."""
     campaign = _campaign(session, slug)
+    where = scope_of(session, slug, post)
     d = Delivery.__table__.c
     deliveries = session.execute(
         select(d.id, d.post_id, d.platform, d.state, d.url, d.sent_at, d.platform_deleted_at)
         .add_columns(Account.handle, Account.id.label("account_id"), Account.followers)
         .join(Post, Post.id == d.post_id)
         .join(Account, Account.id == d.account_id)
-        .where(Post.campaign_id == campaign.id)
+        .where(*where)
     ).all()
     summaries: dict[str, PlatformSummary] = {}
     accounts: dict[str, dict[int, int]] = defaultdict(dict)
@@ -167,7 +187,7 @@ def build(session: Session, slug: str, *, top: int = 5) -> Report:
     )
     count = 0
     last_updated = None
-    for snap in _snapshot_rows(session, campaign.id):
+    for snap in _snapshot_rows(session, where):
         count += 1
         last_updated = snap.taken_at  # rows come oldest first
         if snap.estimated:
@@ -248,13 +268,14 @@ def _label_seconds(label: str) -> float:
     return int(number) * _UNIT_SECONDS[unit] if number.isdigit() and unit in _UNIT_SECONDS else 1e18
 
 
-def growth(session: Session, slug: str) -> list[Stage]:
-    """The campaign's planned snapshots in order of age; ``refresh`` readings (taken at
-    any age) are left out. A release sampled at a stage counts by its estimate there."""
-    campaign = _campaign(session, slug)
+def growth(session: Session, slug: str, *, post: str | None = None) -> list[Stage]:
+    """The campaign's (or ``post``'s) planned snapshots in order of age; ``refresh``
+    readings (taken at any age) are left out. A release sampled at a stage counts by its
+    estimate there."""
+    where = scope_of(session, slug, post)
     own: dict[str, dict[int, tuple[int, str, dict[str, int | None]]]] = defaultdict(dict)
     estimated: dict[str, dict[tuple[int, str], tuple[int, dict[str, Any]]]] = defaultdict(dict)
-    for snap in _snapshot_rows(session, campaign.id):
+    for snap in _snapshot_rows(session, where):
         if snap.label == REFRESH:
             continue
         if snap.estimated:
@@ -287,12 +308,19 @@ def growth(session: Session, slug: str) -> list[Stage]:
     return stages
 
 
-def write_csv(session: Session, slug: str, out: IO[str], acceleration: float = 1.0) -> int:
+def write_csv(
+    session: Session,
+    slug: str,
+    out: IO[str],
+    acceleration: float = 1.0,
+    *,
+    post: str | None = None,
+) -> int:
     """One row per delivery per snapshot; an unavailable metric is an empty cell.
 
     ``acceleration``: the sandbox's clock rate, for the post's age in sandbox time
-    (``sandbox_hours_after_sending``, empty at real time)."""
-    campaign = _campaign(session, slug)
+    (``sandbox_hours_after_sending``, empty at real time); ``post``: only that post."""
+    where = scope_of(session, slug, post)
     d = Delivery.__table__.c
     deliveries = {
         row.id: row
@@ -301,7 +329,7 @@ def write_csv(session: Session, slug: str, out: IO[str], acceleration: float = 1
             .add_columns(Post.key, Account.handle)
             .join(Post, Post.id == d.post_id)
             .join(Account, Account.id == d.account_id)
-            .where(Post.campaign_id == campaign.id)
+            .where(*where)
         )
     }
     writer = csv.writer(out)
@@ -339,7 +367,7 @@ def write_csv(session: Session, slug: str, out: IO[str], acceleration: float = 1
         written += 1
 
     rows = sorted(
-        (s for s in _snapshot_rows(session, campaign.id) if s.delivery_id is not None),
+        (s for s in _snapshot_rows(session, where) if s.delivery_id is not None),
         key=lambda s: (s.delivery_id, s.taken_at),
     )
     for snap in rows:

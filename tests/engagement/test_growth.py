@@ -6,6 +6,8 @@ import csv
 import io
 from pathlib import Path
 
+import pytest
+
 from bot.engagement import chart, report
 from tests.engagement.conftest import World
 
@@ -66,3 +68,24 @@ def test_an_accelerated_chart_counts_sandbox_days_and_says_the_clock_is_fast(
     assert "runs 1000x faster than real time" in fast.read_text()
     assert "time of snapshot (UTC)" in real.read_text()
     assert "faster than real time" not in real.read_text()
+
+
+def test_one_post_can_be_reported_alone(world: World):
+    week(world)
+    with world.sessions() as session:
+        rally = report.build(session, "demo", post="rally")
+        stages = report.growth(session, "demo", post="rally")
+        rows = io.StringIO()
+        written = report.write_csv(session, "demo", rows, post="rally")
+        series = chart.cumulative(session, "demo", post="rally")
+        whole = report.growth(session, "demo")
+        with pytest.raises(report.UnknownPost):
+            report.build(session, "demo", post="nope")
+    assert rally.total.sent == 1 and rally.total.reach == 5000
+    assert [(s.label, s.posts) for s in stages] == [("1h", 1), ("24h", 1), ("7d", 1)]
+    assert stages[-1].metrics["likes"].value < whole[-1].metrics["likes"].value  # type: ignore[operator]
+    # 1h, 24h, 7d (the refresh, taken at the same moment as the 7d, shares its row)
+    assert written == 3 and {
+        r["post_key"] for r in csv.DictReader(io.StringIO(rows.getvalue()))
+    } == {"rally"}
+    assert list(series) == ["x"]
