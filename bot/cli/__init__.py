@@ -12,8 +12,9 @@ from bot.cli.context import AppContext
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
 from bot.cli.engagement import engagement
-from bot.cli.pledges import pledges, release
+from bot.cli.pledges import pledges
 from bot.cli.posts import posts
+from bot.cli.release import release
 from bot.cli.report import report
 from bot.cli.schedules import apply
 from bot.cli.web import web

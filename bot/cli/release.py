@@ -1,0 +1,100 @@
+"""`release` (status, check): a pledge campaign's release, checked before and watched
+as it goes out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import click
+
+from bot.cli.context import AppContext, pass_app
+from bot.cli.output import emit_json, local
+from bot.cli.pledges import campaign_or_fail, summary
+from bot.pledges import release as releases
+
+
+@click.group("release")
+def release() -> None:
+    """A pledge campaign's release: check the rules before, watch it go out."""
+
+
+def _status_json(st: releases.ReleaseStatus) -> dict[str, Any]:
+    return {
+        "campaign": st.slug,
+        "state": st.state,
+        "release_at": st.release_at,
+        "total": st.total,
+        "done": st.done,
+        "sent": st.sent,
+        "by_state": st.by_state,
+        "by_platform": st.by_platform,
+        "needs_reconnect": st.needs_reconnect,
+        "last_sent_at": st.last_sent_at,
+    }
+
+
+def _read_status(app: AppContext, slug: str) -> releases.ReleaseStatus:
+    with app.runtime.sessions() as session:
+        return releases.status(session, campaign_or_fail(session, slug))
+
+
+def _bar(st: releases.ReleaseStatus, width: int = 30) -> str:
+    filled = int(width * st.done / st.total) if st.total else 0
+    counts = ", ".join(f"{n} {s}" for s, n in sorted(st.by_state.items()))
+    return f"[{'#' * filled}{'.' * (width - filled)}] {st.done}/{st.total} final ({counts})"
+
+
+@release.command("status")
+@click.argument("campaign")
+@click.option("--json", "as_json", is_flag=True, help="Counts as JSON, once.")
+@click.option(
+    "--watch/--once",
+    default=None,
+    help="Keep the progress bar updating until every post is final (default in a terminal).",
+)
+@click.option("--every", default=1.0, show_default=True, help="Seconds between updates.")
+@pass_app
+def status(app: AppContext, campaign: str, as_json: bool, watch: bool | None, every: float) -> None:
+    """How far CAMPAIGN's release has gone: a live progress bar, or counts in --json."""
+    st = _read_status(app, campaign)
+    if as_json:
+        emit_json(_status_json(st))
+        return
+    if watch is None:
+        watch = sys.stdout.isatty()
+    click.echo(f"{st.slug}: {st.state.replace('_', ' ')}, release {local(st.release_at, 'UTC')}")
+    if not st.total:
+        click.echo("no posts yet: the release has not been written (see `pledges show`)")
+        return
+    while True:
+        click.echo(f"\r{_bar(st)}", nl=not watch)
+        if not watch or st.done >= st.total:
+            break
+        time.sleep(every)
+        st = _read_status(app, campaign)
+    if watch:
+        click.echo()
+    if st.needs_reconnect:
+        click.echo(f"{st.needs_reconnect} pledged accounts need reconnecting")
+    if st.last_sent_at is not None:
+        late = (st.last_sent_at - st.release_at).total_seconds()
+        click.echo(f"last post acknowledged {late:.1f}s after the release time")
+
+
+@release.command("check")
+@click.argument("campaign")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_app
+def check(app: AppContext, campaign: str, as_json: bool) -> None:
+    """Platform rules and costs of releasing CAMPAIGN with its pledges as they are now."""
+    with app.runtime.sessions() as session:
+        data = summary(session, campaign_or_fail(session, campaign), app.settings)
+    if as_json:
+        emit_json({"campaign": data["slug"], **data["rules"]})
+        return
+    for line in data["rules_lines"]:
+        click.echo(line)
+    if not data["rules"]["warnings"]:
+        click.echo("no rule is in the way of this release")
