@@ -40,6 +40,11 @@ def _read_status(app: AppContext, slug: str) -> releases.ReleaseStatus:
         return releases.status(session, campaign_or_fail(session, slug))
 
 
+def _timezone(app: AppContext, slug: str) -> str:
+    with app.runtime.sessions() as session:
+        return campaign_or_fail(session, slug).timezone
+
+
 def _bar(st: releases.ReleaseStatus, width: int = 30) -> str:
     filled = int(width * st.done / st.total) if st.total else 0
     counts = ", ".join(f"{n} {s}" for s, n in sorted(st.by_state.items()))
@@ -64,7 +69,10 @@ def status(app: AppContext, campaign: str, as_json: bool, watch: bool | None, ev
         return
     if watch is None:
         watch = sys.stdout.isatty()
-    click.echo(f"{st.slug}: {st.state.replace('_', ' ')}, release {local(st.release_at, 'UTC')}")
+    # In the campaign's own zone, as `pledges show` and the pages give it: 08:30 in London
+    # in summer is 07:30 UTC, and a volunteer reading that would think it went out early.
+    when = local(st.release_at, _timezone(app, campaign))
+    click.echo(f"{st.slug}: {st.state.replace('_', ' ')}, release {when}")
     if not st.total:
         click.echo("no posts yet: the release has not been written (see `pledges show`)")
         return

@@ -56,3 +56,16 @@ def test_an_image_is_refused_as_not_supported_yet(cli: Cli) -> None:
     assert result.exit_code != 0 and "images are not supported yet" in result.output
     with cli.runtime().sessions() as s:
         assert find_campaign(s, "pic") is None
+
+
+def test_release_status_gives_the_release_time_in_the_campaigns_time_zone(cli: Cli) -> None:
+    # 08:30 in London in summer is 07:30 UTC: a volunteer must not read "07:30" and think
+    # the release went an hour early.
+    result = cli(
+        "pledges", "create", "summer-demo",
+        "--title", "Summer demo", "--text", "Stand with the reps", "--goal", "2",
+        "--release", "2099-07-01 08:30", "--tz", "Europe/London",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    status = cli("release", "status", "summer-demo", "--once").output
+    assert "release 2099-07-01 08:30:00 BST" in status, status
