@@ -107,6 +107,10 @@ async def callback(request: Request) -> Response:
         denied = query["denied"]
 
         def forget() -> None:
+            # Only this browser's own sign-in is used up: a cancel link with someone
+            # else's token must not spoil the sign-in they are in the middle of.
+            if not signins.in_this_browser(request, SESSION_KEY, denied):
+                return
             with runtime.sessions() as session:
                 pc = load_campaign(session, slug)
                 signins.claim(

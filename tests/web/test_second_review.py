@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import requests
 from sqlalchemy import func, select
@@ -19,10 +20,12 @@ from tests.web.conftest import (
     Clock,
     add_campaign,
     consent_facebook,
+    consent_x,
     csrf_of,
     local,
     pledge_x,
     start_facebook,
+    start_x,
 )
 
 CSS = Path(__file__).resolve().parents[2] / "bot" / "web" / "static" / "clarion.css"
@@ -124,3 +127,16 @@ def test_pages_pledged_before_a_later_page_is_refused_still_get_their_private_li
     assert done.status_code == 303, done.text
     private = client.get(done.headers["location"])
     assert private.status_code == 200 and "Gwen&#39;s" in private.text
+
+
+def test_a_cancel_link_from_another_browser_does_not_spoil_a_supporters_sign_in(
+    make_client: Callable[..., TestClient], campaign: str
+) -> None:
+    supporter, stranger = make_client(), make_client()
+    authorize = start_x(supporter)
+    token = parse_qs(urlsplit(authorize).query)["oauth_token"][0]
+    cancelled = stranger.get(f"/c/fujitsu/x/callback?denied={token}")
+    assert cancelled.status_code == 200  # a friendly page, whoever asks
+    done = supporter.get(local(consent_x(authorize, "rep_hal")))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"].startswith("/w/")
