@@ -123,3 +123,46 @@ def test_a_supporter_pledges_a_facebook_page_edits_and_withdraws_in_a_browser(
     expect(page.get_by_role("heading", name="Thank you: your pledge is in")).to_be_visible()
     assert page.get_by_test_id("handle").inner_text() == "Browser Bakery"
     _edit_and_withdraw(page, site, "Our bakery stands with the reps")
+
+
+@pytest.fixture
+def released_site(engine: Engine, sandbox: SandboxHandle) -> Iterator[str]:
+    """A campaign whose release went out (one post published, one failed) and was read."""
+    from datetime import UTC, datetime
+
+    from starlette.testclient import TestClient
+
+    from bot.engagement.poll import poller_for
+    from bot.web.app import create_web_app
+    from tests.web.conftest import TESTSERVER, Clock
+    from tests.web.test_campaign_page import _released
+
+    # Pledged and released through the test client (its own base URL), then served.
+    runtime = make_runtime(engine, sandbox, TESTSERVER)
+    clock = Clock(datetime.now(UTC))
+    client = TestClient(
+        create_web_app(runtime, clock=clock), base_url=TESTSERVER, follow_redirects=False
+    )
+    _released(client, clock, runtime, sandbox)
+    sandbox.admin.advance_clock(7 * 86400)
+    assert poller_for(runtime).run("fujitsu", refresh=True).read == 1
+    port = free_port()
+    served = make_runtime(engine, sandbox, f"http://127.0.0.1:{port}")
+    with serving_web(served, host="127.0.0.1", port=port) as url:
+        yield url
+
+
+def test_after_the_release_the_outcome_reads_as_tables_in_a_browser_without_javascript(
+    browser: Any, released_site: str
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    page.goto(f"{released_site}/c/fujitsu")
+    expect(page.get_by_role("heading", name="How far it went")).to_be_visible()
+    posts = page.get_by_role("table", name="Supporters' posts, by platform")
+    expect(posts.get_by_role("row", name="X 1 1 0 15,000")).to_be_visible()
+    engagement = page.get_by_role("table", name="Engagement so far")
+    likes = engagement.get_by_role("row", name="Likes and reactions").get_by_role("cell")
+    assert int(likes.inner_text().replace(",", "")) > 0
+    expect(page.get_by_test_id("last-updated")).to_contain_text("Last updated")
+    context.close()
