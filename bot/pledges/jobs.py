@@ -17,6 +17,7 @@ from bot.pledges import rules
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
 from bot.runtime import Runtime
+from bot.web import signins
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,14 @@ class PledgeJobs:
 
     def readiness(self) -> None:
         s = self.runtime.settings
+        now = self.clock()
+        with self.runtime.sessions() as session:
+            signins.forget_expired(session, now)
         check_readiness(
             self.runtime.sessions,
             self.runtime.vault,
             self.runtime.platforms,
-            now=self.clock(),
+            now=now,
             hours=s.readiness_hours,
             base_url=s.web_base_url,
             mailer=Mailer(s),

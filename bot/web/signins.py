@@ -37,7 +37,7 @@ def remember(
     now: datetime,
 ) -> None:
     """Store a sign-in in progress (``secret`` sealed); drops rows older than MAX_AGE."""
-    session.execute(delete(OAuthRequest).where(OAuthRequest.created_at < now - MAX_AGE))
+    forget_expired(session, now, commit=False)
     session.add(
         OAuthRequest(
             provider=provider,
@@ -48,6 +48,18 @@ def remember(
         )
     )
     session.commit()
+
+
+def forget_expired(session: Session, now: datetime, *, commit: bool = True) -> int:
+    """Delete sign-ins older than MAX_AGE: a Facebook sign-in left at the Page picker holds
+    its Pages' tokens (sealed), which must not stay stored. Called at every new sign-in
+    and by the daemon's readiness job, so they go even if nobody signs in again."""
+    gone = session.execute(
+        delete(OAuthRequest).where(OAuthRequest.created_at < now - MAX_AGE)
+    ).rowcount  # type: ignore[attr-defined]
+    if commit:
+        session.commit()
+    return int(gone or 0)
 
 
 def _live(provider: str, key: str, pledge_campaign_id: int, now: datetime) -> tuple[Any, ...]:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import load_settings
@@ -20,7 +20,7 @@ from bot.pledges.rules import check
 from bot.pledges.texts import utm_tag
 from bot.vault import Vault
 from tests.factories import add_account, queue, spec
-from tests.pledges.conftest import RELEASE, make_campaign
+from tests.pledges.conftest import NOW, RELEASE, make_campaign
 from tests.pledges.test_readiness import CHECK_AT, Inbox, Tokens, smtp  # noqa: F401
 
 Pledger = Callable[..., PledgeReceipt]
@@ -169,3 +169,36 @@ def test_reconnecting_through_one_campaign_revives_the_same_accounts_other_pledg
         ready = progress(s, pc, CHECK_AT + timedelta(minutes=6), readiness_hours=24)
     assert states == {"first": PledgeState.ACTIVE, "second": PledgeState.ACTIVE}
     assert ready.ready_reach == 100  # verified by the new sign-in
+
+
+def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
+    engine: Engine, database_url: str, vault: Vault
+) -> None:
+    # A supporter who signs in with Facebook and leaves at the Page picker leaves their
+    # Pages' tokens (sealed) in a sign-in row; they must not stay there for good.
+    from bot.db.models import OAuthRequest
+    from bot.pledges.jobs import PledgeJobs
+    from bot.runtime import Runtime
+    from bot.vault import generate_key
+    from bot.web import signins
+
+    key = generate_key()
+    env = {"DATABASE_URL": database_url, "TOKEN_ENCRYPTION_KEYS": key}
+    runtime = Runtime(load_settings(None, environ=env), engine)
+    with runtime.sessions() as s:
+        pc = make_campaign(s)
+        signins.remember(
+            s,
+            runtime.vault,
+            provider="facebook_pages",
+            key="pick-1",
+            secret='[{"token": "page-token"}]',
+            pledge_campaign_id=pc.id,
+            now=NOW,
+        )
+    PledgeJobs(runtime, clock=lambda: NOW + signins.MAX_AGE / 2).readiness()
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(OAuthRequest)) == 1  # still live
+    PledgeJobs(runtime, clock=lambda: NOW + signins.MAX_AGE + timedelta(minutes=1)).readiness()
+    with runtime.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(OAuthRequest)) == 0
