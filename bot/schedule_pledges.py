@@ -173,6 +173,9 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
         )
     message = texts(reader, fields["text"], f"{name}.text", wanted) if "text" in fields else None
     variants: list[str] = []
+    # (number as written, node) of each readable variant, so a length problem names its own
+    # line and number even when an earlier variant could not be read
+    variant_places: list[tuple[int, Node]] = []
     if "variants" in fields:
         items = reader.sequence(fields["variants"], f"{name}.variants", "variants: ['…', '…']")
         for number, item in enumerate(items or [], 1):
@@ -180,6 +183,7 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
             ok &= value is not None
             if value is not None:
                 variants.append(value.strip())
+                variant_places.append((number, item))
         ok &= items is not None
     goal = None
     if "goal" in fields:
@@ -233,10 +237,10 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
                 as_posted(platform, text, tagged),
                 label,
             )
-            for number, variant in enumerate(variants, 1):
+            for (number, item), variant in zip(variant_places, variants, strict=True):
                 ok &= check_length(
                     reader,
-                    fields["variants"].value[number - 1],
+                    item,
                     f"{name}.variants[{number}]",
                     platform,
                     as_posted(platform, variant, tagged),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -18,6 +20,8 @@ from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
 from bot.pledges.readiness import check_readiness
 from bot.pledges.rules import check
 from bot.pledges.texts import utm_tag
+from bot.schedule_pledges import load_pledge_files
+from bot.specs import SpecError
 from bot.vault import Vault
 from tests.factories import add_account, queue, spec
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
@@ -202,3 +206,24 @@ def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
     PledgeJobs(runtime, clock=lambda: NOW + signins.MAX_AGE + timedelta(minutes=1)).readiness()
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(OAuthRequest)) == 0
+
+
+def test_a_long_variant_after_a_broken_one_is_named_by_its_own_number_and_line(
+    tmp_path: Path,
+) -> None:
+    from tests.pledges.test_campaigns import GOOD, write
+
+    bad = GOOD.replace(
+        'variants: ["Reinstate the Fujitsu reps now."]',
+        "variants:\n      - {not: text}\n      - " + "a" * 300,
+    )
+    path = write(tmp_path, bad)
+    with pytest.raises(SpecError) as caught:
+        load_pledge_files([path], default_timezone="UTC")
+    where = {(p.field, p.where.line) for p in caught.value.problems}
+    assert ("pledge_campaigns[1].variants[2]", 11) in where, where
+    assert ("pledge_campaigns[1].variants[1]", 10) in where
+    assert not any(
+        "variant" in p.message and p.where.line == 10 and "characters" in p.message
+        for p in caught.value.problems
+    )
