@@ -89,3 +89,13 @@ def test_a_database_url_must_be_sqlite_or_postgresql_and_its_password_is_never_s
         load_settings(None, environ={"DATABASE_URL": "mysql://bob:hunter2@db/x"})
     hosted = load_settings(None, environ={"DATABASE_URL": "postgres://u:p@db.example/clarion"})
     assert hosted.database_url == "postgresql+psycopg://u:p@db.example/clarion"
+
+
+def test_the_sandbox_clock_rate_is_a_number_of_at_least_one_and_only_counts_on_a_sandbox():
+    assert load_settings(None, environ={}).clock_acceleration == 1000  # make run's week
+    assert load_settings(None, environ={"SANDBOX_TIME_ACCELERATION": "1"}).clock_acceleration == 1
+    real = {"X_CONSUMER_KEY": "k", "X_CONSUMER_SECRET": "s", "SANDBOX_TIME_ACCELERATION": "50"}
+    assert load_settings(None, environ=real).clock_acceleration == 1
+    for bad in ("0.5", "fast", "-3"):
+        with pytest.raises(ConfigError, match="SANDBOX_TIME_ACCELERATION"):
+            load_settings(None, environ={"SANDBOX_TIME_ACCELERATION": bad})
