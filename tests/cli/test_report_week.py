@@ -24,3 +24,12 @@ def test_the_report_can_be_of_one_post_and_names_a_post_it_does_not_know(cli: Cl
     assert [s["label"] for s in data["growth"]] == ["1h", "24h"]
     missing = cli("report", "demo", "--post", "nope")
     assert missing.exit_code == 1 and "has no post 'nope'" in missing.output
+
+
+def test_the_plan_says_when_the_snapshots_come_on_the_accelerated_sandbox(cli: Cli):
+    seed(cli)
+    result = cli("engagement", "plan", "demo")
+    assert result.exit_code == 0, result.output
+    assert "1000x faster than real time" in result.output
+    assert "7d after 10.1 min" in result.output
+    assert "billable reads: 4" in result.output  # the real X's cost, not the sandbox's
