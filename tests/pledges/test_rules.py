@@ -69,20 +69,28 @@ def test_it_warns_when_more_accounts_than_allowed_post_identical_text(
     assert "identical" in loud.warnings[0]
 
 
-def test_it_says_how_many_go_and_when_the_rest_would_past_the_app_cap(
-    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+def five_pledges_and_three_union_posts(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger, *hours_before: float
 ) -> None:
+    """Five X pledges to "fujitsu" (no link), and the union's own account with three X
+    posts queued ``hours_before`` the release."""
     with sessions() as s:
         make_campaign(s, link=None)
     for user in range(5):
         pledge_factory("fujitsu", str(user))
-    # the app sent 3 posts in the day before the release, 20 h and 10 h and 1 h before
     add_account(sessions, vault, "x", "union")
     queue(
         sessions,
-        *(spec(f"p{i}", at=RELEASE - timedelta(hours=30)) for i in range(3)),
-        now=RELEASE - timedelta(hours=31),
+        *(spec(f"p{i}", at=RELEASE - timedelta(hours=h)) for i, h in enumerate(hours_before)),
+        now=RELEASE - timedelta(hours=max(hours_before) + 1),
     )
+
+
+def test_it_says_how_many_go_and_when_the_rest_would_past_the_app_cap(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # the app sent 3 posts in the day before the release, 20 h and 10 h and 1 h before
+    five_pledges_and_three_union_posts(sessions, vault, pledge_factory, 30, 30, 30)
     with sessions() as s:
         for delivery, hours in zip(
             s.query(Delivery).order_by(Delivery.id), (20, 10, 1), strict=True

@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -18,41 +17,24 @@ from bot.pledges.campaigns import PledgeCampaignSpec, check_spec
 from bot.pledges.mail import Mailer, reconnect_message
 from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
 from bot.pledges.readiness import check_readiness
-from bot.pledges.rules import check
 from bot.pledges.texts import utm_tag
 from bot.schedule_pledges import load_pledge_files
 from bot.specs import SpecError
 from bot.vault import Vault
-from tests.factories import add_account, queue, spec
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 from tests.pledges.test_readiness import CHECK_AT, Inbox, Tokens, smtp  # noqa: F401
+from tests.pledges.test_rules import five_pledges_and_three_union_posts, report
 
 Pledger = Callable[..., PledgeReceipt]
-
-
-def _rules(sessions: sessionmaker[Session], **env: str) -> Any:
-    with sessions() as s:
-        pc = find_campaign(s, "fujitsu")
-        assert pc is not None
-        return check(s, pc, load_settings(None, environ=env))
 
 
 def test_posts_already_queued_for_the_day_before_the_release_count_against_the_app_cap(
     sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
 ) -> None:
-    # Checked two days ahead: nothing is sent yet, but 3 X posts are queued for the
-    # evening before the release. X counts them in the same rolling 24 h.
-    with sessions() as s:
-        make_campaign(s, link=None)
-    for user in range(5):
-        pledge_factory("fujitsu", str(user))
-    add_account(sessions, vault, "x", "union")
-    queue(
-        sessions,
-        *(spec(f"eve {i}", at=RELEASE - timedelta(hours=12 - i)) for i in range(3)),
-        now=RELEASE - timedelta(days=2),
-    )
-    r = _rules(sessions, X_APP_DAILY_POST_LIMIT="6")
+    # Checked days ahead: nothing is sent yet, but 3 X posts are queued for the evening
+    # before the release. X counts them in the same rolling 24 h.
+    five_pledges_and_three_union_posts(sessions, vault, pledge_factory, 12, 11, 10)
+    r = report(sessions, X_APP_DAILY_POST_LIMIT="6")
     assert (r.app_used_before, r.go_at_release, r.deferred) == (3, 3, 2)
     assert r.deferred_until == RELEASE + timedelta(hours=13)  # the 2nd queued turns 24 h old
     assert "3 of the 5 X posts would go at the release" in r.warnings[0]
@@ -64,7 +46,7 @@ def test_the_cost_of_a_single_post_is_shown_to_the_tenth_of_a_cent(
     with sessions() as s:
         make_campaign(s, link=None)
     pledge_factory("fujitsu", "1")
-    lines = _rules(sessions).lines()
+    lines = report(sessions).lines()
     assert any("estimated X cost: $0.015 " in line for line in lines), lines
 
 
