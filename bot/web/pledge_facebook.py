@@ -229,13 +229,21 @@ async def pledge_pages(request: Request) -> Response:
     slug = request.path_params["slug"]
     chosen = set(fields.get("page", []))
     runtime = runtime_of(request)
-    if not chosen:
+    most = signins.MAX_PAGES_PER_PICK
+    if not chosen or len(chosen) > most:
+        # Nothing is pledged: beyond ``most`` a Page's private link could not be shown.
         _, pages = await run_in_threadpool(_offered, request, slug, use=False)
         shown = [{k: p[k] for k in ("id", "name", "followers", "usable")} for p in pages]
+        error = (
+            "Tick at least one Page to pledge."
+            if not chosen
+            else f"Tick at most {most} Pages at a time; pledge the others with a second "
+            "sign-in from the campaign page."
+        )
         return render(
             request,
             "facebook_pages.html",
-            {"slug": slug, "pages": shown, "error": "Tick at least one Page to pledge."},
+            {"slug": slug, "pages": shown, "error": error},
             status=400,
         )
 

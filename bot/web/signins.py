@@ -118,6 +118,9 @@ def in_this_browser(request: Request, name: str, key: str) -> bool:
 
 PLEDGED_KEY = "pledged"
 PLEDGED_FOR = timedelta(minutes=10)
+# The private links of one multi-Page pledge ride in the session cookie (about 43 bytes
+# each; browsers keep 4 KB a cookie): at most this many Pages are pledged in one pick.
+MAX_PAGES_PER_PICK = 20
 
 
 def after_pledge(
@@ -135,7 +138,7 @@ def after_pledge(
     request.session[PLEDGED_KEY] = {
         "slug": slug,
         "until": (now + PLEDGED_FOR).timestamp(),
-        "secrets": secrets_[:20],
+        "secrets": secrets_[:MAX_PAGES_PER_PICK],
     }
     return RedirectResponse(f"/c/{slug}/thanks", status_code=303)
 

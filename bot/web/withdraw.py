@@ -180,7 +180,7 @@ async def thanks(request: Request) -> Response:
     def read() -> list[PledgeView]:
         views = []
         with runtime.sessions() as session:
-            for secret in pledged[:20]:
+            for secret in pledged[: signins.MAX_PAGES_PER_PICK]:
                 try:
                     views.append(pledge_view(session, str(secret), now))
                 except Refused:

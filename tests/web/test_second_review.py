@@ -16,6 +16,7 @@ from bot.db.models import Pledge
 from bot.pledges.pledging import find_campaign
 from bot.pledges.release import release
 from bot.runtime import Runtime
+from bot.web import signins
 from tests.web.conftest import (
     Clock,
     add_campaign,
@@ -140,3 +141,46 @@ def test_a_cancel_link_from_another_browser_does_not_spoil_a_supporters_sign_in(
     done = supporter.get(local(consent_x(authorize, "rep_hal")))
     assert done.status_code == 303, done.text
     assert done.headers["location"].startswith("/w/")
+
+
+def test_ticking_more_pages_than_the_thanks_page_can_list_is_refused_before_pledging(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    # The private links of a multi-Page pledge ride in the session cookie, at most
+    # signins.MAX_PAGES_PER_PICK of them: a Page pledged beyond that would have no link.
+    dialog = start_facebook(client)
+    consent_facebook(dialog, "Ivy Manypages", "Branch 0")
+    user_id = re.search(
+        r"value='([^']+)'(?: checked)?> Ivy Manypages", requests.get(dialog, timeout=10).text
+    )
+    assert user_id
+    for number in range(1, signins.MAX_PAGES_PER_PICK + 1):
+        back = requests.post(
+            dialog,
+            data={
+                "user_id": user_id.group(1),
+                "page_name": f"Branch {number}",
+                "decision": "allow",
+            },
+            allow_redirects=False,
+            timeout=10,
+        )
+    picked = client.get(local(back.headers["location"].split("#")[0]))
+    picker = client.get(picked.headers["location"])
+    page_ids = re.findall(r'name="page" value="([^"]+)"', picker.text)
+    assert len(page_ids) == signins.MAX_PAGES_PER_PICK + 1
+    refused = client.post(
+        "/c/fujitsu/facebook/pages", data={"csrf": csrf_of(picker.text), "page": page_ids}
+    )
+    assert refused.status_code == 400
+    assert f"at most {signins.MAX_PAGES_PER_PICK} Pages" in refused.text
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Pledge)) == 0
+    # the choice is still there: ticking fewer goes through, every Page with its link
+    done = client.post(
+        "/c/fujitsu/facebook/pages",
+        data={"csrf": csrf_of(picker.text), "page": page_ids[: signins.MAX_PAGES_PER_PICK]},
+    )
+    assert done.status_code == 303
+    thanks = client.get(done.headers["location"])
+    assert thanks.text.count("manage this pledge") == signins.MAX_PAGES_PER_PICK
