@@ -12,7 +12,7 @@ import pytest
 
 from bot.platforms.base import AuthError, Credentials
 from bot.platforms.facebook import FacebookMetrics, FacebookPlatform
-from bot.platforms.facebook.metrics import INSIGHTS_PAUSE_SECONDS, _named
+from bot.platforms.facebook.metrics import INSIGHTS_PAUSE_SECONDS, REFUSED_PAUSE_SECONDS, _named
 from bot.sandbox.testing import running_sandbox
 
 LOOKUP = r"^/v[0-9.]+/$"
@@ -139,8 +139,10 @@ def test_a_token_without_insights_reads_the_rest_and_pauses_insights_for_that_pa
     assert len(readings) == 4 and all(r.values["views"] is None for r in readings)
     assert all(r.values["likes"] is not None for r in readings)
     assert metrics.calls == 4  # the batch, both halves, then without insights
-    assert not metrics._insights_allowed(creds.platform_user_id)
-    assert metrics._insights_allowed("another page")
+    metrics.read(creds, ids)
+    assert metrics.calls == 5  # one call: insights are not asked for this Page today
+    other = Credentials("another token", "", "another page")
+    assert metrics._insights_allowed(metrics._key(other))
 
 
 def test_another_pages_post_in_a_batch_is_left_unread_and_the_rest_read(sandbox):
@@ -164,13 +166,48 @@ def test_a_token_refused_for_every_post_is_one_auth_error_without_the_token(sand
     assert metrics.calls == 6  # with insights: batch + halves; the same without
 
 
-def test_a_dead_token_is_not_searched_post_by_post(sandbox):
+def test_a_dead_token_is_not_searched_post_by_post_nor_tried_again_for_an_hour(sandbox):
     fb, creds, ids = page_posts(sandbox, 10)
     sandbox.admin.revoke("facebook", creds.token)
-    metrics = FacebookMetrics(fb)
+    clock = Clock()
+    metrics = FacebookMetrics(fb, clock=clock)
     with pytest.raises(AuthError):
         metrics.read(creds, ids)
     assert metrics.calls == 1
+    with pytest.raises(AuthError):
+        metrics.read(creds, ids[:3])  # another batch of the same Page: no call
+    assert metrics.calls == 1
+    clock.t += REFUSED_PAUSE_SECONDS
+    with pytest.raises(AuthError):
+        metrics.read(creds, ids)
+    assert metrics.calls == 2
+
+
+def test_a_reconnected_page_is_read_at_once_with_its_new_token(sandbox):
+    fb, creds, ids = page_posts(sandbox, 2)
+    metrics = FacebookMetrics(fb)
+    refused = graph_error(190, "(#190) Error validating access token")
+    sandbox.admin.script("facebook", "GET", LOOKUP, [refused])
+    with pytest.raises(AuthError):
+        metrics.read(creds, ids)
+    new_token = Credentials("another token", "", creds.platform_user_id)
+    assert metrics._key(new_token) != metrics._key(creds)
+    assert creds.token not in metrics._key(creds)
+    with pytest.raises(AuthError):
+        metrics.read(creds, ids)
+    assert metrics.calls == 1
+    sandbox.admin.script("facebook", "GET", LOOKUP, [{"status": 200, "body": {}}])
+    assert metrics.read(new_token, ids) == []  # asked Graph again, with the new token
+    assert metrics.calls == 2
+
+
+def test_one_foreign_post_alone_does_not_stop_the_pages_other_batches(sandbox):
+    fb, creds, ids = page_posts(sandbox, 3)
+    _, _, [theirs] = page_posts(sandbox, 1)
+    metrics = FacebookMetrics(fb)
+    with pytest.raises(AuthError):
+        metrics.read(creds, [theirs])
+    assert len(metrics.read(creds, ids)) == 3
 
 
 def test_graph_names_missing_ids_exactly_not_as_prefixes():

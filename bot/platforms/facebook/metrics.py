@@ -20,11 +20,14 @@ One post that fails fails the whole lookup, so the reader finds it:
 - insights Graph will not give: a retired metric (#100 "valid insights metric", as in the
   Nov 2025 deprecation of post_impressions) or a token without read_insights (#10). The
   batch is read again without insights, views are unavailable, and insights are not asked
-  for again for a day (for every Page, or for that Page).
+  for again for a day (for every Page, or for that Page's token).
+- a token Graph refuses altogether (AuthError: revoked, or no permission to read the
+  Page's posts) is not tried again for an hour; a reconnected Page's new token is.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 import threading
@@ -49,6 +52,7 @@ INSIGHT_METRIC = "post_media_view"
 FIELDS_WITH_INSIGHTS = f"{FIELDS},insights.metric({INSIGHT_METRIC})"
 FACEBOOK_METRICS = ("likes", "reposts", "replies", "views")
 INSIGHTS_PAUSE_SECONDS = 24 * 3600.0  # after Graph refuses insights, before asking again
+REFUSED_PAUSE_SECONDS = 3600.0  # after Graph refuses a token, before trying it again
 _EVERY_PAGE = ""
 
 _GONE = "gone"  # per-post outcomes of a lookup, beside the nodes themselves
@@ -94,15 +98,22 @@ class FacebookMetrics:
         self._platform = platform
         self._clock = clock
         self._lock = threading.Lock()
-        self._insights_paused: dict[str, float] = {}  # Page id (or every Page) -> until
+        # Keyed by Page and token (a reconnected Page gets a new token, and a new chance):
+        self._insights_paused: dict[str, float] = {}  # key (or every Page) -> until
+        self._refused: dict[str, tuple[float, AuthError]] = {}  # key -> (until, the error)
         self.calls = 0  # Graph calls made, for benchmarks and tests
+
+    @staticmethod
+    def _key(creds: Credentials) -> str:
+        digest = hashlib.sha256(creds.token.encode()).hexdigest()[:16]  # never the token
+        return f"{creds.platform_user_id}:{digest}"
 
     # -- insights on or off ------------------------------------------------------------
 
-    def _insights_allowed(self, page_id: str) -> bool:
+    def _insights_allowed(self, key: str) -> bool:
         now = self._clock()
         with self._lock:
-            return all(self._insights_paused.get(key, 0.0) <= now for key in (_EVERY_PAGE, page_id))
+            return all(self._insights_paused.get(k, 0.0) <= now for k in (_EVERY_PAGE, key))
 
     def _pause_insights(self, key: str) -> None:
         with self._lock:
@@ -117,13 +128,32 @@ class FacebookMetrics:
 
         Deleted posts come back ``deleted``; posts the token may not read are left out
         (not read this time). Errors that are not about one post are raised, classified.
+        A token Graph refused (AuthError) is refused again without a call for an hour.
         """
         if not 1 <= len(ids) <= MAX_IDS_PER_CALL:
             raise ValueError(f"between 1 and {MAX_IDS_PER_CALL} ids per call, not {len(ids)}")
+        key = self._key(creds)
+        with self._lock:
+            until, refused = self._refused.get(key, (0.0, None))
+        if refused is not None and self._clock() < until:
+            raise refused
+        unique = list(dict.fromkeys(ids))
+        try:
+            return self._read(creds, unique, key, insights)
+        except AuthError as exc:
+            # A dead token, or every part of a batch refused. One post refused alone may
+            # be another Page's post, not the token: the Page's other batches still try.
+            if not _is_permission(exc) or len(unique) > 1:
+                with self._lock:
+                    self._refused[key] = (self._clock() + REFUSED_PAUSE_SECONDS, exc)
+            raise
+
+    def _read(
+        self, creds: Credentials, ids: list[str], key: str, insights: bool
+    ) -> list[MetricsReading]:
         graph = self._platform._graph(creds.token)  # same package: the adapter's client
         page_id = creds.platform_user_id
-        ids = list(dict.fromkeys(ids))
-        with_insights = insights and self._insights_allowed(page_id)
+        with_insights = insights and self._insights_allowed(key)
         try:
             nodes = self._lookup(
                 graph, ids, FIELDS_WITH_INSIGHTS if with_insights else FIELDS, top=True
@@ -140,7 +170,7 @@ class FacebookMetrics:
                 raise
             nodes = self._lookup(graph, ids, FIELDS, top=True)  # still refused: raises
             logger.info("Page %s: no insights with this token (%s)", page_id, exc.message)
-            self._pause_insights(page_id)
+            self._pause_insights(key)
             with_insights = False
         readings: list[MetricsReading] = []
         for post_id in ids:
