@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bot.platforms.base import AuthError, Credentials
+from bot.platforms.base import AuthError, Credentials, PermanentError
 from bot.platforms.facebook import FacebookMetrics, FacebookPlatform
 from bot.platforms.facebook.metrics import INSIGHTS_PAUSE_SECONDS, REFUSED_PAUSE_SECONDS, _named
 from bot.sandbox.testing import running_sandbox
@@ -216,3 +216,27 @@ def test_graph_names_missing_ids_exactly_not_as_prefixes():
     assert _named("Object with ID '1_2' does not exist", ["1_2", "1_3"]) == ["1_2"]
     wrapped = f"Facebook has no object with that id ({message})"  # as the adapter words it
     assert _named(wrapped, ["1_4", "1_23"]) == ["1_23", "1_4"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "(#100) Tried accessing nonexisting field (insights) on node type (PagePost)",
+        "(#100) For field 'insights': The parameter metric is required",
+    ],
+)
+def test_a_graph_without_the_insights_field_still_gives_the_counts(sandbox, message):
+    fb, creds, ids = page_posts(sandbox, 2)
+    sandbox.admin.script("facebook", "GET", LOOKUP, [graph_error(100, message)])
+    metrics = FacebookMetrics(fb)
+    readings = metrics.read(creds, ids)
+    assert [r.values["views"] for r in readings] == [None, None]
+    assert all(r.values["likes"] is not None for r in readings)
+    assert metrics.calls == 2
+
+
+def test_any_other_invalid_parameter_fails_the_batch(sandbox):
+    fb, creds, ids = page_posts(sandbox, 2)
+    sandbox.admin.script("facebook", "GET", LOOKUP, [graph_error(100, "(#100) Invalid fields")])
+    with pytest.raises(PermanentError):
+        FacebookMetrics(fb).read(creds, ids)
