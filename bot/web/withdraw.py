@@ -12,7 +12,7 @@ The secret is never stored (only its SHA-256); pages under /w/ send no Referer
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
@@ -87,13 +87,18 @@ def pledge_view(session: Session, secret: str, now: datetime) -> PledgeView:
     )
 
 
-def _show(request: Request, view: PledgeView, *, error: str = "", status: int = 200) -> Response:
+def _show(
+    request: Request, view: PledgeView, *, error: str = "", refused: str = "", status: int = 200
+) -> Response:
+    """``refused`` names the field ("wording" or "email") the error is about, so the page
+    marks it invalid and ties it to the message for screen readers."""
     context = {
         "p": view,
         "platform_names": PLATFORM_NAMES,
         "new": request.query_params.get("new") == "1",
         "saved": request.query_params.get("saved") == "1",
         "error": error,
+        "refused": refused,
         "private_url": f"{base_url(request)}/w/{view.secret}",
     }
     return render(request, "pledge.html", context, status)
@@ -120,7 +125,7 @@ async def edit(request: Request) -> Response:
     typed = field(fields, "email").strip()
     email = "" if field(fields, "email_delete") == "yes" else (typed or None)
 
-    def change() -> PledgeView | tuple[PledgeView, str]:
+    def change() -> PledgeView | tuple[PledgeView, str, str]:
         with runtime.sessions() as session:
             if pledging.pledge_by_secret(session, secret) is None:
                 raise _unknown()
@@ -130,12 +135,18 @@ async def edit(request: Request) -> Response:
                 )
             except pledging.PledgeError as exc:
                 session.rollback()
-                return pledge_view(session, secret, now), str(exc)
+                view = pledge_view(session, secret, now)
+                if str(exc).startswith("that email"):
+                    return view, str(exc), "email"
+                # the refused wording goes back in the box, to shorten rather than retype
+                typed = view.wording if wording is None else wording
+                return replace(view, wording=typed), str(exc), "wording"
             return pledge_view(session, secret, now)
 
     result = await run_in_threadpool(change)
     if isinstance(result, tuple):
-        return _show(request, result[0], error=result[1], status=400)
+        view, error, refused = result
+        return _show(request, view, error=error, refused=refused, status=400)
     return RedirectResponse(f"/w/{secret}?saved=1", status_code=303)
 
 

@@ -184,3 +184,17 @@ def test_ticking_more_pages_than_the_thanks_page_can_list_is_refused_before_pled
     assert done.status_code == 303
     thanks = client.get(done.headers["location"])
     assert thanks.text.count("manage this pledge") == signins.MAX_PAGES_PER_PICK
+
+
+def test_a_refused_wording_is_given_back_in_the_box_to_shorten_not_lost(
+    client: TestClient, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_jo")
+    typed = "Fujitsu must reinstate the reps, and here is why: " + "b" * 260
+    refused = client.post(
+        private + "/edit", data={"csrf": csrf_of(client.get(private).text), "wording": typed}
+    )
+    assert refused.status_code == 400
+    box = re.search(r'<textarea id="wording"[^>]*>([^<]*)</textarea>', refused.text)
+    assert box and box.group(1) == typed
+    assert 'aria-invalid="true"' in refused.text and 'aria-describedby="edit-error"' in refused.text
