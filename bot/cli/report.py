@@ -41,6 +41,11 @@ def _print_growth(stages: list[Stage], rate: float) -> None:
         ("snapshot", "posts", *(m.replace("_", " ") for m in metrics)),
         empty="",
     )
+    if len({s.posts for s in stages}) > 1:
+        click.echo(
+            "(a row counts only the posts old enough for that snapshot: compare rows with "
+            "the same number of posts, or see one post with --post KEY)"
+        )
 
 
 def _shown(total: object) -> str:
