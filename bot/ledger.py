@@ -1,32 +1,28 @@
 """The delivery ledger: every state change of a delivery, as conditional UPDATEs.
 
-A delivery is claimed by moving it to ``sending`` *before* any network call, in its own
+A delivery is claimed by moving it to ``sending`` *before* any network call, in a
 committed transaction, and only if it is still ``pending`` (or ``unknown``) and due; the
-row count says whether this worker won (healthchecks' sendalerts does the same). Later
-writes require ``state = 'sending' AND claimed_by = me``, so a worker that lost its claim
-can never overwrite another's result. The same SQL runs on SQLite and PostgreSQL.
+row count (or RETURNING, for a batch) says which rows this worker won (healthchecks'
+sendalerts does the same). Later writes require ``state = 'sending' AND claimed_by = me``,
+so a worker that lost its claim can never overwrite another's result. The same SQL runs on
+SQLite and PostgreSQL; the statements are in bot/ledger_sql.py.
+
+While the daemon runs, result writes are group-committed (bot/group_commit.py): a result
+is recorded after the platform's answer either way, and a crash before its commit leaves
+the row ``sending``, which start-up recovery turns into ``unknown`` — looked for on the
+platform before anything is sent again.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Engine,
-    Update,
-    bindparam,
-    case,
-    func,
-    or_,
-    select,
-    type_coerce,
-    update,
-)
+from sqlalchemy import Engine, Row, Update, case, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import (
@@ -39,129 +35,30 @@ from bot.db.models import (
     PostState,
     UTCDateTime,
 )
+from bot.group_commit import GroupCommit
+from bot.ledger_sql import (
+    CANCELLED,
+    CLAIM,
+    CLAIM_DUE,
+    FAILED,
+    JOB,
+    JOBS,
+    MISSED,
+    PART_DONE,
+    RETRY,
+    RETRY_UNCOUNTED,
+    SENT,
+    STATE,
+    UNCLAIM,
+    UNKNOWN,
+    UNKNOWN_UNCOUNTED,
+)
 from bot.platforms.base import Published
 
 logger = logging.getLogger(__name__)
 
 # How far before the first attempt a reconciliation looks for the post: clocks differ.
 RECONCILE_LOOKBACK = timedelta(minutes=5)
-
-
-# The hot path's statements, built once with bind parameters: building SQLAlchemy
-# expressions per call cost more CPU than the HTTP request (measured with cProfile).
-_STATE = select(Delivery.state).where(Delivery.id == bindparam("did"))
-_CLAIM = (
-    update(Delivery)
-    .where(
-        Delivery.id == bindparam("did"),
-        Delivery.state == bindparam("from_state"),
-        Delivery.due_at <= bindparam("now"),
-    )
-    .values(
-        state=DeliveryState.SENDING,
-        claimed_by=bindparam("me"),
-        sending_at=bindparam("now"),
-        first_sending_at=func.coalesce(Delivery.first_sending_at, bindparam("now")),
-        attempts=Delivery.attempts + 1,
-        updated_at=bindparam("now"),
-    )
-)
-_JOB = (
-    select(
-        Delivery.platform,
-        Delivery.parts_done,
-        Delivery.platform_ids,
-        Delivery.attempts,
-        Delivery.first_sending_at,
-        Account.id.label("account_id"),
-        Account.handle,
-        Account.credentials,
-        Post.parts,
-        Post.link,
-        Post.hold_on_facebook,
-        Post.scheduled_at,
-        Post.state.label("post_state"),
-        Post.key,
-        Campaign.slug,
-    )
-    .join(Post, Delivery.post_id == Post.id)
-    .join(Account, Delivery.account_id == Account.id)
-    .join(Campaign, Post.campaign_id == Campaign.id)
-    .where(Delivery.id == bindparam("did"))
-)
-
-
-def _guarded(**values: Any) -> Update:
-    """An UPDATE that only applies while the row is ``sending`` and claimed by ``me``."""
-    return (
-        update(Delivery)
-        .where(
-            Delivery.id == bindparam("did"),
-            Delivery.state == DeliveryState.SENDING,
-            Delivery.claimed_by == bindparam("me"),
-        )
-        .values(updated_at=bindparam("now"), **values)
-    )
-
-
-_PART_DONE = _guarded(
-    parts_done=bindparam("parts"),
-    platform_ids=bindparam("ids", type_=JSON),
-    url=func.coalesce(Delivery.url, bindparam("url")),
-)
-_SENT = _guarded(
-    state=DeliveryState.SENT,
-    parts_done=bindparam("parts"),
-    platform_ids=bindparam("ids", type_=JSON),
-    url=func.coalesce(Delivery.url, bindparam("url")),
-    sent_at=bindparam("now"),
-    error=None,
-    error_kind=None,
-)
-# A post cancelled while this attempt was in flight is not put back in the queue.
-_PENDING_UNLESS_CANCELLED = case(
-    (
-        select(Post.state).where(Post.id == Delivery.post_id).scalar_subquery()
-        == PostState.CANCELLED,
-        DeliveryState.CANCELLED,
-    ),
-    else_=DeliveryState.PENDING,
-)
-_RETRY = _guarded(
-    state=_PENDING_UNLESS_CANCELLED,
-    due_at=bindparam("due"),
-    error=bindparam("error"),
-    error_kind=bindparam("kind"),
-)
-_RETRY_UNCOUNTED = _guarded(
-    state=_PENDING_UNLESS_CANCELLED,
-    due_at=bindparam("due"),
-    error=bindparam("error"),
-    error_kind=bindparam("kind"),
-    attempts=Delivery.attempts - 1,
-)
-_UNKNOWN = _guarded(
-    state=DeliveryState.UNKNOWN,
-    due_at=bindparam("due"),
-    error=bindparam("error"),
-    error_kind="unknown",
-)
-_UNKNOWN_UNCOUNTED = _guarded(
-    state=DeliveryState.UNKNOWN,
-    due_at=bindparam("due"),
-    error=bindparam("error"),
-    error_kind="unknown",
-    attempts=Delivery.attempts - 1,
-)
-_MISSED = _guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind="missed")
-_FAILED = _guarded(
-    state=DeliveryState.FAILED, error=bindparam("error"), error_kind=bindparam("kind")
-)
-_CANCELLED = _guarded(
-    state=DeliveryState.CANCELLED,
-    error="cancelled; the check found it had not gone out",
-    error_kind=None,
-)
 
 
 @dataclass(frozen=True)
@@ -200,23 +97,50 @@ class Ledger:
         self._sessions = sessions
         self._engine: Engine = sessions.kw["bind"]
         self.worker = worker
+        self._group: GroupCommit | None = None
 
     # --- claiming -------------------------------------------------------------------
 
     def claim(self, delivery_id: int, now: datetime) -> Job | None:
         """Take the delivery for this worker, or return None if it is not ours to send."""
         with self._engine.begin() as conn:
-            state = conn.execute(_STATE, {"did": delivery_id}).scalar()
+            state = conn.execute(STATE, {"did": delivery_id}).scalar()
             if state not in (DeliveryState.PENDING, DeliveryState.UNKNOWN):
                 return None
             params = {"did": delivery_id, "from_state": state, "now": now, "me": self.worker}
-            if conn.execute(_CLAIM, params).rowcount != 1:
+            if conn.execute(CLAIM, params).rowcount != 1:
                 return None
         with self._engine.connect() as conn:
-            row = conn.execute(_JOB, {"did": delivery_id}).one()
+            row = conn.execute(JOB, {"did": delivery_id}).one()
+        return self._job(row, state, now)
+
+    def claim_due(self, now: datetime, pending: int, unknown: int = 0) -> list[Job]:
+        """Claim, in one transaction, up to ``unknown`` due deliveries whose last outcome is
+        unknown (to be looked for first) and up to ``pending`` due pending ones, oldest
+        first; return their jobs. Each row is ``sending`` and committed before this returns,
+        so before any network call, exactly as with ``claim``."""
+        won: list[tuple[int, str]] = []
+        with self._engine.begin() as conn:
+            for state, limit in (
+                (DeliveryState.UNKNOWN, unknown),
+                (DeliveryState.PENDING, pending),
+            ):
+                if limit <= 0:
+                    continue
+                params = {"now": now, "limit": limit, "me": self.worker}
+                won += [(int(i), state) for i in conn.execute(CLAIM_DUE[state], params).scalars()]
+        if not won:
+            return []
+        states = dict(won)
+        with self._engine.connect() as conn:
+            rows = conn.execute(JOBS, {"ids": list(states)}).all()
+        jobs = {row.delivery_id: self._job(row, states[row.delivery_id], now) for row in rows}
+        return [jobs[i] for i, _ in won]
+
+    def _job(self, row: Row[*tuple[Any, ...]], state: str, now: datetime) -> Job:
         hold = row.hold_on_facebook and row.platform == "facebook"
         return Job(
-            delivery_id=delivery_id,
+            delivery_id=row.delivery_id,
             worker=self.worker,
             platform=row.platform,
             account_id=row.account_id,
@@ -236,22 +160,77 @@ class Ledger:
             label=f"{row.slug}/{row.key}",
         )
 
+    def unclaim(self, job: Job, now: datetime) -> bool:
+        """Give back a claim nothing was sent for (the daemon is stopping): the row returns
+        to the state it was claimed from, and the attempt is not counted."""
+        state = DeliveryState.UNKNOWN if job.check_first else DeliveryState.PENDING
+        return self._mine(job, UNCLAIM, from_state=state, now=now)
+
+    # --- group commit (the daemon's) ---------------------------------------------------
+
+    def start_group_commit(self) -> None:
+        """From now on result writes from any thread are committed together (see the
+        module docstring); each caller still waits for its own write."""
+        if self._group is None:
+            self._group = GroupCommit(self._engine)
+
+    def stop_group_commit(self) -> None:
+        group, self._group = self._group, None
+        if group is not None:
+            group.close()
+
     # --- results (only the claiming worker may write them) -----------------------------
 
     def _mine(self, job: Job, statement: Update, **values: object) -> bool:
         """Run a claim-guarded UPDATE: it only touches the row while this worker holds it."""
-        with self._engine.begin() as conn:
-            done = conn.execute(statement, {"did": job.delivery_id, "me": job.worker, **values})
-        if done.rowcount != 1:
+        params = {"did": job.delivery_id, "me": job.worker, **values}
+        if self._group is not None:
+            count = self._group.execute(statement, params)
+        else:
+            with self._engine.begin() as conn:
+                count = conn.execute(statement, params).rowcount
+        return self._kept(job, count)
+
+    @staticmethod
+    def _kept(job: Job, count: int) -> bool:
+        if count != 1:
             logger.error("delivery %s was taken from this worker mid-send", job.delivery_id)
-        return done.rowcount == 1
+        return count == 1
+
+    def sent_later(
+        self, job: Job, ids: Sequence[str], published: Published, now: datetime
+    ) -> Future[bool] | None:
+        """``sent`` without waiting for the commit, when group commit is on (else None:
+        call ``sent``). The future says whether the claim was still held."""
+        if self._group is None:
+            return None
+        params = {
+            "did": job.delivery_id,
+            "me": job.worker,
+            "parts": len(ids),
+            "ids": list(ids),
+            "url": published.url,
+            "now": now,
+        }
+        written = self._group.submit(SENT, params)
+        kept: Future[bool] = Future()
+
+        def settle(done: Future[int]) -> None:
+            error = done.exception()
+            if error is not None:
+                kept.set_exception(error)
+            else:
+                kept.set_result(self._kept(job, done.result()))
+
+        written.add_done_callback(settle)
+        return kept
 
     def part_done(
         self, job: Job, index: int, ids: Sequence[str], published: Published, now: datetime
     ) -> bool:
         """Part ``index`` is on the platform (more parts follow). False: the claim was lost."""
         return self._mine(
-            job, _PART_DONE, parts=index + 1, ids=list(ids), url=published.url, now=now
+            job, PART_DONE, parts=index + 1, ids=list(ids), url=published.url, now=now
         )
 
     def sent(
@@ -260,7 +239,7 @@ class Ledger:
         """Done: every part is out. ``published`` is the last part if it was just sent
         (one write records it and the result), None if it was recorded already."""
         url = published.url if published is not None else None
-        return self._mine(job, _SENT, parts=len(ids), ids=list(ids), url=url, now=now)
+        return self._mine(job, SENT, parts=len(ids), ids=list(ids), url=url, now=now)
 
     def retry_later(
         self,
@@ -272,7 +251,7 @@ class Ledger:
         *,
         count_attempt: bool = True,
     ) -> None:
-        statement = _RETRY if count_attempt else _RETRY_UNCOUNTED
+        statement = RETRY if count_attempt else RETRY_UNCOUNTED
         self._mine(job, statement, due=due_at, error=error, kind=kind, now=now)
 
     def unknown(
@@ -280,17 +259,17 @@ class Ledger:
     ) -> None:
         """The outcome of the last call is not known: reconcile before sending again.
         ``count_attempt=False`` for a wait (rate limit, timeline settling), not a try."""
-        statement = _UNKNOWN if count_attempt else _UNKNOWN_UNCOUNTED
+        statement = UNKNOWN if count_attempt else UNKNOWN_UNCOUNTED
         self._mine(job, statement, due=due_at, error=error, now=now)
 
     def missed(self, job: Job, error: str, now: datetime) -> None:
-        self._mine(job, _MISSED, error=error, now=now)
+        self._mine(job, MISSED, error=error, now=now)
 
     def cancelled(self, job: Job, now: datetime) -> None:
-        self._mine(job, _CANCELLED, now=now)
+        self._mine(job, CANCELLED, now=now)
 
     def failed(self, job: Job, error: str, kind: str, now: datetime) -> None:
-        self._mine(job, _FAILED, error=error, kind=kind, now=now)
+        self._mine(job, FAILED, error=error, kind=kind, now=now)
 
     def account_needs_reconnect(self, account_id: int, reason: str) -> None:
         with self._sessions() as session:
@@ -402,17 +381,35 @@ class Ledger:
             return int(done.rowcount or 0)
 
     def due(self, until: datetime) -> list[tuple[int, datetime]]:
-        """(id, due_at) of open deliveries of live posts due by ``until``."""
-        with self._sessions() as session:
-            rows = session.execute(
+        """(id, due_at) of open deliveries of live posts due by ``until``: what
+        ``claim_due`` would take by then."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
                 select(Delivery.id, Delivery.due_at)
+                .where(_OPEN, Delivery.due_at <= until)
                 .join(Post, Delivery.post_id == Post.id)
-                .where(
-                    Delivery.state.in_((DeliveryState.PENDING, DeliveryState.UNKNOWN)),
-                    Delivery.due_at <= until,
-                    # an unknown outcome is still checked after a cancel: it may be out
-                    or_(Post.state == PostState.SCHEDULED, Delivery.state == DeliveryState.UNKNOWN),
-                )
                 .order_by(Delivery.due_at)
             ).all()
             return [(int(i), d) for i, d in rows]
+
+    def due_times(self, until: datetime) -> list[datetime]:
+        """The distinct times at which open deliveries fall due by ``until``: one row for a
+        release of 10,000 posts at one instant, however many posts it has."""
+        with self._engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(Delivery.due_at)
+                    .distinct()
+                    .join(Post, Delivery.post_id == Post.id)
+                    .where(_OPEN, Delivery.due_at <= until)
+                    .order_by(Delivery.due_at)
+                ).scalars()
+            )
+
+
+# Open and claimable: pending while its post is scheduled; unknown even after a cancel
+# (it may be out: the check still runs). The same rule as ledger_sql.claim_due.
+_OPEN = or_(
+    (Delivery.state == DeliveryState.PENDING) & (Post.state == PostState.SCHEDULED),
+    Delivery.state == DeliveryState.UNKNOWN,
+)
