@@ -170,6 +170,16 @@ class Platform(Protocol):
         ...
 
 
+class AsyncPublisher(Protocol):
+    """Single posts on asyncio, bound to one event loop's HTTP session: how the dispatcher
+    sends a burst (a pledge release) without a thread per request. One attempt per call,
+    classified exactly as ``Platform.publish`` classifies it."""
+
+    async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
+        """Create one post (not a thread part, not held by the platform)."""
+        ...
+
+
 # Engagement metrics under one name on every platform (reports add them up across
 # platforms): X like_count / Facebook reactions are "likes", retweets / shares "reposts",
 # replies / comments "replies", impressions / post_media_view "views".

@@ -295,6 +295,14 @@ class FacebookPlatform:
         graph.version = self.graph_version
         return graph
 
+    def async_publisher(self, session: Any) -> Any:
+        """Single Page posts on asyncio, for bursts (bot/dispatch.py); ``session`` is an
+        aiohttp session of the caller's event loop. (Imported here: the async module
+        uses this one's error table.)"""
+        from bot.platforms.facebook.async_publish import FacebookAsyncPublisher
+
+        return FacebookAsyncPublisher(session, self.graph_version, self._routes or None)
+
     # -- Platform ----------------------------------------------------------------------
 
     def publish(

@@ -15,6 +15,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+import aiohttp
 import requests
 import tweepy
 
@@ -32,6 +33,7 @@ from bot.platforms.routing import (
     X_API_ORIGIN,
     session_for,
 )
+from bot.platforms.x.async_publish import XAsyncPublisher
 from bot.platforms.x.errors import _classify_exception, _json_or_none
 
 logger = logging.getLogger(__name__)
@@ -152,6 +154,17 @@ class XPlatform:
         if username:
             return f"https://x.com/{username}/status/{post_id}"
         return f"https://x.com/i/web/status/{post_id}"
+
+    def async_publisher(self, session: aiohttp.ClientSession) -> XAsyncPublisher:
+        """Single posts on asyncio, for bursts (bot/dispatch.py); ``session`` belongs to
+        the caller's event loop."""
+        return XAsyncPublisher(
+            session,
+            self._consumer_key,
+            self._consumer_secret,
+            routes=self._routes,
+            post_url=self.post_url,
+        )
 
     # -- Platform ----------------------------------------------------------------------
 
