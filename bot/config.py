@@ -237,7 +237,16 @@ SETTINGS: tuple[Setting, ...] = (
         "DELIVERY_CONCURRENCY",
         "16",
         _int_at_least(1),
-        "How many posts the daemon sends at the same time",
+        "Threads for posts that need one: threads, checks after an unknown outcome, posts "
+        "Facebook holds",
+        "Delivery",
+    ),
+    _s(
+        "DELIVERY_MAX_IN_FLIGHT",
+        "1000",
+        _int_at_least(1),
+        "Most posts claimed and unanswered at once; plain single posts (a pledge release) "
+        "go out on asyncio up to this many at a time",
         "Delivery",
     ),
     _s(
@@ -491,6 +500,7 @@ class Settings:
     missed_grace_minutes: int
     poll_interval_seconds: float
     delivery_concurrency: int
+    delivery_max_in_flight: int
     max_attempts: int
     retry_base_seconds: float
     retry_max_seconds: float

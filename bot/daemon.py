@@ -1,10 +1,12 @@
 """The daemon: APScheduler is the clock, the database is the queue.
 
-Every ``POLL_INTERVAL_SECONDS`` a sync job reads the deliveries due soon and gives each a
-one-off APScheduler job at its due time carrying only the delivery id. When the job fires,
-the deliverer claims the row (a conditional UPDATE) and sends. So posts queued by another
-process (CLI, schedule files, the web) go out on time without a restart, a post cancelled
-or moved after its job was planned is simply not claimed, and nothing lives only in memory.
+Every ``POLL_INTERVAL_SECONDS`` a sync job reads the distinct times at which deliveries
+fall due soon and gives each time a one-off APScheduler job. When one fires, the
+dispatcher (bot/dispatch.py) claims every delivery due by then (conditional UPDATEs, in
+batches) and sends them. So posts queued by another process (CLI, schedule files, the
+web) go out on time without a restart, a post cancelled or moved after its time was
+planned is simply not claimed, a release of 10,000 posts at one instant is one job, not
+10,000, and nothing lives only in memory.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.db.lock import DaemonLock
 from bot.db.models import utcnow
 from bot.delivery import Deliverer
+from bot.dispatch import Dispatcher
 from bot.ledger import Ledger, Missed
 
 logger = logging.getLogger(__name__)
@@ -35,13 +38,18 @@ class Daemon:
         poll_interval: float = 1.0,
         grace: timedelta = timedelta(minutes=15),
         concurrency: int = 16,
+        max_in_flight: int = 1000,
+        http_timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
         on_missed: Callable[[list[Missed]], None] | None = None,
         periodic: Sequence[tuple[str, Callable[[], object], float]] = (),
         stale_after: float = 120.0,
     ) -> None:
-        """``periodic``: (name, function, every seconds) housekeeping jobs, e.g. engagement
-        snapshots; each runs in its own single-thread executor so it never delays posts."""
+        """``concurrency``: threads for deliveries that need one (threads, checks, holds);
+        ``max_in_flight``: deliveries claimed and unfinished at once (plain single posts go
+        on asyncio). ``periodic``: (name, function, every seconds) housekeeping jobs, e.g.
+        engagement snapshots; each runs in its own single-thread executor so it never
+        delays posts."""
         self.deliverer = deliverer
         self.ledger = ledger
         self.lock = lock
@@ -51,12 +59,21 @@ class Daemon:
         self.grace = grace
         self.clock = clock
         self.on_missed = on_missed
-        self._planned: dict[int, datetime] = {}
+        self.dispatcher = Dispatcher(
+            deliverer,
+            deliverer.ledger,
+            deliverer.platforms,
+            threads=concurrency,
+            max_in_flight=max_in_flight,
+            http_timeout=http_timeout,
+            clock=clock,
+        )
+        self._planned: set[datetime] = set()
         self._planned_lock = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
-                "default": ThreadPoolExecutor(max_workers=concurrency),
+                "default": ThreadPoolExecutor(max_workers=1),
                 "sync": ThreadPoolExecutor(max_workers=1),
             },
             job_defaults={"coalesce": False, "misfire_grace_time": None, "max_instances": 1},
@@ -81,6 +98,8 @@ class Daemon:
                     self.recovered,
                 )
             self._report_missed(self.ledger.mark_missed(now, self.grace))
+            self.deliverer.ledger.start_group_commit()
+            self.dispatcher.start()
             self.scheduler.add_job(
                 self.sync,
                 "interval",
@@ -103,6 +122,7 @@ class Daemon:
                 )
             self.scheduler.start()
         except BaseException:
+            self._stop_sending()
             self.lock.release()
             raise
 
@@ -113,7 +133,12 @@ class Daemon:
         if self.scheduler.running:
             self.scheduler.remove_all_jobs()
             self.scheduler.shutdown(wait=True)
+        self._stop_sending()
         self.lock.release()
+
+    def _stop_sending(self) -> None:
+        self.dispatcher.stop()
+        self.deliverer.ledger.stop_group_commit()
 
     def sync(self) -> int:
         """Plan a job for every delivery due within the horizon; returns how many new."""
@@ -129,23 +154,29 @@ class Daemon:
             return 0
         now = self.clock()
         try:
-            self.ledger.release_stale(now - self.stale_after, self.deliverer.in_flight())
-            due = self.ledger.due(now + self.horizon)
+            in_flight = self.dispatcher.in_flight() | self.deliverer.in_flight()
+            self.ledger.release_stale(now - self.stale_after, in_flight)
+            times = self.ledger.due_times(now + self.horizon)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)
             return 0
         planned = 0
-        for delivery_id, due_at in due:
+        for due_at in times:
+            if due_at <= now:
+                # Already due (a retry, a check, a claim given back): claim it now. Also
+                # picks up what a busy dispatcher could not take at its time.
+                self.dispatcher.wake()
+                continue
             with self._planned_lock:
-                if self._planned.get(delivery_id) == due_at:
+                if due_at in self._planned:
                     continue
-                self._planned[delivery_id] = due_at
+                self._planned.add(due_at)
             self.scheduler.add_job(
-                self._deliver,
+                self._due,
                 "date",
                 run_date=due_at,
-                args=[delivery_id],
-                id=f"delivery-{delivery_id}",
+                args=[due_at],
+                id=f"due-{due_at.isoformat()}",
                 replace_existing=True,
             )
             planned += 1
@@ -161,14 +192,11 @@ class Daemon:
 
         return run
 
-    def _deliver(self, delivery_id: int) -> None:
-        try:
-            if self.stopping.is_set():  # stays pending for the next start
-                return
-            self.deliverer.run(delivery_id)
-        finally:
-            with self._planned_lock:
-                self._planned.pop(delivery_id, None)
+    def _due(self, due_at: datetime) -> None:
+        with self._planned_lock:
+            self._planned.discard(due_at)
+        if not self.stopping.is_set():
+            self.dispatcher.wake()
 
     def _report_missed(self, missed: list[Missed]) -> None:
         if not missed:

@@ -21,6 +21,7 @@ its time: a demo reminder posted after the demo is worse than none.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 import threading
@@ -31,6 +32,7 @@ from datetime import datetime, timedelta
 from bot.db.models import utcnow
 from bot.ledger import Job, Ledger
 from bot.platforms.base import (
+    AsyncPublisher,
     AuthError,
     Credentials,
     OutcomeUnknown,
@@ -127,17 +129,72 @@ class Deliverer:
             job = self.ledger.claim(delivery_id, self.clock())
             if job is None:
                 return None
-            try:
-                return self._attempt(job)
-            except Exception as exc:
-                # A bug or a database error may strike after the post went out: never
-                # resend blindly, look for it first. (If even this write fails, the row
-                # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
-                logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
-                return self._unknown(job, f"internal error ({type(exc).__name__})")
+            return self.run_claimed(job)
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(delivery_id)
+
+    def run_claimed(self, job: Job) -> str:
+        """Attempt a delivery this worker has claimed (``Ledger.claim_due``)."""
+        try:
+            return self._attempt(job)
+        except Exception as exc:
+            # A bug or a database error may strike after the post went out: never
+            # resend blindly, look for it first. (If even this write fails, the row
+            # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
+            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            return self._unknown(job, f"internal error ({type(exc).__name__})")
+
+    # --- the burst path (bot/dispatch.py) ------------------------------------------------
+
+    def simple(self, job: Job, now: datetime) -> bool:
+        """Whether ``_attempt`` would do nothing but send one post: a single part never
+        tried with an unknown outcome, on time, not rate-gated, not held by Facebook.
+        Only those take the asyncio path; everything else goes through ``run_claimed``."""
+        return (
+            not job.check_first
+            and job.parts_done == 0
+            and len(job.parts) == 1
+            and job.publish_at is None
+            and not self._too_late(job, now)
+            and self.gates.open_at(job.platform, job.account_id, now) is None
+        )
+
+    async def send_simple(self, job: Job, publisher: AsyncPublisher) -> str:
+        """Send a ``simple`` job on asyncio and record its success (group commit when the
+        ledger has it). A failure raises: the caller records it with ``after_failure``,
+        in a thread."""
+        creds = self.vault.open(job.sealed_credentials)
+        published = await publisher.publish(creds, job.parts[0], link=job.link)
+        ids = [published.platform_id]
+        later = self.ledger.sent_later(job, ids, published, self.clock())
+        if later is not None:
+            kept = await asyncio.wrap_future(later)
+        else:  # no group commit: write in a thread, never in the event loop
+            kept = await asyncio.to_thread(self.ledger.sent, job, ids, published, self.clock())
+        if not kept:
+            return "lost"
+        logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+        return "sent"
+
+    def after_failure(self, job: Job, exc: BaseException) -> str:
+        """Record what a failed ``send_simple`` means, exactly as ``run_claimed`` would have
+        (blocking: run it in a thread)."""
+        try:
+            if isinstance(exc, PlatformError):
+                return self._classified(job, exc)
+            if isinstance(exc, VaultError):
+                return self._transient(job, TransientError(str(exc), code="vault"))
+            logger.error(
+                "delivery %s (%s): unexpected error",
+                job.delivery_id,
+                job.label,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            return self._unknown(job, f"internal error ({type(exc).__name__})")
+        except Exception as error:
+            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            return self._unknown(job, f"internal error ({type(error).__name__})")
 
     def _too_late(self, job: Job, now: datetime) -> bool:
         late = self.policy.late_after

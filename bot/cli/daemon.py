@@ -227,6 +227,8 @@ def run(app: AppContext, examples: bool) -> None:
             poll_interval=settings.poll_interval_seconds,
             grace=timedelta(minutes=settings.missed_grace_minutes),
             concurrency=settings.delivery_concurrency,
+            max_in_flight=settings.delivery_max_in_flight,
+            http_timeout=settings.http_timeout_seconds,
             on_missed=_print_missed,
             stale_after=settings.http_timeout_seconds + 60,
             # Engagement snapshots in their own thread: a slow read never delays a post.
