@@ -235,15 +235,26 @@ async def clock(request: Request) -> dict[str, Any]:
     state = _state(request)
     if request.method == "POST":
         data = await _json(request)
-        if "advance_seconds" in data:
-            state.clock.advance(float(data["advance_seconds"]))
-        if "acceleration" in data:
-            state.clock.set_acceleration(float(data["acceleration"]))
+        try:
+            if "advance_seconds" in data:
+                state.clock.advance(float(data["advance_seconds"]))
+            if "acceleration" in data:
+                state.clock.set_acceleration(float(data["acceleration"]))
+        except (TypeError, ValueError) as exc:
+            raise AdminError(str(exc)) from exc
         state.mark_dirty()
+    clock = state.clock
+    now = clock.time()
+    engagement_now = clock.engagement_time(now)
+    # "now"/"timestamp": protocol time, the time posts are stamped with and filters use.
+    # "engagement_*": the accelerated clock metrics are computed on.
     return {
-        "now": page.iso(state.clock.time()),
-        "timestamp": state.clock.time(),
-        "acceleration": state.clock.acceleration,
+        "now": page.iso(now),
+        "timestamp": now,
+        "acceleration": clock.acceleration,
+        "advanced_seconds": clock.advanced,
+        "engagement_now": page.iso(engagement_now),
+        "engagement_timestamp": engagement_now,
     }
 
 

@@ -122,7 +122,7 @@ class GraphState(TokensMixin):
             self._next.update(data.get("next", {}))
 
     def now(self) -> float:
-        """Sandbox time, Unix seconds."""
+        """Protocol time, Unix seconds: real time plus the admin API's advances."""
         return float(self.clock.now().timestamp())
 
     def _new_id(self, kind: str) -> str:
@@ -178,7 +178,7 @@ class GraphState(TokensMixin):
             return [p for p in self.pages.values() if user_id in p.admins]
 
     def block_page(self, page_id: str, seconds: float) -> None:
-        """Posts from this Page get code 368 for ``seconds`` of sandbox time."""
+        """Posts from this Page get code 368 for ``seconds`` (protocol time)."""
         with self._lock:
             self.pages[page_id].blocked_until = self.now() + seconds if seconds > 0 else None
 
@@ -281,10 +281,12 @@ class GraphState(TokensMixin):
         return posts
 
     def engagement(self, post: FbPost) -> dict[str, int]:
-        """reactions, comments, shares and post_media_view of a post at sandbox now."""
+        """reactions, comments, shares and post_media_view of a post now, aged on the
+        clock's engagement time (the only part of the sandbox that runs accelerated)."""
         page = self.pages.get(post.page_id)
         followers = page.followers if page else 0
-        age = self.now() - post.created_time if post.visible_at(self.now()) else 0.0
+        visible = post.visible_at(self.now())
+        age = self.clock.engagement_age(post.created_time) if visible else 0.0
         return engagement.metrics(
             "facebook", followers=followers, age_seconds=age, seed=self.seed, post_id=post.id
         )

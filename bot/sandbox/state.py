@@ -6,58 +6,16 @@ import dataclasses
 import importlib
 import logging
 import random
-import time
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.sandbox.clock import SandboxClock
 from bot.sandbox.faults import ScriptBook
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.x_state import XState
 
 logger = logging.getLogger(__name__)
-
-
-class SandboxClock:
-    """Sandbox time: wall time sped up by ``acceleration`` and shiftable by ``advance``.
-
-    Post timestamps, ids and metric ages use sandbox time, so a rehearsal can run a day
-    of engagement in minutes. Rate-limit windows use ``wall()``: clients sleep in real
-    seconds until ``x-rate-limit-reset``.
-    """
-
-    def __init__(self, acceleration: float = 1.0, start: float | None = None) -> None:
-        self._acceleration = acceleration
-        self._wall0 = time.time()
-        self._sandbox0 = self._wall0 if start is None else start
-
-    @property
-    def acceleration(self) -> float:
-        return self._acceleration
-
-    def time(self) -> float:
-        return self._sandbox0 + (time.time() - self._wall0) * self._acceleration
-
-    def now(self) -> datetime:
-        return datetime.fromtimestamp(self.time(), UTC)
-
-    @staticmethod
-    def wall() -> float:
-        return time.time()
-
-    def advance(self, seconds: float) -> None:
-        self._sandbox0 += seconds
-
-    def set_acceleration(self, acceleration: float) -> None:
-        if acceleration <= 0:
-            raise ValueError("acceleration must be > 0")
-        self._sandbox0, self._wall0 = self.time(), time.time()
-        self._acceleration = acceleration
-
-    def resume_from(self, saved: float) -> None:
-        """After a restart, never run backwards: continue from the saved sandbox time."""
-        if saved > self.time():
-            self._sandbox0, self._wall0 = saved, time.time()
 
 
 class SandboxState:
@@ -96,14 +54,17 @@ class SandboxState:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "version": 1,
-            "sandbox_time": self.clock.time(),
+            "version": 2,
+            "clock": self.clock.snapshot(),
             "x": self.x.snapshot(),
             "fb": self.fb.snapshot() if self.fb is not None else None,
         }
 
     def restore(self, data: dict[str, Any]) -> None:
-        self.clock.resume_from(float(data.get("sandbox_time", 0)))
+        if "clock" in data:
+            self.clock.restore(data["clock"])
+        else:  # version 1 kept one accelerated sandbox time
+            self.clock.resume_from(float(data.get("sandbox_time", 0)))
         self.x.restore(data.get("x") or {})
         if self.fb is not None and data.get("fb") is not None:
             self.fb.restore(data["fb"])

@@ -176,8 +176,12 @@ def render_tweet(
     wanted = [k for k in ("public", "non_public", "organic") if f"{k}_metrics" in fields]
     if wanted:
         author = state.x.users[tweet.author_id]
-        age = max(0.0, state.clock.time() - tweet.created_at)
-        private_ok = viewer_id == tweet.author_id and age < PRIVATE_METRICS_MAX_AGE_S
+        # The 30-day window is an API rule: protocol time. Only the numbers grow fast.
+        private_ok = (
+            viewer_id == tweet.author_id
+            and state.clock.time() - tweet.created_at < PRIVATE_METRICS_MAX_AGE_S
+        )
+        age = state.clock.engagement_age(tweet.created_at)
         for kind in wanted:
             field = f"{kind}_metrics"
             if kind != "public" and not private_ok:

@@ -34,13 +34,20 @@ HOSTS = ("https://graph.facebook.com", "https://www.facebook.com")
 
 
 class HandClock:
-    """Sandbox time that moves only when a test says so; wall time is real."""
+    """Protocol time that moves only when a test says so, engagement with it (rate 1);
+    wall time is real."""
 
     def __init__(self, start: float = START) -> None:
         self.t = start
 
+    def time(self) -> float:
+        return self.t
+
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.t, UTC)
+
+    def engagement_age(self, since: float) -> float:
+        return max(0.0, self.t - since)
 
     def wall(self) -> float:
         return time.time()
