@@ -27,7 +27,8 @@ _RATE = click.FloatRange(0.0, 1.0)
     default=1.0,
     show_default=True,
     type=click.FloatRange(min=0.001),
-    help="Sandbox seconds per real second (engagement grows faster; rate limits do not).",
+    help="How much faster engagement grows than real time (post times, token lifetimes,"
+    " duplicate windows and rate limits stay real).",
 )
 @click.option(
     "--latency-ms", default=0.0, show_default=True, type=float, help="Mean added latency."

@@ -12,7 +12,8 @@ and per metric by a hash of ``seed`` and ``post_id`` — never the global ``rand
 the same post shows the same numbers on every call and after a restart. Values are
 floored, so a value never decreases as ``age_seconds`` grows.
 
-``age_seconds`` is sandbox time: the caller applies any clock acceleration.
+``age_seconds`` is engagement time: the caller applies any clock acceleration
+(``SandboxClock.engagement_age``).
 
 Kinds (X only, argument ``kind``):
 
@@ -126,7 +127,7 @@ def metrics(
     post_id: str = "",
     kind: str = "public",
 ) -> dict[str, int]:
-    """Engagement of one post ``age_seconds`` (sandbox time) after it went out.
+    """Engagement of one post ``age_seconds`` (engagement time) after it went out.
 
     ``seed`` is the sandbox seed; ``post_id`` makes posts differ from one another (pass
     it; when omitted every post with the same seed and followers shows the same curve).

@@ -10,7 +10,8 @@ volunteers and tests use it to set up Pages, look at what was posted and break t
 - GET /pages -> {"pages": [...]}
 - GET /pages/{id}/posts -> {"posts": [...]} every post, newest first, scheduled and
   unpublished ones included with flags, and current engagement
-- POST /pages/{id}/block {"seconds"} -> posting gives code 368 for that long (sandbox time)
+- POST /pages/{id}/block {"seconds"} -> posting gives code 368 for that long (protocol
+  time: real seconds plus the clock's advances)
 - POST /pages/{id}/followers {"followers"}
 - POST /users {"name", "page"?} -> {"user_id", "user_token", "name"}; GET /users
 - POST /revoke {"token", "reason"?: deauthorized|password_changed|logged_out} -> {"revoked": n}

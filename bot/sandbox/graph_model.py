@@ -1,7 +1,8 @@
 """The records the Graph sandbox keeps: people, Pages, posts, tokens, login codes.
 
-Times are Unix seconds in *sandbox* time (the sandbox clock, which may run accelerated),
-so a token's 60 days and a post's age follow the clock volunteers rehearse with.
+Times are Unix seconds in the sandbox's *protocol* time (real time plus the admin API's
+advances, never accelerated: see bot.sandbox.clock), so a login code's 10 minutes and a
+token's 60 days are what a real client sees; only engagement ages faster.
 Every record converts to and from plain JSON-able dicts for snapshots.
 """
 
@@ -35,7 +36,7 @@ class FbPage:
     followers: int
     category: str = "Community"
     admins: list[str] = field(default_factory=list)
-    blocked_until: float | None = None  # code 368 while sandbox time is before this
+    blocked_until: float | None = None  # code 368 while protocol time is before this
 
 
 @dataclass

@@ -110,7 +110,8 @@ class SandboxOptions:
     port: int = 8700
     state_file: str | None = None  # SQLite file; None keeps everything in memory
     seed: int = 1
-    time_acceleration: float = 1.0  # sandbox seconds per wall second
+    # Engagement seconds per real second; protocol time stays real (bot/sandbox/clock.py).
+    time_acceleration: float = 1.0
     # Shorthand applied to every platform whose own FaultConfig has no latency.
     latency_ms: float = 0.0
     latency_distribution: str = "fixed"

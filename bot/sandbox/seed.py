@@ -5,8 +5,9 @@
 (with tokens) and their posts straight in the sandbox's state, skipping the posting
 checks (rate limits, duplicate detection) a real POST would run: creating 100,000 posts
 through the API would take the benchmark minutes before it measured anything. Posts are
-backdated by ``age_seconds`` so they already have engagement. Answers every account with
-its token and post ids.
+backdated by ``age_seconds`` of protocol (real) time, so they already have engagement
+(that much, plus the accelerated time since the sandbox started if it came later).
+Answers every account with its token and post ids.
 """
 
 from __future__ import annotations

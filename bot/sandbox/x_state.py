@@ -44,7 +44,7 @@ class Tweet:
     id: str
     author_id: str
     text: str
-    created_at: float  # sandbox seconds
+    created_at: float  # protocol time (bot.sandbox.clock): real seconds plus advances
     reply_to: str | None = None
     conversation_id: str = ""
     media_ids: list[str] = field(default_factory=list)
