@@ -12,6 +12,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,6 +22,10 @@ from dotenv import dotenv_values
 N = TypeVar("N", int, float)
 
 DEFAULT_ENV_FILE = Path("config.env")
+# After a pledge post's last engagement snapshot is due, its token is kept this much
+# longer (platform time) so a late round still finds it; 29 d + 1 d = the 30 days the
+# pledge pages promise.
+PLEDGE_READ_MARGIN = timedelta(days=1)
 
 
 class ConfigError(Exception):
@@ -133,6 +138,15 @@ def _choice(*options: str) -> Callable[[str], str]:
         return value
 
     return parse
+
+
+def _yes_no(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("true or false")
 
 
 def _url(raw: str) -> str:
@@ -434,6 +448,15 @@ SETTINGS: tuple[Setting, ...] = (
         "Pledge campaigns",
     ),
     _s(
+        "PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT",
+        "true",
+        _yes_no,
+        "Keep a supporter's token after the release only to read their post's engagement, "
+        "until its last ENGAGEMENT_OFFSETS snapshot plus a day, then delete it (false = "
+        "delete at the release's end: Facebook pledge posts then get no figures)",
+        "Pledge campaigns",
+    ),
+    _s(
         "SMTP_HOST",
         "",
         _str,
@@ -533,6 +556,7 @@ class Settings:
     x_app_daily_post_limit: int
     x_post_cost_usd: float
     x_post_with_url_cost_usd: float
+    pledge_tokens_kept_for_engagement: bool
     smtp_host: str
     smtp_port: int
     smtp_username: str
@@ -573,6 +597,15 @@ class Settings:
         """Platform seconds per real second: the sandbox's acceleration on a sandbox, and
         always 1 on the real X and Facebook, whose clocks are the world's."""
         return self.sandbox_time_acceleration if self.uses_sandbox else 1.0
+
+    @property
+    def pledge_token_read_window(self) -> timedelta | None:
+        """How long after a pledge post went out its supporter's token is kept to read
+        engagement, in the platforms' time: the last snapshot plus a day's margin (a round
+        that is late, a daemon briefly down). None: tokens go at the release's end."""
+        if not (self.pledge_tokens_kept_for_engagement and self.engagement_offsets):
+            return None
+        return timedelta(seconds=self.engagement_offsets[-1][1]) + PLEDGE_READ_MARGIN
 
 
 def load_settings(

@@ -1,4 +1,5 @@
-"""The daemon's pledge housekeeping: releases when they are due, readiness before them.
+"""The daemon's pledge housekeeping: releases when they are due, readiness before them,
+and deleting supporters' tokens once their posts' engagement has been read.
 
 ``periodic(runtime)`` gives the Daemon its (name, function, seconds) jobs. Each runs in
 its own single thread beside posting, so a slow readiness check never delays a post.
@@ -12,8 +13,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from bot.db.models import PledgeCampaign, utcnow
+from bot.pledges import kept_tokens, rules
 from bot.pledges import release as releases
-from bot.pledges import rules
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
 from bot.runtime import Runtime
@@ -23,6 +24,7 @@ logger = logging.getLogger(__name__)
 
 RELEASE_EVERY_SECONDS = 1.0
 READINESS_EVERY_SECONDS = 60.0
+KEPT_TOKENS_EVERY_SECONDS = 60.0
 
 
 class PledgeJobs:
@@ -54,10 +56,18 @@ class PledgeJobs:
                 try:
                     if releases.settle(session, pc_id, now):
                         logger.info("pledge campaign %s: every post is final", pc_id)
+                        # At once, not at the next minute's sweep: with tokens not kept
+                        # for engagement, the release's end is when they go.
+                        kept_tokens.forget_spent_tokens(session, now, settings)
                 except Exception:
                     session.rollback()
                     logger.exception("pledge campaign %s: settling failed", pc_id)
         return outcomes
+
+    def forget_spent_tokens(self) -> int:
+        """Delete the tokens of supporters whose posts' engagement has been read."""
+        with self.runtime.sessions() as session:
+            return kept_tokens.forget_spent_tokens(session, self.clock(), self.runtime.settings)
 
     def readiness(self) -> None:
         s = self.runtime.settings
@@ -81,4 +91,5 @@ def periodic(runtime: Runtime) -> list[tuple[str, Callable[[], object], float]]:
     return [
         ("pledge-releases", jobs.releases, RELEASE_EVERY_SECONDS),
         ("pledge-readiness", jobs.readiness, READINESS_EVERY_SECONDS),
+        ("pledge-kept-tokens", jobs.forget_spent_tokens, KEPT_TOKENS_EVERY_SECONDS),
     ]

@@ -1,9 +1,11 @@
 """The private withdraw link and what withdrawing deletes.
 
 The link carries a secret that is returned once and never stored: the database keeps only
-its SHA-256, so a stolen database cannot withdraw anyone's pledge. Withdrawing (and a
-campaign finishing) deletes supporters' emails and, once no campaign still to go out needs
-them, their tokens.
+its SHA-256, so a stolen database cannot withdraw anyone's pledge. Withdrawing deletes the
+supporter's email and, unless a campaign still to go out needs it, their token at once. A
+campaign finishing deletes its supporters' emails, and the tokens of every supporter
+whose post did not go out; a token whose post went out is left to ``kept_tokens``, which
+keeps it (read-only) while that post's engagement is still read, then deletes it.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from typing import Any
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.expression import Exists
+from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from bot.db.models import (
     Account,
     AccountStatus,
+    Delivery,
+    DeliveryState,
     Pledge,
     PledgeCampaign,
     PledgeCampaignState,
@@ -42,7 +46,7 @@ def pledge_by_secret(session: Session, secret: str) -> Pledge | None:
     ).first()
 
 
-def _still_needed(account_id: Any) -> Exists:
+def still_needed(account_id: Any) -> Exists:
     """A live pledge of the account to a campaign that has not gone out yet."""
     return exists().where(
         Pledge.account_id == account_id,
@@ -55,9 +59,24 @@ def _still_needed(account_id: Any) -> Exists:
     )
 
 
-def _wipe_tokens(session: Session, account_ids: list[int], reason: str) -> int:
+def post_went_out(account_id: Any, *also: ColumnElement[bool]) -> Exists:
+    """A pledge of the account whose post went out and is still there (and meets ``also``):
+    its engagement may still be read with the token (``kept_tokens`` decides how long)."""
+    return exists().where(
+        Pledge.account_id == account_id,
+        Pledge.delivery_id == Delivery.id,
+        Delivery.state == DeliveryState.SENT,
+        Delivery.platform_deleted_at.is_(None),
+        *also,
+    )
+
+
+def wipe_tokens(
+    session: Session, account_ids: list[int], reason: str, *unless: ColumnElement[bool]
+) -> int:
     """Delete the stored tokens of these supporter accounts unless a campaign that has not
-    gone out yet still needs them. Does not commit."""
+    gone out yet still needs them (or any ``unless`` holds, in the same UPDATE). Does not
+    commit."""
     if not account_ids:
         return 0
     wiped = session.execute(
@@ -66,7 +85,8 @@ def _wipe_tokens(session: Session, account_ids: list[int], reason: str) -> int:
             Account.id.in_(account_ids),
             Account.owner_kind == "supporter",
             Account.credentials != "",
-            ~_still_needed(Account.id),
+            ~still_needed(Account.id),
+            *(~condition for condition in unless),
         )
         .values(
             credentials="",
@@ -81,9 +101,10 @@ def _wipe_tokens(session: Session, account_ids: list[int], reason: str) -> int:
 
 def forget_supporters(session: Session, pc_id: int) -> int:
     """Once a campaign has gone out (released) or will not (goal missed), its supporters'
-    emails and, unless another open campaign needs them, their tokens are deleted: the
-    page promised we keep them only for the release. Returns how many accounts' tokens
-    were deleted; does not commit."""
+    emails are deleted, and their tokens too unless another open campaign needs them or
+    their post went out (then ``kept_tokens.forget_spent_tokens`` deletes it when its
+    engagement is read, or at once with PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT=false). Returns
+    how many accounts' tokens were deleted; does not commit."""
     session.execute(
         update(Pledge)
         .where(Pledge.pledge_campaign_id == pc_id, Pledge.email.is_not(None))
@@ -99,7 +120,12 @@ def forget_supporters(session: Session, pc_id: int) -> int:
         )
         if a is not None
     ]
-    return _wipe_tokens(session, account_ids, "the pledge campaign is over; tokens deleted")
+    return wipe_tokens(
+        session,
+        account_ids,
+        "the pledge campaign is over; tokens deleted",
+        post_went_out(Account.id),
+    )
 
 
 def withdraw(session: Session, secret: str, now: datetime) -> bool:
@@ -136,7 +162,7 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
         # The supporter account may be pledged to another campaign too: its token is
         # deleted only when no pledge to a campaign still to go out needs it (pledges of
         # released campaigns stay active as a record but need no token).
-        _wipe_tokens(session, [pledge.account_id], "withdrawn by the supporter; tokens deleted")
+        wipe_tokens(session, [pledge.account_id], "withdrawn by the supporter; tokens deleted")
     session.commit()
     session.expire_all()
     logger.info("pledge %s withdrawn; its tokens and email were deleted", pledge.id)

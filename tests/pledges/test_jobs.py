@@ -34,11 +34,12 @@ def test_the_release_job_logs_rules_and_costs_then_releases_once(
     assert "1 would go at the release" in caplog.text
 
 
-def test_the_daemon_gets_a_release_job_every_second_and_a_readiness_job(
+def test_the_daemon_gets_a_release_job_every_second_a_readiness_job_and_a_token_sweep(
     engine: Engine, database_url: str
 ) -> None:
     runtime = Runtime(load_settings(None, environ={"DATABASE_URL": database_url}), engine)
     assert [(name, every) for name, _, every in periodic(runtime)] == [
         ("pledge-releases", 1.0),
         ("pledge-readiness", 60.0),
+        ("pledge-kept-tokens", 60.0),  # tokens whose posts' engagement has been read
     ]

@@ -1,5 +1,6 @@
 """Guarantees a review found missing: a long window posts every pledge, a pledge racing the
-release is refused, choices survive a re-pledge, tokens do not outlive the campaign."""
+release is refused, choices survive a re-pledge, tokens do not outlive the campaign (a token
+whose post went out is kept only to read its engagement: see test_kept_tokens)."""
 
 from __future__ import annotations
 
@@ -178,9 +179,12 @@ def test_a_missed_goal_deletes_tokens_and_emails_and_the_link_still_withdraws(
         assert s.scalars(select(Pledge)).one().state == PledgeState.WITHDRAWN
 
 
-def test_a_released_campaign_no_longer_keeps_its_supporters_tokens(
+def test_a_released_campaign_keeps_a_token_only_to_read_and_a_withdraw_still_deletes_it(
     sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
 ) -> None:
+    # Was "a released campaign no longer keeps its supporters' tokens": a token whose post
+    # went out is now kept (read-only) while that post's engagement is read, and deleted
+    # after (tests/pledges/test_kept_tokens.py); withdrawing still deletes it at once.
     with sessions() as s:
         make_campaign(s, "first", goal=1, release_at=NOW + timedelta(hours=1))
         make_campaign(s, "second", goal=1)
@@ -189,14 +193,15 @@ def test_a_released_campaign_no_longer_keeps_its_supporters_tokens(
         pc = find_campaign(s, "first")
         assert pc is not None
         release(s, pc.id, NOW + timedelta(hours=1))
-        s.execute(update(Delivery).values(state="sent"))  # the release went out
+        s.execute(update(Delivery).values(state="sent", sent_at=NOW + timedelta(hours=1)))
         s.commit()
         assert settle(s, pc.id, NOW + timedelta(hours=1, minutes=1))
+        assert s.scalars(select(Account)).one().credentials  # kept to read engagement
     r2 = pledge_factory("second", "1", now=NOW + timedelta(hours=2))
     with sessions() as s:
         assert withdraw(s, r2.withdraw_secret, NOW + timedelta(hours=3)) is True
         acct = s.scalars(select(Account)).one()
-        assert acct.credentials == ""  # the released pledge needs no token any more
+        assert acct.credentials == ""  # withdrawing deletes it at once
 
 
 def test_finishing_one_campaign_keeps_tokens_another_open_campaign_needs(
