@@ -6,6 +6,7 @@ recorded, never on call trees.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import threading
 from datetime import UTC, datetime
@@ -96,3 +97,21 @@ class FakePlatform:
 
     def verify(self, creds: Credentials) -> AccountInfo:
         return AccountInfo(creds.platform_user_id, f"user{creds.platform_user_id}", "User", 10)
+
+
+class FakeAsyncPlatform(FakePlatform):
+    """A FakePlatform with the burst path (``async_publisher``), so the dispatcher sends
+    its plain single posts on asyncio; they land in the same ``posts`` and follow the
+    same ``fail_next`` script."""
+
+    def async_publisher(self, session: object) -> FakeAsyncPublisher:
+        return FakeAsyncPublisher(self)
+
+
+class FakeAsyncPublisher:
+    def __init__(self, platform: FakePlatform) -> None:
+        self.platform = platform
+
+    async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
+        await asyncio.sleep(0)  # a real publisher yields to the loop while it waits
+        return self.platform.publish(creds, text, link=link)
