@@ -67,6 +67,7 @@ class RoundResult:
     calls: int = 0  # HTTP calls to the platforms (a batch may take more than one)
     deferred: int = 0  # left due for the next round (rate limit, error)
     capped: int = 0  # skipped: the campaign's X read cap is spent
+    no_token: int = 0  # skipped: a Facebook post whose Page token was deleted
     sampled_out: int = 0  # covered by a release estimate instead of their own read
     estimates: int = 0
     billable_reads: int = 0
@@ -78,6 +79,7 @@ class RoundResult:
         return (
             f"{self.due} due, {self.read} read, {self.deleted} deleted, "
             f"{self.sampled_out} estimated from samples, {self.capped} over the cost cap, "
+            f"{self.no_token} with no token left, "
             f"{self.deferred} left for later; {self.rows} rows, {self.batches} batches "
             f"in {self.calls} calls, "
             f"{self.billable_reads} billable X reads"
@@ -168,6 +170,8 @@ class Poller:
         writer = store.Writer(self.sessions, now, self.offsets, refresh=refresh)
         sample_ids = {i.delivery_id for sample, _ in sampled.values() for i in sample}
         sample_values: dict[int, MetricsReading] = {}
+        to_read, tokenless = _without_token(to_read, accounts)
+        result.no_token = len(tokenless)
         tasks = self._tasks(to_read, accounts, now)
         facebook_calls = self._facebook.calls if self._facebook is not None else 0
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
@@ -212,6 +216,7 @@ class Poller:
         if self._facebook is not None:
             result.calls += self._facebook.calls - facebook_calls
         writer.skipped(capped)
+        writer.skipped(tokenless)
         result.estimates = self._estimate(sampled, sample_values, writer)
         writer.flush()
         result.rows = writer.rows_written
@@ -356,6 +361,24 @@ class Poller:
                 written += 1
             writer.covered(rest)
         return written
+
+
+def _without_token(
+    items: list[DueItem], accounts: Mapping[int, plan.AccountKey]
+) -> tuple[list[DueItem], list[DueItem]]:
+    """Split off Facebook posts whose Page token was deleted (a supporter's, after their
+    pledge's engagement window or with PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT=false): Graph
+    answers a Page's posts only to that Page's token, so they can never be read again and
+    are moved along their plan without a snapshot instead of failing every round. A token
+    that is there but refused (needs reconnecting) stays due: it may come back."""
+    keep: list[DueItem] = []
+    gone: list[DueItem] = []
+    for item in items:
+        tokenless = item.platform == "facebook" and not accounts[item.account_id].sealed_credentials
+        (gone if tokenless else keep).append(item)
+    if gone:
+        logger.info("%s Facebook posts skipped: their Page's token was deleted", len(gone))
+    return keep, gone
 
 
 def poller_for(runtime: Runtime) -> Poller:

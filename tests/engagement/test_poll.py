@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from bot.db.models import Delivery, EngagementSnapshot
+from bot.db.models import Account, Delivery, EngagementSnapshot
 from tests.engagement.conftest import World
 
 
@@ -159,3 +159,26 @@ def test_a_429_defers_the_rest_of_the_round_without_waiting(world: World):
     assert first.read == 100 and first.deferred == 50 and first.batches == 2
     again = poller.run()  # the gate is closed: no call at all, nothing waits
     assert (again.due, again.read, again.batches, again.deferred) == (50, 0, 0, 50)
+
+
+def test_a_page_whose_token_was_deleted_is_moved_along_its_plan_not_retried_every_round(
+    world: World,
+):
+    gone, refused = world.facebook_page(), world.facebook_page()
+    spent = world.send(world.post(), gone)  # a pledge post whose token went after the release
+    broken = world.send(world.post(), refused)  # a token there but needing reconnecting
+    with world.sessions() as session:
+        session.execute(update(Account).where(Account.id == gone).values(credentials=""))
+        session.execute(
+            update(Account).where(Account.id == refused).values(status="needs_reconnect")
+        )
+        session.commit()
+    world.advance(3600)
+    poller = world.poller()
+    first = poller.run()
+    assert (first.due, first.read, first.no_token, first.deferred) == (2, 0, 1, 1)
+    assert delivery(world, spent).engagement_stage == 1  # on to the 24h snapshot
+    assert delivery(world, broken).engagement_stage == 0  # may be reconnected: still due
+    assert series(world, spent, "likes") == []  # no reading is not a reading of 0
+    again = poller.run()
+    assert (again.due, again.no_token, again.deferred) == (1, 0, 1)
