@@ -8,7 +8,6 @@ a rule the rework had to keep.
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,15 +25,7 @@ from bot.ledger_sql import SENT
 from bot.queue import cancel_post, find_post
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakeAsyncPlatform, FakePlatform
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
+from tests.test_daemon import wait_for
 
 
 def rows(sessions):
@@ -44,6 +35,14 @@ def rows(sessions):
 
 def states(sessions):
     return [d.state for d in rows(sessions)]
+
+
+def due_now(sessions, vault, *texts):
+    """The union's X account and one post per text, all due now; their delivery ids."""
+    add_account(sessions, vault, "x", "union", user_id="42")
+    now = datetime.now(UTC)
+    queue(sessions, *[spec(t, key=t.replace(" ", "-"), at=now) for t in texts], allow_past=True)
+    return [d.id for d in rows(sessions)]
 
 
 class HeldFirst(FakePlatform):
@@ -90,14 +89,7 @@ def dispatchers():
 def test_a_post_cancelled_while_its_claim_waits_for_a_thread_is_not_sent(
     sessions, vault, dispatchers
 ):
-    add_account(sessions, vault, "x", "union", user_id="42")
-    now = datetime.now(UTC)
-    queue(
-        sessions,
-        spec("first", key="first", at=now),
-        spec("second", key="second", at=now),
-        allow_past=True,
-    )
+    due_now(sessions, vault, "first", "second")
     x = HeldFirst()
     dispatcher = dispatchers(sessions, vault, {"x": x}, threads=1)
     dispatcher.wake()
@@ -116,9 +108,7 @@ def test_a_post_cancelled_while_its_claim_waits_for_a_thread_is_not_sent(
 def test_the_stale_claim_sweep_leaves_claims_waiting_for_a_thread_alone(
     sessions, vault, dispatchers
 ):
-    add_account(sessions, vault, "x", "union", user_id="42")
-    now = datetime.now(UTC)
-    queue(sessions, spec("first", at=now), spec("second", at=now), allow_past=True)
+    due_now(sessions, vault, "first", "second")
     x = HeldFirst()
     ledger = Ledger(sessions, "review")
     dispatcher = dispatchers(sessions, vault, {"x": x}, ledger=ledger, threads=1)
@@ -133,7 +123,7 @@ def test_the_stale_claim_sweep_leaves_claims_waiting_for_a_thread_alone(
 
 
 # 3. stop() promises that claims which had not started are given back. The thread path
-#    does (Dispatcher._threaded_run); the asyncio path sends them.
+#    does (Dispatcher._threaded_run, tests/test_dispatch.py); the asyncio path sends them.
 class PausingLedger(Ledger):
     """claim_due commits its claims, then waits for the test before returning them."""
 
@@ -158,9 +148,7 @@ class PausingLedger(Ledger):
 def test_stopping_gives_back_claims_not_started_on_the_asyncio_path_too(
     sessions, vault, dispatchers
 ):
-    add_account(sessions, vault, "x", "union", user_id="42")
-    now = datetime.now(UTC)
-    queue(sessions, *[spec(f"post {n}", at=now) for n in range(3)], allow_past=True)
+    due_now(sessions, vault, *[f"post {n}" for n in range(3)])
     x = FakeAsyncPlatform("x")
     ledger = PausingLedger(sessions, "review")
     dispatcher = dispatchers(sessions, vault, {"x": x}, ledger=ledger)
@@ -172,24 +160,6 @@ def test_stopping_gives_back_claims_not_started_on_the_asyncio_path_too(
     ledger.go.set()
     stopper.join(5)
     assert x.posts == [], f"{len(x.posts)} posts started after stop()"
-    assert [(d.state, d.attempts) for d in rows(sessions)] == [("pending", 0)] * 3
-
-
-def test_stopping_gives_back_claims_not_started_on_the_thread_path(sessions, vault, dispatchers):
-    add_account(sessions, vault, "x", "union", user_id="42")
-    now = datetime.now(UTC)
-    queue(sessions, *[spec(f"post {n}", at=now) for n in range(3)], allow_past=True)
-    x = FakePlatform("x")
-    ledger = PausingLedger(sessions, "review")
-    dispatcher = dispatchers(sessions, vault, {"x": x}, ledger=ledger)
-    dispatcher.wake()
-    assert ledger.claimed.wait(5)
-    stopper = threading.Thread(target=dispatcher.stop)
-    stopper.start()
-    assert wait_for(lambda: dispatcher._stopping)
-    ledger.go.set()
-    stopper.join(5)
-    assert x.posts == []
     assert [(d.state, d.attempts) for d in rows(sessions)] == [("pending", 0)] * 3
 
 
@@ -230,7 +200,7 @@ def test_a_failed_read_after_a_batch_claim_does_not_strand_the_batch(
     try:
         queue(sessions, spec("Rally at noon", at=datetime.now(UTC)), allow_past=True)
         assert failed.wait(5)
-        assert wait_for(lambda: states(sessions) == ["sent"], timeout=3), states(sessions)
+        assert wait_for(lambda: states(sessions) == ["sent"], timeout=2), states(sessions)
         assert len(x.posts) == 1
     finally:
         daemon.stop()
@@ -240,10 +210,8 @@ def test_a_failed_read_after_a_batch_claim_does_not_strand_the_batch(
 # 5. Group commit: one executemany per statement, yet each writer learns its own row
 #    count — on PostgreSQL (psycopg 3) as on SQLite — so a lost claim is never "sent".
 def test_a_grouped_round_gives_each_writer_its_own_row_count(sessions, vault, engine):
-    add_account(sessions, vault, "x", "union", user_id="42")
     now = datetime.now(UTC)
-    queue(sessions, *[spec(f"post {n}", at=now) for n in range(3)], allow_past=True)
-    ids = [d.id for d in rows(sessions)]
+    ids = due_now(sessions, vault, *[f"post {n}" for n in range(3)])
     with sessions() as s:
         s.execute(update(Delivery).values(state=DeliveryState.SENDING, claimed_by="me"))
         s.execute(update(Delivery).where(Delivery.id == ids[1]).values(claimed_by="other"))
@@ -264,27 +232,13 @@ def test_a_grouped_round_gives_each_writer_its_own_row_count(sessions, vault, en
     assert [d.platform_ids for d in rows(sessions)] == [[f"p{ids[0]}"], [], [f"p{ids[2]}"]]
 
 
-# 6. A release far larger than max_in_flight still goes out whole, each post once.
-def test_a_burst_larger_than_max_in_flight_goes_out_once_each(sessions, vault, dispatchers):
-    add_account(sessions, vault, "x", "union", user_id="42")
-    now = datetime.now(UTC)
-    queue(sessions, *[spec(f"post {n}", at=now) for n in range(25)], allow_past=True)
-    x = FakeAsyncPlatform("x")
-    dispatcher = dispatchers(sessions, vault, {"x": x}, max_in_flight=3, claim_batch=2)
-    dispatcher.wake()
-    assert wait_for(lambda: states(sessions) == ["sent"] * 25)
-    assert sorted(p["text"] for p in x.posts) == sorted(f"post {n}" for n in range(25))
-
-
 def test_a_grouped_round_where_every_claim_is_held_needs_no_row_by_row_rerun(
     sessions, vault, engine
 ):
     # The driver's executemany row count is the sum over its rows (psycopg 3 as sqlite3),
     # so a clean round is not rolled back and rerun statement by statement.
-    add_account(sessions, vault, "x", "union", user_id="42")
     now = datetime.now(UTC)
-    queue(sessions, *[spec(f"post {n}", at=now) for n in range(3)], allow_past=True)
-    ids = [d.id for d in rows(sessions)]
+    ids = due_now(sessions, vault, *[f"post {n}" for n in range(3)])
     with sessions() as s:
         s.execute(update(Delivery).values(state=DeliveryState.SENDING, claimed_by="me"))
         s.commit()
@@ -296,3 +250,73 @@ def test_a_grouped_round_where_every_claim_is_held_needs_no_row_by_row_rerun(
     finally:
         group.close()
     assert states(sessions) == ["sent"] * 3
+
+
+# 6. max_in_flight bounds what is claimed and unfinished. claim_due takes up to ``room``
+#    pending rows *and* up to ``threads_free`` unknown ones on top, so with unknown
+#    outcomes due the bound is passed by up to ``threads``.
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/dispatch.py _claim_all passes pending=room and unknown=threads_free to "
+    "Ledger.claim_due, which claims both: room + threads_free rows, not room",
+)
+def test_claims_never_exceed_max_in_flight_when_unknown_outcomes_are_due(
+    sessions, vault, dispatchers
+):
+    now = datetime.now(UTC)
+    ids = due_now(sessions, vault, *[f"post {n}" for n in range(4)])
+    with sessions() as s:  # two earlier attempts whose answers were lost
+        s.execute(
+            update(Delivery)
+            .where(Delivery.id.in_(ids[:2]))
+            .values(state=DeliveryState.UNKNOWN, first_sending_at=now, attempts=1)
+        )
+        s.commit()
+    ledger = PausingLedger(sessions, "review")
+    dispatcher = dispatchers(
+        sessions, vault, {"x": FakeAsyncPlatform("x")}, ledger=ledger, max_in_flight=2
+    )
+    dispatcher.wake()
+    assert ledger.claimed.wait(5)  # committed; nothing sent yet
+    try:
+        assert states(sessions).count(DeliveryState.SENDING) <= 2
+    finally:
+        ledger.go.set()
+
+
+# 7. The group writer fails to record a post that went out on the asyncio path: the
+#    delivery is looked for (and found) before anything is sent again.
+def test_a_failed_group_write_after_an_async_send_is_reconciled_not_resent(
+    sessions, vault, engine, database_url
+):
+    add_account(sessions, vault, "x", "union", user_id="42")
+    x = FakeAsyncPlatform("x")
+    failures = {"left": 2}  # the grouped round, then its rerun write by write
+
+    def fail_recording_sent(conn, cursor, statement, parameters, context, executemany):
+        if (
+            failures["left"]
+            and statement.startswith("UPDATE deliveries")
+            and "sent_at" in statement
+        ):
+            failures["left"] -= 1
+            raise OperationalError(statement, parameters, Exception("disk I/O error"))
+
+    event.listen(engine, "before_cursor_execute", fail_recording_sent)
+    ledger = Ledger(sessions, "review")
+    daemon = Daemon(
+        Deliverer(ledger, {"x": x}, vault, RetryPolicy(reconcile_seconds=0.1)),
+        ledger,
+        DaemonLock(engine, database_url),
+        poll_interval=0.2,
+    )
+    daemon.start()
+    try:
+        queue(sessions, spec("Rally at noon", at=datetime.now(UTC)), allow_past=True)
+        assert wait_for(lambda: states(sessions) == ["sent"], timeout=5), states(sessions)
+    finally:
+        daemon.stop()
+        event.remove(engine, "before_cursor_execute", fail_recording_sent)
+    assert failures["left"] == 0
+    assert [p["text"] for p in x.posts] == ["Rally at noon"]
+    assert any(call.startswith("find:") for call in x.calls)
