@@ -607,6 +607,13 @@ class Settings:
             return None
         return timedelta(seconds=self.engagement_offsets[-1][1]) + PLEDGE_READ_MARGIN
 
+    @property
+    def pledge_token_read_days(self) -> int:
+        """``pledge_token_read_window`` in whole days, rounded up, as the pledge pages
+        promise it (0: tokens go at the release's end)."""
+        window = self.pledge_token_read_window
+        return 0 if window is None else -(-window // timedelta(days=1))
+
 
 def load_settings(
     env_file: Path | None = DEFAULT_ENV_FILE, environ: Mapping[str, str] | None = None

@@ -133,6 +133,7 @@ def test_on_an_accelerated_sandbox_the_window_passes_as_fast_as_the_snapshots() 
     assert kept_tokens.read_window(settings) == 30 * DAY / 1000  # 43.2 real minutes
     short = load_settings(None, environ={**REAL, "ENGAGEMENT_OFFSETS": "1h,2d"})
     assert kept_tokens.read_window(short) == 3 * DAY
+    assert (settings.pledge_token_read_days, short.pledge_token_read_days) == (30, 3)  # pages
     off = load_settings(None, environ={**REAL, "PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT": "false"})
     assert kept_tokens.read_window(off) is None and off.pledge_token_read_window is None
 
