@@ -11,7 +11,7 @@ extrapolated to the whole release, and (b) the sandbox's own capacity
 
     .venv/bin/python bench/release.py                      # 10,000 X + 1,000 Pages
     .venv/bin/python bench/release.py --quick              # 1,000 X + 100 Pages
-    .venv/bin/python bench/release.py --concurrency 128    # DELIVERY_CONCURRENCY
+    .venv/bin/python bench/release.py --max-in-flight 500  # DELIVERY_MAX_IN_FLIGHT
 """
 
 from __future__ import annotations
@@ -103,6 +103,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=1_000, help="pledged Facebook Pages")
     parser.add_argument("--latency-ms", type=float, default=250.0)
     parser.add_argument("--concurrency", type=int, default=16, help="DELIVERY_CONCURRENCY")
+    parser.add_argument("--max-in-flight", type=int, default=1000, help="DELIVERY_MAX_IN_FLIGHT")
     parser.add_argument("--lead", type=float, default=20.0, help="seconds to the release")
     parser.add_argument("--timeout", type=float, default=1800.0, help="give up after (s)")
     parser.add_argument("--quick", action="store_true", help="1,000 X + 100 Pages")
@@ -124,6 +125,7 @@ def main() -> int:
         url,
         log_level="warning",
         delivery_concurrency=args.concurrency,
+        delivery_max_in_flight=args.max_in_flight,
     )
     try:
         t0 = time.monotonic()
@@ -226,7 +228,8 @@ def main() -> int:
     print(
         f"sent {len(sent)}/{total}; last acknowledged {to_last:.1f} s after the release "
         f"(target {TARGET_S:.0f} s); {rate:.0f} posts/s; daemon peak memory "
-        f"{peak_kib / 1024:.0f} MiB; DELIVERY_CONCURRENCY={args.concurrency}; sandbox latency "
+        f"{peak_kib / 1024:.0f} MiB; DELIVERY_CONCURRENCY={args.concurrency}, "
+        f"DELIVERY_MAX_IN_FLIGHT={args.max_in_flight}; sandbox latency "
         f"{args.latency_ms:.0f} ms"
     )
     seq_text = ""

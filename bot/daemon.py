@@ -81,6 +81,7 @@ class Daemon:
         self.recovered = 0
         self.stopping = threading.Event()
         self.lost_lock = threading.Event()
+        self.failure: str | None = None  # why the daemon stopped itself, if it did
         # A claim older than any request can take has no send in flight any more.
         self.stale_after = timedelta(seconds=stale_after)
         self.periodic = list(periodic)
@@ -150,6 +151,11 @@ class Daemon:
                 "other daemon's sends are disturbed"
             )
             self.lost_lock.set()
+            self.stopping.set()
+            return 0
+        if self.dispatcher.failure:
+            logger.critical("%s; stopping the daemon: start it again", self.dispatcher.failure)
+            self.failure = self.dispatcher.failure
             self.stopping.set()
             return 0
         now = self.clock()

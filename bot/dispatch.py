@@ -69,14 +69,15 @@ class Dispatcher:
         self._threaded = 0  # jobs handed to the thread pool and not finished
         self._saturated = False
         self.outcomes: dict[str, int] = {}
+        self.failure: str | None = None
 
     # --- life cycle (called from the daemon's thread) -----------------------------------
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="clarion-dispatch", daemon=True)
         self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("the delivery dispatcher did not start")
+        if not self._ready.wait(10) or self.failure:
+            raise RuntimeError(self.failure or "the delivery dispatcher did not start")
 
     def wake(self) -> None:
         """Something may be due: claim what is (safe from any thread)."""
@@ -107,6 +108,12 @@ class Dispatcher:
         self._loop = loop
         try:
             loop.run_until_complete(self._main())
+        except BaseException as exc:
+            # Nothing can be sent any more: say so, and let the daemon stop (its sync
+            # checks ``failure``) rather than run on without sending.
+            self.failure = f"the delivery dispatcher stopped: {type(exc).__name__}: {exc}"
+            logger.critical("%s", self.failure, exc_info=True)
+            self._ready.set()
         finally:
             loop.close()
 
@@ -145,6 +152,9 @@ class Dispatcher:
             except Exception:
                 logger.exception("could not claim due deliveries; trying again at the next poll")
                 return
+            if self._stopping:  # claimed while the stop came: give them back unsent
+                await loop.run_in_executor(self._db, self._give_back, jobs)
+                return
             with self._jobs_lock:
                 self._jobs.update((job.delivery_id, job) for job in jobs)
             for job in jobs:
@@ -178,6 +188,10 @@ class Dispatcher:
                 self._jobs.pop(job.delivery_id, None)
             if self._saturated and self._wake is not None:
                 self._wake.set()
+
+    def _give_back(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self.ledger.unclaim(job, self.clock())
 
     def _threaded_run(self, job: Job) -> str:
         if self._stopping:  # claimed but not started: back to the queue for the next start

@@ -15,6 +15,15 @@ from sqlalchemy import JSON, Update, bindparam, case, func, select, true, update
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, Post, PostState
 
 STATE = select(Delivery.state).where(Delivery.id == bindparam("did"))
+# What a claim writes: sending, by whom and since when — before any network call.
+CLAIMED = {
+    "state": DeliveryState.SENDING,
+    "claimed_by": bindparam("me"),
+    "sending_at": bindparam("now"),
+    "first_sending_at": func.coalesce(Delivery.first_sending_at, bindparam("now")),
+    "attempts": Delivery.attempts + 1,
+    "updated_at": bindparam("now"),
+}
 CLAIM = (
     update(Delivery)
     .where(
@@ -22,14 +31,7 @@ CLAIM = (
         Delivery.state == bindparam("from_state"),
         Delivery.due_at <= bindparam("now"),
     )
-    .values(
-        state=DeliveryState.SENDING,
-        claimed_by=bindparam("me"),
-        sending_at=bindparam("now"),
-        first_sending_at=func.coalesce(Delivery.first_sending_at, bindparam("now")),
-        attempts=Delivery.attempts + 1,
-        updated_at=bindparam("now"),
-    )
+    .values(CLAIMED)
 )
 _JOB_COLUMNS = (
     Delivery.id.label("delivery_id"),
@@ -84,14 +86,7 @@ def claim_due(from_state: str) -> Update:
             Delivery.state == from_state,
             Delivery.due_at <= bindparam("now"),
         )
-        .values(
-            state=DeliveryState.SENDING,
-            claimed_by=bindparam("me"),
-            sending_at=bindparam("now"),
-            first_sending_at=func.coalesce(Delivery.first_sending_at, bindparam("now")),
-            attempts=Delivery.attempts + 1,
-            updated_at=bindparam("now"),
-        )
+        .values(CLAIMED)
         .returning(Delivery.id)
     )
 

@@ -212,3 +212,29 @@ def test_stopping_gives_back_claims_that_had_not_started(sessions, vault, engine
     with sessions() as s:
         attempts = sorted(s.scalars(select(Delivery.attempts)))
     assert attempts == [0, 0, 0, 0, 1]  # a given-back claim is not an attempt
+
+
+def test_a_daemon_whose_dispatcher_cannot_start_refuses_to_start_and_frees_the_lock(
+    sessions, vault, engine, database_url
+):
+    class Broken(FakePlatform):
+        def async_publisher(self, session):
+            raise RuntimeError("no event loop for you")
+
+    ledger = Ledger(sessions, "d")
+    lock = DaemonLock(engine, database_url)
+    daemon = Daemon(Deliverer(ledger, {"x": Broken("x")}, vault, RetryPolicy()), ledger, lock)
+    with pytest.raises(RuntimeError, match="dispatcher stopped: RuntimeError: no event loop"):
+        daemon.start()
+    again = DaemonLock(engine, database_url)
+    again.acquire()  # the lock was let go
+    again.release()
+
+
+def test_a_dead_dispatcher_stops_the_daemon_instead_of_running_on_without_sending(
+    sessions, vault, run_daemon
+):
+    daemon = run_daemon(AsyncFake(sessions))
+    daemon.dispatcher.failure = "the delivery dispatcher stopped: boom"
+    assert wait_for(lambda: daemon.stopping.is_set(), timeout=3)
+    assert daemon.failure == "the delivery dispatcher stopped: boom"

@@ -250,7 +250,7 @@ def run(app: AppContext, examples: bool) -> None:
             "stop with Ctrl-C."
         )
         try:
-            while not stop.wait(1.0) and not daemon.lost_lock.is_set():
+            while not stop.wait(1.0) and not daemon.stopping.is_set():
                 pass
         finally:
             click.echo("stopping: letting requests in flight finish…")
@@ -261,3 +261,5 @@ def run(app: AppContext, examples: bool) -> None:
                 "lost the one-daemon lock on the database (was the database restarted?); "
                 "stopped so as never to send alongside another daemon — start again"
             )
+        if daemon.failure:
+            raise click.ClickException(f"{daemon.failure}; start it again (see the log above)")
