@@ -13,6 +13,7 @@ import ipaddress
 import json
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -487,3 +488,60 @@ def test_the_burst_path_trusts_the_ca_bundle_the_sdk_path_trusts(tmp_path, monke
     finally:
         server.shutdown()
         server.server_close()
+
+
+# 11. A post's absence is trusted only ``settle_seconds`` after the first attempt
+#     (timelines lag), measured from ``first_sending_at`` — the claim. A claim used to be
+#     made a moment before its send; now a job can wait in the send pool after its claim,
+#     and that wait is taken off the settle time: a post whose answer was lost is looked
+#     for too soon, not seen yet, and sent a second time.
+class LaggingTimeline(FakePlatform):
+    """Its first publish takes ``hold`` seconds (the pool's only thread is busy); a post
+    shows in find_recent only ``lag`` seconds after it was created, as on X."""
+
+    def __init__(self, hold: float, lag: float) -> None:
+        super().__init__("x")
+        self.hold, self.lag = hold, lag
+        self.held = False
+
+    def publish(self, *args, **kwargs):
+        if not self.held:
+            self.held = True
+            time.sleep(self.hold)
+        return super().publish(*args, **kwargs)
+
+    def find_recent(self, creds, text, since, *, link=None):
+        found = super().find_recent(creds, text, since, link=link)
+        if found is None:
+            return None
+        [post] = [p for p in self.posts if p["id"] == found.platform_id]
+        young = datetime.now(UTC) - post["created_at"] < timedelta(seconds=self.lag)
+        return None if young else found
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/delivery.py _check measures settle_seconds from first_sending_at, which "
+    "claim_due sets at the claim; bot/dispatch.py queues claimed jobs for the thread pool",
+)
+def test_a_lost_answer_after_a_wait_in_the_send_pool_is_not_sent_twice(
+    sessions, vault, engine, database_url
+):
+    due_now(sessions, vault, "first", "second")
+    x = LaggingTimeline(hold=2.0, lag=0.8)
+    x.fail_next("as usual", "accept_then_lose")  # the second post is created, its answer lost
+    ledger = Ledger(sessions, "review")
+    policy = RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1)
+    daemon = Daemon(
+        Deliverer(ledger, {"x": x}, vault, policy),
+        ledger,
+        DaemonLock(engine, database_url),
+        poll_interval=0.2,
+        concurrency=1,
+    )
+    daemon.start()
+    try:
+        assert wait_for(lambda: states(sessions) == ["sent", "sent"], timeout=8)
+    finally:
+        daemon.stop()
+    assert sorted(p["text"] for p in x.posts) == ["first", "second"], "posted twice"
