@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
 from bot.config import Settings
-from bot.db.models import Account, Delivery, DeliveryState, Pledge, PledgeCampaign
+from bot.db.models import Account, Delivery, Pledge, PledgeCampaign
 from bot.pledges.withdrawal import post_went_out, still_needed, wipe_tokens
 
 logger = logging.getLogger(__name__)
@@ -87,27 +87,6 @@ def forget_spent_tokens(session: Session, now: datetime, settings: Settings) -> 
             "their engagement has been read" if unless else "tokens are not kept after a release",
         )
     return wiped
-
-
-def kept_until(session: Session, account_id: int, settings: Settings) -> datetime | None:
-    """When the account's token will be deleted at the latest, if it is kept to read a
-    pledge post's engagement (None: not kept for that)."""
-    window = read_window(settings)
-    if window is None:
-        return None
-    last = session.scalar(
-        select(Delivery.sent_at)
-        .join(Pledge, Pledge.delivery_id == Delivery.id)
-        .where(
-            Pledge.account_id == account_id,
-            Delivery.state == DeliveryState.SENT,
-            Delivery.platform_deleted_at.is_(None),
-            Delivery.engagement_stage < len(settings.engagement_offsets),
-        )
-        .order_by(Delivery.sent_at.desc())
-        .limit(1)
-    )
-    return None if last is None else last + window
 
 
 def no_figures_note(session: Session, campaign_id: int, settings: Settings) -> str:
