@@ -94,6 +94,26 @@ def dispatchers():
         dispatcher.stop()
 
 
+@pytest.fixture
+def daemons(sessions, vault, engine, database_url):
+    """Start a daemon sending to ``x`` (polling every 0.2 s); stopped after the test."""
+    made: list[Daemon] = []
+
+    def start(x, policy=None, **kwargs):
+        ledger = Ledger(sessions, "review")
+        deliverer = Deliverer(ledger, {"x": x}, vault, policy or RetryPolicy())
+        lock = DaemonLock(engine, database_url)
+        daemon = Daemon(deliverer, ledger, lock, poll_interval=0.2, **kwargs)
+        daemon.start()
+        made.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in made:
+        if daemon.scheduler.running:
+            daemon.stop()
+
+
 # 1. A claim now waits in the send pool before its send starts; a cancel in that wait is
 #    answered "already going" and the post still goes out. (Before the rework the claim
 #    was made by the thread that sent, a moment before the call.)
@@ -186,7 +206,7 @@ def test_stopping_gives_back_claims_not_started_on_the_asyncio_path_too(
     "fails after the claim committed; bot/dispatch.py _claim_all drops the batch",
 )
 def test_a_failed_read_after_a_batch_claim_does_not_strand_the_batch(
-    sessions, vault, engine, database_url
+    sessions, vault, engine, daemons
 ):
     add_account(sessions, vault, "x", "union", user_id="42")
     x = FakeAsyncPlatform("x")
@@ -202,14 +222,7 @@ def test_a_failed_read_after_a_batch_claim_does_not_strand_the_batch(
             raise OperationalError(statement, parameters, Exception("server closed the connection"))
 
     event.listen(engine, "before_cursor_execute", fail_the_first_job_read)
-    ledger = Ledger(sessions, "review")
-    daemon = Daemon(
-        Deliverer(ledger, {"x": x}, vault, RetryPolicy()),
-        ledger,
-        DaemonLock(engine, database_url),
-        poll_interval=0.2,
-    )
-    daemon.start()
+    daemon = daemons(x)
     try:
         queue(sessions, spec("Rally at noon", at=datetime.now(UTC)), allow_past=True)
         assert failed.wait(5)
@@ -300,7 +313,7 @@ def test_claims_never_exceed_max_in_flight_when_unknown_outcomes_are_due(
 # 7. The group writer fails to record a post that went out on the asyncio path: the
 #    delivery is looked for (and found) before anything is sent again.
 def test_a_failed_group_write_after_an_async_send_is_reconciled_not_resent(
-    sessions, vault, engine, database_url
+    sessions, vault, engine, daemons
 ):
     add_account(sessions, vault, "x", "union", user_id="42")
     x = FakeAsyncPlatform("x")
@@ -316,14 +329,7 @@ def test_a_failed_group_write_after_an_async_send_is_reconciled_not_resent(
             raise OperationalError(statement, parameters, Exception("disk I/O error"))
 
     event.listen(engine, "before_cursor_execute", fail_recording_sent)
-    ledger = Ledger(sessions, "review")
-    daemon = Daemon(
-        Deliverer(ledger, {"x": x}, vault, RetryPolicy(reconcile_seconds=0.1)),
-        ledger,
-        DaemonLock(engine, database_url),
-        poll_interval=0.2,
-    )
-    daemon.start()
+    daemon = daemons(x, RetryPolicy(reconcile_seconds=0.1))
     try:
         queue(sessions, spec("Rally at noon", at=datetime.now(UTC)), allow_past=True)
         assert wait_for(lambda: states(sessions) == ["sent"], timeout=5), states(sessions)
@@ -524,26 +530,13 @@ class LaggingTimeline(FakePlatform):
     reason="bot/delivery.py _check measures settle_seconds from first_sending_at, which "
     "claim_due sets at the claim; bot/dispatch.py queues claimed jobs for the thread pool",
 )
-def test_a_lost_answer_after_a_wait_in_the_send_pool_is_not_sent_twice(
-    sessions, vault, engine, database_url
-):
+def test_a_lost_answer_after_a_wait_in_the_send_pool_is_not_sent_twice(sessions, vault, daemons):
     due_now(sessions, vault, "first", "second")
     x = LaggingTimeline(hold=2.0, lag=0.8)
     x.fail_next("as usual", "accept_then_lose")  # the second post is created, its answer lost
-    ledger = Ledger(sessions, "review")
-    policy = RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1)
-    daemon = Daemon(
-        Deliverer(ledger, {"x": x}, vault, policy),
-        ledger,
-        DaemonLock(engine, database_url),
-        poll_interval=0.2,
-        concurrency=1,
-    )
-    daemon.start()
-    try:
-        assert wait_for(lambda: states(sessions) == ["sent", "sent"], timeout=8)
-    finally:
-        daemon.stop()
+    daemon = daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1), concurrency=1)
+    assert wait_for(lambda: states(sessions) == ["sent", "sent"], timeout=8)
+    daemon.stop()
     assert sorted(p["text"] for p in x.posts) == ["first", "second"], "posted twice"
 
 
@@ -577,7 +570,7 @@ class SlowAsyncPlatform(FakeAsyncPlatform):
     "True); bot/dispatch.py keeps claiming (it reads its own _stopping, not the daemon's)",
 )
 def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
-    sessions, vault, engine, database_url
+    sessions, vault, daemons
 ):
     due_now(sessions, vault, *[f"post {n}" for n in range(100)])
     x = SlowAsyncPlatform(hold=0.05)
@@ -588,24 +581,11 @@ def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
             entered.set()
             time.sleep(1.0)
 
-    ledger = Ledger(sessions, "review")
-    daemon = Daemon(
-        Deliverer(ledger, {"x": x}, vault, RetryPolicy()),
-        ledger,
-        DaemonLock(engine, database_url),
-        poll_interval=0.2,
-        max_in_flight=4,
-        periodic=[("housekeeping", housekeeping, 0.05)],
-    )
-    daemon.start()
-    try:
-        assert wait_for(lambda: len(x.started) >= 8)
-        slow.set()
-        assert entered.wait(5)
-        asked = datetime.now(UTC)
-        daemon.stop()
-    finally:
-        if daemon.scheduler.running:
-            daemon.stop()
+    daemon = daemons(x, max_in_flight=4, periodic=[("housekeeping", housekeeping, 0.05)])
+    assert wait_for(lambda: len(x.started) >= 8)
+    slow.set()
+    assert entered.wait(5)
+    asked = datetime.now(UTC)
+    daemon.stop()
     late = [t for t in x.started if t > asked + timedelta(seconds=0.05)]
     assert late == [], f"{len(late)} sends started after stop() was called"
