@@ -36,7 +36,7 @@ from bot.group_commit import GroupCommit, _Write
 from bot.ledger import Ledger
 from bot.ledger_sql import SENT
 from bot.platforms.async_http import async_session
-from bot.platforms.base import Credentials, Published
+from bot.platforms.base import Credentials, Published, TransientError
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.x import XPlatform
 from bot.queue import cancel_post, find_post
@@ -589,3 +589,21 @@ def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
     daemon.stop()
     late = [t for t in x.started if t > asked + timedelta(seconds=0.05)]
     assert late == [], f"{len(late)} sends started after stop() was called"
+
+
+# 13. The same settle rule, before the rework too: a retry's answer is lost, and the
+#     post is looked for ``settle_seconds`` after the *first* attempt, which failed
+#     long before. The retry's post is seconds old, not on the timeline yet, and is sent
+#     again.
+@pytest.mark.xfail(
+    strict=True,
+    reason="bot/delivery.py _check trusts an absence from first_sending_at + settle_seconds; "
+    "the attempt whose answer was lost started later (a retry after backoff)",
+)
+def test_a_retry_whose_answer_is_lost_is_not_sent_twice(sessions, vault, daemons):
+    due_now(sessions, vault, "Rally at noon")
+    x = LaggingTimeline(hold=0.0, lag=0.8)
+    x.fail_next(TransientError("could not connect", retry_after=2.0), "accept_then_lose")
+    daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1))
+    assert wait_for(lambda: states(sessions) == ["sent"], timeout=8)
+    assert [p["text"] for p in x.posts] == ["Rally at noon"], "posted twice"
