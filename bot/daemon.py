@@ -131,6 +131,7 @@ class Daemon:
         """Let in-flight sends finish and record their outcome, then let go of the lock.
         Deliveries not started stay pending in the database for the next start."""
         self.stopping.set()
+        self.dispatcher.halt()  # before waiting for housekeeping jobs: no new sends
         if self.scheduler.running:
             self.scheduler.remove_all_jobs()
             self.scheduler.shutdown(wait=True)
@@ -161,7 +162,7 @@ class Daemon:
         now = self.clock()
         try:
             in_flight = self.dispatcher.in_flight() | self.deliverer.in_flight()
-            self.ledger.release_stale(now - self.stale_after, in_flight)
+            self.ledger.release_stale(now - self.stale_after, in_flight, now)
             times = self.ledger.due_times(now + self.horizon)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)

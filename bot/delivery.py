@@ -113,6 +113,9 @@ class Deliverer:
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self._in_flight: set[int] = set()
         self._in_flight_lock = threading.Lock()
+        # When this attempt's request to create the post was made, per delivery: what an
+        # unknown outcome is settled from (a queued or retried attempt starts late).
+        self._publishing: dict[int, datetime] = {}
 
     def in_flight(self) -> frozenset[int]:
         """Deliveries this process is working on right now (for the stale-claim sweep)."""
@@ -144,6 +147,12 @@ class Deliverer:
             # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
             logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
             return self._unknown(job, f"internal error ({type(exc).__name__})")
+        finally:
+            self.finished(job)
+
+    def finished(self, job: Job) -> None:
+        """Forget this attempt's request time (its outcome is recorded)."""
+        self._publishing.pop(job.delivery_id, None)
 
     # --- the burst path (bot/dispatch.py) ------------------------------------------------
 
@@ -165,6 +174,7 @@ class Deliverer:
         ledger has it). A failure raises: the caller records it with ``after_failure``,
         in a thread."""
         creds = self.vault.open(job.sealed_credentials)
+        self._publishing[job.delivery_id] = self.clock()
         published = await publisher.publish(creds, job.parts[0], link=job.link)
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
@@ -248,6 +258,7 @@ class Deliverer:
             if outcome == "absent" and index == 0 and self._too_late(job, self.clock()):
                 return self._missed(job, self.clock())
         while index < len(job.parts):
+            self._publishing[job.delivery_id] = self.clock()
             try:
                 published = platform.publish(
                     creds,
@@ -308,7 +319,7 @@ class Deliverer:
             ids.append(found.platform_id)
             self.ledger.part_done(job, index, ids, found, now)
             return "found"
-        settled = job.first_sending_at + timedelta(seconds=self.policy.settle_seconds)
+        settled = job.uncertain_since + timedelta(seconds=self.policy.settle_seconds)
         if now < settled:
             # Too soon to trust its absence: the timeline may not show it yet. A wait,
             # not a try.
@@ -357,7 +368,7 @@ class Deliverer:
             return self._unconfirmed(job, message)
         now = self.clock()
         due = now + timedelta(seconds=self.policy.reconcile_seconds)
-        self.ledger.unknown(job, due, message, now)
+        self.ledger.unknown(job, due, message, now, since=self._publishing.get(job.delivery_id))
         logger.warning(
             "%s to %s: outcome unknown (%s); will look before resending",
             job.label,

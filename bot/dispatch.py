@@ -86,11 +86,15 @@ class Dispatcher:
             with contextlib.suppress(RuntimeError):  # the loop closed in between: stopping
                 loop.call_soon_threadsafe(wake.set)
 
+    def halt(self) -> None:
+        """Claim nothing more from now on (safe from any thread)."""
+        self._stopping = True
+        self.wake()
+
     def stop(self) -> None:
         """Claim nothing more, let sends under way finish and be recorded, give back
         claims that had not started."""
-        self._stopping = True
-        self.wake()
+        self.halt()
         if self._thread is not None:
             self._thread.join()
         self._pool.shutdown(wait=True)
@@ -144,7 +148,7 @@ class Dispatcher:
             self._saturated = room <= 0
             if room <= 0:
                 return  # a finishing send wakes us
-            threads_free = max(0, min(room, self.threads - self._threaded))
+            threads_free = max(0, self.threads - self._threaded)
             try:
                 jobs = await loop.run_in_executor(
                     self._db, self.ledger.claim_due, self.clock(), room, threads_free
@@ -184,6 +188,7 @@ class Dispatcher:
         except Exception:  # never leave the claim counted as in flight
             logger.exception("delivery %s (%s): dispatch failed", job.delivery_id, job.label)
         finally:
+            self.deliverer.finished(job)
             with self._jobs_lock:
                 self._jobs.pop(job.delivery_id, None)
             if self._saturated and self._wake is not None:
@@ -197,4 +202,8 @@ class Dispatcher:
         if self._stopping:  # claimed but not started: back to the queue for the next start
             self.ledger.unclaim(job, self.clock())
             return "unclaimed"
+        if not job.check_first and self.ledger.post_cancelled(job):
+            # It may have waited for a thread: a cancel in the meantime must hold.
+            self.ledger.cancelled_unsent(job, self.clock())
+            return "cancelled"
         return self.deliverer.run_claimed(job)

@@ -34,10 +34,12 @@ from bot.db.models import (
     Post,
     PostState,
     UTCDateTime,
+    utcnow,
 )
 from bot.group_commit import GroupCommit
 from bot.ledger_sql import (
     CANCELLED,
+    CANCELLED_UNSENT,
     CLAIM,
     CLAIM_DUE,
     FAILED,
@@ -45,6 +47,7 @@ from bot.ledger_sql import (
     JOBS,
     MISSED,
     PART_DONE,
+    POST_STATE,
     RETRY,
     RETRY_UNCOUNTED,
     SENT,
@@ -81,6 +84,7 @@ class Job:
     cancelled: bool  # the post was cancelled while this delivery's outcome was unknown
     since: datetime
     first_sending_at: datetime
+    uncertain_since: datetime  # start of the attempt whose outcome is unknown
     scheduled_at: datetime
     label: str
 
@@ -114,28 +118,40 @@ class Ledger:
             row = conn.execute(JOB, {"did": delivery_id}).one()
         return self._job(row, state, now)
 
-    def claim_due(self, now: datetime, pending: int, unknown: int = 0) -> list[Job]:
-        """Claim, in one transaction, up to ``unknown`` due deliveries whose last outcome is
-        unknown (to be looked for first) and up to ``pending`` due pending ones, oldest
-        first; return their jobs. Each row is ``sending`` and committed before this returns,
-        so before any network call, exactly as with ``claim``."""
+    def claim_due(self, now: datetime, limit: int, unknown: int = 0) -> list[Job]:
+        """Claim, in one transaction, at most ``limit`` due deliveries, oldest first: up to
+        ``unknown`` of them whose last outcome is unknown (to be looked for first), the
+        rest pending; return their jobs. Each row is ``sending`` and committed before this
+        returns, so before any network call, exactly as with ``claim``. If the jobs cannot
+        be read, the claims are given back before the error is raised."""
         won: list[tuple[int, str]] = []
         with self._engine.begin() as conn:
-            for state, limit in (
-                (DeliveryState.UNKNOWN, unknown),
-                (DeliveryState.PENDING, pending),
+            for state, most in (
+                (DeliveryState.UNKNOWN, min(unknown, limit)),
+                (DeliveryState.PENDING, limit),
             ):
-                if limit <= 0:
+                most = min(most, limit - len(won))
+                if most <= 0:
                     continue
-                params = {"now": now, "limit": limit, "me": self.worker}
+                params = {"now": now, "limit": most, "me": self.worker}
                 won += [(int(i), state) for i in conn.execute(CLAIM_DUE[state], params).scalars()]
         if not won:
             return []
         states = dict(won)
-        with self._engine.connect() as conn:
-            rows = conn.execute(JOBS, {"ids": list(states)}).all()
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(JOBS, {"ids": list(states)}).all()
+        except Exception:
+            self._give_back(won, now)
+            raise
         jobs = {row.delivery_id: self._job(row, states[row.delivery_id], now) for row in rows}
         return [jobs[i] for i, _ in won]
+
+    def _give_back(self, won: list[tuple[int, str]], now: datetime) -> None:
+        with self._engine.begin() as conn:
+            for delivery_id, state in won:
+                params = {"did": delivery_id, "me": self.worker, "from_state": state, "now": now}
+                conn.execute(UNCLAIM, params)
 
     def _job(self, row: Row[*tuple[Any, ...]], state: str, now: datetime) -> Job:
         hold = row.hold_on_facebook and row.platform == "facebook"
@@ -156,6 +172,7 @@ class Ledger:
             cancelled=row.post_state == PostState.CANCELLED,
             since=(row.first_sending_at or now) - RECONCILE_LOOKBACK,
             first_sending_at=row.first_sending_at or now,
+            uncertain_since=row.uncertain_since or row.first_sending_at or now,
             scheduled_at=row.scheduled_at,
             label=f"{row.slug}/{row.key}",
         )
@@ -255,18 +272,38 @@ class Ledger:
         self._mine(job, statement, due=due_at, error=error, kind=kind, now=now)
 
     def unknown(
-        self, job: Job, due_at: datetime, error: str, now: datetime, *, count_attempt: bool = True
+        self,
+        job: Job,
+        due_at: datetime,
+        error: str,
+        now: datetime,
+        *,
+        since: datetime | None = None,
+        count_attempt: bool = True,
     ) -> None:
         """The outcome of the last call is not known: reconcile before sending again.
-        ``count_attempt=False`` for a wait (rate limit, timeline settling), not a try."""
+        ``since``: when the request that may have posted was made (default: the one
+        already on record). ``count_attempt=False`` for a wait (rate limit, timeline
+        settling), not a try."""
         statement = UNKNOWN if count_attempt else UNKNOWN_UNCOUNTED
-        self._mine(job, statement, due=due_at, error=error, now=now)
+        since = since or job.uncertain_since
+        self._mine(job, statement, due=due_at, error=error, now=now, since=since)
 
     def missed(self, job: Job, error: str, now: datetime) -> None:
         self._mine(job, MISSED, error=error, now=now)
 
     def cancelled(self, job: Job, now: datetime) -> None:
         self._mine(job, CANCELLED, now=now)
+
+    def post_cancelled(self, job: Job) -> bool:
+        """Whether the job's post was cancelled since it was claimed."""
+        with self._engine.connect() as conn:
+            state = conn.execute(POST_STATE, {"did": job.delivery_id}).scalar()
+        return state == PostState.CANCELLED
+
+    def cancelled_unsent(self, job: Job, now: datetime) -> None:
+        """Claimed, then its post was cancelled before anything was sent."""
+        self._mine(job, CANCELLED_UNSENT, now=now)
 
     def failed(self, job: Job, error: str, kind: str, now: datetime) -> None:
         self._mine(job, FAILED, error=error, kind=kind, now=now)
@@ -302,6 +339,8 @@ class Ledger:
                     updated_at=now,
                     error="interrupted mid-send; checking the platform before resending",
                     error_kind="unknown",
+                    # whatever it sent, it sent before now
+                    uncertain_since=now,
                 )
             ).rowcount  # type: ignore[attr-defined]
             session.commit()
@@ -358,7 +397,9 @@ class Ledger:
             session.commit()
             return missed
 
-    def release_stale(self, older_than: datetime, in_flight: frozenset[int]) -> int:
+    def release_stale(
+        self, older_than: datetime, in_flight: frozenset[int], now: datetime | None = None
+    ) -> int:
         """This worker's claims with no send in flight (a failed write after a send left
         them ``sending``) become ``unknown``, to be looked for before any resend. Only
         claims older than any request can last, so a live send is never touched."""
@@ -376,6 +417,8 @@ class Ledger:
                     due_at=older_than,
                     error="its result was never recorded; checking the platform first",
                     error_kind="unknown",
+                    # no send is in flight: whatever it sent, it sent before now
+                    uncertain_since=now or utcnow(),
                 )
             )
             return int(done.rowcount or 0)

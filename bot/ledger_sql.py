@@ -15,6 +15,11 @@ from sqlalchemy import JSON, Update, bindparam, case, func, select, true, update
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, Post, PostState
 
 STATE = select(Delivery.state).where(Delivery.id == bindparam("did"))
+POST_STATE = (
+    select(Post.state)
+    .join(Delivery, Delivery.post_id == Post.id)
+    .where(Delivery.id == bindparam("did"))
+)
 # What a claim writes: sending, by whom and since when — before any network call.
 CLAIMED = {
     "state": DeliveryState.SENDING,
@@ -40,6 +45,7 @@ _JOB_COLUMNS = (
     Delivery.platform_ids,
     Delivery.attempts,
     Delivery.first_sending_at,
+    Delivery.uncertain_since,
     Account.id.label("account_id"),
     Account.handle,
     Account.credentials,
@@ -143,11 +149,14 @@ RETRY_UNCOUNTED = guarded(
     error_kind=bindparam("kind"),
     attempts=Delivery.attempts - 1,
 )
+# ``since``: when the request that may have posted was made (a post may take a while to
+# show on the timeline, so its absence is trusted only settle_seconds after that).
 UNKNOWN = guarded(
     state=DeliveryState.UNKNOWN,
     due_at=bindparam("due"),
     error=bindparam("error"),
     error_kind="unknown",
+    uncertain_since=bindparam("since"),
 )
 UNKNOWN_UNCOUNTED = guarded(
     state=DeliveryState.UNKNOWN,
@@ -155,9 +164,13 @@ UNKNOWN_UNCOUNTED = guarded(
     error=bindparam("error"),
     error_kind="unknown",
     attempts=Delivery.attempts - 1,
+    uncertain_since=bindparam("since"),
 )
 MISSED = guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind="missed")
 FAILED = guarded(state=DeliveryState.FAILED, error=bindparam("error"), error_kind=bindparam("kind"))
+CANCELLED_UNSENT = guarded(
+    state=DeliveryState.CANCELLED, error="cancelled before it was sent", error_kind=None
+)
 CANCELLED = guarded(
     state=DeliveryState.CANCELLED,
     error="cancelled; the check found it had not gone out",

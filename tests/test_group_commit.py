@@ -24,7 +24,7 @@ def claimed(sessions, vault):
     now = datetime.now(UTC)
     queue(sessions, *[spec(f"post {n}", at=now) for n in range(50)], allow_past=True)
     ledger = Ledger(sessions, "me")
-    jobs = ledger.claim_due(now + timedelta(seconds=1), pending=100)
+    jobs = ledger.claim_due(now + timedelta(seconds=1), limit=100)
     assert len(jobs) == 50
     return ledger, jobs
 

@@ -182,6 +182,9 @@ class Delivery(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
     first_sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the attempt whose outcome is unknown started: a post it made may take a while
+    # to show on the timeline, so its absence is trusted only settle_seconds after this.
+    uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

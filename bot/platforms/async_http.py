@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import ssl
 from typing import Any
 
 import aiohttp
+from requests.utils import select_proxy, should_bypass_proxies
 
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
 from bot.platforms.routing import _environment_proxies
@@ -25,16 +28,27 @@ from bot.platforms.routing import _environment_proxies
 def async_session(*, timeout: float, limit: int) -> aiohttp.ClientSession:
     """A pooled session for many accounts at once, in the running event loop.
 
-    No cookies (one session serves thousands of accounts). The environment's proxies are
-    honoured only when there are any: aiohttp's per-request environment scan costs CPU
-    on every post otherwise (requests' did, measured: see routing.session_for).
+    No cookies (one session serves thousands of accounts). The environment is read the
+    way ``routing.session_for`` reads it for the SDK path — the CA bundle here, proxies
+    per publisher (``proxy_for``) — and never through aiohttp's ``trust_env``, which would
+    also send ~/.netrc credentials as Basic auth.
     """
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    tls = ssl.create_default_context(cafile=bundle) if bundle else True
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0)),
-        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit),
+        connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ssl=tls),
         cookie_jar=aiohttp.DummyCookieJar(),
-        trust_env=bool(_environment_proxies()),
     )
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the SDK path would use for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY),
+    read once per publisher."""
+    proxies = _environment_proxies()
+    if not proxies or should_bypass_proxies(url, no_proxy=proxies.get("no_proxy")):
+        return None
+    return select_proxy(url, proxies)
 
 
 def classify_async_failure(exc: BaseException, *, action: str) -> PlatformError:

@@ -13,7 +13,12 @@ import logging
 
 import aiohttp
 
-from bot.platforms.async_http import NETWORK_FAILURES, classify_async_failure, json_or_none
+from bot.platforms.async_http import (
+    NETWORK_FAILURES,
+    classify_async_failure,
+    json_or_none,
+    proxy_for,
+)
 from bot.platforms.base import AuthError, Credentials, OutcomeUnknown, Published
 from bot.platforms.facebook.adapter import classify_graph_response
 from bot.platforms.routing import GRAPH_ORIGIN, reroute_url
@@ -29,6 +34,7 @@ class FacebookAsyncPublisher:
     ) -> None:
         self._session = session
         self._base = reroute_url(f"{GRAPH_ORIGIN}/{graph_version}", routes or {})
+        self._proxy = proxy_for(self._base)
 
     async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
         if not creds.token:
@@ -38,7 +44,7 @@ class FacebookAsyncPublisher:
             fields["link"] = link
         url = f"{self._base}/{creds.platform_user_id}/feed"
         try:
-            async with self._session.post(url, data=fields) as answer:
+            async with self._session.post(url, data=fields, proxy=self._proxy) as answer:
                 status = answer.status
                 raw = await answer.read()
                 headers = answer.headers

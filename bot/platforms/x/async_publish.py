@@ -29,7 +29,12 @@ from urllib.parse import quote
 import aiohttp
 
 from bot import text_rules
-from bot.platforms.async_http import NETWORK_FAILURES, classify_async_failure, json_or_none
+from bot.platforms.async_http import (
+    NETWORK_FAILURES,
+    classify_async_failure,
+    json_or_none,
+    proxy_for,
+)
 from bot.platforms.base import Credentials, OutcomeUnknown, Published
 from bot.platforms.routing import X_API_ORIGIN, reroute_url
 from bot.platforms.x.errors import classify_x_response
@@ -98,6 +103,7 @@ class XAsyncPublisher:
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
         self._target = reroute_url(CREATE_URL, routes or {})
+        self._proxy = proxy_for(self._target)
         self._post_url = post_url
 
     async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
@@ -111,7 +117,9 @@ class XAsyncPublisher:
         }
         payload = json.dumps({"text": body})
         try:
-            async with self._session.post(self._target, data=payload, headers=headers) as answer:
+            async with self._session.post(
+                self._target, data=payload, headers=headers, proxy=self._proxy
+            ) as answer:
                 status = answer.status
                 raw = await answer.read()
                 answer_headers = answer.headers
