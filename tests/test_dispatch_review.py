@@ -1,8 +1,9 @@
 """Review of the reworked delivery engine (dispatcher, batch claims, group commit).
 
-Each test is a way a post could go out twice, wrongly, late or never under the new engine;
-those marked xfail(strict=True) are defects still open (see the reason), the others prove
-a rule the rework had to keep.
+Each test is a way a post could go out twice, wrongly, late or never (or a secret could
+leave) under the new engine. Each failed when written; the engine fixes are cb2ece7 and
+d5a127c, and the numbered comments describe each defect as it was found. The rest prove
+rules the rework had to keep.
 """
 
 from __future__ import annotations
@@ -117,12 +118,6 @@ def daemons(sessions, vault, engine, database_url):
 # 1. A claim now waits in the send pool before its send starts; a cancel in that wait is
 #    answered "already going" and the post still goes out. (Before the rework the claim
 #    was made by the thread that sent, a moment before the call.)
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/delivery.py _attempt sends a pending job without re-reading its post's "
-    "state; a job claimed by claim_due can sit in the thread pool's queue for as long as "
-    "the pool is busy, and cancel_post leaves 'sending' rows alone",
-)
 def test_a_post_cancelled_while_its_claim_waits_for_a_thread_is_not_sent(
     sessions, vault, dispatchers
 ):
@@ -200,11 +195,6 @@ def test_stopping_gives_back_claims_not_started_on_the_asyncio_path_too(
 #    stay "sending" with nobody sending them: nothing is retried "at the next poll" as
 #    the log says, and only the stale sweep (HTTP timeout + 60 s in `make run`) frees
 #    them — as unknown, so each is then looked for on the platform before it is sent.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/ledger.py claim_due does not give its claims back when reading the jobs "
-    "fails after the claim committed; bot/dispatch.py _claim_all drops the batch",
-)
 def test_a_failed_read_after_a_batch_claim_does_not_strand_the_batch(
     sessions, vault, engine, daemons
 ):
@@ -281,11 +271,6 @@ def test_a_grouped_round_where_every_claim_is_held_needs_no_row_by_row_rerun(
 # 6. max_in_flight bounds what is claimed and unfinished. claim_due takes up to ``room``
 #    pending rows *and* up to ``threads_free`` unknown ones on top, so with unknown
 #    outcomes due the bound is passed by up to ``threads``.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/dispatch.py _claim_all passes pending=room and unknown=threads_free to "
-    "Ledger.claim_due, which claims both: room + threads_free rows, not room",
-)
 def test_claims_never_exceed_max_in_flight_when_unknown_outcomes_are_due(
     sessions, vault, dispatchers
 ):
@@ -414,11 +399,6 @@ def unused_port_url() -> str:
 #    reason). With a matching entry the X request, which carries its own Authorization
 #    header, is refused by aiohttp with ValueError before it is sent; every burst post
 #    becomes "unknown" and waits for a reconciliation.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/platforms/async_http.py async_session: trust_env=True makes aiohttp add "
-    "~/.netrc credentials; with an Authorization header set it raises ValueError",
-)
 def test_a_netrc_on_a_proxied_host_does_not_break_x_burst_posts(recorder, netrc_on_a_proxied_host):
     server, url = recorder
     published = burst(XPlatform("ck", "cs", api_base_url=url), Credentials("t", "s", "42"))
@@ -428,11 +408,6 @@ def test_a_netrc_on_a_proxied_host_does_not_break_x_burst_posts(recorder, netrc_
 
 # 9. ... and on Facebook, where the Page token travels in the body, aiohttp adds the
 #    netrc password as Basic auth: a secret of the machine's is sent to Facebook.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/platforms/async_http.py async_session: trust_env=True sends ~/.netrc "
-    "credentials (Basic auth) to graph.facebook.com",
-)
 def test_a_netrc_password_is_never_sent_to_facebook(recorder, netrc_on_a_proxied_host):
     server, url = recorder
     fb = FacebookPlatform(graph_base_url=url, www_base_url=url)
@@ -477,11 +452,6 @@ def _self_signed(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
     return cert_path, tls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/platforms/async_http.py async_session ignores REQUESTS_CA_BUNDLE / "
-    "CURL_CA_BUNDLE, which routing.session_for honours",
-)
 def test_the_burst_path_trusts_the_ca_bundle_the_sdk_path_trusts(tmp_path, monkeypatch):
     ca, tls = _self_signed(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
@@ -525,11 +495,6 @@ class LaggingTimeline(FakePlatform):
         return None if young else found
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/delivery.py _check measures settle_seconds from first_sending_at, which "
-    "claim_due sets at the claim; bot/dispatch.py queues claimed jobs for the thread pool",
-)
 def test_a_lost_answer_after_a_wait_in_the_send_pool_is_not_sent_twice(sessions, vault, daemons):
     due_now(sessions, vault, "first", "second")
     x = LaggingTimeline(hold=2.0, lag=0.8)
@@ -564,11 +529,6 @@ class SlowAsyncPlatform(FakeAsyncPlatform):
         return Publisher()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/daemon.py stop() stops the dispatcher only after scheduler.shutdown(wait="
-    "True); bot/dispatch.py keeps claiming (it reads its own _stopping, not the daemon's)",
-)
 def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
     sessions, vault, daemons
 ):
@@ -595,11 +555,6 @@ def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
 #     post is looked for ``settle_seconds`` after the *first* attempt, which failed
 #     long before. The retry's post is seconds old, not on the timeline yet, and is sent
 #     again.
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/delivery.py _check trusts an absence from first_sending_at + settle_seconds; "
-    "the attempt whose answer was lost started later (a retry after backoff)",
-)
 def test_a_retry_whose_answer_is_lost_is_not_sent_twice(sessions, vault, daemons):
     due_now(sessions, vault, "Rally at noon")
     x = LaggingTimeline(hold=0.0, lag=0.8)
