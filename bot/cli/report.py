@@ -7,6 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, table
@@ -96,8 +97,10 @@ def report(
     Engagement is each post's latest snapshot; "~" marks an estimate from a sampled
     release, with its 95% interval; "n/a" a metric the platforms did not give.
     """
+    from bot.db.models import Campaign
     from bot.engagement import chart
     from bot.engagement import report as reports
+    from bot.pledges import kept_tokens
 
     if chart_file is not None and chart_file.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter("must end in .png or .svg", param_hint="--chart")
@@ -110,6 +113,12 @@ def report(
         except reports.UnknownCampaign:
             raise click.ClickException(f"no campaign {campaign!r}") from None
         stages = reports.growth(session, campaign, post=post_key)
+        campaign_id = session.scalar(select(Campaign.id).where(Campaign.slug == campaign))
+        note = (
+            kept_tokens.no_figures_note(session, campaign_id, app.settings)
+            if campaign_id is not None
+            else ""
+        )
         if csv_file is not None:
             if str(csv_file) == "-":
                 count = reports.write_csv(session, campaign, sys.stdout, rate, post=post_key)
@@ -133,6 +142,7 @@ def report(
     if as_json:
         data = built.as_json()
         data["clock_acceleration"] = rate
+        data["note"] = note or None
         data["growth"] = [asdict(stage) for stage in stages]
         data["series"] = {
             platform: [
@@ -161,6 +171,8 @@ def report(
     ]
     names = ["X" if s.platform == "x" else s.platform for s in columns]
     table(rows, ("", *names), empty="nothing yet")
+    if note:
+        click.echo(f"note: {note}")
     if stages:
         _print_growth(stages, rate)
     if built.top_posts:

@@ -21,6 +21,7 @@ def test_the_report_can_be_of_one_post_and_names_a_post_it_does_not_know(cli: Cl
     seed(cli)
     data = cli.json("report", "demo", "--post", "rally")
     assert data["total"]["sent"] == 2 and data["clock_acceleration"] == 1000
+    assert data["note"] is None  # no pledge posts left without figures
     assert [s["label"] for s in data["growth"]] == ["1h", "24h"]
     missing = cli("report", "demo", "--post", "nope")
     assert missing.exit_code == 1 and "has no post 'nope'" in missing.output
