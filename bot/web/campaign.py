@@ -137,9 +137,14 @@ def load_campaign(session: Session, slug: str) -> PledgeCampaign:
     return pc
 
 
-def campaign_view(session: Session, slug: str, now: datetime) -> CampaignView:
+def campaign_view(
+    session: Session, slug: str, now: datetime, *, readiness_hours: float | None = None
+) -> CampaignView:
+    """``readiness_hours`` (READINESS_HOURS): once that window before the release has
+    opened, only tokens verified inside it count towards the ready reach, as in
+    ``pledges show``."""
     pc = load_campaign(session, slug)
-    progress = pledging.progress(session, pc, now)
+    progress = pledging.progress(session, pc, now, readiness_hours=readiness_hours)
     previews = {p: pledging.preview(pc, p) for p in pc.message if p in PLATFORM_NAMES}
     percent = min(100, round(100 * progress.pledged / pc.goal)) if pc.goal else 100
     released = release.status(session, pc) if pc.state in GOING_OUT else None
@@ -185,7 +190,9 @@ async def campaign_page(request: Request) -> Response:
 
     def read() -> CampaignView:
         with runtime.sessions() as session:
-            return campaign_view(session, slug, now)
+            return campaign_view(
+                session, slug, now, readiness_hours=runtime.settings.readiness_hours
+            )
 
     view = await run_in_threadpool(read)
     context: dict[str, Any] = {

@@ -220,3 +220,17 @@ def test_on_an_accelerated_sandbox_the_outcome_says_the_clock_is_fast(
     html = TestClient(app, base_url="http://testserver").get("/c/fujitsu").text
     assert "clock runs 1000 times faster than real time" in html
     assert "a week of engagement passes in about 10 minutes" in html
+
+
+def test_inside_the_readiness_window_only_tokens_checked_in_it_count_as_ready(
+    client: TestClient, clock: Clock, runtime: Runtime, sandbox
+) -> None:
+    add_campaign(runtime, release_at=clock.now + timedelta(days=3))
+    sandbox.admin.create_x_user("early_bird", followers=500)
+    pledge_x(client, "early_bird")  # verified now, at pledge time
+    assert "(ready: 500)" in client.get("/c/fujitsu").text
+    # two days on, the READINESS_HOURS window (24 h) has opened and no check ran yet
+    clock.now += timedelta(days=2, hours=1)
+    hours = runtime.settings.readiness_hours
+    assert hours < 47
+    assert "(ready:" not in client.get("/c/fujitsu").text
