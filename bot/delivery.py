@@ -158,10 +158,12 @@ class Deliverer:
 
     def simple(self, job: Job, now: datetime) -> bool:
         """Whether ``_attempt`` would do nothing but send one post: a single part never
-        tried with an unknown outcome, on time, not rate-gated, not held by Facebook.
+        tried with an unknown outcome, on time, not rate-gated, not held by Facebook, its
+        post not cancelled by the time the job was read (the thread path records that).
         Only those take the asyncio path; everything else goes through ``run_claimed``."""
         return (
             not job.check_first
+            and not job.cancelled
             and job.parts_done == 0
             and len(job.parts) == 1
             and job.publish_at is None
