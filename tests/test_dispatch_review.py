@@ -562,3 +562,37 @@ def test_a_retry_whose_answer_is_lost_is_not_sent_twice(sessions, vault, daemons
     daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1))
     assert wait_for(lambda: states(sessions) == ["sent"], timeout=8)
     assert [p["text"] for p in x.posts] == ["Rally at noon"], "posted twice"
+
+
+# 14. The asyncio path's own window: a cancel committed between claim_due's claim and
+#     its read of the jobs. The job is read with ``cancelled`` true, yet a plain single
+#     post takes the asyncio path, which never looks at it (the re-check of d5a127c is
+#     on the thread path only).
+def test_a_post_cancelled_just_after_its_claim_is_not_sent_on_the_asyncio_path(
+    sessions, vault, engine, dispatchers
+):
+    due_now(sessions, vault, "Rally at noon")
+    cancelled = threading.Event()
+
+    def cancel_before_the_job_read(conn, cursor, statement, parameters, context, executemany):
+        if cancelled.is_set() or "accounts.credentials" not in statement:
+            return
+        if "parts_done" not in statement:
+            return
+        cancelled.set()
+        with sessions() as s:  # another process (the web page, the CLI) cancels it now
+            post = find_post(s, "demo/Rally-at-noon")
+            assert post is not None
+            cancel_post(s, post)
+
+    event.listen(engine, "before_cursor_execute", cancel_before_the_job_read)
+    try:
+        x = FakeAsyncPlatform("x")
+        dispatcher = dispatchers(sessions, vault, {"x": x})
+        dispatcher.wake()
+        assert cancelled.wait(5)
+        assert wait_for(lambda: states(sessions) != ["sending"])
+    finally:
+        event.remove(engine, "before_cursor_execute", cancel_before_the_job_read)
+    assert x.posts == [], "a post cancelled before its send went out"
+    assert states(sessions) == ["cancelled"]
