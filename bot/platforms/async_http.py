@@ -34,7 +34,12 @@ def async_session(*, timeout: float, limit: int) -> aiohttp.ClientSession:
     also send ~/.netrc credentials as Basic auth.
     """
     bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-    tls = ssl.create_default_context(cafile=bundle) if bundle else True
+    tls: ssl.SSLContext | bool = True
+    if bundle:  # a file or, as requests also takes it, a directory of hashed certificates
+        if os.path.isdir(bundle):
+            tls = ssl.create_default_context(capath=bundle)
+        else:
+            tls = ssl.create_default_context(cafile=bundle)
     return aiohttp.ClientSession(
         timeout=aiohttp.ClientTimeout(total=timeout, sock_connect=min(timeout, 10.0)),
         connector=aiohttp.TCPConnector(limit=limit, limit_per_host=limit, ssl=tls),
