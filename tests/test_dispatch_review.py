@@ -12,7 +12,9 @@ import asyncio
 import datetime as dt
 import ipaddress
 import json
+import shutil
 import ssl
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -596,3 +598,31 @@ def test_a_post_cancelled_just_after_its_claim_is_not_sent_on_the_asyncio_path(
         event.remove(engine, "before_cursor_execute", cancel_before_the_job_read)
     assert x.posts == [], "a post cancelled before its send went out"
     assert states(sessions) == ["cancelled"]
+
+
+# 15. requests takes REQUESTS_CA_BUNDLE as a file *or* a directory of hashed certificates
+#     (HTTPAdapter.cert_verify: ca_cert_dir); async_session passed it to
+#     ssl.create_default_context(cafile=...) either way, which raises for a directory:
+#     the dispatcher's loop failed at start and the daemon would not run at all.
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to hash the CA")
+def test_the_burst_path_takes_a_ca_directory_as_the_sdk_path_does(tmp_path, monkeypatch):
+    ca, tls = _self_signed(tmp_path)
+    hashed = subprocess.run(
+        ["openssl", "x509", "-hash", "-noout", "-in", str(ca)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    (certs / f"{hashed}.0").write_bytes(ca.read_bytes())
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(certs))
+    server, url = _serve(tls)
+    try:
+        x = XPlatform("ck", "cs", api_base_url=url)
+        creds = Credentials("t", "s", "42")
+        assert x.publish(creds, "hi").platform_id == "5"  # the SDK path connects
+        assert burst(x, creds).platform_id == "5"
+    finally:
+        server.shutdown()
+        server.server_close()
