@@ -171,7 +171,9 @@ class Dispatcher:
     async def _send(self, job: Job, publisher: AsyncPublisher | None) -> None:
         loop = asyncio.get_running_loop()
         try:
-            if publisher is not None and self.deliverer.simple(job, self.clock()):
+            if self._stopping:  # claimed just before the stop: back to the queue, unsent
+                outcome = await loop.run_in_executor(self._pool, self._give_back_one, job)
+            elif publisher is not None and self.deliverer.simple(job, self.clock()):
                 try:
                     outcome = await self.deliverer.send_simple(job, publisher)
                 except Exception as exc:
@@ -194,9 +196,13 @@ class Dispatcher:
             if self._saturated and self._wake is not None:
                 self._wake.set()
 
+    def _give_back_one(self, job: Job) -> str:
+        self.ledger.unclaim(job, self.clock())
+        return "unclaimed"
+
     def _give_back(self, jobs: list[Job]) -> None:
         for job in jobs:
-            self.ledger.unclaim(job, self.clock())
+            self._give_back_one(job)
 
     def _threaded_run(self, job: Job) -> str:
         if self._stopping:  # claimed but not started: back to the queue for the next start
