@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -283,7 +284,16 @@ class PledgeCampaign(Base):
     message: Mapped[dict[str, str]] = mapped_column(JSON)
     variants: Mapped[list[str]] = mapped_column(JSON, default=list)
     link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The campaign page's picture (bot.pledges.images): the path as the volunteer gave it,
+    # the checked bytes and what the page and its share card need. The bytes are deferred:
+    # only the image route reads them, not every page view or release.
     image_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    image_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    image_alt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     goal: Mapped[int] = mapped_column(Integer)
     release_at: Mapped[datetime] = mapped_column(UTCDateTime())
     timezone: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,53 @@
+"""Real, small pictures for the campaign-image tests, written as bytes (no imaging library):
+a PNG built to the spec at any size, and a JPEG and a WebP saved once by an image editor."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+
+def png(width: int = 2, height: int = 1) -> bytes:
+    """A valid RGB PNG, every pixel red (PNG spec: signature, IHDR, IDAT, IEND)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    rows = b"".join(b"\x00" + b"\xc8\x1e\x1e" * width for _ in range(height))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+# 3 × 2 pixels, baseline JPEG/JFIF.
+JPEG_3X2 = bytes.fromhex(
+    "ffd8ffe000104a46494600010100000100010000ffdb004300100b0c0e0c0a100e0d0e1211101318281a1816"
+    "16183123251d283a333d3c3933383740485c4e404457453738506d51575f626768673e4d71797064785c6567"
+    "63ffdb0043011112121815182f1a1a2f63423842636363636363636363636363636363636363636363636363"
+    "6363636363636363636363636363636363636363636363636363ffc000110800020003030122000211010311"
+    "01ffc4001f0000010501010101010100000000000000000102030405060708090a0bffc400b5100002010303"
+    "020403050504040000017d01020300041105122131410613516107227114328191a1082342b1c11552d1f024"
+    "33627282090a161718191a25262728292a3435363738393a434445464748494a535455565758595a63646566"
+    "6768696a737475767778797a838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7"
+    "b8b9bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae1e2e3e4e5e6e7e8e9eaf1f2f3f4f5f6f7f8f9faffc400"
+    "1f0100030101010101010101010000000000000102030405060708090a0bffc400b511000201020404030407"
+    "05040400010277000102031104052131061241510761711322328108144291a1b1c109233352f0156272d10a"
+    "162434e125f11718191a262728292a35363738393a434445464748494a535455565758595a63646566676869"
+    "6a737475767778797a82838485868788898a92939495969798999aa2a3a4a5a6a7a8a9aab2b3b4b5b6b7b8b9"
+    "bac2c3c4c5c6c7c8c9cad2d3d4d5d6d7d8d9dae2e3e4e5e6e7e8e9eaf2f3f4f5f6f7f8f9faffda000c030100"
+    "02110311003f00c7a28a2b84fa83ffd9"
+)
+# 2 × 1 pixels, lossy WebP (VP8).
+WEBP_2X1 = bytes.fromhex(
+    "524946463a00000057454250565038202e000000b001009d012a0200010001402625a00274ba0004300000fe"
+    "f1dc8ff80dd7c5b4cbffbd82ffdd82ffdd82ff5b0000"
+)
+# 1 × 1 pixel GIF89a.
+GIF_1X1 = (
+    b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+    b"!\xf9\x04\x01\x00\x00\x00\x00,\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02D\x01\x00;"
+)
