@@ -16,6 +16,7 @@ import yaml
 
 from bot.db.models import GoalPolicy
 from bot.pledges.campaigns import MAX_WINDOW_MINUTES, SLUG, PledgeCampaignSpec
+from bot.pledges.images import CampaignImage, ImageProblem, alt_problem, read_image
 from bot.schedule_fields import (
     PLATFORM_ALIASES,
     FileContext,
@@ -38,6 +39,7 @@ KEYS = (
     "variants",
     "link",
     "image",
+    "image_alt",
     "goal",
     "release",
     "timezone",
@@ -62,6 +64,10 @@ ALIASES = {
     "editable": "supporters_may_edit",
     "platforms": "to",
     "wordings": "variants",
+    "picture": "image",
+    "alt": "image_alt",
+    "image_description": "image_alt",
+    "alt_text": "image_alt",
 }
 REQUIRED = {
     "id": "name it for its web address /c/<id>, e.g. id: fujitsu-demo-morning",
@@ -219,10 +225,8 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
             ok = False
         else:
             allow_edit = value
-    image = None
-    if "image" in fields:
-        image = reader.text(fields["image"], f"{name}.image", "image: images/demo.jpg")
-        ok &= image is not None
+    image, alt, image_ok = _image(reader, fields, name)
+    ok &= image_ok
     if message is not None and slug is not None:
         from bot.pledges.texts import as_posted, utm_tag
 
@@ -258,6 +262,7 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
         variants=tuple(variants),
         link=url,
         image=image,
+        image_alt=alt,
         goal=goal,
         release_at=release.astimezone(UTC),
         timezone=tz_name,
@@ -267,6 +272,43 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
         source=reader.where(node),
         lines=reader.lines(fields),
     )
+
+
+def _image(
+    reader: Reader, fields: dict[str, Node], name: str
+) -> tuple[CampaignImage | None, str, bool]:
+    """The campaign page's picture, read relative to the schedule file, and its required
+    alt text: (image, alt, ok). Problems name the line and the path as written."""
+    alt: str | None = ""
+    if "image_alt" in fields:
+        alt = reader.prose(fields["image_alt"], f"{name}.image_alt")  # None: reported
+    if "image" not in fields:
+        if alt:
+            reader.problem(
+                fields["image_alt"],
+                f"{name}.image_alt",
+                alt,
+                "there is no image to describe; add image: (a path) or leave image_alt out",
+            )
+        return None, "", alt is not None and not alt
+    written = reader.text(fields["image"], f"{name}.image", "image: images/demo.jpg")
+    ok = written is not None and alt is not None
+    image = None
+    if written is not None:
+        # Relative to the schedule file, so a folder of files and pictures moves as one.
+        path = Path(reader.source).parent / Path(written).expanduser()
+        try:
+            image = read_image(path, written)
+        except ImageProblem as problem:
+            reader.problem(fields["image"], f"{name}.image", written, f"{problem} ({path})")
+            ok = False
+    refusal = alt_problem(alt) if alt is not None else None
+    if refusal:
+        hint = "" if "image_alt" in fields else "; add image_alt: beside image:"
+        node = fields.get("image_alt", fields["image"])
+        reader.problem(node, f"{name}.image_alt", alt or "", refusal + hint)
+        ok = False
+    return image, (alt or "").strip(), ok
 
 
 def load_pledge_files(paths: Sequence[Path], *, default_timezone: str) -> list[PledgeCampaignSpec]:

@@ -4,6 +4,7 @@ make: what a create needs, and on an edit everything not given kept as it is."""
 from __future__ import annotations
 
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import click
@@ -11,6 +12,7 @@ import click
 from bot.cli.context import AppContext
 from bot.db.models import GoalPolicy, PledgeCampaign
 from bot.pledges.campaigns import PledgeCampaignSpec
+from bot.pledges.images import CampaignImage, ImageProblem, read_image
 from bot.schedule_times import TimeProblem, parse_time, zone
 
 POLICY_CHOICE = {
@@ -32,7 +34,16 @@ _options = [
     ),
     click.option("--variant", "variants", multiple=True, help="Another wording (repeatable)."),
     click.option("--link", help="A web address; UTM-tagged per platform."),
-    click.option("--image", help="A picture for the campaign page (a path)."),
+    click.option(
+        "--image",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="A PNG, JPEG, GIF or WebP picture (at most 5 MB) for the campaign page and its "
+        "shared link's card; posts stay text and link. Needs --image-alt.",
+    ),
+    click.option(
+        "--image-alt", help="What the picture shows, for people who cannot see it (required)."
+    ),
+    click.option("--no-image", is_flag=True, help="Edit: remove the campaign's picture."),
     click.option("--goal", type=click.IntRange(min=1), help="How many supporters you aim for."),
     click.option("--release", "release_text", help="When it goes out: 'YYYY-MM-DD HH:MM'."),
     click.option("--tz", help="Time zone of --release (default TIMEZONE)."),
@@ -54,6 +65,48 @@ def with_options(function: Any) -> Any:
     return function
 
 
+def stored_image(base: PledgeCampaign) -> CampaignImage | None:
+    """The picture a campaign has now, as a spec carries it (an edit that does not touch
+    it keeps it; the unchanged sha256 means its bytes are not written again)."""
+    if base.image_sha256 is None or base.image_data is None or base.image_type is None:
+        return None
+    return CampaignImage(
+        base.image_data,
+        base.image_type,
+        base.image_width or 0,
+        base.image_height or 0,
+        base.image_sha256,
+        base.image_path or "",
+    )
+
+
+def _image(base: PledgeCampaign | None, given: dict[str, Any]) -> tuple[CampaignImage | None, str]:
+    """--image replaces the picture, --no-image removes it, neither keeps it; the alt text
+    is required with every new picture (the old words describe the old one); --image-alt
+    alone re-describes the kept picture."""
+    path: Path | None = given["image"]
+    alt = given["image_alt"]
+    if given["no_image"]:
+        if path is not None or alt is not None:
+            raise click.UsageError("--no-image removes the picture: leave out --image/--image-alt")
+        return None, ""
+    if path is None:
+        kept = stored_image(base) if base is not None else None
+        if kept is None and alt is not None:
+            raise click.UsageError("--image-alt describes a picture: give --image PATH too")
+        return kept, (alt if alt is not None else (base.image_alt or "") if base else "")
+    try:
+        image = read_image(path, str(path))
+    except ImageProblem as problem:
+        raise click.BadParameter(f"{path}: {problem}", param_hint="--image") from None
+    if not alt or not alt.strip():
+        raise click.UsageError(
+            "--image-alt is needed: describe the picture for people who cannot see it, e.g. "
+            "--image-alt 'Union reps holding a banner outside the Fujitsu office'"
+        )
+    return image, alt
+
+
 def spec_from_options(
     app: AppContext, slug: str, base: PledgeCampaign | None, given: dict[str, Any]
 ) -> PledgeCampaignSpec:
@@ -71,10 +124,7 @@ def spec_from_options(
         release_at = base.release_at
     else:
         raise click.UsageError("--release is needed: when does it go out?")
-    if given["image"]:
-        raise click.UsageError(
-            "images are not supported yet: nothing would show or post it; leave --image out"
-        )
+    image, image_alt = _image(base, given)
     # Without --platforms, an edit keeps the campaign's platforms (a new --text must not
     # add one the volunteer left out); a create offers both.
     if given["platforms"] is not None:
@@ -118,7 +168,8 @@ def spec_from_options(
         message=message,
         variants=tuple(pick("variants", base and base.variants, ())),
         link=pick("link", base and base.link, None),
-        image=None,
+        image=image,
+        image_alt=image_alt,
         goal=goal,
         release_at=release_at,
         timezone=tz_name,

@@ -78,7 +78,11 @@ def create(app: AppContext, slug: str, dry_run: bool, **given: Any) -> None:
     \b
     python main.py pledges create fujitsu-demo --title "Defend the union at Fujitsu" \\
       --text "Fujitsu: stop victimising union reps. #DefendTheUnion" \\
-      --goal 500 --release "2027-03-09 08:30" --tz Europe/London --window 10
+      --goal 500 --release "2027-03-09 08:30" --tz Europe/London --window 10 \\
+      --image banner.jpg --image-alt "Union reps with a banner outside the office"
+
+    The picture (optional) is shown on the campaign page and on the card of its shared
+    link; supporters' posts stay as they are: the text and the link.
     """
     with app.runtime.sessions() as session:
         if find_campaign(session, slug) is not None:
@@ -139,6 +143,19 @@ def summary(session: Any, pc: PledgeCampaign, settings: Any) -> dict[str, Any]:
         "message": pc.message,
         "variants": pc.variants,
         "link": pc.link,
+        "image": (
+            {
+                "path": pc.image_path,
+                "type": pc.image_type,
+                "width": pc.image_width,
+                "height": pc.image_height,
+                "alt": pc.image_alt,
+                "sha256": pc.image_sha256,
+                "url": f"{settings.web_base_url.rstrip('/')}/c/{pc.campaign.slug}/image",
+            }
+            if pc.image_sha256
+            else None
+        ),
         "pledged": p.pledged,
         "by_platform": p.by_platform,
         "pledged_reach": p.pledged_reach,
@@ -189,6 +206,12 @@ def show(app: AppContext, slug: str, as_json: bool) -> None:
         click.echo(f"{platform}: {clip(text, 90)}")
     for number, variant in enumerate(data["variants"], 1):
         click.echo(f"variant {number}: {clip(variant, 90)}")
+    image = data["image"]
+    if image:
+        click.echo(
+            f"picture (page and shared link only): {image['path']}, {image['type']} "
+            f"{image['width']}×{image['height']}, alt: {clip(image['alt'], 60)}"
+        )
     for line in data["rules_lines"]:
         click.echo(line)
 

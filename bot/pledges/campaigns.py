@@ -28,6 +28,7 @@ from bot.db.models import (
 )
 from bot.pledges import texts
 from bot.pledges.cutoff import LIVE
+from bot.pledges.images import CampaignImage, alt_problem
 from bot.specs import PLATFORMS, Location, Problem, SpecError
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,8 @@ class PledgeCampaignSpec:
     description: str = ""
     variants: tuple[str, ...] = ()
     link: str | None = None
-    image: str | None = None
+    image: CampaignImage | None = None  # for the page and its share card, not the posts
+    image_alt: str = ""
     goal_policy: str = GoalPolicy.ALL_OR_NOTHING
     window_minutes: int | None = None
     allow_edit: bool = True
@@ -114,9 +116,14 @@ def check_spec(spec: PledgeCampaignSpec) -> list[Problem]:
                 f"must be a web address starting with https://, with no spaces{example}",
             )
             link = None
-    if spec.image:
-        # Nothing shows or posts a picture yet; storing one would promise what is not done.
-        problem("image", spec.image, "images are not supported yet; leave the image out")
+    if spec.image is not None:
+        # Alt text is required: the page is for everyone, screen-reader users included
+        # (WCAG 1.1.1), and the share card passes it on as og:image:alt.
+        refusal = alt_problem(spec.image_alt)
+        if refusal:
+            problem("image_alt", spec.image_alt, refusal)
+    elif spec.image_alt.strip():
+        problem("image_alt", spec.image_alt, "there is no image to describe; give the image too")
     for platform, text in spec.message.items():
         if platform not in PLATFORMS:
             continue
@@ -147,7 +154,8 @@ def _same(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> bool:
         and pc.message == dict(spec.message)
         and pc.variants == list(spec.variants)
         and pc.link == spec.link
-        and pc.image_path == spec.image
+        and pc.image_sha256 == (spec.image.sha256 if spec.image else None)
+        and (pc.image_alt or "") == (spec.image_alt.strip() if spec.image else "")
         and pc.goal == spec.goal
         and pc.release_at == spec.release_at
         and pc.timezone == spec.timezone
@@ -164,7 +172,7 @@ def _write(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> None:
     pc.message = dict(spec.message)
     pc.variants = list(spec.variants)
     pc.link = spec.link
-    pc.image_path = spec.image
+    _write_image(pc, spec)
     pc.goal = spec.goal
     pc.release_at = spec.release_at
     pc.timezone = spec.timezone
@@ -172,6 +180,21 @@ def _write(pc: PledgeCampaign, spec: PledgeCampaignSpec, window: int) -> None:
     pc.window_minutes = window
     pc.allow_edit = spec.allow_edit
     pc.source = str(spec.source)
+
+
+def _write_image(pc: PledgeCampaign, spec: PledgeCampaignSpec) -> None:
+    image = spec.image
+    if image is None:
+        pc.image_path = pc.image_data = pc.image_type = pc.image_alt = None
+        pc.image_width = pc.image_height = pc.image_sha256 = None
+        return
+    if pc.image_sha256 != image.sha256:  # the same picture again: its bytes stay as they are
+        pc.image_data = image.data
+        pc.image_type = image.media_type
+        pc.image_width, pc.image_height = image.width, image.height
+        pc.image_sha256 = image.sha256
+    pc.image_path = image.source or pc.image_path
+    pc.image_alt = spec.image_alt.strip()
 
 
 def _live_pledge_problems(

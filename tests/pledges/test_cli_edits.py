@@ -48,16 +48,6 @@ def test_a_link_that_is_not_a_web_address_is_refused_on_the_command_line(cli: Cl
         assert find_campaign(s, "ok3") is None
 
 
-def test_an_image_is_refused_as_not_supported_yet(cli: Cli) -> None:
-    result = cli(
-        "pledges", "create", "pic", "--title", "t", "--text", "x", "--goal", "1",
-        "--release", f"{SOON:%Y-%m-%d %H:%M}", "--image", "demo.jpg",
-    )  # fmt: skip
-    assert result.exit_code != 0 and "images are not supported yet" in result.output
-    with cli.runtime().sessions() as s:
-        assert find_campaign(s, "pic") is None
-
-
 def test_release_status_gives_the_release_time_in_the_campaigns_time_zone(cli: Cli) -> None:
     # 08:30 in London in summer is 07:30 UTC: a volunteer must not read "07:30" and think
     # the release went an hour early.
