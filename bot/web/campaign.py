@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeCampaign, PledgeCampaignState
+from bot.db.models import Campaign, PledgeCampaign, PledgeCampaignState
 from bot.engagement import report
 from bot.pledges import pledging, release
 from bot.web.pages import now_of, render, runtime_of
@@ -112,6 +113,30 @@ def cached_outcome(session: Session, slug: str, deliveries: int) -> Outcome:
 
 
 @dataclass(frozen=True)
+class ImageView:
+    """The campaign's picture as the page and its share card show it. ``path`` carries
+    the picture's hash, so a replaced picture gets a new address (and no stale cache)."""
+
+    path: str
+    alt: str
+    width: int
+    height: int
+    media_type: str
+
+
+def image_view(pc: PledgeCampaign) -> ImageView | None:
+    if not pc.image_sha256 or not pc.image_type:
+        return None
+    return ImageView(
+        path=f"/c/{pc.campaign.slug}/image?v={pc.image_sha256[:16]}",
+        alt=pc.image_alt or "",
+        width=pc.image_width or 0,
+        height=pc.image_height or 0,
+        media_type=pc.image_type,
+    )
+
+
+@dataclass(frozen=True)
 class CampaignView:
     """Everything the page shows, read in one database session (plain values only)."""
 
@@ -128,6 +153,7 @@ class CampaignView:
     released: release.ReleaseStatus | None  # once the release has started
     taking_pledges: bool = False  # pledging.is_open: the one cut-off (release - PREPARE)
     outcome: Outcome | None = None  # once the release has started
+    image: ImageView | None = None  # the page's picture and its share card's
 
 
 def load_campaign(session: Session, slug: str) -> PledgeCampaign:
@@ -162,6 +188,7 @@ def campaign_view(
         released=released,
         taking_pledges=pledging.is_open(pc, now),
         outcome=cached_outcome(session, slug, released.total) if released else None,
+        image=image_view(pc),
     )
 
 
@@ -212,5 +239,56 @@ async def campaign_page(request: Request) -> Response:
     return render(request, "campaign.html", context)
 
 
+# Under its hashed address (?v=) the bytes never change, so caches may keep them a year;
+# the bare address can point at a replaced picture, so caches check back after an hour.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, max-age=3600"
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    # RFC 9110 §13.1.2: a list of entity tags or "*"; weak comparison for If-None-Match.
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+async def campaign_image(request: Request) -> Response:
+    """The picture's bytes with the type sniffed when it was stored; ETag is its sha256,
+    so a browser or a platform's card crawler revalidating gets 304 without the bytes."""
+    slug = request.path_params["slug"]
+    runtime = runtime_of(request)
+
+    def read() -> tuple[bytes | None, str | None, str | None]:
+        with runtime.sessions() as session:
+            row = session.execute(
+                select(
+                    PledgeCampaign.image_data,
+                    PledgeCampaign.image_type,
+                    PledgeCampaign.image_sha256,
+                )
+                .join(Campaign)
+                .where(Campaign.slug == slug, PledgeCampaign.state != PledgeCampaignState.CANCELLED)
+            ).first()
+            return (row[0], row[1], row[2]) if row else (None, None, None)
+
+    data, media_type, sha256 = await run_in_threadpool(read)
+    if data is None or media_type is None or sha256 is None:
+        raise Refused(404, "No picture", "This campaign has no picture.")
+    etag = f'"{sha256}"'
+    version = request.query_params.get("v")
+    headers = {
+        "etag": etag,
+        "cache-control": IMMUTABLE if version == sha256[:16] else REVALIDATE,
+        "x-content-type-options": "nosniff",
+    }
+    if _etag_matches(request.headers.get("if-none-match"), etag):
+        return Response(status_code=304, headers=headers)
+    return Response(data, media_type=media_type, headers=headers)
+
+
 def routes() -> list[BaseRoute]:
-    return [Route("/c/{slug}", campaign_page, methods=["GET"])]
+    return [
+        Route("/c/{slug}", campaign_page, methods=["GET"]),
+        Route("/c/{slug}/image", campaign_image, methods=["GET"]),
+    ]

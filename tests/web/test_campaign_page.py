@@ -12,10 +12,11 @@ from bot.db.models import Delivery, Pledge, PledgeCampaign, PledgeCampaignState
 from bot.engagement import report
 from bot.engagement.poll import poller_for
 from bot.engagement.report import Total
-from bot.pledges import release
+from bot.pledges import images, release
 from bot.runtime import Runtime
 from bot.web.app import create_web_app
 from bot.web.campaign import shown, time_left
+from tests.pledges import pictures
 from tests.web.conftest import Clock, add_campaign, pledge_x
 
 
@@ -234,3 +235,77 @@ def test_inside_the_readiness_window_only_tokens_checked_in_it_count_as_ready(
     hours = runtime.settings.readiness_hours
     assert hours < 47
     assert "(ready:" not in client.get("/c/fujitsu").text
+
+
+def _give_picture(runtime: Runtime, data: bytes, alt: str, slug: str = "fujitsu") -> str:
+    """Store ``data`` as the campaign's picture, as `pledges edit --image` does; its sha256."""
+    image = images.from_bytes(data, "banner")
+    with runtime.sessions() as session:
+        pc = session.scalars(select(PledgeCampaign)).one()
+        assert pc.campaign.slug == slug
+        pc.image_data, pc.image_type, pc.image_alt = image.data, image.media_type, alt
+        pc.image_width, pc.image_height, pc.image_sha256 = image.width, image.height, image.sha256
+        session.commit()
+    return image.sha256
+
+
+def test_the_page_shows_the_picture_with_its_alt_text_and_size_and_the_card_tags(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    sha = _give_picture(runtime, pictures.JPEG_3X2, 'Reps at the gate <"union">')
+    html = client.get("/c/fujitsu").text
+    src = f"/c/fujitsu/image?v={sha[:16]}"
+    assert (
+        f'<img class="campaign-image" src="{src}" '
+        'alt="Reps at the gate &lt;&#34;union&#34;&gt;" width="3" height="2">'
+    ) in html
+    assert f'<meta property="og:image" content="http://testserver{src}">' in html
+    assert (
+        '<meta property="og:image:alt" content="Reps at the gate &lt;&#34;union&#34;&gt;">' in html
+    )
+    assert '<meta property="og:image:width" content="3">' in html
+    assert '<meta property="og:image:height" content="2">' in html
+    assert '<meta property="og:image:type" content="image/jpeg">' in html
+    assert '<meta name="twitter:card" content="summary_large_image">' in html
+    assert '<meta name="twitter:card" content="summary">' not in html
+
+
+def test_a_campaign_without_a_picture_has_no_image_tags_and_no_image_route(
+    client: TestClient, campaign: str
+) -> None:
+    html = client.get("/c/fujitsu").text
+    assert "<img" not in html and "og:image" not in html and "twitter:image" not in html
+    assert '<meta name="twitter:card" content="summary">' in html
+    assert client.get("/c/fujitsu/image").status_code == 404
+
+
+def test_the_image_route_answers_with_its_type_etag_and_304_when_unchanged(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    data = pictures.png(5, 3)
+    sha = _give_picture(runtime, data, "A banner")
+    response = client.get(f"/c/fujitsu/image?v={sha[:16]}")
+    assert response.status_code == 200 and response.content == data
+    assert response.headers["content-type"] == "image/png"
+    assert response.headers["etag"] == f'"{sha}"'
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    # the bare address may later show a replaced picture: caches check back
+    assert client.get("/c/fujitsu/image").headers["cache-control"] == "public, max-age=3600"
+    again = client.get("/c/fujitsu/image", headers={"if-none-match": f'"{sha}"'})
+    assert again.status_code == 304 and again.content == b""
+    assert again.headers["etag"] == f'"{sha}"'
+    stale = client.get("/c/fujitsu/image", headers={"if-none-match": '"0123", W/"4567"'})
+    assert stale.status_code == 200 and stale.content == data
+
+
+def test_a_replaced_picture_gets_a_new_address_and_etag(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    first = _give_picture(runtime, pictures.png(2, 2), "A banner")
+    second = _give_picture(runtime, pictures.GIF_1X1, "A dot")
+    assert first != second
+    html = client.get("/c/fujitsu").text
+    assert f"/c/fujitsu/image?v={second[:16]}" in html and first[:16] not in html
+    response = client.get("/c/fujitsu/image", headers={"if-none-match": f'"{first}"'})
+    assert response.status_code == 200 and response.headers["content-type"] == "image/gif"
