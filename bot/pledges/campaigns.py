@@ -197,6 +197,17 @@ def _write_image(pc: PledgeCampaign, spec: PledgeCampaignSpec) -> None:
     pc.image_alt = spec.image_alt.strip()
 
 
+def _note_small_image(report: CampaignReport, spec: PledgeCampaignSpec) -> None:
+    # X's large-image card wants at least 300 × 157 pixels (developer.x.com, "Summary Card
+    # with Large Image"); smaller pictures still show on the page, so this is a note.
+    image = spec.image
+    if image is not None and (image.width < 300 or image.height < 157):
+        report.notes.append(
+            f"{spec.slug}: the picture is {image.width} × {image.height} pixels; shared links "
+            "show it small or not at all below 300 × 157 (1200 × 630 suits X and Facebook)"
+        )
+
+
 def _live_pledge_problems(
     session: Session, pc: PledgeCampaign, spec: PledgeCampaignSpec
 ) -> list[Problem]:
@@ -312,6 +323,7 @@ def apply_campaigns(
             _write(pc, spec, window)
             session.add(pc)
             report.created.append(spec.slug)
+            _note_small_image(report, spec)
         elif _same(pc, spec, window):
             report.unchanged.append(spec.slug)
         else:
@@ -349,6 +361,7 @@ def apply_campaigns(
                 )
             _write(pc, spec, window)
             report.updated.append(spec.slug)
+            _note_small_image(report, spec)
     session.flush()
     if dry_run:
         session.rollback()

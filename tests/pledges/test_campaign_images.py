@@ -4,6 +4,7 @@ line, field and value."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import PledgeCampaign
 from bot.pledges.campaigns import apply_campaigns
+from bot.pledges.images import from_bytes
 from bot.schedule_pledges import load_pledge_files
 from bot.schedules import load_files
 from bot.specs import Problem, SpecError
@@ -111,3 +113,30 @@ def test_alt_text_without_a_picture_is_refused(tmp_path: Path) -> None:
     [problem] = _problems(path)
     assert (problem.field, problem.value) == ("pledge_campaigns[1].image_alt", "A banner")
     assert "no image to describe" in problem.message
+
+
+def test_a_picture_too_small_for_a_large_card_is_stored_with_a_note(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    (tmp_path / "pictures").mkdir()
+    (tmp_path / "pictures" / "banner.png").write_bytes(png(299, 200))
+    specs = load_pledge_files([write(tmp_path, WITH_IMAGE)], default_timezone="UTC")
+    with sessions() as s:
+        report = apply_campaigns(s, specs, now=NOW, default_window=10)
+    assert report.created == ["fujitsu-demo-morning"]
+    assert "the picture is 299 × 200 pixels" in report.notes[0]
+    (tmp_path / "pictures" / "banner.png").write_bytes(png(300, 157))
+    specs = load_pledge_files([write(tmp_path, WITH_IMAGE)], default_timezone="UTC")
+    with sessions() as s:
+        assert apply_campaigns(s, specs, now=NOW, default_window=10).notes == []
+
+
+def test_a_spec_with_a_picture_and_blank_alt_text_is_refused_by_apply(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    [spec] = load_pledge_files([write(tmp_path, GOOD)], default_timezone="UTC")
+    blank = replace(spec, image=from_bytes(png(), "banner.png"), image_alt="  ")
+    with sessions() as s, pytest.raises(SpecError) as caught:
+        apply_campaigns(s, [blank], now=NOW, default_window=10)
+    [problem] = caught.value.problems
+    assert problem.field == "image_alt" and "describe the picture" in problem.message
