@@ -13,47 +13,62 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import EngagementSnapshot, Post
-from bot.engagement.report import INTERACTIONS, scope_of
+from bot.engagement import estimates
+from bot.engagement.estimates import Chunk, ChunkKey
+from bot.engagement.report import INTERACTIONS, scope_of, snapshot_rows
 
 _COLOURS = {"x": "#1d1d1f", "facebook": "#1877f2"}
 Series = dict[str, list[tuple[datetime, int, int]]]  # platform -> (time, interactions, views)
 
 
 def cumulative(session: Session, slug: str, *, post: str | None = None) -> Series:
-    """The campaign's (or only ``post``'s) cumulative totals at each snapshot time."""
-    where = scope_of(session, slug, post)
-    s = EngagementSnapshot.__table__.c
-    rows = session.execute(
-        select(s.delivery_id, s.platform, s.taken_at, s.metric, s.value)
-        .join(Post, Post.id == s.post_id)
-        .where(*where, s.delivery_id.is_not(None))
-        .order_by(s.taken_at, s.id)
-    )
-    known: dict[str, dict[int, tuple[int, int]]] = defaultdict(dict)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    """The campaign's (or only ``post``'s) cumulative totals at each snapshot time.
+
+    A delivery an estimate counts (a sampled release) stands, from that snapshot, for its
+    share of the estimate (total / population), so the line shows the estimate once and
+    not the sample's own readings on top of it."""
+    rows = snapshot_rows(session, scope_of(session, slug, post), post)
+    known: dict[str, dict[int, tuple[float, float]]] = defaultdict(dict)
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     series: Series = defaultdict(list)
-    pending: dict[tuple[str, int], list[int]] = {}
+    pending: dict[tuple[str, int], list[float]] = {}
+    chunks: dict[ChunkKey, Chunk] = {}
     moment: datetime | None = None
 
     def settle() -> None:
+        for chunk in chunks.values():  # this moment's estimates: a share for each member
+            population = chunk.population or 1
+            chunk_inter = sum((chunk.values.get(m) or (0,))[0] or 0 for m in INTERACTIONS)
+            chunk_views = (chunk.values.get("views") or (0,))[0] or 0
+            for delivery_id in chunk.members:
+                pending[(chunk.platform, delivery_id)] = [
+                    chunk_inter / population,
+                    chunk_views / population,
+                ]
+        chunks.clear()
         for (platform, delivery_id), (inter, views) in pending.items():
-            old_inter, old_views = known[platform].get(delivery_id, (0, 0))
+            old_inter, old_views = known[platform].get(delivery_id, (0.0, 0.0))
             totals[platform][0] += inter - old_inter
             totals[platform][1] += views - old_views
             known[platform][delivery_id] = (inter, views)
+        assert moment is not None or not pending
         for platform in {p for p, _ in pending}:
-            series[platform].append((moment, *totals[platform]))  # type: ignore[arg-type]
+            inter_sum, views_sum = totals[platform]
+            series[platform].append((moment, round(inter_sum), round(views_sum)))  # type: ignore[arg-type]
         pending.clear()
 
     for row in rows:
         if row.taken_at != moment:
             settle()
             moment = row.taken_at
-        entry = pending.setdefault((row.platform, row.delivery_id), [0, 0])
+        if row.estimated:
+            estimates.take(chunks, row)
+            continue
+        if row.delivery_id is None:
+            continue
+        entry = pending.setdefault((row.platform, row.delivery_id), [0.0, 0.0])
         if row.metric in INTERACTIONS:
             entry[0] += row.value or 0
         elif row.metric == "views":

@@ -12,21 +12,38 @@ in the future: it never takes a burst of stale snapshots.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Dialect, String, Table, and_, bindparam, or_, select, type_coerce, update
+from sqlalchemy import (
+    Dialect,
+    String,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, Post
 from bot.engagement import bulk
 
+logger = logging.getLogger(__name__)
+
 Offsets = Sequence[tuple[str, float]]  # (label, seconds after sending), ascending
 REFRESH = "refresh"
+# Post.kind of a pledge release's posts: bot.pledges.release writes one post per pledge
+# (each supporter's own wording), so a release is many posts of this kind in one campaign.
+RELEASE_KIND = "pledge"
 DELIVERIES = cast(Table, Delivery.__table__)  # Core, for executemany
 
 
@@ -41,6 +58,7 @@ class DueItem(NamedTuple):
     platform_post_id: str
     sent_at: datetime
     stage: int
+    release: bool = False  # one of a pledge release's posts (sampled as one group)
 
 
 @dataclass(frozen=True)
@@ -154,6 +172,7 @@ def due_items(
             type_coerce(d.sent_at, _UTCText).label("sent_at"),
             d.engagement_stage,
             d.engagement_next_at.is_(None).label("unplanned"),
+            (Post.kind == RELEASE_KIND).label("release"),
         )
         .join(Post, Post.id == d.post_id)
         .where(and_(*conditions))
@@ -189,6 +208,7 @@ def due_items(
                 str(ids[0]),  # a thread is measured by its first post
                 row.sent_at,
                 row.engagement_stage,
+                bool(row.release),
             )
         )
     bulk.update_many(session, "deliveries", ("engagement_next_at",), ahead)
@@ -201,6 +221,27 @@ def due_items(
         ):
             accounts[account.id] = AccountKey(account.credentials, account.status == "active")
     return items, accounts
+
+
+def release_sizes(session: Session, campaign_ids: Collection[int]) -> dict[tuple[int, str], int]:
+    """How many posts each campaign's pledge release has on each platform: sent or still
+    going, not deleted since. A release goes out over a window, so its snapshots come due
+    over several rounds; a round samples its share of the release (``sampling.round_size``)."""
+    if not campaign_ids:
+        return {}
+    d = DELIVERIES.c
+    query = (
+        select(Post.campaign_id, d.platform, func.count())
+        .join(Post, Post.id == d.post_id)
+        .where(
+            Post.campaign_id.in_(sorted(campaign_ids)),
+            Post.kind == RELEASE_KIND,
+            d.state.in_((DeliveryState.SENT, *DeliveryState.OPEN)),
+            d.platform_deleted_at.is_(None),
+        )
+        .group_by(Post.campaign_id, d.platform)
+    )
+    return {(cid, platform): n for cid, platform, n in session.execute(query)}
 
 
 def advance(session: Session, items: Sequence[DueItem], now: datetime, offsets: Offsets) -> None:
@@ -231,3 +272,21 @@ def mark_deleted(session: Session, delivery_ids: Sequence[int], now: datetime) -
         [{"b_id": i, "b_at": now} for i in delivery_ids],
         execution_options={"synchronize_session": False},
     )
+
+
+def without_token(
+    items: list[DueItem], accounts: Mapping[int, AccountKey]
+) -> tuple[list[DueItem], list[DueItem]]:
+    """Split off Facebook posts whose Page token was deleted (a supporter's, after their
+    pledge's engagement window or with PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT=false): Graph
+    answers a Page's posts only to that Page's token, so they can never be read again and
+    are moved along their plan without a snapshot instead of failing every round. A token
+    that is there but refused (needs reconnecting) stays due: it may come back."""
+    keep: list[DueItem] = []
+    gone: list[DueItem] = []
+    for item in items:
+        tokenless = item.platform == "facebook" and not accounts[item.account_id].sealed_credentials
+        (gone if tokenless else keep).append(item)
+    if gone:
+        logger.info("%s Facebook posts skipped: their Page's token was deleted", len(gone))
+    return keep, gone

@@ -152,6 +152,10 @@ class Poller:
             )
             session.commit()  # first snapshot times of posts sent since the last round
             policies = {p.campaign_id: p for p in session.scalars(select(EngagementPolicy))}
+            sampling_ids = {cid for cid, p in policies.items() if p.sample_size}
+            releases = plan.release_sizes(
+                session, {i.campaign_id for i in items if i.release} & sampling_ids
+            )
             day = costs.utc_day(now)
             x_campaigns = {i.campaign_id for i in items if i.platform == "x"}
             already = costs.read_today(session, day, x_campaigns)
@@ -163,14 +167,14 @@ class Poller:
         result.due = len(items)
         if not items:
             return result
-        chosen, sampled = self._sample(items, policies)
+        writer = store.Writer(self.sessions, now, self.offsets, refresh=refresh)
+        chosen, sampled = self._sample(items, policies, releases, writer.label)
         result.sampled_out = sum(len(rest) for _, rest in sampled.values())
         to_read, capped = self._cap(chosen, policies, spent, already)
         result.capped = len(capped)
-        writer = store.Writer(self.sessions, now, self.offsets, refresh=refresh)
         sample_ids = {i.delivery_id for sample, _ in sampled.values() for i in sample}
         sample_values: dict[int, MetricsReading] = {}
-        to_read, tokenless = _without_token(to_read, accounts)
+        to_read, tokenless = plan.without_token(to_read, accounts)
         result.no_token = len(tokenless)
         tasks = self._tasks(to_read, accounts, now)
         facebook_calls = self._facebook.calls if self._facebook is not None else 0
@@ -228,16 +232,30 @@ class Poller:
     # -- planning the reads ------------------------------------------------------------
 
     def _sample(
-        self, items: list[DueItem], policies: Mapping[int, EngagementPolicy]
+        self,
+        items: list[DueItem],
+        policies: Mapping[int, EngagementPolicy],
+        releases: Mapping[tuple[int, str], int],
+        label: Callable[[DueItem], str],
     ) -> tuple[list[DueItem], dict[Hashable, tuple[list[DueItem], list[DueItem]]]]:
+        """Split each large group into a sample to read and the rest to estimate.
+
+        A group is one post's deliveries on one platform at one snapshot; a pledge
+        release, one post per pledge, is one group per platform and snapshot, of which a
+        round due for part of it samples that part's share."""
         groups: dict[Hashable, list[DueItem]] = defaultdict(list)
         for item in items:
-            groups[(item.campaign_id, item.post_id, item.platform)].append(item)
+            post: Hashable = "release" if item.release else item.post_id
+            groups[(item.campaign_id, post, item.platform, label(item))].append(item)
         chosen: list[DueItem] = []
         sampled: dict[Hashable, tuple[list[DueItem], list[DueItem]]] = {}
         for key, group in groups.items():
             policy = policies.get(group[0].campaign_id)
             size = policy.sample_size if policy is not None else None
+            first = group[0]
+            if size and first.release:
+                release = releases.get((first.campaign_id, first.platform), len(group))
+                size = sampling.round_size(size, len(group), release)
             picked, split = sampling.split_sample({key: group}, size, self.rng)
             chosen.extend(picked)
             sampled.update(split)
@@ -348,37 +366,23 @@ class Poller:
     ) -> int:
         written = 0
         for sample, rest in sampled.values():
-            got = [readings[i.delivery_id] for i in sample if i.delivery_id in readings]
-            if not got:
+            read = [i for i in sample if i.delivery_id in readings]
+            if not read:
                 continue  # nothing read: the whole release stays due
-            live = [r for r in got if not r.deleted]
-            population = len(sample) + len(rest) - (len(got) - len(live))
-            metrics = sorted({m for r in live for m in r.values})
+            # A sampled post the platform has deleted leaves the population; one not read
+            # (deferred) stays due on its own and is not counted here either.
+            live = [i for i in read if not readings[i.delivery_id].deleted]
+            population = len(live) + len(rest)
+            got = [readings[i.delivery_id] for i in live]
+            metrics = sorted({m for r in got for m in r.values})
             for metric in metrics:
-                values = [v for r in live if (v := r.values.get(metric)) is not None]
+                values = [v for r in got if (v := r.values.get(metric)) is not None]
                 estimate = sampling.estimate_total(values, population) if len(values) >= 2 else None
                 writer.estimate(sample[0], metric, estimate, population, len(values))
                 written += 1
+            writer.members([*live, *rest], population, len(live))
             writer.covered(rest)
         return written
-
-
-def _without_token(
-    items: list[DueItem], accounts: Mapping[int, plan.AccountKey]
-) -> tuple[list[DueItem], list[DueItem]]:
-    """Split off Facebook posts whose Page token was deleted (a supporter's, after their
-    pledge's engagement window or with PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT=false): Graph
-    answers a Page's posts only to that Page's token, so they can never be read again and
-    are moved along their plan without a snapshot instead of failing every round. A token
-    that is there but refused (needs reconnecting) stays due: it may come back."""
-    keep: list[DueItem] = []
-    gone: list[DueItem] = []
-    for item in items:
-        tokenless = item.platform == "facebook" and not accounts[item.account_id].sealed_credentials
-        (gone if tokenless else keep).append(item)
-    if gone:
-        logger.info("%s Facebook posts skipped: their Page's token was deleted", len(gone))
-    return keep, gone
 
 
 def poller_for(runtime: Runtime) -> Poller:

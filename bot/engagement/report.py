@@ -1,8 +1,9 @@
 """What a campaign's posts achieved: totals per platform, top posts, CSV and JSON.
 
-Totals use each delivery's latest snapshot. A release that was sampled is counted by its
-latest estimate instead (``estimated``, with the interval's low and high summed in).
-A metric no delivery could give stays ``None`` (unavailable), not 0.
+Totals use each delivery's latest snapshot. A delivery an estimate counts at that snapshot
+(a sampled post or pledge release, ``bot.engagement.estimates``) is counted through the
+estimate (``estimated``, with the interval's low and high summed in), never by its own
+sampled reading as well. A metric no delivery could give stays ``None`` (unavailable), not 0.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
+from bot.engagement import estimates
+from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH
+from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -41,6 +45,7 @@ CSV_COLUMNS = (
     "sandbox_hours_after_sending",
     *METRIC_NAMES,
     "deleted",
+    "in_sample",
 )
 
 
@@ -128,8 +133,13 @@ def scope_of(session: Session, slug: str, post: str | None) -> list[Any]:
     return where
 
 
-def _snapshot_rows(session: Session, where: list[Any]) -> Iterator[Any]:
+def snapshot_rows(session: Session, where: list[Any], post: str | None = None) -> Iterator[Any]:
+    """The rows in scope, oldest first. Of one post (``post``) a release's estimate rows
+    are left out: they stand for the whole release, not for that supporter's post, whose
+    own readings (when it was in a sample) are then counted as they are."""
     s = EngagementSnapshot.__table__.c
+    if post:
+        where = [*where, s.source != RELEASE_ESTIMATE_SOURCE]
     query = (
         select(
             s.delivery_id,
@@ -143,6 +153,7 @@ def _snapshot_rows(session: Session, where: list[Any]) -> Iterator[Any]:
             s.low,
             s.high,
             s.population,
+            s.source,
         )
         .join(Post, Post.id == s.post_id)
         .where(*where)
@@ -181,37 +192,40 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
         if row.platform_deleted_at is not None:
             summary.deleted += 1
         info[row.id] = row
-    latest: dict[int, dict[str, int | None]] = defaultdict(dict)
-    estimates: dict[tuple[int, str], dict[str, tuple[int | None, int | None, int | None]]] = (
-        defaultdict(dict)
-    )
+    # Each delivery's latest snapshot: its own values, and the estimate counting it then.
+    latest: dict[int, tuple[datetime, dict[str, int | None], ChunkKey | None]] = {}
+    chunks: dict[ChunkKey, Chunk] = {}
     count = 0
     last_updated = None
-    for snap in _snapshot_rows(session, where):
+    for snap in snapshot_rows(session, where, post):
         count += 1
         last_updated = snap.taken_at  # rows come oldest first
+        if snap.delivery_id is None and not snap.estimated:
+            continue
         if snap.estimated:
-            estimates[(snap.post_id, snap.platform)][snap.metric] = (
-                snap.value,
-                snap.low,
-                snap.high,
-            )
-        elif snap.delivery_id is not None:
-            latest[snap.delivery_id][snap.metric] = snap.value
-    for delivery_id, values in latest.items():
-        row = info[delivery_id]
-        if (row.post_id, row.platform) in estimates:
-            continue  # the release's estimate counts it
-        summary = summaries[row.platform]
+            key, _ = estimates.take(chunks, snap)
+            if snap.delivery_id is None:
+                continue
+        entry = latest.get(snap.delivery_id)
+        if entry is None or entry[0] != snap.taken_at:
+            entry = latest[snap.delivery_id] = (snap.taken_at, {}, None)
+        if snap.estimated:
+            latest[snap.delivery_id] = (entry[0], entry[1], key)
+        else:
+            entry[1][snap.metric] = snap.value
+    counted: dict[ChunkKey, int] = defaultdict(int)  # members whose latest is that estimate
+    for delivery_id, (_, values, chunk_key) in latest.items():
+        if chunk_key is not None:
+            counted[chunk_key] += 1
+            continue
+        summary = summaries[info[delivery_id].platform]
         for metric, value in values.items():
             if metric in summary.metrics:
                 summary.metrics[metric].add(value)
-    for (_, platform), by_metric in estimates.items():
-        summary = summaries.setdefault(platform, PlatformSummary(platform))
-        for metric, (value, low, high) in by_metric.items():
-            if metric in summary.metrics and value is not None:
-                summary.metrics[metric].add(value, low, high)
-                summary.metrics[metric].estimated = True
+    for chunk_key, members in counted.items():
+        chunk = chunks[chunk_key]
+        summary = summaries.setdefault(chunk.platform, PlatformSummary(chunk.platform))
+        _add_estimate(summary.metrics, chunk, members)
     for platform, summary in summaries.items():
         summary.reach = sum(accounts[platform].values())
     total = PlatformSummary("total")
@@ -234,7 +248,8 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
                 sum(values.get(m) or 0 for m in INTERACTIONS),
                 values.get("views"),
             )
-            for delivery_id, values in latest.items()
+            for delivery_id, (_, values, _) in latest.items()
+            if values  # a post counted by an estimate without being read has none
         ),
         key=lambda p: (-p.interactions, -(p.views or 0), p.delivery_id),
     )
@@ -248,6 +263,14 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
         first_sent,
         last_updated,
     )
+
+
+def _add_estimate(metrics: dict[str, Total], chunk: Chunk, members: int) -> None:
+    for metric, total in metrics.items():
+        part = chunk.share(metric, members)
+        if part is not None:
+            total.add(*part)
+            total.estimated = True
 
 
 @dataclass
@@ -273,37 +296,33 @@ def growth(session: Session, slug: str, *, post: str | None = None) -> list[Stag
     readings (taken at any age) are left out. A release sampled at a stage counts by its
     estimate there."""
     where = scope_of(session, slug, post)
-    own: dict[str, dict[int, tuple[int, str, dict[str, int | None]]]] = defaultdict(dict)
-    estimated: dict[str, dict[tuple[int, str], tuple[int, dict[str, Any]]]] = defaultdict(dict)
-    for snap in _snapshot_rows(session, where):
+    own: dict[str, dict[int, dict[str, int | None]]] = defaultdict(dict)
+    chunks: dict[ChunkKey, Chunk] = {}
+    for snap in snapshot_rows(session, where, post):
         if snap.label == REFRESH:
             continue
         if snap.estimated:
-            key = (snap.post_id, snap.platform)
-            entry = estimated[snap.label].setdefault(key, (snap.population or 0, {}))
-            entry[1][snap.metric] = (snap.value, snap.low, snap.high)
+            estimates.take(chunks, snap)
         elif snap.delivery_id is not None:
-            reading = own[snap.label].setdefault(
-                snap.delivery_id, (snap.post_id, snap.platform, {})
-            )
-            reading[2][snap.metric] = snap.value  # the newest reading at this label wins
+            # the newest reading at this label wins
+            own[snap.label].setdefault(snap.delivery_id, {})[snap.metric] = snap.value
+    by_label: dict[str, list[Chunk]] = defaultdict(list)
+    for chunk in chunks.values():
+        by_label[chunk.label].append(chunk)
     stages = []
-    for label in sorted(own.keys() | estimated.keys(), key=lambda x: (_label_seconds(x), x)):
+    for label in sorted(own.keys() | by_label.keys(), key=lambda x: (_label_seconds(x), x)):
         stage = Stage(label, 0)
-        covered = estimated[label]
-        for post_id, platform, values in own[label].values():
-            if (post_id, platform) in covered:
-                continue
+        counted = {d for chunk in by_label[label] for d in chunk.members}
+        for delivery_id, values in own[label].items():
+            if delivery_id in counted:
+                continue  # its estimate counts it
             stage.posts += 1
             for metric, value in values.items():
                 if metric in stage.metrics:
                     stage.metrics[metric].add(value)
-        for population, by_metric in covered.values():
-            stage.posts += population
-            for metric, (value, low, high) in by_metric.items():
-                if metric in stage.metrics and value is not None:
-                    stage.metrics[metric].add(value, low, high)
-                    stage.metrics[metric].estimated = True
+        for chunk in by_label[label]:
+            stage.posts += chunk.population
+            _add_estimate(stage.metrics, chunk, chunk.population)
         stages.append(stage)
     return stages
 
@@ -338,11 +357,12 @@ def write_csv(
     current: tuple[int, datetime] | None = None
     values: dict[str, Any] = {}
     label = ""
+    sampled = False
 
     def emit() -> None:
         nonlocal written
-        if current is None:
-            return
+        if current is None or not values:
+            return  # none, or counted by an estimate without being read
         row = deliveries[current[0]]
         hours = (current[1] - row.sent_at).total_seconds() / 3600 if row.sent_at else None
         sandbox_hours = None if hours is None or acceleration == 1 else hours * acceleration
@@ -362,19 +382,23 @@ def write_csv(
                 "" if sandbox_hours is None else f"{sandbox_hours:.2f}",
                 *("" if values.get(m) is None else values[m] for m in METRIC_NAMES),
                 "yes" if row.platform_deleted_at else "",
+                "yes" if sampled else "",
             ]
         )
         written += 1
 
     rows = sorted(
-        (s for s in _snapshot_rows(session, where) if s.delivery_id is not None),
+        (s for s in snapshot_rows(session, where, post) if s.delivery_id is not None),
         key=lambda s: (s.delivery_id, s.taken_at),
     )
     for snap in rows:
         key = (snap.delivery_id, snap.taken_at)
         if key != current:
             emit()
-            current, values, label = key, {}, snap.label
-        values[snap.metric] = snap.value
+            current, values, label, sampled = key, {}, snap.label, False
+        if snap.estimated:
+            sampled = True  # a member row: an estimate counts this delivery here
+        else:
+            values[snap.metric] = snap.value
     emit()
     return written

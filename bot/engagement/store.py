@@ -22,7 +22,16 @@ from bot.engagement.plan import DueItem, Offsets
 from bot.engagement.sampling import Estimate
 from bot.platforms.base import MetricsReading
 
-ESTIMATE_SOURCE = "estimate"
+ESTIMATE_SOURCE = "estimate"  # a sampled post's total (one post sent from many accounts)
+# A sampled pledge release's total on one platform: the release is many posts
+# (bot.pledges.release), so its estimate stands for all of them, not for the post whose
+# id the row carries (post_id cannot be NULL; it is one of the release's posts).
+RELEASE_ESTIMATE_SOURCE = "release estimate"
+# One row per delivery an estimate counts (sampled or not) at that snapshot: the report
+# counts that delivery by the estimate there, never its own reading as well, and knows
+# which estimate a delivery's latest figures come from when a release's snapshot was
+# taken over several rounds (its posts go out over a window).
+MEMBER_METRIC = "in_estimate"
 SNAPSHOTS = cast(Table, EngagementSnapshot.__table__)
 
 
@@ -42,6 +51,10 @@ SNAPSHOT_COLUMNS = (
     "sample_size",
     "population",
 )
+
+
+def estimate_source(item: DueItem) -> str:
+    return RELEASE_ESTIMATE_SOURCE if item.release else ESTIMATE_SOURCE
 
 
 class Writer:
@@ -107,7 +120,7 @@ class Writer:
                 self.label(item),
                 metric,
                 estimate.total if estimate else None,
-                ESTIMATE_SOURCE,
+                estimate_source(item),
                 True,
                 estimate is not None,
                 estimate.low if estimate else None,
@@ -115,6 +128,15 @@ class Writer:
                 sample_size,
                 population,
             )
+        )
+
+    def members(self, items: Iterable[DueItem], population: int, sample_size: int) -> None:
+        """The deliveries an estimate of this round counts (its sample and the rest)."""
+        taken = self._taken
+        self._rows.extend(
+            (i.delivery_id, i.post_id, i.platform, taken, self.label(i), MEMBER_METRIC, None)
+            + (estimate_source(i), True, False, None, None, sample_size, population)
+            for i in items
         )
 
     def deleted(self, item: DueItem) -> None:
