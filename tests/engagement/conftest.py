@@ -110,6 +110,72 @@ class World:
             session.commit()
             return delivery.id
 
+    def release(self, platform: str, count: int, followers: int = 2000) -> list[int]:
+        """A pledge release as bot.pledges.release writes it: one ``pledge`` post per
+        supporter account, each sent once, now. The sandbox is bulk-seeded (one admin call)
+        with the posts, so hundreds of them take well under a second."""
+        seeded = self.sandbox.admin._call(
+            "POST",
+            "/seed",
+            json={
+                "platform": platform,
+                "accounts": count,
+                "posts_per_account": 1,
+                "followers": followers,
+                "age_seconds": 0,
+            },
+        )["accounts"]
+        with self.sessions() as session:
+            accounts = []
+            for entry in seeded:
+                token = entry.get("access_token") or entry["page_token"]
+                creds = Credentials(token, entry.get("access_token_secret", ""), entry["id"])
+                account = Account(
+                    platform=platform,
+                    handle=entry.get("username") or entry["name"],
+                    name=entry.get("username") or entry["name"],
+                    platform_user_id=entry["id"],
+                    owner_kind="supporter",
+                    credentials=self.vault.seal(creds),
+                    followers=followers,
+                )
+                accounts.append((account, entry["post_ids"][0], creds))
+            session.add_all(a for a, _, _ in accounts)
+            session.flush()
+            posts = [
+                Post(
+                    campaign_id=self.campaign_id,
+                    key=f"pledge-{account.id}",
+                    kind="pledge",
+                    parts={platform: ["I'll be at the demo at 8:30"]},
+                    scheduled_at=self.clock.now,
+                    timezone="UTC",
+                    targets=[f"{platform}:@{account.handle}"],
+                )
+                for account, _, _ in accounts
+            ]
+            session.add_all(posts)
+            session.flush()
+            deliveries = [
+                Delivery(
+                    post_id=post.id,
+                    account_id=account.id,
+                    platform=platform,
+                    state=DeliveryState.SENT,
+                    due_at=self.clock.now,
+                    sent_at=self.clock.now,
+                    parts_done=1,
+                    platform_ids=[platform_id],
+                    url=f"https://example.invalid/{platform_id}",
+                )
+                for post, (account, platform_id, _) in zip(posts, accounts, strict=True)
+            ]
+            session.add_all(deliveries)
+            session.commit()
+            for account, _, creds in accounts:
+                self.creds[account.id] = creds
+            return [d.id for d in deliveries]
+
     def fail(self, post_id: int, account_id: int, platform: str = "x") -> int:
         with self.sessions() as session:
             delivery = Delivery(
