@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from bot.db.models import Delivery, DeliveryState, EngagementPolicy, Post, XReadDay
 from bot.engagement import bulk
-from bot.engagement.plan import Offsets
+from bot.engagement.plan import RELEASE_KIND, Offsets
 
 _PLANNED = (DeliveryState.SENT, *DeliveryState.OPEN)
 
@@ -98,7 +98,7 @@ def project(
     still to send), with releases larger than ``sample_size`` read as samples."""
     d = Delivery.__table__.c
     rows = session.execute(
-        select(d.post_id, d.sent_at, d.due_at)
+        select(d.post_id, d.sent_at, d.due_at, (Post.kind == RELEASE_KIND).label("release"))
         .join(Post, Post.id == d.post_id)
         .where(
             Post.campaign_id == campaign_id,
@@ -107,9 +107,10 @@ def project(
             d.platform_deleted_at.is_(None),
         )
     ).all()
-    by_post: dict[int, list[datetime]] = defaultdict(list)
+    # A pledge release (one post per pledge) is sampled as one group, as the poller does.
+    by_post: dict[Hashable, list[datetime]] = defaultdict(list)
     for row in rows:
-        by_post[row.post_id].append(row.sent_at or row.due_at)
+        by_post["release" if row.release else row.post_id].append(row.sent_at or row.due_at)
     reads = 0
     per_offset = dict.fromkeys((label for label, _ in offsets), 0)
     sampled = 0

@@ -40,6 +40,15 @@ def test_the_projection_of_a_sampled_release_bills_the_sample_at_every_snapshot(
     assert (projection.reads, projection.sampled_releases) == (4, 1)
 
 
+def test_the_projection_samples_a_pledge_release_as_one_release_not_post_by_post(world: World):
+    world.release("x", 30)  # 30 posts, one per pledge
+    with world.sessions() as session:
+        projection = costs.project(
+            session, world.campaign_id, (("1h", 3600), ("7d", 7 * 86400)), 0.005, sample_size=5
+        )
+    assert (projection.x_posts, projection.reads, projection.sampled_releases) == (30, 10, 1)
+
+
 def test_reading_a_post_twice_on_one_utc_day_is_billed_once(world: World):
     at_ten_utc(world)
     world.send(world.post(), world.x_account())
