@@ -40,7 +40,9 @@ logger = logging.getLogger(__name__)
 
 STATE_KEY = "fb_state"
 PICK_KEY = "fb_pick"
-SCOPES = ["pages_show_list", "pages_manage_posts", "pages_read_engagement"]
+# read_insights: the post's views (post insights) after the release, read with the Page
+# token kept for engagement (https://developers.facebook.com/docs/graph-api/reference/insights).
+SCOPES = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "read_insights"]
 # Facebook's Page roles: only people who can create content may post as the Page.
 CAN_POST = "CREATE_CONTENT"
 

@@ -23,6 +23,8 @@ def test_it_pledges_the_page_the_supporter_picks(
 ) -> None:
     dialog = start_facebook(client)
     assert "/dialog/oauth" in dialog and "state=" in dialog
+    # posting, and reading the post's reactions and views after the release
+    assert "pages_manage_posts" in dialog and "read_insights" in dialog
     back = client.get(local(consent_facebook(dialog, "Ann Rep", "Ann's Bakery", followers=250)))
     assert back.status_code == 303
     picker = client.get(back.headers["location"])
