@@ -22,7 +22,7 @@ from bot.db.models import Account, Campaign, Delivery, DeliveryState, Engagement
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH
-from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
+from bot.engagement.store import MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -198,14 +198,12 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
     count = 0
     last_updated = None
     for snap in snapshot_rows(session, where, post):
-        count += 1
+        count += snap.metric != MEMBER_METRIC  # values, not the rows saying who is estimated
         last_updated = snap.taken_at  # rows come oldest first
-        if snap.delivery_id is None and not snap.estimated:
-            continue
         if snap.estimated:
             key, _ = estimates.take(chunks, snap)
-            if snap.delivery_id is None:
-                continue
+        if snap.delivery_id is None:
+            continue
         entry = latest.get(snap.delivery_id)
         if entry is None or entry[0] != snap.taken_at:
             entry = latest[snap.delivery_id] = (snap.taken_at, {}, None)

@@ -106,6 +106,7 @@ def test_the_report_counts_a_sampled_release_by_its_estimate_alone_and_marks_it(
     data = cli.json("report", "demo")
     likes = data["total"]["metrics"]["likes"]
     assert (likes["value"], likes["low"], likes["high"], likes["estimated"]) == (60, 40, 80, True)
+    assert data["snapshots"] == 4  # three readings and the estimate: not the member rows
     (stage,) = data["growth"]
     assert stage["posts"] == 10 and stage["metrics"]["likes"]["value"] == 60
 
