@@ -12,13 +12,14 @@ One round writes all of it at one ``taken_at``, so an estimate is known by (grou
 platform, snapshot label, taken_at). Reports count a member by its estimate at that
 snapshot and never add its own sampled reading on top. A release sent over a window is
 snapshotted over several rounds, so one snapshot may have several estimates, each of
-its own members.
+its own members. Estimates stored before member rows existed (a post's only) count for
+every sent delivery of their post on their platform, as reports counted them then.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -73,3 +74,63 @@ def take(chunks: dict[ChunkKey, Chunk], snap: Any) -> tuple[ChunkKey, Chunk]:
     elif snap.metric == MEMBER_METRIC:
         chunk.members.add(snap.delivery_id)
     return key, chunk
+
+
+def adopt_legacy(
+    chunks: Mapping[ChunkKey, Chunk], sent: Mapping[tuple[int, str], Iterable[int]]
+) -> list[ChunkKey]:
+    """Give estimates stored before member rows existed (a post's, source ``estimate``)
+    their members: every sent delivery of their post on their platform (``sent``), as
+    reports counted them then. Answers those estimates, oldest first."""
+    adopted = []
+    for key, chunk in chunks.items():
+        group, platform = key[0], key[1]
+        if not chunk.members and group != "release" and isinstance(group, int):
+            chunk.members.update(sent.get((group, platform), ()))
+            adopted.append(key)
+    return adopted
+
+
+def has_legacy(chunks: Mapping[ChunkKey, Chunk]) -> bool:
+    return any(not chunk.members and key[0] != "release" for key, chunk in chunks.items())
+
+
+# delivery -> (taken_at, its own values then, the estimate counting it then or None)
+Latest = dict[int, tuple[datetime, dict[str, int | None], ChunkKey | None]]
+
+
+@dataclass
+class Found:
+    latest: Latest
+    chunks: dict[ChunkKey, Chunk]
+    values: int  # snapshot values read (not the member rows)
+    last_updated: datetime | None
+
+
+def latest(rows: Iterable[Any], sent: Mapping[tuple[int, str], Iterable[int]]) -> Found:
+    """Each delivery's latest snapshot from rows oldest first: its own values, and the
+    estimate that counts it at that snapshot (then it is counted by the estimate alone)."""
+    found = Found({}, {}, 0, None)
+    by_delivery, chunks = found.latest, found.chunks
+    for snap in rows:
+        found.values += snap.metric != MEMBER_METRIC
+        found.last_updated = snap.taken_at
+        if snap.estimated:
+            key, _ = take(chunks, snap)
+        if snap.delivery_id is None:
+            continue
+        entry = by_delivery.get(snap.delivery_id)
+        if entry is None or entry[0] != snap.taken_at:
+            entry = by_delivery[snap.delivery_id] = (snap.taken_at, {}, None)
+        if snap.estimated:
+            by_delivery[snap.delivery_id] = (entry[0], entry[1], key)
+        else:
+            entry[1][snap.metric] = snap.value
+    for legacy in adopt_legacy(chunks, sent):
+        taken = legacy[3]
+        for delivery_id in chunks[legacy].members:
+            entry = by_delivery.get(delivery_id)
+            if entry is None or entry[0] <= taken:
+                own = entry[1] if entry is not None and entry[0] == taken else {}
+                by_delivery[delivery_id] = (taken, own, legacy)
+    return found

@@ -22,7 +22,7 @@ from bot.db.models import Account, Campaign, Delivery, DeliveryState, Engagement
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH
-from bot.engagement.store import MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
+from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -192,25 +192,12 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
         if row.platform_deleted_at is not None:
             summary.deleted += 1
         info[row.id] = row
-    # Each delivery's latest snapshot: its own values, and the estimate counting it then.
-    latest: dict[int, tuple[datetime, dict[str, int | None], ChunkKey | None]] = {}
-    chunks: dict[ChunkKey, Chunk] = {}
-    count = 0
-    last_updated = None
-    for snap in snapshot_rows(session, where, post):
-        count += snap.metric != MEMBER_METRIC  # values, not the rows saying who is estimated
-        last_updated = snap.taken_at  # rows come oldest first
-        if snap.estimated:
-            key, _ = estimates.take(chunks, snap)
-        if snap.delivery_id is None:
-            continue
-        entry = latest.get(snap.delivery_id)
-        if entry is None or entry[0] != snap.taken_at:
-            entry = latest[snap.delivery_id] = (snap.taken_at, {}, None)
-        if snap.estimated:
-            latest[snap.delivery_id] = (entry[0], entry[1], key)
-        else:
-            entry[1][snap.metric] = snap.value
+    sent: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for row in deliveries:
+        if row.state == DeliveryState.SENT:
+            sent[(row.post_id, row.platform)].append(row.id)
+    found = estimates.latest(snapshot_rows(session, where, post), sent)
+    latest, chunks = found.latest, found.chunks
     counted: dict[ChunkKey, int] = defaultdict(int)  # members whose latest is that estimate
     for delivery_id, (_, values, chunk_key) in latest.items():
         if chunk_key is not None:
@@ -257,9 +244,9 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
         dict(sorted(summaries.items())),
         total,
         ranked[:top],
-        count,
+        found.values,
         first_sent,
-        last_updated,
+        found.last_updated,
     )
 
 
@@ -304,6 +291,16 @@ def growth(session: Session, slug: str, *, post: str | None = None) -> list[Stag
         elif snap.delivery_id is not None:
             # the newest reading at this label wins
             own[snap.label].setdefault(snap.delivery_id, {})[snap.metric] = snap.value
+    if estimates.has_legacy(chunks):
+        d = Delivery.__table__.c
+        sent: dict[tuple[int, str], list[int]] = defaultdict(list)
+        for row in session.execute(
+            select(d.id, d.post_id, d.platform)
+            .join(Post, Post.id == d.post_id)
+            .where(*where, d.state == DeliveryState.SENT)
+        ):
+            sent[(row.post_id, row.platform)].append(row.id)
+        estimates.adopt_legacy(chunks, sent)
     by_label: dict[str, list[Chunk]] = defaultdict(list)
     for chunk in chunks.values():
         by_label[chunk.label].append(chunk)

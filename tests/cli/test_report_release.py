@@ -8,16 +8,19 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
-from bot.engagement.store import MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
+from bot.engagement.store import ESTIMATE_SOURCE, MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
 from tests.cli.conftest import Cli
 
 SENT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 TAKEN = SENT + timedelta(hours=1)
 
 
-def seed_release(cli: Cli) -> list[str]:
+def seed_release(cli: Cli, *, legacy: bool = False) -> list[str]:
     """Ten pledge posts on X; the 1h snapshot read three (likes 5, 6, 7) and estimated
-    the ten at 60 (40-80), as the poller stores it. Answers the posts' keys, read first."""
+    the ten at 60 (40-80), as the poller stores it. Answers the posts' keys, read first.
+
+    ``legacy``: as stored before member rows existed, when only a post sent from many
+    accounts was sampled: one post, "rally", of ten deliveries, and no member rows."""
     assert cli("deliveries", "list").exit_code == 0  # runs the migrations
     runtime = cli.runtime()
     keys = []
@@ -26,6 +29,7 @@ def seed_release(cli: Cli) -> list[str]:
         session.add(campaign)
         session.flush()
         rows = []
+        rally = None
         for n in range(10):
             account = Account(
                 platform="x",
@@ -34,15 +38,16 @@ def seed_release(cli: Cli) -> list[str]:
                 owner_kind="supporter",
                 followers=1000,
             )
-            post = Post(
+            post = rally or Post(
                 campaign_id=campaign.id,
-                key=f"pledge-{n + 1}",
-                kind="pledge",
+                key="rally" if legacy else f"pledge-{n + 1}",
+                kind="post" if legacy else "pledge",
                 parts={"x": [f"I'll be there ({n})"]},
                 scheduled_at=SENT,
                 timezone="UTC",
                 targets=[f"x:@supporter{n}"],
             )
+            rally = post if legacy else None
             session.add_all([account, post])
             session.flush()
             delivery = Delivery(
@@ -58,25 +63,25 @@ def seed_release(cli: Cli) -> list[str]:
             session.flush()
             keys.append(post.key)
             common = {"post_id": post.id, "platform": "x", "taken_at": TAKEN, "label": "1h"}
+            source = ESTIMATE_SOURCE if legacy else RELEASE_ESTIMATE_SOURCE
             if n < 3:
                 rows.append(
                     EngagementSnapshot(
                         delivery_id=delivery.id, metric="likes", value=5 + n, source="x", **common
                     )
                 )
-            rows.append(
-                EngagementSnapshot(
-                    delivery_id=delivery.id,
-                    metric=MEMBER_METRIC,
-                    value=None,
-                    source=RELEASE_ESTIMATE_SOURCE,
-                    estimated=True,
-                    available=False,
-                    sample_size=3,
-                    population=10,
-                    **common,
-                )
+            member = EngagementSnapshot(
+                delivery_id=delivery.id,
+                metric=MEMBER_METRIC,
+                value=None,
+                source=source,
+                estimated=True,
+                available=False,
+                sample_size=3,
+                population=10,
+                **common,
             )
+            rows.extend([] if legacy else [member])
             if n == 0:
                 rows.append(
                     EngagementSnapshot(
@@ -85,7 +90,7 @@ def seed_release(cli: Cli) -> list[str]:
                         value=60,
                         low=40,
                         high=80,
-                        source=RELEASE_ESTIMATE_SOURCE,
+                        source=source,
                         estimated=True,
                         sample_size=3,
                         population=10,
@@ -131,3 +136,12 @@ def test_the_csv_has_the_sampled_readings_only_marked_in_sample(cli: Cli, tmp_pa
         ("6", "yes"),
         ("7", "yes"),
     ]
+
+
+def test_an_estimate_stored_before_member_rows_still_counts_its_post_once(cli: Cli):
+    seed_release(cli, legacy=True)
+    data = cli.json("report", "demo")
+    likes = data["total"]["metrics"]["likes"]
+    assert (likes["value"], likes["low"], likes["high"], likes["estimated"]) == (60, 40, 80, True)
+    (stage,) = data["growth"]
+    assert stage["posts"] == 10 and stage["metrics"]["likes"]["value"] == 60
