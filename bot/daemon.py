@@ -23,7 +23,8 @@ from bot.db.lock import DaemonLock
 from bot.db.models import utcnow
 from bot.delivery import Deliverer
 from bot.dispatch import Dispatcher
-from bot.ledger import Ledger, Missed
+from bot.ledger import Ledger
+from bot.ledger_sweeps import Missed
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from bot.daemon import Daemon
 from bot.db.lock import AlreadyRunning
 from bot.engagement.plan import clock_note, on_clock
 from bot.engagement.poll import poller_for
-from bot.ledger import Missed
+from bot.ledger_sweeps import Missed
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
 from bot.queue import apply_specs

@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.db.models import EngagementPolicy, utcnow
-from bot.delivery import RateGates
+from bot.delivery_policy import RateGates
 from bot.engagement import costs, plan, sampling, store
 from bot.engagement.plan import DueItem, Offsets
 from bot.platforms.base import (
