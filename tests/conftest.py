@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, text
@@ -97,3 +98,30 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 @pytest.fixture
 def vault() -> Vault:
     return Vault(Secret(generate_key()))
+
+
+@pytest.fixture
+def daemons(
+    sessions: sessionmaker[Session], vault: Vault, engine: Engine, database_url: str
+) -> Iterator[Any]:
+    """Start a daemon sending to ``x`` (polling every 0.2 s); stopped after the test."""
+    from bot.daemon import Daemon
+    from bot.db.lock import DaemonLock
+    from bot.delivery import Deliverer, RetryPolicy
+    from bot.ledger import Ledger
+
+    made: list[Daemon] = []
+
+    def start(x: Any, policy: RetryPolicy | None = None, **kwargs: Any) -> Daemon:
+        ledger = Ledger(sessions, "test")
+        deliverer = Deliverer(ledger, {"x": x}, vault, policy or RetryPolicy())
+        lock = DaemonLock(engine, database_url)
+        daemon = Daemon(deliverer, ledger, lock, poll_interval=0.2, **kwargs)
+        daemon.start()
+        made.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in made:
+        if daemon.scheduler.running:
+            daemon.stop()

@@ -4,7 +4,6 @@ what needs a thread gets one; a stop gives back what had not started."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -64,24 +63,13 @@ class AsyncFake(FakePlatform):
 
 
 @pytest.fixture
-def run_daemon(sessions, vault, engine, database_url):
-    daemons = []
+def run_daemon(daemons):
+    """The shared ``daemons`` fixture, with a short settle time unless told otherwise."""
 
     def start(platform, policy=None, **kwargs):
-        ledger = Ledger(sessions, "dispatch-test")
-        policy = policy or RetryPolicy(settle_seconds=0.2)
-        deliverer = Deliverer(ledger, {"x": platform}, vault, policy)
-        daemon = Daemon(
-            deliverer, ledger, DaemonLock(engine, database_url), poll_interval=0.2, **kwargs
-        )
-        daemon.start()
-        daemons.append(daemon)
-        return daemon
+        return daemons(platform, policy or RetryPolicy(settle_seconds=0.2), **kwargs)
 
-    yield start
-    for daemon in daemons:
-        if daemon.scheduler.running:
-            daemon.stop()
+    return start
 
 
 def states(sessions):
@@ -182,36 +170,6 @@ def test_an_unknown_outcome_with_no_answer_is_marked_unknown_first(sessions, vau
     # looked first (not found, after settling), then sent once
     assert [c.split(":")[0] for c in x.calls] == ["publish", "find", "publish"]
     assert [p["text"] for p in x.posts] == ["Maybe out"]
-
-
-def test_stopping_gives_back_claims_that_had_not_started(sessions, vault, engine, database_url):
-    add_account(sessions, vault, user_id="42")
-    entered = threading.Event()
-
-    class Slow(FakePlatform):  # no async path: every post needs one of the threads
-        def publish(self, *a, **k):
-            entered.set()
-            time.sleep(0.5)
-            return super().publish(*a, **k)
-
-    x = Slow("x")
-    ledger = Ledger(sessions, "d")
-    daemon = Daemon(
-        Deliverer(ledger, {"x": x}, vault, RetryPolicy()),
-        ledger,
-        DaemonLock(engine, database_url),
-        poll_interval=0.2,
-        concurrency=1,
-    )
-    queue(sessions, *[spec(f"post {n}", at=datetime.now(UTC)) for n in range(5)], allow_past=True)
-    daemon.start()
-    assert entered.wait(5)
-    daemon.stop()
-    assert len(x.posts) == 1
-    assert states(sessions) == ["pending"] * 4 + ["sent"]
-    with sessions() as s:
-        attempts = sorted(s.scalars(select(Delivery.attempts)))
-    assert attempts == [0, 0, 0, 0, 1]  # a given-back claim is not an attempt
 
 
 def test_a_daemon_whose_dispatcher_cannot_start_refuses_to_start_and_frees_the_lock(

@@ -30,8 +30,6 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
-from bot.daemon import Daemon
-from bot.db.lock import DaemonLock
 from bot.db.models import Delivery, DeliveryState
 from bot.delivery import Deliverer, RetryPolicy
 from bot.dispatch import Dispatcher
@@ -95,26 +93,6 @@ def dispatchers():
     yield make
     for dispatcher in made:
         dispatcher.stop()
-
-
-@pytest.fixture
-def daemons(sessions, vault, engine, database_url):
-    """Start a daemon sending to ``x`` (polling every 0.2 s); stopped after the test."""
-    made: list[Daemon] = []
-
-    def start(x, policy=None, **kwargs):
-        ledger = Ledger(sessions, "review")
-        deliverer = Deliverer(ledger, {"x": x}, vault, policy or RetryPolicy())
-        lock = DaemonLock(engine, database_url)
-        daemon = Daemon(deliverer, ledger, lock, poll_interval=0.2, **kwargs)
-        daemon.start()
-        made.append(daemon)
-        return daemon
-
-    yield start
-    for daemon in made:
-        if daemon.scheduler.running:
-            daemon.stop()
 
 
 # 1. A claim now waits in the send pool before its send starts; a cancel in that wait is
