@@ -162,7 +162,7 @@ class Daemon:
             return 0
         now = self.clock()
         try:
-            in_flight = self.dispatcher.in_flight() | self.deliverer.in_flight()
+            in_flight = self.dispatcher.in_flight()
             self.ledger.release_stale(now - self.stale_after, in_flight, now)
             times = self.ledger.due_times(now + self.horizon)
         except Exception:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
@@ -68,31 +67,19 @@ class Deliverer:
         self.gates = gates or RateGates()
         self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
-        self._in_flight: set[int] = set()
-        self._in_flight_lock = threading.Lock()
         # When this attempt's request to create the post was made, per delivery: what an
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
 
-    def in_flight(self) -> frozenset[int]:
-        """Deliveries this process is working on right now (for the stale-claim sweep)."""
-        with self._in_flight_lock:
-            return frozenset(self._in_flight)
-
     def run(self, delivery_id: int) -> str | None:
         """Attempt one delivery if it is due and still ours to send; return what happened
         ("sent", "retry", "failed", "unknown", "deferred", "cancelled", "missed",
-        "lost") or None when it was not ours to send."""
-        with self._in_flight_lock:
-            self._in_flight.add(delivery_id)
-        try:
-            job = self.ledger.claim(delivery_id, self.clock())
-            if job is None:
-                return None
-            return self.run_claimed(job)
-        finally:
-            with self._in_flight_lock:
-                self._in_flight.discard(delivery_id)
+        "lost") or None when it was not ours to send. (The daemon claims in batches
+        through bot/dispatch.py; this is the one-at-a-time form.)"""
+        job = self.ledger.claim(delivery_id, self.clock())
+        if job is None:
+            return None
+        return self.run_claimed(job)
 
     def run_claimed(self, job: Job) -> str:
         """Attempt a delivery this worker has claimed (``Ledger.claim_due``)."""

@@ -19,11 +19,16 @@ import logging
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 import facebook
 import requests
+
+if TYPE_CHECKING:
+    import aiohttp
+
+    from bot.platforms.facebook.async_publish import FacebookAsyncPublisher
 
 from bot.platforms.base import (
     AccountInfo,
@@ -295,7 +300,7 @@ class FacebookPlatform:
         graph.version = self.graph_version
         return graph
 
-    def async_publisher(self, session: Any) -> Any:
+    def async_publisher(self, session: aiohttp.ClientSession) -> FacebookAsyncPublisher:
         """Single Page posts on asyncio, for bursts (bot/dispatch.py); ``session`` is an
         aiohttp session of the caller's event loop. (Imported here: the async module
         uses this one's error table.)"""
