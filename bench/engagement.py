@@ -29,7 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import Table, func, insert, select  # noqa: E402
 
-from bot.db.models import (  # noqa: E402
+from bot.engagement.poll import poller_for  # noqa: E402
+from bot.platforms.base import Credentials  # noqa: E402
+from bot.runtime.wiring import Runtime  # noqa: E402
+from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
+from bot.storage.models import (  # noqa: E402
     Account,
     Campaign,
     Delivery,
@@ -37,10 +41,6 @@ from bot.db.models import (  # noqa: E402
     EngagementSnapshot,
     Post,
 )
-from bot.engagement.poll import poller_for  # noqa: E402
-from bot.platforms.base import Credentials  # noqa: E402
-from bot.runtime import Runtime  # noqa: E402
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from tests.processes import runtime_for, write_config  # noqa: E402
 
 RELEASES = 100  # posts of the campaign; each account sends some of them

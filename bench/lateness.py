@@ -23,10 +23,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bot.db.models import Delivery, DeliveryState  # noqa: E402
-from bot.queue import apply_specs  # noqa: E402
+from bot.campaigns.enqueue import apply_specs  # noqa: E402
+from bot.campaigns.specs import PostSpec  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
-from bot.specs import PostSpec  # noqa: E402
+from bot.storage.models import Delivery, DeliveryState  # noqa: E402
 from tests.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
 
 

@@ -31,12 +31,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select, update  # noqa: E402
 
-from bot.db.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
 from bot.platforms.base import AccountInfo, Credentials  # noqa: E402
 from bot.pledges.campaigns import PledgeCampaignSpec, apply_campaigns  # noqa: E402
 from bot.pledges.pledging import add_pledge, find_campaign  # noqa: E402
 from bot.pledges.release import status  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
+from bot.storage.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
 from tests.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -17,10 +17,10 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Secret
-from bot.db.engine import make_engine, make_session_factory
-from bot.db.models import Base
-from bot.vault import Vault, generate_key
+from bot.settings import Secret
+from bot.storage.engine import make_engine, make_session_factory
+from bot.storage.models import Base
+from bot.storage.vault import Vault, generate_key
 
 DB_FIXTURES = {"database_url", "empty_database", "engine", "sessions"}
 TEST_DB = os.environ.get("CLARION_TEST_DB", "sqlite")
@@ -105,10 +105,10 @@ def daemons(
     sessions: sessionmaker[Session], vault: Vault, engine: Engine, database_url: str
 ) -> Iterator[Any]:
     """Start a daemon sending to ``x`` (polling every 0.2 s); stopped after the test."""
-    from bot.daemon import Daemon
-    from bot.db.lock import DaemonLock
-    from bot.delivery import Deliverer, RetryPolicy
-    from bot.ledger import Ledger
+    from bot.delivery.daemon import Daemon
+    from bot.delivery.deliverer import Deliverer, RetryPolicy
+    from bot.delivery.ledger import Ledger
+    from bot.storage.lock import DaemonLock
 
     made: list[Daemon] = []
 

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Account
+from bot.campaigns.enqueue import ApplyReport, apply_specs
+from bot.campaigns.specs import PostSpec
 from bot.platforms.base import Credentials
-from bot.queue import ApplyReport, apply_specs
-from bot.specs import PostSpec
-from bot.vault import Vault
+from bot.storage.models import Account
+from bot.storage.vault import Vault
 
 _keys = itertools.count(1)
 

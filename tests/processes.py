@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import IO, Any
 
-from bot.config import load_settings
-from bot.runtime import Runtime
-from bot.vault import generate_key
+from bot.runtime.wiring import Runtime
+from bot.settings import load_settings
+from bot.storage.vault import generate_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,7 +39,7 @@ def write_config(path: Path, database_url: str, sandbox_url: str, **extra: Any) 
 
 def clean_env() -> dict[str, str]:
     """The environment without Clarion settings, so only the config file speaks."""
-    from bot.config import SETTINGS
+    from bot.settings import SETTINGS
 
     names = {s.name for s in SETTINGS}
     return {k: v for k, v in os.environ.items() if k not in names}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import SETTINGS, ConfigError, Secret, describe, load_settings
+from bot.settings import SETTINGS, ConfigError, Secret, describe, load_settings
 
 EXAMPLE = Path(__file__).parents[1] / "config.env.example"
 

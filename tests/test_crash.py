@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import Account, Delivery, DeliveryState
+from bot.campaigns.specs import PostSpec
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
-from bot.specs import PostSpec
+from bot.storage.models import Account, Delivery, DeliveryState
 from tests.processes import DaemonProcess, runtime_for, write_config
 
 POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
@@ -51,7 +51,7 @@ def sandbox():
 
 
 def queue_burst(runtime, start: datetime) -> None:
-    from bot.queue import apply_specs
+    from bot.campaigns.enqueue import apply_specs
 
     specs = []
     for i in range(POSTS_PER_PLATFORM):

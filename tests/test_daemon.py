@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.daemon import Daemon
-from bot.db.lock import AlreadyRunning, DaemonLock
-from bot.db.models import Delivery, DeliveryState
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
+from bot.delivery.daemon import Daemon
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
+from bot.storage.lock import AlreadyRunning, DaemonLock
+from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakePlatform
 
@@ -158,7 +158,7 @@ def test_stopping_lets_in_flight_sends_finish_and_record(sessions, vault, make_d
 
 
 def _creds(sessions):
-    from bot.db.models import Account
+    from bot.storage.models import Account
 
     with sessions() as s:
         return s.scalars(select(Account)).one().credentials

@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.db.models import Account, AccountStatus, Delivery, DeliveryState
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
 from bot.platforms.base import AuthError, PermanentError, TransientError
+from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakePlatform
 

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
-from bot.db.models import Delivery, DeliveryState
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
+from bot.campaigns.enqueue import cancel_post, find_post
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
 from bot.platforms.base import PermanentError, TransientError
-from bot.queue import cancel_post, find_post
+from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakePlatform
 
@@ -229,8 +229,8 @@ def test_a_running_daemon_does_not_mark_its_own_backlog_missed(
 ):
     import time
 
-    from bot.daemon import Daemon
-    from bot.db.lock import DaemonLock
+    from bot.delivery.daemon import Daemon
+    from bot.storage.lock import DaemonLock
 
     add_account(sessions, vault, "x", "union", user_id="42")
 
@@ -301,8 +301,8 @@ def test_stopping_starts_no_more_deliveries(sessions, vault, engine, database_ur
     import threading
     import time
 
-    from bot.daemon import Daemon
-    from bot.db.lock import DaemonLock
+    from bot.delivery.daemon import Daemon
+    from bot.storage.lock import DaemonLock
 
     add_account(sessions, vault, "x", "union", user_id="42")
     entered = threading.Event()
@@ -341,7 +341,7 @@ def test_stopping_starts_no_more_deliveries(sessions, vault, engine, database_ur
 def test_a_schedule_cannot_post_from_a_supporters_account(sessions, vault):
     add_account(sessions, vault, "x", "union", user_id="42")
     add_account(sessions, vault, "x", "alice", user_id="77", owner_kind="supporter")
-    from bot.specs import SpecError
+    from bot.campaigns.specs import SpecError
 
     try:
         report = queue(sessions, spec("Campaign text", to=("x:@alice",)))

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from bot.daemon import Daemon
-from bot.db.lock import DaemonLock
-from bot.db.models import Delivery, DeliveryState
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
+from bot.delivery.daemon import Daemon
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
 from bot.platforms.base import Credentials, OutcomeUnknown, Published, TransientError
+from bot.storage.lock import DaemonLock
+from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakePlatform
 

@@ -30,17 +30,17 @@ from cryptography.x509.oid import NameOID
 from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
-from bot.db.models import Delivery, DeliveryState
-from bot.delivery import Deliverer, RetryPolicy
-from bot.dispatch import Dispatcher
-from bot.group_commit import GroupCommit, _Write
-from bot.ledger import Ledger
-from bot.ledger_sql import SENT
+from bot.campaigns.enqueue import cancel_post, find_post
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.group_commit import GroupCommit, _Write
+from bot.delivery.ledger import Ledger
+from bot.delivery.statements import SENT
 from bot.platforms.async_http import async_session
 from bot.platforms.base import Credentials, Published, TransientError
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.x import XPlatform
-from bot.queue import cancel_post, find_post
+from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 from tests.fakes import FakeAsyncPlatform, FakePlatform
 from tests.test_daemon import wait_for

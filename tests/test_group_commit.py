@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.db.models import Delivery, DeliveryState
-from bot.group_commit import GroupCommit
-from bot.ledger import Ledger
-from bot.ledger_sql import SENT
+from bot.delivery.group_commit import GroupCommit
+from bot.delivery.ledger import Ledger
+from bot.delivery.statements import SENT
 from bot.platforms.base import Published
+from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec
 
 

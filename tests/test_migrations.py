@@ -6,9 +6,9 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bot.db.engine import make_engine
-from bot.db.migrate import upgrade
-from bot.db.models import Base
+from bot.storage.engine import make_engine
+from bot.storage.migrate import upgrade
+from bot.storage.models import Base
 
 
 def test_upgrading_to_head_gives_the_schema_the_models_describe(empty_database):

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from bot.db.models import Delivery, DeliveryState, Post
-from bot.queue import cancel_post, find_post
-from bot.specs import SpecError
+from bot.campaigns.enqueue import cancel_post, find_post
+from bot.campaigns.specs import SpecError
+from bot.storage.models import Delivery, DeliveryState, Post
 from tests.factories import add_account, queue, spec
 
 

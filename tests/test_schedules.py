@@ -10,9 +10,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.schedules import discover, load_files, load_text
-from bot.specs import Location, PostSpec, Problem, SpecError
-from bot.text_rules import weighted_length
+from bot.campaigns.schedules.files import discover, load_files, load_text
+from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
+from bot.campaigns.text_rules import weighted_length
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schedules"
@@ -890,8 +890,8 @@ def test_an_event_may_have_its_own_time_zone_and_per_platform_text() -> None:
 
 
 def test_every_documented_setting_exists_and_every_setting_is_documented() -> None:
-    from bot.schedule_events import EVENT_KEYS, PLACEHOLDERS
-    from bot.schedules import DEFAULT_KEYS, POST_KEYS, TOP_KEYS
+    from bot.campaigns.schedules.events import EVENT_KEYS, PLACEHOLDERS
+    from bot.campaigns.schedules.files import DEFAULT_KEYS, POST_KEYS, TOP_KEYS
 
     doc = (REPO / "docs" / "schedule-files.md").read_text(encoding="utf-8")
     for key in {*TOP_KEYS, *DEFAULT_KEYS, *POST_KEYS, *EVENT_KEYS}:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.text_rules import check, join_thread, weighted_length, x_text
+from bot.campaigns.text_rules import check, join_thread, weighted_length, x_text
 
 
 def test_plain_latin_text_counts_one_per_character() -> None:

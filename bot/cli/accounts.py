@@ -6,12 +6,12 @@ import click
 import requests
 from sqlalchemy import select
 
-from bot.accounts import save_campaign_account, sync_config_accounts
+from bot.campaigns.accounts import save_campaign_account, sync_config_accounts
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, emit_json, table
-from bot.db.models import Account
 from bot.platforms.base import Credentials, PlatformError
-from bot.runtime import X_ORIGIN, routes_for
+from bot.runtime.wiring import X_ORIGIN, routes_for
+from bot.storage.models import Account
 
 
 @click.group()

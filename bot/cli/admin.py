@@ -14,10 +14,10 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, table
-from bot.config import ConfigError, Secret, describe, load_settings
-from bot.db.models import Account, OAuthRequest, Pledge
-from bot.runtime import Runtime
-from bot.vault import Vault, generate_key
+from bot.runtime.wiring import Runtime
+from bot.settings import ConfigError, Secret, describe, load_settings
+from bot.storage.models import Account, OAuthRequest, Pledge
+from bot.storage.vault import Vault, generate_key
 
 EXAMPLE = Path("config.env.example")
 

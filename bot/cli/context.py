@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.config import ConfigError, Settings, load_settings
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.settings import ConfigError, Settings, load_settings
 
 
 class AppContext:

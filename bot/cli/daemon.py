@@ -13,28 +13,28 @@ from typing import Any
 
 import click
 
-from bot.accounts import sync_config_accounts
+from bot.campaigns.accounts import sync_config_accounts
+from bot.campaigns.enqueue import apply_specs
+from bot.campaigns.schedules.files import discover, load_files
+from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.posts import print_report
-from bot.config import ConfigError, Settings
-from bot.daemon import Daemon
-from bot.db.lock import AlreadyRunning
+from bot.delivery.daemon import Daemon
+from bot.delivery.sweeps import Missed
 from bot.engagement.plan import clock_note, on_clock
 from bot.engagement.poll import poller_for
-from bot.ledger_sweeps import Missed
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
-from bot.queue import apply_specs
-from bot.rehearsal import (
+from bot.runtime.rehearsal import (
     ensure_campaign_accounts,
     queue_is_empty,
     real_accounts,
     retime_examples,
 )
-from bot.runtime import Runtime
-from bot.schedules import discover, load_files
-from bot.specs import SpecError
-from bot.vault import VaultError
+from bot.runtime.wiring import Runtime
+from bot.settings import ConfigError, Settings
+from bot.storage.lock import AlreadyRunning
+from bot.storage.vault import VaultError
 
 logger = logging.getLogger(__name__)
 

@@ -6,11 +6,11 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from bot.campaigns.enqueue import find_post
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, emit_json, local, table
 from bot.cli.posts import delivery_json
-from bot.db.models import Delivery, Post
-from bot.queue import find_post
+from bot.storage.models import Delivery, Post
 
 
 @click.group()

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import table
-from bot.db.models import Campaign, EngagementPolicy
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Campaign, EngagementPolicy
 
 
 @click.group()

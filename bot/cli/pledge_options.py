@@ -9,11 +9,11 @@ from typing import Any
 
 import click
 
+from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.cli.context import AppContext
-from bot.db.models import GoalPolicy, PledgeCampaign
 from bot.pledges.campaigns import PledgeCampaignSpec
 from bot.pledges.images import CampaignImage, ImageProblem, read_image
-from bot.schedule_times import TimeProblem, parse_time, zone
+from bot.storage.models import GoalPolicy, PledgeCampaign
 
 POLICY_CHOICE = {
     "post-nothing": GoalPolicy.ALL_OR_NOTHING,

@@ -10,16 +10,16 @@ from typing import Any
 import click
 from sqlalchemy import select
 
+from bot.campaigns.schedules.files import discover, load_files
+from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, local, table
 from bot.cli.pledge_options import spec_from_options, with_options
-from bot.db.models import Campaign, GoalPolicy, PledgeCampaign
 from bot.pledges import rules
 from bot.pledges.campaigns import CampaignReport, PledgeCampaignSpec, apply_campaigns
 from bot.pledges.pledging import find_campaign, progress
-from bot.schedule_pledges import load_pledge_files
-from bot.schedules import discover, load_files
-from bot.specs import SpecError
+from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
 
 
 def print_campaign_report(report: CampaignReport, *, dry_run: bool) -> None:

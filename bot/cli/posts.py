@@ -11,13 +11,13 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot import text_rules
+from bot.campaigns import text_rules
+from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, apply_specs, cancel_post, find_post
+from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
+from bot.campaigns.specs import PLATFORMS, Location, PostSpec, SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, clip, emit_json, local, table
-from bot.db.models import Campaign, Delivery, DeliveryState, Post, PostState
-from bot.queue import ApplyReport, StartedMeanwhile, apply_specs, cancel_post, find_post
-from bot.schedule_times import TimeProblem, parse_time, zone
-from bot.specs import PLATFORMS, Location, PostSpec, SpecError
+from bot.storage.models import Campaign, Delivery, DeliveryState, Post, PostState
 
 _IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}

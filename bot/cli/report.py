@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, table
-from bot.config import Settings
 from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
-from bot.runtime import sandbox_acceleration
+from bot.runtime.wiring import sandbox_acceleration
+from bot.settings import Settings
 
 
 def clock_rate(settings: Settings) -> float:
@@ -97,10 +97,10 @@ def report(
     Engagement is each post's latest snapshot; "~" marks an estimate from a sampled
     release, with its 95% interval; "n/a" a metric the platforms did not give.
     """
-    from bot.db.models import Campaign
     from bot.engagement import chart
     from bot.engagement import report as reports
     from bot.pledges import kept_tokens
+    from bot.storage.models import Campaign
 
     if chart_file is not None and chart_file.suffix.lower() not in (".png", ".svg"):
         raise click.BadParameter("must end in .png or .svg", param_hint="--chart")

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
+from bot.campaigns.enqueue import StartedMeanwhile, apply_specs
+from bot.campaigns.schedules.files import discover, load_files
+from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
 from bot.pledges.campaigns import apply_campaigns
-from bot.queue import StartedMeanwhile, apply_specs
-from bot.schedule_pledges import load_pledge_files
-from bot.schedules import discover, load_files
-from bot.specs import SpecError
 
 
 @click.command("apply")

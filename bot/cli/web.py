@@ -9,7 +9,7 @@ import threading
 import click
 
 from bot.cli.context import AppContext, pass_app
-from bot.config import ConfigError
+from bot.settings import ConfigError
 
 
 @click.command("web")

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Dialect
 from sqlalchemy.orm import Session
 
-from bot.db.models import UTCDateTime
+from bot.storage.models import UTCDateTime
 
 
 def binder(dialect: Dialect) -> Callable[[datetime | None], Any]:

@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.db.models import Delivery, DeliveryState, EngagementPolicy, Post, XReadDay
 from bot.engagement import bulk
 from bot.engagement.plan import RELEASE_KIND, Offsets
+from bot.storage.models import Delivery, DeliveryState, EngagementPolicy, Post, XReadDay
 
 _PLANNED = (DeliveryState.SENT, *DeliveryState.OPEN)
 

@@ -34,8 +34,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
-from bot.db.models import Account, Campaign, Delivery, DeliveryState, Post
 from bot.engagement import bulk
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@
 - Facebook: up to 50 posts of one Page a call, with the Page's token: reactions, comments,
   shares and insights (``post_media_view``) in that one call. A deleted post or another
   Page's post in a batch costs a few more calls (``bot.platforms.facebook.metrics``).
-- Rate limits go through ``bot.delivery.RateGates``: user-token and Page reads are keyed
+- Rate limits go through ``bot.delivery.deliverer.RateGates``: user-token and Page reads are keyed
   (platform, account id), app-token reads (platform, 0). A 429 closes that gate until the
   platform's reset time; every later batch behind a closed gate is left for the next
   round at once. Nothing sleeps.
@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import EngagementPolicy, utcnow
-from bot.delivery_policy import RateGates
+from bot.delivery.policy import RateGates
 from bot.engagement import costs, plan, sampling, store
 from bot.engagement.plan import DueItem, Offsets
 from bot.platforms.base import (
@@ -43,10 +42,11 @@ from bot.platforms.base import (
     PlatformError,
     TransientError,
 )
-from bot.vault import Vault, VaultError
+from bot.storage.models import EngagementPolicy, utcnow
+from bot.storage.vault import Vault, VaultError
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.runtime.wiring import Runtime
 
 logger = logging.getLogger(__name__)
 

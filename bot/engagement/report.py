@@ -18,12 +18,12 @@ from typing import IO, Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH
 from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
 INTERACTIONS = ("likes", "reposts", "replies", "quotes")

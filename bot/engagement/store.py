@@ -16,11 +16,11 @@ from typing import Any, cast
 from sqlalchemy import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import EngagementSnapshot
 from bot.engagement import bulk, costs, plan
 from bot.engagement.plan import DueItem, Offsets
 from bot.engagement.sampling import Estimate
 from bot.platforms.base import MetricsReading
+from bot.storage.models import EngagementSnapshot
 
 ESTIMATE_SOURCE = "estimate"  # a sampled post's total (one post sent from many accounts)
 # A sampled pledge release's total on one platform: the release is many posts

@@ -3,7 +3,7 @@
 The thread-per-request path (tweepy/facebook-sdk over requests) costs ~3–4 ms of CPU per
 post under the GIL and one thread per request in flight; a 10,000-account release needs
 hundreds of requests in flight at well under 1 ms of CPU each (docs/BENCHMARKS.md). The
-delivery dispatcher (bot/dispatch.py) sends plain single posts through this path and
+delivery dispatcher (bot/delivery/dispatcher.py) sends plain single posts through this path and
 everything else through the adapters' synchronous methods.
 
 Rerouting is the same as ``routing.reroute_url``: requests are signed for the real origin

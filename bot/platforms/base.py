@@ -2,7 +2,7 @@
 
 An adapter makes exactly one attempt per call and classifies every failure once,
 into one of the error classes below. Retries, backoff, rate-limit waits and the
-delivery ledger live in ``bot.delivery``; adapters never sleep or retry.
+delivery ledger live in ``bot.delivery.deliverer``; adapters never sleep or retry.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Both produce PledgeCampaignSpecs; ``apply_campaigns`` checks them all (texts against each
 platform's length with the campaign link in, goal, time, policy) and stores them
-all-or-nothing, like ``bot.queue.apply_specs`` does for posts. A campaign can be edited
+all-or-nothing, like ``bot.campaigns.enqueue.apply_specs`` does for posts. A campaign can be edited
 only while it is open; once its release has started it is kept as it is.
 """
 
@@ -19,17 +19,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import (
+from bot.campaigns.specs import PLATFORMS, Location, Problem, SpecError
+from bot.pledges import texts
+from bot.pledges.cutoff import LIVE
+from bot.pledges.images import CampaignImage, alt_problem
+from bot.storage.models import (
     Campaign,
     GoalPolicy,
     Pledge,
     PledgeCampaign,
     PledgeCampaignState,
 )
-from bot.pledges import texts
-from bot.pledges.cutoff import LIVE
-from bot.pledges.images import CampaignImage, alt_problem
-from bot.specs import PLATFORMS, Location, Problem, SpecError
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ def check_spec(spec: PledgeCampaignSpec) -> list[Problem]:
         problem("release", spec.release_at, "give the time with its time zone")
     link = spec.link
     if link is not None:
-        # The same rule as a schedule file's link (bot.schedule_fields.link), here so the
+        # The same rule as a schedule file's link (bot.campaigns.schedules.fields.link), here so the
         # command line is held to it too: it goes into every supporter's post.
         parts = urlsplit(link)
         if parts.scheme not in ("http", "https") or not parts.netloc or re.search(r"\s", link):

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import Campaign, PledgeCampaign, PledgeCampaignState, PledgeState
+from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState, PledgeState
 
 # The release is written this long before its time (pledges close then), so the daemon
 # has every delivery planned when the moment comes instead of discovering them after it.

@@ -12,12 +12,12 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.db.models import PledgeCampaign, utcnow
 from bot.pledges import kept_tokens, rules
 from bot.pledges import release as releases
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import PledgeCampaign, utcnow
 from bot.web import signins
 
 logger = logging.getLogger(__name__)

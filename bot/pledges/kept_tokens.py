@@ -26,9 +26,9 @@ from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
-from bot.config import Settings
-from bot.db.models import Account, Delivery, Pledge, PledgeCampaign
 from bot.pledges.withdrawal import post_went_out, still_needed, wipe_tokens
+from bot.settings import Settings
+from bot.storage.models import Account, Delivery, Pledge, PledgeCampaign
 
 logger = logging.getLogger(__name__)
 

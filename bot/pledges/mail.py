@@ -10,7 +10,7 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
-from bot.config import Settings
+from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
 

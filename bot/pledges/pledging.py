@@ -17,14 +17,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from bot.db.models import (
-    Account,
-    AccountStatus,
-    Pledge,
-    PledgeCampaign,
-    PledgeCampaignState,
-    PledgeState,
-)
+from bot.campaigns.schedules.fields import X_MAX_CHARS_TO_COUNT
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
 from bot.pledges.cutoff import (
@@ -39,8 +32,15 @@ from bot.pledges.cutoff import (
 )
 from bot.pledges.progress import Progress, preview, progress
 from bot.pledges.withdrawal import forget_supporters, key_hash, pledge_by_secret, withdraw
-from bot.schedule_fields import X_MAX_CHARS_TO_COUNT
-from bot.vault import Vault
+from bot.storage.models import (
+    Account,
+    AccountStatus,
+    Pledge,
+    PledgeCampaign,
+    PledgeCampaignState,
+    PledgeState,
+)
+from bot.storage.vault import Vault
 
 __all__ = [
     "LIVE",

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.db.models import Pledge, PledgeCampaign, PledgeState
 from bot.pledges import texts
 from bot.pledges.cutoff import LIVE, PledgeError
+from bot.storage.models import Pledge, PledgeCampaign, PledgeState
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import (
+from bot.platforms.base import AccountInfo, AuthError, Platform, PlatformError
+from bot.pledges.mail import Mailer, MailError, reconnect_message
+from bot.pledges.pledging import open_email
+from bot.storage.models import (
     Account,
     AccountStatus,
     Pledge,
@@ -26,10 +29,7 @@ from bot.db.models import (
     PledgeCampaignState,
     PledgeState,
 )
-from bot.platforms.base import AccountInfo, AuthError, Platform, PlatformError
-from bot.pledges.mail import Mailer, MailError, reconnect_message
-from bot.pledges.pledging import open_email
-from bot.vault import Vault, VaultError
+from bot.storage.vault import Vault, VaultError
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,9 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import (
+from bot.pledges import texts
+from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
+from bot.storage.models import (
     Account,
     Delivery,
     DeliveryState,
@@ -37,8 +39,6 @@ from bot.db.models import (
     Post,
     PostState,
 )
-from bot.pledges import texts
-from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
 
 logger = logging.getLogger(__name__)
 

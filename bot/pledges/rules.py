@@ -25,10 +25,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twitter_text.extract_urls import extract_urls
 
-from bot.config import Settings
-from bot.db.models import Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
 from bot.pledges import texts
 from bot.pledges.cutoff import LIVE
+from bot.settings import Settings
+from bot.storage.models import Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
 
 X_DAY = timedelta(hours=24)
 X_USER_POSTS_PER_WINDOW = 100

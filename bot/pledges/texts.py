@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bot import text_rules
-from bot.db.models import PledgeCampaign
-from bot.schedule_fields import X_MAX_CHARS_TO_COUNT
+from bot.campaigns import text_rules
+from bot.campaigns.schedules.fields import X_MAX_CHARS_TO_COUNT
+from bot.storage.models import PledgeCampaign
 
 
 def utm_tag(link: str, *, platform: str, campaign: str) -> str:

@@ -19,7 +19,8 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
-from bot.db.models import (
+from bot.pledges.cutoff import LIVE, is_open
+from bot.storage.models import (
     Account,
     AccountStatus,
     Delivery,
@@ -29,7 +30,6 @@ from bot.db.models import (
     PledgeCampaignState,
     PledgeState,
 )
-from bot.pledges.cutoff import LIVE, is_open
 
 logger = logging.getLogger(__name__)
 

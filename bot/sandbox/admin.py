@@ -273,7 +273,7 @@ async def timeline(request: Request) -> list[dict[str, Any]]:
 
 def _facebook_admin_routes() -> list[BaseRoute]:
     try:
-        module = importlib.import_module("bot.sandbox.graph_api")
+        module = importlib.import_module("bot.sandbox.graph.api")
     except ImportError:
         return []
     return [Mount("/facebook", routes=module.admin_routes())]

@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox.graph_model import FbPost
+from bot.sandbox.graph.model import FbPost
 from bot.sandbox.state import SandboxState
-from bot.sandbox.x_state import Tweet
+from bot.sandbox.x.state import Tweet
 
 MAX_POSTS = 1_000_000
 _batch = itertools.count(1)

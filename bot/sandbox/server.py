@@ -15,10 +15,12 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from bot.sandbox import admin, oauth_flow, persistence, x_api
+from bot.sandbox import admin, persistence
 from bot.sandbox.faults import run_with_faults
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.state import SandboxState
+from bot.sandbox.x import api as x_api
+from bot.sandbox.x import oauth_flow
 
 logger = logging.getLogger(__name__)
 
@@ -77,9 +79,9 @@ class SandboxApp(Starlette):
 
 def _graph_routes() -> list[BaseRoute]:
     try:
-        module = importlib.import_module("bot.sandbox.graph_api")
+        module = importlib.import_module("bot.sandbox.graph.api")
     except ImportError:
-        logger.warning("bot.sandbox.graph_api not available: no Graph routes")
+        logger.warning("bot.sandbox.graph.api not available: no Graph routes")
         return []
     routes: list[BaseRoute] = module.routes()
     return routes

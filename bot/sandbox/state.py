@@ -13,7 +13,7 @@ from bot.sandbox.clock import SandboxClock
 from bot.sandbox.faults import ScriptBook
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
 from bot.sandbox.ratelimit import RateLimiter
-from bot.sandbox.x_state import XState
+from bot.sandbox.x.state import XState
 
 logger = logging.getLogger(__name__)
 
@@ -105,8 +105,8 @@ def _iso(ts: float) -> str:
 def _make_graph_state(options: SandboxOptions, clock: SandboxClock) -> Any:
     """The Graph half is built by another module; run without it until it exists."""
     try:
-        module = importlib.import_module("bot.sandbox.graph_state")
+        module = importlib.import_module("bot.sandbox.graph.state")
     except ImportError:
-        logger.warning("bot.sandbox.graph_state not available: Facebook part disabled")
+        logger.warning("bot.sandbox.graph.state not available: Facebook part disabled")
         return None
     return module.GraphState(options, clock)

@@ -25,8 +25,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot.config import ConfigError
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.settings import ConfigError
 from bot.web import campaign, pledge_facebook, pledge_x, withdraw
 from bot.web.pages import friendly, render
 from bot.web.security import (

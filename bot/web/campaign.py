@@ -19,9 +19,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import Campaign, PledgeCampaign, PledgeCampaignState
 from bot.engagement import report
 from bot.pledges import pledging, release
+from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState
 from bot.web.pages import now_of, render, runtime_of
 from bot.web.security import Refused
 

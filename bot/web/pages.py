@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 
 
 def runtime_of(request: Request) -> Runtime:

@@ -29,7 +29,7 @@ from starlette.routing import BaseRoute, Route
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.platforms.facebook import FacebookPlatform
 from bot.pledges import pledging
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.web import signins
 from bot.web.campaign import load_campaign
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of

@@ -18,10 +18,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeCampaign
 from bot.platforms.base import AuthError, Credentials, PlatformError
 from bot.pledges import pledging
-from bot.runtime import X_ORIGIN, Runtime, routes_for
+from bot.runtime.wiring import X_ORIGIN, Runtime, routes_for
+from bot.storage.models import PledgeCampaign
 from bot.web import signins
 from bot.web.campaign import load_campaign
 from bot.web.pages import base_url, friendly, now_of, runtime_of

@@ -14,7 +14,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.web.app import create_web_app
 
 logger = logging.getLogger(__name__)

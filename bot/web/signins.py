@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 
-from bot.db.models import OAuthRequest
 from bot.platforms.base import Credentials
-from bot.vault import Vault
+from bot.storage.models import OAuthRequest
+from bot.storage.vault import Vault
 
 logger = logging.getLogger(__name__)
 

@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.db.models import PledgeCampaignState, PledgeState
 from bot.pledges import pledging, texts
+from bot.storage.models import PledgeCampaignState, PledgeState
 from bot.web import signins
 from bot.web.campaign import PLATFORM_NAMES
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bot.cli import main
-from bot.runtime import Runtime
-from bot.vault import generate_key
+from bot.runtime.wiring import Runtime
+from bot.storage.vault import generate_key
 from tests.processes import runtime_for
 
 

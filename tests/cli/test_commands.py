@@ -173,7 +173,7 @@ def test_keys_rotate_keeps_every_token_readable(with_accounts):
     assert after.settings.token_encryption_keys != before.settings.token_encryption_keys
     from sqlalchemy import select
 
-    from bot.db.models import Account
+    from bot.storage.models import Account
 
     with after.sessions() as session:
         tokens = {after.vault.open(a.credentials).token for a in session.scalars(select(Account))}

@@ -12,7 +12,10 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.db.models import (
+from bot.engagement.report import CSV_COLUMNS
+from bot.platforms.base import Credentials
+from bot.sandbox.testing import running_sandbox
+from bot.storage.models import (
     Account,
     Campaign,
     Delivery,
@@ -20,9 +23,6 @@ from bot.db.models import (
     EngagementSnapshot,
     Post,
 )
-from bot.engagement.report import CSV_COLUMNS
-from bot.platforms.base import Credentials
-from bot.sandbox.testing import running_sandbox
 from tests.cli.conftest import Cli
 
 ROOT = Path(__file__).resolve().parents[2]

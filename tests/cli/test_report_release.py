@@ -7,8 +7,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 from bot.engagement.store import ESTIMATE_SOURCE, MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 from tests.cli.conftest import Cli
 
 SENT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

@@ -17,13 +17,13 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Account, Campaign, Delivery, DeliveryState, EngagementPolicy, Post
 from bot.engagement.poll import Poller
 from bot.platforms.base import Credentials
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.x import XPlatform
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from bot.vault import Vault
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementPolicy, Post
+from bot.storage.vault import Vault
 
 OFFSETS = (("1h", 3600), ("24h", 86400), ("7d", 7 * 86400), ("29d", 29 * 86400))
 _names = itertools.count(1)

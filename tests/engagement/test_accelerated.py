@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bot.cli.daemon import engagement_job
-from bot.config import load_settings
-from bot.db.models import Campaign, EngagementSnapshot
 from bot.engagement.plan import clock_note, on_clock
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import running_sandbox
-from bot.vault import generate_key
+from bot.settings import load_settings
+from bot.storage.models import Campaign, EngagementSnapshot
+from bot.storage.vault import generate_key
 from tests.engagement.conftest import OFFSETS, Clock, World, make_platforms
 
 DAY = 86400

@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.config import ConfigError, load_settings
 from bot.engagement.plan import label_for, next_at, stage_at
+from bot.settings import ConfigError, load_settings
 from tests.engagement.conftest import OFFSETS, World
 
 SENT = datetime(2026, 11, 1, 12, tzinfo=UTC)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
-from bot.db.models import Account, Delivery, EngagementSnapshot
+from bot.storage.models import Account, Delivery, EngagementSnapshot
 from tests.engagement.conftest import World
 
 

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from bot.db.models import Account, AccountStatus, Delivery, EngagementSnapshot, Post
 from bot.engagement.chart import cumulative
 from bot.engagement.report import INTERACTIONS, build, growth, write_csv
 from bot.engagement.sampling import MIN_ROUND_SAMPLE, round_size
 from bot.engagement.store import MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
+from bot.storage.models import Account, AccountStatus, Delivery, EngagementSnapshot, Post
 from bot.web.campaign import outcome
 from tests.engagement.conftest import World
 

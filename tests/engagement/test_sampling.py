@@ -8,9 +8,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.db.models import EngagementSnapshot
 from bot.engagement.report import build
 from bot.engagement.sampling import estimate_total, split_sample
+from bot.storage.models import EngagementSnapshot
 from tests.engagement.conftest import World
 
 

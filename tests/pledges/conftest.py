@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Campaign, GoalPolicy, PledgeCampaign
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.pledging import PledgeReceipt, add_pledge
-from bot.vault import Vault
+from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
+from bot.storage.vault import Vault
 from tests.cli.conftest import cli  # noqa: F401 - the command-line fixture, for test_cli
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)

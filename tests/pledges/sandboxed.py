@@ -9,16 +9,16 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from bot.config import load_settings
-from bot.daemon import Daemon
-from bot.db.models import GoalPolicy
+from bot.delivery.daemon import Daemon
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.jobs import periodic
 from bot.pledges.pledging import add_pledge, find_campaign
 from bot.pledges.release import ReleaseStatus, status
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxAdmin
-from bot.vault import generate_key
+from bot.settings import load_settings
+from bot.storage.models import GoalPolicy
+from bot.storage.vault import generate_key
 from tests.pledges.conftest import make_campaign
 
 

@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import PledgeCampaign
+from bot.campaigns.schedules.files import load_files
+from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.specs import Problem, SpecError
 from bot.pledges.campaigns import apply_campaigns
 from bot.pledges.images import from_bytes
-from bot.schedule_pledges import load_pledge_files
-from bot.schedules import load_files
-from bot.specs import Problem, SpecError
+from bot.storage.models import PledgeCampaign
 from tests.pledges.pictures import JPEG_3X2, png
 from tests.pledges.test_campaigns import GOOD, write
 

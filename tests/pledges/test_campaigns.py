@@ -9,11 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import GoalPolicy, PledgeCampaign, PledgeCampaignState
+from bot.campaigns.schedules.files import load_files
+from bot.campaigns.schedules.pledge_campaigns import KEYS, load_pledge_files
+from bot.campaigns.specs import SpecError
 from bot.pledges.campaigns import apply_campaigns
-from bot.schedule_pledges import KEYS, load_pledge_files
-from bot.schedules import load_files
-from bot.specs import SpecError
+from bot.storage.models import GoalPolicy, PledgeCampaign, PledgeCampaignState
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]

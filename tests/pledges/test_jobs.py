@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 from sqlalchemy import Engine
 
-from bot.config import load_settings
-from bot.db.models import PledgeCampaignState
 from bot.pledges.jobs import PledgeJobs, periodic
 from bot.pledges.pledging import PledgeReceipt
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.settings import load_settings
+from bot.storage.models import PledgeCampaignState
 from tests.pledges.conftest import RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]

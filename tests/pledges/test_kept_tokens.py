@@ -10,14 +10,14 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import load_settings
-from bot.db.models import Account, AccountStatus, Delivery, DeliveryState, Pledge
+from bot.campaigns.enqueue import resolve_target
 from bot.pledges import kept_tokens
 from bot.pledges.jobs import PledgeJobs
 from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
 from bot.pledges.release import release, settle
-from bot.queue import resolve_target
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.settings import load_settings
+from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState, Pledge
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
@@ -139,7 +139,7 @@ def test_on_an_accelerated_sandbox_the_window_passes_as_fast_as_the_snapshots() 
 
 @pytest.mark.parametrize("bad", ["maybe", "2"])
 def test_the_setting_is_true_or_false_and_a_bad_value_is_named(bad: str) -> None:
-    from bot.config import ConfigError
+    from bot.settings import ConfigError
 
     with pytest.raises(ConfigError, match="PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT.*true or false"):
         load_settings(None, environ={"PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT": bad})

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from starlette.testclient import TestClient
 
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.web.app import create_web_app
 from tests.web.conftest import (  # noqa: F401 - the campaign pages' fixtures
     TESTSERVER,

@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.db.models import Account, Delivery, EngagementSnapshot
 from bot.engagement.plan import on_clock
 from bot.engagement.poll import Poller
 from bot.pledges import kept_tokens
 from bot.pledges.jobs import PledgeJobs
 from bot.pledges.pledging import find_campaign
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle, running_sandbox
+from bot.storage.models import Account, Delivery, EngagementSnapshot
 from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
 
 

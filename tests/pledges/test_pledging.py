@@ -7,7 +7,6 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import Account, AccountStatus, Pledge, PledgeState
 from bot.pledges.pledging import (
     PledgeError,
     PledgeReceipt,
@@ -20,7 +19,8 @@ from bot.pledges.pledging import (
     progress,
     withdraw,
 )
-from bot.vault import Vault
+from bot.storage.models import Account, AccountStatus, Pledge, PledgeState
+from bot.storage.vault import Vault
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]

@@ -13,13 +13,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import load_settings
-from bot.db.models import Pledge, PledgeState
 from bot.platforms.base import AccountInfo, AuthError, Credentials
 from bot.pledges.mail import Mailer
 from bot.pledges.pledging import PledgeReceipt
 from bot.pledges.readiness import check_readiness
-from bot.vault import Vault
+from bot.settings import load_settings
+from bot.storage.models import Pledge, PledgeState
+from bot.storage.vault import Vault
 from tests.pledges.conftest import make_campaign
 from tests.pledges.test_readiness import CHECK_AT, Tokens
 

@@ -9,7 +9,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.db.models import (
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
+from bot.platforms.base import AuthError, Credentials, Published
+from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
+from bot.pledges.release import release, run_due, spread, status
+from bot.storage.models import (
     Delivery,
     DeliveryState,
     GoalPolicy,
@@ -19,12 +24,7 @@ from bot.db.models import (
     PledgeState,
     Post,
 )
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
-from bot.platforms.base import AuthError, Credentials, Published
-from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
-from bot.pledges.release import release, run_due, spread, status
-from bot.vault import Vault
+from bot.storage.vault import Vault
 from tests.fakes import FakePlatform
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 

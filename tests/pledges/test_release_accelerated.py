@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.db.models import Delivery
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import running_sandbox
+from bot.storage.models import Delivery
 from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
 from tests.pledges.test_release_sandbox import posts_by_account
 

@@ -12,18 +12,9 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import load_settings
-from bot.db.models import (
-    Account,
-    Delivery,
-    Pledge,
-    PledgeCampaign,
-    PledgeCampaignState,
-    PledgeState,
-    Post,
-)
-from bot.delivery import Deliverer, RetryPolicy
-from bot.ledger import Ledger
+from bot.campaigns.specs import SpecError
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.campaigns import PledgeCampaignSpec, apply_campaigns
 from bot.pledges.jobs import PledgeJobs
@@ -37,9 +28,18 @@ from bot.pledges.pledging import (
     withdraw,
 )
 from bot.pledges.release import release, run_due, settle
-from bot.runtime import Runtime
-from bot.specs import SpecError
-from bot.vault import Vault
+from bot.runtime.wiring import Runtime
+from bot.settings import load_settings
+from bot.storage.models import (
+    Account,
+    Delivery,
+    Pledge,
+    PledgeCampaign,
+    PledgeCampaignState,
+    PledgeState,
+    Post,
+)
+from bot.storage.vault import Vault
 from tests.fakes import FakePlatform
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 

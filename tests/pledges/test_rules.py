@@ -7,11 +7,11 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import load_settings
-from bot.db.models import Delivery, DeliveryState
 from bot.pledges.pledging import PledgeReceipt, find_campaign
 from bot.pledges.rules import check
-from bot.vault import Vault
+from bot.settings import load_settings
+from bot.storage.models import Delivery, DeliveryState
+from bot.storage.vault import Vault
 from tests.factories import add_account, queue, spec
 from tests.pledges.conftest import RELEASE, make_campaign
 

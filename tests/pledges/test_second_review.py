@@ -11,16 +11,16 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import load_settings
-from bot.db.models import Pledge, PledgeState
+from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.specs import SpecError
 from bot.pledges.campaigns import PledgeCampaignSpec, check_spec
 from bot.pledges.mail import Mailer, reconnect_message
 from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
 from bot.pledges.readiness import check_readiness
 from bot.pledges.texts import utm_tag
-from bot.schedule_pledges import load_pledge_files
-from bot.specs import SpecError
-from bot.vault import Vault
+from bot.settings import load_settings
+from bot.storage.models import Pledge, PledgeState
+from bot.storage.vault import Vault
 from tests.pledges.conftest import NOW, RELEASE, make_campaign
 from tests.pledges.test_readiness import CHECK_AT, Inbox, Tokens, smtp  # noqa: F401
 from tests.pledges.test_rules import five_pledges_and_three_union_posts, report
@@ -162,10 +162,10 @@ def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
 ) -> None:
     # A supporter who signs in with Facebook and leaves at the Page picker leaves their
     # Pages' tokens (sealed) in a sign-in row; they must not stay there for good.
-    from bot.db.models import OAuthRequest
     from bot.pledges.jobs import PledgeJobs
-    from bot.runtime import Runtime
-    from bot.vault import generate_key
+    from bot.runtime.wiring import Runtime
+    from bot.storage.models import OAuthRequest
+    from bot.storage.vault import generate_key
     from bot.web import signins
 
     key = generate_key()

@@ -25,8 +25,8 @@ from requests.adapters import HTTPAdapter
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from bot.sandbox.graph_api import admin_routes, routes
-from bot.sandbox.graph_state import GraphState
+from bot.sandbox.graph.api import admin_routes, routes
+from bot.sandbox.graph.state import GraphState
 
 GRAPH_VERSION = "v25.0"
 START = datetime(2026, 11, 22, 10, 0, tzinfo=UTC).timestamp()

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bot.sandbox import graph_errors as errors
-from bot.sandbox.graph_state import GraphState
+from bot.sandbox.graph import errors as errors
+from bot.sandbox.graph.state import GraphState
 from tests.sandbox.graph_fixtures import START, HandClock, Options
 
 

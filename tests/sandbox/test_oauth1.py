@@ -11,8 +11,8 @@ import requests
 import twitter_text
 from requests_oauthlib import OAuth1
 
-from bot.sandbox import oauth1
-from bot.sandbox.x_api import MAX_WEIGHTED_LENGTH, excess_length
+from bot.sandbox.x import oauth1
+from bot.sandbox.x.api import MAX_WEIGHTED_LENGTH, excess_length
 
 CK, CS, TOKEN, SECRET = "ck", "c&s", "123-tok", "t s~"
 

@@ -6,7 +6,7 @@ import random
 
 import twitter_text
 
-from bot.sandbox.x_state import _MAYBE_URL, shown_text
+from bot.sandbox.x.state import _MAYBE_URL, shown_text
 
 
 def test_shown_text_wraps_links_and_escapes_entities() -> None:

@@ -15,11 +15,11 @@ import requests
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from bot.config import load_settings
-from bot.db.models import Campaign, PledgeCampaign
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from bot.vault import generate_key
+from bot.settings import load_settings
+from bot.storage.models import Campaign, PledgeCampaign
+from bot.storage.vault import generate_key
 from bot.web.app import create_web_app
 
 TESTSERVER = "http://testserver"

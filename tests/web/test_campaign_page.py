@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.db.models import Delivery, Pledge, PledgeCampaign, PledgeCampaignState
 from bot.engagement import report
 from bot.engagement.poll import poller_for
 from bot.engagement.report import Total
 from bot.pledges import images, release
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Delivery, Pledge, PledgeCampaign, PledgeCampaignState
 from bot.web.app import create_web_app
 from bot.web.campaign import shown, time_left
 from tests.pledges import pictures

@@ -5,8 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.db.models import Account, Pledge
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Account, Pledge
 from tests.web.conftest import consent_facebook, csrf_of, local, start_facebook
 
 

@@ -6,8 +6,8 @@ import requests
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from bot.db.models import Account, OAuthRequest, Pledge
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Account, OAuthRequest, Pledge
 from tests.web.conftest import consent_x, csrf_of, local, pledge_x, start_x
 
 

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from starlette.requests import Request
 from starlette.testclient import TestClient
 
-from bot.db.models import OAuthRequest
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import OAuthRequest
 from bot.web import signins
 from bot.web.security import RateLimiter, client_address
 from tests.web.conftest import (

@@ -12,10 +12,10 @@ import requests
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
-from bot.db.models import Pledge
 from bot.pledges.pledging import find_campaign
 from bot.pledges.release import release
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Pledge
 from bot.web import signins
 from tests.web.conftest import (
     Clock,

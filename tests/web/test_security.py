@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle
 from bot.web.app import SESSION_COOKIE, create_web_app
 from bot.web.security import RateLimiter
@@ -131,7 +131,7 @@ def test_pages_send_headers_that_keep_the_withdraw_secret_and_frames_out(
 def test_no_token_is_ever_rendered(client: TestClient, runtime: Runtime, campaign: str) -> None:
     from sqlalchemy import select
 
-    from bot.db.models import Account
+    from bot.storage.models import Account
 
     private = pledge_x(client, "rep_tok")
     with runtime.sessions() as session:
@@ -149,7 +149,7 @@ def test_no_token_reaches_the_database_file_or_the_logs_in_plaintext(
 
     from sqlalchemy import select
 
-    from bot.db.models import Account
+    from bot.storage.models import Account
 
     caplog.set_level(logging.INFO)
     private = pledge_x(client, "rep_plain")

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.db.models import Account, Pledge, PledgeState
-from bot.runtime import Runtime
+from bot.runtime.wiring import Runtime
+from bot.storage.models import Account, Pledge, PledgeState
 from tests.web.conftest import Clock, csrf_of, pledge_x
 
 

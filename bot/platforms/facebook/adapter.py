@@ -301,7 +301,7 @@ class FacebookPlatform:
         return graph
 
     def async_publisher(self, session: aiohttp.ClientSession) -> FacebookAsyncPublisher:
-        """Single Page posts on asyncio, for bursts (bot/dispatch.py); ``session`` is an
+        """Single Page posts on asyncio, for bursts (bot/delivery/dispatcher.py); ``session`` is an
         aiohttp session of the caller's event loop. (Imported here: the async module
         uses this one's error table.)"""
         from bot.platforms.facebook.async_publish import FacebookAsyncPublisher

@@ -19,7 +19,7 @@ import aiohttp
 import requests
 import tweepy
 
-from bot import text_rules
+from bot.campaigns import text_rules
 from bot.platforms.base import (
     AccountInfo,
     Credentials,
@@ -156,7 +156,7 @@ class XPlatform:
         return f"https://x.com/i/web/status/{post_id}"
 
     def async_publisher(self, session: aiohttp.ClientSession) -> XAsyncPublisher:
-        """Single posts on asyncio, for bursts (bot/dispatch.py); ``session`` belongs to
+        """Single posts on asyncio, for bursts (bot/delivery/dispatcher.py); ``session`` belongs to
         the caller's event loop."""
         return XAsyncPublisher(
             session,

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bot import text_rules
+from bot.campaigns import text_rules
 from bot.platforms.async_http import (
     NETWORK_FAILURES,
     classify_async_failure,

@@ -1,0 +1,374 @@
+"""Putting posts in the queue: every spec checked against the database, then all stored
+in one transaction, or none.
+
+Re-applying is safe: a post is found again by (campaign, key); pending posts are updated
+in place, posts that have started going out are never changed, nothing is duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from bot.campaigns import text_rules
+from bot.campaigns.specs import PLATFORMS, PostSpec, Problem, SpecError
+from bot.storage.models import (
+    Account,
+    AccountStatus,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    Post,
+    PostState,
+    utcnow,
+)
+
+logger = logging.getLogger(__name__)
+
+# Graph API: scheduled_publish_time must lie between 10 minutes and 30 days ahead.
+# https://developers.facebook.com/docs/pages-api/posts (Publish a Page post, scheduled)
+FACEBOOK_HOLD_MIN = timedelta(minutes=10)
+FACEBOOK_HOLD_MAX = timedelta(days=30)
+
+
+@dataclass
+class ApplyReport:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # started or cancelled: left as they are
+    skipped: list[str] = field(default_factory=list)  # reminders already in the past
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return len(self.created) + len(self.updated)
+
+
+def resolve_target(session: Session, target: str) -> tuple[Account | None, str]:
+    """``x`` → the campaign's own X account; ``x:@handle`` → that account.
+
+    Returns (account, problem message); exactly one is set.
+    """
+    platform, _, handle = target.partition(":")
+    platform = platform.strip().lower()
+    if platform not in PLATFORMS:
+        return None, f"unknown platform; use one of: {', '.join(PLATFORMS)}"
+    # Only the campaign's own accounts: a schedule never posts from a supporter's account.
+    query = select(Account).where(Account.platform == platform, Account.owner_kind == "campaign")
+    if handle:
+        wanted = handle.strip().lstrip("@").lower()
+        account = next(
+            (a for a in session.scalars(query) if a.handle.lstrip("@").lower() == wanted), None
+        )
+        if account is None:
+            return None, (
+                f"no {platform} account @{wanted} is connected; see `python main.py accounts "
+                "list`, or connect it with `python main.py accounts connect`"
+            )
+    else:
+        account = session.scalars(query.order_by(Account.is_default.desc(), Account.id)).first()
+        if account is None:
+            return None, (
+                f"the campaign has no {platform} account yet; connect one with `python main.py "
+                f"accounts connect {platform}` or set its tokens in config.env"
+            )
+    if account.status == AccountStatus.DISABLED:
+        return None, f"account @{account.handle} is disabled"
+    return account, ""
+
+
+def _check_spec(
+    session: Session, spec: PostSpec, now: datetime, allow_past: bool
+) -> tuple[list[Account], list[Problem]]:
+    problems: list[Problem] = []
+
+    def problem(field_name: str, value: str, message: str) -> None:
+        where = spec.where(field_name.split("[")[0].split(".")[0])
+        problems.append(Problem(where, field_name, value, message))
+
+    accounts: list[Account] = []
+    if not spec.targets:
+        problem("to", "", "no targets: say where to post, e.g. to: [x, facebook]")
+    for target in spec.targets:
+        account, message = resolve_target(session, target)
+        if account is None:
+            problem("to", target, message)
+            continue
+        if account in accounts:
+            continue
+        accounts.append(account)
+        parts = spec.parts.get(account.platform, ())
+        if not parts:
+            problem("text", "", f"no text for {account.platform}")
+        for index, part in enumerate(parts):
+            # On X the link goes into the first part's text, where it counts 23.
+            sent = (
+                text_rules.x_text(part, spec.link)
+                if account.platform == "x" and index == 0
+                else part
+            )
+            refusal = text_rules.check(account.platform, sent)
+            if refusal:
+                label = f"thread[{index + 1}]" if len(parts) > 1 else "text"
+                problem(label, part, f"{account.platform}: {refusal}")
+    if spec.hold_on_facebook:
+        ahead = spec.scheduled_at - now
+        if not FACEBOOK_HOLD_MIN <= ahead <= FACEBOOK_HOLD_MAX:
+            problem(
+                "facebook.hold",
+                "true",
+                "Facebook holds posts only for times 10 minutes to 30 days ahead; "
+                "remove `hold` to let Clarion post it at the time",
+            )
+    return accounts, problems
+
+
+def _deliveries_due(spec: PostSpec, account: Account, now: datetime) -> datetime:
+    # A post Facebook holds itself is handed over straight away, with its publish time.
+    if spec.hold_on_facebook and account.platform == "facebook":
+        return now
+    return spec.scheduled_at
+
+
+def stored_parts(spec: PostSpec) -> dict[str, list[str]]:
+    """The texts exactly as they will be sent: on X the link is part of the first text
+    (where it was counted), so what is stored, sent and looked for is one string."""
+    parts = {platform: list(texts) for platform, texts in spec.parts.items()}
+    if spec.link and parts.get("x"):
+        parts["x"][0] = text_rules.x_text(parts["x"][0], spec.link)
+    return parts
+
+
+def started(post: Post) -> bool:
+    """Has any of it gone out, or might it have? (A thread waiting to retry its second
+    part is pending but started.)"""
+    return post.state == PostState.CANCELLED or any(
+        d.state != DeliveryState.PENDING or d.parts_done > 0 for d in post.deliveries
+    )
+
+
+def _status_word(post: Post) -> str:
+    if post.state == PostState.CANCELLED:
+        return "cancelled"
+    states = {d.state for d in post.deliveries}
+    for state, word in (
+        (DeliveryState.SENT, "sent"),
+        (DeliveryState.SENDING, "sending"),
+        (DeliveryState.UNKNOWN, "being checked"),
+        (DeliveryState.FAILED, "failed"),
+        (DeliveryState.MISSED, "missed"),
+    ):
+        if state in states:
+            return word
+    return "partly sent"
+
+
+def _same(post: Post, spec: PostSpec) -> bool:
+    return (
+        post.parts == stored_parts(spec)
+        and post.scheduled_at == spec.scheduled_at
+        and post.targets == list(spec.targets)
+        and post.link == spec.link
+        and post.hold_on_facebook == spec.hold_on_facebook
+        and post.timezone == spec.timezone
+    )
+
+
+def _write(
+    session: Session, post: Post, spec: PostSpec, accounts: list[Account], now: datetime
+) -> None:
+    post.parts = stored_parts(spec)
+    post.scheduled_at = spec.scheduled_at
+    post.timezone = spec.timezone
+    post.targets = list(spec.targets)
+    post.link = spec.link
+    post.kind = spec.kind
+    post.event_key = spec.event
+    post.hold_on_facebook = spec.hold_on_facebook
+    post.source = str(spec.source)
+    existing = {d.account_id: d for d in post.deliveries}
+    wanted = {a.id: a for a in accounts}
+    for account_id, delivery in existing.items():
+        # Conditional writes: if the daemon claimed a delivery since we read it, the
+        # row count is 0 and the whole apply is abandoned rather than racing the send.
+        if account_id not in wanted:
+            done = session.execute(
+                delete(Delivery).where(
+                    Delivery.id == delivery.id,
+                    Delivery.state == DeliveryState.PENDING,
+                    Delivery.parts_done == 0,
+                )
+            )
+        else:
+            done = session.execute(
+                update(Delivery)
+                .where(
+                    Delivery.id == delivery.id,
+                    Delivery.state == DeliveryState.PENDING,
+                    Delivery.parts_done == 0,
+                )
+                .values(due_at=_deliveries_due(spec, wanted[account_id], now))
+            )
+        if done.rowcount != 1:  # type: ignore[attr-defined]
+            raise StartedMeanwhile(f"{spec.campaign}/{spec.key}")
+    for account in accounts:
+        if account.id not in existing:
+            session.add(
+                Delivery(
+                    post=post,
+                    account_id=account.id,
+                    platform=account.platform,
+                    due_at=_deliveries_due(spec, account, now),
+                    state=DeliveryState.PENDING,
+                    platform_ids=[],
+                )
+            )
+
+
+class StartedMeanwhile(Exception):
+    """A post began going out while it was being changed; nothing was applied."""
+
+    def __init__(self, label: str) -> None:
+        super().__init__(
+            f"{label} started going out while this change was being applied, so nothing was "
+            "changed; run the command again to see its state"
+        )
+
+
+def apply_specs(
+    session: Session,
+    specs: Sequence[PostSpec],
+    *,
+    now: datetime,
+    allow_past: bool = False,
+    dry_run: bool = False,
+    commit: bool = True,
+) -> ApplyReport:
+    """Store ``specs`` all-or-nothing. Raises SpecError listing every problem found.
+
+    ``allow_past`` (the CLI's --now): a new post whose time has passed goes out at once
+    instead of being refused. The caller's session is committed unless ``dry_run`` (rolled
+    back) or ``commit=False`` (the caller commits, with other changes of the same files).
+    """
+    report = ApplyReport()
+    problems: list[Problem] = []
+    campaigns: dict[str, Campaign] = {}
+    plan: list[tuple[PostSpec, list[Account], Post | None]] = []
+    for spec in specs:
+        accounts, found = _check_spec(session, spec, now, allow_past)
+        problems.extend(found)
+        campaign = (
+            campaigns.get(spec.campaign)
+            or session.scalars(select(Campaign).where(Campaign.slug == spec.campaign)).first()
+        )
+        if campaign is None:
+            campaign = Campaign(slug=spec.campaign, title=spec.campaign, timezone=spec.timezone)
+            session.add(campaign)
+        campaigns[spec.campaign] = campaign
+        post = None
+        if campaign.id is not None:
+            post = session.scalars(
+                select(Post).where(Post.campaign_id == campaign.id, Post.key == spec.key)
+            ).first()
+        label = f"{spec.campaign}/{spec.key}"
+        if post is not None and started(post):
+            report.kept.append(label)
+            if not _same(post, spec):
+                report.notes.append(
+                    f"{label}: already {_status_word(post)} — the file's changes to it are "
+                    "not applied"
+                )
+            continue
+        if spec.scheduled_at < now and not (post is not None and _same(post, spec)):
+            if spec.kind == "reminder":
+                report.skipped.append(label)
+                report.notes.append(f"{label}: reminder time has passed — not queued")
+                continue
+            if not allow_past:
+                problems.append(
+                    Problem(
+                        spec.where("at"),
+                        "at",
+                        f"{spec.scheduled_at.astimezone(ZoneInfo(spec.timezone)):%Y-%m-%d %H:%M}",
+                        "is in the past; give a future time, or use --now to post it straight away",
+                    )
+                )
+                continue
+            spec = _at(spec, now)
+        plan.append((spec, accounts, post))
+    if problems:
+        session.rollback()
+        raise SpecError(problems)
+    try:
+        for spec, accounts, post in plan:
+            label = f"{spec.campaign}/{spec.key}"
+            if post is None:
+                post = Post(campaign=campaigns[spec.campaign], key=spec.key, deliveries=[])
+                session.add(post)
+                _write(session, post, spec, accounts, now)
+                report.created.append(label)
+            elif _same(post, spec):
+                report.unchanged.append(label)
+            else:
+                _write(session, post, spec, accounts, now)
+                report.updated.append(label)
+        session.flush()
+    except StartedMeanwhile:
+        session.rollback()
+        raise
+    if dry_run:
+        session.rollback()
+    elif commit:
+        session.commit()
+    return report
+
+
+def _at(spec: PostSpec, when: datetime) -> PostSpec:
+    from dataclasses import replace
+
+    return replace(spec, scheduled_at=when)
+
+
+def find_post(session: Session, ref: str) -> Post | None:
+    """A post by numeric id or by ``campaign/key``."""
+    if ref.isdigit():
+        return session.get(Post, int(ref))
+    slug, _, key = ref.partition("/")
+    return session.scalars(
+        select(Post).join(Campaign).where(Campaign.slug == slug, Post.key == key)
+    ).first()
+
+
+@dataclass
+class CancelResult:
+    cancelled: int
+    already_out: int
+
+
+def cancel_post(session: Session, post: Post) -> CancelResult:
+    """Cancel what has not gone out yet. Deliveries already sending or sent stay as they
+    are; a thread with parts out stops where it is."""
+    post.state = PostState.CANCELLED
+    # Only rows still pending at the moment of the UPDATE are cancelled: one the daemon
+    # claimed a moment ago keeps going, and is reported as (possibly) out.
+    result = session.execute(
+        update(Delivery)
+        .where(Delivery.post_id == post.id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.CANCELLED, updated_at=utcnow())
+    )
+    cancelled = result.rowcount  # type: ignore[attr-defined]
+    session.commit()
+    out_or_going = Delivery.state.in_(
+        (DeliveryState.SENDING, DeliveryState.UNKNOWN, DeliveryState.SENT)
+    ) | ((Delivery.state == DeliveryState.CANCELLED) & (Delivery.parts_done > 0))
+    already = session.scalar(
+        select(func.count()).select_from(Delivery).where(Delivery.post_id == post.id, out_or_going)
+    )
+    return CancelResult(cancelled, int(already or 0))

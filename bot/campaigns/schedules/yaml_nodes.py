@@ -1,0 +1,261 @@
+"""Reading a schedule file's YAML while remembering which line every value came from.
+
+``yaml.safe_load`` throws line numbers away, so we compose the node tree ourselves
+(SafeLoader only: no Python object tags) and read values from nodes. Every problem is
+collected, never raised, so one run reports everything wrong with a file.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import yaml
+
+from bot.campaigns.specs import Location, Problem
+
+Node = yaml.Node
+MAPPING = "a set of 'name: value' lines"
+
+
+def kind_of(node: Node) -> str:
+    """How a volunteer would describe what they wrote."""
+    if isinstance(node, yaml.MappingNode):
+        return MAPPING
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    if node.tag == "tag:yaml.org,2002:null":
+        return "empty"
+    return "text"
+
+
+def shown(node: Node) -> str:
+    """The value as written, compactly: for Problem.value."""
+    if isinstance(node, yaml.ScalarNode):
+        return str(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return "[" + ", ".join(shown(child) for child in node.value) + "]"
+    pairs = (f"{shown(key)}: {shown(value)}" for key, value in node.value)
+    return "{" + ", ".join(pairs) + "}"
+
+
+def closest(
+    word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> str | None:
+    """The choice the volunteer most likely meant by ``word``, if any is close.
+
+    ``aliases`` maps other words people use (and their typos) to a choice: "mesage" is
+    close to the alias "message", which means "text".
+    """
+    lowered = word.lower()
+    aliases = {k.lower(): v for k, v in (aliases or {}).items()}
+    if lowered in aliases:
+        return aliases[lowered]
+    by_lower = {choice.lower(): choice for choice in choices}
+    if lowered in by_lower:
+        return by_lower[lowered]
+    close = difflib.get_close_matches(lowered, [*by_lower, *aliases], n=1, cutoff=0.6)
+    if not close:
+        return None
+    return by_lower.get(close[0]) or aliases[close[0]]
+
+
+def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None = None) -> str:
+    """ "; did you mean 'x'?" when something close exists, else ""."""
+    match = closest(word, choices, aliases)
+    return f"; did you mean {match!r}?" if match else ""
+
+
+class Reader:
+    """Problems found in one source, and helpers that read typed values from nodes."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        # Used only for its node helpers; SafeConstructor builds plain values only.
+        self._constructor = yaml.constructor.SafeConstructor()
+        self._lines: list[str] = []
+
+    def where(self, node: Node | None) -> Location:
+        line = node.start_mark.line + 1 if node is not None else None
+        return Location(self.source, line)
+
+    @staticmethod
+    def lines(fields: Mapping[str, Node], **extra: Node) -> dict[str, int]:
+        """The line of each field, for problems found later against the database."""
+        found = {name: node.start_mark.line + 1 for name, node in fields.items()}
+        found.update({name: node.start_mark.line + 1 for name, node in extra.items()})
+        if "thread" in found:
+            found.setdefault("text", found["thread"])
+        return found
+
+    def problem(self, node: Node | None, field: str, value: str, message: str) -> None:
+        self.problems.append(Problem(self.where(node), field, value, message))
+
+    def compose(self, text: str) -> Node | None:
+        """The document's root node, or None (with a problem) if the YAML is broken/empty."""
+        self._lines = text.splitlines()
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+        except yaml.MarkedYAMLError as error:
+            self.problems.append(self._syntax_problem(text, error))
+            return None
+        except yaml.YAMLError as error:
+            self.problems.append(
+                Problem(Location(self.source), "YAML", "", f"the file is not valid YAML: {error}")
+            )
+            return None
+        finally:
+            loader.dispose()
+        if root is None:
+            self.problems.append(
+                Problem(
+                    Location(self.source, 1),
+                    "file",
+                    "",
+                    "the file is empty; see docs/schedule-files.md for an example",
+                )
+            )
+        return root
+
+    def _syntax_problem(self, text: str, error: yaml.MarkedYAMLError) -> Problem:
+        """Where the parser gave up (problem_mark), plus where the construct it was reading
+        began (context_mark): for an unclosed quote that is the line to fix."""
+        lines = text.splitlines()
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark is not None else None
+        written = lines[line - 1].strip() if line and line <= len(lines) else ""
+        detail = str(error.problem or error.context or "unreadable")
+        context = error.context_mark
+        if error.context and context is not None and context is not mark:
+            detail += f" ({error.context} that starts on line {context.line + 1})"
+        if "'\\t'" in detail:
+            detail += "; indent with spaces, never tabs"
+        return Problem(
+            Location(self.source, line),
+            "YAML",
+            written,
+            f"the file is not valid YAML: {detail}; check the indentation, and put text "
+            "containing ': ' or ' #' in quotes or after 'text: >'",
+        )
+
+    def mapping(
+        self,
+        node: Node,
+        field: str,
+        allowed: Sequence[str],
+        *,
+        required: Mapping[str, str] | None = None,
+        aliases: Mapping[str, str] | None = None,
+        hint: str = "",
+    ) -> dict[str, Node] | None:
+        """The node's keys (as written) → value nodes. Unknown and duplicate keys and
+        missing ``required`` keys (key → what to write) are problems; None if the node is
+        not a mapping at all."""
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(
+                node, field or "file", shown(node), f"must be {MAPPING}, not {kind_of(node)}{hint}"
+            )
+            return None
+        explicit = {id(key) for key, _ in node.value}
+        try:  # '<<: *common' merge keys, as PyYAML's own constructor allows them.
+            self._constructor.flatten_mapping(node)
+        except yaml.constructor.ConstructorError as error:
+            self.problem(node, field, shown(node), f"{error.problem}; merge ('<<') a mapping")
+        result: dict[str, Node] = {}
+        key_nodes: dict[str, Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value) if isinstance(key_node, yaml.ScalarNode) else shown(key_node)
+            name = f"{field}.{key}" if field else key
+            if key in result:
+                # A key written here overrides one merged in with '<<'; written twice is a slip.
+                if id(key_node) in explicit and id(key_nodes[key]) not in explicit:
+                    result[key], key_nodes[key] = value_node, key_node
+                elif id(key_node) in explicit:
+                    self.problem(key_node, name, key, f"{key!r} is given twice here; keep one")
+            elif key not in allowed:
+                self.problem(
+                    key_node,
+                    name,
+                    key,
+                    f"unknown setting {key!r}{suggest(key, allowed, aliases)} "
+                    f"(allowed here: {', '.join(allowed)})",
+                )
+            else:
+                result[key], key_nodes[key] = value_node, key_node
+        for key, advice in (required or {}).items():
+            if key not in result:
+                name = f"{field}.{key}" if field else key
+                self.problem(node, name, "", f"{key!r} is missing; {advice}")
+        return result
+
+    def sequence(self, node: Node, field: str, example: str) -> list[Node] | None:
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(
+                node,
+                field,
+                shown(node),
+                f"must be a list, not {kind_of(node)}; for example: {example}",
+            )
+            return None
+        return list(node.value)
+
+    def text(self, node: Node, field: str, example: str = "") -> str | None:
+        """A scalar as written (so `id: 007` stays '007'); None (with a problem) otherwise."""
+        if not _plain_tag(node):
+            self.problem(
+                node,
+                field,
+                shown(node),
+                f"uses the YAML tag {node.tag!r}, which Clarion does not accept; remove it",
+            )
+            return None
+        if isinstance(node, yaml.ScalarNode) and node.tag != "tag:yaml.org,2002:null":
+            return str(node.value)
+        advice = f"; for example: {example}" if example else ""
+        self.problem(node, field, shown(node), f"must be text, not {kind_of(node)}{advice}")
+        return None
+
+    def prose(self, node: Node, field: str, example: str = "") -> str | None:
+        """Text a person reads (a post, a title): like ``text``, but refuses a hashtag
+        that YAML would silently drop. In unquoted text, ' #' starts a comment, so
+        `text: Join us #DefendTheUnion` would post "Join us"."""
+        value = self.text(node, field, example)
+        if value is None or not isinstance(node, yaml.ScalarNode) or node.style is not None:
+            return value
+        end = node.end_mark
+        rest = self._lines[end.line][end.column :] if end.line < len(self._lines) else ""
+        if rest.lstrip().startswith("#"):
+            self.problem(
+                node,
+                field,
+                f"{value} {rest.strip()}",
+                f"everything from {rest.strip()[:20]!r} on is read as a YAML comment and "
+                "would not be posted; put the text in quotes, or write it on the next "
+                "lines after 'text: >'",
+            )
+            return None
+        return value
+
+    def value(self, node: Node) -> Any:
+        """The scalar as YAML types it (bool, int, date, str...)."""
+        if not _plain_tag(node):
+            return None
+        try:
+            return self._constructor.construct_object(node, deep=True)
+        except yaml.YAMLError:
+            return None
+
+
+def _plain_tag(node: Node) -> bool:
+    """Only YAML's own plain types: '!!python/...' and custom '!tags' are refused (and
+    since we compose with SafeLoader they are never constructed anyway)."""
+    return node.tag in _PLAIN_TAGS
+
+
+_PLAIN_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}"
+    for name in ("str", "int", "float", "bool", "null", "timestamp", "map", "seq")
+)

@@ -1,0 +1,81 @@
+"""Plain descriptions of what a volunteer asked for, before anything is stored.
+
+Schedule files (``bot.campaigns.schedules.files``) and the CLI both produce these;
+``bot.campaigns.enqueue`` validates them against the database (accounts, existing posts) and
+stores them all-or-nothing. Keeping them plain dataclasses keeps parsing free of the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+PLATFORMS = ("x", "facebook")
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value came from, so an error can point at it."""
+
+    file: str  # path as the volunteer wrote it, or "<command line>"
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.line is not None else self.file
+
+
+@dataclass(frozen=True)
+class PostSpec:
+    """One post to queue: the same message to one or more targets at one time.
+
+    ``parts`` maps a platform name to the list of texts to post there: one item for a
+    single post, several for an X thread (each a reply to the last). Facebook gets one
+    item (a thread is joined into one post by the parser).
+    ``targets`` are what the volunteer wrote in ``to:``: a platform name (the
+    campaign's own account there) or ``platform:handle`` for a named account.
+    ``scheduled_at`` is timezone-aware; ``timezone`` is the IANA name it was written in.
+    """
+
+    campaign: str
+    key: str  # the post's id within its campaign, stable across re-applies
+    scheduled_at: datetime
+    timezone: str
+    targets: tuple[str, ...]
+    parts: dict[str, tuple[str, ...]]
+    link: str | None = None
+    hold_on_facebook: bool = False  # ask Facebook itself to publish at the time
+    source: Location = field(default_factory=lambda: Location("<command line>"))
+    event: str | None = None  # the event key, for reminders expanded from an event
+    kind: str = "post"  # post | reminder | thread
+    # The line of each field as written (``to``, ``at``, ``text``…), so that problems
+    # found later, against the database, still point at the right line.
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+    def where(self, field_name: str) -> Location:
+        line = self.lines.get(field_name)
+        return Location(self.source.file, line) if line is not None else self.source
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the input: names the place, the field, the value and the fix."""
+
+    where: Location
+    field: str
+    value: str
+    message: str
+
+    def __str__(self) -> str:
+        shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."
+        return f"{self.where}: {self.field}={shown!r}: {self.message}"
+
+
+class SpecError(Exception):
+    """Input was refused; nothing was stored. Carries every problem found, not just one."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = problems
+        noun = "problem" if len(problems) == 1 else "problems"
+        body = "\n".join(f"  {p}" for p in problems)
+        super().__init__(f"{len(problems)} {noun} found; nothing was changed:\n{body}")

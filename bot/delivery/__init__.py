@@ -1,0 +1,5 @@
+"""The delivery engine.
+
+The clock (daemon), the dispatcher, the deliverer (the only place that retries), the ledger and
+its sweeps.
+"""

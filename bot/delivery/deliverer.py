@@ -1,0 +1,381 @@
+"""Sending one delivery: the only place that retries, backs off and waits out rate limits.
+
+Adapters make one attempt and classify the outcome (bot/platforms/base.py); this module
+reads that class and records what happens next in the ledger:
+
+    TransientError  → pending again after backoff with jitter (or the platform's reset
+                      time); a rate limit does not count as an attempt; after
+                      MAX_ATTEMPTS the delivery fails. If the error says the post may
+                      have been created (a 5xx to a create), it is handled as unknown.
+    AuthError       → failed, and the account is marked needs-reconnect
+    PermanentError  → failed with the platform's message — except a "duplicate" answer
+                      after an attempt of ours whose outcome was unknown: that is most
+                      likely our own post, so it is looked for instead
+    OutcomeUnknown  → unknown: the next attempt looks on the platform first
+    anything else   → unknown (a bug of ours may strike after the post went out), logged
+
+The one rule above all: a delivery that may already be on the platform is never sent
+again without looking for it first. And nothing goes out later than ``late_after`` past
+its time: a demo reminder posted after the demo is worse than none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from bot.campaigns.enqueue import FACEBOOK_HOLD_MIN
+from bot.delivery.ledger import Job, Ledger
+from bot.delivery.policy import RateGates, RetryPolicy
+from bot.platforms.base import (
+    AsyncPublisher,
+    AuthError,
+    Credentials,
+    OutcomeUnknown,
+    PermanentError,
+    Platform,
+    PlatformError,
+    TransientError,
+)
+from bot.storage.models import utcnow
+from bot.storage.vault import Vault, VaultError
+
+__all__ = ["Deliverer", "RateGates", "RetryPolicy"]
+
+logger = logging.getLogger(__name__)
+
+
+class Deliverer:
+    def __init__(
+        self,
+        ledger: Ledger,
+        platforms: Mapping[str, Platform],
+        vault: Vault,
+        policy: RetryPolicy,
+        *,
+        gates: RateGates | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.platforms = platforms
+        self.vault = vault
+        self.policy = policy
+        self.gates = gates or RateGates()
+        self.clock = clock
+        self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        # When this attempt's request to create the post was made, per delivery: what an
+        # unknown outcome is settled from (a queued or retried attempt starts late).
+        self._publishing: dict[int, datetime] = {}
+
+    def run(self, delivery_id: int) -> str | None:
+        """Attempt one delivery if it is due and still ours to send; return what happened
+        ("sent", "retry", "failed", "unknown", "deferred", "cancelled", "missed",
+        "lost") or None when it was not ours to send. (The daemon claims in batches
+        through bot/delivery/dispatcher.py; this is the one-at-a-time form.)"""
+        job = self.ledger.claim(delivery_id, self.clock())
+        if job is None:
+            return None
+        return self.run_claimed(job)
+
+    def run_claimed(self, job: Job) -> str:
+        """Attempt a delivery this worker has claimed (``Ledger.claim_due``)."""
+        try:
+            return self._attempt(job)
+        except Exception as exc:
+            # A bug or a database error may strike after the post went out: never
+            # resend blindly, look for it first. (If even this write fails, the row
+            # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
+            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            return self._unknown(job, f"internal error ({type(exc).__name__})")
+        finally:
+            self.finished(job)
+
+    def finished(self, job: Job) -> None:
+        """Forget this attempt's request time (its outcome is recorded)."""
+        self._publishing.pop(job.delivery_id, None)
+
+    # --- the burst path (bot/delivery/dispatcher.py) -----------------------------------------
+
+    def simple(self, job: Job, now: datetime) -> bool:
+        """Whether ``_attempt`` would do nothing but send one post: a single part never
+        tried with an unknown outcome, on time, not rate-gated, not held by Facebook, its
+        post not cancelled by the time the job was read (the thread path records that).
+        Only those take the asyncio path; everything else goes through ``run_claimed``."""
+        return (
+            not job.check_first
+            and not job.cancelled
+            and job.parts_done == 0
+            and len(job.parts) == 1
+            and job.publish_at is None
+            and not self._too_late(job, now)
+            and self.gates.open_at(job.platform, job.account_id, now) is None
+        )
+
+    async def send_simple(self, job: Job, publisher: AsyncPublisher) -> str:
+        """Send a ``simple`` job on asyncio and record its success (group commit when the
+        ledger has it). A failure raises: the caller records it with ``after_failure``,
+        in a thread."""
+        creds = self.vault.open(job.sealed_credentials)
+        self._publishing[job.delivery_id] = self.clock()
+        published = await publisher.publish(creds, job.parts[0], link=job.link)
+        ids = [published.platform_id]
+        later = self.ledger.sent_later(job, ids, published, self.clock())
+        if later is not None:
+            kept = await asyncio.wrap_future(later)
+        else:  # no group commit: write in a thread, never in the event loop
+            kept = await asyncio.to_thread(self.ledger.sent, job, ids, published, self.clock())
+        if not kept:
+            return "lost"
+        logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+        return "sent"
+
+    def after_failure(self, job: Job, exc: BaseException) -> str:
+        """Record what a failed ``send_simple`` means, exactly as ``run_claimed`` would have
+        (blocking: run it in a thread)."""
+        try:
+            if isinstance(exc, PlatformError):
+                return self._classified(job, exc)
+            if isinstance(exc, VaultError):
+                return self._transient(job, TransientError(str(exc), code="vault"))
+            logger.error(
+                "delivery %s (%s): unexpected error",
+                job.delivery_id,
+                job.label,
+                exc_info=(type(exc), exc, exc.__traceback__),
+            )
+            return self._unknown(job, f"internal error ({type(exc).__name__})")
+        except Exception as error:
+            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            return self._unknown(job, f"internal error ({type(error).__name__})")
+
+    def _too_late(self, job: Job, now: datetime) -> bool:
+        late = self.policy.late_after
+        return late is not None and now - job.scheduled_at > late
+
+    def _attempt(self, job: Job) -> str:
+        now = self.clock()
+        if job.parts_done == 0 and not job.check_first and self._too_late(job, now):
+            return self._missed(job, now)
+        gate = self.gates.open_at(job.platform, job.account_id, now)
+        if gate is not None:
+            message = "waiting for the platform's rate limit to reset"
+            if job.check_first:  # keep the check: it may already be out
+                self.ledger.unknown(job, gate, message, now, count_attempt=False)
+            else:
+                self.ledger.retry_later(job, gate, message, "transient", now, count_attempt=False)
+            return "deferred"
+        publish_at = job.publish_at
+        if publish_at is not None and publish_at - now < FACEBOOK_HOLD_MIN:
+            # Too close for Facebook to hold it (it needs 10 minutes): post it ourselves
+            # at the time instead.
+            if now < publish_at and not job.check_first:
+                self.ledger.retry_later(
+                    job,
+                    publish_at,
+                    "posting at the time itself: too close for Facebook to hold",
+                    "transient",
+                    now,
+                    count_attempt=False,
+                )
+                return "deferred"
+            publish_at = None
+        try:
+            creds = self.vault.open(job.sealed_credentials)
+        except VaultError as exc:
+            if job.check_first:
+                return self._unknown(job, str(exc))
+            return self._transient(job, TransientError(str(exc), code="vault"))
+        platform = self.platforms[job.platform]
+        ids = list(job.platform_ids)
+        index = job.parts_done
+        if job.check_first and index < len(job.parts):
+            outcome = self._check(job, platform, creds, index, ids)
+            if outcome == "found":
+                index += 1
+            elif outcome != "absent":
+                return outcome
+            if job.cancelled:
+                self.ledger.cancelled(job, self.clock())
+                return "cancelled"
+            if outcome == "absent" and index == 0 and self._too_late(job, self.clock()):
+                return self._missed(job, self.clock())
+        while index < len(job.parts):
+            self._publishing[job.delivery_id] = self.clock()
+            try:
+                published = platform.publish(
+                    creds,
+                    job.parts[index],
+                    reply_to=ids[-1] if index > 0 else None,
+                    link=job.link if index == 0 else None,
+                    publish_at=publish_at,
+                )
+            except PlatformError as exc:
+                return self._classified(job, exc)
+            ids.append(published.platform_id)
+            index += 1
+            last = index == len(job.parts)
+            if last:  # one write records the last part and the result
+                kept = self.ledger.sent(job, ids, published, self.clock())
+            else:
+                kept = self.ledger.part_done(job, index - 1, ids, published, self.clock())
+            if not kept:  # another worker took the row: stop, whatever is left is theirs
+                return "lost"
+            if last:
+                logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+                return "sent"
+        # Nothing left to send: the check found the last part already out.
+        self.ledger.sent(job, ids, None, self.clock())
+        return "sent"
+
+    def _check(
+        self, job: Job, platform: Platform, creds: Credentials, index: int, ids: list[str]
+    ) -> str:
+        """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
+        now = self.clock()
+        try:
+            found = platform.find_recent(
+                creds, job.parts[index], job.since, link=job.link if index == 0 else None
+            )
+        except AuthError as exc:
+            return self._classified(job, exc)
+        except PermanentError as exc:
+            return self._unconfirmed(job, exc.message)
+        except PlatformError as exc:
+            if job.attempts >= self.policy.max_attempts:
+                return self._unconfirmed(job, exc.message)
+            wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
+            self.ledger.unknown(
+                job,
+                now + timedelta(seconds=wait),
+                f"could not check yet whether it went out: {exc.message}",
+                now,
+            )
+            return "unknown"
+        if found is not None:
+            logger.info(
+                "%s was already on %s (%s): not resending",
+                job.label,
+                job.account_handle,
+                found.platform_id,
+            )
+            ids.append(found.platform_id)
+            self.ledger.part_done(job, index, ids, found, now)
+            return "found"
+        settled = job.uncertain_since + timedelta(seconds=self.policy.settle_seconds)
+        if now < settled:
+            # Too soon to trust its absence: the timeline may not show it yet. A wait,
+            # not a try.
+            self.ledger.unknown(
+                job,
+                settled,
+                "not seen yet; looking again before resending",
+                now,
+                count_attempt=False,
+            )
+            return "unknown"
+        logger.info("%s was not found on %s: sending it", job.label, job.account_handle)
+        return "absent"
+
+    def _classified(self, job: Job, exc: PlatformError) -> str:
+        now = self.clock()
+        if isinstance(exc, TransientError):
+            if exc.maybe_sent and not exc.rate_limited:
+                return self._unknown(job, f"{exc.message}; it may have been posted")
+            return self._transient(job, exc)
+        if isinstance(exc, OutcomeUnknown):
+            return self._unknown(job, f"no answer after sending: {exc.message}")
+        if isinstance(exc, AuthError):
+            reason = f"{job.platform} rejected the token: {exc.message}"
+            self.ledger.failed(job, reason, "auth", now)
+            self.ledger.account_needs_reconnect(job.account_id, reason)
+            logger.warning(
+                "%s: %s needs reconnecting (%s)", job.label, job.account_handle, exc.message
+            )
+            return "failed"
+        if (
+            isinstance(exc, PermanentError)
+            and exc.duplicate
+            and (job.check_first or job.attempts > 1)
+        ):
+            # After an attempt whose outcome we did not learn, "duplicate" most likely
+            # means our own post is there: look for it rather than call it failed.
+            return self._unknown(job, f"{exc.message}; probably our earlier attempt")
+        kind = "permanent" if isinstance(exc, PermanentError) else exc.kind
+        self.ledger.failed(job, exc.message, kind, now)
+        logger.warning("%s to %s failed: %s", job.label, job.account_handle, exc.message)
+        return "failed"
+
+    def _unknown(self, job: Job, message: str) -> str:
+        if job.attempts >= self.policy.max_attempts:
+            return self._unconfirmed(job, message)
+        now = self.clock()
+        due = now + timedelta(seconds=self.policy.reconcile_seconds)
+        self.ledger.unknown(job, due, message, now, since=self._publishing.get(job.delivery_id))
+        logger.warning(
+            "%s to %s: outcome unknown (%s); will look before resending",
+            job.label,
+            job.account_handle,
+            message,
+        )
+        return "unknown"
+
+    def _unconfirmed(self, job: Job, message: str) -> str:
+        """The check itself cannot be done: stop, and tell a person to look."""
+        self.ledger.failed(
+            job,
+            f"could not confirm whether it went out ({message}); look on "
+            f"{job.account_handle} and queue it again if it is missing",
+            "unknown",
+            self.clock(),
+        )
+        logger.warning(
+            "%s to %s: could not confirm whether it went out (%s)",
+            job.label,
+            job.account_handle,
+            message,
+        )
+        return "failed"
+
+    def _missed(self, job: Job, now: datetime) -> str:
+        late = int((now - job.scheduled_at).total_seconds() // 60)
+        self.ledger.missed(job, f"not sent: it would have been {late} minutes late", now)
+        logger.warning(
+            "MISSED %s on %s: %s minutes past its time; not sent late",
+            job.label,
+            job.account_handle,
+            late,
+        )
+        return "missed"
+
+    def _transient(self, job: Job, exc: TransientError) -> str:
+        now = self.clock()
+        if exc.rate_limited:
+            wait = exc.retry_after if exc.retry_after is not None else self.policy.max_seconds
+            until = now + timedelta(seconds=wait)
+            self.gates.block(job.platform, job.account_id, until)
+            self.ledger.retry_later(
+                job, until, f"rate limited: {exc.message}", "transient", now, count_attempt=False
+            )
+            return "deferred"
+        if job.attempts >= self.policy.max_attempts:
+            self.ledger.failed(
+                job, f"gave up after {job.attempts} attempts: {exc.message}", "transient", now
+            )
+            logger.warning(
+                "%s to %s: gave up after %s attempts (%s)",
+                job.label,
+                job.account_handle,
+                job.attempts,
+                exc.message,
+            )
+            return "failed"
+        wait = self.policy.delay(job.attempts, exc.retry_after, self._rng)
+        self.ledger.retry_later(job, now + timedelta(seconds=wait), exc.message, "transient", now)
+        logger.info(
+            "%s to %s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
+        )
+        return "retry"

@@ -1,0 +1,215 @@
+"""The dispatcher: claims due deliveries in batches and keeps many sends in flight.
+
+APScheduler (bot/delivery/daemon.py) is the clock: at every moment something falls due it wakes
+the dispatcher, which claims what is due — one conditional UPDATE for up to
+``claim_batch`` rows, committed before any network call — and sends each claimed job:
+
+- a plain single post (``Deliverer.simple``) on asyncio, through the platform's
+  ``async_publisher`` when it has one: hundreds in flight on one thread, for a release;
+- everything else (threads, unknown outcomes to look for, posts Facebook holds, rate
+  gates, platforms without an async path) through ``Deliverer.run_claimed`` on a pool of
+  ``threads`` threads, exactly as before.
+
+At most ``max_in_flight`` jobs are claimed and unfinished at once, and deliveries whose
+outcome is unknown are claimed only as threads come free, so a claim is always close to
+its send. Results are recorded by the ledger's group commit. On stop nothing new is
+claimed; sends under way finish and are recorded; claimed jobs that had not started are
+given back (``Ledger.unclaim``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
+
+from bot.delivery.deliverer import Deliverer
+from bot.delivery.ledger import Job, Ledger
+from bot.platforms.async_http import async_session
+from bot.platforms.base import AsyncPublisher, Platform
+from bot.storage.models import utcnow
+
+logger = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        ledger: Ledger,
+        platforms: Mapping[str, Platform],
+        *,
+        threads: int = 16,
+        max_in_flight: int = 1000,
+        claim_batch: int = 500,
+        http_timeout: float = 30.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.deliverer = deliverer
+        self.ledger = ledger
+        self.platforms = platforms
+        self.threads = max(1, threads)
+        self.max_in_flight = max(1, max_in_flight)
+        self.claim_batch = max(1, claim_batch)
+        self.http_timeout = http_timeout
+        self.clock = clock
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="clarion-send")
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="clarion-claim")
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._wake: asyncio.Event | None = None
+        self._stopping = False
+        self._jobs: dict[int, Job] = {}  # claimed and not finished: the loop's own
+        self._jobs_lock = threading.Lock()
+        self._threaded = 0  # jobs handed to the thread pool and not finished
+        self._saturated = False
+        self.outcomes: dict[str, int] = {}
+        self.failure: str | None = None
+
+    # --- life cycle (called from the daemon's thread) -----------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="clarion-dispatch", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(10) or self.failure:
+            raise RuntimeError(self.failure or "the delivery dispatcher did not start")
+
+    def wake(self) -> None:
+        """Something may be due: claim what is (safe from any thread)."""
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed in between: stopping
+                loop.call_soon_threadsafe(wake.set)
+
+    def halt(self) -> None:
+        """Claim nothing more from now on (safe from any thread)."""
+        self._stopping = True
+        self.wake()
+
+    def stop(self) -> None:
+        """Claim nothing more, let sends under way finish and be recorded, give back
+        claims that had not started."""
+        self.halt()
+        if self._thread is not None:
+            self._thread.join()
+        self._pool.shutdown(wait=True)
+        self._db.shutdown(wait=True)
+
+    def in_flight(self) -> frozenset[int]:
+        """Deliveries claimed by this dispatcher and not yet recorded."""
+        with self._jobs_lock:
+            return frozenset(self._jobs)
+
+    # --- the loop ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        except BaseException as exc:
+            # Nothing can be sent any more: say so, and let the daemon stop (its sync
+            # checks ``failure``) rather than run on without sending.
+            self.failure = f"the delivery dispatcher stopped: {type(exc).__name__}: {exc}"
+            logger.critical("%s", self.failure, exc_info=True)
+            self._ready.set()
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._wake = asyncio.Event()
+        tasks: set[asyncio.Task[None]] = set()
+        async with async_session(timeout=self.http_timeout, limit=self.max_in_flight) as session:
+            publishers: dict[str, AsyncPublisher] = {}
+            for name, platform in self.platforms.items():
+                factory = getattr(platform, "async_publisher", None)
+                if factory is not None:
+                    publishers[name] = factory(session)
+            self._ready.set()
+            while not self._stopping:
+                await self._wake.wait()
+                self._wake.clear()
+                await self._claim_all(publishers, tasks)
+            if tasks:
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _claim_all(
+        self, publishers: dict[str, AsyncPublisher], tasks: set[asyncio.Task[None]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            with self._jobs_lock:
+                room = min(self.claim_batch, self.max_in_flight - len(self._jobs))
+            self._saturated = room <= 0
+            if room <= 0:
+                return  # a finishing send wakes us
+            threads_free = max(0, self.threads - self._threaded)
+            try:
+                jobs = await loop.run_in_executor(
+                    self._db, self.ledger.claim_due, self.clock(), room, threads_free
+                )
+            except Exception:
+                logger.exception("could not claim due deliveries; trying again at the next poll")
+                return
+            if self._stopping:  # claimed while the stop came: give them back unsent
+                await loop.run_in_executor(self._db, self._give_back, jobs)
+                return
+            with self._jobs_lock:
+                self._jobs.update((job.delivery_id, job) for job in jobs)
+            for job in jobs:
+                task = loop.create_task(self._send(job, publishers.get(job.platform)))
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+            if len(jobs) < room:
+                return  # nothing more is due now
+
+    async def _send(self, job: Job, publisher: AsyncPublisher | None) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            if self._stopping:  # claimed just before the stop: back to the queue, unsent
+                outcome = await loop.run_in_executor(self._pool, self._give_back_one, job)
+            elif publisher is not None and self.deliverer.simple(job, self.clock()):
+                try:
+                    outcome = await self.deliverer.send_simple(job, publisher)
+                except Exception as exc:
+                    outcome = await loop.run_in_executor(
+                        self._pool, self.deliverer.after_failure, job, exc
+                    )
+            else:
+                self._threaded += 1
+                try:
+                    outcome = await loop.run_in_executor(self._pool, self._threaded_run, job)
+                finally:
+                    self._threaded -= 1
+            self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+        except Exception:  # never leave the claim counted as in flight
+            logger.exception("delivery %s (%s): dispatch failed", job.delivery_id, job.label)
+        finally:
+            self.deliverer.finished(job)
+            with self._jobs_lock:
+                self._jobs.pop(job.delivery_id, None)
+            if self._saturated and self._wake is not None:
+                self._wake.set()
+
+    def _give_back_one(self, job: Job) -> str:
+        self.ledger.unclaim(job, self.clock())
+        return "unclaimed"
+
+    def _give_back(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self._give_back_one(job)
+
+    def _threaded_run(self, job: Job) -> str:
+        if self._stopping:  # claimed but not started: back to the queue for the next start
+            self.ledger.unclaim(job, self.clock())
+            return "unclaimed"
+        if not job.check_first and self.ledger.post_cancelled(job):
+            # It may have waited for a thread: a cancel in the meantime must hold.
+            self.ledger.cancelled_unsent(job, self.clock())
+            return "cancelled"
+        return self.deliverer.run_claimed(job)

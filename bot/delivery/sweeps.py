@@ -1,0 +1,176 @@
+"""The ledger's sweeps: what the daemon does around the sends, on many rows at once.
+
+Recovery after a crash, posts missed while no daemon ran, claims whose result was never
+recorded, and when the next deliveries fall due. A mixin of ``Ledger`` (bot/delivery/ledger.py),
+kept apart so each file stays readable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, case, func, or_, select, type_coerce, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.storage.models import (
+    Account,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    Post,
+    PostState,
+    UTCDateTime,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Missed:
+    label: str
+    account: str
+    due_at: datetime
+
+
+class Sweeps:
+    _sessions: sessionmaker[Session]
+    _engine: Engine
+    worker: str
+
+    def recover_interrupted(self, now: datetime) -> int:
+        """After a crash, anything left ``sending`` may or may not have gone out.
+
+        Only call this while holding the daemon lock: then no other worker is sending.
+        The interrupted attempt is not counted: it got no answer because we died, and
+        MAX_ATTEMPTS is a budget for the platform's failures, not ours.
+        """
+        with self._sessions() as session:
+            count = session.execute(
+                update(Delivery)
+                .where(Delivery.state == DeliveryState.SENDING)
+                .values(
+                    state=DeliveryState.UNKNOWN,
+                    attempts=func.max(Delivery.attempts - 1, 0)
+                    if self._engine.dialect.name == "sqlite"
+                    else func.greatest(Delivery.attempts - 1, 0),
+                    due_at=now,
+                    updated_at=now,
+                    error="interrupted mid-send; checking the platform before resending",
+                    error_kind="unknown",
+                    # whatever it sent, it sent before now
+                    uncertain_since=now,
+                )
+            ).rowcount  # type: ignore[attr-defined]
+            session.commit()
+            return int(count or 0)
+
+    def mark_missed(self, now: datetime, grace: timedelta) -> list[Missed]:
+        """At start-up: pending deliveries whose time passed more than ``grace`` ago (while
+        no daemon ran) are not sent late; they become ``missed`` and are returned so the
+        daemon can report them. A post Facebook was to hold counts from its publish time;
+        a thread with parts already out says how many."""
+        cutoff = now - grace
+        held = Post.hold_on_facebook & (Delivery.platform == "facebook")
+        effective_due = type_coerce(
+            case((held, Post.scheduled_at), else_=Delivery.due_at), UTCDateTime()
+        )
+        with self._sessions() as session:
+            rows = session.execute(
+                select(
+                    Delivery.id,
+                    Campaign.slug,
+                    Post.key,
+                    Account.handle,
+                    effective_due,
+                    Delivery.parts_done,
+                    Post.parts,
+                    Delivery.platform,
+                )
+                .join(Post, Delivery.post_id == Post.id)
+                .join(Campaign, Post.campaign_id == Campaign.id)
+                .join(Account, Delivery.account_id == Account.id)
+                .where(
+                    Delivery.state == DeliveryState.PENDING,
+                    Post.state == PostState.SCHEDULED,
+                    effective_due < cutoff,
+                )
+            ).all()
+            missed = []
+            for delivery_id, slug, key, handle, due_at, done, parts, platform in rows:
+                total = len(parts.get(platform, ()))
+                what = f"{done} of {total} parts were sent; the rest were" if done else "it was"
+                won = session.execute(
+                    update(Delivery)
+                    .where(Delivery.id == delivery_id, Delivery.state == DeliveryState.PENDING)
+                    .values(
+                        state=DeliveryState.MISSED,
+                        updated_at=now,
+                        error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
+                        "daemon was not running",
+                        error_kind="missed",
+                    )
+                ).rowcount  # type: ignore[attr-defined]
+                if won == 1:
+                    missed.append(Missed(f"{slug}/{key}", handle, due_at))
+            session.commit()
+            return missed
+
+    def release_stale(
+        self, older_than: datetime, in_flight: frozenset[int], now: datetime | None = None
+    ) -> int:
+        """This worker's claims with no send in flight (a failed write after a send left
+        them ``sending``) become ``unknown``, to be looked for before any resend. Only
+        claims older than any request can last, so a live send is never touched."""
+        with self._engine.begin() as conn:
+            query = update(Delivery).where(
+                Delivery.state == DeliveryState.SENDING,
+                Delivery.claimed_by == self.worker,
+                Delivery.sending_at < older_than,
+            )
+            if in_flight:
+                query = query.where(Delivery.id.not_in(in_flight))
+            done = conn.execute(
+                query.values(
+                    state=DeliveryState.UNKNOWN,
+                    due_at=older_than,
+                    error="its result was never recorded; checking the platform first",
+                    error_kind="unknown",
+                    # no send is in flight: whatever it sent, it sent before now
+                    uncertain_since=now or utcnow(),
+                )
+            )
+            return int(done.rowcount or 0)
+
+    def due(self, until: datetime) -> list[tuple[int, datetime]]:
+        """(id, due_at) of open deliveries of live posts due by ``until``: what
+        ``claim_due`` would take by then."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(Delivery.id, Delivery.due_at)
+                .where(_OPEN, Delivery.due_at <= until)
+                .join(Post, Delivery.post_id == Post.id)
+                .order_by(Delivery.due_at)
+            ).all()
+            return [(int(i), d) for i, d in rows]
+
+    def due_times(self, until: datetime) -> list[datetime]:
+        """The distinct times at which open deliveries fall due by ``until``: one row for a
+        release of 10,000 posts at one instant, however many posts it has."""
+        with self._engine.connect() as conn:
+            return list(
+                conn.execute(
+                    select(Delivery.due_at)
+                    .distinct()
+                    .join(Post, Delivery.post_id == Post.id)
+                    .where(_OPEN, Delivery.due_at <= until)
+                    .order_by(Delivery.due_at)
+                ).scalars()
+            )
+
+
+# Open and claimable: pending while its post is scheduled; unknown even after a cancel
+# (it may be out: the check still runs). The same rule as ledger_sql.claim_due.
+_OPEN = or_(
+    (Delivery.state == DeliveryState.PENDING) & (Post.state == PostState.SCHEDULED),
+    Delivery.state == DeliveryState.UNKNOWN,
+)

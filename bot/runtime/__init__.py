@@ -1,0 +1,4 @@
+"""Running Clarion.
+
+Wiring from settings (database, vault, platforms) and the built-in rehearsal.
+"""

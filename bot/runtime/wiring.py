@@ -1,0 +1,144 @@
+"""Wiring: from settings to a database, a vault, platforms and a deliverer.
+
+The one place that knows which base URL each platform talks to. Nothing else branches on
+"sandbox": a sandbox is only a different base URL plus its app credentials.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from datetime import timedelta
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Ledger
+from bot.platforms.base import Platform
+from bot.settings import Secret, Settings
+from bot.storage.engine import make_engine, make_session_factory
+from bot.storage.lock import DaemonLock
+from bot.storage.migrate import upgrade
+from bot.storage.vault import Vault
+
+logger = logging.getLogger(__name__)
+
+X_ORIGIN = "https://api.twitter.com"
+GRAPH_ORIGIN = "https://graph.facebook.com"
+WWW_ORIGIN = "https://www.facebook.com"
+
+
+def routes_for(settings: Settings) -> dict[str, str]:
+    """Which real origins go elsewhere. SANDBOX_URL sends all three to one sandbox."""
+    if settings.sandbox_url:
+        return {o: settings.sandbox_url for o in (X_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)}
+    routes = {
+        X_ORIGIN: settings.x_api_base_url,
+        GRAPH_ORIGIN: settings.facebook_graph_base_url,
+        WWW_ORIGIN: settings.facebook_www_base_url,
+    }
+    return {origin: url for origin, url in routes.items() if url}
+
+
+class Runtime:
+    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.engine = engine or make_engine(settings.database_url)
+        self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+
+    def migrate(self) -> None:
+        upgrade(self.settings.database_url)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault(self.settings.token_encryption_keys)
+
+    def platform(self, name: str) -> Platform:
+        return self.platforms[name]
+
+    @cached_property
+    def platforms(self) -> dict[str, Platform]:
+        from bot.platforms.facebook import FacebookPlatform
+        from bot.platforms.x import XPlatform
+
+        s = self.settings
+        routes = routes_for(s)
+        return {
+            "x": XPlatform(
+                s.x_consumer_key.reveal(),
+                s.x_consumer_secret.reveal(),
+                api_base_url=routes.get(X_ORIGIN),
+                bearer_token=s.x_bearer_token.reveal() or None,
+                timeout=s.http_timeout_seconds,
+                pool_size=s.delivery_concurrency,
+            ),
+            "facebook": FacebookPlatform(
+                graph_version=s.facebook_graph_version,
+                graph_base_url=routes.get(GRAPH_ORIGIN),
+                www_base_url=routes.get(WWW_ORIGIN),
+                timeout=s.http_timeout_seconds,
+                pool_size=s.delivery_concurrency,
+            ),
+        }
+
+    def ledger(self) -> Ledger:
+        return Ledger(self.sessions, f"{socket.gethostname()}:{os.getpid()}")
+
+    def deliverer(self) -> Deliverer:
+        s = self.settings
+        policy = RetryPolicy(
+            max_attempts=s.max_attempts,
+            base_seconds=s.retry_base_seconds,
+            max_seconds=s.retry_max_seconds,
+            late_after=timedelta(minutes=s.missed_grace_minutes),
+        )
+        return Deliverer(self.ledger(), self.platforms, self.vault, policy)
+
+    def lock(self) -> DaemonLock:
+        return DaemonLock(self.engine, self.settings.database_url)
+
+    def with_settings(self, **changes: object) -> Runtime:
+        """The same database with some settings changed."""
+        return Runtime(self.settings.replace(**changes), self.engine)
+
+    def with_sandbox(
+        self, url: str, app: dict[str, str], acceleration: float | None = None
+    ) -> Runtime:
+        """The same database, talking to the sandbox at ``url`` with its app credentials
+        and at its clock's rate (``acceleration``; asked of the sandbox when not given),
+        so engagement snapshots follow the sandbox's time, not SANDBOX_TIME_ACCELERATION's
+        guess of it."""
+        if acceleration is None:
+            acceleration = sandbox_acceleration(url)
+        return self.with_settings(
+            sandbox_time_acceleration=acceleration,
+            sandbox_url=url,
+            x_consumer_key=Secret(app["consumer_key"]),
+            x_consumer_secret=Secret(app["consumer_secret"]),
+            x_bearer_token=Secret(app.get("bearer_token", "")),
+            facebook_app_id=app.get("fb_app_id", ""),
+            facebook_app_secret=Secret(app.get("fb_app_secret", "")),
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def sandbox_acceleration(url: str, timeout: float = 5.0, default: float = 1.0) -> float:
+    """The running sandbox's clock rate (sandbox seconds per real second); ``default``
+    when it cannot be asked (1, real time, for planning: late snapshots, never early)."""
+    import requests
+
+    try:
+        answer = requests.get(f"{url}/_sandbox/clock", timeout=timeout)
+        answer.raise_for_status()
+        rate = float(answer.json()["acceleration"])
+    except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
+        logger.warning(
+            "could not read the sandbox's clock rate at %s (%s); assuming %s", url, exc, default
+        )
+        return default
+    return rate if rate > 0 else default

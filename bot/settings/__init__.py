@@ -1,0 +1,179 @@
+"""Configuration: every setting declared once, as data, with its help text.
+
+Values come from the environment, then ``config.env`` (python-dotenv; the environment
+wins). A bad value stops start-up with the variable's name and what is expected.
+Secrets are wrapped in ``Secret`` so they never print. ``config.env.example`` lists every
+setting (the table is bot/settings/table.py, the parsers bot/settings/values.py); a test
+keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dotenv import dotenv_values
+
+from bot.settings.table import SETTINGS
+from bot.settings.values import ConfigError, Offsets, Secret, Setting, _without_password
+
+__all__ = [
+    "SETTINGS",
+    "ConfigError",
+    "Offsets",
+    "Secret",
+    "Setting",
+    "Settings",
+    "describe",
+    "load_settings",
+]
+
+DEFAULT_ENV_FILE = Path("config.env")
+# After a pledge post's last engagement snapshot is due, its token is kept this much
+# longer (platform time) so a late round still finds it; 29 d + 1 d = the 30 days the
+# pledge pages promise.
+PLEDGE_READ_MARGIN = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    timezone: str
+    schedules_dir: str
+    missed_grace_minutes: int
+    poll_interval_seconds: float
+    delivery_concurrency: int
+    delivery_max_in_flight: int
+    max_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    http_timeout_seconds: float
+    x_consumer_key: Secret
+    x_consumer_secret: Secret
+    x_access_token: Secret
+    x_access_token_secret: Secret
+    x_bearer_token: Secret
+    x_api_base_url: str
+    facebook_page_id: str
+    facebook_page_token: Secret
+    facebook_app_id: str
+    facebook_app_secret: Secret
+    facebook_graph_version: str
+    facebook_graph_base_url: str
+    facebook_www_base_url: str
+    sandbox: str
+    sandbox_url: str
+    sandbox_port: int
+    sandbox_state_file: str
+    sandbox_time_acceleration: float
+    web_port: int
+    web_host: str
+    web_base_url: str
+    web_secret_key: Secret
+    release_window_minutes: int
+    readiness_hours: float
+    identical_text_warn_accounts: int
+    x_app_daily_post_limit: int
+    x_post_cost_usd: float
+    x_post_with_url_cost_usd: float
+    pledge_tokens_kept_for_engagement: bool
+    smtp_host: str
+    smtp_port: int
+    smtp_username: str
+    smtp_password: Secret
+    smtp_starttls: str
+    mail_from: str
+    engagement_offsets: tuple[tuple[str, int], ...]
+    engagement_poll_seconds: float
+    engagement_concurrency: int
+    x_read_cost_usd: float
+    token_encryption_keys: Secret
+    log_level: str
+
+    def replace(self, **changes: Any) -> Settings:
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values.update(changes)
+        return Settings(**values)
+
+    @property
+    def has_real_x(self) -> bool:
+        return bool(self.x_consumer_key and self.x_consumer_secret)
+
+    @property
+    def has_real_facebook(self) -> bool:
+        return bool(self.facebook_page_id and self.facebook_page_token)
+
+    @property
+    def uses_sandbox(self) -> bool:
+        """True when posts go to the sandbox rather than the real platforms."""
+        if self.sandbox == "on" or self.sandbox_url:
+            return True
+        if self.sandbox == "off":
+            return False
+        return not (self.has_real_x or self.has_real_facebook)
+
+    @property
+    def clock_acceleration(self) -> float:
+        """Platform seconds per real second: the sandbox's acceleration on a sandbox, and
+        always 1 on the real X and Facebook, whose clocks are the world's."""
+        return self.sandbox_time_acceleration if self.uses_sandbox else 1.0
+
+    @property
+    def pledge_token_read_window(self) -> timedelta | None:
+        """How long after a pledge post went out its supporter's token is kept to read
+        engagement, in the platforms' time: the last snapshot plus a day's margin (a round
+        that is late, a daemon briefly down). None: tokens go at the release's end."""
+        if not (self.pledge_tokens_kept_for_engagement and self.engagement_offsets):
+            return None
+        return timedelta(seconds=self.engagement_offsets[-1][1]) + PLEDGE_READ_MARGIN
+
+    @property
+    def pledge_token_read_days(self) -> int:
+        """``pledge_token_read_window`` in whole days, rounded up, as the pledge pages
+        promise it (0: tokens go at the release's end)."""
+        window = self.pledge_token_read_window
+        return 0 if window is None else -(-window // timedelta(days=1))
+
+
+def load_settings(
+    env_file: Path | None = DEFAULT_ENV_FILE, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Read settings; raise ConfigError naming every bad variable at once."""
+    env = dict(os.environ if environ is None else environ)
+    from_file: dict[str, str | None] = {}
+    if env_file is not None and env_file.exists():
+        from_file = dotenv_values(env_file)
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for setting in SETTINGS:
+        raw = env.get(setting.name)
+        where = "environment"
+        if raw is None:
+            file_value = from_file.get(setting.name)
+            raw, where = (
+                (file_value, str(env_file))
+                if file_value is not None
+                else (setting.default, "default")
+            )
+        try:
+            values[setting.name.lower()] = setting.parse(raw)
+        except ValueError as exc:
+            shown = "***" if setting.secret else repr(_without_password(raw))
+            problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
+    if problems:
+        raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
+    return Settings(**values)
+
+
+def describe(settings: Settings) -> list[tuple[str, str, str]]:
+    """(variable, value as safe to show, section) for `config check`."""
+    rows = []
+    for setting in SETTINGS:
+        value = getattr(settings, setting.name.lower())
+        shown = value.masked() if isinstance(value, Secret) else str(value)
+        rows.append((setting.name, shown or "(empty)", setting.section))
+    return rows

@@ -1,0 +1,196 @@
+"""The pieces settings are made of: the error, ``Secret``, and one parser per kind of value.
+
+Each parser takes the raw text of a variable and returns its value or raises ValueError
+with what is expected; bot/settings/table.py pairs them with names, defaults and help.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+N = TypeVar("N", int, float)
+
+
+class ConfigError(Exception):
+    """A setting has a bad value; the message names the variable and what is expected."""
+
+
+class Secret:
+    """A string that never shows itself in repr, str, logs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def masked(self) -> str:
+        if not self._value:
+            return "(not set)"
+        return (
+            f"set, {len(self._value)} characters, ending …{self._value[-2:]}"
+            if len(self._value) >= 12
+            else "set"
+        )
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('***')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+def _str(raw: str) -> str:
+    return raw.strip()
+
+
+def _without_password(raw: str) -> str:
+    """A URL as safe to print: any password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", raw)
+
+
+def _database_url(raw: str) -> str:
+    """SQLite or PostgreSQL, in any usual spelling; ``postgres://`` (as many hosts give
+    it) becomes SQLAlchemy's ``postgresql+psycopg://``."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    value = raw.strip()
+    if value.startswith("postgres://"):
+        value = "postgresql+psycopg://" + value[len("postgres://") :]
+    elif value.startswith("postgresql://"):
+        value = "postgresql+psycopg://" + value[len("postgresql://") :]
+    try:
+        backend = make_url(value).get_backend_name()
+    except ArgumentError:
+        backend = ""
+    if backend not in ("sqlite", "postgresql"):
+        raise ValueError(
+            "a database URL: sqlite:///clarion.db or postgresql+psycopg://user:pass@host/db"
+        )
+    return value
+
+
+def _at_least(kind: Callable[[str], N], low: N, noun: str) -> Callable[[str], N]:
+    """A parser for a number of ``kind`` (int or float) no smaller than ``low``."""
+
+    def parse(raw: str) -> N:
+        try:
+            value = kind(raw.strip())
+        except ValueError:
+            raise ValueError(f"{noun} (at least {low})") from None
+        if value < low:
+            raise ValueError(f"{noun} (at least {low})")
+        return value
+
+    return parse
+
+
+def _int_at_least(low: int) -> Callable[[str], int]:
+    return _at_least(int, low, "a whole number")
+
+
+def _float_at_least(low: float) -> Callable[[str], float]:
+    return _at_least(float, low, "a number")
+
+
+def _timezone(raw: str) -> str:
+    name = raw.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("an IANA time zone name such as Europe/London") from None
+    return name
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError("one of: " + ", ".join(options))
+        return value
+
+    return parse
+
+
+def _yes_no(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("true", "yes", "on", "1"):
+        return True
+    if value in ("false", "no", "off", "0"):
+        return False
+    raise ValueError("true or false")
+
+
+def _url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    if value and not value.startswith(("http://", "https://")):
+        raise ValueError("a URL starting with http:// or https:// (or empty)")
+    return value
+
+
+def _graph_version(raw: str) -> str:
+    value = raw.strip()
+    digits = value[1:] if value.startswith("v") else value
+    major, _, minor = digits.partition(".")
+    minor = minor or "0"
+    if not (major.isdigit() and minor.isdigit()):
+        raise ValueError("a Graph API version such as v25.0")
+    return f"v{int(major)}.{int(minor)}"
+
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+class Offsets(tuple[tuple[str, int], ...]):
+    """(label, seconds) pairs that print as they were written: 1h,24h,7d,29d."""
+
+    def __str__(self) -> str:
+        return ",".join(label for label, _ in self)
+
+
+def _offsets(raw: str) -> Offsets:
+    """ "1h,24h,7d,29d" -> (("1h", 3600), ...): ascending, each a number and m, h or d."""
+    expected = "offsets such as 1h,24h,7d,29d (numbers with m, h or d, ascending)"
+    out: list[tuple[str, int]] = []
+    for part in raw.replace(" ", "").split(","):
+        number, unit = part[:-1], part[-1:].lower()
+        if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+            raise ValueError(expected)
+        seconds = int(number) * _UNITS[unit]
+        if out and seconds <= out[-1][1]:
+            raise ValueError(expected)
+        out.append((part, seconds))
+    return Offsets(out)
+
+
+def _secret(raw: str) -> Secret:
+    return Secret(raw.strip())
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: str
+    parse: Callable[[str], Any]
+    help: str
+    section: str
+    secret: bool = False
+
+
+def _s(name: str, default: str, parse: Callable[[str], Any], help: str, section: str) -> Setting:
+    return Setting(name, default, parse, help, section, secret=parse is _secret)

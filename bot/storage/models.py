@@ -1,0 +1,373 @@
+"""The database is the queue. These tables are the whole state of Clarion.
+
+Times are stored as naive UTC and come back timezone-aware (``UTCDateTime``), so SQLite
+and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC on disk."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # SQLite raw text in some code paths
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Campaign(Base):
+    __tablename__ = "campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    title: Mapped[str] = mapped_column(String(300), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    posts: Mapped[list[Post]] = relationship(back_populates="campaign")
+
+
+class AccountStatus:
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISABLED = "disabled"
+
+
+class Account(Base):
+    """An X account or Facebook Page we can post as.
+
+    ``owner_kind`` is ``campaign`` (the organisation's own accounts) or ``supporter``
+    (pledged accounts). ``credentials`` is Fernet ciphertext (bot.storage.vault); it is never
+    decrypted except right before a platform call.
+    """
+
+    __tablename__ = "accounts"
+    __table_args__ = (UniqueConstraint("platform", "platform_user_id", "owner_kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    handle: Mapped[str] = mapped_column(String(200))
+    name: Mapped[str] = mapped_column(String(300), default="")
+    owner_kind: Mapped[str] = mapped_column(String(20), default="campaign")
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    platform_user_id: Mapped[str] = mapped_column(String(100))
+    credentials: Mapped[str] = mapped_column(Text, default="")
+    # How the account came: config (config.env), connect (CLI), sandbox (rehearsal),
+    # pledge (a supporter). ``token_fingerprint`` is an HMAC of the token under the vault
+    # key: it tells whether config.env's token changed without storing or sending it.
+    source: Mapped[str] = mapped_column(String(20), default="connect")
+    token_fingerprint: Mapped[str] = mapped_column(String(64), default="")
+    status: Mapped[str] = mapped_column(String(20), default=AccountStatus.ACTIVE)
+    status_reason: Mapped[str] = mapped_column(Text, default="")
+    followers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PostState:
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+
+
+class Post(Base):
+    """One message at one time to one or more accounts.
+
+    ``parts`` maps platform → list of texts (several = an X thread). ``targets`` keeps
+    what the volunteer wrote in ``to:``; the deliveries are what it resolved to.
+    """
+
+    __tablename__ = "posts"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), default="post")
+    event_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    parts: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    scheduled_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    hold_on_facebook: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(20), default=PostState.SCHEDULED)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship(back_populates="posts")
+    deliveries: Mapped[list[Delivery]] = relationship(back_populates="post")
+
+
+class DeliveryState:
+    PENDING = "pending"  # waiting for due_at
+    SENDING = "sending"  # claimed; a network call may be in flight (written before it)
+    UNKNOWN = "unknown"  # crashed or timed out mid-call: reconcile before resending
+    SENT = "sent"
+    FAILED = "failed"
+    MISSED = "missed"  # due too long ago (daemon was down): reported, never sent late
+    CANCELLED = "cancelled"
+
+    OPEN = (PENDING, SENDING, UNKNOWN)
+    FINAL = (SENT, FAILED, MISSED, CANCELLED)
+
+
+class Delivery(Base):
+    """One post on one account: the ledger row that makes posting exactly-once.
+
+    ``parts_done`` counts thread parts already on the platform (their ids in
+    ``platform_ids``); while ``sending``, part number ``parts_done`` may be in flight.
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("post_id", "account_id"),
+        Index("ix_deliveries_state_due", "state", "due_at"),
+        Index("ix_deliveries_engagement_next", "engagement_next_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    parts_done: Mapped[int] = mapped_column(Integer, default=0)
+    platform_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    url: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    first_sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sending_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # When the attempt whose outcome is unknown started: a post it made may take a while
+    # to show on the timeline, so its absence is trusted only settle_seconds after this.
+    uncertain_since: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+    # Engagement snapshots (bot.engagement): the index of the next snapshot offset and
+    # when it is due (NULL: not planned yet, or every offset taken). A post deleted on the
+    # platform gets ``platform_deleted_at`` and is never polled again.
+    engagement_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    engagement_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    platform_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    post: Mapped[Post] = relationship(back_populates="deliveries")
+    account: Mapped[Account] = relationship()
+
+
+class EngagementSnapshot(Base):
+    """One metric of one delivery at one moment; rows are only ever added.
+
+    ``value`` NULL with ``available`` false: the platform did not return the metric
+    (retired, not permitted, past X's 30-day window), which is not the same as 0.
+    Estimated rows (``estimated``) have no delivery: they extrapolate a sampled release
+    (``post_id``, ``platform``) from ``sample_size`` of ``population`` deliveries, with
+    ``low``..``high`` the confidence interval.
+    """
+
+    __tablename__ = "engagement_snapshots"
+    # One index only: every extra index slowed the bulk insert of a round's ~800,000 rows
+    # by about a third; reports read by delivery (estimates are few).
+    __table_args__ = (Index("ix_engagement_delivery_taken", "delivery_id", "taken_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    platform: Mapped[str] = mapped_column(String(20))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    label: Mapped[str] = mapped_column(String(20))  # the offset ("1h", "24h") or "refresh"
+    metric: Mapped[str] = mapped_column(String(40))
+    value: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    source: Mapped[str] = mapped_column(String(60))
+    estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    available: Mapped[bool] = mapped_column(Boolean, default=True)
+    low: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    high: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    sample_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    population: Mapped[int | None] = mapped_column(Integer, nullable=True)
+
+
+class EngagementPolicy(Base):
+    """Per-campaign read settings: a cap on X read spending and a sample size for large
+    releases (NULL = no cap / poll every post)."""
+
+    __tablename__ = "engagement_policies"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    cap_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    sample_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class XReadDay(Base):
+    """An X post read on a UTC day: X bills a post read once per UTC day, so this is what
+    the campaign has spent (rows × X_READ_COST_USD)."""
+
+    __tablename__ = "x_read_days"
+
+    delivery_id: Mapped[int] = mapped_column(ForeignKey("deliveries.id"), primary_key=True)
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD (UTC)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
+
+
+class GoalPolicy:
+    ALL_OR_NOTHING = "all_or_nothing"  # as Thunderclap did: goal missed, nothing is posted
+    RELEASE_ANYWAY = "release_anyway"
+
+
+class PledgeCampaignState:
+    OPEN = "open"  # taking pledges
+    RELEASING = "releasing"  # deliveries created; the ledger sends them
+    RELEASED = "released"
+    GOAL_MISSED = "goal_missed"  # all-or-nothing and short of the goal at release time
+    CANCELLED = "cancelled"
+
+
+class PledgeCampaign(Base):
+    """A Thunderclap-style release: supporters pledge accounts; at ``release_at`` the
+    message goes out from every pledged account (spread over ``window_minutes``).
+
+    ``message`` maps platform → text; ``variants`` are extra wordings handed out across
+    supporters so that many accounts do not post identical text (X's automation policy).
+    """
+
+    __tablename__ = "pledge_campaigns"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[dict[str, str]] = mapped_column(JSON)
+    variants: Mapped[list[str]] = mapped_column(JSON, default=list)
+    link: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The campaign page's picture (bot.pledges.images): the path as the volunteer gave it,
+    # the checked bytes and what the page and its share card need. The bytes are deferred:
+    # only the image route reads them, not every page view or release.
+    image_path: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_data: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
+    image_type: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    image_alt: Mapped[str | None] = mapped_column(Text, nullable=True)
+    image_width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    image_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    goal: Mapped[int] = mapped_column(Integer)
+    release_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    timezone: Mapped[str] = mapped_column(String(64))
+    goal_policy: Mapped[str] = mapped_column(String(20), default=GoalPolicy.ALL_OR_NOTHING)
+    window_minutes: Mapped[int] = mapped_column(Integer, default=10)
+    allow_edit: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(20), default=PledgeCampaignState.OPEN)
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    source: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    campaign: Mapped[Campaign] = relationship()
+    pledges: Mapped[list[Pledge]] = relationship(back_populates="pledge_campaign")
+
+
+class PledgeState:
+    ACTIVE = "active"
+    NEEDS_RECONNECT = "needs_reconnect"  # the token failed a readiness check or the release
+    WITHDRAWN = "withdrawn"  # tokens and email deleted; nothing is posted
+
+
+class Pledge(Base):
+    """One supporter account pledged to one campaign.
+
+    The account (owner_kind "supporter") holds the sealed tokens. ``email`` is sealed by
+    the vault like a token. ``withdraw_key_hash`` is the SHA-256 of the secret in the
+    supporter's private withdraw link; the secret itself is never stored.
+    """
+
+    __tablename__ = "pledges"
+    __table_args__ = (
+        UniqueConstraint("pledge_campaign_id", "account_id"),
+        # An account's pledges (is its token still needed?) and a delivery's pledge (after
+        # a release): both asked for every supporter of an 11,000-pledge campaign.
+        Index("ix_pledges_account", "account_id"),
+        Index("ix_pledges_delivery", "delivery_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    pledge_campaign_id: Mapped[int] = mapped_column(ForeignKey("pledge_campaigns.id"))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    wording: Mapped[str | None] = mapped_column(Text, nullable=True)  # the supporter's edit
+    variant: Mapped[int | None] = mapped_column(Integer, nullable=True)  # index into variants
+    email: Mapped[str | None] = mapped_column(Text, nullable=True)  # sealed
+    withdraw_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    followers: Mapped[int | None] = mapped_column(Integer, nullable=True)  # at pledge time
+    state: Mapped[str] = mapped_column(String(20), default=PledgeState.ACTIVE)
+    state_reason: Mapped[str] = mapped_column(Text, default="")
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    delivery_id: Mapped[int | None] = mapped_column(ForeignKey("deliveries.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    pledge_campaign: Mapped[PledgeCampaign] = relationship(back_populates="pledges")
+    account: Mapped[Account | None] = relationship()
+
+
+class OAuthRequest(Base):
+    """A sign-in in progress (X request token, Facebook Login ``state``), kept server-side.
+
+    ``secret`` is sealed (X's request-token secret); ``used_at`` makes a replayed callback
+    fail. Rows older than an hour are useless and may be deleted.
+    """
+
+    __tablename__ = "oauth_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(200), unique=True)  # oauth_token or state
+    secret: Mapped[str] = mapped_column(Text, default="")
+    pledge_campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("pledge_campaigns.id"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
