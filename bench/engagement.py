@@ -41,7 +41,7 @@ from bot.storage.models import (  # noqa: E402
     EngagementSnapshot,
     Post,
 )
-from tests.processes import runtime_for, write_config  # noqa: E402
+from tests.support.processes import runtime_for, write_config  # noqa: E402
 
 RELEASES = 100  # posts of the campaign; each account sends some of them
 

@@ -27,7 +27,7 @@ from bot.campaigns.enqueue import apply_specs  # noqa: E402
 from bot.campaigns.specs import PostSpec  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from bot.storage.models import Delivery, DeliveryState  # noqa: E402
-from tests.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
+from tests.support.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -37,7 +37,7 @@ from bot.pledges.pledging import add_pledge, find_campaign  # noqa: E402
 from bot.pledges.release import status  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from bot.storage.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
-from tests.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
+from tests.support.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 15.0

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +22,7 @@ from bot.settings import Secret
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.models import Base
 from bot.storage.vault import Vault, generate_key
+from tests.support.cli import Cli
 
 DB_FIXTURES = {"database_url", "empty_database", "engine", "sessions"}
 TEST_DB = os.environ.get("CLARION_TEST_DB", "sqlite")
@@ -47,7 +49,7 @@ def postgres_server() -> Iterator[str | None]:
     if TEST_DB != "postgres":
         yield None
         return
-    from tests.pg import ThrowawayPostgres
+    from tests.support.postgres import ThrowawayPostgres
 
     server = ThrowawayPostgres()
     url = server.start()
@@ -125,3 +127,14 @@ def daemons(
     for daemon in made:
         if daemon.scheduler.running:
             daemon.stop()
+
+
+@pytest.fixture
+def cli(tmp_path: Path, empty_database: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.env"
+    config.write_text(
+        f"DATABASE_URL={empty_database}\nTOKEN_ENCRYPTION_KEYS={generate_key()}\n"
+        f"SCHEDULES_DIR={tmp_path / 'schedules'}\n"
+    )
+    return Cli(config, CliRunner(env={k: None for k in ("DATABASE_URL", "TIMEZONE")}))

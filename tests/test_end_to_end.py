@@ -10,7 +10,7 @@ from datetime import datetime
 import pytest
 
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
-from tests.processes import DaemonProcess, cli, cli_json, write_config
+from tests.support.processes import DaemonProcess, cli, cli_json, write_config
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from bot.campaigns.enqueue import cancel_post, find_post
 from bot.campaigns.specs import SpecError
 from bot.storage.models import Delivery, DeliveryState, Post
-from tests.factories import add_account, queue, spec
+from tests.support.factories import add_account, queue, spec
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.factories import add_account
+from tests.support.factories import add_account
 
 ROOT = Path(__file__).parents[2]
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from bot.sandbox.testing import running_sandbox
-from tests.processes import ROOT, clean_env, cli, cli_json, write_config
+from tests.support.processes import ROOT, clean_env, cli, cli_json, write_config
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from bot.engagement.store import ESTIMATE_SOURCE, MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
-from tests.cli.conftest import Cli
+from tests.support.cli import Cli
 
 SENT = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 TAKEN = SENT + timedelta(hours=1)

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from tests.cli.conftest import Cli
-from tests.cli.test_report import seed
+from tests.support.cli import Cli, seed
 
 
 def test_the_report_shows_growth_per_snapshot_in_sandbox_time_on_make_runs_defaults(cli: Cli):

@@ -18,7 +18,7 @@ from bot.sandbox.testing import running_sandbox
 from bot.settings import load_settings
 from bot.storage.models import Campaign, EngagementSnapshot
 from bot.storage.vault import generate_key
-from tests.engagement.conftest import OFFSETS, Clock, World, make_platforms
+from tests.support.engagement import OFFSETS, Clock, World, make_platforms
 
 DAY = 86400
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from bot.engagement import costs
-from tests.engagement.conftest import World
+from tests.support.engagement import World
 
 
 def at_ten_utc(world: World) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.engagement import chart, report
-from tests.engagement.conftest import World
+from tests.support.engagement import World
 
 
 def week(world: World) -> tuple[int, int]:

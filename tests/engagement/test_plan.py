@@ -8,7 +8,7 @@ import pytest
 
 from bot.engagement.plan import label_for, next_at, stage_at
 from bot.settings import ConfigError, load_settings
-from tests.engagement.conftest import OFFSETS, World
+from tests.support.engagement import OFFSETS, World
 
 SENT = datetime(2026, 11, 1, 12, tzinfo=UTC)
 
@@ -40,7 +40,7 @@ def test_after_downtime_one_snapshot_is_taken_with_the_latest_label_passed(world
     poller = world.poller()
     assert poller.run().read == 1
     assert poller.run().due == 0  # nothing stale is taken twice
-    from tests.engagement.test_poll import series
+    from tests.support.engagement import series
 
     assert [label for label, _, _ in series(world, delivery, "likes")] == ["24h"]
     world.advance(4 * 86400)

@@ -2,21 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 
-from bot.storage.models import Account, Delivery, EngagementSnapshot
-from tests.engagement.conftest import World
-
-
-def series(world: World, delivery_id: int, metric: str) -> list[tuple[str, int | None, bool]]:
-    with world.sessions() as session:
-        rows = session.scalars(
-            select(EngagementSnapshot)
-            .where(EngagementSnapshot.delivery_id == delivery_id)
-            .where(EngagementSnapshot.metric == metric)
-            .order_by(EngagementSnapshot.taken_at)
-        ).all()
-        return [(r.label, r.value, r.available) for r in rows]
+from bot.storage.models import Account, Delivery
+from tests.support.engagement import World, series
 
 
 def test_x_and_facebook_series_grow_at_each_offset_and_keep_every_snapshot(world: World):

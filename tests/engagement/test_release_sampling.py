@@ -21,7 +21,7 @@ from bot.engagement.sampling import MIN_ROUND_SAMPLE, round_size
 from bot.engagement.store import MEMBER_METRIC, RELEASE_ESTIMATE_SOURCE
 from bot.storage.models import Account, AccountStatus, Delivery, EngagementSnapshot, Post
 from bot.web.campaign import outcome
-from tests.engagement.conftest import World
+from tests.support.engagement import World
 
 
 def _rows(world: World) -> list[EngagementSnapshot]:

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from bot.engagement.report import build
 from bot.engagement.sampling import estimate_total, split_sample
 from bot.storage.models import EngagementSnapshot
-from tests.engagement.conftest import World
+from tests.support.engagement import World
 
 
 def test_a_full_sample_is_exact_and_a_partial_one_brackets_its_estimate():

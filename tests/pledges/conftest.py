@@ -1,52 +1,19 @@
-"""Pledge campaigns in a few words, on the test database."""
+"""Pledge campaigns' fixtures: pledges made in one call, and a local SMTP server."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+import socket
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.pledging import PledgeReceipt, add_pledge
-from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
 from bot.storage.vault import Vault
-from tests.cli.conftest import cli  # noqa: F401 - the command-line fixture, for test_cli
-
-NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
-RELEASE = NOW + timedelta(days=2)
-
-
-def make_campaign(
-    session: Session,
-    slug: str = "fujitsu",
-    *,
-    goal: int = 3,
-    policy: str = GoalPolicy.ALL_OR_NOTHING,
-    window: int = 0,
-    variants: list[str] | None = None,
-    link: str | None = "https://union.org.uk/fujitsu",
-    release_at: datetime = RELEASE,
-    allow_edit: bool = True,
-) -> PledgeCampaign:
-    campaign = Campaign(slug=slug, title="Defend the union at Fujitsu", timezone="Europe/London")
-    pc = PledgeCampaign(
-        campaign=campaign,
-        description="Stop the victimisation of reps",
-        message={"x": "Stop the victimisation of reps at Fujitsu", "facebook": "Stop it now"},
-        variants=variants or [],
-        link=link,
-        goal=goal,
-        release_at=release_at,
-        timezone="Europe/London",
-        goal_policy=policy,
-        window_minutes=window,
-        allow_edit=allow_edit,
-    )
-    session.add(pc)
-    session.commit()
-    return pc
+from tests.support.pledges import NOW, Inbox
 
 
 @pytest.fixture
@@ -80,3 +47,17 @@ def pledge_factory(sessions: sessionmaker[Session], vault: Vault) -> Callable[..
             )
 
     return pledge
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()

@@ -18,8 +18,8 @@ from bot.campaigns.specs import Problem, SpecError
 from bot.pledges.campaigns import apply_campaigns
 from bot.pledges.images import from_bytes
 from bot.storage.models import PledgeCampaign
-from tests.pledges.pictures import JPEG_3X2, png
-from tests.pledges.test_campaigns import GOOD, write
+from tests.support.pictures import JPEG_3X2, png
+from tests.support.pledge_files import GOOD, write
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 WITH_IMAGE = GOOD + "    image: pictures/banner.png\n    image_alt: Reps with a banner\n"

@@ -14,32 +14,10 @@ from bot.campaigns.schedules.pledge_campaigns import KEYS, load_pledge_files
 from bot.campaigns.specs import SpecError
 from bot.pledges.campaigns import apply_campaigns
 from bot.storage.models import GoalPolicy, PledgeCampaign, PledgeCampaignState
+from tests.support.pledge_files import GOOD, write
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]
-
-GOOD = """\
-campaign: fujitsu-victimisation
-timezone: Europe/London
-pledge_campaigns:
-  - id: fujitsu-demo-morning
-    title: Defend the union at Fujitsu
-    text:
-      x: "Fujitsu: stop victimising union reps. #DefendTheUnion"
-      facebook: "Fujitsu must stop victimising union reps."
-    variants: ["Reinstate the Fujitsu reps now."]
-    link: https://union.org.uk/fujitsu
-    goal: 500
-    release: 2027-03-09 08:30
-    if_goal_missed: release anyway
-    window: 0
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "pledge.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def test_a_pledge_campaign_is_read_from_a_schedule_file(tmp_path: Path) -> None:

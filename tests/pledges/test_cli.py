@@ -7,22 +7,7 @@ from pathlib import Path
 
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.pledging import add_pledge, find_campaign
-from tests.cli.conftest import Cli
-
-SOON = datetime.now(UTC) + timedelta(days=3)
-
-
-def create(cli: Cli, slug: str = "fujitsu-demo", *extra: str) -> None:
-    result = cli(
-        "pledges", "create", slug,
-        "--title", "Defend the union at Fujitsu",
-        "--text", "Fujitsu: stop victimising union reps. #DefendTheUnion",
-        "--link", "https://union.org.uk/fujitsu",
-        "--goal", "2",
-        "--release", f"{SOON:%Y-%m-%d %H:%M}", "--tz", "UTC",
-        *extra,
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+from tests.support.cli import SOON, Cli, create
 
 
 def pledge(cli: Cli, slug: str, user: str) -> None:

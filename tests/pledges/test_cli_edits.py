@@ -4,8 +4,7 @@ cannot do or would post wrongly."""
 from __future__ import annotations
 
 from bot.pledges.pledging import find_campaign
-from tests.cli.conftest import Cli
-from tests.pledges.test_cli import SOON, create
+from tests.support.cli import SOON, Cli, create
 
 
 def _platforms(cli: Cli, slug: str = "fujitsu-demo") -> dict[str, str]:

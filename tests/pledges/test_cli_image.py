@@ -8,9 +8,8 @@ from pathlib import Path
 
 from bot.pledges.images import MAX_BYTES
 from bot.pledges.pledging import find_campaign
-from tests.cli.conftest import Cli
-from tests.pledges.pictures import JPEG_3X2, png
-from tests.pledges.test_cli import create
+from tests.support.cli import Cli, create
+from tests.support.pictures import JPEG_3X2, png
 
 ALT = "Union reps holding a banner outside the Fujitsu office"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.pledges.images import MAX_BYTES, ImageProblem, alt_problem, from_bytes, read_image, sniff
-from tests.pledges.pictures import GIF_1X1, JPEG_3X2, WEBP_2X1, png
+from tests.support.pictures import GIF_1X1, JPEG_3X2, WEBP_2X1, png
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from bot.pledges.pledging import PledgeReceipt
 from bot.runtime.wiring import Runtime
 from bot.settings import load_settings
 from bot.storage.models import PledgeCampaignState
-from tests.pledges.conftest import RELEASE, make_campaign
+from tests.support.pledges import RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
 

@@ -18,7 +18,7 @@ from bot.pledges.release import release, settle
 from bot.runtime.wiring import Runtime
 from bot.settings import load_settings
 from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState, Pledge
-from tests.pledges.conftest import NOW, RELEASE, make_campaign
+from tests.support.pledges import NOW, RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
 DAY = timedelta(days=1)

@@ -20,7 +20,7 @@ from bot.runtime.wiring import Runtime
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from bot.storage.models import Account, Delivery, EngagementSnapshot
-from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
+from tests.support.pledge_release import pledged_campaign, run_daemon_until_final, sandbox_runtime
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from bot.pledges.pledging import (
 )
 from bot.storage.models import Account, AccountStatus, Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.pledges.conftest import NOW, RELEASE, make_campaign
+from tests.support.pledges import NOW, RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
 

@@ -2,69 +2,22 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from email import message_from_bytes
 from typing import Any
 
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.platforms.base import AccountInfo, AuthError, Credentials, TransientError
 from bot.pledges.mail import Mailer
 from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
 from bot.pledges.readiness import check_readiness
 from bot.settings import load_settings
 from bot.storage.models import Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.fakes import FakePlatform
-from tests.pledges.conftest import NOW, RELEASE, make_campaign
+from tests.support.pledges import CHECK_AT, NOW, Inbox, Tokens, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
-CHECK_AT = RELEASE - timedelta(hours=23)  # inside the default 24 h window
-
-
-class Inbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Any]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[int, Inbox]]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield port, inbox
-    finally:
-        controller.stop()
-
-
-class Tokens(FakePlatform):
-    """Verify answers by user: revoked users get 401, flaky ones a 503."""
-
-    def __init__(self, revoked: set[str], flaky: set[str] = frozenset()) -> None:  # type: ignore[assignment]
-        super().__init__("x")
-        self.revoked, self.flaky = revoked, flaky
-        self.verified: list[str] = []
-
-    def verify(self, creds: Credentials) -> AccountInfo:
-        self.verified.append(creds.platform_user_id)
-        if creds.platform_user_id in self.revoked:
-            raise AuthError("Unauthorized", code=401)
-        if creds.platform_user_id in self.flaky:
-            raise TransientError("Service Unavailable", code=503)
-        return AccountInfo(creds.platform_user_id, "h", "n", 250)
 
 
 def test_readiness_marks_broken_pledges_and_emails_a_reconnect_link(

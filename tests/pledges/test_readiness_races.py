@@ -20,8 +20,7 @@ from bot.pledges.readiness import check_readiness
 from bot.settings import load_settings
 from bot.storage.models import Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.pledges.conftest import make_campaign
-from tests.pledges.test_readiness import CHECK_AT, Tokens
+from tests.support.pledges import CHECK_AT, Tokens, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
 

@@ -17,8 +17,12 @@ from sqlalchemy import Engine, select
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import running_sandbox
 from bot.storage.models import Delivery
-from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
-from tests.pledges.test_release_sandbox import posts_by_account
+from tests.support.pledge_release import (
+    pledged_campaign,
+    posts_by_account,
+    run_daemon_until_final,
+    sandbox_runtime,
+)
 
 
 @pytest.mark.slow  # ~20 s: the ledger reconciles every lost answer on the timeline

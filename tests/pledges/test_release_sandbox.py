@@ -15,20 +15,18 @@ from bot.cli.daemon import configure_logging
 from bot.pledges.pledging import withdraw
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from bot.storage.models import Delivery, Pledge, PledgeState
-from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
+from tests.support.pledge_release import (
+    pledged_campaign,
+    posts_by_account,
+    run_daemon_until_final,
+    sandbox_runtime,
+)
 
 
 @pytest.fixture
 def sandbox() -> Iterator[SandboxHandle]:
     with running_sandbox() as handle:
         yield handle
-
-
-def posts_by_account(sandbox: SandboxHandle) -> dict[str, list[str]]:
-    return {
-        str(account["id"]): [p["text"] for p in account["posts"]]
-        for account in sandbox.admin.timeline()
-    }
 
 
 @pytest.mark.timeout(120)

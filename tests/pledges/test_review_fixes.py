@@ -40,8 +40,8 @@ from bot.storage.models import (
     Post,
 )
 from bot.storage.vault import Vault
-from tests.fakes import FakePlatform
-from tests.pledges.conftest import NOW, RELEASE, make_campaign
+from tests.support.fakes import FakePlatform
+from tests.support.pledges import NOW, RELEASE, make_campaign
 
 Pledger = Callable[..., PledgeReceipt]
 

@@ -2,31 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pledges.pledging import PledgeReceipt, find_campaign
-from bot.pledges.rules import check
-from bot.settings import load_settings
 from bot.storage.models import Delivery, DeliveryState
 from bot.storage.vault import Vault
-from tests.factories import add_account, queue, spec
-from tests.pledges.conftest import RELEASE, make_campaign
-
-Pledger = Callable[..., PledgeReceipt]
-
-
-def settings(**env: str):  # type: ignore[no-untyped-def]
-    return load_settings(None, environ=env)
-
-
-def report(sessions: sessionmaker[Session], **env: str):  # type: ignore[no-untyped-def]
-    with sessions() as s:
-        pc = find_campaign(s, "fujitsu")
-        assert pc is not None
-        return check(s, pc, settings(**env))
+from tests.support.pledges import (
+    RELEASE,
+    Pledger,
+    five_pledges_and_three_union_posts,
+    make_campaign,
+    report,
+)
 
 
 def test_cost_uses_the_url_price_for_posts_with_a_link(
@@ -67,23 +55,6 @@ def test_it_warns_when_more_accounts_than_allowed_post_identical_text(
     loud = report(sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="3")
     assert loud.identical == [("Stop the victimisation of reps at Fujitsu", 4)]
     assert "identical" in loud.warnings[0]
-
-
-def five_pledges_and_three_union_posts(
-    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger, *hours_before: float
-) -> None:
-    """Five X pledges to "fujitsu" (no link), and the union's own account with three X
-    posts queued ``hours_before`` the release."""
-    with sessions() as s:
-        make_campaign(s, link=None)
-    for user in range(5):
-        pledge_factory("fujitsu", str(user))
-    add_account(sessions, vault, "x", "union")
-    queue(
-        sessions,
-        *(spec(f"p{i}", at=RELEASE - timedelta(hours=h)) for i, h in enumerate(hours_before)),
-        now=RELEASE - timedelta(hours=max(hours_before) + 1),
-    )
 
 
 def test_it_says_how_many_go_and_when_the_rest_would_past_the_app_cap(

@@ -21,9 +21,16 @@ from bot.pledges.texts import utm_tag
 from bot.settings import load_settings
 from bot.storage.models import Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.pledges.conftest import NOW, RELEASE, make_campaign
-from tests.pledges.test_readiness import CHECK_AT, Inbox, Tokens, smtp  # noqa: F401
-from tests.pledges.test_rules import five_pledges_and_three_union_posts, report
+from tests.support.pledges import (
+    CHECK_AT,
+    NOW,
+    RELEASE,
+    Inbox,
+    Tokens,
+    five_pledges_and_three_union_posts,
+    make_campaign,
+    report,
+)
 
 Pledger = Callable[..., PledgeReceipt]
 
@@ -84,7 +91,7 @@ def test_a_title_with_a_line_break_does_not_stop_the_reconnect_emails(
     sessions: sessionmaker[Session],
     vault: Vault,
     pledge_factory: Pledger,
-    smtp: tuple[int, Inbox],  # noqa: F811
+    smtp: tuple[int, Inbox],
 ) -> None:
     port, inbox = smtp
     with sessions() as s:
@@ -193,7 +200,7 @@ def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
 def test_a_long_variant_after_a_broken_one_is_named_by_its_own_number_and_line(
     tmp_path: Path,
 ) -> None:
-    from tests.pledges.test_campaigns import GOOD, write
+    from tests.support.pledge_files import GOOD, write
 
     bad = GOOD.replace(
         'variants: ["Reinstate the Fujitsu reps now."]',

@@ -10,7 +10,7 @@ import tweepy
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import x_client
+from tests.support.routing import x_client
 
 
 def needs_facebook(sandbox: SandboxHandle) -> None:

@@ -22,9 +22,9 @@ from bot.sandbox.clock import SandboxClock
 from bot.sandbox.engagement import metrics
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from tests.engagement.conftest import make_platforms
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, rerouted_session
-from tests.sandbox.routing import x_client
+from tests.support.engagement import make_platforms
+from tests.support.graph import GRAPH_VERSION, rerouted_session
+from tests.support.routing import x_client
 
 FAST = 1000.0  # make run's default SANDBOX_TIME_ACCELERATION
 REDIRECT = "https://clarion.example/fb/callback"

@@ -14,7 +14,7 @@ from requests_oauthlib import OAuth1
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import route_session
+from tests.support.routing import route_session
 
 POST_URL = "https://api.twitter.com/2/tweets"
 

@@ -9,7 +9,7 @@ import facebook
 import pytest
 import requests
 
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, GraphSandbox, fb_fixture  # noqa: F401
+from tests.support.graph import GRAPH_VERSION, GraphSandbox
 
 REDIRECT = "https://clarion.example/fb/callback"
 SCOPES = ["pages_show_list", "pages_read_engagement", "pages_manage_posts"]

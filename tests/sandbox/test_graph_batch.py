@@ -10,7 +10,7 @@ from __future__ import annotations
 import facebook
 import pytest
 
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, GraphSandbox, fb_fixture  # noqa: F401
+from tests.support.graph import GRAPH_VERSION, GraphSandbox
 
 FIELDS = (
     "shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0),"

@@ -7,7 +7,7 @@ import json
 import facebook
 import pytest
 
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, GraphSandbox, fb_fixture  # noqa: F401
+from tests.support.graph import GRAPH_VERSION, GraphSandbox
 
 
 def graph_error(fb: GraphSandbox, method: str, path: str, **params: str) -> dict:

@@ -7,7 +7,7 @@ import json
 import facebook
 import pytest
 
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, START, GraphSandbox, fb_fixture  # noqa: F401
+from tests.support.graph import GRAPH_VERSION, START, GraphSandbox
 
 ENGAGEMENT = "shares,reactions.summary(total_count).limit(0),comments.summary(true).limit(0)"
 

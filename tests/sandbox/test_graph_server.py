@@ -15,7 +15,7 @@ import requests
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from tests.sandbox.graph_fixtures import GRAPH_VERSION, rerouted_session
+from tests.support.graph import GRAPH_VERSION, rerouted_session
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import pytest
 
 from bot.sandbox.graph import errors as errors
 from bot.sandbox.graph.state import GraphState
-from tests.sandbox.graph_fixtures import START, HandClock, Options
+from tests.support.graph import START, HandClock, Options
 
 
 def world() -> tuple[GraphState, HandClock]:

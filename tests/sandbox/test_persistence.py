@@ -12,7 +12,7 @@ import tweepy
 from bot.sandbox import persistence
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxAdmin, free_port, running_sandbox, start_sandbox_process
-from tests.sandbox.routing import x_client
+from tests.support.routing import x_client
 
 
 def test_a_restart_keeps_users_tokens_and_posts(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import aiohttp
 import pytest
 
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import aiohttp_rerouting, async_x_client
+from tests.support.routing import aiohttp_rerouting, async_x_client
 
 # tweepy.asynchronous needs async-lru (tweepy's "async" extra), which is not in the
 # project's dependencies yet.

@@ -19,7 +19,7 @@ from requests_oauthlib import OAuth1
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import route_session
+from tests.support.routing import route_session
 
 CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "x"
 SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts" / "x"

@@ -14,7 +14,7 @@ import tweepy.auth
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import route_session, x_client
+from tests.support.routing import route_session, x_client
 
 CALLBACK = "https://clarion.example/x/callback?campaign=7"
 

@@ -12,7 +12,7 @@ from requests_oauthlib import OAuth1
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
-from tests.sandbox.routing import route_session, x_client
+from tests.support.routing import route_session, x_client
 
 ME = {"user_auth": True}
 

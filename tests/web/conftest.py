@@ -3,26 +3,18 @@ a pledge campaign; helpers that walk the sandbox's consent pages like a supporte
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
-import requests
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from bot.settings import load_settings
-from bot.storage.models import Campaign, PledgeCampaign
-from bot.storage.vault import generate_key
 from bot.web.app import create_web_app
-
-TESTSERVER = "http://testserver"
+from tests.support.web import TESTSERVER, Clock, add_campaign, make_runtime
 
 
 @pytest.fixture(scope="module")
@@ -31,71 +23,15 @@ def sandbox() -> Iterator[SandboxHandle]:
         yield handle
 
 
-def make_runtime(engine: Engine, sandbox: SandboxHandle, base_url: str) -> Runtime:
-    settings = load_settings(
-        None,
-        environ={
-            "DATABASE_URL": str(engine.url),
-            "TOKEN_ENCRYPTION_KEYS": generate_key(),
-            "WEB_SECRET_KEY": "test-web-secret-key-0123456789abcdef",
-            "WEB_BASE_URL": base_url,
-        },
-    )
-    return Runtime(settings, engine).with_sandbox(sandbox.url, sandbox.admin.app())
-
-
 @pytest.fixture
 def runtime(engine: Engine, sandbox: SandboxHandle) -> Runtime:
     return make_runtime(engine, sandbox, TESTSERVER)
-
-
-def add_campaign(
-    runtime: Runtime,
-    slug: str = "fujitsu",
-    *,
-    title: str = "Defend the union at Fujitsu",
-    description: str = "Stop the victimisation of reps.",
-    message: dict[str, str] | None = None,
-    goal: int = 3,
-    release_at: datetime | None = None,
-    link: str | None = "https://union.example/fujitsu",
-    allow_edit: bool = True,
-    window_minutes: int = 10,
-) -> int:
-    with runtime.sessions() as session:
-        campaign = Campaign(slug=slug, title=title, timezone="Europe/London")
-        session.add(campaign)
-        session.flush()
-        pc = PledgeCampaign(
-            campaign_id=campaign.id,
-            description=description,
-            message=message
-            or {"x": "Stand with the Fujitsu reps at 8:30", "facebook": "Stand with the reps"},
-            variants=[],
-            link=link,
-            goal=goal,
-            release_at=release_at or datetime.now(UTC) + timedelta(days=2, hours=3),
-            timezone="Europe/London",
-            allow_edit=allow_edit,
-            window_minutes=window_minutes,
-        )
-        session.add(pc)
-        session.commit()
-        return pc.id
 
 
 @pytest.fixture
 def campaign(runtime: Runtime) -> str:
     add_campaign(runtime)
     return "fujitsu"
-
-
-@dataclass
-class Clock:
-    now: datetime
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -115,63 +51,3 @@ def make_client(runtime: Runtime, clock: Clock) -> Callable[..., TestClient]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
-
-
-_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
-
-def csrf_of(html: str) -> str:
-    match = _CSRF.search(html)
-    assert match, "no CSRF field on the page"
-    return match.group(1)
-
-
-def local(url: str) -> str:
-    """A URL on the web app as TestClient wants it (path and query)."""
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}" == TESTSERVER, url
-    return parts.path + (f"?{parts.query}" if parts.query else "")
-
-
-def start_x(client: TestClient, slug: str = "fujitsu") -> str:
-    """Press Support with X; return X's (the sandbox's) consent URL."""
-    page = client.get(f"/c/{slug}")
-    response = client.post(f"/c/{slug}/pledge/x", data={"csrf": csrf_of(page.text)})
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
-
-
-def consent_x(authorize_url: str, handle: str, *, cancel: bool = False) -> str:
-    """Answer the sandbox's X consent page; return where X sends the browser back."""
-    token = dict(p.split("=", 1) for p in urlsplit(authorize_url).query.split("&"))["oauth_token"]
-    form = {"oauth_token": token, "handle": handle}
-    form.update({"cancel": "1"} if cancel else {"authorise": "1"})
-    back = requests.post(authorize_url, data=form, allow_redirects=False, timeout=10)
-    assert back.status_code == 303, back.text
-    return back.headers["location"]
-
-
-def pledge_x(client: TestClient, handle: str, slug: str = "fujitsu") -> str:
-    """The whole X pledge; returns the private withdraw path /w/{secret}."""
-    callback = consent_x(start_x(client, slug), handle)
-    done = client.get(local(callback))
-    assert done.status_code == 303, done.text
-    return done.headers["location"].split("?")[0]
-
-
-def start_facebook(client: TestClient, slug: str = "fujitsu") -> str:
-    page = client.get(f"/c/{slug}")
-    response = client.post(f"/c/{slug}/pledge/facebook", data={"csrf": csrf_of(page.text)})
-    assert response.status_code == 303, response.text
-    return response.headers["location"]
-
-
-def consent_facebook(
-    dialog_url: str, person: str, page: str | None = None, *, followers: int = 250, allow=True
-) -> str:
-    form = {"new_user": person, "decision": "allow" if allow else "cancel"}
-    if page:
-        form.update({"page_name": page, "page_followers": str(followers)})
-    back = requests.post(dialog_url, data=form, allow_redirects=False, timeout=10)
-    assert back.status_code == 302, back.text
-    return back.headers["location"].split("#")[0]

@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from bot.sandbox.testing import SandboxHandle, free_port
 from bot.web.server import serving_web
-from tests.web.conftest import add_campaign, make_runtime
+from tests.support.web import add_campaign, make_runtime
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -134,8 +134,7 @@ def released_site(engine: Engine, sandbox: SandboxHandle) -> Iterator[str]:
 
     from bot.engagement.poll import poller_for
     from bot.web.app import create_web_app
-    from tests.web.conftest import TESTSERVER, Clock
-    from tests.web.test_campaign_page import _released
+    from tests.support.web import TESTSERVER, Clock, released_with_one_failure
 
     # Pledged and released through the test client (its own base URL), then served.
     runtime = make_runtime(engine, sandbox, TESTSERVER)
@@ -143,7 +142,7 @@ def released_site(engine: Engine, sandbox: SandboxHandle) -> Iterator[str]:
     client = TestClient(
         create_web_app(runtime, clock=clock), base_url=TESTSERVER, follow_redirects=False
     )
-    _released(client, clock, runtime, sandbox)
+    released_with_one_failure(client, clock, runtime, sandbox)
     sandbox.admin.advance_clock(7 * 86400)
     assert poller_for(runtime).run("fujitsu", refresh=True).read == 1
     port = free_port()

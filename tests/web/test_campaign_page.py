@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -13,11 +12,11 @@ from bot.engagement.poll import poller_for
 from bot.engagement.report import Total
 from bot.pledges import images, release
 from bot.runtime.wiring import Runtime
-from bot.storage.models import Delivery, Pledge, PledgeCampaign, PledgeCampaignState
+from bot.storage.models import Pledge, PledgeCampaign, PledgeCampaignState
 from bot.web.app import create_web_app
 from bot.web.campaign import shown, time_left
-from tests.pledges import pictures
-from tests.web.conftest import Clock, add_campaign, pledge_x
+from tests.support import pictures
+from tests.support.web import Clock, add_campaign, pledge_x, released_with_one_failure
 
 
 def test_the_page_shows_message_progress_countdown_and_support_buttons(
@@ -141,35 +140,6 @@ def test_every_field_on_the_pages_has_a_label(
 # -- the outcome after the release ------------------------------------------------------
 
 
-_handles = itertools.count(1)  # the sandbox lives as long as the module: new names
-
-
-def _released(client: TestClient, clock: Clock, runtime: Runtime, sandbox) -> dict[str, int]:
-    """Two X supporters pledge; the release goes out; one post is published, the other
-    fails on a revoked token. Returns delivery ids by handle."""
-    real_now = datetime.now(UTC)
-    clock.now = real_now - timedelta(hours=1)
-    add_campaign(runtime, goal=2, release_at=real_now - timedelta(minutes=1), window_minutes=0)
-    loud, gone = f"loud_rep{next(_handles)}", f"gone_rep{next(_handles)}"
-    sandbox.admin.create_x_user(loud, followers=15_000)
-    sandbox.admin.create_x_user(gone, followers=700)
-    pledge_x(client, loud)
-    pledge_x(client, gone)
-    clock.now = real_now
-    assert [o.state for o in release.run_due(runtime.sessions, real_now)] == ["releasing"]
-    with runtime.sessions() as session:
-        pledges = session.scalars(select(Pledge).order_by(Pledge.id)).all()
-        ids = {"loud_rep": pledges[0].delivery_id, "gone_rep": pledges[1].delivery_id}
-    assert runtime.deliverer().run(ids["loud_rep"]) == "sent"
-    with runtime.sessions() as session:
-        gone = session.get(Delivery, ids["gone_rep"])
-        assert gone is not None
-        gone.state, gone.error_kind, gone.error = "failed", "auth", "token revoked"
-        session.commit()
-    release.run_due(runtime.sessions, datetime.now(UTC))
-    return ids  # type: ignore[return-value]
-
-
 def test_before_the_release_the_page_has_no_outcome_section(
     client: TestClient, runtime: Runtime, campaign: str
 ) -> None:
@@ -181,7 +151,7 @@ def test_before_the_release_the_page_has_no_outcome_section(
 def test_after_the_release_the_page_shows_sent_failed_reach_and_then_engagement(
     client: TestClient, clock: Clock, runtime: Runtime, sandbox
 ) -> None:
-    _released(client, clock, runtime, sandbox)
+    released_with_one_failure(client, clock, runtime, sandbox)
     first = client.get("/c/fujitsu").text
     assert "How far it went" in first and "It went out" in first
     # X: 1 published, 1 failed, 0 still going, reach of the published account only
@@ -214,7 +184,7 @@ def test_an_estimate_says_so_with_its_margin_and_unavailable_is_never_zero() -> 
 def test_on_an_accelerated_sandbox_the_outcome_says_the_clock_is_fast(
     client: TestClient, clock: Clock, runtime: Runtime, sandbox
 ) -> None:
-    _released(client, clock, runtime, sandbox)
+    released_with_one_failure(client, clock, runtime, sandbox)
     assert 'data-testid="accelerated"' not in client.get("/c/fujitsu").text  # real time
     fast = runtime.with_settings(sandbox_time_acceleration=1000.0)
     app = create_web_app(fast, clock=clock)

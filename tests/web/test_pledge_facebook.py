@@ -7,7 +7,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, Pledge
-from tests.web.conftest import consent_facebook, csrf_of, local, start_facebook
+from tests.support.web import consent_facebook, csrf_of, local, start_facebook
 
 
 def _pledged_pages(runtime: Runtime) -> list[tuple[str, int | None]]:

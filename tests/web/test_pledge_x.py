@@ -8,7 +8,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, OAuthRequest, Pledge
-from tests.web.conftest import consent_x, csrf_of, local, pledge_x, start_x
+from tests.support.web import consent_x, csrf_of, local, pledge_x, start_x
 
 
 def _pledges(runtime: Runtime) -> int:

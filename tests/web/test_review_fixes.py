@@ -17,7 +17,7 @@ from bot.runtime.wiring import Runtime
 from bot.storage.models import OAuthRequest
 from bot.web import signins
 from bot.web.security import RateLimiter, client_address
-from tests.web.conftest import (
+from tests.support.web import (
     Clock,
     add_campaign,
     consent_facebook,

@@ -17,7 +17,7 @@ from bot.pledges.release import release
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Pledge
 from bot.web import signins
-from tests.web.conftest import (
+from tests.support.web import (
     Clock,
     add_campaign,
     consent_facebook,

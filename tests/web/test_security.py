@@ -10,7 +10,7 @@ from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle
 from bot.web.app import SESSION_COOKIE, create_web_app
 from bot.web.security import RateLimiter
-from tests.web.conftest import add_campaign, csrf_of, make_runtime, pledge_x
+from tests.support.web import add_campaign, csrf_of, make_runtime, pledge_x
 
 FORMS = [
     "/c/fujitsu/pledge/x",

@@ -11,8 +11,8 @@ import pytest
 import requests
 
 from bot.sandbox.testing import SandboxHandle, free_port
-from tests.processes import ROOT, DaemonProcess, clean_env, runtime_for, write_config
-from tests.web.conftest import add_campaign
+from tests.support.processes import ROOT, DaemonProcess, clean_env, runtime_for, write_config
+from tests.support.web import add_campaign
 
 pytestmark = pytest.mark.slow
 

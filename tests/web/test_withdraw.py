@@ -9,7 +9,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, Pledge, PledgeState
-from tests.web.conftest import Clock, csrf_of, pledge_x
+from tests.support.web import Clock, csrf_of, pledge_x
 
 
 def _pledge(runtime: Runtime) -> tuple[Pledge, Account]:

@@ -7,7 +7,7 @@ import pytest
 from bot.platforms.base import AuthError, PermanentError
 from bot.platforms.x.signin import XWebSignIn
 from bot.sandbox.testing import SandboxHandle
-from tests.web.conftest import consent_x
+from tests.support.web import consent_x
 
 
 def _signin(sandbox: SandboxHandle, secret: str | None = None) -> XWebSignIn:

@@ -12,8 +12,8 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.platforms.base import AuthError, PermanentError, TransientError
 from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState
-from tests.factories import add_account, queue, spec
-from tests.fakes import FakePlatform
+from tests.support.factories import add_account, queue, spec
+from tests.support.fakes import FakePlatform
 
 
 class Clock:

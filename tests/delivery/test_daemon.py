@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,8 +15,9 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.storage.lock import AlreadyRunning, DaemonLock
 from bot.storage.models import Delivery, DeliveryState
-from tests.factories import add_account, queue, spec
-from tests.fakes import FakePlatform
+from tests.support.factories import add_account, due_now, queue, spec
+from tests.support.fakes import FakeAsyncPlatform, FakePlatform
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -40,15 +42,6 @@ def make_daemon(sessions, vault, engine, database_url, x):
     for daemon in started:
         if daemon.scheduler.running:
             daemon.stop()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def states(sessions):
@@ -174,3 +167,48 @@ def test_housekeeping_jobs_run_beside_posting_and_survive_their_own_errors(make_
 
     make_daemon(periodic=[("snapshots", flaky, 0.2)]).start()
     assert wait_for(lambda: len(calls) >= 3)
+
+
+# Daemon.stop() sets ``stopping``, then waits for the scheduler's running jobs (an
+# engagement round can take a while) before it stops the dispatcher; a burst larger than
+# max_in_flight must not keep starting new sends all that time.
+class SlowAsyncPlatform(FakeAsyncPlatform):
+    """Each burst send takes ``hold`` seconds; records when each one started."""
+
+    def __init__(self, hold: float) -> None:
+        super().__init__("x")
+        self.hold = hold
+        self.started: list[datetime] = []
+
+    def async_publisher(self, session):
+        platform = self
+
+        class Publisher:
+            async def publish(self, creds, text, *, link):
+                platform.started.append(datetime.now(UTC))
+                await asyncio.sleep(platform.hold)
+                return platform.publish(creds, text, link=link)
+
+        return Publisher()
+
+
+def test_a_stopping_daemon_starts_no_new_sends_while_housekeeping_finishes(
+    sessions, vault, daemons
+):
+    due_now(sessions, vault, *[f"post {n}" for n in range(100)])
+    x = SlowAsyncPlatform(hold=0.05)
+    slow, entered = threading.Event(), threading.Event()
+
+    def housekeeping():  # e.g. an engagement round that is reading metrics
+        if slow.is_set():
+            entered.set()
+            time.sleep(1.0)
+
+    daemon = daemons(x, max_in_flight=4, periodic=[("housekeeping", housekeeping, 0.05)])
+    assert wait_for(lambda: len(x.started) >= 8)
+    slow.set()
+    assert entered.wait(5)
+    asked = datetime.now(UTC)
+    daemon.stop()
+    late = [t for t in x.started if t > asked + timedelta(seconds=0.05)]
+    assert late == [], f"{len(late)} sends started after stop() was called"

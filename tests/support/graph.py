@@ -18,7 +18,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import facebook
-import pytest
 import requests
 import uvicorn
 from requests.adapters import HTTPAdapter
@@ -127,7 +126,7 @@ _SERVER: tuple[str, SimpleNamespace] | None = None
 _SERVER_LOCK = threading.Lock()
 
 
-def _graph_server() -> tuple[str, SimpleNamespace]:
+def graph_server() -> tuple[str, SimpleNamespace]:
     """One loopback server per test process (a daemon thread), shared by every test."""
     global _SERVER
     with _SERVER_LOCK:
@@ -149,14 +148,3 @@ def _graph_server() -> tuple[str, SimpleNamespace]:
                 time.sleep(0.01)
             _SERVER = (f"http://127.0.0.1:{port}", holder)
         return _SERVER
-
-
-@pytest.fixture(name="fb")
-def fb_fixture() -> GraphSandbox:
-    """A fresh Graph world per test on the shared loopback server."""
-    url, holder = _graph_server()
-    clock = HandClock()
-    state = GraphState(Options(), clock)
-    holder.fb, holder.clock = state, clock
-    holder.dirty.clear()
-    return GraphSandbox(url, state, clock, rerouted_session(url), holder.dirty)

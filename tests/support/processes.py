@@ -20,7 +20,7 @@ from bot.runtime.wiring import Runtime
 from bot.settings import load_settings
 from bot.storage.vault import generate_key
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def write_config(path: Path, database_url: str, sandbox_url: str, **extra: Any) -> Path:

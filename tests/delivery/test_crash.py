@@ -15,7 +15,7 @@ from sqlalchemy import select
 from bot.campaigns.specs import PostSpec
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState
-from tests.processes import DaemonProcess, runtime_for, write_config
+from tests.support.processes import DaemonProcess, runtime_for, write_config
 
 POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
 

@@ -1,16 +1,17 @@
-"""Small builders for tests: accounts and posts in a few words."""
+"""Small builders for tests: accounts, posts and their deliveries in a few words."""
 
 from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns.enqueue import ApplyReport, apply_specs
 from bot.campaigns.specs import PostSpec
 from bot.platforms.base import Credentials
-from bot.storage.models import Account
+from bot.storage.models import Account, Delivery
 from bot.storage.vault import Vault
 
 _keys = itertools.count(1)
@@ -80,3 +81,22 @@ def queue(
         return apply_specs(
             session, list(specs), now=now or datetime.now(UTC), allow_past=allow_past
         )
+
+
+def delivery_rows(sessions: sessionmaker[Session]) -> list[Delivery]:
+    """Every delivery, in the order they were queued."""
+    with sessions() as s:
+        return list(s.scalars(select(Delivery).order_by(Delivery.id)))
+
+
+def due_now(sessions: sessionmaker[Session], vault: Vault, *texts: str) -> list[int]:
+    """The union's X account and one post per text, all due now; their delivery ids."""
+    add_account(sessions, vault, "x", "union", user_id="42")
+    now = datetime.now(UTC)
+    queue(sessions, *[spec(t, key=t.replace(" ", "-"), at=now) for t in texts], allow_past=True)
+    return [d.id for d in delivery_rows(sessions)]
+
+
+def delivery_states(sessions: sessionmaker[Session]) -> list[str]:
+    """Each delivery's state, in the order the deliveries were queued."""
+    return [d.state for d in delivery_rows(sessions)]

@@ -15,11 +15,11 @@ from bot.pledges.jobs import periodic
 from bot.pledges.pledging import add_pledge, find_campaign
 from bot.pledges.release import ReleaseStatus, status
 from bot.runtime.wiring import Runtime
-from bot.sandbox.testing import SandboxAdmin
+from bot.sandbox.testing import SandboxAdmin, SandboxHandle
 from bot.settings import load_settings
 from bot.storage.models import GoalPolicy
 from bot.storage.vault import generate_key
-from tests.pledges.conftest import make_campaign
+from tests.support.pledges import make_campaign
 
 
 @dataclass
@@ -151,3 +151,10 @@ def run_daemon_until_final(run: Release, timeout: float) -> ReleaseStatus:
         raise AssertionError(f"the release did not finish in {timeout} s: {run.status()}")
     finally:
         daemon.stop()
+
+
+def posts_by_account(sandbox: SandboxHandle) -> dict[str, list[str]]:
+    return {
+        str(account["id"]): [p["text"] for p in account["posts"]]
+        for account in sandbox.admin.timeline()
+    }

@@ -1,9 +1,10 @@
-"""Ways a post could go out twice, wrongly, late or never — each found in review and
-proven by one of these tests before it was fixed."""
+"""Ways a post could go out twice, wrongly, late or never: each test shows one of them
+closed, by doing what used to let it happen."""
 
 from __future__ import annotations
 
 import random
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
@@ -13,8 +14,9 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.platforms.base import PermanentError, TransientError
 from bot.storage.models import Delivery, DeliveryState
-from tests.factories import add_account, queue, spec
-from tests.fakes import FakePlatform
+from tests.support.factories import add_account, delivery_states, due_now, queue, spec
+from tests.support.fakes import FakePlatform
+from tests.support.waiting import wait_for
 
 
 class Clock:
@@ -373,3 +375,53 @@ def test_an_unknown_delivery_keeps_its_check_through_a_rate_limit_wait(sessions,
     print("A after reset:", d.run(a))
     texts = [p["text"] for p in x.posts]
     assert texts.count("Post A") == 1, texts
+
+
+# 13. A post's absence is trusted only ``settle_seconds`` after the first attempt
+#     (timelines lag), measured from ``first_sending_at``, the claim. A job can wait in
+#     the send pool after its claim; if that wait were taken off the settle time, a post
+#     whose answer was lost would be looked for too soon, not seen yet, and sent twice.
+class LaggingTimeline(FakePlatform):
+    """Its first publish takes ``hold`` seconds (the pool's only thread is busy); a post
+    shows in find_recent only ``lag`` seconds after it was created, as on X."""
+
+    def __init__(self, hold: float, lag: float) -> None:
+        super().__init__("x")
+        self.hold, self.lag = hold, lag
+        self.held = False
+
+    def publish(self, *args, **kwargs):
+        if not self.held:
+            self.held = True
+            time.sleep(self.hold)
+        return super().publish(*args, **kwargs)
+
+    def find_recent(self, creds, text, since, *, link=None):
+        found = super().find_recent(creds, text, since, link=link)
+        if found is None:
+            return None
+        [post] = [p for p in self.posts if p["id"] == found.platform_id]
+        young = datetime.now(UTC) - post["created_at"] < timedelta(seconds=self.lag)
+        return None if young else found
+
+
+def test_a_lost_answer_after_a_wait_in_the_send_pool_is_not_sent_twice(sessions, vault, daemons):
+    due_now(sessions, vault, "first", "second")
+    x = LaggingTimeline(hold=2.0, lag=0.8)
+    x.fail_next("as usual", "accept_then_lose")  # the second post is created, its answer lost
+    daemon = daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1), concurrency=1)
+    assert wait_for(lambda: delivery_states(sessions) == ["sent", "sent"], timeout=8)
+    daemon.stop()
+    assert sorted(p["text"] for p in x.posts) == ["first", "second"], "posted twice"
+
+
+# 14. The same settle rule for a retry: a retry's answer is lost, so the post must be
+#     looked for ``settle_seconds`` after the attempt that may have created it, not after
+#     the first attempt, which failed long before and would make the look too early.
+def test_a_retry_whose_answer_is_lost_is_not_sent_twice(sessions, vault, daemons):
+    due_now(sessions, vault, "Rally at noon")
+    x = LaggingTimeline(hold=0.0, lag=0.8)
+    x.fail_next(TransientError("could not connect", retry_after=2.0), "accept_then_lose")
+    daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1))
+    assert wait_for(lambda: delivery_states(sessions) == ["sent"], timeout=8)
+    assert [p["text"] for p in x.posts] == ["Rally at noon"], "posted twice"

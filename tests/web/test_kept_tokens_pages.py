@@ -9,17 +9,7 @@ from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.web.app import create_web_app
-from tests.web.conftest import (  # noqa: F401 - the campaign pages' fixtures
-    TESTSERVER,
-    Clock,
-    campaign,
-    client,
-    clock,
-    make_client,
-    pledge_x,
-    runtime,
-    sandbox,
-)
+from tests.support.web import TESTSERVER, Clock, pledge_x
 
 KEPT = "after the release we keep read access for up to 30 days to count engagement"
 GONE = "deleted when the release ends"
@@ -31,9 +21,9 @@ def text(html: str) -> str:
 
 
 def test_the_campaign_and_pledge_pages_say_how_long_the_sign_in_is_kept(
-    client: TestClient,  # noqa: F811
-    campaign: str,  # noqa: F811
-    clock: Clock,  # noqa: F811
+    client: TestClient,
+    campaign: str,
+    clock: Clock,
 ) -> None:
     page = text(client.get("/c/fujitsu").text)
     assert KEPT in page and AT_ONCE in page and "never again" in page
@@ -47,9 +37,9 @@ def test_the_campaign_and_pledge_pages_say_how_long_the_sign_in_is_kept(
 
 
 def test_with_the_setting_off_the_pages_say_the_sign_in_goes_at_the_release_end(
-    runtime: Runtime,  # noqa: F811
-    campaign: str,  # noqa: F811
-    clock: Clock,  # noqa: F811
+    runtime: Runtime,
+    campaign: str,
+    clock: Clock,
 ) -> None:
     off = runtime.with_settings(pledge_tokens_kept_for_engagement=False)
     browser = TestClient(
@@ -61,7 +51,7 @@ def test_with_the_setting_off_the_pages_say_the_sign_in_goes_at_the_release_end(
     assert GONE in text(browser.get(private).text)
 
 
-def test_the_thanks_page_for_several_pages_says_it_too(runtime: Runtime) -> None:  # noqa: F811
+def test_the_thanks_page_for_several_pages_says_it_too(runtime: Runtime) -> None:
     app = create_web_app(runtime)
     # the page as the thanks route renders it, without signing in several Pages first
     request = SimpleNamespace(app=app, url_for=lambda name, **params: f"/static/{params['path']}")
