@@ -14,8 +14,8 @@ from bot.campaigns.schedules.files import discover, load_files, load_text
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 from bot.campaigns.text_rules import weighted_length
 
-REPO = Path(__file__).resolve().parent.parent
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "schedules"
+REPO = Path(__file__).resolve().parents[2]
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "schedules"
 LONDON = ZoneInfo("Europe/London")
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.settings import SETTINGS, ConfigError, Secret, describe, load_settings
 
-EXAMPLE = Path(__file__).parents[1] / "config.env.example"
+EXAMPLE = Path(__file__).parents[2] / "config.env.example"
 
 
 def test_every_setting_is_in_the_example_file_with_a_comment_and_its_default():
