@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 import tweepy
 
-from bot.sandbox.graph.state import GraphState
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from tests.support.graph import GraphSandbox, HandClock, Options, graph_server, rerouted_session
 from tests.support.routing import x_client
 
 
@@ -33,14 +31,3 @@ def bob(sandbox: SandboxHandle) -> dict[str, Any]:
 @pytest.fixture
 def client(sandbox: SandboxHandle, alice: dict[str, Any]) -> tweepy.Client:
     return x_client(sandbox.url, alice)
-
-
-@pytest.fixture(name="fb")
-def fb_fixture() -> GraphSandbox:
-    """A fresh Graph world per test on the shared loopback server."""
-    url, holder = graph_server()
-    clock = HandClock()
-    state = GraphState(Options(), clock)
-    holder.fb, holder.clock = state, clock
-    holder.dirty.clear()
-    return GraphSandbox(url, state, clock, rerouted_session(url), holder.dirty)

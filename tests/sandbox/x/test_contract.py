@@ -21,8 +21,8 @@ from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
 from tests.support.routing import route_session
 
-CONTRACTS = Path(__file__).resolve().parents[1] / "fixtures" / "contracts" / "x"
-SHARED = Path(__file__).resolve().parents[2] / ".." / "shared" / "contracts" / "x"
+CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "x"
+SHARED = Path(__file__).resolve().parents[3] / ".." / "shared" / "contracts" / "x"
 TCO = re.compile(r"https://t\.co/[A-Za-z0-9]{10}")
 RATE_HEADERS = {"x-rate-limit-limit", "x-rate-limit-remaining", "x-rate-limit-reset"}
 
