@@ -15,13 +15,7 @@ from bot.cli import main
 from bot.engagement.report import CSV_COLUMNS
 from bot.platforms.base import Credentials
 from bot.sandbox.testing import running_sandbox
-from bot.storage.models import (
-    Account,
-    Campaign,
-    Delivery,
-    DeliveryState,
-    Post,
-)
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post
 from tests.support.cli import Cli, seed
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -12,11 +14,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.campaigns.schedules.files import load_files
 from bot.campaigns.schedules.pledge_campaigns import KEYS, load_pledge_files
 from bot.campaigns.specs import SpecError
-from bot.pledges.campaigns import apply_campaigns
+from bot.pledges.campaigns import PledgeCampaignSpec, apply_campaigns, check_spec
+from bot.pledges.pledging import find_campaign
 from bot.storage.models import GoalPolicy, PledgeCampaign, PledgeCampaignState
 from tests.support.pledge_files import GOOD, write
+from tests.support.pledges import RELEASE, Pledger, make_campaign
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+PLEDGING_OPEN = RELEASE - timedelta(days=2)  # make_campaign's campaigns take pledges
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -98,3 +103,79 @@ def test_every_pledge_campaign_setting_is_documented() -> None:
     doc = (REPO / "docs" / "schedule-files.md").read_text(encoding="utf-8")
     for key in KEYS:
         assert f"| `{key}` |" in doc, key
+
+
+def test_a_very_long_campaign_text_is_refused_without_counting_it() -> None:
+    text = "word " * 12_000
+    spec = PledgeCampaignSpec(
+        slug="fujitsu",
+        title="Fujitsu",
+        message={"x": text, "facebook": "Stand with the reps"},
+        goal=5,
+        release_at=RELEASE,
+        timezone="Europe/London",
+    )
+    started = time.perf_counter()
+    [problem] = check_spec(spec)
+    assert time.perf_counter() - started < 0.2
+    assert problem.field == "text.x"
+    assert "is 60,000 characters; X allows 280" in problem.message
+
+
+def test_a_long_variant_after_a_broken_one_is_named_by_its_own_number_and_line(
+    tmp_path: Path,
+) -> None:
+    bad = GOOD.replace(
+        'variants: ["Reinstate the Fujitsu reps now."]',
+        "variants:\n      - {not: text}\n      - " + "a" * 300,
+    )
+    path = write(tmp_path, bad)
+    with pytest.raises(SpecError) as caught:
+        load_pledge_files([path], default_timezone="UTC")
+    where = {(p.field, p.where.line) for p in caught.value.problems}
+    assert ("pledge_campaigns[1].variants[2]", 11) in where, where
+    assert ("pledge_campaigns[1].variants[1]", 10) in where
+    assert not any(
+        "variant" in p.message and p.where.line == 10 and "characters" in p.message
+        for p in caught.value.problems
+    )
+
+
+def _x_only(link: str | None = "https://union.org.uk/fujitsu") -> PledgeCampaignSpec:
+    return PledgeCampaignSpec(
+        slug="a", title="Defend the union at Fujitsu", message={"x": "new X text"}, goal=1,
+        release_at=RELEASE, timezone="Europe/London", description="Stop it", link=link,
+        goal_policy="release_anyway", window_minutes=0,
+    )  # fmt: skip
+
+
+def test_a_platform_with_live_pledges_cannot_be_dropped_from_a_campaign(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, "a", goal=1, policy="release_anyway")
+    pledge_factory("a", "p1", platform="facebook")
+    with sessions() as s, pytest.raises(SpecError) as info:
+        apply_campaigns(s, [_x_only()], now=PLEDGING_OPEN, default_window=0)
+    assert "1 supporters pledged on Facebook" in str(info.value)
+    with sessions() as s:
+        pc = find_campaign(s, "a")
+        assert pc is not None and set(pc.message) == {"x", "facebook"}
+
+
+def test_a_new_link_that_no_longer_fits_a_supporters_wording_is_refused(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, "a", goal=1, policy="release_anyway", link=None)
+    pledge_factory("a", "1", wording="w" * 270)  # fits X without a link
+    long_link = "https://union.org.uk/" + "f" * 40
+    with sessions() as s, pytest.raises(SpecError) as info:
+        spec = _x_only(long_link)
+        apply_campaigns(
+            s,
+            [replace(spec, message={"x": "t", "facebook": "f"})],
+            now=PLEDGING_OPEN,
+            default_window=0,
+        )
+    assert "own wordings on X would no longer fit" in str(info.value)

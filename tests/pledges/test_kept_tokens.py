@@ -3,7 +3,6 @@ never to post again; with PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT=false it goes at the
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import pytest
@@ -13,14 +12,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.campaigns.enqueue import resolve_target
 from bot.pledges import kept_tokens
 from bot.pledges.jobs import PledgeJobs
-from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
+from bot.pledges.pledging import find_campaign, withdraw
 from bot.pledges.release import release, settle
 from bot.runtime.wiring import Runtime
 from bot.settings import load_settings
-from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState, Pledge
-from tests.support.pledges import NOW, RELEASE, make_campaign
+from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState, Pledge, PledgeState
+from bot.storage.vault import Vault
+from tests.support.pledges import NOW, RELEASE, Pledger, make_campaign
 
-Pledger = Callable[..., PledgeReceipt]
 DAY = timedelta(days=1)
 # SANDBOX=off with no real platform set would still mean the sandbox: real X keys make the
 # platforms' clock the world's, so windows are in days, not sandbox minutes.
@@ -221,3 +220,63 @@ def test_withdrawing_a_later_pledge_deletes_the_token_at_once_though_a_post_is_s
     with sessions() as s:
         assert withdraw(s, again.withdraw_secret, RELEASE + 2 * DAY)
     assert tokens(sessions) == {"1": False, "2": True}
+
+
+def test_a_missed_goal_deletes_tokens_and_emails_and_the_link_still_withdraws(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=5)  # all-or-nothing
+    r = pledge_factory("fujitsu", "1", email="a@example.org")
+    with sessions() as s:
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        assert release(s, pc.id, RELEASE).state == "goal_missed"
+    with sessions() as s:
+        acct = s.scalars(select(Account)).one()
+        assert acct.credentials == "" and acct.status == "disabled"
+        assert s.scalars(select(Pledge)).one().email is None
+    with sessions() as s:
+        assert withdraw(s, r.withdraw_secret, RELEASE + timedelta(days=30)) is True
+        assert s.scalars(select(Pledge)).one().state == PledgeState.WITHDRAWN
+
+
+def test_a_released_campaign_keeps_a_token_only_to_read_and_a_withdraw_still_deletes_it(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # A token whose post went out is kept (read-only) while that post's engagement is
+    # read, and deleted after (the tests above); withdrawing deletes it at once.
+    with sessions() as s:
+        make_campaign(s, "first", goal=1, release_at=NOW + timedelta(hours=1))
+        make_campaign(s, "second", goal=1)
+    pledge_factory("first", "1")
+    with sessions() as s:
+        pc = find_campaign(s, "first")
+        assert pc is not None
+        release(s, pc.id, NOW + timedelta(hours=1))
+        s.execute(update(Delivery).values(state="sent", sent_at=NOW + timedelta(hours=1)))
+        s.commit()
+        assert settle(s, pc.id, NOW + timedelta(hours=1, minutes=1))
+        assert s.scalars(select(Account)).one().credentials  # kept to read engagement
+    r2 = pledge_factory("second", "1", now=NOW + timedelta(hours=2))
+    with sessions() as s:
+        assert withdraw(s, r2.withdraw_secret, NOW + timedelta(hours=3)) is True
+        acct = s.scalars(select(Account)).one()
+        assert acct.credentials == ""  # withdrawing deletes it at once
+
+
+def test_finishing_one_campaign_keeps_tokens_another_open_campaign_needs(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, "first", goal=5, release_at=NOW + timedelta(hours=1))
+        make_campaign(s, "second", goal=1)
+    pledge_factory("first", "1")
+    pledge_factory("second", "1")
+    with sessions() as s:
+        pc = find_campaign(s, "first")
+        assert pc is not None
+        assert release(s, pc.id, NOW + timedelta(hours=1)).state == "goal_missed"
+    with sessions() as s:
+        acct = s.scalars(select(Account)).one()
+        assert vault.open(acct.credentials).token == "tok-1"

@@ -1,15 +1,18 @@
+"""Pledging: what a pledge will post, and how it is made, changed and withdrawn while the
+campaign is open (and refused once the release is written)."""
+
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.pledging import (
     PledgeError,
-    PledgeReceipt,
+    add_pledge,
     edit_pledge,
     find_campaign,
     key_hash,
@@ -19,11 +22,11 @@ from bot.pledges.pledging import (
     progress,
     withdraw,
 )
-from bot.storage.models import Account, AccountStatus, Pledge, PledgeState
+from bot.pledges.release import release
+from bot.pledges.texts import utm_tag
+from bot.storage.models import Account, AccountStatus, Pledge, PledgeCampaignState, PledgeState
 from bot.storage.vault import Vault
-from tests.support.pledges import NOW, RELEASE, make_campaign
-
-Pledger = Callable[..., PledgeReceipt]
+from tests.support.pledges import NOW, RELEASE, Pledger, make_campaign
 
 
 def test_a_receipt_says_exactly_what_goes_out_with_the_tagged_link(
@@ -190,3 +193,105 @@ def test_preview_is_the_default_text_on_each_platform(sessions: sessionmaker[Ses
         pc = make_campaign(s, link=None)
         assert preview(pc, "x") == "Stop the victimisation of reps at Fujitsu"
         assert preview(pc, "facebook") == "Stop it now"
+
+
+def test_utm_tags_keep_the_volunteers_own_query_as_written() -> None:
+    tagged = utm_tag(
+        "https://union.example/p?ref&id=a%2Fb;lang=en#sign", platform="x", campaign="c"
+    )
+    assert tagged == (
+        "https://union.example/p?ref&id=a%2Fb;lang=en"
+        "&utm_source=x&utm_medium=social&utm_campaign=c#sign"
+    )
+    # a volunteer's own tagging still wins, and a link without a query gets one
+    assert utm_tag("https://u.example/?utm_source=leaflet", platform="x", campaign="c") == (
+        "https://u.example/?utm_source=leaflet&utm_medium=social&utm_campaign=c"
+    )
+    assert utm_tag("https://u.example", platform="facebook", campaign="c") == (
+        "https://u.example?utm_source=facebook&utm_medium=social&utm_campaign=c"
+    )
+
+
+def test_a_pledge_that_arrives_after_the_release_was_written_is_refused(
+    sessions: sessionmaker[Session], vault: Vault
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1, policy="release_anyway")
+    request_start = RELEASE - timedelta(seconds=11)
+    with sessions() as web:
+        pc = find_campaign(web, "fujitsu")
+        assert pc is not None and pc.state == PledgeCampaignState.OPEN
+        web.commit()
+        with sessions() as daemon:  # the release is written during the sign-in's calls
+            assert release(daemon, pc.id, RELEASE - timedelta(seconds=10)).state == "releasing"
+        with pytest.raises(PledgeError, match="no longer taking pledges"):
+            add_pledge(
+                web, vault, pc, "x", Credentials("t", "s", "u1"),
+                AccountInfo("u1", "ann", "Ann", 10), now=request_start,
+            )  # fmt: skip
+    with sessions() as s:
+        assert s.scalars(select(Pledge)).all() == []
+
+
+def test_an_edit_after_the_release_was_written_is_refused(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1, policy="release_anyway")
+    r = pledge_factory("fujitsu", "1")
+    with sessions() as s:
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        release(s, pc.id, RELEASE - timedelta(seconds=10))
+    with sessions() as s, pytest.raises(PledgeError):
+        # a clock that lags the daemon's must not let the edit through
+        edit_pledge(s, vault, r.withdraw_secret, wording="Mine", email=None, now=NOW)
+
+
+def test_choosing_the_main_message_as_your_wording_posts_the_main_message(
+    sessions: sessionmaker[Session], vault: Vault
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1, variants=["Variant one text"])
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        main = pc.message["x"]
+        add_pledge(
+            s, vault, pc, "x", Credentials("t0", "s", "u0"),
+            AccountInfo("u0", "h0", "n", 1), now=NOW,
+        )  # fmt: skip
+        r = add_pledge(
+            s, vault, pc, "x", Credentials("t1", "s", "u1"),
+            AccountInfo("u1", "h1", "n", 1), now=NOW,
+        )  # fmt: skip
+        assert r.text.startswith("Variant one text")
+        after = edit_pledge(s, vault, r.withdraw_secret, wording=main, email=None, now=NOW)
+    assert after.text.startswith(main)
+
+
+def test_pledging_again_keeps_the_wording_and_email_chosen_before(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    pledge_factory("fujitsu", "1", wording="My own words", email="ann@example.org")
+    again = pledge_factory("fujitsu", "1", token="new-token")
+    assert again.text.startswith("My own words")
+    with sessions() as s:
+        pledge = s.scalars(select(Pledge)).one()
+        assert open_email(vault, pledge.email) == "ann@example.org"
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", "bell\x07", "esc\x1b[31m"])
+def test_control_characters_in_a_wording_are_refused_plainly(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger, bad: str
+) -> None:
+    with sessions() as s:
+        make_campaign(s)
+    r = pledge_factory("fujitsu", "1")
+    with sessions() as s, pytest.raises(PledgeError, match="control characters"):
+        edit_pledge(s, vault, r.withdraw_secret, wording=bad, email=None, now=NOW)
+    with pytest.raises(PledgeError, match="control characters"):
+        pledge_factory("fujitsu", "2", wording=bad)
+    ok = pledge_factory("fujitsu", "3", wording="Two lines\n\tand a tab")
+    assert "Two lines\n\tand a tab" in ok.text

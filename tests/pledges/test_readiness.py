@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.pledges.mail import Mailer
-from bot.pledges.pledging import PledgeReceipt, find_campaign, progress
+from bot.pledges.mail import Mailer, reconnect_message
+from bot.pledges.pledging import find_campaign, progress
 from bot.pledges.readiness import check_readiness
 from bot.settings import load_settings
 from bot.storage.models import Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.support.pledges import CHECK_AT, NOW, Inbox, Tokens, make_campaign
-
-Pledger = Callable[..., PledgeReceipt]
+from tests.support.pledges import CHECK_AT, NOW, Inbox, Pledger, Tokens, make_campaign
 
 
 def test_readiness_marks_broken_pledges_and_emails_a_reconnect_link(
@@ -98,3 +95,76 @@ def test_a_pledge_made_inside_the_window_counts_as_checked(
         sessions, vault, {"x": x}, now=CHECK_AT + timedelta(hours=1), hours=24, base_url="x"
     )
     assert report.checked == 0
+
+
+def test_a_reconnect_subject_is_one_line_whatever_the_title() -> None:
+    subject, body = reconnect_message("Defend the union\nat Fujitsu", "rep", "x", "https://u/c/f")
+    assert subject == "Please reconnect your X account for “Defend the union at Fujitsu”"
+    assert "https://u/c/f" in body
+
+
+def test_a_facebook_page_is_not_called_an_at_handle_in_the_reconnect_email() -> None:
+    _, body = reconnect_message("Fujitsu", "Ann's Bakery", "facebook", "https://u/c/f")
+    assert "Facebook Page “Ann's Bakery”" in body and "@Ann" not in body
+    _, body = reconnect_message("Fujitsu", "annrep", "x", "https://u/c/f")
+    assert "X account @annrep" in body
+
+
+def test_a_title_with_a_line_break_does_not_stop_the_reconnect_emails(
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    pledge_factory: Pledger,
+    smtp: tuple[int, Inbox],
+) -> None:
+    port, inbox = smtp
+    with sessions() as s:
+        pc = make_campaign(s)
+        pc.campaign.title = "Defend the union\nat Fujitsu"  # a YAML block scalar, say
+        s.commit()
+    for user in "12":
+        pledge_factory("fujitsu", user, email=f"rep{user}@example.org")
+    settings = load_settings(
+        None,
+        environ={"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(port), "SMTP_STARTTLS": "off"},
+    )
+    report = check_readiness(
+        sessions,
+        vault,
+        {"x": Tokens(revoked={"1", "2"})},
+        now=CHECK_AT,
+        hours=24,
+        base_url="https://pledge.union.example",
+        mailer=Mailer(settings),
+    )
+    assert (report.broken, report.emailed) == (2, 2)
+    assert sorted(to for to, _ in inbox.messages) == [
+        ["rep1@example.org"],
+        ["rep2@example.org"],
+    ]
+    with sessions() as s:
+        states = set(s.scalars(select(Pledge.state)))
+    assert states == {PledgeState.NEEDS_RECONNECT}
+
+
+def test_reconnecting_through_one_campaign_revives_the_same_accounts_other_pledges(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # The token is the account's, not the pledge's: a supporter who pledged to two
+    # campaigns and reconnects from one reconnect email must not be left out of the other.
+    with sessions() as s:
+        make_campaign(s, "first")
+        make_campaign(s, "second")
+    for slug in ("first", "second"):
+        pledge_factory(slug, "1", token="old-token")
+    report = check_readiness(
+        sessions, vault, {"x": Tokens(revoked={"1"})}, now=CHECK_AT, hours=24, base_url="https://u"
+    )
+    assert report.broken == 2
+    pledge_factory("first", "1", token="new-token", now=CHECK_AT + timedelta(minutes=5))
+    with sessions() as s:
+        states = {p.pledge_campaign.campaign.slug: p.state for p in s.scalars(select(Pledge))}
+        pc = find_campaign(s, "second")
+        assert pc is not None
+        ready = progress(s, pc, CHECK_AT + timedelta(minutes=6), readiness_hours=24)
+    assert states == {"first": PledgeState.ACTIVE, "second": PledgeState.ACTIVE}
+    assert ready.ready_reach == 100  # verified by the new sign-in

@@ -15,14 +15,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AccountInfo, AuthError, Credentials
 from bot.pledges.mail import Mailer
-from bot.pledges.pledging import PledgeReceipt
 from bot.pledges.readiness import check_readiness
 from bot.settings import load_settings
 from bot.storage.models import Pledge, PledgeState
 from bot.storage.vault import Vault
-from tests.support.pledges import CHECK_AT, Tokens, make_campaign
-
-Pledger = Callable[..., PledgeReceipt]
+from tests.support.pledges import CHECK_AT, Pledger, Tokens, make_campaign
 
 
 class Refuser:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -11,8 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
-from bot.platforms.base import AuthError, Credentials, Published
-from bot.pledges.pledging import PledgeReceipt, find_campaign, withdraw
+from bot.platforms.base import AccountInfo, AuthError, Credentials, Published
+from bot.pledges.pledging import add_pledge, find_campaign, withdraw
 from bot.pledges.release import release, run_due, spread, status
 from bot.storage.models import (
     Delivery,
@@ -26,9 +25,7 @@ from bot.storage.models import (
 )
 from bot.storage.vault import Vault
 from tests.support.fakes import FakePlatform
-from tests.support.pledges import NOW, RELEASE, make_campaign
-
-Pledger = Callable[..., PledgeReceipt]
+from tests.support.pledges import NOW, RELEASE, Pledger, make_campaign
 
 
 class RevokedFor(FakePlatform):
@@ -197,3 +194,32 @@ def test_a_revoked_token_marks_that_pledge_and_the_others_go(
     }
     assert st.by_state == {DeliveryState.SENT: 4, DeliveryState.FAILED: 1}
     assert st.needs_reconnect == 1 and st.done == 5 and st.last_sent_at == RELEASE
+
+
+def test_a_long_release_window_posts_every_pledge_on_its_slot(
+    sessions: sessionmaker[Session], vault: Vault
+) -> None:
+    with sessions() as s:
+        make_campaign(s, goal=1, window=60)
+        pc = find_campaign(s, "fujitsu")
+        assert pc is not None
+        for n in range(12):
+            add_pledge(
+                s, vault, pc, "x", Credentials(f"t{n}", "s", f"u{n}"),
+                AccountInfo(f"u{n}", f"h{n}", "n", 1), now=NOW,
+            )  # fmt: skip
+    run_due(sessions, RELEASE)
+    x = FakePlatform("x")
+    clock_now = [RELEASE]
+    deliverer = Deliverer(
+        Ledger(sessions, "w"), {"x": x}, vault, RetryPolicy(3, 1, 5), clock=lambda: clock_now[0]
+    )
+    with sessions() as s:
+        rows = s.execute(select(Delivery.id, Delivery.due_at, Post.scheduled_at).join(Post)).all()
+    assert all(due == scheduled for _, due, scheduled in rows)
+    for delivery_id, due_at, _ in sorted(rows, key=lambda r: r[1]):
+        clock_now[0] = due_at  # the daemon runs each one at its due time
+        deliverer.run(delivery_id)
+    with sessions() as s:
+        states = list(s.scalars(select(Delivery.state)))
+    assert states == ["sent"] * 12 and len(x.posts) == 12

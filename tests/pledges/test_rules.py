@@ -85,3 +85,25 @@ def test_each_account_posts_once_so_the_per_user_cap_is_not_near(
     r = report(sessions)
     assert r.busiest_account_posts == 1 and r.warnings == []
     assert any("would go at the release" in line for line in r.lines())
+
+
+def test_posts_already_queued_for_the_day_before_the_release_count_against_the_app_cap(
+    sessions: sessionmaker[Session], vault: Vault, pledge_factory: Pledger
+) -> None:
+    # Checked days ahead: nothing is sent yet, but 3 X posts are queued for the evening
+    # before the release. X counts them in the same rolling 24 h.
+    five_pledges_and_three_union_posts(sessions, vault, pledge_factory, 12, 11, 10)
+    r = report(sessions, X_APP_DAILY_POST_LIMIT="6")
+    assert (r.app_used_before, r.go_at_release, r.deferred) == (3, 3, 2)
+    assert r.deferred_until == RELEASE + timedelta(hours=13)  # the 2nd queued turns 24 h old
+    assert "3 of the 5 X posts would go at the release" in r.warnings[0]
+
+
+def test_the_cost_of_a_single_post_is_shown_to_the_tenth_of_a_cent(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        make_campaign(s, link=None)
+    pledge_factory("fujitsu", "1")
+    lines = report(sessions).lines()
+    assert any("estimated X cost: $0.015 " in line for line in lines), lines

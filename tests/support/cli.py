@@ -12,14 +12,7 @@ from click.testing import CliRunner, Result
 
 from bot.cli import main
 from bot.runtime.wiring import Runtime
-from bot.storage.models import (
-    Account,
-    Campaign,
-    Delivery,
-    DeliveryState,
-    EngagementSnapshot,
-    Post,
-)
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 from tests.support.processes import runtime_for
 
 

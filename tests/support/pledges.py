@@ -14,11 +14,7 @@ from bot.platforms.base import AccountInfo, AuthError, Credentials, TransientErr
 from bot.pledges.pledging import PledgeReceipt, find_campaign
 from bot.pledges.rules import check
 from bot.settings import load_settings
-from bot.storage.models import (
-    Campaign,
-    GoalPolicy,
-    PledgeCampaign,
-)
+from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
 from bot.storage.vault import Vault
 from tests.support.factories import add_account, queue, spec
 from tests.support.fakes import FakePlatform
