@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -16,7 +17,7 @@ from bot.storage.models import Pledge, PledgeCampaign, PledgeCampaignState
 from bot.web.app import create_web_app
 from bot.web.campaign import shown, time_left
 from tests.support import pictures
-from tests.support.web import Clock, add_campaign, pledge_x, released_with_one_failure
+from tests.support.web import Clock, add_campaign, csrf_of, pledge_x, released_with_one_failure
 
 
 def test_the_page_shows_message_progress_countdown_and_support_buttons(
@@ -279,3 +280,16 @@ def test_a_replaced_picture_gets_a_new_address_and_etag(
     assert f"/c/fujitsu/image?v={second[:16]}" in html and first[:16] not in html
     response = client.get("/c/fujitsu/image", headers={"if-none-match": f'"{first}"'})
     assert response.status_code == 200 and response.headers["content-type"] == "image/gif"
+
+
+def test_pledging_closes_on_the_page_at_the_same_moment_as_in_the_pledge_logic(
+    make_client: Callable[..., TestClient], runtime: Runtime, clock: Clock
+) -> None:
+    add_campaign(runtime, "soon", release_at=clock.now + timedelta(seconds=5))
+    client = make_client()
+    page = client.get("/c/soon")
+    assert 'action="/c/soon/pledge/x"' not in page.text  # 5 s left, inside PREPARE
+    add_campaign(runtime, "later")
+    assert 'action="/c/later/pledge/x"' in client.get("/c/later").text
+    csrf = csrf_of(client.get("/c/later").text)
+    assert client.post("/c/soon/pledge/x", data={"csrf": csrf}).status_code == 410

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import parse_qs, urlsplit
+
 import requests
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
@@ -133,3 +136,16 @@ def test_pledging_is_refused_after_the_release_started(
     response = client.post("/c/fujitsu/pledge/x", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 410
     assert "no longer taking pledges" in response.text
+
+
+def test_a_cancel_link_from_another_browser_does_not_spoil_a_supporters_sign_in(
+    make_client: Callable[..., TestClient], campaign: str
+) -> None:
+    supporter, stranger = make_client(), make_client()
+    authorize = start_x(supporter)
+    token = parse_qs(urlsplit(authorize).query)["oauth_token"][0]
+    cancelled = stranger.get(f"/c/fujitsu/x/callback?denied={token}")
+    assert cancelled.status_code == 200  # a friendly page, whoever asks
+    done = supporter.get(local(consent_x(authorize, "rep_hal")))
+    assert done.status_code == 303, done.text
+    assert done.headers["location"].startswith("/w/")

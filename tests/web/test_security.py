@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
+from collections.abc import Callable
+
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
+from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle
 from bot.web.app import SESSION_COOKIE, create_web_app
-from bot.web.security import RateLimiter
+from bot.web.security import RateLimiter, client_address
 from tests.support.web import add_campaign, csrf_of, make_runtime, pledge_x
 
 FORMS = [
@@ -129,7 +134,6 @@ def test_pages_send_headers_that_keep_the_withdraw_secret_and_frames_out(
 
 
 def test_no_token_is_ever_rendered(client: TestClient, runtime: Runtime, campaign: str) -> None:
-    from sqlalchemy import select
 
     from bot.storage.models import Account
 
@@ -146,8 +150,6 @@ def test_no_token_reaches_the_database_file_or_the_logs_in_plaintext(
 ) -> None:
     import logging
     from pathlib import Path
-
-    from sqlalchemy import select
 
     from bot.storage.models import Account
 
@@ -170,3 +172,45 @@ def test_no_token_reaches_the_database_file_or_the_logs_in_plaintext(
         raw = Path(database).read_bytes()
         for plain in (creds.token, creds.secret, "plain@union.example", private[3:]):
             assert plain.encode() not in raw
+
+
+def _cookie(client: TestClient) -> dict[str, object]:
+    raw = client.cookies["clarion_session"].split(".")[0]
+    data: dict[str, object] = json.loads(base64.b64decode(raw + "=" * (-len(raw) % 4)))
+    return data
+
+
+def test_the_session_cookie_does_not_keep_the_withdraw_secret(
+    make_client: Callable[..., TestClient], campaign: str
+) -> None:
+    client = make_client()
+    private = pledge_x(client, "rep_ann")
+    secret = private.split("/w/")[1]
+    assert secret not in json.dumps(_cookie(client))
+    # the next person on the same stall tablet finds no manage links
+    assert private not in client.get("/c/anything/thanks").text
+    assert private not in client.get("/c/fujitsu/thanks").text
+
+
+def test_a_whole_pledge_counts_once_against_the_rate_limit(
+    make_client: Callable[..., TestClient], campaign: str
+) -> None:
+    client = make_client(rate_limit=(2, 60.0))
+    assert pledge_x(client, "rep_a").startswith("/w/")
+    assert pledge_x(client, "rep_b").startswith("/w/")  # start + callback: one attempt each
+    csrf = csrf_of(client.get("/c/fujitsu").text)
+    assert client.post("/c/fujitsu/pledge/x", data={"csrf": csrf}).status_code == 429
+
+
+def _request_from(host: str) -> Request:
+    return Request({"type": "http", "client": (host, 4321), "headers": [], "method": "POST"})
+
+
+def test_ipv6_clients_are_limited_by_their_slash_64() -> None:
+    limiter = RateLimiter(2, 60.0, clock=lambda: 0.0)
+    keys = [client_address(_request_from(f"2001:db8:1:2::{n:x}")) for n in range(1, 4)]
+    assert len(set(keys)) == 1 and keys[0] == "2001:db8:1:2::/64"
+    assert [limiter.hit(k) is None for k in keys] == [True, True, False]
+    assert client_address(_request_from("2001:db8:1:3::1")) != keys[0]
+    assert client_address(_request_from("203.0.113.7")) == "203.0.113.7"
+    assert client_address(_request_from("::ffff:203.0.113.7")) == "203.0.113.7"

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
+from bot.pledges.pledging import find_campaign
+from bot.pledges.release import release
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, Pledge, PledgeState
-from tests.support.web import Clock, csrf_of, pledge_x
+from tests.support.web import Clock, add_campaign, csrf_of, pledge_x
 
 
 def _pledge(runtime: Runtime) -> tuple[Pledge, Account]:
@@ -104,3 +107,52 @@ def test_withdrawing_is_refused_once_the_release_has_started(
     response = client.post(private, data={"csrf": csrf_of(page.text), "confirm": "yes"})
     assert response.status_code == 409
     assert _pledge(runtime)[0].state == PledgeState.ACTIVE
+
+
+def test_after_a_missed_goal_the_pledge_page_says_nothing_will_be_posted(
+    client: TestClient, runtime: Runtime, clock: Clock
+) -> None:
+    add_campaign(runtime, "missed", goal=5)  # all-or-nothing
+    private = pledge_x(client, "rep_dee", slug="missed")
+    with runtime.sessions() as session:
+        pc = find_campaign(session, "missed")
+        assert pc is not None
+        clock.now = pc.release_at
+        assert release(session, pc.id, pc.release_at).state == "goal_missed"
+    page = client.get(private)
+    assert page.status_code == 200
+    assert "goal was not reached" in page.text and "nothing will be posted" in page.text
+    assert "release has started" not in page.text
+
+
+def test_a_refused_wording_is_given_back_in_the_box_to_shorten_not_lost(
+    client: TestClient, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_jo")
+    typed = "Fujitsu must reinstate the reps, and here is why: " + "b" * 260
+    refused = client.post(
+        private + "/edit", data={"csrf": csrf_of(client.get(private).text), "wording": typed}
+    )
+    assert refused.status_code == 400
+    box = re.search(r'<textarea id="wording"[^>]*>([^<]*)</textarea>', refused.text)
+    assert box and box.group(1) == typed
+    assert 'aria-invalid="true"' in refused.text and 'aria-describedby="edit-error"' in refused.text
+
+
+def test_control_characters_in_an_edit_are_refused_with_a_message(
+    client: TestClient, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_bea")
+    csrf = csrf_of(client.get(private).text)
+    refused = client.post(private + "/edit", data={"csrf": csrf, "wording": "a\x00b", "email": ""})
+    assert refused.status_code == 400 and "control characters" in refused.text
+
+
+def test_a_facebook_length_wording_in_four_byte_characters_is_read_not_refused_as_too_big(
+    client: TestClient, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_cat")
+    csrf = csrf_of(client.get(private).text)
+    big = client.post(private + "/edit", data={"csrf": csrf, "wording": "\U0001f600" * 63_206})
+    # read and checked: too long for X, said on the pledge page, not a 413
+    assert big.status_code == 400 and "That is too long" not in big.text
