@@ -25,7 +25,7 @@ from tests.support.pledge_release import (
 )
 
 
-@pytest.mark.slow  # ~20 s: the ledger reconciles every lost answer on the timeline
+@pytest.mark.slow  # ~5 s: the ledger looks for every lost answer on the timeline
 @pytest.mark.timeout(90)
 def test_an_accelerated_sandbox_gets_each_post_once_at_its_real_time(
     engine: Engine, database_url: str
