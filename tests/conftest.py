@@ -131,6 +131,7 @@ def daemons(
 
 @pytest.fixture
 def cli(tmp_path: Path, empty_database: str, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    """Clarion's commands, run in tmp_path on a config naming an empty database."""
     monkeypatch.chdir(tmp_path)
     config = tmp_path / "config.env"
     config.write_text(
