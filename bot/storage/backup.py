@@ -40,10 +40,12 @@ from enum import StrEnum
 from glob import glob
 from importlib import metadata
 from pathlib import Path
+from typing import BinaryIO
 
 from alembic.script import ScriptDirectory
 from dotenv import dotenv_values
 from sqlalchemy import Engine, func, inspect, make_url, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import SETTINGS, ConfigError, Secret
 from bot.storage.engine import make_engine, sqlite_path
@@ -59,10 +61,8 @@ MANIFEST = "manifest.json"
 SETTINGS_COPY = "settings.env"
 SQLITE_MEMBER = "database.sqlite3"
 POSTGRES_MEMBER = "database.pgdump"
-# SQLite pages copied per backup step: small enough to report progress and to let the
-# daemon's writers in between steps, large enough not to crawl.
-SQLITE_PAGES_PER_STEP = 1024
 COPY_BATCH_ROWS = 2000
+REPORT_FROM_BYTES = 20_000_000  # files this large get progress while compressed
 SECRET_SETTINGS = frozenset(s.name for s in SETTINGS if s.secret)
 KEYS_SETTING = "TOKEN_ENCRYPTION_KEYS"
 
@@ -254,18 +254,16 @@ def _sha256(path: Path) -> str:
 
 
 def _sqlite_copy(source: str, destination: Path, progress: Progress) -> None:
+    """Copy in one backup step, which reads one snapshot while the daemon keeps writing
+    (WAL lets a reader and writers run together). In several steps, a write by another
+    connection between two steps restarts the copy from the beginning
+    (https://www.sqlite.org/c3ref/backup_finish.html)."""
+    size = Path(source).stat().st_size
+    progress(f"copying the SQLite database {source} ({size / 1e6:.1f} MB)")
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(destination)
-    last = [-1]
-
-    def step(_status: int, remaining: int, total: int) -> None:
-        percent = 100 * (total - remaining) // max(total, 1)
-        if percent // 10 != last[0]:
-            last[0] = percent // 10
-            progress(f"copied {total - remaining} of {total} pages ({percent}%)")
-
     try:
-        src.backup(dst, pages=SQLITE_PAGES_PER_STEP, progress=step)
+        src.backup(dst, pages=-1)
     except sqlite3.Error as exc:
         raise BackupError(f"could not copy the SQLite database {source} ({exc})") from None
     finally:
@@ -327,7 +325,6 @@ def create_backup(
             path = sqlite_path(database_url)
             if path is None or not Path(path).exists():
                 raise BackupError(f"there is no SQLite database file at {path or database_url}")
-            progress(f"copying the SQLite database {path}")
             _sqlite_copy(path, dump, progress)
             revision = _sqlite_revision(dump)
         else:
@@ -359,12 +356,40 @@ def create_backup(
         try:
             with os.fdopen(fd, "wb") as raw, tarfile.open(fileobj=raw, mode="w:gz") as tar:
                 for name in (MANIFEST, *members):
-                    tar.add(folder / name, arcname=name, recursive=False)
+                    _add(tar, folder / name, progress)
             os.replace(partial, destination)
         finally:
             partial.unlink(missing_ok=True)
     logger.info("backup written to %s (revision %s)", destination, revision)
     return manifest
+
+
+class _Reporting:
+    """A file read by tarfile, reporting each tenth of it: compressing a large database is
+    the slow part of a backup."""
+
+    def __init__(self, stream: BinaryIO, total: int, name: str, progress: Progress) -> None:
+        self._stream, self._total, self._name, self._progress = stream, total, name, progress
+        self._done = 0
+        self._tenth = 0
+
+    def read(self, size: int = -1) -> bytes:
+        chunk = self._stream.read(size)
+        self._done += len(chunk)
+        tenth = 10 * self._done // max(self._total, 1)
+        if tenth > self._tenth:
+            self._tenth = tenth
+            self._progress(f"compressed {tenth * 10}% of {self._name}")
+        return chunk
+
+
+def _add(tar: tarfile.TarFile, path: Path, progress: Progress) -> None:
+    info = tar.gettarinfo(str(path), arcname=path.name)
+    with path.open("rb") as stream:
+        if info.size < REPORT_FROM_BYTES:
+            tar.addfile(info, stream)
+        else:
+            tar.addfile(info, _Reporting(stream, info.size, path.name, progress))
 
 
 # --- reading an archive ----------------------------------------------------------------
@@ -489,33 +514,45 @@ def restore_backup(archive: Path, database_url: str, *, progress: Progress = _qu
                 "this is a PostgreSQL backup: it restores onto PostgreSQL only. Point "
                 "DATABASE_URL at an empty PostgreSQL database"
             )
-        engine = make_engine(database_url)
-        lock = DaemonLock(engine, database_url)
         try:
-            lock.acquire()
-        except AlreadyRunning as exc:
-            engine.dispose()
-            raise BackupError(f"{exc}; a restore needs the database to itself") from None
-        try:
-            _refuse_unless_empty(engine)
-            dump = folder / manifest.database_kind.member
-            if manifest.database_kind is DatabaseKind.SQLITE:
-                _check_sqlite_file(dump)
-            if target is DatabaseKind.SQLITE:
-                _restore_sqlite(dump, database_url, engine, progress)
-            elif manifest.database_kind is DatabaseKind.POSTGRESQL:
-                _restore_postgres(dump, database_url, engine, progress)
-            else:
-                _copy_sqlite_into(dump, engine, database_url, progress)
-        finally:
-            lock.release()
-            engine.dispose()
-        progress("running the migrations up to the current schema")
-        upgrade(database_url)
+            _restore_into(manifest, folder, database_url, progress)
+            progress("running the migrations up to the current schema")
+            upgrade(database_url)
+        except (SQLAlchemyError, OSError) as exc:
+            raise BackupError(
+                f"cannot restore into the database at DATABASE_URL ({type(exc).__name__}: "
+                f"{exc}); check the setting, that the folder or server exists, and that "
+                "this user may write to it"
+            ) from None
     logger.info(
         "restored %s onto the database (from revision %s)", archive, manifest.alembic_revision
     )
     return manifest
+
+
+def _restore_into(manifest: Manifest, folder: Path, database_url: str, progress: Progress) -> None:
+    target = DatabaseKind.of(database_url)
+    engine = make_engine(database_url)
+    lock = DaemonLock(engine, database_url)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        engine.dispose()
+        raise BackupError(f"{exc}; a restore needs the database to itself") from None
+    try:
+        _refuse_unless_empty(engine)
+        dump = folder / manifest.database_kind.member
+        if manifest.database_kind is DatabaseKind.SQLITE:
+            _check_sqlite_file(dump)
+        if target is DatabaseKind.SQLITE:
+            _restore_sqlite(dump, database_url, engine, progress)
+        elif manifest.database_kind is DatabaseKind.POSTGRESQL:
+            _restore_postgres(dump, database_url, engine, progress)
+        else:
+            _copy_sqlite_into(dump, engine, database_url, progress)
+    finally:
+        lock.release()
+        engine.dispose()
 
 
 def _check_sqlite_file(path: Path) -> None:
@@ -540,7 +577,7 @@ def _restore_sqlite(dump: Path, url: str, engine: Engine, progress: Progress) ->
     dst = sqlite3.connect(path)
     try:
         # The backup API writes the whole destination in one transaction: all or nothing.
-        src.backup(dst, pages=SQLITE_PAGES_PER_STEP)
+        src.backup(dst, pages=-1)
     except sqlite3.Error as exc:
         raise BackupError(f"could not write {path} ({exc}); it was left as it was") from None
     finally:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import sqlite3
+import subprocess
+import sys
 import tarfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,6 +22,7 @@ from sqlalchemy import Engine, inspect, select, text, update
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges.pledging import add_pledge
 from bot.settings import SETTINGS, Secret
+from bot.storage import backup
 from bot.storage.backup import (
     MANIFEST,
     BackupError,
@@ -26,6 +30,7 @@ from bot.storage.backup import (
     KeyCheck,
     check_keys,
     create_backup,
+    opened_archive,
     read_manifest,
     restore_backup,
     settings_copy,
@@ -374,3 +379,65 @@ def test_a_postgresql_backup_is_not_restored_onto_sqlite(archive: Path, tmp_path
             tar.addfile(info, io.BytesIO(data))
     with pytest.raises(BackupError, match="PostgreSQL backup.*onto PostgreSQL only"):
         restore_backup(archive, f"sqlite:///{tmp_path / 'new.db'}")
+
+
+def test_a_backup_taken_while_another_process_keeps_writing_finishes_and_is_consistent(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    key = generate_key()
+    fill(url, Vault(Secret(key)))
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys\n"
+            "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "db.execute('PRAGMA journal_mode=WAL')\n"
+            "db.execute('CREATE TABLE IF NOT EXISTS churn (n INTEGER)')\n"
+            "db.execute('INSERT INTO churn VALUES (1)')\n"
+            "print('ready', flush=True)\n"
+            "while True:\n"
+            "    db.execute('INSERT INTO churn VALUES (1)')\n",
+            str(tmp_path / "busy.db"),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
+        archive = tmp_path / "busy.tar.gz"
+        create_backup(url, archive, settings=settings_with(key), with_keys=False)
+    finally:
+        writer.kill()
+        writer.wait()
+    target = f"sqlite:///{tmp_path / 'copy.db'}"
+    with opened_archive(archive) as (_manifest, folder):
+        check = sqlite3.connect(folder / "database.sqlite3")
+        assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert check.execute("SELECT count(*) FROM churn").fetchone()[0] > 0
+        check.close()
+    restore_backup(archive, target)
+    restored = sqlite3.connect(tmp_path / "copy.db")
+    assert restored.execute("SELECT count(*) FROM pledges").fetchone() == (1,)
+    restored.close()
+
+
+def test_a_large_database_reports_progress_while_it_is_compressed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backup, "REPORT_FROM_BYTES", 0)
+    url = f"sqlite:///{tmp_path / 'clarion.db'}"
+    fill(url, Vault(Secret(generate_key())))
+    steps: list[str] = []
+    create_backup(url, tmp_path / "b.tar.gz", settings={}, with_keys=False, progress=steps.append)
+    assert "compressed 100% of database.sqlite3" in steps
+    assert any(step.startswith("copying the SQLite database") for step in steps)
+
+
+def test_a_restore_into_a_folder_that_does_not_exist_says_what_to_check(tmp_path: Path) -> None:
+    source = f"sqlite:///{tmp_path / 'clarion.db'}"
+    fill(source, Vault(Secret(generate_key())))
+    create_backup(source, tmp_path / "b.tar.gz", settings={}, with_keys=False)
+    with pytest.raises(BackupError, match="cannot restore into the database at DATABASE_URL"):
+        restore_backup(tmp_path / "b.tar.gz", f"sqlite:///{tmp_path / 'nowhere' / 'clarion.db'}")
