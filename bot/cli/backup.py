@@ -10,10 +10,12 @@ import click
 from bot.cli.context import AppContext, pass_app
 from bot.storage.backup import (
     KEYS_SETTING,
+    SETTINGS_COPY,
     BackupError,
     KeyCheck,
     check_keys,
     create_backup,
+    opened_archive,
     raw_settings,
     restore_backup,
 )
@@ -98,11 +100,12 @@ def restore(app: AppContext, file: Path, settings_to: Path | None) -> None:
         "migrated it to the current schema"
     )
     if settings_to is not None:
-        from bot.storage.backup import SETTINGS_COPY, opened_archive
-
         with opened_archive(file) as (_manifest, folder):
-            settings_to.write_text((folder / SETTINGS_COPY).read_text())
-        settings_to.chmod(0o600)
+            copied = (folder / SETTINGS_COPY).read_bytes()
+        # Owner-only from the start: a --with-keys archive's copy holds the keys.
+        fd = os.open(settings_to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(copied)
         click.echo(f"the archive's settings are in {settings_to}: compare with {app.config_file}")
     match check_keys(settings.database_url, settings.token_encryption_keys):
         case KeyCheck.NO_KEY | KeyCheck.WRONG_KEY:

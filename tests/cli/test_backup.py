@@ -67,3 +67,19 @@ def test_backup_help_says_what_is_lost_without_the_keys(cli: Cli) -> None:
     result = cli("backup", "--help")
     assert "--with-keys" in result.output
     assert "cannot be decrypted after a restore" in " ".join(result.output.split())
+
+
+def test_the_settings_copy_written_by_restore_is_readable_by_its_owner_only(
+    cli: Cli, tmp_path: Path
+) -> None:
+    runtime = cli.runtime()
+    add_account(runtime.sessions, runtime.vault, "x", "union", token="x-secret-token-123")
+    runtime.engine.dispose()
+    archive = tmp_path / "clarion.tar.gz"
+    assert cli("backup", "--with-keys", str(archive)).exit_code == 0
+    wipe(cli.runtime().settings.database_url)
+    settings = tmp_path / "restored.env"
+    restored = cli("restore", str(archive), "--settings-to", str(settings))
+    assert restored.exit_code == 0, restored.output
+    assert settings.stat().st_mode & 0o077 == 0
+    assert dotenv_values(settings)["TOKEN_ENCRYPTION_KEYS"]
