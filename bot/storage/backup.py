@@ -425,6 +425,9 @@ def _extract(tar: tarfile.TarFile, folder: Path) -> Manifest:
     source = tar.extractfile(entries[MANIFEST])
     assert source is not None
     manifest = Manifest.from_json(source.read())
+    missing = {manifest.database_kind.member, SETTINGS_COPY} - set(manifest.members)
+    if missing:
+        raise BackupError(f"the archive's manifest lists no {', '.join(sorted(missing))}")
     expected = {MANIFEST, *manifest.members}
     if set(entries) != expected:
         odd = sorted(set(entries) ^ expected)

@@ -441,3 +441,17 @@ def test_a_restore_into_a_folder_that_does_not_exist_says_what_to_check(tmp_path
     create_backup(source, tmp_path / "b.tar.gz", settings={}, with_keys=False)
     with pytest.raises(BackupError, match="cannot restore into the database at DATABASE_URL"):
         restore_backup(tmp_path / "b.tar.gz", f"sqlite:///{tmp_path / 'nowhere' / 'clarion.db'}")
+
+
+def test_an_archive_without_its_database_is_refused(archive: Path, empty_database: str) -> None:
+    def without_database(name: str, data: bytes) -> bytes:
+        if name != MANIFEST:
+            return data
+        manifest = json.loads(data)
+        manifest["members"] = {k: v for k, v in manifest["members"].items() if "database" not in k}
+        return json.dumps(manifest).encode()
+
+    rewrite(archive, without_database)
+    with pytest.raises(BackupError, match="lists no database"):
+        restore_backup(archive, empty_database)
+    assert is_empty(empty_database)
