@@ -8,6 +8,7 @@ import click
 
 from bot.cli.accounts import accounts
 from bot.cli.admin import config_group, init, keys
+from bot.cli.backup import backup, restore
 from bot.cli.context import AppContext
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
@@ -79,6 +80,8 @@ for command in (
     release,
     run,
     web,
+    backup,
+    restore,
     LazySandbox(),
 ):
     main.add_command(command)

@@ -25,6 +25,7 @@ from bot.engagement.plan import clock_note, on_clock
 from bot.engagement.poll import poller_for
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
+from bot.runtime.logs import configure_logging
 from bot.runtime.rehearsal import (
     ensure_campaign_accounts,
     queue_is_empty,
@@ -37,22 +38,6 @@ from bot.storage.lock import AlreadyRunning
 from bot.storage.vault import VaultError
 
 logger = logging.getLogger(__name__)
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        datefmt="%Y-%m-%d %H:%M:%S",
-    )
-    # One line per request from the HTTP clients and the scheduler is noise at INFO.
-    for noisy in ("apscheduler", "alembic", "urllib3", "uvicorn.access", "httpx"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    # oauthlib and requests-oauthlib log the OAuth client and the signature base string,
-    # access token included, at DEBUG: keep them above DEBUG even when LOG_LEVEL=DEBUG.
-    # tweepy logs request headers (the bearer token) at DEBUG too.
-    for leaky in ("oauthlib", "requests_oauthlib", "tweepy"):
-        logging.getLogger(leaky).setLevel(logging.INFO)
 
 
 def _embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[str, Any]:
@@ -170,7 +155,7 @@ def run(app: AppContext, examples: bool) -> None:
     everything else stays queued for the next start. Only one daemon runs per database.
     """
     settings = app.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = app.runtime
     try:
         runtime.vault  # noqa: B018 - fail now, not at the first post

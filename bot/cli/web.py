@@ -22,11 +22,12 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
     On the sandbox (no real credentials), supporters sign in on the sandbox's stand-in
     consent pages: the built-in sandbox starts too, unless SANDBOX_URL names one.
     """
-    from bot.cli.daemon import _embedded_sandbox, configure_logging
+    from bot.cli.daemon import _embedded_sandbox
+    from bot.runtime.logs import configure_logging
     from bot.web.server import serving_web
 
     settings = app.settings
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     runtime = app.runtime
     stop = threading.Event()
     with contextlib.ExitStack() as stack:

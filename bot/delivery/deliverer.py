@@ -130,7 +130,13 @@ class Deliverer:
             kept = await asyncio.to_thread(self.ledger.sent, job, ids, published, self.clock())
         if not kept:
             return "lost"
-        logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+        logger.info(
+            "sent %s to %s %s",
+            job.label,
+            job.platform,
+            job.account_handle,
+            extra={"delivery_id": job.delivery_id},
+        )
         return "sent"
 
     def after_failure(self, job: Job, exc: BaseException) -> str:
@@ -225,7 +231,13 @@ class Deliverer:
             if not kept:  # another worker took the row: stop, whatever is left is theirs
                 return "lost"
             if last:
-                logger.info("sent %s to %s %s", job.label, job.platform, job.account_handle)
+                logger.info(
+                    "sent %s to %s %s",
+                    job.label,
+                    job.platform,
+                    job.account_handle,
+                    extra={"delivery_id": job.delivery_id},
+                )
                 return "sent"
         # Nothing left to send: the check found the last part already out.
         self.ledger.sent(job, ids, None, self.clock())
@@ -306,7 +318,13 @@ class Deliverer:
             return self._unknown(job, f"{exc.message}; probably our earlier attempt")
         kind = "permanent" if isinstance(exc, PermanentError) else exc.kind
         self.ledger.failed(job, exc.message, kind, now)
-        logger.warning("%s to %s failed: %s", job.label, job.account_handle, exc.message)
+        logger.warning(
+            "%s to %s failed: %s",
+            job.label,
+            job.account_handle,
+            exc.message,
+            extra={"delivery_id": job.delivery_id},
+        )
         return "failed"
 
     def _unknown(self, job: Job, message: str) -> str:

@@ -75,6 +75,11 @@ class RoundResult:
     write_seconds: float = 0.0  # of which writing rows
     errors: list[str] = field(default_factory=list)
 
+    @property
+    def did_something(self) -> bool:
+        """Something was read, found deleted or written this round."""
+        return bool(self.read or self.deleted or self.rows)
+
     def summary(self) -> str:
         return (
             f"{self.due} due, {self.read} read, {self.deleted} deleted, "
@@ -226,7 +231,10 @@ class Poller:
         result.rows = writer.rows_written
         result.write_seconds = writer.seconds
         result.seconds = time.perf_counter() - started
-        logger.info("engagement round: %s", result.summary())
+        # Every few minutes a round finds nothing due: that line belongs at DEBUG, or it
+        # buries the ones that matter.
+        level = logging.INFO if result.did_something else logging.DEBUG
+        logger.log(level, "engagement round: %s", result.summary())
         return result
 
     # -- planning the reads ------------------------------------------------------------

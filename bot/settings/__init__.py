@@ -93,6 +93,7 @@ class Settings:
     x_read_cost_usd: float
     token_encryption_keys: Secret
     log_level: str
+    log_format: str
 
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}

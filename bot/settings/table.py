@@ -324,4 +324,13 @@ SETTINGS: tuple[Setting, ...] = (
         "How much the daemon logs",
         "Logging",
     ),
+    _s(
+        "LOG_FORMAT",
+        "text",
+        _choice("text", "json"),
+        "text: one readable line a record; json: one JSON object a line (time, level, "
+        "logger, message, and delivery_id, post_id, campaign_id where known) for journald, "
+        "Docker or a log shipper",
+        "Logging",
+    ),
 )

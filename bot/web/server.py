@@ -26,6 +26,8 @@ def web_config(app: Starlette, host: str, port: int, **overrides: Any) -> uvicor
         "port": port,
         "log_level": "warning",
         "access_log": False,  # request lines would carry withdraw links' secrets
+        # uvicorn's own handlers would bypass LOG_FORMAT: its lines go to ours instead.
+        "log_config": None,
         # Behind a TLS proxy on this machine, trust its X-Forwarded-For/Proto so rate
         # limits count real client addresses (uvicorn's default: 127.0.0.1 only).
         "proxy_headers": True,

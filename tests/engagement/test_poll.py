@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import update
 
 from bot.storage.models import Account, Delivery
@@ -171,3 +173,23 @@ def test_a_page_whose_token_was_deleted_is_moved_along_its_plan_not_retried_ever
     assert series(world, spent, "likes") == []  # no reading is not a reading of 0
     again = poller.run()
     assert (again.due, again.no_token, again.deferred) == (1, 0, 1)
+
+
+def test_the_round_line_is_info_when_something_was_read_and_debug_when_nothing_was(
+    world: World, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="bot.engagement.poll")
+    world.send(world.post(), world.x_account())
+    poller = world.poller()
+
+    def round_levels() -> list[int]:
+        caplog.clear()
+        poller.run()
+        return [r.levelno for r in caplog.records if r.getMessage().startswith("engagement round")]
+
+    world.policy(cap_usd=0.0)  # due, but the campaign may not spend on reads: none read
+    world.advance(3600)
+    assert round_levels() == [logging.DEBUG]
+    world.policy(cap_usd=None)
+    world.advance(23 * 3600)  # a capped snapshot is skipped: the next is the 24 h one
+    assert round_levels() == [logging.INFO]

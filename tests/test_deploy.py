@@ -1,0 +1,110 @@
+"""The deploy files: the systemd unit passes systemd's own check, the compose file sets
+only settings Clarion knows, and the Dockerfile copies files that exist."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.settings import SETTINGS
+
+ROOT = Path(__file__).parents[1]
+DEPLOY = ROOT / "deploy"
+UNIT = DEPLOY / "clarion.service"
+# Not Clarion settings: uvicorn reads this one itself (README, "Campaign pages").
+NOT_CLARION = {"FORWARDED_ALLOW_IPS"}
+
+
+def example_settings() -> set[str]:
+    text = (ROOT / "config.env.example").read_text()
+    return set(re.findall(r"^([A-Z][A-Z0-9_]*)=", text, flags=re.M))
+
+
+def units_as_installed_here(tmp_path: Path) -> dict[str, Path]:
+    """The units with ExecStart pointed at this checkout's `clarion` (the units'
+    /opt/clarion is not installed on a test machine); nothing else changed."""
+    here = shutil.which("clarion") or sys.executable
+    copies = {}
+    for unit in sorted([*DEPLOY.glob("*.service"), *DEPLOY.glob("*.timer")]):
+        copy = tmp_path / unit.name
+        copy.write_text(unit.read_text().replace("/opt/clarion/.venv/bin/clarion", here))
+        copies[unit.name] = copy
+    return copies
+
+
+def verify(*units: Path) -> subprocess.CompletedProcess[str]:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed (Debian: the systemd package)")
+    return subprocess.run(
+        [analyze, "verify", "--man=no", *map(str, units)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_the_systemd_units_pass_systemd_analyze_verify_without_a_warning(tmp_path: Path):
+    units = units_as_installed_here(tmp_path)
+    assert set(units) == {"clarion.service", "clarion-backup.service", "clarion-backup.timer"}
+    result = verify(*units.values())
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+def test_systemd_analyze_would_catch_a_mistyped_directive(tmp_path: Path):
+    unit = units_as_installed_here(tmp_path)["clarion.service"]
+    unit.write_text(unit.read_text().replace("ProtectSystem=strict", "ProtectSystem=strickt"))
+    assert "strickt" in verify(unit).stderr
+
+
+def test_the_unit_is_hardened_and_stops_with_sigterm_and_time_to_finish():
+    directives = dict(
+        line.split("=", 1) for line in UNIT.read_text().splitlines() if re.match(r"^\w+=", line)
+    )
+    assert directives["ProtectSystem"] == "strict" and directives["ProtectHome"] == "yes"
+    assert directives["PrivateTmp"] == "yes" and directives["NoNewPrivileges"] == "yes"
+    assert directives["Restart"] == "on-failure" and directives["KillSignal"] == "SIGTERM"
+    assert set(directives["RestrictAddressFamilies"].split()) == {"AF_INET", "AF_INET6", "AF_UNIX"}
+    assert int(directives["TimeoutStopSec"]) > 30  # HTTP_TIMEOUT_SECONDS' default
+    assert "ExecReload" not in directives  # Clarion does not reload its settings
+    assert directives["StateDirectory"] == "clarion" and directives["User"] == "clarion"
+
+
+def test_every_variable_the_compose_file_sets_for_clarion_is_in_config_env_example():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    service = compose["services"]["clarion"]
+    names = set(service["environment"])
+    assert names - NOT_CLARION <= example_settings(), names - example_settings()
+    assert {s.name for s in SETTINGS} == example_settings()
+    db = compose["services"]["db"]
+    assert db["healthcheck"]["test"] and service["depends_on"]["db"]["condition"] == (
+        "service_healthy"
+    )
+    assert service["environment"]["DATABASE_URL"].startswith("postgresql+psycopg://")
+
+
+def test_the_dockerfile_copies_only_paths_that_exist_and_runs_as_a_user():
+    text = (DEPLOY / "Dockerfile").read_text()
+    copied = []
+    for line in text.splitlines():
+        if line.startswith("COPY "):
+            *sources, _destination = line.split()[1:]
+            copied += [s for s in sources if not s.startswith("--")]
+    assert copied
+    for source in copied:
+        assert (ROOT / source).exists(), f"the Dockerfile copies {source}, which is missing"
+    assert re.search(r"^USER clarion$", text, flags=re.M)
+    assert re.search(r"^ENV DATABASE_URL=", text, flags=re.M)
+    env_names = set(re.findall(r"^\s+(?:ENV )?([A-Z_]+)=", text, flags=re.M))
+    clarion_env = {n for n in env_names if not n.startswith(("PYTHON", "PIP"))}
+    assert clarion_env and clarion_env <= example_settings()
+    ignored = (DEPLOY / "Dockerfile.dockerignore").read_text()
+    for source in copied:
+        assert f"!{source.rstrip('/')}" in ignored.replace("/\n", "\n"), source
