@@ -9,8 +9,8 @@ from sqlalchemy import text
 
 from bot.storage.engine import make_engine
 from bot.storage.models import Base
-from tests.cli.conftest import Cli
-from tests.factories import add_account
+from tests.support.cli import Cli
+from tests.support.factories import add_account
 
 
 def wipe(url: str) -> None:

@@ -14,7 +14,7 @@ import pytest
 from bot.runtime.logs import JsonFormatter, LogFormat, TextFormatter, escape_controls
 from bot.sandbox.testing import free_port, start_sandbox_process
 from bot.settings import ConfigError, load_settings
-from tests.processes import ROOT, DaemonProcess, cli, write_config
+from tests.support.processes import ROOT, DaemonProcess, cli, write_config
 
 FORGED = "Demo\n2026-12-06 09:00:00 ERROR bot.delivery: all tokens leaked\r\x1b[2J\u2028\x85end"
 

@@ -47,7 +47,7 @@ from bot.storage.models import (
     PledgeCampaign,
 )
 from bot.storage.vault import Vault, generate_key
-from tests.factories import add_account, queue, spec
+from tests.support.factories import add_account, queue, spec
 
 NOW = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
 TOKEN = "plaintext-campaign-token-4d2f"
