@@ -35,8 +35,8 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.group_commit import GroupCommit, _Write
 from bot.delivery.ledger import Ledger
-from bot.delivery.sweeps import Sweeps
 from bot.delivery.statements import SENT
+from bot.delivery.sweeps import Sweeps
 from bot.platforms.async_http import async_session
 from bot.platforms.base import Credentials, Published, TransientError
 from bot.platforms.facebook import FacebookPlatform

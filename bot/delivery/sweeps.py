@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.outcomes import ErrorKind
 from bot.storage.models import (
     Account,
     Campaign,
@@ -62,7 +63,7 @@ class Sweeps:
                     due_at=now,
                     updated_at=now,
                     error="interrupted mid-send; checking the platform before resending",
-                    error_kind="unknown",
+                    error_kind=ErrorKind.UNKNOWN,
                     # whatever it sent, it sent before now
                     uncertain_since=now,
                 )
@@ -113,7 +114,7 @@ class Sweeps:
                         updated_at=now,
                         error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
                         "daemon was not running",
-                        error_kind="missed",
+                        error_kind=ErrorKind.MISSED,
                     )
                 ).rowcount  # type: ignore[attr-defined]
                 if won == 1:
@@ -140,7 +141,7 @@ class Sweeps:
                     state=DeliveryState.UNKNOWN,
                     due_at=older_than,
                     error="its result was never recorded; checking the platform first",
-                    error_kind="unknown",
+                    error_kind=ErrorKind.UNKNOWN,
                     # no send is in flight: whatever it sent, it sent before now
                     uncertain_since=now or utcnow(),
                 )
