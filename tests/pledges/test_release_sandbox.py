@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.cli.daemon import configure_logging
 from bot.pledges.pledging import withdraw
+from bot.runtime.process import configure_logging
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from bot.storage.models import Delivery, Pledge, PledgeState
 from tests.pledges.sandboxed import pledged_campaign, run_daemon_until_final, sandbox_runtime
