@@ -17,7 +17,6 @@ from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from tests.processes import runtime_for, write_config
 
-
 # Port 0: the pages on a free port (WEB_PORT itself must be a real one).
 RUN = ProcessOptions(examples=False, web_port=0)
 WEB = ProcessOptions(post=False, web_port=0)
