@@ -182,18 +182,17 @@ def parse_secret(raw: str) -> Secret:
     return Secret(raw.strip())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setting:
+    """One row of the settings table (bot/settings/table.py)."""
+
     name: str
     default: str
     parse: Callable[[str], Any]
     help: str
     section: str
-    secret: bool = False
 
-
-def setting(
-    name: str, default: str, parse: Callable[[str], Any], help: str, section: str
-) -> Setting:
-    """One row of the settings table; it is secret (never shown) when parsed as one."""
-    return Setting(name, default, parse, help, section, secret=parse is parse_secret)
+    @property
+    def secret(self) -> bool:
+        """Never shown (in errors, `config show`, the example file): parsed as a Secret."""
+        return self.parse is parse_secret
