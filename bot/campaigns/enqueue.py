@@ -50,6 +50,24 @@ class ApplyReport:
     def changed(self) -> int:
         return len(self.created) + len(self.updated)
 
+    def lines(self, *, dry_run: bool) -> list[str]:
+        """What was done (or would be, on a dry run), one line per kind, then the notes."""
+        verb = "would be" if dry_run else "were"
+        out = []
+        for label, items in (
+            ("created", self.created),
+            ("updated", self.updated),
+            ("unchanged", self.unchanged),
+            ("kept as they are", self.kept),
+            ("skipped", self.skipped),
+        ):
+            if items:
+                out.append(f"{len(items)} {verb} {label}: {', '.join(items)}")
+        out += [f"note: {note}" for note in self.notes]
+        if dry_run:
+            out.append("dry run: nothing was stored")
+        return out
+
 
 def resolve_target(session: Session, target: str) -> tuple[Account | None, str]:
     """``x`` → the campaign's own X account; ``x:@handle`` → that account.

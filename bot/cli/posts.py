@@ -96,20 +96,8 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
 
 
 def print_report(report: ApplyReport, *, dry_run: bool) -> None:
-    verb = "would be" if dry_run else "were"
-    for label, items in (
-        ("created", report.created),
-        ("updated", report.updated),
-        ("unchanged", report.unchanged),
-        ("kept as they are", report.kept),
-        ("skipped", report.skipped),
-    ):
-        if items:
-            click.echo(f"{len(items)} {verb} {label}: {', '.join(items)}")
-    for note in report.notes:
-        click.echo(f"note: {note}")
-    if dry_run:
-        click.echo("dry run: nothing was stored")
+    for line in report.lines(dry_run=dry_run):
+        click.echo(line)
 
 
 @click.group()

@@ -1,15 +1,19 @@
-"""`web`: the campaign pages alone, in the foreground (`run` serves them too)."""
+"""`web`: the campaign pages alone, in the foreground (`run` serves them too).
+
+What it starts is composed in bot/runtime/process.py; this command parses its options,
+prints, and waits for a signal.
+"""
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import threading
 
 import click
 
 from bot.cli.context import AppContext, pass_app
-from bot.settings import ConfigError
+from bot.cli.daemon import echo, until_signal
+from bot.runtime.logs import configure_logging
+from bot.runtime.process import ProcessOptions, StartError, start_everything
 
 
 @click.command("web")
@@ -22,36 +26,22 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
     On the sandbox (no real credentials), supporters sign in on the sandbox's stand-in
     consent pages: the built-in sandbox starts too, unless SANDBOX_URL names one.
     """
-    from bot.cli.daemon import _embedded_sandbox
-    from bot.runtime.logs import configure_logging
-    from bot.web.server import serving_web
-
     settings = app.settings
     configure_logging(settings.log_level, settings.log_format)
-    runtime = app.runtime
+    options = ProcessOptions(post=False, web_host=host, web_port=port)
+    try:
+        process = start_everything(app.runtime, options, echo)
+    except StartError as exc:
+        raise click.ClickException(str(exc)) from None
     stop = threading.Event()
-    with contextlib.ExitStack() as stack:
-        if settings.uses_sandbox:
-            url, admin = _embedded_sandbox(settings, stack)
-            runtime = runtime.with_sandbox(url, admin.app())
-            click.echo(f"SANDBOX MODE: supporters sign in on the sandbox at {url}")
-        try:
-            runtime.vault  # noqa: B018 - fail now, not at the first pledge
-            address = stack.enter_context(serving_web(runtime, host=host, port=port))
-        except ConfigError as exc:
-            raise click.ClickException(str(exc)) from None
-        except (OSError, RuntimeError) as exc:
-            raise click.ClickException(
-                f"cannot serve the campaign pages ({exc}); set WEB_PORT to a free port"
-            ) from None
-        # Our own handlers, as `run` does: uvicorn runs in a thread and would otherwise
-        # re-raise the signal after its shutdown, ending the process with -SIGTERM.
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: stop.set())
-        click.echo(
-            f"campaign pages on {address}/c/<campaign> (public address: "
-            f"{settings.web_base_url}); stop with Ctrl-C"
-        )
+    until_signal(stop)
+    click.echo(
+        f"campaign pages on {process.web_address}/c/<campaign> (public address: "
+        f"{settings.web_base_url}); stop with Ctrl-C"
+    )
+    try:
         while not stop.wait(1.0):
             pass
+    finally:
         click.echo("stopping the campaign pages")
+        process.stop()

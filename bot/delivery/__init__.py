@@ -1,5 +1,5 @@
 """The delivery engine.
 
 The clock (daemon), the dispatcher, the deliverer (the only place that retries), the ledger and
-its sweeps.
+its sweeps (the daemon's housekeeping over the whole table).
 """

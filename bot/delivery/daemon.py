@@ -22,7 +22,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Ledger
-from bot.delivery.sweeps import Missed
+from bot.delivery.sweeps import Missed, Sweeps
 from bot.storage.lock import DaemonLock
 from bot.storage.models import utcnow
 
@@ -53,6 +53,7 @@ class Daemon:
         delays posts."""
         self.deliverer = deliverer
         self.ledger = ledger
+        self.sweeps = Sweeps(ledger.sessions, ledger.worker)
         self.lock = lock
         self.poll_interval = poll_interval
         # Plan jobs a little ahead so a due time is never discovered late by the poll.
@@ -92,14 +93,14 @@ class Daemon:
         self.lock.acquire()
         try:
             now = self.clock()
-            self.recovered = self.ledger.recover_interrupted(now)
+            self.recovered = self.sweeps.recover_interrupted(now)
             if self.recovered:
                 logger.warning(
                     "%s deliveries were interrupted mid-send; checking the platforms before "
                     "resending any of them",
                     self.recovered,
                 )
-            self._report_missed(self.ledger.mark_missed(now, self.grace))
+            self._report_missed(self.sweeps.mark_missed(now, self.grace))
             self.deliverer.ledger.start_group_commit()
             self.dispatcher.start()
             self.scheduler.add_job(
@@ -163,8 +164,8 @@ class Daemon:
         now = self.clock()
         try:
             in_flight = self.dispatcher.in_flight()
-            self.ledger.release_stale(now - self.stale_after, in_flight, now)
-            times = self.ledger.due_times(now + self.horizon)
+            self.sweeps.release_stale(now - self.stale_after, in_flight, now)
+            times = self.sweeps.due_times(now + self.horizon)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)
             return 0

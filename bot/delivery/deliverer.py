@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 
 from bot.campaigns.enqueue import FACEBOOK_HOLD_MIN
 from bot.delivery.ledger import Job, Ledger
+from bot.delivery.outcomes import Check, ErrorKind, Outcome
 from bot.delivery.policy import RateGates, RetryPolicy
 from bot.platforms.base import (
     AsyncPublisher,
@@ -71,17 +72,16 @@ class Deliverer:
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
 
-    def run(self, delivery_id: int) -> str | None:
+    def run(self, delivery_id: int) -> Outcome | None:
         """Attempt one delivery if it is due and still ours to send; return what happened
-        ("sent", "retry", "failed", "unknown", "deferred", "cancelled", "missed",
-        "lost") or None when it was not ours to send. (The daemon claims in batches
+        (an ``Outcome``) or None when it was not ours to send. (The daemon claims in batches
         through bot/delivery/dispatcher.py; this is the one-at-a-time form.)"""
         job = self.ledger.claim(delivery_id, self.clock())
         if job is None:
             return None
         return self.run_claimed(job)
 
-    def run_claimed(self, job: Job) -> str:
+    def run_claimed(self, job: Job) -> Outcome:
         """Attempt a delivery this worker has claimed (``Ledger.claim_due``)."""
         try:
             return self._attempt(job)
@@ -115,7 +115,7 @@ class Deliverer:
             and self.gates.open_at(job.platform, job.account_id, now) is None
         )
 
-    async def send_simple(self, job: Job, publisher: AsyncPublisher) -> str:
+    async def send_simple(self, job: Job, publisher: AsyncPublisher) -> Outcome:
         """Send a ``simple`` job on asyncio and record its success (group commit when the
         ledger has it). A failure raises: the caller records it with ``after_failure``,
         in a thread."""
@@ -129,7 +129,7 @@ class Deliverer:
         else:  # no group commit: write in a thread, never in the event loop
             kept = await asyncio.to_thread(self.ledger.sent, job, ids, published, self.clock())
         if not kept:
-            return "lost"
+            return Outcome.LOST
         logger.info(
             "sent %s to %s %s",
             job.label,
@@ -137,9 +137,9 @@ class Deliverer:
             job.account_handle,
             extra={"delivery_id": job.delivery_id},
         )
-        return "sent"
+        return Outcome.SENT
 
-    def after_failure(self, job: Job, exc: BaseException) -> str:
+    def after_failure(self, job: Job, exc: BaseException) -> Outcome:
         """Record what a failed ``send_simple`` means, exactly as ``run_claimed`` would have
         (blocking: run it in a thread)."""
         try:
@@ -162,7 +162,7 @@ class Deliverer:
         late = self.policy.late_after
         return late is not None and now - job.scheduled_at > late
 
-    def _attempt(self, job: Job) -> str:
+    def _attempt(self, job: Job) -> Outcome:
         now = self.clock()
         if job.parts_done == 0 and not job.check_first and self._too_late(job, now):
             return self._missed(job, now)
@@ -172,8 +172,10 @@ class Deliverer:
             if job.check_first:  # keep the check: it may already be out
                 self.ledger.unknown(job, gate, message, now, count_attempt=False)
             else:
-                self.ledger.retry_later(job, gate, message, "transient", now, count_attempt=False)
-            return "deferred"
+                self.ledger.retry_later(
+                    job, gate, message, ErrorKind.TRANSIENT, now, count_attempt=False
+                )
+            return Outcome.DEFERRED
         publish_at = job.publish_at
         if publish_at is not None and publish_at - now < FACEBOOK_HOLD_MIN:
             # Too close for Facebook to hold it (it needs 10 minutes): post it ourselves
@@ -183,11 +185,11 @@ class Deliverer:
                     job,
                     publish_at,
                     "posting at the time itself: too close for Facebook to hold",
-                    "transient",
+                    ErrorKind.TRANSIENT,
                     now,
                     count_attempt=False,
                 )
-                return "deferred"
+                return Outcome.DEFERRED
             publish_at = None
         try:
             creds = self.vault.open(job.sealed_credentials)
@@ -200,14 +202,14 @@ class Deliverer:
         index = job.parts_done
         if job.check_first and index < len(job.parts):
             outcome = self._check(job, platform, creds, index, ids)
-            if outcome == "found":
+            if outcome == Check.FOUND:
                 index += 1
-            elif outcome != "absent":
+            elif outcome != Check.ABSENT:
                 return outcome
             if job.cancelled:
                 self.ledger.cancelled(job, self.clock())
-                return "cancelled"
-            if outcome == "absent" and index == 0 and self._too_late(job, self.clock()):
+                return Outcome.CANCELLED
+            if outcome == Check.ABSENT and index == 0 and self._too_late(job, self.clock()):
                 return self._missed(job, self.clock())
         while index < len(job.parts):
             self._publishing[job.delivery_id] = self.clock()
@@ -229,7 +231,7 @@ class Deliverer:
             else:
                 kept = self.ledger.part_done(job, index - 1, ids, published, self.clock())
             if not kept:  # another worker took the row: stop, whatever is left is theirs
-                return "lost"
+                return Outcome.LOST
             if last:
                 logger.info(
                     "sent %s to %s %s",
@@ -238,14 +240,14 @@ class Deliverer:
                     job.account_handle,
                     extra={"delivery_id": job.delivery_id},
                 )
-                return "sent"
+                return Outcome.SENT
         # Nothing left to send: the check found the last part already out.
         self.ledger.sent(job, ids, None, self.clock())
-        return "sent"
+        return Outcome.SENT
 
     def _check(
         self, job: Job, platform: Platform, creds: Credentials, index: int, ids: list[str]
-    ) -> str:
+    ) -> Outcome | Check:
         """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
         now = self.clock()
         try:
@@ -266,7 +268,7 @@ class Deliverer:
                 f"could not check yet whether it went out: {exc.message}",
                 now,
             )
-            return "unknown"
+            return Outcome.UNKNOWN
         if found is not None:
             logger.info(
                 "%s was already on %s (%s): not resending",
@@ -276,7 +278,7 @@ class Deliverer:
             )
             ids.append(found.platform_id)
             self.ledger.part_done(job, index, ids, found, now)
-            return "found"
+            return Check.FOUND
         settled = job.uncertain_since + timedelta(seconds=self.policy.settle_seconds)
         if now < settled:
             # Too soon to trust its absence: the timeline may not show it yet. A wait,
@@ -288,11 +290,11 @@ class Deliverer:
                 now,
                 count_attempt=False,
             )
-            return "unknown"
+            return Outcome.UNKNOWN
         logger.info("%s was not found on %s: sending it", job.label, job.account_handle)
-        return "absent"
+        return Check.ABSENT
 
-    def _classified(self, job: Job, exc: PlatformError) -> str:
+    def _classified(self, job: Job, exc: PlatformError) -> Outcome:
         now = self.clock()
         if isinstance(exc, TransientError):
             if exc.maybe_sent and not exc.rate_limited:
@@ -302,12 +304,12 @@ class Deliverer:
             return self._unknown(job, f"no answer after sending: {exc.message}")
         if isinstance(exc, AuthError):
             reason = f"{job.platform} rejected the token: {exc.message}"
-            self.ledger.failed(job, reason, "auth", now)
+            self.ledger.failed(job, reason, ErrorKind.AUTH, now)
             self.ledger.account_needs_reconnect(job.account_id, reason)
             logger.warning(
                 "%s: %s needs reconnecting (%s)", job.label, job.account_handle, exc.message
             )
-            return "failed"
+            return Outcome.FAILED
         if (
             isinstance(exc, PermanentError)
             and exc.duplicate
@@ -316,7 +318,7 @@ class Deliverer:
             # After an attempt whose outcome we did not learn, "duplicate" most likely
             # means our own post is there: look for it rather than call it failed.
             return self._unknown(job, f"{exc.message}; probably our earlier attempt")
-        kind = "permanent" if isinstance(exc, PermanentError) else exc.kind
+        kind = ErrorKind.PERMANENT if isinstance(exc, PermanentError) else exc.kind
         self.ledger.failed(job, exc.message, kind, now)
         logger.warning(
             "%s to %s failed: %s",
@@ -325,9 +327,9 @@ class Deliverer:
             exc.message,
             extra={"delivery_id": job.delivery_id},
         )
-        return "failed"
+        return Outcome.FAILED
 
-    def _unknown(self, job: Job, message: str) -> str:
+    def _unknown(self, job: Job, message: str) -> Outcome:
         if job.attempts >= self.policy.max_attempts:
             return self._unconfirmed(job, message)
         now = self.clock()
@@ -339,15 +341,15 @@ class Deliverer:
             job.account_handle,
             message,
         )
-        return "unknown"
+        return Outcome.UNKNOWN
 
-    def _unconfirmed(self, job: Job, message: str) -> str:
+    def _unconfirmed(self, job: Job, message: str) -> Outcome:
         """The check itself cannot be done: stop, and tell a person to look."""
         self.ledger.failed(
             job,
             f"could not confirm whether it went out ({message}); look on "
             f"{job.account_handle} and queue it again if it is missing",
-            "unknown",
+            ErrorKind.UNKNOWN,
             self.clock(),
         )
         logger.warning(
@@ -356,9 +358,9 @@ class Deliverer:
             job.account_handle,
             message,
         )
-        return "failed"
+        return Outcome.FAILED
 
-    def _missed(self, job: Job, now: datetime) -> str:
+    def _missed(self, job: Job, now: datetime) -> Outcome:
         late = int((now - job.scheduled_at).total_seconds() // 60)
         self.ledger.missed(job, f"not sent: it would have been {late} minutes late", now)
         logger.warning(
@@ -367,21 +369,29 @@ class Deliverer:
             job.account_handle,
             late,
         )
-        return "missed"
+        return Outcome.MISSED
 
-    def _transient(self, job: Job, exc: TransientError) -> str:
+    def _transient(self, job: Job, exc: TransientError) -> Outcome:
         now = self.clock()
         if exc.rate_limited:
             wait = exc.retry_after if exc.retry_after is not None else self.policy.max_seconds
             until = now + timedelta(seconds=wait)
             self.gates.block(job.platform, job.account_id, until)
             self.ledger.retry_later(
-                job, until, f"rate limited: {exc.message}", "transient", now, count_attempt=False
+                job,
+                until,
+                f"rate limited: {exc.message}",
+                ErrorKind.TRANSIENT,
+                now,
+                count_attempt=False,
             )
-            return "deferred"
+            return Outcome.DEFERRED
         if job.attempts >= self.policy.max_attempts:
             self.ledger.failed(
-                job, f"gave up after {job.attempts} attempts: {exc.message}", "transient", now
+                job,
+                f"gave up after {job.attempts} attempts: {exc.message}",
+                ErrorKind.TRANSIENT,
+                now,
             )
             logger.warning(
                 "%s to %s: gave up after %s attempts (%s)",
@@ -390,10 +400,12 @@ class Deliverer:
                 job.attempts,
                 exc.message,
             )
-            return "failed"
+            return Outcome.FAILED
         wait = self.policy.delay(job.attempts, exc.retry_after, self._rng)
-        self.ledger.retry_later(job, now + timedelta(seconds=wait), exc.message, "transient", now)
+        self.ledger.retry_later(
+            job, now + timedelta(seconds=wait), exc.message, ErrorKind.TRANSIENT, now
+        )
         logger.info(
             "%s to %s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
         )
-        return "retry"
+        return Outcome.RETRY

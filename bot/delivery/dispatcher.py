@@ -29,6 +29,7 @@ from datetime import datetime
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.ledger import Job, Ledger
+from bot.delivery.outcomes import Outcome
 from bot.platforms.async_http import async_session
 from bot.platforms.base import AsyncPublisher, Platform
 from bot.storage.models import utcnow
@@ -68,7 +69,7 @@ class Dispatcher:
         self._jobs_lock = threading.Lock()
         self._threaded = 0  # jobs handed to the thread pool and not finished
         self._saturated = False
-        self.outcomes: dict[str, int] = {}
+        self.outcomes: dict[Outcome, int] = {}
         self.failure: str | None = None
 
     # --- life cycle (called from the daemon's thread) -----------------------------------
@@ -196,20 +197,20 @@ class Dispatcher:
             if self._saturated and self._wake is not None:
                 self._wake.set()
 
-    def _give_back_one(self, job: Job) -> str:
+    def _give_back_one(self, job: Job) -> Outcome:
         self.ledger.unclaim(job, self.clock())
-        return "unclaimed"
+        return Outcome.UNCLAIMED
 
     def _give_back(self, jobs: list[Job]) -> None:
         for job in jobs:
             self._give_back_one(job)
 
-    def _threaded_run(self, job: Job) -> str:
+    def _threaded_run(self, job: Job) -> Outcome:
         if self._stopping:  # claimed but not started: back to the queue for the next start
             self.ledger.unclaim(job, self.clock())
-            return "unclaimed"
+            return Outcome.UNCLAIMED
         if not job.check_first and self.ledger.post_cancelled(job):
             # It may have waited for a thread: a cancel in the meantime must hold.
             self.ledger.cancelled_unsent(job, self.clock())
-            return "cancelled"
+            return Outcome.CANCELLED
         return self.deliverer.run_claimed(job)

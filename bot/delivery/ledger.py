@@ -45,7 +45,6 @@ from bot.delivery.statements import (
     UNKNOWN,
     UNKNOWN_UNCOUNTED,
 )
-from bot.delivery.sweeps import Sweeps
 from bot.platforms.base import Published
 from bot.storage.models import (
     Account,
@@ -85,9 +84,12 @@ class Job:
     label: str
 
 
-class Ledger(Sweeps):
+class Ledger:
+    """The claims of one worker and their results. The daemon's sweeps over the whole table
+    (crash recovery, missed posts, stale claims, due times) are bot/delivery/sweeps.py."""
+
     def __init__(self, sessions: sessionmaker[Session], worker: str) -> None:
-        self._sessions = sessions
+        self.sessions = sessions
         self._engine: Engine = sessions.kw["bind"]
         self.worker = worker
         self._group: GroupCommit | None = None
@@ -298,7 +300,7 @@ class Ledger(Sweeps):
         self._mine(job, FAILED, error=error, kind=kind, now=now)
 
     def account_needs_reconnect(self, account_id: int, reason: str) -> None:
-        with self._sessions() as session:
+        with self.sessions() as session:
             session.execute(
                 update(Account)
                 .where(Account.id == account_id)

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Update, bindparam, case, func, select, true, update
 
+from bot.delivery.outcomes import ErrorKind
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post, PostState
 
 STATE = select(Delivery.state).where(Delivery.id == bindparam("did"))
@@ -155,18 +156,18 @@ UNKNOWN = guarded(
     state=DeliveryState.UNKNOWN,
     due_at=bindparam("due"),
     error=bindparam("error"),
-    error_kind="unknown",
+    error_kind=ErrorKind.UNKNOWN,
     uncertain_since=bindparam("since"),
 )
 UNKNOWN_UNCOUNTED = guarded(
     state=DeliveryState.UNKNOWN,
     due_at=bindparam("due"),
     error=bindparam("error"),
-    error_kind="unknown",
+    error_kind=ErrorKind.UNKNOWN,
     attempts=Delivery.attempts - 1,
     uncertain_since=bindparam("since"),
 )
-MISSED = guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind="missed")
+MISSED = guarded(state=DeliveryState.MISSED, error=bindparam("error"), error_kind=ErrorKind.MISSED)
 FAILED = guarded(state=DeliveryState.FAILED, error=bindparam("error"), error_kind=bindparam("kind"))
 CANCELLED_UNSENT = guarded(
     state=DeliveryState.CANCELLED, error="cancelled before it was sent", error_kind=None

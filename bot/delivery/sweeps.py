@@ -1,8 +1,11 @@
-"""The ledger's sweeps: what the daemon does around the sends, on many rows at once.
+"""The daemon's sweeps: housekeeping over the whole deliveries table, around the sends.
 
 Recovery after a crash, posts missed while no daemon ran, claims whose result was never
-recorded, and when the next deliveries fall due. A mixin of ``Ledger`` (bot/delivery/ledger.py),
-kept apart so each file stays readable.
+recorded, and when the next deliveries fall due. The ledger (bot/delivery/ledger.py) is
+the other side of the seam: it claims one delivery (or one batch) and records that claim's
+results, every write guarded by ``claimed_by``. Sweeps never hold a claim; they act on
+many rows at once, mostly while the daemon starts under its lock, and share only the
+database and the worker name with the ledger.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, case, func, or_, select, type_coerce, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.outcomes import ErrorKind
 from bot.storage.models import (
     Account,
     Campaign,
@@ -33,9 +37,12 @@ class Missed:
 
 
 class Sweeps:
-    _sessions: sessionmaker[Session]
-    _engine: Engine
-    worker: str
+    """The sweeps of one worker (``worker``: the name its ledger claims under)."""
+
+    def __init__(self, sessions: sessionmaker[Session], worker: str) -> None:
+        self._sessions = sessions
+        self._engine: Engine = sessions.kw["bind"]
+        self.worker = worker
 
     def recover_interrupted(self, now: datetime) -> int:
         """After a crash, anything left ``sending`` may or may not have gone out.
@@ -56,7 +63,7 @@ class Sweeps:
                     due_at=now,
                     updated_at=now,
                     error="interrupted mid-send; checking the platform before resending",
-                    error_kind="unknown",
+                    error_kind=ErrorKind.UNKNOWN,
                     # whatever it sent, it sent before now
                     uncertain_since=now,
                 )
@@ -107,7 +114,7 @@ class Sweeps:
                         updated_at=now,
                         error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
                         "daemon was not running",
-                        error_kind="missed",
+                        error_kind=ErrorKind.MISSED,
                     )
                 ).rowcount  # type: ignore[attr-defined]
                 if won == 1:
@@ -134,7 +141,7 @@ class Sweeps:
                     state=DeliveryState.UNKNOWN,
                     due_at=older_than,
                     error="its result was never recorded; checking the platform first",
-                    error_kind="unknown",
+                    error_kind=ErrorKind.UNKNOWN,
                     # no send is in flight: whatever it sent, it sent before now
                     uncertain_since=now or utcnow(),
                 )
@@ -169,7 +176,7 @@ class Sweeps:
 
 
 # Open and claimable: pending while its post is scheduled; unknown even after a cancel
-# (it may be out: the check still runs). The same rule as ledger_sql.claim_due.
+# (it may be out: the check still runs). The same rule as statements.CLAIM_DUE.
 _OPEN = or_(
     (Delivery.state == DeliveryState.PENDING) & (Post.state == PostState.SCHEDULED),
     Delivery.state == DeliveryState.UNKNOWN,

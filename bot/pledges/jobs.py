@@ -12,13 +12,12 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.pledges import kept_tokens, rules
+from bot.pledges import kept_tokens, oauth_requests, rules
 from bot.pledges import release as releases
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
 from bot.runtime.wiring import Runtime
 from bot.storage.models import PledgeCampaign, utcnow
-from bot.web import signins
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class PledgeJobs:
         s = self.runtime.settings
         now = self.clock()
         with self.runtime.sessions() as session:
-            signins.forget_expired(session, now)
+            oauth_requests.forget_expired(session, now)
         check_readiness(
             self.runtime.sessions,
             self.runtime.vault,

@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.outcomes import ErrorKind
 from bot.pledges import texts
 from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
 from bot.storage.models import (
@@ -222,7 +223,7 @@ def settle(session: Session, pc_id: int, now: datetime) -> bool:
     needs-reconnect; when every delivery is final the campaign becomes ``released``.
     Returns True when the campaign was marked released by this call; commits."""
     auth_failed = select(Delivery.id).where(
-        Delivery.state == DeliveryState.FAILED, Delivery.error_kind == "auth"
+        Delivery.state == DeliveryState.FAILED, Delivery.error_kind == ErrorKind.AUTH
     )
     to_mark = (
         Pledge.pledge_campaign_id == pc_id,

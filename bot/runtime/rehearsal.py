@@ -73,9 +73,7 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
         if account is not None and _still_works(runtime, account):
             continue
         if platform == "x":
-            made = admin.create_x_user(
-                CAMPAIGN_X_HANDLE, followers=CAMPAIGN_X_FOLLOWERS, name="Clarion Campaign"
-            )
+            made = _sandbox_x_user(admin)
             creds = Credentials(made["access_token"], made["access_token_secret"], str(made["id"]))
             who = AccountInfo(
                 str(made["id"]), str(made["username"]), "Clarion Campaign", CAMPAIGN_X_FOLLOWERS

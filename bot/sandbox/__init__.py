@@ -2,11 +2,12 @@
 
 One port serves three things (see ``server.SandboxApp``):
 
-- ``/2/...`` X API v2, on a raw-ASGI hot path (``x_api``, ``x_render``, ``x_state``),
-  every call OAuth 1.0a-verified (``oauth1``) or bearer-authenticated for reads, with
-  X's rate-limit headers (``ratelimit``); ``/oauth/...`` X's 3-legged flow
-  (``oauth_flow``);
-- ``/v<N>/...`` the Graph API (``graph_*``, ``fb_login``, ``engagement``);
+- ``/2/...`` X API v2, on a raw-ASGI hot path (``x/api``, ``x/render``, ``x/state``,
+  ``x/reads``), every call OAuth 1.0a-verified (``x/oauth1``) or bearer-authenticated
+  for reads, with X's rate-limit headers (``ratelimit``); ``/oauth/...`` X's 3-legged
+  flow (``x/oauth_flow``);
+- ``/v<N>/...`` the Graph API and Facebook Login (``graph/``: api, state, tokens, login,
+  reads, fields, limits, errors, admin; ``engagement``);
 - ``/_sandbox/...`` the admin API and the timeline page (``admin``, ``page``).
 
 Faults (latency, 5xx, timeouts, resets, lost answers, scripted answers) wrap the two

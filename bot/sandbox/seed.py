@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from bot.sandbox.graph.model import FbPost
 from bot.sandbox.state import SandboxState
 from bot.sandbox.x.state import Tweet
 
@@ -71,21 +70,8 @@ def _facebook(
         page = fb.create_page(f"Bench {batch}-{a}", followers=followers)
         user_token = fb.issue_user_token(page.admins[0], long_lived=True)
         page_token = fb.page_token(user_token, page.id)
-        ids = []
-        with fb._lock:
-            for p in range(per):
-                post = FbPost(
-                    id=f"{page.id}_{fb._new_id('post')}",
-                    page_id=page.id,
-                    message=f"Bench post {a}-{p}",
-                    link=None,
-                    requested_at=created,
-                    created_time=created,
-                    published=True,
-                )
-                fb.posts[post.id] = post
-                fb._by_page.setdefault(page.id, []).append(post.id)
-                ids.append(post.id)
+        messages = [f"Bench post {a}-{p}" for p in range(per)]
+        ids = fb.seed_posts(page.id, messages, created)
         out.append(
             {"id": page.id, "name": page.name, "page_token": page_token.value, "post_ids": ids}
         )

@@ -19,7 +19,7 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.settings.table import SETTINGS
-from bot.settings.values import ConfigError, Offsets, Secret, Setting, _without_password
+from bot.settings.values import ConfigError, Offsets, Secret, Setting, without_password
 
 __all__ = [
     "SETTINGS",
@@ -163,7 +163,7 @@ def load_settings(
         try:
             values[setting.name.lower()] = setting.parse(raw)
         except ValueError as exc:
-            shown = "***" if setting.secret else repr(_without_password(raw))
+            shown = "***" if setting.secret else repr(without_password(raw))
             problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
     if problems:
         raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))

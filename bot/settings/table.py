@@ -1,4 +1,5 @@
-"""Every setting, once, as data: name, default, parser, help text and section.
+"""Every setting, once, as data: name, default, parser, help text and section, each by
+keyword.
 
 ``config.env.example`` is generated from this table (a test keeps the two in step).
 """
@@ -7,330 +8,408 @@ from __future__ import annotations
 
 from bot.settings.values import (
     Setting,
-    _choice,
-    _database_url,
-    _float_at_least,
-    _graph_version,
-    _int_at_least,
-    _offsets,
-    _s,
-    _secret,
-    _str,
-    _timezone,
-    _url,
-    _yes_no,
+    parse_choice,
+    parse_database_url,
+    parse_float_at_least,
+    parse_graph_version,
+    parse_int_at_least,
+    parse_offsets,
+    parse_secret,
+    parse_text,
+    parse_timezone,
+    parse_url,
+    parse_yes_no,
 )
 
 SETTINGS: tuple[Setting, ...] = (
-    _s(
-        "DATABASE_URL",
-        "sqlite:///clarion.db",
-        _database_url,
-        "Where Clarion keeps its queue and ledger. SQLite file by default; PostgreSQL as "
+    Setting(
+        name="DATABASE_URL",
+        default="sqlite:///clarion.db",
+        parse=parse_database_url,
+        help="Where Clarion keeps its queue and ledger. SQLite file by default; PostgreSQL as "
         "postgresql+psycopg://user:pass@host/db",
-        "Storage",
+        section="Storage",
     ),
-    _s(
-        "TIMEZONE",
-        "Europe/London",
-        _timezone,
-        "Time zone for times written without one (CLI and schedule files)",
-        "Scheduling",
+    Setting(
+        name="TIMEZONE",
+        default="Europe/London",
+        parse=parse_timezone,
+        help="Time zone for times written without one (CLI and schedule files)",
+        section="Scheduling",
     ),
-    _s(
-        "SCHEDULES_DIR",
-        "schedules",
-        _str,
-        "Folder of schedule files (*.yaml) that `apply` reads by default",
-        "Scheduling",
+    Setting(
+        name="SCHEDULES_DIR",
+        default="schedules",
+        parse=parse_text,
+        help="Folder of schedule files (*.yaml) that `apply` reads by default",
+        section="Scheduling",
     ),
-    _s(
-        "MISSED_GRACE_MINUTES",
-        "15",
-        _int_at_least(1),
-        "Posts are never sent later than this after their time: after downtime or long "
+    Setting(
+        name="MISSED_GRACE_MINUTES",
+        default="15",
+        parse=parse_int_at_least(1),
+        help="Posts are never sent later than this after their time: after downtime or long "
         "rate-limit waits they are marked missed and reported instead",
-        "Scheduling",
+        section="Scheduling",
     ),
-    _s(
-        "POLL_INTERVAL_SECONDS",
-        "1",
-        _float_at_least(0.1),
-        "How often the daemon looks for posts queued by other processes",
-        "Scheduling",
+    Setting(
+        name="POLL_INTERVAL_SECONDS",
+        default="1",
+        parse=parse_float_at_least(0.1),
+        help="How often the daemon looks for posts queued by other processes",
+        section="Scheduling",
     ),
-    _s(
-        "DELIVERY_CONCURRENCY",
-        "16",
-        _int_at_least(1),
-        "Threads for posts that need one: threads, checks after an unknown outcome, posts "
+    Setting(
+        name="DELIVERY_CONCURRENCY",
+        default="16",
+        parse=parse_int_at_least(1),
+        help="Threads for posts that need one: threads, checks after an unknown outcome, posts "
         "Facebook holds",
-        "Delivery",
+        section="Delivery",
     ),
-    _s(
-        "DELIVERY_MAX_IN_FLIGHT",
-        "1000",
-        _int_at_least(1),
-        "Most posts claimed and unanswered at once; plain single posts (a pledge release) "
+    Setting(
+        name="DELIVERY_MAX_IN_FLIGHT",
+        default="1000",
+        parse=parse_int_at_least(1),
+        help="Most posts claimed and unanswered at once; plain single posts (a pledge release) "
         "go out on asyncio up to this many at a time",
-        "Delivery",
+        section="Delivery",
     ),
-    _s(
-        "MAX_ATTEMPTS",
-        "5",
-        _int_at_least(1),
-        "Attempts before a post that keeps failing transiently is marked failed",
-        "Delivery",
+    Setting(
+        name="MAX_ATTEMPTS",
+        default="5",
+        parse=parse_int_at_least(1),
+        help="Attempts before a post that keeps failing transiently is marked failed",
+        section="Delivery",
     ),
-    _s(
-        "RETRY_BASE_SECONDS",
-        "2",
-        _float_at_least(0.0),
-        "First retry delay; doubles each attempt, with jitter",
-        "Delivery",
+    Setting(
+        name="RETRY_BASE_SECONDS",
+        default="2",
+        parse=parse_float_at_least(0.0),
+        help="First retry delay; doubles each attempt, with jitter",
+        section="Delivery",
     ),
-    _s(
-        "RETRY_MAX_SECONDS",
-        "300",
-        _float_at_least(0.0),
-        "Longest wait between two attempts",
-        "Delivery",
+    Setting(
+        name="RETRY_MAX_SECONDS",
+        default="300",
+        parse=parse_float_at_least(0.0),
+        help="Longest wait between two attempts",
+        section="Delivery",
     ),
-    _s(
-        "HTTP_TIMEOUT_SECONDS",
-        "30",
-        _float_at_least(1.0),
-        "How long one request to X or Facebook may take",
-        "Delivery",
+    Setting(
+        name="HTTP_TIMEOUT_SECONDS",
+        default="30",
+        parse=parse_float_at_least(1.0),
+        help="How long one request to X or Facebook may take",
+        section="Delivery",
     ),
-    _s("X_CONSUMER_KEY", "", _secret, "X app's API key (consumer key)", "X"),
-    _s("X_CONSUMER_SECRET", "", _secret, "X app's API key secret", "X"),
-    _s(
-        "X_ACCESS_TOKEN",
-        "",
-        _secret,
-        "The campaign's own X account: OAuth 1.0a access token (or use "
+    Setting(
+        name="X_CONSUMER_KEY",
+        default="",
+        parse=parse_secret,
+        help="X app's API key (consumer key)",
+        section="X",
+    ),
+    Setting(
+        name="X_CONSUMER_SECRET",
+        default="",
+        parse=parse_secret,
+        help="X app's API key secret",
+        section="X",
+    ),
+    Setting(
+        name="X_ACCESS_TOKEN",
+        default="",
+        parse=parse_secret,
+        help="The campaign's own X account: OAuth 1.0a access token (or use "
         "`python main.py accounts connect x`)",
-        "X",
+        section="X",
     ),
-    _s("X_ACCESS_TOKEN_SECRET", "", _secret, "The campaign account's access token secret", "X"),
-    _s("X_BEARER_TOKEN", "", _secret, "X app-only bearer token, for reading metrics", "X"),
-    _s(
-        "X_API_BASE_URL",
-        "",
-        _url,
-        "Send X API calls here instead of https://api.twitter.com (empty = the real X)",
-        "X",
+    Setting(
+        name="X_ACCESS_TOKEN_SECRET",
+        default="",
+        parse=parse_secret,
+        help="The campaign account's access token secret",
+        section="X",
     ),
-    _s("FACEBOOK_PAGE_ID", "", _str, "The campaign's own Facebook Page id", "Facebook"),
-    _s(
-        "FACEBOOK_PAGE_TOKEN",
-        "",
-        _secret,
-        "A Page access token for that Page (pages_manage_posts, pages_read_engagement)",
-        "Facebook",
+    Setting(
+        name="X_BEARER_TOKEN",
+        default="",
+        parse=parse_secret,
+        help="X app-only bearer token, for reading metrics",
+        section="X",
     ),
-    _s("FACEBOOK_APP_ID", "", _str, "Facebook app id (for Facebook Login)", "Facebook"),
-    _s("FACEBOOK_APP_SECRET", "", _secret, "Facebook app secret", "Facebook"),
-    _s(
-        "FACEBOOK_GRAPH_VERSION",
-        "v25.0",
-        _graph_version,
-        "Graph API version to call; facebook-sdk's own default (v2.8) is long gone",
-        "Facebook",
+    Setting(
+        name="X_API_BASE_URL",
+        default="",
+        parse=parse_url,
+        help="Send X API calls here instead of https://api.twitter.com (empty = the real X)",
+        section="X",
     ),
-    _s(
-        "FACEBOOK_GRAPH_BASE_URL",
-        "",
-        _url,
-        "Send Graph calls here instead of https://graph.facebook.com (empty = real)",
-        "Facebook",
+    Setting(
+        name="FACEBOOK_PAGE_ID",
+        default="",
+        parse=parse_text,
+        help="The campaign's own Facebook Page id",
+        section="Facebook",
     ),
-    _s(
-        "FACEBOOK_WWW_BASE_URL",
-        "",
-        _url,
-        "Send Facebook Login dialogs here instead of https://www.facebook.com",
-        "Facebook",
+    Setting(
+        name="FACEBOOK_PAGE_TOKEN",
+        default="",
+        parse=parse_secret,
+        help="A Page access token for that Page (pages_manage_posts, pages_read_engagement)",
+        section="Facebook",
     ),
-    _s(
-        "SANDBOX",
-        "auto",
-        _choice("auto", "on", "off"),
-        "Use the built-in sandbox instead of the real X and Facebook: auto = when no real "
+    Setting(
+        name="FACEBOOK_APP_ID",
+        default="",
+        parse=parse_text,
+        help="Facebook app id (for Facebook Login)",
+        section="Facebook",
+    ),
+    Setting(
+        name="FACEBOOK_APP_SECRET",
+        default="",
+        parse=parse_secret,
+        help="Facebook app secret",
+        section="Facebook",
+    ),
+    Setting(
+        name="FACEBOOK_GRAPH_VERSION",
+        default="v25.0",
+        parse=parse_graph_version,
+        help="Graph API version to call; facebook-sdk's own default (v2.8) is long gone",
+        section="Facebook",
+    ),
+    Setting(
+        name="FACEBOOK_GRAPH_BASE_URL",
+        default="",
+        parse=parse_url,
+        help="Send Graph calls here instead of https://graph.facebook.com (empty = real)",
+        section="Facebook",
+    ),
+    Setting(
+        name="FACEBOOK_WWW_BASE_URL",
+        default="",
+        parse=parse_url,
+        help="Send Facebook Login dialogs here instead of https://www.facebook.com",
+        section="Facebook",
+    ),
+    Setting(
+        name="SANDBOX",
+        default="auto",
+        parse=parse_choice("auto", "on", "off"),
+        help="Use the built-in sandbox instead of the real X and Facebook: auto = when no real "
         "credentials are set",
-        "Sandbox",
+        section="Sandbox",
     ),
-    _s(
-        "SANDBOX_URL",
-        "",
-        _url,
-        "An already running sandbox to use (sets every base URL above); empty = the daemon "
+    Setting(
+        name="SANDBOX_URL",
+        default="",
+        parse=parse_url,
+        help="An already running sandbox to use (sets every base URL above); empty = the daemon "
         "starts its own on SANDBOX_PORT",
-        "Sandbox",
+        section="Sandbox",
     ),
-    _s("SANDBOX_PORT", "8700", _int_at_least(1), "Port of the embedded sandbox", "Sandbox"),
-    _s(
-        "SANDBOX_STATE_FILE",
-        "sandbox-state.db",
-        _str,
-        "Where the embedded sandbox keeps its accounts and posts between runs (SQLite)",
-        "Sandbox",
+    Setting(
+        name="SANDBOX_PORT",
+        default="8700",
+        parse=parse_int_at_least(1),
+        help="Port of the embedded sandbox",
+        section="Sandbox",
     ),
-    _s(
-        "SANDBOX_TIME_ACCELERATION",
-        "1000",
-        _float_at_least(1.0),
-        "Sandbox seconds per real second for the built-in sandbox: 1000 runs a week of "
+    Setting(
+        name="SANDBOX_STATE_FILE",
+        default="sandbox-state.db",
+        parse=parse_text,
+        help="Where the embedded sandbox keeps its accounts and posts between runs (SQLite)",
+        section="Sandbox",
+    ),
+    Setting(
+        name="SANDBOX_TIME_ACCELERATION",
+        default="1000",
+        parse=parse_float_at_least(1.0),
+        help="Sandbox seconds per real second for the built-in sandbox: 1000 runs a week of "
         "engagement in about 10 minutes (snapshots 1h, 24h, 7d come 3.6 s, 86 s, 10 min after "
         "a post). Posting times never change; ignored (1) on the real X and Facebook",
-        "Sandbox",
+        section="Sandbox",
     ),
-    _s(
-        "WEB_PORT",
-        "8080",
-        _int_at_least(1),
-        "Port of the campaign pages (served by `run` and by `web`)",
-        "Pledge campaigns",
+    Setting(
+        name="WEB_PORT",
+        default="8080",
+        parse=parse_int_at_least(1),
+        help="Port of the campaign pages (served by `run` and by `web`)",
+        section="Pledge campaigns",
     ),
-    _s(
-        "WEB_HOST",
-        "127.0.0.1",
-        _str,
-        "Interface the campaign pages listen on; put a TLS proxy in front for the public",
-        "Pledge campaigns",
+    Setting(
+        name="WEB_HOST",
+        default="127.0.0.1",
+        parse=parse_text,
+        help="Interface the campaign pages listen on; put a TLS proxy in front for the public",
+        section="Pledge campaigns",
     ),
-    _s(
-        "WEB_BASE_URL",
-        "http://127.0.0.1:8080",
-        _url,
-        "The public address of the campaign pages, used in links, OAuth callbacks and share cards",
-        "Pledge campaigns",
+    Setting(
+        name="WEB_BASE_URL",
+        default="http://127.0.0.1:8080",
+        parse=parse_url,
+        help="The public address of the campaign pages, used in links, OAuth callbacks and "
+        "share cards",
+        section="Pledge campaigns",
     ),
-    _s(
-        "WEB_SECRET_KEY",
-        "",
-        _secret,
-        "Signs session cookies, CSRF tokens and withdraw links; `python main.py init` "
+    Setting(
+        name="WEB_SECRET_KEY",
+        default="",
+        parse=parse_secret,
+        help="Signs session cookies, CSRF tokens and withdraw links; `python main.py init` "
         "generates one",
-        "Pledge campaigns",
+        section="Pledge campaigns",
     ),
-    _s(
-        "RELEASE_WINDOW_MINUTES",
-        "10",
-        _int_at_least(0),
-        "Default spread of a pledge release: posts go out over this many minutes, with "
+    Setting(
+        name="RELEASE_WINDOW_MINUTES",
+        default="10",
+        parse=parse_int_at_least(0),
+        help="Default spread of a pledge release: posts go out over this many minutes, with "
         "jitter (0 = all at once)",
-        "Pledge campaigns",
+        section="Pledge campaigns",
     ),
-    _s(
-        "READINESS_HOURS",
-        "24",
-        _float_at_least(0.0),
-        "How long before a release every pledged token is checked",
-        "Pledge campaigns",
+    Setting(
+        name="READINESS_HOURS",
+        default="24",
+        parse=parse_float_at_least(0.0),
+        help="How long before a release every pledged token is checked",
+        section="Pledge campaigns",
     ),
-    _s(
-        "IDENTICAL_TEXT_WARN_ACCOUNTS",
-        "10",
-        _int_at_least(1),
-        "Warn when more accounts than this would post identical text (X forbids automated "
+    Setting(
+        name="IDENTICAL_TEXT_WARN_ACCOUNTS",
+        default="10",
+        parse=parse_int_at_least(1),
+        help="Warn when more accounts than this would post identical text (X forbids automated "
         "identical posts across accounts)",
-        "Pledge campaigns",
+        section="Pledge campaigns",
     ),
-    _s(
-        "X_APP_DAILY_POST_LIMIT",
-        "10000",
-        _int_at_least(1),
-        "X's per-app limit on posts per 24 hours, checked before a release",
-        "Pledge campaigns",
+    Setting(
+        name="X_APP_DAILY_POST_LIMIT",
+        default="10000",
+        parse=parse_int_at_least(1),
+        help="X's per-app limit on posts per 24 hours, checked before a release",
+        section="Pledge campaigns",
     ),
-    _s(
-        "X_POST_COST_USD",
-        "0.015",
-        _float_at_least(0.0),
-        "X pay-per-use price of one post",
-        "Pledge campaigns",
+    Setting(
+        name="X_POST_COST_USD",
+        default="0.015",
+        parse=parse_float_at_least(0.0),
+        help="X pay-per-use price of one post",
+        section="Pledge campaigns",
     ),
-    _s(
-        "X_POST_WITH_URL_COST_USD",
-        "0.20",
-        _float_at_least(0.0),
-        "X pay-per-use price of one post that contains a URL",
-        "Pledge campaigns",
+    Setting(
+        name="X_POST_WITH_URL_COST_USD",
+        default="0.20",
+        parse=parse_float_at_least(0.0),
+        help="X pay-per-use price of one post that contains a URL",
+        section="Pledge campaigns",
     ),
-    _s(
-        "PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT",
-        "true",
-        _yes_no,
-        "Keep a supporter's token after the release only to read their post's engagement, "
+    Setting(
+        name="PLEDGE_TOKENS_KEPT_FOR_ENGAGEMENT",
+        default="true",
+        parse=parse_yes_no,
+        help="Keep a supporter's token after the release only to read their post's engagement, "
         "until its last ENGAGEMENT_OFFSETS snapshot plus a day, then delete it (false = "
         "delete at the release's end: Facebook pledge posts then get no figures)",
-        "Pledge campaigns",
+        section="Pledge campaigns",
     ),
-    _s(
-        "SMTP_HOST",
-        "",
-        _str,
-        "Mail server for supporters' reminder and reconnect emails (empty = no email)",
-        "Email",
+    Setting(
+        name="SMTP_HOST",
+        default="",
+        parse=parse_text,
+        help="Mail server for supporters' reminder and reconnect emails (empty = no email)",
+        section="Email",
     ),
-    _s("SMTP_PORT", "587", _int_at_least(1), "Mail server port", "Email"),
-    _s("SMTP_USERNAME", "", _str, "Mail server login (empty = none)", "Email"),
-    _s("SMTP_PASSWORD", "", _secret, "Mail server password", "Email"),
-    _s("SMTP_STARTTLS", "on", _choice("on", "off"), "Use STARTTLS", "Email"),
-    _s("MAIL_FROM", "clarion@localhost", _str, "Sender address of supporters' emails", "Email"),
-    _s(
-        "ENGAGEMENT_OFFSETS",
-        "1h,24h,7d,29d",
-        _offsets,
-        "When to record each sent post's engagement, after it went out; the last stays "
+    Setting(
+        name="SMTP_PORT",
+        default="587",
+        parse=parse_int_at_least(1),
+        help="Mail server port",
+        section="Email",
+    ),
+    Setting(
+        name="SMTP_USERNAME",
+        default="",
+        parse=parse_text,
+        help="Mail server login (empty = none)",
+        section="Email",
+    ),
+    Setting(
+        name="SMTP_PASSWORD",
+        default="",
+        parse=parse_secret,
+        help="Mail server password",
+        section="Email",
+    ),
+    Setting(
+        name="SMTP_STARTTLS",
+        default="on",
+        parse=parse_choice("on", "off"),
+        help="Use STARTTLS",
+        section="Email",
+    ),
+    Setting(
+        name="MAIL_FROM",
+        default="clarion@localhost",
+        parse=parse_text,
+        help="Sender address of supporters' emails",
+        section="Email",
+    ),
+    Setting(
+        name="ENGAGEMENT_OFFSETS",
+        default="1h,24h,7d,29d",
+        parse=parse_offsets,
+        help="When to record each sent post's engagement, after it went out; the last stays "
         "inside X's 30-day window for impressions and link clicks",
-        "Engagement",
+        section="Engagement",
     ),
-    _s(
-        "ENGAGEMENT_POLL_SECONDS",
-        "300",
-        _float_at_least(1.0),
-        "How often the daemon looks for snapshots that are due",
-        "Engagement",
+    Setting(
+        name="ENGAGEMENT_POLL_SECONDS",
+        default="300",
+        parse=parse_float_at_least(1.0),
+        help="How often the daemon looks for snapshots that are due",
+        section="Engagement",
     ),
-    _s(
-        "ENGAGEMENT_CONCURRENCY",
-        "8",
-        _int_at_least(1),
-        "How many metric reads run at the same time",
-        "Engagement",
+    Setting(
+        name="ENGAGEMENT_CONCURRENCY",
+        default="8",
+        parse=parse_int_at_least(1),
+        help="How many metric reads run at the same time",
+        section="Engagement",
     ),
-    _s(
-        "X_READ_COST_USD",
-        "0.005",
-        _float_at_least(0.0),
-        "X pay-per-use price of reading one post; X charges it once per post per UTC day",
-        "Engagement",
+    Setting(
+        name="X_READ_COST_USD",
+        default="0.005",
+        parse=parse_float_at_least(0.0),
+        help="X pay-per-use price of reading one post; X charges it once per post per UTC day",
+        section="Engagement",
     ),
-    _s(
-        "TOKEN_ENCRYPTION_KEYS",
-        "",
-        _secret,
-        "Fernet keys that encrypt stored account tokens, newest first, comma-separated. "
+    Setting(
+        name="TOKEN_ENCRYPTION_KEYS",
+        default="",
+        parse=parse_secret,
+        help="Fernet keys that encrypt stored account tokens, newest first, comma-separated. "
         "`python main.py init` generates one; `keys rotate` adds a new one",
-        "Security",
+        section="Security",
     ),
-    _s(
-        "LOG_LEVEL",
-        "INFO",
-        _choice("debug", "info", "warning", "error"),
-        "How much the daemon logs",
-        "Logging",
+    Setting(
+        name="LOG_LEVEL",
+        default="INFO",
+        parse=parse_choice("debug", "info", "warning", "error"),
+        help="How much the daemon logs",
+        section="Logging",
     ),
-    _s(
-        "LOG_FORMAT",
-        "text",
-        _choice("text", "json"),
-        "text: one readable line a record; json: one JSON object a line (time, level, "
+    Setting(
+        name="LOG_FORMAT",
+        default="text",
+        parse=parse_choice("text", "json"),
+        help="text: one readable line a record; json: one JSON object a line (time, level, "
         "logger, message, and delivery_id, post_id, campaign_id where known) for journald, "
         "Docker or a log shipper",
-        "Logging",
+        section="Logging",
     ),
 )

@@ -54,16 +54,16 @@ class Secret:
         return hash(self._value)
 
 
-def _str(raw: str) -> str:
+def parse_text(raw: str) -> str:
     return raw.strip()
 
 
-def _without_password(raw: str) -> str:
+def without_password(raw: str) -> str:
     """A URL as safe to print: any password replaced by ***."""
     return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", raw)
 
 
-def _database_url(raw: str) -> str:
+def parse_database_url(raw: str) -> str:
     """SQLite or PostgreSQL, in any usual spelling; ``postgres://`` (as many hosts give
     it) becomes SQLAlchemy's ``postgresql+psycopg://``."""
     from sqlalchemy.engine import make_url
@@ -100,15 +100,15 @@ def _at_least(kind: Callable[[str], N], low: N, noun: str) -> Callable[[str], N]
     return parse
 
 
-def _int_at_least(low: int) -> Callable[[str], int]:
+def parse_int_at_least(low: int) -> Callable[[str], int]:
     return _at_least(int, low, "a whole number")
 
 
-def _float_at_least(low: float) -> Callable[[str], float]:
+def parse_float_at_least(low: float) -> Callable[[str], float]:
     return _at_least(float, low, "a number")
 
 
-def _timezone(raw: str) -> str:
+def parse_timezone(raw: str) -> str:
     name = raw.strip()
     try:
         ZoneInfo(name)
@@ -117,7 +117,7 @@ def _timezone(raw: str) -> str:
     return name
 
 
-def _choice(*options: str) -> Callable[[str], str]:
+def parse_choice(*options: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
         value = raw.strip().lower()
         if value not in options:
@@ -127,7 +127,7 @@ def _choice(*options: str) -> Callable[[str], str]:
     return parse
 
 
-def _yes_no(raw: str) -> bool:
+def parse_yes_no(raw: str) -> bool:
     value = raw.strip().lower()
     if value in ("true", "yes", "on", "1"):
         return True
@@ -136,14 +136,14 @@ def _yes_no(raw: str) -> bool:
     raise ValueError("true or false")
 
 
-def _url(raw: str) -> str:
+def parse_url(raw: str) -> str:
     value = raw.strip().rstrip("/")
     if value and not value.startswith(("http://", "https://")):
         raise ValueError("a URL starting with http:// or https:// (or empty)")
     return value
 
 
-def _graph_version(raw: str) -> str:
+def parse_graph_version(raw: str) -> str:
     value = raw.strip()
     digits = value[1:] if value.startswith("v") else value
     major, _, minor = digits.partition(".")
@@ -163,7 +163,7 @@ class Offsets(tuple[tuple[str, int], ...]):
         return ",".join(label for label, _ in self)
 
 
-def _offsets(raw: str) -> Offsets:
+def parse_offsets(raw: str) -> Offsets:
     """ "1h,24h,7d,29d" -> (("1h", 3600), ...): ascending, each a number and m, h or d."""
     expected = "offsets such as 1h,24h,7d,29d (numbers with m, h or d, ascending)"
     out: list[tuple[str, int]] = []
@@ -178,19 +178,21 @@ def _offsets(raw: str) -> Offsets:
     return Offsets(out)
 
 
-def _secret(raw: str) -> Secret:
+def parse_secret(raw: str) -> Secret:
     return Secret(raw.strip())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Setting:
+    """One row of the settings table (bot/settings/table.py)."""
+
     name: str
     default: str
     parse: Callable[[str], Any]
     help: str
     section: str
-    secret: bool = False
 
-
-def _s(name: str, default: str, parse: Callable[[str], Any], help: str, section: str) -> Setting:
-    return Setting(name, default, parse, help, section, secret=parse is _secret)
+    @property
+    def secret(self) -> bool:
+        """Never shown (in errors, `config show`, the example file): parsed as a Secret."""
+        return self.parse is parse_secret

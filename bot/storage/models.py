@@ -7,6 +7,7 @@ and PostgreSQL behave the same.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum, nonmember
 from typing import Any
 
 from sqlalchemy import (
@@ -69,7 +70,7 @@ class Campaign(Base):
     posts: Mapped[list[Post]] = relationship(back_populates="campaign")
 
 
-class AccountStatus:
+class AccountStatus(StrEnum):
     ACTIVE = "active"
     NEEDS_RECONNECT = "needs_reconnect"
     DISABLED = "disabled"
@@ -106,7 +107,7 @@ class Account(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
-class PostState:
+class PostState(StrEnum):
     SCHEDULED = "scheduled"
     CANCELLED = "cancelled"
 
@@ -141,7 +142,7 @@ class Post(Base):
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="post")
 
 
-class DeliveryState:
+class DeliveryState(StrEnum):
     PENDING = "pending"  # waiting for due_at
     SENDING = "sending"  # claimed; a network call may be in flight (written before it)
     UNKNOWN = "unknown"  # crashed or timed out mid-call: reconcile before resending
@@ -150,8 +151,9 @@ class DeliveryState:
     MISSED = "missed"  # due too long ago (daemon was down): reported, never sent late
     CANCELLED = "cancelled"
 
-    OPEN = (PENDING, SENDING, UNKNOWN)
-    FINAL = (SENT, FAILED, MISSED, CANCELLED)
+    # Groups of states, not states: ``.in_(DeliveryState.OPEN)``, ``state in FINAL``.
+    OPEN = nonmember((PENDING, SENDING, UNKNOWN))
+    FINAL = nonmember((SENT, FAILED, MISSED, CANCELLED))
 
 
 class Delivery(Base):
@@ -255,12 +257,12 @@ class XReadDay(Base):
     campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), index=True)
 
 
-class GoalPolicy:
+class GoalPolicy(StrEnum):
     ALL_OR_NOTHING = "all_or_nothing"  # as Thunderclap did: goal missed, nothing is posted
     RELEASE_ANYWAY = "release_anyway"
 
 
-class PledgeCampaignState:
+class PledgeCampaignState(StrEnum):
     OPEN = "open"  # taking pledges
     RELEASING = "releasing"  # deliveries created; the ledger sends them
     RELEASED = "released"
@@ -310,7 +312,7 @@ class PledgeCampaign(Base):
     pledges: Mapped[list[Pledge]] = relationship(back_populates="pledge_campaign")
 
 
-class PledgeState:
+class PledgeState(StrEnum):
     ACTIVE = "active"
     NEEDS_RECONNECT = "needs_reconnect"  # the token failed a readiness check or the release
     WITHDRAWN = "withdrawn"  # tokens and email deleted; nothing is posted

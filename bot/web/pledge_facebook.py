@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.platforms.facebook import FacebookPlatform
-from bot.pledges import pledging
+from bot.pledges import oauth_requests, pledging
 from bot.runtime.wiring import Runtime
 from bot.web import signins
 from bot.web.campaign import load_campaign
@@ -82,7 +82,7 @@ async def start(request: Request) -> Response:
             refuse_if_closed(pc, now)
             if "facebook" not in pc.message:
                 raise Refused(404, "This campaign does not post to Facebook", "")
-            signins.remember(
+            oauth_requests.remember(
                 session,
                 runtime.vault,
                 provider="facebook",
@@ -120,7 +120,7 @@ async def callback(request: Request) -> Response:
         # No database session is held across Facebook's three calls (see pledge_x.finish).
         with runtime.sessions() as session:
             pc_id = load_campaign(session, slug).id
-            used = signins.claim(
+            used = oauth_requests.claim(
                 session,
                 runtime.vault,
                 provider="facebook",
@@ -164,9 +164,9 @@ async def callback(request: Request) -> Response:
         ]
         pick = secrets.token_urlsafe(32)
         # The Page tokens stay on the server, sealed, until the supporter picks; the pick
-        # (signins.claim) blanks them.
+        # (oauth_requests.claim) blanks them.
         with runtime.sessions() as session:
-            signins.remember(
+            oauth_requests.remember(
                 session,
                 runtime.vault,
                 provider="facebook_pages",
@@ -196,7 +196,7 @@ def _offered(request: Request, slug: str, *, use: bool) -> tuple[int, list[dict[
     key = request.session.get(PICK_KEY)
     with runtime.sessions() as session:
         pc_id = load_campaign(session, slug).id
-        fetch = signins.claim if use else signins.peek
+        fetch = oauth_requests.claim if use else oauth_requests.peek
         raw = (
             fetch(
                 session,

@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.platforms.base import AuthError, Credentials, PlatformError
-from bot.pledges import pledging
+from bot.pledges import oauth_requests, pledging
 from bot.runtime.wiring import X_ORIGIN, Runtime, routes_for
 from bot.storage.models import PledgeCampaign
 from bot.web import signins
@@ -83,7 +83,7 @@ async def start(request: Request) -> Response:
                 url, token, secret = _signin(runtime).start(callback)
             except PlatformError as exc:
                 raise _not_reachable(exc) from None
-            signins.remember(
+            oauth_requests.remember(
                 session,
                 runtime.vault,
                 provider="x",
@@ -113,7 +113,7 @@ async def callback(request: Request) -> Response:
                 return
             with runtime.sessions() as session:
                 pc = load_campaign(session, slug)
-                signins.claim(
+                oauth_requests.claim(
                     session,
                     runtime.vault,
                     provider="x",
@@ -145,7 +145,7 @@ async def callback(request: Request) -> Response:
         # each): a crowd of sign-ins at the release must not starve the daemon's pool.
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
-            secret = signins.claim(
+            secret = oauth_requests.claim(
                 session,
                 runtime.vault,
                 provider="x",

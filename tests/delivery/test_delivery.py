@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
+from bot.delivery.sweeps import Sweeps
 from bot.platforms.base import AuthError, PermanentError, TransientError
 from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState
 from tests.support.factories import add_account, queue, spec
@@ -188,7 +189,7 @@ def test_an_unknown_outcome_not_found_on_the_platform_is_sent_once_more(
     with sessions() as s:  # as if a crash left it mid-send
         s.execute(update(Delivery).values(state=DeliveryState.SENDING, claimed_by="dead"))
         s.commit()
-    assert Ledger(sessions, "new").recover_interrupted(clock.now) == 1
+    assert Sweeps(sessions, "new").recover_interrupted(clock.now) == 1
     assert deliverer.run(d) == "unknown"  # too soon to trust that it is absent
     clock.advance(11)
     assert deliverer.run(d) == "sent"
@@ -228,7 +229,7 @@ def test_missed_posts_are_marked_and_returned_not_sent_late(sessions, clock, acc
         spec(key="reminder-1d", at=clock.now + timedelta(seconds=1)),
     )
     clock.advance(20 * 60)  # the daemon was down for 20 minutes
-    missed = Ledger(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
+    missed = Sweeps(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
     assert [(m.label, m.account) for m in missed] == [("demo/reminder-1d", "union")]
     assert row(sessions, very_late).state == DeliveryState.MISSED
     assert "daemon was not running" in row(sessions, very_late).error
@@ -239,5 +240,5 @@ def test_an_attempt_cut_short_by_our_own_crash_does_not_use_up_the_budget(sessio
     [d] = queued(sessions, clock, spec(at=clock.now))
     assert Ledger(sessions, "doomed").claim(d, clock.now) is not None  # then SIGKILL
     assert row(sessions, d).attempts == 1
-    assert Ledger(sessions, "next").recover_interrupted(clock.now) == 1
+    assert Sweeps(sessions, "next").recover_interrupted(clock.now) == 1
     assert (row(sessions, d).state, row(sessions, d).attempts) == (DeliveryState.UNKNOWN, 0)

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bot.campaigns.enqueue import cancel_post, find_post
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
+from bot.delivery.sweeps import Sweeps
 from bot.platforms.base import PermanentError, TransientError
 from bot.storage.models import Delivery, DeliveryState
 from tests.support.factories import add_account, delivery_states, due_now, queue, spec
@@ -117,7 +118,7 @@ def test_a_post_facebook_holds_counts_from_its_publish_time_not_the_hand_over(se
         now=clock.now,
     )
     clock.advance(20 * 60)  # the daemon starts 20 minutes after the file was applied
-    missed = Ledger(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
+    missed = Sweeps(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
     [i] = ids(sessions)
     print(missed, row(sessions, i).state, row(sessions, i).error)
     assert missed == [] and row(sessions, i).state == DeliveryState.PENDING
@@ -142,7 +143,7 @@ def test_a_post_cancelled_during_a_failed_attempt_ends_cancelled(sessions, vault
     d = mk(sessions, vault, {"x": x}, clock)
     print(d.run(i), x.cancel_result)
     clock.advance(16 * 60)
-    missed = Ledger(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
+    missed = Sweeps(sessions, "w").mark_missed(clock.now, timedelta(minutes=15))
     r = row(sessions, i)
     print(r.state, r.error, missed)
     assert r.state == DeliveryState.CANCELLED, f"{r.state}: {r.error}"
@@ -163,7 +164,7 @@ def test_an_interrupted_send_days_ago_is_not_sent_days_late(sessions, vault):
         )
         s.commit()
     clock.advance(3 * 86400)
-    led = Ledger(sessions, "new")
+    led = Sweeps(sessions, "new")
     led.recover_interrupted(clock.now)
     led.mark_missed(clock.now, timedelta(minutes=15))
     out = mk(sessions, vault, {"x": x}, clock).run(i)

@@ -17,6 +17,7 @@ from bot.delivery.daemon import Daemon
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Ledger
+from bot.delivery.sweeps import Sweeps
 from bot.platforms.base import Credentials, OutcomeUnknown, Published, TransientError
 from bot.storage.lock import DaemonLock
 from bot.storage.models import Delivery, DeliveryState
@@ -261,7 +262,12 @@ def test_the_stale_claim_sweep_leaves_claims_waiting_for_a_thread_alone(
     assert x.entered.wait(5)
     assert wait_for(lambda: len(dispatcher.in_flight()) == 2)
     # Even a sweep that thinks every claim is old spares what the dispatcher holds.
-    assert ledger.release_stale(datetime.now(UTC) + timedelta(hours=1), dispatcher.in_flight()) == 0
+    assert (
+        Sweeps(sessions, ledger.worker).release_stale(
+            datetime.now(UTC) + timedelta(hours=1), dispatcher.in_flight()
+        )
+        == 0
+    )
     x.go.set()
     assert wait_for(lambda: states(sessions) == ["sent", "sent"])
     assert len(x.posts) == 2

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.cli.daemon import engagement_job
 from bot.engagement.plan import clock_note, on_clock
+from bot.runtime.process import engagement_job
 from bot.runtime.wiring import Runtime
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import running_sandbox

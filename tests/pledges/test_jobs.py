@@ -52,18 +52,18 @@ def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
 ) -> None:
     # A supporter who signs in with Facebook and leaves at the Page picker leaves their
     # Pages' tokens (sealed) in a sign-in row; they must not stay there for good.
+    from bot.pledges import oauth_requests
     from bot.pledges.jobs import PledgeJobs
     from bot.runtime.wiring import Runtime
     from bot.storage.models import OAuthRequest
     from bot.storage.vault import generate_key
-    from bot.web import signins
 
     key = generate_key()
     env = {"DATABASE_URL": database_url, "TOKEN_ENCRYPTION_KEYS": key}
     runtime = Runtime(load_settings(None, environ=env), engine)
     with runtime.sessions() as s:
         pc = make_campaign(s)
-        signins.remember(
+        oauth_requests.remember(
             s,
             runtime.vault,
             provider="facebook_pages",
@@ -72,10 +72,12 @@ def test_sign_ins_left_unfinished_are_deleted_even_if_nobody_signs_in_again(
             pledge_campaign_id=pc.id,
             now=NOW,
         )
-    PledgeJobs(runtime, clock=lambda: NOW + signins.MAX_AGE / 2).readiness()
+    PledgeJobs(runtime, clock=lambda: NOW + oauth_requests.MAX_AGE / 2).readiness()
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(OAuthRequest)) == 1  # still live
-    PledgeJobs(runtime, clock=lambda: NOW + signins.MAX_AGE + timedelta(minutes=1)).readiness()
+    PledgeJobs(
+        runtime, clock=lambda: NOW + oauth_requests.MAX_AGE + timedelta(minutes=1)
+    ).readiness()
     with runtime.sessions() as s:
         assert s.scalar(select(func.count()).select_from(OAuthRequest)) == 0
 

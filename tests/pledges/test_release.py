@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
+from bot.delivery.sweeps import Sweeps
 from bot.platforms.base import AccountInfo, AuthError, Credentials, Published
 from bot.pledges.pledging import add_pledge, find_campaign, withdraw
 from bot.pledges.release import release, run_due, spread, status
@@ -45,7 +46,7 @@ def drain(sessions: sessionmaker[Session], deliverer: Deliverer, at: datetime) -
     """Run every due delivery until none is left open (the daemon, without threads)."""
     for _ in range(20):
         ledger = deliverer.ledger
-        due = ledger.due(at + timedelta(days=1))
+        due = Sweeps(ledger.sessions, ledger.worker).due(at + timedelta(days=1))
         if not due:
             return
         for delivery_id, _ in due:

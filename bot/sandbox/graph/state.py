@@ -125,6 +125,26 @@ class GraphState(TokensMixin):
         """Protocol time, Unix seconds: real time plus the admin API's advances."""
         return float(self.clock.now().timestamp())
 
+    def seed_posts(self, page_id: str, messages: list[str], created: float) -> list[str]:
+        """Published posts on a Page created at ``created``, straight into the state, without
+        the checks a real POST runs (for bulk seeding: bot/sandbox/seed.py). Their ids."""
+        ids = []
+        with self._lock:
+            for message in messages:
+                post = FbPost(
+                    id=f"{page_id}_{self._new_id('post')}",
+                    page_id=page_id,
+                    message=message,
+                    link=None,
+                    requested_at=created,
+                    created_time=created,
+                    published=True,
+                )
+                self.posts[post.id] = post
+                self._by_page.setdefault(page_id, []).append(post.id)
+                ids.append(post.id)
+        return ids
+
     def _new_id(self, kind: str) -> str:
         n = self._next[kind]
         self._next[kind] = n + 1

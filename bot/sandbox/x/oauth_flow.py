@@ -20,7 +20,7 @@ from starlette.routing import BaseRoute, Route
 
 from bot.sandbox.templating import templates
 from bot.sandbox.x.oauth1 import OAuthFailure, parse_header, verify
-from bot.sandbox.x.state import RequestToken, _random
+from bot.sandbox.x.state import RequestToken, random_token
 
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
@@ -82,7 +82,7 @@ async def request_token(request: Request) -> Response:
     callback = params.get("oauth_callback", "")
     if not callback:
         return PlainTextResponse("oauth_callback is required", status_code=400)
-    pending = RequestToken(_random(27), _random(32), callback)
+    pending = RequestToken(random_token(27), random_token(32), callback)
     _state(request).x.request_tokens[pending.token] = pending
     body = urlencode(
         {

@@ -117,7 +117,7 @@ class XState:
         with self.lock:
             if user_id not in self.users:
                 raise KeyError(user_id)
-            token = XToken(f"{user_id}-{_random(40)}", _random(45), user_id)
+            token = XToken(f"{user_id}-{random_token(40)}", random_token(45), user_id)
             self.tokens[token.token] = token
             return token
 
@@ -253,5 +253,6 @@ def _tco(url: str, salt: str) -> str:
     return "https://t.co/" + "".join(code)
 
 
-def _random(length: int) -> str:
+def random_token(length: int) -> str:
+    """Letters and digits, as X's tokens are: for the sandbox's tokens and keys."""
     return "".join(secrets.choice(_ALNUM) for _ in range(length))
