@@ -121,6 +121,7 @@ def console_mount(runtime: Runtime) -> BaseRoute:
         address_limiter=RateLimiter(
             runtime.settings.console_address_attempts, ADDRESS_WINDOW_SECONDS
         ),
+        unknown_emails=RateLimiter(max(1, lock_policy.failures - 1), lock_policy.minutes * 60.0),
         secure_cookies=runtime.settings.web_base_url.startswith("https://"),
         nav=nav_items(),
         attention=attention.items,
