@@ -75,10 +75,11 @@ def _read(request: Request) -> dict[str, Any]:
                 actor=r.actor,
                 action=r.action,
                 subject=r.subject,
-                before=audit.describe(r.before),
-                after=audit.describe(r.after),
+                before=before,
+                after=after,
             )
             for r in rows[:PAGE_ROWS]
+            for before, after in [audit.changes(r.before, r.after)]
         ]
         return {
             "rows": shown,

@@ -27,12 +27,18 @@ def _record(console, actor, action, subject, *, before=None, after=None, ago=tim
 def test_the_audit_page_filters_by_actor_action_and_date(console):
     admin = console.client(Role.ADMIN)
     _record(
-        console, "sam@example.org", "post.edit", "post 7", before={"text": "a"}, after={"text": "b"}
+        console,
+        "sam@example.org",
+        "post.edit",
+        "post 7",
+        before={"text": "a", "zone": "Europe/London"},
+        after={"text": "b", "zone": "Europe/London"},
     )
     _record(console, "cli:pat", "post.cancel", "post 8", ago=timedelta(days=3))
     _record(console, "sam@example.org", "schedule.apply", "demo.yaml")
     page = admin.get("/console/audit", params={"actor": "sam@example.org", "action": "post"})
     assert "post 7" in page.text and "text=a → text=b" in page.text
+    assert "zone=Europe/London" not in page.text  # only what changed
     assert "demo.yaml" not in page.text and "post 8" not in page.text
     day = (console.clock.now - timedelta(days=3)).date().isoformat()
     dated = admin.get("/console/audit", params={"since": day, "until": day}).text
