@@ -18,6 +18,7 @@ from bot.cli.posts import posts
 from bot.cli.release import release
 from bot.cli.report import report
 from bot.cli.schedules import apply
+from bot.cli.users import users
 from bot.cli.web import web
 
 
@@ -82,6 +83,7 @@ for command in (
     web,
     backup,
     restore,
+    users,
     LazySandbox(),
 ):
     main.add_command(command)

@@ -16,7 +16,7 @@ from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, table
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError, Secret, describe, load_settings
-from bot.storage.models import Account, OAuthRequest, Pledge
+from bot.storage.models import Account, OAuthRequest, Pledge, User
 from bot.storage.vault import Vault, generate_key
 
 EXAMPLE = Path("config.env.example")
@@ -148,6 +148,7 @@ def rotate(app: AppContext) -> None:
         (Account, Account.credentials),
         (Pledge, Pledge.email),
         (OAuthRequest, OAuthRequest.secret),
+        (User, User.totp_secret),  # two-step sign-in secrets are sealed like tokens
     )
     with app.runtime.sessions() as session:
         rows = [

@@ -12,6 +12,7 @@ import threading
 import click
 
 from bot.cli.context import AppContext, pass_app
+from bot.cli.users import console_banner
 from bot.delivery.sweeps import Missed
 from bot.runtime.logs import configure_logging
 from bot.runtime.process import ProcessOptions, StartError, start_everything
@@ -65,6 +66,8 @@ def run(app: AppContext, examples: bool) -> None:
         raise click.ClickException(str(exc)) from None
     if process.web_address is not None:
         click.echo(f"campaign pages: {settings.web_base_url}/c/<campaign>")
+        for line in console_banner(app.runtime):
+            click.echo(line)
     stop = threading.Event()
     until_signal(stop)
     click.echo(

@@ -12,6 +12,7 @@ import click
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.daemon import echo, until_signal
+from bot.cli.users import console_banner
 from bot.runtime.logs import configure_logging
 from bot.runtime.process import ProcessOptions, StartError, start_everything
 
@@ -39,6 +40,8 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
         f"campaign pages on {process.web_address}/c/<campaign> (public address: "
         f"{settings.web_base_url}); stop with Ctrl-C"
     )
+    for line in console_banner(app.runtime):
+        click.echo(line)
     try:
         while not stop.wait(1.0):
             pass

@@ -248,3 +248,24 @@ def test_apply_stores_neither_when_the_posts_are_wrong(with_accounts, tmp_path):
     assert result.exit_code == 1 and "x:@nobody" in result.output
     assert with_accounts.json("pledges", "list") == []
     assert with_accounts.json("posts", "list") == []
+
+
+def test_keys_rotate_reseals_two_step_sign_in_secrets_under_the_new_key(with_accounts):
+    from bot.people import users as people
+    from bot.settings import Secret
+    from bot.storage.models import User
+    from bot.storage.vault import Vault
+
+    before = with_accounts.runtime()
+    with before.sessions() as session:
+        user = User(email="ann@example.org", role="admin")
+        session.add(user)
+        setup = people.begin_totp(user, before.vault)
+        session.commit()
+    assert with_accounts("keys", "rotate").exit_code == 0
+    newest = with_accounts.runtime().settings.token_encryption_keys.reveal().split(",")[0]
+    with before.sessions() as session:
+        sealed = session.query(User).filter_by(email="ann@example.org").one().totp_secret
+    assert sealed is not None
+    # The newest key alone opens it: the old key can be removed without losing 2FA.
+    assert Vault(Secret(newest)).open(sealed).token == setup.secret
