@@ -29,7 +29,8 @@ from bot.campaigns.enqueue import (
     find_post,
     started,
 )
-from bot.campaigns.specs import PLATFORMS, Location, PostSpec
+from bot.campaigns.specs import PLATFORMS, Location, PostSpec, Problem, SpecError
+from bot.people import audit
 from bot.storage.models import Delivery, Post, PostState
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,11 @@ def link_problem(value: str) -> str | None:
 def new_key(prefix: str, moment: datetime) -> str:
     """A key for a post written by hand: when, plus a few random characters."""
     return f"{prefix}-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
+
+
+def post_subject(post: Post) -> str:
+    """How the audit log names a post (its trail on the post page is found by this)."""
+    return f"post:{post.id}"
 
 
 def snapshot(post: Post) -> dict[str, Any]:
@@ -181,6 +187,25 @@ def load_post(session: Session, ref: str) -> Post | None:
     ).one()
 
 
+def check_draft(
+    session: Session,
+    campaign: str,
+    key: str,
+    draft: Draft,
+    *,
+    now: datetime,
+    allow_past: bool = False,
+) -> list[Problem]:
+    """Every problem ``draft`` would be refused for, stored as ``campaign/key``; nothing is
+    stored (a dry run of the same path as saving it)."""
+    spec = _spec(campaign, key, draft, kind=draft.kind, event=None)
+    try:
+        apply_specs(session, [spec], now=now, allow_past=allow_past, dry_run=True)
+    except SpecError as error:
+        return error.problems
+    return []
+
+
 def create_post(
     session: Session,
     campaign: str,
@@ -199,6 +224,11 @@ def create_post(
     apply_specs(session, [spec], now=now, allow_past=allow_past, commit=False)
     post = load_post(session, label)
     assert post is not None  # apply_specs created it in this transaction
+    post.created_by = actor
+    session.flush()
+    audit.record(
+        session, actor=actor, action="post.create", subject=post_subject(post), after=snapshot(post)
+    )
     logger.info("post %s created by %s", label, actor)
     session.commit()
     return post
@@ -247,6 +277,14 @@ def edit_post(
             "version, so change it there too"
         )
     if changed:
+        audit.record(
+            session,
+            actor=actor,
+            action="post.edit",
+            subject=post_subject(post),
+            before=before,
+            after=after,
+        )
         logger.info("post %s/%s edited by %s", post.campaign.slug, post.key, actor)
     session.commit()
     post = load_post(session, str(post.id)) or post  # the deliveries as re-planned
@@ -254,6 +292,16 @@ def edit_post(
 
 
 def cancel(session: Session, post: Post, *, actor: str) -> CancelResult:
-    """Cancel what has not gone out yet (``enqueue.cancel_post``)."""
+    """Cancel what has not gone out yet (``enqueue.cancel_post``, which commits the audit
+    entry with the cancel)."""
+    before = snapshot(post)
+    audit.record(
+        session,
+        actor=actor,
+        action="post.cancel",
+        subject=post_subject(post),
+        before=before,
+        after={**before, "state": PostState.CANCELLED},
+    )
     logger.info("post %s/%s cancelled by %s", post.campaign.slug, post.key, actor)
     return cancel_post(session, post)
