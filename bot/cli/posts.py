@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from bot.campaigns.specs import PLATFORMS, SpecError
 from bot.campaigns.status import post_status
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, clip, emit_json, local, table
+from bot.people.audit import cli_actor
 from bot.storage.models import Campaign, Delivery, Post
 
 _IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
@@ -38,14 +38,6 @@ def parse_in(raw: str) -> timedelta:
     if seconds > MAX_AHEAD.total_seconds():
         raise click.BadParameter("at most 400 days ahead", param_hint="--in")
     return timedelta(seconds=seconds)
-
-
-def cli_actor() -> str:
-    """Who the audit log names for a command: the operating-system user running it."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no name for this uid (a bare container)
-        return "cli:unknown"
 
 
 def post_json(post: Post) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The console's home: what goes out next, and the posts by day or by week.
 
-GET /console/            "Next up", then the week (or ?view=day) in the campaign's zone
+GET /console/calendar    "Next up", then the week (or ?view=day) in the campaign's zone
                          ?date=YYYY-MM-DD picks the day or week; filters as the list
 
 Days are cut at midnight in the zone shown (the campaign's, or the TIMEZONE setting for
@@ -23,7 +23,7 @@ from starlette.responses import Response
 
 from bot.campaigns.schedules.times import lenient
 from bot.campaigns.status import PostStatus, post_status
-from bot.console.pages import now_of, render, runtime_of
+from bot.console.pages import NavItem, now_of, render, runtime_of, user_of
 from bot.console.posts import Filters, entry, filter_choices, zone_name
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
@@ -102,7 +102,7 @@ async def calendar_page(request: Request) -> Response:
 
             def link(**changes: str) -> str:
                 params = {"view": view, "date": anchor.isoformat(), **filters.params(), **changes}
-                return "/console/?" + urlencode(params)
+                return "/console/calendar?" + urlencode(params)
 
             last = first + timedelta(days=days - 1)
             title = (
@@ -125,12 +125,15 @@ async def calendar_page(request: Request) -> Response:
                 "week_link": link(view="week"),
                 "filters": filters,
                 "anchor": anchor,
+                "can_compose": user_of(request).role.allows(Role.EDITOR),
                 **filter_choices(session),
             }
 
     return render(request, "calendar.html", await run_in_threadpool(load))
 
 
+NAV = [NavItem("Calendar", "/calendar", Role.VIEWER)]
+
 ROUTES: list[ConsoleRoute] = [
-    route("/", calendar_page, role=Role.VIEWER, name="calendar"),
+    route("/calendar", calendar_page, role=Role.VIEWER, name="calendar"),
 ]

@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import FileResponse, JSONResponse, Response
 
 from bot.campaigns import editing, text_rules
 from bot.campaigns.editing import Draft, PostExists, PostStarted
@@ -92,6 +93,7 @@ class Choice:
     value: str  # a target as in `to:`: x:@handle, facebook:Page name
     label: str
     platform: str
+    name: str  # as the platform shows the author: @handle, the Page's name
     note: str = ""
 
 
@@ -108,11 +110,12 @@ def account_choices(session: Session) -> list[Choice]:
 def choice_of(account: Account) -> Choice:
     if account.platform == "x":
         handle = "@" + account.handle.lstrip("@")
-        value, label = f"x:{handle}", f"{handle} on X"
+        value, label, name = f"x:{handle}", f"{handle} on X", handle
     else:
-        value, label = f"facebook:{account.handle}", f"{account.handle} (Facebook Page)"
+        name = account.handle
+        value, label = f"facebook:{name}", f"{name} (Facebook Page)"
     note = "needs reconnecting" if account.status == AccountStatus.NEEDS_RECONNECT else ""
-    return Choice(value, label, account.platform, note)
+    return Choice(value, label, account.platform, name, note)
 
 
 def zone_of(session: Session, slug: str, fallback: str) -> str:
@@ -234,10 +237,12 @@ def _context(
     choices = account_choices(session)
     shown = preview_of(composed)
     campaigns = [c for c in session.scalars(select(Campaign.slug).order_by(Campaign.slug))]
-    x_names = [c.label.removesuffix(" on X") for c in choices if c.platform == "x"]
-    facebook_names = [c.label.removesuffix(" (Facebook Page)") for c in choices if c.platform == "facebook"]
-    x_ticked = [c for c in choices if c.platform == "x" and c.value in composed.targets]
-    fb_ticked = [c for c in choices if c.platform == "facebook" and c.value in composed.targets]
+
+    def shown_as(platform: str, fallback: str) -> str:
+        mine = [c for c in choices if c.platform == platform]
+        ticked = [c for c in mine if c.value in composed.targets]
+        return (ticked or mine)[0].name if mine else fallback
+
     return {
         "form": composed,
         "page": page,
@@ -247,12 +252,8 @@ def _context(
         "campaign_choices": campaigns,
         "preview": shown,
         "counters": _counts(shown),
-        "x_name": (x_ticked[0].label.removesuffix(" on X") if x_ticked else (x_names or ["@account"])[0]),
-        "facebook_name": (
-            fb_ticked[0].label.removesuffix(" (Facebook Page)")
-            if fb_ticked
-            else (facebook_names or ["Your Page"])[0]
-        ),
+        "x_name": shown_as("x", "@account"),
+        "facebook_name": shown_as("facebook", "Your Page"),
         "max_parts": MAX_PARTS,
     }
 
@@ -352,7 +353,9 @@ async def new_post(request: Request) -> Response:
             draft, errors = draft_of(composed, zone, now)
             key = editing.new_key("console", now)
             if "campaign" not in errors:
-                add_problems(errors, editing.check_draft(session, composed.campaign, key, draft, now=now))
+                add_problems(
+                    errors, editing.check_draft(session, composed.campaign, key, draft, now=now)
+                )
             if errors or form["action"] != "save":
                 return None, _context(session, composed, page, zone, errors)
             try:
@@ -378,8 +381,7 @@ async def new_post(request: Request) -> Response:
 def _started_page(request: Request, post_id: int) -> Response:
     flash(
         request,
-        "This post has started going out, so it can no longer be edited: here is what went "
-        "out.",
+        "This post has started going out, so it can no longer be edited: here is what went out.",
     )
     return see_other(f"/console/posts/{post_id}")
 
@@ -395,7 +397,12 @@ async def edit_page(request: Request) -> Response:
                 return "missing"
             if started(post):
                 return "started"
-            page = Page("edit", f"/console/posts/{post_id}/edit", post_id, f"{post.campaign.slug}/{post.key}")
+            page = Page(
+                "edit",
+                f"/console/posts/{post_id}/edit",
+                post_id,
+                f"{post.campaign.slug}/{post.key}",
+            )
             return _context(session, _from_post(session, post), page, post.campaign.timezone, {})
 
     context = await run_in_threadpool(load)
@@ -433,7 +440,9 @@ async def edit_post(request: Request) -> Response:
                 return "form", _context(session, composed, page, zone, {})
             targets = _edited_targets(session, post, composed)
             draft, errors = draft_of(composed, zone, now, targets)
-            add_problems(errors, editing.check_draft(session, post.campaign.slug, post.key, draft, now=now))
+            add_problems(
+                errors, editing.check_draft(session, post.campaign.slug, post.key, draft, now=now)
+            )
             if errors or form["action"] != "save":
                 return "form", _context(session, composed, page, zone, errors)
             try:
@@ -474,7 +483,16 @@ async def check(request: Request) -> Response:
     return JSONResponse({**_counts(shown), "preview": html})
 
 
+SCRIPT = Path(__file__).parent / "static" / "console.js"
+
+
+async def script(request: Request) -> Response:
+    """console.js: public like any stylesheet (it holds nothing but the counters' code)."""
+    return FileResponse(SCRIPT, media_type="text/javascript")
+
+
 ROUTES: list[ConsoleRoute] = [
+    route("/static/console.js", script, role=None, name="console_js"),
     route("/posts/new", new_page, role=Role.EDITOR, name="compose"),
     route("/posts/new", new_post, role=Role.EDITOR, methods=("POST",), name="compose_post"),
     route("/posts/check", check, role=Role.EDITOR, methods=("POST",), name="compose_check"),

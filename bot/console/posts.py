@@ -25,6 +25,7 @@ from bot.campaigns.enqueue import CancelResult, started
 from bot.campaigns.specs import PLATFORMS
 from bot.campaigns.status import PostStatus, post_status
 from bot.console.pages import (
+    NavItem,
     flash,
     message,
     picked_campaign,
@@ -103,7 +104,11 @@ class Filters:
         """The filters as query parameters, to carry them across links."""
         return {
             k: v
-            for k, v in (("platform", self.platform), ("state", self.state), ("author", self.author))
+            for k, v in (
+                ("platform", self.platform),
+                ("state", self.state),
+                ("author", self.author),
+            )
             if v
         }
 
@@ -118,9 +123,7 @@ def zone_name(session: Session, slug: str, fallback: str) -> str:
 
 
 def authors(session: Session) -> list[str]:
-    found = session.scalars(
-        select(Post.created_by).where(Post.created_by.is_not(None)).distinct()
-    )
+    found = session.scalars(select(Post.created_by).where(Post.created_by.is_not(None)).distinct())
     return sorted(a for a in found if a)
 
 
@@ -144,6 +147,7 @@ def entry(post: Post, zone: str) -> dict[str, Any]:
         "label": post_label(post),
         "campaign": post.campaign.slug,
         "time": f"{local:%H:%M}",
+        "date": f"{local:%a} {local.day} {local:%b}",
         "when": local,
         "platforms": [PLATFORM_NAMES[p] for p in platforms],
         "words": first_words(post),
@@ -182,6 +186,7 @@ async def list_page(request: Request) -> Response:
                 "entries": [entry(p, zone) for p in found],
                 "filters": filters,
                 "limit": LIST_LIMIT,
+                "can_compose": user_of(request).role.allows(Role.EDITOR),
                 **filter_choices(session),
             }
 
@@ -209,7 +214,9 @@ def _deliveries(post: Post, zone: str) -> list[dict[str, Any]]:
     return [
         {
             "platform": PLATFORM_NAMES[d.platform],
-            "account": f"@{d.account.handle.lstrip('@')}" if d.platform == "x" else d.account.handle,
+            "account": f"@{d.account.handle.lstrip('@')}"
+            if d.platform == "x"
+            else d.account.handle,
             "state": d.state,
             "attempts": d.attempts,
             "error": d.error or "",
@@ -276,7 +283,11 @@ def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> lis
     for key in sorted(set(before) | set(after)):
         if before.get(key) != after.get(key):
             old, new = before.get(key), after.get(key)
-            lines.append(f"{key}: {_short(old)} → {_short(new)}" if old is not None else f"{key}: {_short(new)}")
+            lines.append(
+                f"{key}: {_short(old)} → {_short(new)}"
+                if old is not None
+                else f"{key}: {_short(new)}"
+            )
     return lines
 
 
@@ -348,6 +359,8 @@ async def cancel(request: Request) -> Response:
     flash(request, text)
     return see_other(f"/console/posts/{post_id}")
 
+
+NAV = [NavItem("Posts", "/posts", Role.VIEWER)]
 
 ROUTES: list[ConsoleRoute] = [
     route("/posts", list_page, role=Role.VIEWER, name="posts"),

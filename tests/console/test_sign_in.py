@@ -13,7 +13,7 @@ def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(console):
 
 
 def test_a_viewer_signs_in_with_the_form_and_sees_the_console(console):
-    page = console.client(Role.VIEWER).get("/console/")
+    page = console.client(Role.VIEWER).get("/console/", follow_redirects=True)
     assert page.status_code == 200
     assert "Viewer" in page.text and "Sign out" in page.text
 
@@ -38,11 +38,12 @@ def test_a_wrong_password_is_refused_without_saying_whether_the_email_exists(con
 def test_signing_out_ends_the_session_on_the_server(console, form_token):
     client = console.client(Role.EDITOR)
     cookie = client.cookies.get("clarion_console")
-    out = client.post("/console/sign-out", data={"csrf": form_token(client, "/console/")})
+    out = client.post("/console/sign-out", data={"csrf": form_token(client, "/console/calendar")})
     assert out.status_code == 303
     replay = console.anonymous()
     replay.cookies.set("clarion_console", cookie, path="/console")
-    assert replay.get("/console/").status_code == 303
+    answer = replay.get("/console/calendar")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/console/sign-in")
 
 
 def test_every_console_page_is_not_cached_and_not_framed(console):
