@@ -78,7 +78,7 @@ class Filters:
             author=q.get("author", "")[:320],
         )
 
-    def query(self, base: Select[tuple[Post]]) -> Select[tuple[Post]]:
+    def query(self, base: Select[Any]) -> Select[Any]:
         """``base`` narrowed by the filters the database can apply (state is read from
         the deliveries afterwards, by ``keep``)."""
         query = base.options(
