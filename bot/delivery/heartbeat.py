@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +22,8 @@ from bot.storage.models import DaemonHeartbeat
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=15)
-_last: dict[str, datetime] = {}
+# The last beat written, per database (sessionmaker) and daemon.
+_last: WeakKeyDictionary[sessionmaker[Session], dict[str, datetime]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -30,10 +32,11 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
 
     A failed write is logged and forgotten: a heartbeat must never stop the daemon."""
     with _lock:
-        last = _last.get(holder)
+        beats = _last.setdefault(sessions, {})
+        last = beats.get(holder)
         if last is not None and now - last < EVERY:
             return False
-        _last[holder] = now
+        beats[holder] = now
     try:
         with sessions() as session:
             done = session.execute(
@@ -45,7 +48,7 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
     except SQLAlchemyError:
         logger.warning("could not write the daemon's heartbeat; trying again next poll")
         with _lock:
-            _last.pop(holder, None)
+            _last.get(sessions, {}).pop(holder, None)
         return False
     return True
 
