@@ -103,9 +103,11 @@ def nav_items() -> list[NavItem]:
 def console_routes(runtime: Runtime | None = None) -> list[ConsoleRoute]:
     """Every console route, each with the role it declares. ``runtime`` is accepted for
     areas whose routes depend on settings; none do yet."""
-    routes: list[ConsoleRoute] = list(HOME_ROUTES)
+    routes: list[ConsoleRoute] = []
     for area in AREAS:
         routes.extend(area.ROUTES)
+    if not any(r.path == "/" for r in routes):  # the calendar is the home page
+        routes[:0] = HOME_ROUTES
     return routes
 
 

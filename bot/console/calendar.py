@@ -1,6 +1,6 @@
 """The console's home: what goes out next, and the posts by day or by week.
 
-GET /console/calendar    "Next up", then the week (or ?view=day) in the campaign's zone
+GET /console/            "Next up", then the week (or ?view=day) in the campaign's zone
                          ?date=YYYY-MM-DD picks the day or week; filters as the list
 
 Days are cut at midnight in the zone shown (the campaign's, or the TIMEZONE setting for
@@ -102,7 +102,7 @@ async def calendar_page(request: Request) -> Response:
 
             def link(**changes: str) -> str:
                 params = {"view": view, "date": anchor.isoformat(), **filters.params(), **changes}
-                return "/console/calendar?" + urlencode(params)
+                return "/console/?" + urlencode(params)
 
             last = first + timedelta(days=days - 1)
             title = (
@@ -132,8 +132,8 @@ async def calendar_page(request: Request) -> Response:
     return render(request, "calendar.html", await run_in_threadpool(load))
 
 
-NAV = [NavItem("Calendar", "/calendar", Role.VIEWER)]
+NAV = [NavItem("Calendar", "/", Role.VIEWER)]
 
 ROUTES: list[ConsoleRoute] = [
-    route("/calendar", calendar_page, role=Role.VIEWER, name="calendar"),
+    route("/", calendar_page, role=Role.VIEWER, name="calendar"),
 ]

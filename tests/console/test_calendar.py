@@ -38,7 +38,8 @@ def _day(page: str, day: str) -> str:
 
 def test_the_console_home_is_the_calendar(console, viewer):
     answer = viewer.get("/console/")
-    assert answer.status_code == 303 and answer.headers["location"] == "/console/calendar"
+    assert answer.status_code == 200 and "<h1>Calendar" in answer.text
+    assert 'href="/console/" aria-current="page">Calendar<' in answer.text
 
 
 def test_days_are_cut_at_midnight_in_the_campaign_zone_across_the_clock_change(at_2027, viewer):
@@ -58,7 +59,7 @@ def test_days_are_cut_at_midnight_in_the_campaign_zone_across_the_clock_change(a
     )
     queued(console, "Sunday noon", key="sun-noon", at=datetime(2027, 10, 31, 12, 0, tzinfo=UTC))
     queued(console, "Sunday late", key="sun-late", at=datetime(2027, 10, 31, 23, 30, tzinfo=UTC))
-    week = viewer.get("/console/calendar?campaign=demo&view=week&date=2027-10-28")
+    week = viewer.get("/console/?campaign=demo&view=week&date=2027-10-28")
     assert week.status_code == 200
     assert "times in Europe/London" in week.text and "Week of 25 October 2027" in week.text
     monday = _day(week.text, "2027-10-25")
@@ -68,7 +69,7 @@ def test_days_are_cut_at_midnight_in_the_campaign_zone_across_the_clock_change(a
     sunday = _day(week.text, "2027-10-31")
     # 23:30 UTC on Saturday is 00:30 BST on Sunday; 12:00 UTC on Sunday is 12:00 GMT.
     assert re.findall(r'class="entry-when">(\d\d:\d\d)<', sunday) == ["00:30", "12:00", "23:30"]
-    day = viewer.get("/console/calendar?campaign=demo&view=day&date=2027-10-31")
+    day = viewer.get("/console/?campaign=demo&view=day&date=2027-10-31")
     assert "Sunday 31 October 2027" in day.text
     assert re.findall(r'class="entry-when">(\d\d:\d\d)<', _day(day.text, "2027-10-31")) == [
         "00:30",
@@ -78,9 +79,9 @@ def test_days_are_cut_at_midnight_in_the_campaign_zone_across_the_clock_change(a
 
 
 def test_previous_today_and_next_move_by_the_view(viewer):
-    week = viewer.get("/console/calendar?view=week&date=2027-03-24").text
+    week = viewer.get("/console/?view=week&date=2027-03-24").text
     assert "date=2027-03-17" in week and "date=2027-03-31" in week
-    day = viewer.get("/console/calendar?view=day&date=2027-03-24").text
+    day = viewer.get("/console/?view=day&date=2027-03-24").text
     assert "date=2027-03-23" in day and "date=2027-03-25" in day
     assert 'aria-current="page">Day<' in day
 
@@ -94,7 +95,7 @@ def test_next_up_comes_first_soonest_first_with_platforms_and_a_worded_state(con
         at=console.clock.now + timedelta(hours=1),
         targets=("x",),
     )
-    page = viewer.get("/console/calendar").text
+    page = viewer.get("/console/").text
     next_up = page.split('id="next-title"', 1)[1].split("</section>", 1)[0]
     assert page.index('id="next-title"') < page.index('id="period-title"')
     assert next_up.index("Sooner post") < next_up.index("Later post")
@@ -117,7 +118,7 @@ def test_a_past_post_shows_its_outcome_and_links_to_the_platform(console, viewer
         )
         session.commit()
     day = (console.clock.now - timedelta(minutes=5)).astimezone(ZoneInfo(ZONE)).date()
-    page = viewer.get(f"/console/calendar?view=day&date={day}").text
+    page = viewer.get(f"/console/?view=day&date={day}").text
     assert "✓</span> sent" in page
     assert 'href="http://127.0.0.1:9/post/1"' in page
 
@@ -130,9 +131,9 @@ def test_filters_narrow_the_calendar_by_platform_state_and_author(console, viewe
         from bot.campaigns.editing import cancel, load_post
 
         cancel(session, load_post(session, str(cancelled)), actor="cli:test")
-    by_platform = viewer.get("/console/calendar?view=day&platform=facebook").text
+    by_platform = viewer.get("/console/?view=day&platform=facebook").text
     assert "Only on Facebook" in by_platform and "Only on X" not in by_platform
-    by_author = viewer.get("/console/calendar?view=day&author=ada@example.org").text
+    by_author = viewer.get("/console/?view=day&author=ada@example.org").text
     assert "Only on X" in by_author and "Only on Facebook" not in by_author
-    by_state = viewer.get("/console/calendar?view=day&state=cancelled").text
+    by_state = viewer.get("/console/?view=day&state=cancelled").text
     assert "Called off" in by_state and "Only on X" not in by_state

@@ -197,7 +197,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
         check(page, "post-scheduled")
 
         # A Facebook post, with a problem first: nothing is stored until it is fixed.
-        page.goto(f"{url}/console/calendar")
+        page.goto(f"{url}/console/")
         page.get_by_role("link", name="New post").first.click()
         page.get_by_label(f"@{CAMPAIGN_X_HANDLE} on X").uncheck()
         _set_when(page, when)
@@ -217,7 +217,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
             )
 
         # Both on the calendar, next up first.
-        page.goto(f"{url}/console/calendar")
+        page.goto(f"{url}/console/")
         next_up = page.locator(".next-up")
         expect(next_up).to_contain_text("1/ Ballot result")
         expect(next_up).to_contain_text("Demo tomorrow 8:30")
@@ -294,7 +294,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
                 expect(deliveries).to_contain_text(platform_id)
         expect(page.get_by_role("link", name="Edit")).to_have_count(0)
         check(page, "post-sent")
-        page.goto(f"{url}/console/calendar?date={when:%Y-%m-%d}")
+        page.goto(f"{url}/console/?date={when:%Y-%m-%d}")
         expect(page.locator(".day .entry-state").filter(has_text="sent")).to_have_count(2)
         check(page, "calendar-after")
         context.close()
