@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, select
 
+from bot.campaigns.text_rules import weighted_length
 from bot.console.roles import Role
 from bot.delivery.daemon import Daemon
 from bot.delivery.deliverer import Deliverer, RetryPolicy
@@ -178,9 +179,11 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
         when = _minute_after(datetime.now(UTC) + timedelta(minutes=2))
         _set_when(page, when)
         page.get_by_label(f"{CAMPAIGN_PAGE_NAME} (Facebook Page)").uncheck()
-        page.get_by_label("Text", exact=True).fill("1/ Ballot result: 87% voted to strike 🎉")
-        # The live counter asks the server: 40 characters, the emoji counting 2.
-        expect(page.locator("#count-x-1")).to_have_text("239 left")
+        first = "1/ Ballot result: 87% voted to strike 🎉"
+        page.get_by_label("Text", exact=True).fill(first)
+        # The live counter asks the server, which counts the emoji 2.
+        assert weighted_length(first) == len(first) + 1
+        expect(page.locator("#count-x-1")).to_have_text(f"{280 - weighted_length(first)} left")
         page.get_by_role("button", name="Add part").click()
         page.get_by_label("Part 2 of 2").fill("2/ Turnout 71%, well over the 50% bar.")
         page.get_by_label("Link").fill(
@@ -229,7 +232,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
         # Editing the Facebook post from its page.
         next_up.get_by_role("link", name=re.compile("Demo tomorrow")).click()
         page.get_by_role("link", name="Edit").click()
-        expect(page.get_by_role("heading", name=re.compile("^Edit fujitsu/"))).to_be_visible()
+        expect(page.get_by_role("heading", name=re.compile("^Edit fujitsu"))).to_be_visible()
         page.get_by_label(re.compile("^Text for Facebook")).fill(
             "Demo tomorrow 8:30–10am outside Fujitsu's London HQ. Bring a flask and a friend!"
         )
@@ -277,7 +280,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
         assert len(thread_ids) == 2 and set(thread_ids) <= set(x_timeline)
         assert x_timeline[thread_ids[1]]["reply_to"] == thread_ids[0]
         [facebook_post] = by_post[facebook_id].platform_ids
-        assert "a friend!" in facebook_timeline[facebook_post]["message"]
+        assert "a friend!" in str(facebook_timeline[facebook_post])
 
         for post_id, delivery in (
             (thread_id, by_post[thread_id]),
