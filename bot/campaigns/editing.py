@@ -124,6 +124,10 @@ def snapshot(post: Post) -> dict[str, Any]:
     }
 
 
+COMMAND_LINE = "<command line>"
+CONSOLE = "<console>"
+
+
 class PostExists(Exception):
     """A post with this campaign and key is already queued."""
 
@@ -158,7 +162,15 @@ class EditResult:
     note: str | None = None  # e.g. the post comes from a schedule file
 
 
-def _spec(post_campaign: str, key: str, draft: Draft, *, kind: str, event: str | None) -> PostSpec:
+def _spec(
+    post_campaign: str,
+    key: str,
+    draft: Draft,
+    *,
+    kind: str,
+    event: str | None,
+    source: str = COMMAND_LINE,
+) -> PostSpec:
     return PostSpec(
         campaign=post_campaign,
         key=key,
@@ -168,7 +180,7 @@ def _spec(post_campaign: str, key: str, draft: Draft, *, kind: str, event: str |
         parts={p: draft.parts[p] for p in PLATFORMS if draft.parts.get(p)},
         link=draft.link,
         hold_on_facebook=draft.hold_on_facebook,
-        source=Location("<command line>"),
+        source=Location(source),
         event=event,
         kind=kind,
     )
@@ -195,10 +207,11 @@ def check_draft(
     *,
     now: datetime,
     allow_past: bool = False,
+    source: str = COMMAND_LINE,
 ) -> list[Problem]:
     """Every problem ``draft`` would be refused for, stored as ``campaign/key``; nothing is
     stored (a dry run of the same path as saving it)."""
-    spec = _spec(campaign, key, draft, kind=draft.kind, event=None)
+    spec = _spec(campaign, key, draft, kind=draft.kind, event=None, source=source)
     try:
         apply_specs(session, [spec], now=now, allow_past=allow_past, dry_run=True)
     except SpecError as error:
@@ -215,12 +228,14 @@ def create_post(
     actor: str,
     now: datetime,
     allow_past: bool = False,
+    source: str = COMMAND_LINE,
 ) -> Post:
-    """Queue a new post; SpecError (nothing stored) lists every problem with it."""
+    """Queue a new post; SpecError (nothing stored) lists every problem with it.
+    ``source`` is where it was written (the command line, the console)."""
     label = f"{campaign}/{key}"
     if find_post(session, label) is not None:
         raise PostExists(label)
-    spec = _spec(campaign, key, draft, kind=draft.kind, event=None)
+    spec = _spec(campaign, key, draft, kind=draft.kind, event=None, source=source)
     apply_specs(session, [spec], now=now, allow_past=allow_past, commit=False)
     post = load_post(session, label)
     assert post is not None  # apply_specs created it in this transaction

@@ -209,12 +209,26 @@ def _counts(shown: Preview) -> dict[str, Any]:
     }
 
 
-def preview_of(composed: Composed) -> Preview:
+def full_preview(composed: Composed) -> Preview:
+    """Counts and previews of every X part and of the Facebook text (the X text joined
+    when Facebook has no text of its own), ticked or not: the counters beside each field."""
     written = [p for p in composed.x_parts if p.strip()]
     facebook = composed.facebook_text if composed.facebook_text.strip() else None
     if facebook is None and written:
         facebook = text_rules.join_thread(written)
     return preview(tuple(composed.x_parts), facebook, composed.link or None)
+
+
+def preview_of(composed: Composed) -> Preview:
+    """The previews drawn: only the platforms ticked (both while none is)."""
+    shown = full_preview(composed)
+    ticked = {target.partition(":")[0] for target in composed.targets}
+    if not ticked:
+        return shown
+    return Preview(
+        x=shown.x if "x" in ticked else (),
+        facebook=shown.facebook if "facebook" in ticked else None,
+    )
 
 
 @dataclass
@@ -235,7 +249,6 @@ def _context(
     errors: dict[str, list[str]],
 ) -> dict[str, Any]:
     choices = account_choices(session)
-    shown = preview_of(composed)
     campaigns = [c for c in session.scalars(select(Campaign.slug).order_by(Campaign.slug))]
 
     def shown_as(platform: str, fallback: str) -> str:
@@ -250,8 +263,8 @@ def _context(
         "errors": errors,
         "choices": choices,
         "campaign_choices": campaigns,
-        "preview": shown,
-        "counters": _counts(shown),
+        "preview": preview_of(composed),
+        "counters": _counts(full_preview(composed)),
         "x_name": shown_as("x", "@account"),
         "facebook_name": shown_as("facebook", "Your Page"),
         "max_parts": MAX_PARTS,
@@ -354,13 +367,22 @@ async def new_post(request: Request) -> Response:
             key = editing.new_key("console", now)
             if "campaign" not in errors:
                 add_problems(
-                    errors, editing.check_draft(session, composed.campaign, key, draft, now=now)
+                    errors,
+                    editing.check_draft(
+                        session, composed.campaign, key, draft, now=now, source=editing.CONSOLE
+                    ),
                 )
             if errors or form["action"] != "save":
                 return None, _context(session, composed, page, zone, errors)
             try:
                 post = editing.create_post(
-                    session, composed.campaign, key, draft, actor=user.email, now=now
+                    session,
+                    composed.campaign,
+                    key,
+                    draft,
+                    actor=user.email,
+                    now=now,
+                    source=editing.CONSOLE,
                 )
             except SpecError as error:  # the accounts changed since the check
                 add_problems(errors, error.problems)
@@ -473,14 +495,13 @@ async def check(request: Request) -> Response:
     """Counts and the preview for console.js: the same functions as the page uses."""
     form = await read_form(request)
     composed = Composed.from_form(form, form["campaign"].strip() or DEFAULT_CAMPAIGN)
-    shown = preview_of(composed)
     template = console_of(request).templates.env.get_template("compose_preview.html")
     html = template.render(
-        preview=shown,
+        preview=preview_of(composed),
         x_name=form["x_name"] or "@account",
         facebook_name=form["facebook_name"] or "Your Page",
     )
-    return JSONResponse({**_counts(shown), "preview": html})
+    return JSONResponse({**_counts(full_preview(composed)), "preview": html})
 
 
 SCRIPT = Path(__file__).parent / "static" / "console.js"

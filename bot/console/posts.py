@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.campaigns import editing
+from bot.campaigns import editing, previews
 from bot.campaigns.enqueue import CancelResult, started
 from bot.campaigns.specs import PLATFORMS
 from bot.campaigns.status import PostStatus, post_status
@@ -128,8 +128,11 @@ def authors(session: Session) -> list[str]:
 
 
 def first_words(post: Post, width: int = 60) -> str:
-    texts = post.parts.get("x") or post.parts.get("facebook") or [""]
-    flat = " ".join(texts[0].split())
+    """The start of the post as written (links as X shows them, never a tagged URL)."""
+    written = editing.written_parts(post)
+    texts = written.get("x") or written.get("facebook") or ("",)
+    segments = previews.preview((texts[0],), None, None).x[0].segments
+    flat = " ".join("".join(s.text for s in segments).split())
     return flat if len(flat) <= width else flat[: width - 1].rstrip() + "…"
 
 
@@ -277,23 +280,39 @@ async def show_page(request: Request) -> Response:
 
 
 def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
-    """An audit entry's before → after, one line per field that changed."""
-    before, after = before or {}, after or {}
-    lines = []
-    for key in sorted(set(before) | set(after)):
-        if before.get(key) != after.get(key):
-            old, new = before.get(key), after.get(key)
-            lines.append(
-                f"{key}: {_short(old)} → {_short(new)}"
-                if old is not None
-                else f"{key}: {_short(new)}"
-            )
-    return lines
+    """An audit entry's before → after, one line per field that changed (each text of
+    each platform on its own line)."""
+    old, new = _flat(before or {}), _flat(after or {})
+    return [
+        f"{key}: {_short(old.get(key, ''))} → {_short(new.get(key, ''))}"
+        for key in sorted(set(old) | set(new), key=_order)
+        if old.get(key) != new.get(key)
+    ]
 
 
-def _short(value: Any) -> str:
-    text = str(value)
-    return text if len(text) <= 120 else text[:119] + "…"
+def _flat(values: dict[str, Any]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for key, value in values.items():
+        if key == "parts" and isinstance(value, dict):
+            for platform, texts in value.items():
+                name = PLATFORM_NAMES.get(platform, platform)
+                for index, text in enumerate(texts, 1):
+                    label = f"{name} text" + (f" {index}" if len(texts) > 1 else "")
+                    flat[label] = str(text)
+        elif isinstance(value, list):
+            flat[key.replace("_", " ")] = ", ".join(str(v) for v in value)
+        else:
+            flat[key.replace("_", " ")] = "" if value is None else str(value)
+    return flat
+
+
+def _order(key: str) -> tuple[int, str]:
+    return (0 if " text" in key else 1, key)
+
+
+def _short(value: str) -> str:
+    text = " ".join(value.split()) or "(none)"
+    return text if len(text) <= 160 else text[:159] + "…"
 
 
 def _no_post(request: Request, post_id: int) -> Response:
