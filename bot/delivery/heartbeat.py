@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,6 +22,7 @@ from bot.storage.models import DaemonHeartbeat
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=15)
+KEEP = timedelta(days=1)
 # The last beat written, per database (sessionmaker) and daemon.
 _last: WeakKeyDictionary[sessionmaker[Session], dict[str, datetime]] = WeakKeyDictionary()
 _lock = threading.Lock()
@@ -43,6 +44,8 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
                 update(DaemonHeartbeat).where(DaemonHeartbeat.holder == holder).values(beat_at=now)
             )
             if getattr(done, "rowcount", 0) == 0:
+                # A new daemon: forget those gone for a day (one row per start otherwise).
+                session.execute(delete(DaemonHeartbeat).where(DaemonHeartbeat.beat_at < now - KEEP))
                 session.add(DaemonHeartbeat(holder=holder, started_at=now, beat_at=now))
             session.commit()
     except SQLAlchemyError:

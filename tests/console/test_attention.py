@@ -90,3 +90,13 @@ def test_a_heartbeat_is_written_at_most_every_15_seconds(sessions, console_clock
     with sessions() as session:
         assert heartbeat.latest(session) == now + timedelta(seconds=16)
         assert len(session.scalars(select(DaemonHeartbeat)).all()) == 1
+
+
+def test_a_new_daemon_forgets_heartbeats_of_daemons_gone_for_a_day(sessions, console_clock):
+    now = console_clock.now
+    heartbeat.beat(sessions, "host:1", now - timedelta(days=2))
+    heartbeat.beat(sessions, "host:2", now - timedelta(hours=1))
+    heartbeat.beat(sessions, "host:3", now)
+    with sessions() as session:
+        holders = sorted(session.scalars(select(DaemonHeartbeat.holder)))
+    assert holders == ["host:2", "host:3"]

@@ -115,3 +115,15 @@ def test_an_invite_for_an_email_that_already_has_an_account_says_what_to_do(cons
     _invite(console)
     with pytest.raises(users.PeopleError, match="users reset new@example.org"):
         _invite(console)
+
+
+def test_a_refused_form_on_an_invite_link_is_logged_without_the_link_secret(
+    console, form_token, caplog
+):
+    path, secret = _invite(console)
+    client = console.client(None)
+    with caplog.at_level("INFO"):
+        answer = client.post(path, data={"csrf": "forged", "password": GOOD})
+    assert answer.status_code == 403
+    ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))
+    assert "/console/invite/…" in ours and secret not in ours
