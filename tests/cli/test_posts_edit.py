@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import update
 
-from bot.storage.models import Delivery, DeliveryState
+from bot.cli import main
+
+from bot.people.audit import cli_actor
+from bot.storage.models import AuditEntry, Delivery, DeliveryState, Post
 from tests.factories import add_account
 
 
@@ -22,10 +26,6 @@ def queued(cli):
 
 
 def test_posts_edit_explains_its_options():
-    from click.testing import CliRunner
-
-    from bot.cli import main
-
     result = CliRunner().invoke(main, ["posts", "edit", "--help"])
     assert result.exit_code == 0
     for option in ("--text", "--at", "--to", "--link", "--no-hold-on-facebook", "--json"):
@@ -80,3 +80,27 @@ def test_posts_edit_refuses_a_post_that_has_started_going_out(queued):
 def test_posts_edit_of_an_unknown_post_says_where_to_look(queued):
     result = queued("posts", "edit", "fujitsu/nothing", "--text", "Hello")
     assert result.exit_code == 1 and "posts list" in result.output
+
+
+def test_posts_add_edit_and_cancel_are_audited_as_the_os_user(queued):
+    queued("posts", "edit", "fujitsu/rally", "--at", "2031-03-01 13:00")
+    queued("posts", "cancel", "fujitsu/rally")
+    with queued.runtime().sessions() as s:
+        post = s.query(Post).one()
+        entries = [
+            (e.action, e.actor, e.subject) for e in s.query(AuditEntry).order_by(AuditEntry.id)
+        ]
+    assert post.created_by == cli_actor()
+    subject = f"post:{post.id}"
+    assert entries == [
+        ("post.create", cli_actor(), subject),
+        ("post.edit", cli_actor(), subject),
+        ("post.cancel", cli_actor(), subject),
+    ]
+
+
+def test_an_edit_that_changes_nothing_is_not_audited(queued):
+    result = queued("posts", "edit", "fujitsu/rally", "--text", "Rally at noon")
+    assert result.exit_code == 0 and "unchanged" in result.output
+    with queued.runtime().sessions() as s:
+        assert [e.action for e in s.query(AuditEntry)] == ["post.create"]
