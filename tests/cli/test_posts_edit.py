@@ -7,7 +7,6 @@ from click.testing import CliRunner
 from sqlalchemy import update
 
 from bot.cli import main
-
 from bot.people.audit import cli_actor
 from bot.storage.models import AuditEntry, Delivery, DeliveryState, Post
 from tests.factories import add_account
