@@ -232,7 +232,7 @@ def test_a_volunteer_composes_finds_edits_and_sees_posts_sent_in_a_browser(
         # Editing the Facebook post from its page.
         next_up.get_by_role("link", name=re.compile("Demo tomorrow")).click()
         page.get_by_role("link", name="Edit").click()
-        expect(page.get_by_role("heading", name=re.compile("^Edit fujitsu"))).to_be_visible()
+        expect(page.get_by_role("heading", name="Edit post")).to_be_visible()
         page.get_by_label(re.compile("^Text for Facebook")).fill(
             "Demo tomorrow 8:30–10am outside Fujitsu's London HQ. Bring a flask and a friend!"
         )
