@@ -295,7 +295,7 @@ def _blank(session: Session, request: Request, fallback_zone: str) -> tuple[Comp
     return composed, zone
 
 
-def _from_post(session: Session, post: Post) -> Composed:
+def _from_post(post: Post) -> Composed:
     written = editing.written_parts(post)
     x_parts = list(written.get("x", ())) or [""]
     facebook = (written.get("facebook") or ("",))[0]
@@ -325,7 +325,7 @@ async def new_page(request: Request) -> Response:
     return render(request, "compose.html", await run_in_threadpool(load))
 
 
-def _edited_targets(session: Session, post: Post, composed: Composed) -> tuple[str, ...]:
+def _edited_targets(post: Post, composed: Composed) -> tuple[str, ...]:
     """The post's own targets when the same accounts are ticked (so an unchanged form is
     an unchanged post), else the ticked accounts."""
     same = sorted(choice_of(d.account).value for d in post.deliveries)
@@ -425,7 +425,7 @@ async def edit_page(request: Request) -> Response:
                 post_id,
                 f"{post.campaign.slug}/{post.key}",
             )
-            return _context(session, _from_post(session, post), page, post.campaign.timezone, {})
+            return _context(session, _from_post(post), page, post.campaign.timezone, {})
 
     context = await run_in_threadpool(load)
     if context == "missing":
@@ -460,7 +460,7 @@ async def edit_post(request: Request) -> Response:
             composed = Composed.from_form(form, post.campaign.slug)
             if _apply_buttons(form, composed):
                 return "form", _context(session, composed, page, zone, {})
-            targets = _edited_targets(session, post, composed)
+            targets = _edited_targets(post, composed)
             draft, errors = draft_of(composed, zone, now, targets)
             add_problems(
                 errors, editing.check_draft(session, post.campaign.slug, post.key, draft, now=now)
