@@ -107,9 +107,9 @@ def _check_spec(
 ) -> tuple[list[Account], list[Problem]]:
     problems: list[Problem] = []
 
-    def problem(field_name: str, value: str, message: str) -> None:
+    def problem(field_name: str, value: str, message: str, platform: str | None = None) -> None:
         where = spec.where(field_name.split("[")[0].split(".")[0])
-        problems.append(Problem(where, field_name, value, message))
+        problems.append(Problem(where, field_name, value, message, platform))
 
     accounts: list[Account] = []
     if not spec.targets:
@@ -124,7 +124,7 @@ def _check_spec(
         accounts.append(account)
         parts = spec.parts.get(account.platform, ())
         if not parts:
-            problem("text", "", f"no text for {account.platform}")
+            problem("text", "", f"no text for {account.platform}", account.platform)
         for index, part in enumerate(parts):
             # On X the link goes into the first part's text, where it counts 23.
             sent = (
@@ -135,7 +135,7 @@ def _check_spec(
             refusal = text_rules.check(account.platform, sent)
             if refusal:
                 label = f"thread[{index + 1}]" if len(parts) > 1 else "text"
-                problem(label, part, f"{account.platform}: {refusal}")
+                problem(label, part, f"{account.platform}: {refusal}", account.platform)
     if spec.hold_on_facebook:
         ahead = spec.scheduled_at - now
         if not FACEBOOK_HOLD_MIN <= ahead <= FACEBOOK_HOLD_MAX:

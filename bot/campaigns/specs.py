@@ -65,6 +65,9 @@ class Problem:
     field: str
     value: str
     message: str
+    # The platform a text problem is about ("x", "facebook"), so a form can show it beside
+    # that platform's own field; None when the problem is not about one platform's text.
+    platform: str | None = None
 
     def __str__(self) -> str:
         shown = self.value if len(self.value) <= 60 else self.value[:57] + "..."

@@ -30,6 +30,11 @@ def weighted_length(text: str) -> int:
     return parse_tweet(text).weightedLength
 
 
+def facebook_length(text: str) -> int:
+    """Facebook's length of ``text``: characters after NFC normalisation."""
+    return len(unicodedata.normalize("NFC", text))
+
+
 def x_text(text: str, link: str | None) -> str:
     """The text as it goes out on X: ``link`` appended on its own line unless already in it.
 
@@ -52,7 +57,7 @@ def check(platform: str, text: str) -> str | None:
         return "is empty; write the text of the post"
     if platform == "x":
         return _check_x(text)
-    length = len(unicodedata.normalize("NFC", text))
+    length = facebook_length(text)
     if length > FACEBOOK_MAX_CHARS:
         return (
             f"is {length:,} characters; Facebook's limit is {FACEBOOK_MAX_CHARS:,}: "

@@ -1,9 +1,9 @@
-"""`posts` commands: queue one post from the command line, list, show and cancel."""
+"""`posts` commands: queue one post from the command line, edit, list, show and cancel."""
 
 from __future__ import annotations
 
 import re
-import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,13 +11,16 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.campaigns import text_rules
-from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, apply_specs, cancel_post, find_post
+from bot.campaigns import editing
+from bot.campaigns.editing import Draft, PostExists, PostStarted, draft_of, texts_for
+from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, find_post
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
-from bot.campaigns.specs import PLATFORMS, Location, PostSpec, SpecError
+from bot.campaigns.specs import PLATFORMS, SpecError
+from bot.campaigns.status import post_status
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, clip, emit_json, local, table
-from bot.storage.models import Campaign, Delivery, DeliveryState, Post, PostState
+from bot.people.audit import cli_actor
+from bot.storage.models import Campaign, Delivery, Post
 
 _IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -37,35 +40,13 @@ def parse_in(raw: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def post_status(post: Post) -> str:
-    """One word for a post, from its deliveries."""
-    if post.state == PostState.CANCELLED:
-        return "cancelled"
-    states = {d.state for d in post.deliveries}
-    if not states:
-        return "no targets"
-    if states == {DeliveryState.SENT}:
-        return "sent"
-    if states <= {DeliveryState.PENDING}:
-        return "scheduled"
-    if states & {DeliveryState.SENDING, DeliveryState.UNKNOWN}:
-        return "sending"
-    if DeliveryState.PENDING in states:
-        return "partly sent" if DeliveryState.SENT in states else "retrying"
-    if states == {DeliveryState.MISSED}:
-        return "missed"
-    if DeliveryState.SENT in states:
-        return "partly sent"
-    return "failed"
-
-
 def post_json(post: Post) -> dict[str, Any]:
     return {
         "id": post.id,
         "campaign": post.campaign.slug,
         "key": post.key,
         "kind": post.kind,
-        "status": post_status(post),
+        "status": str(post_status(post)),
         "scheduled_at": post.scheduled_at,
         "timezone": post.timezone,
         "targets": post.targets,
@@ -162,53 +143,26 @@ def add(
         raise click.BadParameter(
             "lowercase letters, digits and hyphens, e.g. fujitsu-demo", param_hint="--campaign"
         )
-    if link is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", link):
-        raise click.BadParameter("a full web address starting with https://", param_hint="--link")
+    _check_link(link)
     tz_name = tz_name or app.settings.timezone
-    try:
-        tz = zone(tz_name)
-    except TimeProblem as exc:
-        raise click.BadParameter(str(exc), param_hint="--tz") from None
     moment = datetime.now(UTC)
-    if at_text:
-        try:
-            when = parse_time(at_text, tz)
-        except TimeProblem as exc:
-            raise click.BadParameter(str(exc), param_hint="--at") from None
-    elif in_text:
-        when = moment + parse_in(in_text)
-    else:
-        when = moment
-    parts_x = (text_x,) if text_x else text
-    parts = {"x": tuple(parts_x), "facebook": (text_facebook or text_rules.join_thread(text),)}
-    kind = "thread" if len(text) > 1 else "post"
-    key = key or f"cli-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-    spec = PostSpec(
-        campaign=campaign,
-        key=key,
+    when = _when(at_text, in_text, now, tz_name, moment)
+    draft = Draft(
+        parts=texts_for(text, x=text_x, facebook=text_facebook),
         scheduled_at=when,
         timezone=tz_name,
         targets=targets,
-        parts=parts,
         link=link,
         hold_on_facebook=hold_on_facebook,
-        source=Location("<command line>"),
-        kind=kind,
     )
-    runtime = app.runtime
-    with runtime.sessions() as session:
-        if find_post(session, f"{campaign}/{key}") is not None:
-            raise click.ClickException(
-                f"{campaign}/{key} already exists; choose another --id, or change it in its "
-                "schedule file and `apply` (see `python main.py posts show "
-                f"{campaign}/{key}`)"
-            )
+    key = key or editing.new_key("cli", moment)
+    with app.runtime.sessions() as session:
         try:
-            apply_specs(session, [spec], now=moment, allow_past=now)
-        except (SpecError, StartedMeanwhile) as exc:
+            post = editing.create_post(
+                session, campaign, key, draft, actor=cli_actor(), now=moment, allow_past=now
+            )
+        except (PostExists, SpecError, StartedMeanwhile) as exc:
             raise click.ClickException(str(exc)) from None
-        post = find_post(session, f"{campaign}/{key}")
-        assert post is not None
         if as_json:
             emit_json(post_json(post))
             return
@@ -220,6 +174,158 @@ def add(
                 for d in post.deliveries
             )
         )
+
+
+def _check_link(link: str | None) -> None:
+    if link is not None and not re.match(r"^https?://[^\s/]+\.[^\s]+$", link):
+        raise click.BadParameter("a full web address starting with https://", param_hint="--link")
+
+
+def _zone_named(tz_name: str) -> Any:
+    try:
+        return zone(tz_name)
+    except TimeProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
+
+
+def _when(
+    at_text: str | None, in_text: str | None, now: bool, tz_name: str, moment: datetime
+) -> datetime:
+    """The time from exactly one of --at (in ``tz_name``), --in or --now."""
+    tz = _zone_named(tz_name)
+    if at_text:
+        try:
+            return parse_time(at_text, tz)
+        except TimeProblem as exc:
+            raise click.BadParameter(str(exc), param_hint="--at") from None
+    if in_text:
+        return moment + parse_in(in_text)
+    return moment
+
+
+@posts.command("edit")
+@click.argument("ref")
+@click.option(
+    "--text",
+    "texts",
+    multiple=True,
+    help="New text for every platform; repeat for a thread (replies on X, one post on Facebook).",
+)
+@click.option("--text-x", help="New wording for X only (one post).")
+@click.option("--text-facebook", help="New wording for Facebook only.")
+@click.option(
+    "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="New time, in --tz (or the post's zone)."
+)
+@click.option("--in", "in_text", metavar="DURATION", help="Post after this long, e.g. 10m, 2h.")
+@click.option("--now", is_flag=True, help="Post straight away.")
+@click.option("--tz", "tz_name", help="Time zone of --at; default: the post's own zone.")
+@click.option(
+    "--to",
+    "targets",
+    multiple=True,
+    help="New targets, replacing the old: x, facebook, or platform:@handle. Repeat for several.",
+)
+@click.option("--link", help="New link: appended on X (counts 23), attached on Facebook.")
+@click.option("--no-link", is_flag=True, help="Remove the link.")
+@click.option(
+    "--hold-on-facebook/--no-hold-on-facebook",
+    default=None,
+    help="Let Facebook publish it at the time (or stop asking Facebook to).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the changed post as JSON.")
+@pass_app
+def edit(
+    app: AppContext,
+    ref: str,
+    texts: tuple[str, ...],
+    text_x: str | None,
+    text_facebook: str | None,
+    at_text: str | None,
+    in_text: str | None,
+    now: bool,
+    tz_name: str | None,
+    targets: tuple[str, ...],
+    link: str | None,
+    no_link: bool,
+    hold_on_facebook: bool | None,
+    as_json: bool,
+) -> None:
+    """Change a post that has not started going out (by id or campaign/key).
+
+    Only what you name changes. The same checks as `posts add`; if any of it is refused,
+    or the daemon starts sending it meanwhile, nothing is changed.
+
+    \b
+    Examples:
+      python main.py posts edit 12 --at "2026-12-07 18:30"
+      python main.py posts edit fujitsu/demo-eve --text "Demo moved to 9am" --to x
+    """
+    if sum(bool(x) for x in (at_text, in_text, now)) > 1:
+        raise click.UsageError("say when with at most one of --at, --in or --now")
+    if link and no_link:
+        raise click.UsageError("give --link or --no-link, not both")
+    _check_link(link)
+    moment = datetime.now(UTC)
+    with app.runtime.sessions() as session:
+        post = editing.load_post(session, ref)
+        if post is None:
+            raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
+        draft = draft_of(post)
+        if texts or text_x or text_facebook:
+            parts = dict(draft.parts)
+            if texts:
+                parts = texts_for(texts, facebook=text_facebook)
+            if text_x:
+                parts["x"] = (text_x,)
+            if text_facebook:
+                parts["facebook"] = (text_facebook,)
+            draft = replace(draft, parts=parts)
+        if at_text or in_text or now or tz_name:
+            tz = tz_name or draft.timezone
+            when = (
+                _when(at_text, in_text, now, tz, moment)
+                if at_text or in_text or now
+                else _local_again(draft.scheduled_at, draft.timezone, tz)
+            )
+            draft = replace(draft, scheduled_at=when, timezone=tz)
+        if targets:
+            draft = replace(draft, targets=targets)
+        if link or no_link:
+            draft = replace(draft, link=link)
+        if hold_on_facebook is not None:
+            draft = replace(draft, hold_on_facebook=hold_on_facebook)
+        try:
+            result = editing.edit_post(
+                session, post, draft, actor=cli_actor(), now=moment, allow_past=now
+            )
+        except (PostStarted, SpecError) as exc:
+            raise click.ClickException(str(exc)) from None
+        if as_json:
+            emit_json(post_json(result.post))
+            return
+        label = f"{result.post.campaign.slug}/{result.post.key}"
+        if not result.changed:
+            click.echo(f"{label} is unchanged: it already reads that way")
+            return
+        click.echo(
+            f"changed {label} (id {result.post.id}): "
+            f"{local(result.post.scheduled_at, result.post.timezone)} to "
+            + ", ".join(
+                f"{d.platform} {account_label(d.platform, d.account.handle)}"
+                for d in result.post.deliveries
+            )
+        )
+        if result.note:
+            click.echo(f"note: {result.note}")
+
+
+def _local_again(moment: datetime, old_zone: str, new_zone: str) -> datetime:
+    """The same wall-clock time in another zone (--tz alone: "I meant 18:00 there")."""
+    wall = moment.astimezone(_zone_named(old_zone)).replace(tzinfo=None)
+    try:
+        return parse_time(f"{wall:%Y-%m-%d %H:%M:%S}", _zone_named(new_zone))
+    except TimeProblem as exc:
+        raise click.BadParameter(str(exc), param_hint="--tz") from None
 
 
 def _load_posts(session: Any, campaign: str | None, limit: int) -> list[Post]:
@@ -323,7 +429,7 @@ def cancel(app: AppContext, ref: str) -> None:
         post = find_post(session, ref)
         if post is None:
             raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
-        result = cancel_post(session, post)
+        result = editing.cancel(session, post, actor=cli_actor())
     click.echo(
         f"cancelled {result.cancelled} pending deliver"
         f"{'y' if result.cancelled == 1 else 'ies'} of {ref}"

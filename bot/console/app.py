@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import attention, audit, auth, people
+from bot.console import attention, audit, auth, calendar, compose, people, posts
 from bot.console.pages import (
     Console,
     NavItem,
@@ -31,7 +31,7 @@ from bot.console.routing import ConsoleRoute, route
 from bot.runtime.wiring import Runtime
 from bot.web.security import RateLimiter
 
-AREAS: list[ModuleType] = [auth, attention, people, audit]
+AREAS: list[ModuleType] = [auth, attention, people, audit, calendar, posts, compose]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
     "Calendar",
@@ -103,9 +103,11 @@ def nav_items() -> list[NavItem]:
 def console_routes(runtime: Runtime | None = None) -> list[ConsoleRoute]:
     """Every console route, each with the role it declares. ``runtime`` is accepted for
     areas whose routes depend on settings; none do yet."""
-    routes: list[ConsoleRoute] = list(HOME_ROUTES)
+    routes: list[ConsoleRoute] = []
     for area in AREAS:
         routes.extend(area.ROUTES)
+    if not any(r.path == "/" for r in routes):  # the calendar is the home page
+        routes[:0] = HOME_ROUTES
     return routes
 
 
