@@ -7,14 +7,14 @@ from pathlib import Path
 
 import click
 
-from bot.campaigns.enqueue import StartedMeanwhile, apply_specs
-from bot.campaigns.schedules.files import discover, load_files
-from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.enqueue import StartedMeanwhile
+from bot.campaigns.schedules.applying import apply_schedules
+from bot.campaigns.schedules.files import discover
+from bot.campaigns.schedules.sources import read_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
-from bot.pledges.campaigns import apply_campaigns
 
 
 @click.command("apply")
@@ -41,29 +41,25 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
             f"no schedule files in {app.settings.schedules_dir}/; write one (see "
             "docs/schedule-files.md) or name files to apply"
         )
-    now = datetime.now(UTC)
     try:
-        specs = load_files(paths, default_timezone=app.settings.timezone)
-        campaigns = load_pledge_files(paths, default_timezone=app.settings.timezone)
         with app.runtime.sessions() as session:
-            # One transaction for both: a file's posts and pledge campaigns go in together
-            # or not at all.
-            campaign_report = apply_campaigns(
+            outcome = apply_schedules(
                 session,
-                campaigns,
-                now=now,
-                dry_run=dry_run,
-                commit=False,
+                read_files(paths),
+                now=datetime.now(UTC),
+                default_timezone=app.settings.timezone,
                 default_window=app.settings.release_window_minutes,
-            )
-            report = apply_specs(
-                session, specs, now=now, allow_past=allow_past, dry_run=dry_run, commit=False
+                dry_run=dry_run,
+                allow_past=allow_past,
             )
             if not dry_run:
                 session.commit()
     except (SpecError, StartedMeanwhile) as exc:
         raise click.ClickException(str(exc)) from None
     read_from = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
-    click.echo(f"read {len(specs)} posts and {len(campaigns)} pledge campaigns from {read_from}")
-    print_campaign_report(campaign_report, dry_run=dry_run)
-    print_report(report, dry_run=dry_run)
+    click.echo(
+        f"read {outcome.post_count} posts and {outcome.campaign_count} pledge campaigns "
+        f"from {read_from}"
+    )
+    print_campaign_report(outcome.campaigns, dry_run=dry_run)
+    print_report(outcome.posts, dry_run=dry_run)

@@ -1,0 +1,117 @@
+"""Applying schedules: read every source, check it against the database, store it all or
+nothing. `python main.py apply` and the console's schedule page both call
+``apply_schedules``, so a file means the same thing wherever it is applied.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from bot.campaigns.enqueue import ApplyReport, apply_specs
+from bot.campaigns.schedules.files import load_sources
+from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
+from bot.campaigns.schedules.sources import ScheduleSource
+from bot.campaigns.specs import Location, Problem, SpecError
+from bot.pledges.campaigns import CampaignReport, apply_campaigns
+
+logger = logging.getLogger(__name__)
+
+# A schedule of a few hundred posts is well under 100 KB; the limit keeps a pasted or
+# uploaded file from tying up a web worker while it is parsed and checked.
+MAX_SCHEDULE_BYTES = 512 * 1024
+
+
+@dataclass(frozen=True)
+class ScheduleOutcome:
+    """What applying (or the dry run of) a set of schedules did, or would do."""
+
+    posts: ApplyReport
+    campaigns: CampaignReport
+    post_count: int
+    campaign_count: int
+    dry_run: bool
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def changed(self) -> int:
+        return self.posts.changed + len(self.campaigns.created) + len(self.campaigns.updated)
+
+
+def source_from_bytes(data: bytes, *, name: str, folder: Path | None = None) -> ScheduleSource:
+    """An uploaded or pasted schedule; SpecError when it is too large or not UTF-8 text."""
+    if len(data) > MAX_SCHEDULE_BYTES:
+        raise SpecError(
+            [
+                Problem(
+                    Location(name),
+                    "file",
+                    f"{len(data):,} bytes",
+                    f"is larger than {MAX_SCHEDULE_BYTES // 1024} KB, the most Clarion reads "
+                    "at once; split it into several files and apply them one by one",
+                )
+            ]
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        reason = f"is not UTF-8 text ({error.reason}); save it as UTF-8"
+        return ScheduleSource(name, unreadable=reason, folder=folder)
+    # Browsers send pasted text with CRLF line ends; YAML reads both, and the lines of
+    # problems are the same either way.
+    return ScheduleSource(name, text, folder=folder)
+
+
+def apply_schedules(
+    session: Session,
+    sources: Sequence[ScheduleSource],
+    *,
+    now: datetime,
+    default_timezone: str,
+    default_window: int,
+    dry_run: bool,
+    allow_past: bool = False,
+) -> ScheduleOutcome:
+    """Check and store the posts and pledge campaigns of ``sources``, all or nothing.
+
+    Raises SpecError with every problem (nothing stored) or StartedMeanwhile. On success
+    the changes are in ``session`` but not committed, so the caller can add its audit
+    row to the same transaction; a dry run leaves nothing behind (rolled back).
+    """
+    specs = load_sources(sources, default_timezone=default_timezone)
+    campaigns = load_pledge_sources(sources, default_timezone=default_timezone)
+    # One transaction for both: a file's posts and pledge campaigns go in together or
+    # not at all.
+    campaign_report = apply_campaigns(
+        session,
+        campaigns,
+        now=now,
+        dry_run=dry_run,
+        commit=False,
+        default_window=default_window,
+    )
+    report = apply_specs(
+        session, specs, now=now, allow_past=allow_past, dry_run=dry_run, commit=False
+    )
+    if dry_run:
+        session.rollback()
+    logger.info(
+        "%s %s posts and %s pledge campaigns from %s sources",
+        "checked" if dry_run else "applied",
+        len(specs),
+        len(campaigns),
+        len(sources),
+    )
+    return ScheduleOutcome(
+        posts=report,
+        campaigns=campaign_report,
+        post_count=len(specs),
+        campaign_count=len(campaigns),
+        dry_run=dry_run,
+        sources=tuple(source.name for source in sources),
+    )
