@@ -1,4 +1,5 @@
-"""`apply`: schedule files into the queue, all-or-nothing."""
+"""`apply`: schedule files into the queue, all-or-nothing; `schedules export`: a
+campaign's pending posts back out as a schedule file."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import click
 
 from bot.campaigns.enqueue import StartedMeanwhile
 from bot.campaigns.schedules.applying import apply_schedules
+from bot.campaigns.schedules.export import UnknownCampaign, export_campaign
 from bot.campaigns.schedules.files import discover
 from bot.campaigns.schedules.sources import read_files
 from bot.campaigns.specs import SpecError
@@ -63,3 +65,39 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
     )
     print_campaign_report(outcome.campaigns, dry_run=dry_run)
     print_report(outcome.posts, dry_run=dry_run)
+
+
+@click.group()
+def schedules() -> None:
+    """Schedule files: export a campaign's posts (apply them with `apply`)."""
+
+
+@schedules.command("export")
+@click.argument("campaign")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the file here instead of printing it.",
+)
+@pass_app
+def export(app: AppContext, campaign: str, output: Path | None) -> None:
+    """Write CAMPAIGN's pending posts as a schedule file that applies back unchanged.
+
+    Posts that have started going out or were cancelled, and event reminders, are left
+    out and named in the file's opening comment.
+    """
+    with app.runtime.sessions() as session:
+        try:
+            exported = export_campaign(session, campaign)
+        except UnknownCampaign as exc:
+            raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(exported.text, nl=False)
+        return
+    output.write_text(exported.text, encoding="utf-8")
+    left = f"; {len(exported.left_out)} left out (see the file's opening comment)"
+    click.echo(
+        f"wrote {len(exported.posts)} pending posts of {campaign} to {output}"
+        + (left if exported.left_out else "")
+    )

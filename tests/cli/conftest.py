@@ -12,6 +12,7 @@ from click.testing import CliRunner, Result
 from bot.cli import main
 from bot.runtime.wiring import Runtime
 from bot.storage.vault import generate_key
+from tests.factories import add_account
 from tests.processes import runtime_for
 
 
@@ -43,3 +44,14 @@ def cli(tmp_path: Path, empty_database: str, monkeypatch: pytest.MonkeyPatch) ->
         f"SCHEDULES_DIR={tmp_path / 'schedules'}\n"
     )
     return Cli(config, CliRunner(env={k: None for k in ("DATABASE_URL", "TIMEZONE")}))
+
+
+@pytest.fixture
+def with_accounts(cli: Cli) -> Cli:
+    """The CLI with the campaign's X account @union and Facebook Page union-page."""
+    runtime = cli.runtime()
+    add_account(runtime.sessions, runtime.vault, "x", "union", token="x-secret-token-123")
+    add_account(
+        runtime.sessions, runtime.vault, "facebook", "union-page", token="fb-secret-token-456"
+    )
+    return cli
