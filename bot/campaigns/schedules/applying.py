@@ -5,12 +5,15 @@ nothing. `python main.py apply` and the console's schedule page both call
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.campaigns.enqueue import ApplyReport, apply_specs
@@ -19,12 +22,15 @@ from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
 from bot.campaigns.schedules.sources import ScheduleSource
 from bot.campaigns.specs import Location, Problem, SpecError
 from bot.pledges.campaigns import CampaignReport, apply_campaigns
+from bot.storage.models import Campaign, Post
 
 logger = logging.getLogger(__name__)
 
-# A schedule of a few hundred posts is well under 100 KB; the limit keeps a pasted or
-# uploaded file from tying up a web worker while it is parsed and checked.
-MAX_SCHEDULE_BYTES = 512 * 1024
+# A schedule of a few hundred posts is well under 100 KB. The limit keeps a pasted or
+# uploaded file from tying up a web worker while it is parsed and checked, and keeps the
+# console's confirmation form (which carries the text back) under the web forms' limit
+# (bot.web.security.MAX_FORM_BYTES) even when every byte is percent-encoded.
+MAX_SCHEDULE_BYTES = 200 * 1024
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,31 @@ class ScheduleOutcome:
     @property
     def changed(self) -> int:
         return self.posts.changed + len(self.campaigns.created) + len(self.campaigns.updated)
+
+    def digest(self) -> str:
+        """A fingerprint of what would change: the console applies only if applying
+        finds exactly what its dry run showed."""
+        plan = {
+            "posts": [
+                self.posts.created,
+                self.posts.updated,
+                self.posts.unchanged,
+                self.posts.kept,
+                self.posts.skipped,
+            ],
+            "campaigns": [
+                self.campaigns.created,
+                self.campaigns.updated,
+                self.campaigns.unchanged,
+                self.campaigns.kept,
+            ],
+        }
+        return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
+
+
+def text_digest(text: str) -> str:
+    """The SHA-256 of a schedule's text, carried from the dry run to the apply."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def source_from_bytes(data: bytes, *, name: str, folder: Path | None = None) -> ScheduleSource:
@@ -62,9 +93,14 @@ def source_from_bytes(data: bytes, *, name: str, folder: Path | None = None) -> 
     except UnicodeDecodeError as error:
         reason = f"is not UTF-8 text ({error.reason}); save it as UTF-8"
         return ScheduleSource(name, unreadable=reason, folder=folder)
-    # Browsers send pasted text with CRLF line ends; YAML reads both, and the lines of
-    # problems are the same either way.
-    return ScheduleSource(name, text, folder=folder)
+    return ScheduleSource(name, plain_lines(text), folder=folder)
+
+
+def plain_lines(text: str) -> str:
+    """``text`` with CRLF line ends as LF. Browsers send form fields with CRLF (HTML's
+    form encoding converts line breaks); YAML reads both alike, and the text previewed
+    and the text applied must hash the same."""
+    return text.replace("\r\n", "\n")
 
 
 def apply_schedules(
@@ -76,12 +112,14 @@ def apply_schedules(
     default_window: int,
     dry_run: bool,
     allow_past: bool = False,
+    author: str | None = None,
 ) -> ScheduleOutcome:
     """Check and store the posts and pledge campaigns of ``sources``, all or nothing.
 
     Raises SpecError with every problem (nothing stored) or StartedMeanwhile. On success
     the changes are in ``session`` but not committed, so the caller can add its audit
     row to the same transaction; a dry run leaves nothing behind (rolled back).
+    ``author`` (a console user's email, or ``cli:<user>``) is kept on the posts created.
     """
     specs = load_sources(sources, default_timezone=default_timezone)
     campaigns = load_pledge_sources(sources, default_timezone=default_timezone)
@@ -100,6 +138,8 @@ def apply_schedules(
     )
     if dry_run:
         session.rollback()
+    elif author is not None and report.created:
+        _set_author(session, report.created, author)
     logger.info(
         "%s %s posts and %s pledge campaigns from %s sources",
         "checked" if dry_run else "applied",
@@ -115,3 +155,15 @@ def apply_schedules(
         dry_run=dry_run,
         sources=tuple(source.name for source in sources),
     )
+
+
+def _set_author(session: Session, labels: Sequence[str], author: str) -> None:
+    wanted = {tuple(label.split("/", 1)) for label in labels}
+    for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
+        keys = [key for s, key in wanted if s == slug]
+        if keys:
+            session.execute(
+                update(Post)
+                .where(Post.campaign_id == campaign_id, Post.key.in_(keys))
+                .values(created_by=author)
+            )
