@@ -37,10 +37,10 @@ from bot.campaigns.schedules.applying import (
     text_digest,
 )
 from bot.campaigns.schedules.export import UnknownCampaign, export_campaign
-from bot.campaigns.specs import Problem, SpecError
+from bot.campaigns.specs import Location, Problem, SpecError
 from bot.console.pages import (
-    NavItem,
     Form,
+    NavItem,
     flash,
     now_of,
     picked_campaign,
@@ -140,8 +140,6 @@ def _dry_run(request: Request, name: str, data: bytes) -> Checked:
 
 
 def _problem(name: str, message: str) -> Problem:
-    from bot.campaigns.specs import Location
-
     return Problem(Location(name), "file", "", message)
 
 
@@ -153,6 +151,7 @@ def _context(request: Request, checked: Checked, **extra: Any) -> dict[str, Any]
         "text_sha256": text_digest(checked.text),
         "plan_sha256": outcome.digest() if outcome is not None else "",
         "max_kb": MAX_SCHEDULE_BYTES // 1024,
+        "changed_since": False,
         **extra,
     }
 
@@ -294,12 +293,8 @@ async def export(request: Request) -> Response:
 
 ROUTES = [
     route("/schedules", schedules_page, role=Role.EDITOR, name="schedules"),
-    route(
-        "/schedules/check", check, role=Role.EDITOR, methods=("POST",), name="schedules_check"
-    ),
-    route(
-        "/schedules/apply", apply, role=Role.EDITOR, methods=("POST",), name="schedules_apply"
-    ),
+    route("/schedules/check", check, role=Role.EDITOR, methods=("POST",), name="schedules_check"),
+    route("/schedules/apply", apply, role=Role.EDITOR, methods=("POST",), name="schedules_apply"),
     route("/schedules/export", export, role=Role.VIEWER, name="schedules_export"),
 ]
 NAV = [NavItem("Schedule files", "/schedules", Role.EDITOR)]
