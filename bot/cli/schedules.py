@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from bot.campaigns.enqueue import StartedMeanwhile
-from bot.campaigns.schedules.applying import apply_schedules
+from bot.campaigns.schedules.applying import applied_summary, apply_schedules
 from bot.campaigns.schedules.export import UnknownCampaign, export_campaign
 from bot.campaigns.schedules.files import discover
 from bot.campaigns.schedules.sources import read_files
@@ -17,6 +17,7 @@ from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
+from bot.people import audit
 
 
 @click.command("apply")
@@ -43,6 +44,7 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
             f"no schedule files in {app.settings.schedules_dir}/; write one (see "
             "docs/schedule-files.md) or name files to apply"
         )
+    actor = audit.cli_actor()
     try:
         with app.runtime.sessions() as session:
             outcome = apply_schedules(
@@ -53,7 +55,16 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
                 default_window=app.settings.release_window_minutes,
                 dry_run=dry_run,
                 allow_past=allow_past,
+                author=actor,
             )
+            if not dry_run and outcome.changed:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="schedule.apply",
+                    subject="schedule:" + ", ".join(str(path) for path in paths),
+                    after=applied_summary(outcome),
+                )
             if not dry_run:
                 session.commit()
     except (SpecError, StartedMeanwhile) as exc:

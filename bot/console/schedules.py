@@ -31,6 +31,7 @@ from bot.campaigns.enqueue import StartedMeanwhile
 from bot.campaigns.schedules.applying import (
     MAX_SCHEDULE_BYTES,
     ScheduleOutcome,
+    applied_summary,
     apply_schedules,
     plain_lines,
     source_from_bytes,
@@ -228,13 +229,7 @@ async def apply(request: Request) -> Response:
                     actor=user.email,
                     action="schedule.apply",
                     subject=f"schedule:{name}",
-                    after={
-                        "sha256": form["text_sha256"],
-                        "created": outcome.posts.created,
-                        "updated": outcome.posts.updated,
-                        "pledge_campaigns_created": outcome.campaigns.created,
-                        "pledge_campaigns_updated": outcome.campaigns.updated,
-                    },
+                    after={"sha256": form["text_sha256"], **applied_summary(outcome)},
                 )
                 session.commit()
         except SpecError as exc:

@@ -69,6 +69,16 @@ class ScheduleOutcome:
         return hashlib.sha256(json.dumps(plan, sort_keys=True).encode()).hexdigest()
 
 
+def applied_summary(outcome: ScheduleOutcome) -> dict[str, list[str]]:
+    """What an apply changed, for its audit row."""
+    return {
+        "created": outcome.posts.created,
+        "updated": outcome.posts.updated,
+        "pledge_campaigns_created": outcome.campaigns.created,
+        "pledge_campaigns_updated": outcome.campaigns.updated,
+    }
+
+
 def text_digest(text: str) -> str:
     """The SHA-256 of a schedule's text, carried from the dry run to the apply."""
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
