@@ -80,10 +80,14 @@ def connect_account(
     who: AccountInfo,
     *,
     actor: str,
+    now: datetime,
     reconnecting: int | None = None,
     source: str = "console",
 ) -> Account:
     """Store a signed-in account (sealed) and audit it; the caller commits.
+
+    The sign-in itself asked the platform whose the token is, so it counts as a check
+    made ``now``.
 
     ``reconnecting``: the account the person meant to reconnect. Signing in as another
     account is refused rather than silently connecting a second one.
@@ -126,6 +130,7 @@ def connect_account(
         source=source,
         make_default=has_default is None,
     )
+    account.last_checked_at = now
     audit.record(
         session,
         actor=actor,

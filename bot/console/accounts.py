@@ -250,6 +250,7 @@ def _connect(
                 creds,
                 who,
                 actor=user.email,
+                now=now_of(request),
                 reconnecting=account_id,
             )
         except AccountProblem as exc:

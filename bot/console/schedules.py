@@ -175,7 +175,9 @@ async def check(request: Request) -> Response:
     if form["upload"]:
         name, data = form["upload_name"], form["upload"].encode("latin-1")
     else:
-        name, data = PASTED, form["text"].encode("utf-8")
+        # Checked again from the dry run page: it keeps the name of the file it came from.
+        name = _file_name(form["name"]) if form["name"] else PASTED
+        data = form["text"].encode("utf-8")
     if not data.strip():
         return render(
             request,

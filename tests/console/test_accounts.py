@@ -115,7 +115,7 @@ def test_check_now_marks_a_revoked_token_needs_reconnect_and_reconnect_clears_it
     )
     assert works.status_code == 303
     page = client.get("/console/accounts").text
-    assert "The token works." in page and "<td>never</td>" not in page
+    assert "The token works." in page and "<dd>never</dd>" not in page
 
     sandbox.admin.revoke("x", token)
     client.post(

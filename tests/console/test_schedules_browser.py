@@ -111,9 +111,8 @@ def test_an_editor_pastes_a_schedule_file_reads_the_dry_run_and_applies_it(
     expect(page.get_by_role("link", name="Line 10")).to_be_visible()
     _looked_at(page, f"schedules-problems-{size}")
 
-    page.go_back()
-    page.get_by_label("or paste it here").fill(SCHEDULE)
-    page.get_by_role("button", name="Check (dry run)").click()
+    page.get_by_label("Fix it here and check again").fill(SCHEDULE)
+    page.get_by_role("button", name="Check again (dry run)").click()
     expect(page.get_by_role("heading", name="If you apply it")).to_be_visible()
     expect(page.get_by_text("Created: 2")).to_be_visible()
     _looked_at(page, f"schedules-dry-run-{size}")
@@ -145,7 +144,8 @@ def test_an_admin_connects_the_campaigns_x_account_on_the_consent_page(
     page.get_by_label("…or a new handle").fill("union_hq")
     page.get_by_role("button", name="Authorise app").click()
     expect(page.get_by_role("status")).to_have_text("Connected the X account @union_hq.")
-    expect(page.get_by_role("row", name="X @union_hq")).to_contain_text("working")
+    card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name="X @union_hq"))
+    expect(card).to_contain_text("working")
     _looked_at(page, f"accounts-connected-{size}")
     with console.sessions() as session:
         [account] = session.scalars(select(Account))
