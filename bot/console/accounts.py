@@ -101,6 +101,24 @@ def _not_reachable(platform: str, exc: PlatformError) -> Refused:
     )
 
 
+def _app_keys_or_refuse(request: Request, platform: str) -> None:
+    """Connecting signs in through the app's own keys: say which settings are missing
+    rather than fail at the platform."""
+    s = runtime_of(request).settings
+    if platform == "x" and not (s.x_consumer_key and s.x_consumer_secret):
+        missing, where = "X_CONSUMER_KEY and X_CONSUMER_SECRET", "X developer portal"
+    elif platform == "facebook" and not (s.facebook_app_id and s.facebook_app_secret):
+        missing, where = "FACEBOOK_APP_ID and FACEBOOK_APP_SECRET", "Meta app dashboard"
+    else:
+        return
+    raise Refused(
+        409,
+        "Clarion's app keys are not set",
+        f"Connecting an account needs {missing} in config.env (from the {where}); "
+        "an operator sets them and restarts Clarion. Nothing was connected.",
+    )
+
+
 def _rows(request: Request) -> list[dict[str, Any]]:
     with runtime_of(request).sessions() as session:
         return [
@@ -209,6 +227,7 @@ def _onwards(request: Request, platform: str, url: str) -> Response:
 
 async def x_connect(request: Request) -> Response:
     await _reconnecting(request)
+    _app_keys_or_refuse(request, "x")
     runtime, now = runtime_of(request), now_of(request)
     callback = f"{base_url_of(request)}{HERE}/x/callback"
 
@@ -324,6 +343,7 @@ async def x_callback(request: Request) -> Response:
 
 async def facebook_connect(request: Request) -> Response:
     await _reconnecting(request)
+    _app_keys_or_refuse(request, "facebook")
     runtime, now = runtime_of(request), now_of(request)
     state = secrets.token_urlsafe(32)
     redirect_uri = f"{base_url_of(request)}{HERE}/facebook/callback"

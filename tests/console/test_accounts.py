@@ -258,3 +258,16 @@ def test_signed_out_people_are_sent_to_sign_in(console):
     answer = console.client(None).get("/console/accounts")
     assert answer.status_code == 303
     assert answer.headers["location"].startswith("/console/sign-in")
+
+
+def test_connecting_without_the_apps_keys_names_the_settings_to_set(
+    engine, make_console, form_token
+):
+    bare = make_console(console_runtime(engine))
+    client = bare.client(Role.ADMIN)
+    token = form_token(client, "/console/accounts")
+    answer = client.post("/console/accounts/x/connect", data={"csrf": token})
+    assert answer.status_code == 409
+    assert "needs X_CONSUMER_KEY and X_CONSUMER_SECRET in config.env" in answer.text
+    answer = client.post("/console/accounts/facebook/connect", data={"csrf": token})
+    assert "needs FACEBOOK_APP_ID and FACEBOOK_APP_SECRET in config.env" in answer.text
