@@ -85,17 +85,26 @@ def _folder(request: Request) -> Path:
     return Path(runtime_of(request).settings.schedules_dir)
 
 
-async def _multipart(request: Request) -> Form:
+@dataclass(frozen=True)
+class Submitted:
+    """What the check form sent: its fields, and the uploaded file (name, bytes) if any."""
+
+    form: Form
+    upload: tuple[str, bytes] | None
+
+
+async def _multipart(request: Request) -> Submitted:
     """An upload form, once its CSRF field matches (urlencoded forms go to read_form)."""
     # max_part_size bounds the pasted text; a file part is read below with its own limit.
-    form = await request.form(max_files=1, max_fields=8, max_part_size=MAX_SCHEDULE_BYTES * 3)
+    parsed = await request.form(max_files=1, max_fields=8, max_part_size=MAX_SCHEDULE_BYTES * 3)
     fields: dict[str, list[str]] = {}
-    for name, value in form.multi_items():
+    upload = None
+    for name, value in parsed.multi_items():
         if isinstance(value, UploadFile):
+            # One byte over the limit is enough for source_from_bytes to refuse it.
             data = await value.read(MAX_SCHEDULE_BYTES + 1)
             if value.filename and data:
-                fields["upload_name"] = [_file_name(value.filename)]
-                fields["upload"] = [data.decode("latin-1")]  # bytes kept as they came
+                upload = (_file_name(value.filename), data)
             continue
         fields.setdefault(name, []).append(value)
     sent = (fields.get(CSRF_FIELD) or [""])[0]
@@ -107,14 +116,14 @@ async def _multipart(request: Request) -> Form:
             "For your safety we only accept forms sent from this site in the last few "
             "hours. Please go back, reload the page and try again.",
         )
-    return Form(fields)
+    return Submitted(Form(fields), upload)
 
 
-async def _submitted(request: Request) -> Form:
+async def _submitted(request: Request) -> Submitted:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype == "multipart/form-data":
         return await _multipart(request)
-    return await read_form(request)
+    return Submitted(await read_form(request), None)
 
 
 def _dry_run(request: Request, name: str, data: bytes) -> Checked:
@@ -171,9 +180,10 @@ async def schedules_page(request: Request) -> Response:
 
 
 async def check(request: Request) -> Response:
-    form = await _submitted(request)
-    if form["upload"]:
-        name, data = form["upload_name"], form["upload"].encode("latin-1")
+    submitted = await _submitted(request)
+    form = submitted.form
+    if submitted.upload is not None:
+        name, data = submitted.upload
     else:
         # Checked again from the dry run page: it keeps the name of the file it came from.
         name = _file_name(form["name"]) if form["name"] else PASTED
