@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from bot.campaigns.enqueue import ApplyReport, apply_specs
 from bot.campaigns.schedules.files import load_sources
 from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
 from bot.campaigns.schedules.sources import ScheduleSource
-from bot.campaigns.specs import Location, Problem, SpecError
+from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 from bot.pledges.campaigns import CampaignReport, apply_campaigns
 from bot.storage.models import Campaign, Post
 
@@ -43,6 +43,8 @@ class ScheduleOutcome:
     campaign_count: int
     dry_run: bool
     sources: tuple[str, ...] = field(default=())
+    # Each post read, by its "campaign/id" label: what a page shows beside the label.
+    specs: Mapping[str, PostSpec] = field(default_factory=dict)
 
     @property
     def changed(self) -> int:
@@ -164,6 +166,7 @@ def apply_schedules(
         campaign_count=len(campaigns),
         dry_run=dry_run,
         sources=tuple(source.name for source in sources),
+        specs={f"{spec.campaign}/{spec.key}": spec for spec in specs},
     )
 
 
