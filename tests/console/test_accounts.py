@@ -271,3 +271,22 @@ def test_connecting_without_the_apps_keys_names_the_settings_to_set(
     assert "needs X_CONSUMER_KEY and X_CONSUMER_SECRET in config.env" in answer.text
     answer = client.post("/console/accounts/facebook/connect", data={"csrf": token})
     assert "needs FACEBOOK_APP_ID and FACEBOOK_APP_SECRET in config.env" in answer.text
+
+
+def test_a_platform_that_does_not_answer_changes_nothing(console, form_token, sandbox):
+    client = console.client(Role.ADMIN)
+    client.get(_connect_x(console, client, form_token, "union_hq"))
+    [before] = _accounts(console)
+    sandbox.admin.set_faults("x", error_rate=1.0)
+    try:
+        client.post(
+            f"/console/accounts/{before.id}/check",
+            data={"csrf": form_token(client, "/console/accounts")},
+        )
+    finally:
+        sandbox.admin.set_faults("x", error_rate=0.0)
+    assert "did not answer; nothing was changed" in client.get("/console/accounts").text
+    [after] = _accounts(console)
+    assert after.status == AccountStatus.ACTIVE
+    assert after.last_checked_at == before.last_checked_at
+    assert _actions(console) == ["account.connect"]
