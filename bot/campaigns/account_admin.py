@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.campaigns.accounts import store_campaign_account
 from bot.people import audit
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.runtime.wiring import Runtime
-from bot.storage.models import Account, AccountStatus
+from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState, utcnow
 from bot.storage.vault import VaultError
 
 logger = logging.getLogger(__name__)
@@ -143,14 +143,41 @@ def connect_account(
     return account
 
 
-def disconnect_account(session: Session, account_id: int, *, actor: str) -> Account:
+def waiting_deliveries(session: Session, account_id: int) -> int:
+    """Deliveries to the account that have not started: what disconnecting cancels."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Delivery)
+            .where(Delivery.account_id == account_id, Delivery.state == DeliveryState.PENDING)
+        )
+        or 0
+    )
+
+
+@dataclass(frozen=True)
+class Disconnected:
+    handle: str
+    platform: str
+    cancelled: int  # deliveries that were waiting for the account
+
+
+def disconnect_account(session: Session, account_id: int, *, actor: str) -> Disconnected:
     """Forget the account's token; keep the account row (its deliveries point at it).
 
-    A disconnected account is disabled: posts to it are refused at `apply` until it is
-    connected again. The caller commits.
+    A disconnected account is disabled: schedule files that post to it are refused at
+    `apply` until it is connected again, and its deliveries still waiting are cancelled
+    (without a token they could only fail). The caller commits.
     """
     account = campaign_account(session, account_id)
     before = _audited(account)
+    # Conditional: a delivery the daemon claimed a moment ago is no longer pending and
+    # goes on with the token it already holds.
+    cancelled = session.execute(
+        update(Delivery)
+        .where(Delivery.account_id == account_id, Delivery.state == DeliveryState.PENDING)
+        .values(state=DeliveryState.CANCELLED, updated_at=utcnow())
+    ).rowcount  # type: ignore[attr-defined]
     account.credentials = ""
     account.token_fingerprint = ""
     account.status = AccountStatus.DISABLED
@@ -163,10 +190,16 @@ def disconnect_account(session: Session, account_id: int, *, actor: str) -> Acco
         action="account.disconnect",
         subject=f"account:{account.id}",
         before=before,
-        after=_audited(account),
+        after={**_audited(account), "cancelled_deliveries": int(cancelled or 0)},
     )
-    logger.info("%s disconnected %s account @%s", actor, account.platform, account.handle)
-    return account
+    logger.info(
+        "%s disconnected %s account @%s (%s waiting deliveries cancelled)",
+        actor,
+        account.platform,
+        account.handle,
+        cancelled,
+    )
+    return Disconnected(account.handle, account.platform, int(cancelled or 0))
 
 
 def check_account(runtime: Runtime, account_id: int, *, actor: str, now: datetime) -> CheckResult:

@@ -33,11 +33,13 @@ from starlette.responses import Response
 from bot.campaigns.account_admin import (
     AccountProblem,
     CheckOutcome,
+    Disconnected,
     campaign_account,
     campaign_accounts,
     check_account,
     connect_account,
     disconnect_account,
+    waiting_deliveries,
 )
 from bot.console.pages import (
     NavItem,
@@ -180,7 +182,12 @@ def _one(request: Request, account_id: int) -> dict[str, Any]:
             account = campaign_account(session, account_id)
         except AccountProblem as exc:
             raise _problem(exc) from None
-        return {"id": account.id, "platform": account.platform, "handle": account.handle}
+        return {
+            "id": account.id,
+            "platform": account.platform,
+            "handle": account.handle,
+            "waiting": waiting_deliveries(session, account.id),
+        }
 
 
 async def disconnect_confirm(request: Request) -> Response:
@@ -193,17 +200,18 @@ async def disconnect(request: Request) -> Response:
     account_id = _account_id(request)
     user = user_of(request)
 
-    def run() -> str:
+    def run() -> Disconnected:
         with runtime_of(request).sessions() as session:
             try:
-                account = disconnect_account(session, account_id, actor=user.email)
+                done = disconnect_account(session, account_id, actor=user.email)
             except AccountProblem as exc:
                 raise _problem(exc) from None
             session.commit()
-            return account.handle
+            return done
 
-    handle = await run_in_threadpool(run)
-    flash(request, f"Disconnected @{handle}: its token is deleted. Posts to it are refused.")
+    done = await run_in_threadpool(run)
+    cancelled = f"; {done.cancelled} waiting posts to it were cancelled" if done.cancelled else ""
+    flash(request, f"Disconnected @{done.handle}: its token is deleted{cancelled}.")
     return see_other(HERE)
 
 

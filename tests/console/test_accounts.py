@@ -11,8 +11,16 @@ from sqlalchemy import select
 
 from bot.console.roles import Role
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from bot.storage.models import Account, AccountStatus, AuditEntry, OAuthRequest
+from bot.storage.models import (
+    Account,
+    AccountStatus,
+    AuditEntry,
+    Delivery,
+    DeliveryState,
+    OAuthRequest,
+)
 from tests.console.conftest import console_runtime
+from tests.factories import queue, spec
 from tests.web.conftest import consent_facebook, consent_x, local
 
 
@@ -157,8 +165,10 @@ def test_disconnect_asks_first_then_deletes_the_token_and_keeps_the_row(console,
     client = console.client(Role.ADMIN)
     client.get(_connect_x(console, client, form_token, "union_hq"))
     [account] = _accounts(console)
+    queue(console.sessions, spec(to=("x",)))
     confirm = client.get(f"/console/accounts/{account.id}/disconnect")
     assert "Disconnect X @union_hq?" in confirm.text
+    assert "1 post still waiting to go out on this account will be cancelled" in confirm.text
     assert _accounts(console)[0].credentials  # nothing happened yet
     done = client.post(
         f"/console/accounts/{account.id}/disconnect",
@@ -169,8 +179,11 @@ def test_disconnect_asks_first_then_deletes_the_token_and_keeps_the_row(console,
     assert account.credentials == "" and account.status == AccountStatus.DISABLED
     assert not account.is_default
     page = client.get("/console/accounts").text
+    assert "its token is deleted; 1 waiting posts to it were cancelled" in page
     assert "disconnected" in page and "Check now" not in page
     assert _actions(console)[-1] == "account.disconnect"
+    with console.sessions() as session:
+        assert list(session.scalars(select(Delivery.state))) == [DeliveryState.CANCELLED]
 
 
 def test_an_admin_connects_the_facebook_page_they_pick(console, form_token):
