@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from bot.console.roles import Role
@@ -156,3 +157,24 @@ def test_signing_in_and_failing_are_in_the_audit_log_without_the_password(consol
         text = repr([(r.before, r.after) for r in rows])
     assert actions[:2] == ["user.sign_in", "user.sign_in_failed"]
     assert "a wrong guess" not in text and PASSWORD not in text
+
+
+def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_secure_on_https(
+    engine, make_console
+):
+    https = make_console(console_runtime(engine, WEB_BASE_URL="https://clarion.example.org"))
+    https.add_user("ada@example.org", Role.VIEWER)
+    client = https.anonymous()
+    client.base_url = "https://testserver"
+    page = client.get("/console/sign-in")
+    token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    answer = client.post(
+        "/console/sign-in",
+        data={"csrf": token, "email": "ada@example.org", "password": PASSWORD},
+    )
+    cookie = next(
+        c for c in answer.headers.get_list("set-cookie") if c.startswith("clarion_console=")
+    )
+    attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
+    assert {"httponly", "secure", "samesite", "path", "max-age"} <= attributes
+    assert "samesite=lax" in cookie.lower() and "path=/console" in cookie.lower()
