@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import yaml
 
 from bot.campaigns.schedules.export import LeftOut, export_campaign
+from tests.factories import queue, spec
 
 SOON = (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%d")
 LATER = (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m-%d")
@@ -154,3 +155,35 @@ def test_exporting_an_unknown_campaign_names_the_ones_there_are(with_accounts, t
     result = with_accounts("schedules", "export", "fujitsoo")
     assert result.exit_code == 1
     assert "no campaign 'fujitsoo'; campaigns: fujitsu" in result.output
+
+
+def test_a_thread_whose_facebook_text_is_not_the_thread_joined_is_left_out_and_named(
+    with_accounts,
+):
+    runtime = with_accounts.runtime()
+    # Built in code, not from a file: Facebook gets the parts joined with their numbers,
+    # which no schedule file can say (a file's thread drops them for Facebook).
+    queue(
+        runtime.sessions,
+        spec(key="numbered", campaign="odd", to=("x", "facebook"), thread=("1/ A", "2/ B")),
+        spec(key="plain", campaign="odd", to=("x",)),
+    )
+    with runtime.sessions() as session:
+        exported = export_campaign(session, "odd")
+    assert exported.posts == ("plain",)
+    assert exported.left_out == (("numbered", LeftOut.NOT_EXPRESSIBLE),)
+    assert "#   numbered: cannot be written as a schedule file exactly" in exported.text
+
+
+def test_a_time_with_fractions_of_a_second_is_written_to_the_second_and_said_so(
+    with_accounts, tmp_path
+):
+    added = with_accounts("posts", "add", "--campaign", "soon", "--id", "in-an-hour",
+                          "--to", "x", "--in", "1h", "Picket in an hour")  # fmt: skip
+    assert added.exit_code == 0, added.output
+    out = tmp_path / "soon.yaml"
+    assert with_accounts("schedules", "export", "soon", "-o", str(out)).exit_code == 0
+    text = out.read_text()
+    assert "# Written to the second" in text and "in-an-hour" in text
+    dry = with_accounts("apply", "--dry-run", str(out))
+    assert "1 would be updated: soon/in-an-hour" in dry.output
