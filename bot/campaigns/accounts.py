@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from bot.platforms.base import AccountInfo, Credentials
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, AccountStatus
+from bot.storage.vault import Vault
 
 logger = logging.getLogger(__name__)
 
@@ -29,39 +31,55 @@ def save_campaign_account(
     make_default: bool = True,
 ) -> Account:
     """Insert or update the campaign account with this platform user id; seal the token."""
-    vault = runtime.vault
     with runtime.sessions() as session:
-        account = session.scalars(
-            select(Account).where(
-                Account.platform == platform,
-                Account.owner_kind == "campaign",
-                Account.platform_user_id == who.platform_user_id,
-            )
-        ).first()
-        if make_default:
-            session.execute(
-                update(Account)
-                .where(Account.platform == platform, Account.owner_kind == "campaign")
-                .values(is_default=False)
-            )
-        if account is None:
-            account = Account(
-                platform=platform, owner_kind="campaign", platform_user_id=who.platform_user_id
-            )
-        account.is_default = make_default or bool(account.is_default)
-        account.handle = who.handle
-        account.name = who.name
-        account.followers = who.followers
-        account.credentials = vault.seal(
-            Credentials(creds.token, creds.secret, who.platform_user_id)
+        account = store_campaign_account(
+            session, runtime.vault, platform, creds, who, source=source, make_default=make_default
         )
-        account.token_fingerprint = vault.fingerprint(creds.token)
-        account.source = source
-        account.status = AccountStatus.ACTIVE
-        account.status_reason = ""
-        session.add(account)
         session.commit()
         return account
+
+
+def store_campaign_account(
+    session: Session,
+    vault: Vault,
+    platform: str,
+    creds: Credentials,
+    who: AccountInfo,
+    *,
+    source: str,
+    make_default: bool = True,
+) -> Account:
+    """``save_campaign_account`` in the caller's transaction (which also writes its audit
+    row). Connecting an account that is there already reconnects it: new token, active."""
+    account = session.scalars(
+        select(Account).where(
+            Account.platform == platform,
+            Account.owner_kind == "campaign",
+            Account.platform_user_id == who.platform_user_id,
+        )
+    ).first()
+    if make_default:
+        session.execute(
+            update(Account)
+            .where(Account.platform == platform, Account.owner_kind == "campaign")
+            .values(is_default=False)
+        )
+    if account is None:
+        account = Account(
+            platform=platform, owner_kind="campaign", platform_user_id=who.platform_user_id
+        )
+    account.is_default = make_default or bool(account.is_default)
+    account.handle = who.handle
+    account.name = who.name
+    account.followers = who.followers
+    account.credentials = vault.seal(Credentials(creds.token, creds.secret, who.platform_user_id))
+    account.token_fingerprint = vault.fingerprint(creds.token)
+    account.source = source
+    account.status = AccountStatus.ACTIVE
+    account.status_reason = ""
+    session.add(account)
+    session.flush()
+    return account
 
 
 def config_credentials(runtime: Runtime) -> dict[str, Credentials]:

@@ -188,9 +188,20 @@ def _status_word(post: Post) -> str:
     return "partly sent"
 
 
-def _same(post: Post, spec: PostSpec) -> bool:
+def platforms_of_targets(targets: Sequence[str]) -> set[str]:
+    """The platforms ``targets`` post to (``x``, ``x:@handle`` → ``x``)."""
+    return {target.partition(":")[0] for target in targets}
+
+
+def post_matches(post: Post, spec: PostSpec) -> bool:
+    """Would storing ``spec`` change nothing that goes out? Texts are compared for the
+    platforms the post goes to only: `posts add --to x` also keeps a Facebook text,
+    which a schedule file for X alone cannot (and need not) repeat."""
+    wanted = platforms_of_targets(spec.targets)
+    stored = {p: texts for p, texts in post.parts.items() if p in wanted}
+    given = {p: texts for p, texts in stored_parts(spec).items() if p in wanted}
     return (
-        post.parts == stored_parts(spec)
+        stored == given
         and post.scheduled_at == spec.scheduled_at
         and post.targets == list(spec.targets)
         and post.link == spec.link
@@ -298,13 +309,13 @@ def apply_specs(
         label = f"{spec.campaign}/{spec.key}"
         if post is not None and started(post):
             report.kept.append(label)
-            if not _same(post, spec):
+            if not post_matches(post, spec):
                 report.notes.append(
                     f"{label}: already {_status_word(post)} — the file's changes to it are "
                     "not applied"
                 )
             continue
-        if spec.scheduled_at < now and not (post is not None and _same(post, spec)):
+        if spec.scheduled_at < now and not (post is not None and post_matches(post, spec)):
             if spec.kind == "reminder":
                 report.skipped.append(label)
                 report.notes.append(f"{label}: reminder time has passed — not queued")
@@ -332,7 +343,7 @@ def apply_specs(
                 session.add(post)
                 _write(session, post, spec, accounts, now)
                 report.created.append(label)
-            elif _same(post, spec):
+            elif post_matches(post, spec):
                 report.unchanged.append(label)
             else:
                 _write(session, post, spec, accounts, now)

@@ -17,7 +17,7 @@ from bot.cli.pledges import pledges
 from bot.cli.posts import posts
 from bot.cli.release import release
 from bot.cli.report import report
-from bot.cli.schedules import apply
+from bot.cli.schedules import apply, schedules
 from bot.cli.users import users
 from bot.cli.web import web
 
@@ -73,6 +73,7 @@ for command in (
     keys,
     posts,
     apply,
+    schedules,
     deliveries,
     accounts,
     engagement,

@@ -1,4 +1,5 @@
-"""`apply`: schedule files into the queue, all-or-nothing."""
+"""`apply`: schedule files into the queue, all-or-nothing; `schedules export`: a
+campaign's pending posts back out as a schedule file."""
 
 from __future__ import annotations
 
@@ -7,14 +8,16 @@ from pathlib import Path
 
 import click
 
-from bot.campaigns.enqueue import StartedMeanwhile, apply_specs
-from bot.campaigns.schedules.files import discover, load_files
-from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.enqueue import StartedMeanwhile
+from bot.campaigns.schedules.applying import applied_summary, apply_schedules
+from bot.campaigns.schedules.export import UnknownCampaign, export_campaign
+from bot.campaigns.schedules.files import discover
+from bot.campaigns.schedules.sources import read_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
-from bot.pledges.campaigns import apply_campaigns
+from bot.people import audit
 
 
 @click.command("apply")
@@ -41,29 +44,71 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
             f"no schedule files in {app.settings.schedules_dir}/; write one (see "
             "docs/schedule-files.md) or name files to apply"
         )
-    now = datetime.now(UTC)
+    actor = audit.cli_actor()
     try:
-        specs = load_files(paths, default_timezone=app.settings.timezone)
-        campaigns = load_pledge_files(paths, default_timezone=app.settings.timezone)
         with app.runtime.sessions() as session:
-            # One transaction for both: a file's posts and pledge campaigns go in together
-            # or not at all.
-            campaign_report = apply_campaigns(
+            outcome = apply_schedules(
                 session,
-                campaigns,
-                now=now,
-                dry_run=dry_run,
-                commit=False,
+                read_files(paths),
+                now=datetime.now(UTC),
+                default_timezone=app.settings.timezone,
                 default_window=app.settings.release_window_minutes,
+                dry_run=dry_run,
+                allow_past=allow_past,
+                author=actor,
             )
-            report = apply_specs(
-                session, specs, now=now, allow_past=allow_past, dry_run=dry_run, commit=False
-            )
+            if not dry_run and outcome.changed:
+                audit.record(
+                    session,
+                    actor=actor,
+                    action="schedule.apply",
+                    subject="schedule:" + ", ".join(str(path) for path in paths),
+                    after=applied_summary(outcome),
+                )
             if not dry_run:
                 session.commit()
     except (SpecError, StartedMeanwhile) as exc:
         raise click.ClickException(str(exc)) from None
     read_from = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
-    click.echo(f"read {len(specs)} posts and {len(campaigns)} pledge campaigns from {read_from}")
-    print_campaign_report(campaign_report, dry_run=dry_run)
-    print_report(report, dry_run=dry_run)
+    click.echo(
+        f"read {outcome.post_count} posts and {outcome.campaign_count} pledge campaigns "
+        f"from {read_from}"
+    )
+    print_campaign_report(outcome.campaigns, dry_run=dry_run)
+    print_report(outcome.posts, dry_run=dry_run)
+
+
+@click.group()
+def schedules() -> None:
+    """Schedule files: export a campaign's posts (apply them with `apply`)."""
+
+
+@schedules.command("export")
+@click.argument("campaign")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    help="Write the file here instead of printing it.",
+)
+@pass_app
+def export(app: AppContext, campaign: str, output: Path | None) -> None:
+    """Write CAMPAIGN's pending posts as a schedule file that applies back unchanged.
+
+    Posts that have started going out or were cancelled, and event reminders, are left
+    out and named in the file's opening comment.
+    """
+    with app.runtime.sessions() as session:
+        try:
+            exported = export_campaign(session, campaign)
+        except UnknownCampaign as exc:
+            raise click.ClickException(str(exc)) from None
+    if output is None:
+        click.echo(exported.text, nl=False)
+        return
+    output.write_text(exported.text, encoding="utf-8")
+    left = f"; {len(exported.left_out)} left out (see the file's opening comment)"
+    click.echo(
+        f"wrote {len(exported.posts)} pending posts of {campaign} to {output}"
+        + (left if exported.left_out else "")
+    )

@@ -17,7 +17,17 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import attention, audit, auth, calendar, compose, people, posts
+from bot.console import (
+    accounts,
+    attention,
+    audit,
+    auth,
+    calendar,
+    compose,
+    people,
+    posts,
+    schedules,
+)
 from bot.console.pages import (
     Console,
     NavItem,
@@ -31,7 +41,17 @@ from bot.console.routing import ConsoleRoute, route
 from bot.runtime.wiring import Runtime
 from bot.web.security import RateLimiter
 
-AREAS: list[ModuleType] = [auth, attention, people, audit, calendar, posts, compose]
+AREAS: list[ModuleType] = [
+    auth,
+    attention,
+    people,
+    audit,
+    calendar,
+    posts,
+    compose,
+    accounts,
+    schedules,
+]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
     "Calendar",

@@ -33,10 +33,13 @@ def remember(
     provider: str,
     key: str,
     secret: str,
-    pledge_campaign_id: int,
+    pledge_campaign_id: int | None,
     now: datetime,
 ) -> None:
-    """Store a sign-in in progress (``secret`` sealed); drops rows older than MAX_AGE."""
+    """Store a sign-in in progress (``secret`` sealed); drops rows older than MAX_AGE.
+
+    ``pledge_campaign_id`` is None for the console's sign-ins of the campaign's own
+    accounts: a pledge's callback can never claim one, nor the console a pledge's."""
     forget_expired(session, now, commit=False)
     session.add(
         OAuthRequest(
@@ -62,12 +65,19 @@ def forget_expired(session: Session, now: datetime, *, commit: bool = True) -> i
     return int(gone or 0)
 
 
-def _live(provider: str, key: str, pledge_campaign_id: int, now: datetime) -> tuple[Any, ...]:
-    """This campaign's sign-in ``key``, not used yet and not expired."""
+def _live(
+    provider: str, key: str, pledge_campaign_id: int | None, now: datetime
+) -> tuple[Any, ...]:
+    """This campaign's (or the console's) sign-in ``key``, not used yet and not expired."""
+    whose = (
+        OAuthRequest.pledge_campaign_id.is_(None)
+        if pledge_campaign_id is None
+        else OAuthRequest.pledge_campaign_id == pledge_campaign_id
+    )
     return (
         OAuthRequest.provider == provider,
         OAuthRequest.key == key,
-        OAuthRequest.pledge_campaign_id == pledge_campaign_id,
+        whose,
         OAuthRequest.used_at.is_(None),
         OAuthRequest.created_at >= now - MAX_AGE,
     )
@@ -79,7 +89,7 @@ def claim(
     *,
     provider: str,
     key: str,
-    pledge_campaign_id: int,
+    pledge_campaign_id: int | None,
     now: datetime,
 ) -> str | None:
     """Mark the sign-in ``key`` used and return its secret ("" when it had none).
@@ -115,7 +125,7 @@ def peek(
     *,
     provider: str,
     key: str,
-    pledge_campaign_id: int,
+    pledge_campaign_id: int | None,
     now: datetime,
 ) -> str | None:
     """The secret of an unused, unexpired sign-in, without using it up."""

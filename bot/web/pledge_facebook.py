@@ -47,7 +47,7 @@ SCOPES = ["pages_show_list", "pages_manage_posts", "pages_read_engagement", "rea
 CAN_POST = "CREATE_CONTENT"
 
 
-def _facebook(runtime: Runtime) -> FacebookPlatform:
+def facebook_of(runtime: Runtime) -> FacebookPlatform:
     return cast(FacebookPlatform, runtime.platform("facebook"))
 
 
@@ -62,6 +62,28 @@ def _not_reachable(exc: PlatformError) -> Refused:
         "Facebook is not answering right now",
         "Nothing was pledged. Please go back and try again in a few minutes.",
     )
+
+
+def pages_offered(runtime: Runtime, redirect_uri: str, code: str) -> list[dict[str, Any]]:
+    """Facebook Login's ``code`` → the Pages the person runs: id, name, Page token,
+    followers and whether they may post as it ("usable"). Raises AuthError or
+    PlatformError. Three calls to Facebook: hold no database session across them."""
+    settings = runtime.settings
+    fb = facebook_of(runtime)
+    app_id, app_secret = settings.facebook_app_id, settings.facebook_app_secret.reveal()
+    short = fb.exchange_code(app_id, app_secret, redirect_uri, code)
+    user_token = fb.long_lived(app_id, app_secret, short)
+    pages = [p for p in fb.pages(user_token) if p.get("id") and p.get("name")]
+    return [
+        {
+            "id": str(p["id"]),
+            "name": str(p["name"]),
+            "token": str(p.get("access_token") or ""),
+            "followers": p.get("followers_count"),
+            "usable": _usable(p),
+        }
+        for p in pages
+    ]
 
 
 def _usable(page: dict[str, Any]) -> bool:
@@ -92,7 +114,7 @@ async def start(request: Request) -> Response:
                 now=now,
             )
         app_id = runtime.settings.facebook_app_id
-        return _facebook(runtime).login_url(app_id, redirect_uri, state, SCOPES)
+        return facebook_of(runtime).login_url(app_id, redirect_uri, state, SCOPES)
 
     url = await run_in_threadpool(begin)
     request.session[STATE_KEY] = state
@@ -114,7 +136,6 @@ async def callback(request: Request) -> Response:
     request.session.pop(STATE_KEY, None)
     code, cancelled = query.get("code", ""), "error" in query
     redirect_uri = _redirect_uri(request, slug)
-    settings = runtime.settings
 
     def finish() -> tuple[str, int]:
         # No database session is held across Facebook's three calls (see pledge_x.finish).
@@ -138,12 +159,8 @@ async def callback(request: Request) -> Response:
             return "", 0
         if not code:
             raise Refused(400, "This sign-in link is not valid", "Facebook sent no code.")
-        fb = _facebook(runtime)
-        app_id, app_secret = settings.facebook_app_id, settings.facebook_app_secret.reveal()
         try:
-            short = fb.exchange_code(app_id, app_secret, redirect_uri, code)
-            user_token = fb.long_lived(app_id, app_secret, short)
-            pages = [p for p in fb.pages(user_token) if p.get("id") and p.get("name")]
+            offered = pages_offered(runtime, redirect_uri, code)
         except AuthError:
             raise Refused(
                 400,
@@ -152,16 +169,6 @@ async def callback(request: Request) -> Response:
             ) from None
         except PlatformError as exc:
             raise _not_reachable(exc) from None
-        offered = [
-            {
-                "id": str(p["id"]),
-                "name": str(p["name"]),
-                "token": str(p.get("access_token") or ""),
-                "followers": p.get("followers_count"),
-                "usable": _usable(p),
-            }
-            for p in pages
-        ]
         pick = secrets.token_urlsafe(32)
         # The Page tokens stay on the server, sealed, until the supporter picks; the pick
         # (oauth_requests.claim) blanks them.

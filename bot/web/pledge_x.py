@@ -35,8 +35,9 @@ logger = logging.getLogger(__name__)
 SESSION_KEY = "x_oauth"
 
 
-def _signin(runtime: Runtime) -> XWebSignIn:
-    from bot.platforms.x.signin import XWebSignIn  # tweepy only when someone pledges
+def x_web_signin(runtime: Runtime) -> XWebSignIn:
+    """X's three-legged sign-in with the app's keys (pledges and the console's Accounts)."""
+    from bot.platforms.x.signin import XWebSignIn  # tweepy only when someone signs in
 
     s = runtime.settings
     return XWebSignIn(
@@ -80,7 +81,7 @@ async def start(request: Request) -> Response:
             if "x" not in pc.message:
                 raise Refused(404, "This campaign does not post to X", "")
             try:
-                url, token, secret = _signin(runtime).start(callback)
+                url, token, secret = x_web_signin(runtime).start(callback)
             except PlatformError as exc:
                 raise _not_reachable(exc) from None
             oauth_requests.remember(
@@ -161,7 +162,7 @@ async def callback(request: Request) -> Response:
                     "pledge, go back to the campaign page and start again.",
                 )
         try:
-            access, access_secret, who = _signin(runtime).finish(token, secret, verifier)
+            access, access_secret, who = x_web_signin(runtime).finish(token, secret, verifier)
         except AuthError:
             raise Refused(
                 400,

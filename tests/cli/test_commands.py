@@ -9,19 +9,8 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from tests.support.factories import add_account
 
 ROOT = Path(__file__).parents[2]
-
-
-@pytest.fixture
-def with_accounts(cli):
-    runtime = cli.runtime()
-    add_account(runtime.sessions, runtime.vault, "x", "union", token="x-secret-token-123")
-    add_account(
-        runtime.sessions, runtime.vault, "facebook", "union-page", token="fb-secret-token-456"
-    )
-    return cli
 
 
 def _commands(group, path=()):

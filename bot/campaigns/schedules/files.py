@@ -32,6 +32,7 @@ from bot.campaigns.schedules.fields import (
     when,
 )
 from bot.campaigns.schedules.pledge_campaigns import read_pledge_campaigns
+from bot.campaigns.schedules.sources import ScheduleSource, read_files
 from bot.campaigns.schedules.times import TimeProblem, zone
 from bot.campaigns.schedules.yaml_nodes import Node, Reader, shown
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
@@ -110,29 +111,28 @@ def load_files(paths: Sequence[Path], *, default_timezone: str) -> list[PostSpec
     Ids must be unique per campaign across all the files; a duplicate names both places.
     ``Location.file`` is each path as given.
     """
+    return load_sources(read_files(paths), default_timezone=default_timezone)
+
+
+def load_sources(sources: Sequence[ScheduleSource], *, default_timezone: str) -> list[PostSpec]:
+    """Every post of every source, or SpecError with every problem of every source."""
     _check_default(default_timezone)
     problems: list[Problem] = []
     specs: list[PostSpec] = []
     declared: list[_Declared] = []
-    for path in paths:
-        reader = Reader(str(path))
-        try:
-            text = path.read_text(encoding="utf-8")
-        except UnicodeDecodeError as error:
-            reader.problem(
-                None, "file", "", f"is not UTF-8 text ({error.reason}); save it as UTF-8"
-            )
-        except OSError as error:
-            reader.problem(None, "file", "", f"cannot be read: {error.strerror or error}")
+    for source in sources:
+        reader = Reader(source.name, folder=source.folder)
+        if source.unreadable is not None:
+            reader.problem(None, "file", "", source.unreadable)
         else:
-            found, ids = _read(reader, text, default_timezone)
+            found, ids = _read(reader, source.text, default_timezone)
             specs.extend(found)
             declared.extend(ids)
         problems.extend(_by_line(reader.problems))
     problems.extend(_duplicates(declared))
     if problems:
         raise SpecError(problems)
-    logger.debug("read %s posts from %s files", len(specs), len(paths))
+    logger.debug("read %s posts from %s sources", len(specs), len(sources))
     return specs
 
 

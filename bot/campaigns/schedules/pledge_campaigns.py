@@ -23,6 +23,7 @@ from bot.campaigns.schedules.fields import (
     texts,
     when,
 )
+from bot.campaigns.schedules.sources import ScheduleSource, read_files
 from bot.campaigns.schedules.times import TimeProblem, zone
 from bot.campaigns.schedules.yaml_nodes import Node, Reader, shown
 from bot.campaigns.specs import PLATFORMS, Problem, SpecError
@@ -297,7 +298,7 @@ def _image(
     image = None
     if written is not None:
         # Relative to the schedule file, so a folder of files and pictures moves as one.
-        path = Path(reader.source).parent / Path(written).expanduser()
+        path = reader.folder / Path(written).expanduser()
         try:
             image = read_image(path, written)
         except ImageProblem as problem:
@@ -313,20 +314,27 @@ def _image(
 
 
 def load_pledge_files(paths: Sequence[Path], *, default_timezone: str) -> list[PledgeCampaignSpec]:
-    """Every pledge campaign of every file, or SpecError with every problem.
+    """Every pledge campaign of every file, or SpecError with every problem."""
+    return load_pledge_sources(read_files(paths), default_timezone=default_timezone)
+
+
+def load_pledge_sources(
+    sources: Sequence[ScheduleSource], *, default_timezone: str
+) -> list[PledgeCampaignSpec]:
+    """Every pledge campaign of every source, or SpecError with every problem.
 
     Reads only what pledge campaigns need (the file's time zone and the section); the
-    rest of each file is checked by ``bot.campaigns.schedules.files.load_files``.
+    rest of each file is checked by ``bot.campaigns.schedules.files.load_sources``.
     """
     specs: list[PledgeCampaignSpec] = []
     problems: list[Problem] = []
-    for path in paths:
-        reader = Reader(str(path))
-        try:
-            root = reader.compose(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError) as error:
-            reader.problem(None, "file", "", f"cannot be read: {error}")
-            root = None
+    for source in sources:
+        reader = Reader(source.name, folder=source.folder)
+        root = None
+        if source.unreadable is not None:
+            reader.problem(None, "file", "", source.unreadable)
+        else:
+            root = reader.compose(source.text)
         if isinstance(root, yaml.MappingNode):
             yaml.constructor.SafeConstructor().flatten_mapping(root)
             top = {str(k.value): v for k, v in root.value if isinstance(k, yaml.ScalarNode)}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -70,8 +71,11 @@ def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None
 class Reader:
     """Problems found in one source, and helpers that read typed values from nodes."""
 
-    def __init__(self, source: str) -> None:
+    def __init__(self, source: str, *, folder: Path | None = None) -> None:
         self.source = source
+        # Where paths written in the source (a pledge campaign's image) start: the file's
+        # own folder, or for text pasted in the console the schedules folder.
+        self.folder = folder if folder is not None else Path(source).parent
         self.problems: list[Problem] = []
         # Used only for its node helpers; SafeConstructor builds plain values only.
         self._constructor = yaml.constructor.SafeConstructor()

@@ -1,0 +1,36 @@
+"""`apply` from the command line leaves its mark: the audit log and the posts' author."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from bot.people.audit import cli_actor
+from bot.storage.models import AuditEntry, Post
+
+LATER = (datetime.now(UTC) + timedelta(days=40)).strftime("%Y-%m-%d")
+SCHEDULE = f"""\
+campaign: demo
+timezone: Europe/London
+posts:
+  - id: ok
+    at: {LATER} 10:00
+    to: [x]
+    text: Fine
+"""
+
+
+def test_apply_writes_one_audit_row_and_names_the_author_of_new_posts(with_accounts, tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(SCHEDULE)
+    assert with_accounts("apply", "--dry-run", str(path)).exit_code == 0
+    assert with_accounts("apply", str(path)).exit_code == 0
+    assert with_accounts("apply", str(path)).exit_code == 0  # unchanged: nothing to audit
+    runtime = with_accounts.runtime()
+    with runtime.sessions() as session:
+        [entry] = session.scalars(select(AuditEntry).where(AuditEntry.action == "schedule.apply"))
+        [author] = session.scalars(select(Post.created_by))
+    assert entry.actor == cli_actor() == author
+    assert entry.subject == f"schedule:{path}"
+    assert entry.after["created"] == ["demo/ok"]
