@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from bot.delivery import heartbeat
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Ledger
@@ -165,6 +166,7 @@ class Daemon:
             in_flight = self.dispatcher.in_flight()
             self.ledger.release_stale(now - self.stale_after, in_flight, now)
             times = self.ledger.due_times(now + self.horizon)
+            heartbeat.beat(self.ledger.sessions, self.ledger.worker, now)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)
             return 0

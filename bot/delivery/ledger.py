@@ -92,6 +92,11 @@ class Ledger(Sweeps):
         self.worker = worker
         self._group: GroupCommit | None = None
 
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        """The ledger's database, for the daemon's housekeeping writes (its heartbeat)."""
+        return self._sessions
+
     # --- claiming -------------------------------------------------------------------
 
     def claim(self, delivery_id: int, now: datetime) -> Job | None:

@@ -81,6 +81,13 @@ class Settings:
     x_post_cost_usd: float
     x_post_with_url_cost_usd: float
     pledge_tokens_kept_for_engagement: bool
+    console_enabled: bool
+    console_idle_minutes: int
+    console_session_hours: int
+    console_invite_hours: int
+    console_lock_failures: int
+    console_lock_minutes: int
+    console_address_attempts: int
     smtp_host: str
     smtp_port: int
     smtp_username: str

@@ -102,6 +102,9 @@ class Account(Base):
     status: Mapped[str] = mapped_column(String(20), default=AccountStatus.ACTIVE)
     status_reason: Mapped[str] = mapped_column(Text, default="")
     followers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # When the account's token was last checked against the platform (the console's
+    # accounts page shows it); NULL: never checked.
+    last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -134,6 +137,8 @@ class Post(Base):
     hold_on_facebook: Mapped[bool] = mapped_column(Boolean, default=False)
     state: Mapped[str] = mapped_column(String(20), default=PostState.SCHEDULED)
     source: Mapped[str] = mapped_column(Text, default="")
+    # Who queued it: a console user's email or ``cli:<os user>`` (NULL: before the console).
+    created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
@@ -373,6 +378,113 @@ class OAuthRequest(Base):
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
+class User(Base):
+    """A volunteer who signs in to the console (bot.people.users).
+
+    ``role`` is a bot.people.roles.Role value. ``password_hash`` is argon2id (NULL until
+    the invite is accepted). ``totp_secret`` is sealed by the vault like a token and used
+    only once ``totp_enabled_at`` is set. ``failed_sign_ins`` and ``locked_until`` are the
+    per-account brute-force lock.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The 30-second step of the last code accepted: a code is good once (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    failed_sign_ins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class Invite(Base):
+    """A one-time link that lets a person set their password: an invite or a reset.
+
+    Only the SHA-256 of the link's secret is stored; ``used_at`` makes it single use.
+    """
+
+    __tablename__ = "invites"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # bot.people.users.LinkPurpose
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_by: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    user: Mapped[User] = relationship()
+
+
+class ConsoleSession(Base):
+    """A signed-in browser. The cookie holds a random secret; only its SHA-256 is here,
+    so ending a session (sign-out, disable, expiry) is deleting its power at once."""
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Signed in with the password but the second factor not yet given: the session may
+    # only reach the code page (or the set-up page when 2FA is required).
+    pending_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    user: Mapped[User] = relationship()
+
+
+class AuditEntry(Base):
+    """Who changed what and when, from the console or the CLI; rows are only added.
+
+    ``before`` and ``after`` never hold a token, password or secret."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_at", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(60))
+    subject: Mapped[str] = mapped_column(Text, default="")
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+
+
+class ConsoleSetting(Base):
+    """A console setting an admin may change at run time (e.g. require_2fa)."""
+
+    __tablename__ = "console_settings"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON)
+    updated_by: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class DaemonHeartbeat(Base):
+    """The daemon's last poll, one row per daemon (host:pid): the console warns when the
+    newest is old or missing."""
+
+    __tablename__ = "daemon_heartbeat"
+
+    holder: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AlertChannels(Base):
     """Where a campaign's alerts go (bot.alerts): which event kinds, which email
     addresses, one webhook. ``webhook_url`` and ``webhook_secret`` are sealed by the vault
@@ -473,4 +585,3 @@ class AlertSend(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     alert: Mapped[Alert] = relationship(back_populates="sends")
-

@@ -1,4 +1,5 @@
-"""The campaign pages: a Starlette app, server-rendered with Jinja2 (autoescaped).
+"""The campaign pages and the volunteer console (bot.console, at /console/): a
+Starlette app, server-rendered with Jinja2 (autoescaped).
 
     app = create_web_app(runtime)   # served by `python main.py web` and inside `run`
 
@@ -25,6 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
+from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
 from bot.web import campaign, pledge_facebook, pledge_x, withdraw
@@ -118,6 +120,8 @@ def create_web_app(
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if settings.console_enabled:  # CONSOLE_ENABLED=false: /console/ is a 404 like any page
+        routes.append(console_mount(runtime))
     app = Starlette(
         routes=routes,
         middleware=middleware,

@@ -1,0 +1,145 @@
+"""Fixtures for the console: a runtime on the test database, people of every role, and
+test clients signed in through the real sign-in form.
+
+    def test_an_editor_cannot_open_the_people_page(console):
+        assert console.client(Role.EDITOR).get("/console/people").status_code == 403
+
+``console.client(role)``: a TestClient with a person of that role signed in (None: signed
+out); ``form_token(client, path)``: the CSRF token from the form on that page.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.applications import Starlette
+from starlette.testclient import TestClient
+
+from bot.console.roles import Role
+from bot.people import users
+from bot.runtime.wiring import Runtime
+from bot.settings import load_settings
+from bot.storage.vault import generate_key
+from bot.web.app import create_web_app
+
+TESTSERVER = "http://testserver"
+PASSWORD = "correct horse battery staple"
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def console_runtime(engine: Engine, **environ: str) -> Runtime:
+    settings = load_settings(
+        None,
+        environ={
+            "DATABASE_URL": str(engine.url),
+            "TOKEN_ENCRYPTION_KEYS": generate_key(),
+            "WEB_SECRET_KEY": "test-web-secret-key-0123456789abcdef",
+            "WEB_BASE_URL": TESTSERVER,
+            **environ,
+        },
+    )
+    return Runtime(settings, engine)
+
+
+def form_token(client: TestClient, path: str) -> str:
+    """The CSRF token of the form on ``path`` (the page is fetched with ``client``)."""
+    page = client.get(path)
+    assert page.status_code == 200, f"{path}: {page.status_code}"
+    match = _CSRF.search(page.text)
+    assert match, f"no CSRF field on {path}"
+    return match.group(1)
+
+
+@dataclass
+class ConsoleHarness:
+    runtime: Runtime
+    clock: Clock
+    app: Starlette
+    made: dict[Role, str] = field(default_factory=dict)
+
+    @property
+    def sessions(self) -> sessionmaker[Session]:
+        return self.runtime.sessions
+
+    def add_user(self, email: str, role: Role, *, password: str = PASSWORD, name: str = "") -> str:
+        """A person who has accepted their invite; returns the email."""
+        with self.sessions() as session:
+            link = users.invite(
+                session,
+                email=email,
+                role=role,
+                actor="cli:test",
+                now=self.clock.now,
+                name=name or email.split("@")[0].title(),
+            )
+            session.commit()
+            users.accept_link(
+                session, link.secret, password=password, name=name, now=self.clock.now
+            )
+            session.commit()
+        return email
+
+    def anonymous(self) -> TestClient:
+        return TestClient(self.app, base_url=TESTSERVER, follow_redirects=False)
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> TestClient:
+        """A fresh browser signed in as ``email`` through the real form."""
+        client = self.anonymous()
+        token = form_token(client, "/console/sign-in")
+        answer = client.post(
+            "/console/sign-in",
+            data={"csrf": token, "email": email, "password": password, "next": "/console/"},
+        )
+        assert answer.status_code == 303, answer.text
+        return client
+
+    def client(self, role: Role | None) -> TestClient:
+        """A browser with a person of ``role`` signed in (one person per role); None:
+        signed out."""
+        if role is None:
+            return self.anonymous()
+        if role not in self.made:
+            self.made[role] = self.add_user(f"{role.value}@example.org", role)
+        return self.sign_in(self.made[role])
+
+
+@pytest.fixture
+def console_clock() -> Clock:
+    return Clock(datetime.now(UTC))
+
+
+@pytest.fixture
+def make_console(console_clock: Clock) -> Callable[[Runtime], ConsoleHarness]:
+    """A console on any runtime (e.g. one routed to the sandbox)."""
+
+    def make(runtime: Runtime) -> ConsoleHarness:
+        app = create_web_app(runtime, clock=console_clock)
+        return ConsoleHarness(runtime, console_clock, app)
+
+    return make
+
+
+@pytest.fixture
+def console(
+    engine: Engine, make_console: Callable[[Runtime], ConsoleHarness]
+) -> Iterator[ConsoleHarness]:
+    yield make_console(console_runtime(engine))
+
+
+@pytest.fixture(name="form_token")
+def form_token_fixture() -> Callable[[TestClient, str], str]:
+    return form_token
