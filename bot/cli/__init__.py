@@ -8,6 +8,7 @@ import click
 
 from bot.cli.accounts import accounts
 from bot.cli.admin import config_group, init, keys
+from bot.cli.alerts import alerts
 from bot.cli.context import AppContext
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
@@ -73,6 +74,7 @@ for command in (
     apply,
     deliveries,
     accounts,
+    alerts,
     engagement,
     report,
     pledges,

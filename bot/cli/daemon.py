@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from bot.alerts.watcher import periodic as alert_jobs
 from bot.campaigns.accounts import sync_config_accounts
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.schedules.files import discover, load_files
@@ -236,6 +237,8 @@ def run(app: AppContext, examples: bool) -> None:
             periodic=[
                 engagement_job(runtime),
                 *pledge_jobs(runtime),
+                # Alerts read the database on their own clock: posting never waits on one.
+                *alert_jobs(runtime),
             ],
         )
         try:

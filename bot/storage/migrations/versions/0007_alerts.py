@@ -77,9 +77,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("key"),
     )
     op.create_index("ix_alert_events_alert", "alert_events", ["alert_id"], unique=False)
-    op.create_index(
-        "ix_alert_events_subject", "alert_events", ["kind", "subject_id"], unique=False
-    )
+    op.create_index("ix_alert_events_subject", "alert_events", ["kind", "subject_id"], unique=False)
     op.create_table(
         "alert_sends",
         sa.Column("id", sa.Integer(), nullable=False),
