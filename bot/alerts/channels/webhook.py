@@ -150,7 +150,7 @@ def classify(status: int) -> TransportError | None:
     if 200 <= status < 300:
         return None
     if status in (408, 425, 429) or status >= 500:
-        return TransportError(f"the webhook answered HTTP {status}; trying again later")
+        return TransportError(f"the webhook answered HTTP {status}")
     if 300 <= status < 400:
         return TransportError(
             f"the webhook answered with a redirect (HTTP {status}); set its final URL",

@@ -1,0 +1,222 @@
+"""Alerts under test: a local SMTP server (aiosmtpd) and a local webhook receiver, both on
+127.0.0.1, and a watcher with a short policy and a clock the test moves."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.alerts import channel_settings
+from bot.alerts.events import AlertKind, WebhookFormat
+from bot.alerts.grouping import GroupWindow
+from bot.alerts.sending import SendPolicy
+from bot.alerts.watcher import AlertPolicy, Watcher
+from bot.pledges.mail import Mailer
+from bot.settings import load_settings
+from bot.storage.models import Campaign, Delivery, DeliveryState
+from bot.storage.vault import Vault
+from tests.factories import add_account, queue, spec
+
+SECRET = "s3cret-signing-key-0123456789"
+HOOK_TOKEN = "T0KEN-in-the-url-path-9f8e7d"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class MailInbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], Message]] = []
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
+        return "250 OK"
+
+
+@dataclass
+class Mail:
+    port: int
+    inbox: MailInbox
+
+    @property
+    def messages(self) -> list[tuple[list[str], Message]]:
+        return self.inbox.messages
+
+
+@pytest.fixture
+def smtp() -> Iterator[Mail]:
+    port = free_port()
+    inbox = MailInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Mail(port, inbox)
+    finally:
+        controller.stop()
+
+
+@dataclass
+class Receiver:
+    """A webhook receiver on 127.0.0.1. ``mode``: "ok" (204), "hang" (never answers
+    until the test ends), or an HTTP status to answer with."""
+
+    port: int
+    mode: str | int = "ok"
+    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/{HOOK_TOKEN}"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(port=free_port())
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            state.calls.append((dict(self.headers.items()), body))
+            if state.mode == "hang":
+                state.released.wait(30)
+                return
+            status = 204 if state.mode == "ok" else int(state.mode)
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", state.port), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        state.released.set()
+        server.shutdown()
+        server.server_close()
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+QUICK = AlertPolicy(
+    check_every=0.2,
+    window=GroupWindow(quiet=timedelta(seconds=20), max_wait=timedelta(seconds=40)),
+    daemon_stale=timedelta(minutes=2),
+    approval_lead=timedelta(hours=1),
+    send=SendPolicy(timeout=0.5, backoff=(1.0, 1.0), stale_after=60.0, workers=4),
+)
+
+
+@dataclass
+class Alerting:
+    sessions: sessionmaker[Session]
+    vault: Vault
+    smtp: Mail
+    receiver: Receiver
+    clock: Clock
+
+    def watcher(self, policy: AlertPolicy = QUICK, *, clock: Any = None) -> Watcher:
+        settings = load_settings(
+            None,
+            environ={
+                "SMTP_HOST": "127.0.0.1",
+                "SMTP_PORT": str(self.smtp.port),
+                "SMTP_STARTTLS": "off",
+            },
+        )
+        return Watcher(
+            self.sessions,
+            self.vault,
+            Mailer(settings, timeout=policy.send.timeout),
+            base_url="http://127.0.0.1:8080",
+            policy=policy,
+            clock=clock or self.clock,
+        )
+
+    def configure(
+        self,
+        campaign: str = "demo",
+        *,
+        fmt: WebhookFormat = WebhookFormat.CLARION,
+        emails: tuple[str, ...] = ("organiser@example.org",),
+        events: tuple[AlertKind, ...] = AlertKind.subscribable(),
+    ) -> None:
+        with self.sessions() as session:
+            found = session.query(Campaign).filter_by(slug=campaign).one()
+            channel_settings.update(
+                session,
+                self.vault,
+                found,
+                actor="test",
+                events=events,
+                emails=emails,
+                webhook_url=self.receiver.url,
+                webhook_format=fmt,
+                webhook_secret=SECRET,
+            )
+            session.commit()
+
+    def prepare(self, campaign: str = "demo", **channels: Any) -> None:
+        """An account, and a campaign with its channels set."""
+        add_account(self.sessions, self.vault, "x", "union")
+        with self.sessions() as session:
+            session.add(Campaign(slug=campaign, title="Fujitsu strike", timezone="Europe/London"))
+            session.commit()
+        self.configure(campaign, **channels)
+
+    def start(self, campaign: str = "demo", **channels: Any) -> Watcher:
+        """``prepare``, and a watcher that has looked once (alerts begin from there)."""
+        self.prepare(campaign, **channels)
+        watcher = self.watcher()
+        watcher.check()
+        self.clock.advance(1)
+        return watcher
+
+    def fail(self, count: int, *, kind: str = "auth", state: str = DeliveryState.FAILED) -> None:
+        """``count`` posts on X, each failed (as the ledger writes it) now."""
+        queue(self.sessions, *(spec(f"Strike vote {i}", to=("x",)) for i in range(count)))
+        with self.sessions() as session:
+            session.execute(
+                update(Delivery)
+                .where(Delivery.state == DeliveryState.PENDING)
+                .values(
+                    state=state, error="401 Unauthorized", error_kind=kind, updated_at=self.clock()
+                )
+            )
+            session.commit()
+
+
+@pytest.fixture
+def alerting(
+    sessions: sessionmaker[Session], vault: Vault, smtp: Mail, receiver: Receiver
+) -> Alerting:
+    return Alerting(sessions, vault, smtp, receiver, Clock())
