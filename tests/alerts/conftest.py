@@ -11,10 +11,12 @@ from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import Message
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
+from click.testing import CliRunner, Result
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -23,10 +25,11 @@ from bot.alerts.events import AlertKind, WebhookFormat
 from bot.alerts.grouping import GroupWindow
 from bot.alerts.sending import SendPolicy
 from bot.alerts.watcher import AlertPolicy, Watcher
+from bot.cli import main
 from bot.pledges.mail import Mailer
 from bot.settings import load_settings
 from bot.storage.models import Campaign, Delivery, DeliveryState
-from bot.storage.vault import Vault
+from bot.storage.vault import Vault, generate_key
 from tests.factories import add_account, queue, spec
 
 SECRET = "s3cret-signing-key-0123456789"
@@ -220,3 +223,29 @@ def alerting(
     sessions: sessionmaker[Session], vault: Vault, smtp: Mail, receiver: Receiver
 ) -> Alerting:
     return Alerting(sessions, vault, smtp, receiver, Clock())
+
+
+@dataclass
+class AlertsCli:
+    config: Path
+    runner: CliRunner
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        return self.runner.invoke(
+            main, ["--config", str(self.config), *args], env=env, catch_exceptions=False
+        )
+
+
+@pytest.fixture
+def alerts_cli(
+    tmp_path: Path, empty_database: str, smtp: Mail, monkeypatch: pytest.MonkeyPatch
+) -> AlertsCli:
+    """`python main.py …` on a fresh database whose SMTP server is the local one."""
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "config.env"
+    config.write_text(
+        f"DATABASE_URL={empty_database}\nTOKEN_ENCRYPTION_KEYS={generate_key()}\n"
+        f"SCHEDULES_DIR={tmp_path / 'schedules'}\nSMTP_HOST=127.0.0.1\n"
+        f"SMTP_PORT={smtp.port}\nSMTP_STARTTLS=off\n"
+    )
+    return AlertsCli(config, CliRunner(env={k: None for k in ("DATABASE_URL", "TIMEZONE")}))
