@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import attention, auth
+from bot.console import alerts, attention, auth
 from bot.console.pages import (
     Console,
     NavItem,
@@ -31,7 +31,7 @@ from bot.console.routing import ConsoleRoute, route
 from bot.runtime.wiring import Runtime
 from bot.web.security import RateLimiter
 
-AREAS: list[ModuleType] = [auth, attention]
+AREAS: list[ModuleType] = [auth, attention, alerts]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
     "Calendar",

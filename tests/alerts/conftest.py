@@ -3,19 +3,13 @@
 
 from __future__ import annotations
 
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from click.testing import CliRunner, Result
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
@@ -31,92 +25,25 @@ from bot.settings import load_settings
 from bot.storage.models import Campaign, Delivery, DeliveryState
 from bot.storage.vault import Vault, generate_key
 from tests.factories import add_account, queue, spec
-
-SECRET = "s3cret-signing-key-0123456789"
-HOOK_TOKEN = "T0KEN-in-the-url-path-9f8e7d"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class MailInbox:
-    def __init__(self) -> None:
-        self.messages: list[tuple[list[str], Message]] = []
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.messages.append((list(envelope.rcpt_tos), message_from_bytes(envelope.content)))
-        return "250 OK"
-
-
-@dataclass
-class Mail:
-    port: int
-    inbox: MailInbox
-
-    @property
-    def messages(self) -> list[tuple[list[str], Message]]:
-        return self.inbox.messages
+from tests.support.alerting import (
+    SECRET,
+    Mail,
+    Receiver,
+    running_receiver,
+    running_smtp,
+)
 
 
 @pytest.fixture
 def smtp() -> Iterator[Mail]:
-    port = free_port()
-    inbox = MailInbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield Mail(port, inbox)
-    finally:
-        controller.stop()
-
-
-@dataclass
-class Receiver:
-    """A webhook receiver on 127.0.0.1. ``mode``: "ok" (204), "hang" (never answers
-    until the test ends), or an HTTP status to answer with."""
-
-    port: int
-    mode: str | int = "ok"
-    calls: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
-    released: threading.Event = field(default_factory=threading.Event)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/hooks/{HOOK_TOKEN}"
+    with running_smtp() as mail:
+        yield mail
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    state = Receiver(port=free_port())
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            state.calls.append((dict(self.headers.items()), body))
-            if state.mode == "hang":
-                state.released.wait(30)
-                return
-            status = 204 if state.mode == "ok" else int(state.mode)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", state.port), Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield state
-    finally:
-        state.released.set()
-        server.shutdown()
-        server.server_close()
+    with running_receiver() as running:
+        yield running
 
 
 class Clock:

@@ -27,7 +27,8 @@ from bot.storage.models import (
     PledgeCampaign,
     PledgeCampaignState,
 )
-from tests.alerts.conftest import HOOK_TOKEN, SECRET, Alerting
+from tests.alerts.conftest import Alerting
+from tests.support.alerting import HOOK_TOKEN, SECRET
 
 
 def settle(alerting: Alerting, watcher, seconds: float = 21) -> None:  # type: ignore[no-untyped-def]

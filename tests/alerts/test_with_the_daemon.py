@@ -17,9 +17,10 @@ from bot.alerts.sending import SendPolicy
 from bot.alerts.watcher import AlertPolicy
 from bot.platforms.base import PermanentError
 from bot.storage.models import Delivery, DeliveryState
-from tests.alerts.conftest import Alerting, free_port
+from tests.alerts.conftest import Alerting
 from tests.factories import queue, spec
 from tests.fakes import FakePlatform
+from tests.support.alerting import free_port
 
 # Sent at once (no grouping wait), and a webhook attempt may hang for a whole second.
 AT_ONCE = AlertPolicy(
