@@ -8,6 +8,7 @@ host and whether a secret is set, never the values; a blank field keeps what is 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -101,6 +102,18 @@ async def settings_list(request: Request) -> Response:
     )
 
 
+@dataclass(frozen=True)
+class CampaignRef:
+    """What the pages show of a campaign, kept after its session has closed."""
+
+    slug: str
+    title: str
+
+    @classmethod
+    def of(cls, campaign: Campaign) -> CampaignRef:
+        return cls(campaign.slug, campaign.title or campaign.slug)
+
+
 def _campaign(session: Session, slug: str) -> Campaign:
     found = session.scalar(select(Campaign).where(Campaign.slug == slug))
     if found is None:
@@ -109,7 +122,7 @@ def _campaign(session: Session, slug: str) -> Campaign:
 
 
 def _form_context(
-    campaign: Campaign, view: ChannelView, errors: dict[str, str], emails_text: str | None = None
+    campaign: CampaignRef, view: ChannelView, errors: dict[str, str], emails_text: str | None = None
 ) -> dict[str, Any]:
     return {
         "campaign": campaign,
@@ -124,10 +137,10 @@ def _form_context(
 async def settings_page(request: Request) -> Response:
     slug = request.path_params["slug"]
 
-    def load() -> tuple[Campaign, ChannelView]:
+    def load() -> tuple[CampaignRef, ChannelView]:
         with runtime_of(request).sessions() as session:
             campaign = _campaign(session, slug)
-            return campaign, channel_settings.read(session, campaign.id)
+            return CampaignRef.of(campaign), channel_settings.read(session, campaign.id)
 
     campaign, view = await run_in_threadpool(load)
     return render(request, "alerts_edit.html", _form_context(campaign, view, {}))
@@ -139,9 +152,10 @@ async def settings_save(request: Request) -> Response:
     actor = user_of(request).email
     runtime = runtime_of(request)
 
-    def save() -> tuple[Campaign, ChannelView, dict[str, str]]:
+    def save() -> tuple[CampaignRef, ChannelView, dict[str, str]]:
         with runtime.sessions() as session:
             campaign = _campaign(session, slug)
+            ref = CampaignRef.of(campaign)
             before = channel_settings.read(session, campaign.id)
             errors: dict[str, str] = {}
             try:
@@ -163,11 +177,11 @@ async def settings_save(request: Request) -> Response:
             except ChannelSettingsError as exc:
                 session.rollback()
                 errors[exc.field] = exc.message
-                return campaign, before, errors
+                return ref, before, errors
             except ValueError as exc:
                 session.rollback()
                 errors["webhook_format"] = str(exc)
-                return campaign, before, errors
+                return ref, before, errors
             audit.record(
                 session,
                 actor=actor,
@@ -177,7 +191,7 @@ async def settings_save(request: Request) -> Response:
                 after=view.as_dict(),
             )
             session.commit()
-            return campaign, view, {}
+            return ref, view, {}
 
     try:
         campaign, view, errors = await run_in_threadpool(save)
@@ -191,7 +205,7 @@ async def settings_save(request: Request) -> Response:
     if errors:
         context = _form_context(campaign, view, errors, emails_text=form["emails"])
         return render(request, "alerts_edit.html", context, status=400)
-    flash(request, f"Alert settings for {campaign.title or campaign.slug} saved.")
+    flash(request, f"Alert settings for {campaign.title} saved.")
     return see_other(f"/console/alerts/settings/{slug}")
 
 
