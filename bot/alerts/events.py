@@ -40,7 +40,7 @@ KIND_LABELS = {
     AlertKind.DELIVERY_MISSED: "a post was missed",
     AlertKind.ACCOUNT_NEEDS_RECONNECT: "an account needs reconnecting",
     AlertKind.APPROVAL_WAITING: "an approval is waiting near its time",
-    AlertKind.DAEMON_STOPPED: "the daemon stopped",
+    AlertKind.DAEMON_STOPPED: "the scheduler (daemon) stopped",
     AlertKind.RELEASE_FINISHED: "a pledge release finished",
     AlertKind.TEST: "test alert",
 }
