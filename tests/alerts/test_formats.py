@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -209,3 +212,22 @@ def test_events_are_parsed_by_name_and_an_unknown_one_is_named():
     with pytest.raises(ChannelSettingsError) as caught:
         channel_settings.parse_events(["failures"])
     assert "unknown alert event 'failures'" in caught.value.message
+
+
+def test_the_verification_snippet_in_the_docs_accepts_a_real_request_and_refuses_a_forgery():
+    docs = (Path(__file__).parents[2] / "docs" / "alerts.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", docs, flags=re.S)
+    assert snippet, "docs/alerts.md has no Python snippet"
+    scope: dict[str, object] = {}
+    exec(snippet.group(1), scope)  # noqa: S102 - our own documentation
+    docs_verify = scope["verify"]
+    request = build(
+        "https://hooks.example/x",
+        WebhookFormat.CLARION,
+        "a-signing-secret-16",
+        message(),
+        timestamp=int(time.time()),
+        send_id=1,
+    )
+    assert docs_verify("a-signing-secret-16", request.headers, request.body)  # type: ignore[operator]
+    assert not docs_verify("a-signing-secret-16", request.headers, request.body + b"x")  # type: ignore[operator]
