@@ -18,6 +18,7 @@ from bot.cli.posts import posts
 from bot.cli.release import release
 from bot.cli.report import report
 from bot.cli.schedules import apply
+from bot.cli.users import users
 from bot.cli.web import web
 
 
@@ -81,6 +82,7 @@ for command in (
     release,
     run,
     web,
+    users,
     LazySandbox(),
 ):
     main.add_command(command)

@@ -20,6 +20,7 @@ from bot.campaigns.schedules.files import discover, load_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.posts import print_report
+from bot.cli.users import console_banner
 from bot.delivery.daemon import Daemon
 from bot.delivery.sweeps import Missed
 from bot.engagement.plan import clock_note, on_clock
@@ -153,6 +154,8 @@ def _serve_web(runtime: Runtime, stack: contextlib.ExitStack) -> None:
         )
         return
     click.echo(f"campaign pages: {runtime.settings.web_base_url}/c/<campaign>")
+    for line in console_banner(runtime):
+        click.echo(line)
 
 
 @click.command("run")

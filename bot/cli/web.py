@@ -9,6 +9,7 @@ import threading
 import click
 
 from bot.cli.context import AppContext, pass_app
+from bot.cli.users import console_banner
 from bot.settings import ConfigError
 
 
@@ -51,6 +52,8 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
             f"campaign pages on {address}/c/<campaign> (public address: "
             f"{settings.web_base_url}); stop with Ctrl-C"
         )
+        for line in console_banner(runtime):
+            click.echo(line)
         while not stop.wait(1.0):
             pass
         click.echo("stopping the campaign pages")

@@ -17,7 +17,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.console import alerts, attention, auth
+from bot.console import alerts, attention, audit, auth, people
 from bot.console.pages import (
     Console,
     NavItem,
@@ -31,7 +31,7 @@ from bot.console.routing import ConsoleRoute, route
 from bot.runtime.wiring import Runtime
 from bot.web.security import RateLimiter
 
-AREAS: list[ModuleType] = [auth, attention, alerts]
+AREAS: list[ModuleType] = [auth, attention, people, audit, alerts]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
     "Calendar",
@@ -121,6 +121,7 @@ def console_mount(runtime: Runtime) -> BaseRoute:
         address_limiter=RateLimiter(
             runtime.settings.console_address_attempts, ADDRESS_WINDOW_SECONDS
         ),
+        unknown_emails=RateLimiter(max(1, lock_policy.failures - 1), lock_policy.minutes * 60.0),
         secure_cookies=runtime.settings.web_base_url.startswith("https://"),
         nav=nav_items(),
         attention=attention.items,

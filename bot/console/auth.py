@@ -11,7 +11,7 @@ GET/POST /console/account/2fa        set up (or see) the second factor
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -91,7 +91,7 @@ async def sign_in(request: Request) -> Response:
         return render(request, "sign_in.html", context, status=400)
     now = now_of(request)
 
-    def attempt() -> tuple[SignIn, str | None, datetime | None]:
+    def attempt() -> tuple[SignIn, str | None, datetime | None, bool]:
         with console.runtime.sessions() as session:
             result = users.authenticate(session, email, password, now=now, lock=console.lock_policy)
             secret = None
@@ -103,9 +103,14 @@ async def sign_in(request: Request) -> Response:
                 if not pending:
                     users.signed_in(session, result.user, now)
             session.commit()
-            return result.outcome, secret, result.locked_until
+            return result.outcome, secret, result.locked_until, result.user is not None
 
-    outcome, secret, locked_until = await run_in_threadpool(attempt)
+    outcome, secret, locked_until, known = await run_in_threadpool(attempt)
+    if not known:
+        # An unknown email locks like a real one, so the answers never tell them apart.
+        wait = console.unknown_emails.hit(email.lower())
+        if wait is not None:
+            outcome, locked_until = SignIn.LOCKED, now + timedelta(seconds=wait)
     if outcome is SignIn.LOCKED and locked_until is not None:
         context["error"] = (
             "Too many wrong passwords for this account. Try again after "

@@ -81,6 +81,8 @@ class Console:
     sessions_policy: users.SessionPolicy
     lock_policy: users.LockPolicy
     address_limiter: RateLimiter
+    # Wrong passwords for emails that have no account, counted like an account's lock.
+    unknown_emails: RateLimiter
     secure_cookies: bool
     nav: list[NavItem] = field(default_factory=list)
     # The "needs attention" lines for a signed-in person (bot.console.attention).

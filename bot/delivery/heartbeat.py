@@ -11,8 +11,9 @@ from __future__ import annotations
 import logging
 import threading
 from datetime import datetime, timedelta
+from weakref import WeakKeyDictionary
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,7 +22,9 @@ from bot.storage.models import DaemonHeartbeat
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=15)
-_last: dict[str, datetime] = {}
+KEEP = timedelta(days=1)
+# The last beat written, per database (sessionmaker) and daemon.
+_last: WeakKeyDictionary[sessionmaker[Session], dict[str, datetime]] = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
@@ -30,22 +33,25 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
 
     A failed write is logged and forgotten: a heartbeat must never stop the daemon."""
     with _lock:
-        last = _last.get(holder)
+        beats = _last.setdefault(sessions, {})
+        last = beats.get(holder)
         if last is not None and now - last < EVERY:
             return False
-        _last[holder] = now
+        beats[holder] = now
     try:
         with sessions() as session:
             done = session.execute(
                 update(DaemonHeartbeat).where(DaemonHeartbeat.holder == holder).values(beat_at=now)
             )
             if getattr(done, "rowcount", 0) == 0:
+                # A new daemon: forget those gone for a day (one row per start otherwise).
+                session.execute(delete(DaemonHeartbeat).where(DaemonHeartbeat.beat_at < now - KEEP))
                 session.add(DaemonHeartbeat(holder=holder, started_at=now, beat_at=now))
             session.commit()
     except SQLAlchemyError:
         logger.warning("could not write the daemon's heartbeat; trying again next poll")
         with _lock:
-            _last.pop(holder, None)
+            _last.get(sessions, {}).pop(holder, None)
         return False
     return True
 

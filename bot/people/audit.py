@@ -109,6 +109,15 @@ def describe(values: dict[str, Any] | None) -> str:
     return ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
 
 
+def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tuple[str, str]:
+    """(before, after) as text, keeping only what changed when both are given."""
+    if before and after:
+        keys = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        before = {k: v for k, v in before.items() if k in keys}
+        after = {k: v for k, v in after.items() if k in keys}
+    return describe(before), describe(after)
+
+
 def safe_cell(value: str) -> str:
     """A cell a spreadsheet shows as text, never runs as a formula."""
     return "'" + value if value.startswith(FORMULA_STARTS) else value

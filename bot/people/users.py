@@ -63,6 +63,23 @@ class SignIn(StrEnum):
     LOCKED = "locked"  # too many failures: try again after ``locked_until``
 
 
+class UserState(StrEnum):
+    INVITED = "invited"  # has not set a password yet
+    ACTIVE = "active"
+    LOCKED = "locked"  # too many wrong passwords, for a while
+    DISABLED = "disabled"
+
+
+def state_of(user: User, now: datetime) -> UserState:
+    if user.disabled_at is not None:
+        return UserState.DISABLED
+    if user.password_hash is None:
+        return UserState.INVITED
+    if user.locked_until is not None and user.locked_until > now:
+        return UserState.LOCKED
+    return UserState.ACTIVE
+
+
 @dataclass(frozen=True)
 class LockPolicy:
     failures: int = 5
@@ -300,6 +317,28 @@ def accept_link(session: Session, secret: str, *, password: str, name: str, now:
         at=now,
     )
     return user
+
+
+FIRST_ADMIN = "admin@localhost"
+
+
+def first_admin_invite(
+    session: Session, *, actor: str, now: datetime, lifetime: timedelta = DEFAULT_LINK_LIFETIME
+) -> Link | None:
+    """On a database with no console users at all, an admin invite for
+    ``admin@localhost`` (they change nothing but their name and password); None when
+    anyone has been added already, so the link is made and printed once."""
+    if count(session):
+        return None
+    return invite(
+        session,
+        email=FIRST_ADMIN,
+        role=Role.ADMIN,
+        name="Admin",
+        actor=actor,
+        now=now,
+        lifetime=lifetime,
+    )
 
 
 # -- signing in --------------------------------------------------------------------------

@@ -45,12 +45,17 @@ class Refused(Exception):
         self.retry_after = retry_after
 
 
+# Paths whose next segment is a secret (withdraw links, console invite and reset links).
+SECRET_PREFIXES = ("/w/", "/console/invite/", "/console/reset/")
+
+
 def loggable_path(request: Request) -> str:
-    """The request path with a withdraw link's secret replaced: logs never hold it."""
+    """The request path with a link's secret replaced: logs never hold it."""
     path = request.url.path
-    if path.startswith("/w/"):
-        _, _, rest = path[3:].partition("/")
-        return "/w/…" + (f"/{rest}" if rest else "")
+    for prefix in SECRET_PREFIXES:
+        if path.startswith(prefix):
+            _, _, rest = path[len(prefix) :].partition("/")
+            return prefix + "…" + (f"/{rest}" if rest else "")
     return path
 
 

@@ -14,13 +14,16 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
+from bot.cli import main
 from bot.console.roles import Role
 from bot.people import users
 from bot.runtime.wiring import Runtime
@@ -143,3 +146,29 @@ def console(
 @pytest.fixture(name="form_token")
 def form_token_fixture() -> Callable[[TestClient, str], str]:
     return form_token
+
+
+@dataclass
+class UsersCli:
+    """`python main.py ...` through click's runner, on its own database."""
+
+    config: Path
+    runner: CliRunner
+
+    def __call__(self, *args: str) -> Result:
+        return self.runner.invoke(main, ["--config", str(self.config), *args])
+
+    def runtime(self) -> Runtime:
+        from bot.cli.context import AppContext
+
+        return AppContext(self.config).runtime
+
+
+@pytest.fixture
+def users_cli(tmp_path: Path, empty_database: str) -> UsersCli:
+    config = tmp_path / "config.env"
+    config.write_text(
+        f"DATABASE_URL={empty_database}\nTOKEN_ENCRYPTION_KEYS={generate_key()}\n"
+        "WEB_BASE_URL=https://clarion.example.org\n"
+    )
+    return UsersCli(config, CliRunner(env={"DATABASE_URL": None, "WEB_BASE_URL": None}))
