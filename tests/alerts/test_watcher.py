@@ -20,14 +20,17 @@ from bot.storage.models import (
     AccountStatus,
     Alert,
     AlertChannels,
+    AlertEvent,
     AlertSend,
     DaemonHeartbeat,
     Delivery,
     DeliveryState,
     PledgeCampaign,
     PledgeCampaignState,
+    Post,
 )
 from tests.alerts.conftest import Alerting
+from tests.factories import queue, spec
 from tests.support.alerting import HOOK_TOKEN, SECRET
 
 
@@ -327,3 +330,53 @@ def test_two_watchers_at_once_send_each_alert_once(alerting):
     with alerting.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Delivery)) == 3
         assert session.scalar(select(Alert.count)) == 3
+
+
+def test_a_send_whose_sender_died_mid_call_is_tried_again_after_the_stale_time(alerting):
+    watcher = alerting.start()
+    alerting.fail(1)
+    watcher.check()
+    alerting.clock.advance(21)
+    watcher.check()
+    with alerting.sessions() as session:  # claimed by a sender that then died
+        session.execute(
+            update(AlertSend).values(state=SendState.SENDING.value, claimed_at=alerting.clock())
+        )
+        session.commit()
+    watcher.send()
+    assert alerting.receiver.calls == []  # a live sender may still be on it
+    alerting.clock.advance(61)
+    watcher.send()
+    assert len(alerting.receiver.calls) == 1 and len(alerting.smtp.messages) == 1
+
+
+def test_approval_alerts_wait_for_approvals_to_exist():
+    from bot.alerts.detection import ApprovalsWaiting, detectors
+    from bot.storage.models import PostState
+
+    found = detectors(heartbeat_stale=timedelta(minutes=2), approval_lead=timedelta(hours=1))
+    has_state = hasattr(PostState, "AWAITING_APPROVAL")
+    assert any(isinstance(d, ApprovalsWaiting) for d in found) is has_state
+
+
+def test_a_post_awaiting_approval_near_its_time_is_reported_once_without_its_text(alerting):
+    from bot.alerts.detection import ApprovalsWaiting, detect
+
+    alerting.prepare()
+    queue(
+        alerting.sessions,
+        spec("Embargoed: ballot result", at=alerting.clock() + timedelta(minutes=30)),
+        spec("Not yet", at=alerting.clock() + timedelta(hours=3)),
+    )
+    with alerting.sessions() as session:
+        # The state two-person approval gives a post; the detector is handed its name.
+        session.execute(update(Post).values(state="awaiting_approval"))
+        session.commit()
+    approvals = ApprovalsWaiting("awaiting_approval", timedelta(hours=1))
+    with alerting.sessions() as session:
+        detect(session, [approvals], alerting.clock(), timedelta(minutes=10))
+        detect(session, [approvals], alerting.clock(), timedelta(minutes=10))
+        events = session.scalars(select(AlertEvent)).all()
+    assert len(events) == 1
+    assert events[0].kind == AlertKind.APPROVAL_WAITING
+    assert "Embargoed" not in events[0].detail and "is due" in events[0].detail
