@@ -38,7 +38,9 @@ class SendPolicy:
     timeout: float = 5.0  # one attempt; a receiver that hangs costs at most this
     backoff: tuple[float, ...] = (10.0, 60.0, 300.0)  # waits between attempts
     stale_after: float = 120.0  # a claim older than this had its sender die
-    batch: int = 50
+    # At most two attempts per worker per round: a round with every receiver hanging ends
+    # within two timeouts, so stopping the daemon never waits on it for long.
+    batch: int = 8
     workers: int = 4  # a hanging webhook does not hold up another campaign's email
 
     @property
