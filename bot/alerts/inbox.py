@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.alerts.events import SendState
@@ -90,6 +90,8 @@ def _item(alert: Alert) -> InboxItem:
 
 
 def recent(session: Session, *, campaign: str | None = None, limit: int = 50) -> list[InboxItem]:
+    """The newest alerts; for one campaign, its own and those for every campaign (the
+    daemon stopped, the organisation's own account needs reconnecting)."""
     query = (
         select(Alert)
         .options(selectinload(Alert.sends), selectinload(Alert.campaign))
@@ -97,8 +99,8 @@ def recent(session: Session, *, campaign: str | None = None, limit: int = 50) ->
         .limit(limit)
     )
     if campaign:
-        query = query.join(Campaign, Campaign.id == Alert.campaign_id).where(
-            Campaign.slug == campaign
+        query = query.outerjoin(Campaign, Campaign.id == Alert.campaign_id).where(
+            or_(Campaign.slug == campaign, Alert.campaign_id.is_(None))
         )
     return [_item(a) for a in session.scalars(query)]
 

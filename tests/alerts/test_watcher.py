@@ -380,3 +380,17 @@ def test_a_post_awaiting_approval_near_its_time_is_reported_once_without_its_tex
     assert len(events) == 1
     assert events[0].kind == AlertKind.APPROVAL_WAITING
     assert "Embargoed" not in events[0].detail and "is due" in events[0].detail
+
+
+def test_a_campaign_s_inbox_also_shows_alerts_for_every_campaign(alerting):
+    watcher = alerting.start()
+    with alerting.sessions() as session:
+        beat = alerting.clock() - timedelta(minutes=5)
+        session.add(DaemonHeartbeat(holder="host:1", started_at=beat, beat_at=beat))
+        session.commit()
+    settle(alerting, watcher)
+    settle(alerting, watcher)
+    with alerting.sessions() as session:
+        shown = [i.kind for i in inbox.recent(session, campaign="demo")]
+        other = [i.kind for i in inbox.recent(session, campaign="another")]
+    assert shown == other == ["daemon_stopped"]
