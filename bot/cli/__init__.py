@@ -8,6 +8,7 @@ import click
 
 from bot.cli.accounts import accounts
 from bot.cli.admin import config_group, init, keys
+from bot.cli.alerts import alerts
 from bot.cli.backup import backup, restore
 from bot.cli.context import AppContext
 from bot.cli.daemon import run
@@ -76,6 +77,7 @@ for command in (
     schedules,
     deliveries,
     accounts,
+    alerts,
     engagement,
     report,
     pledges,

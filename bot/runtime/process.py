@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from bot.alerts.watcher import periodic as alert_jobs
 from bot.campaigns.accounts import sync_config_accounts
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.schedules.files import discover, load_files
@@ -286,7 +287,7 @@ def _daemon(runtime: Runtime, lock: DaemonLock, options: ProcessOptions) -> Daem
         stale_after=settings.http_timeout_seconds + 60,
         # Engagement snapshots in their own thread: a slow read never delays a post.
         # Pledge campaigns: releases when due (every second) and readiness checks.
-        periodic=[engagement_job(runtime), *pledge_jobs(runtime)],
+        periodic=[engagement_job(runtime), *pledge_jobs(runtime), *alert_jobs(runtime)],
     )
 
 

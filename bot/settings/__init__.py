@@ -94,6 +94,11 @@ class Settings:
     smtp_password: Secret
     smtp_starttls: str
     mail_from: str
+    alerts_check_seconds: float
+    alerts_group_quiet_seconds: float
+    alerts_group_max_seconds: float
+    alerts_daemon_stale_seconds: float
+    alerts_approval_lead_minutes: int
     engagement_offsets: tuple[tuple[str, int], ...]
     engagement_poll_seconds: float
     engagement_concurrency: int

@@ -447,6 +447,43 @@ SETTINGS: tuple[Setting, ...] = (
         section="Security",
     ),
     Setting(
+        name="ALERTS_CHECK_SECONDS",
+        default="10",
+        parse=parse_float_at_least(1.0),
+        help="How often the alert watcher reads the database for failed or missed posts, accounts "
+        "to reconnect, finished releases and a stopped daemon (it never slows posting)",
+        section="Alerts",
+    ),
+    Setting(
+        name="ALERTS_GROUP_QUIET_SECONDS",
+        default="20",
+        parse=parse_float_at_least(0.0),
+        help="Alerts of one kind for one campaign are grouped into one message, sent once no new "
+        "one has come for this long",
+        section="Alerts",
+    ),
+    Setting(
+        name="ALERTS_GROUP_MAX_SECONDS",
+        default="40",
+        parse=parse_float_at_least(0.0),
+        help="…or once the group's first alert is this old, whichever comes first",
+        section="Alerts",
+    ),
+    Setting(
+        name="ALERTS_DAEMON_STALE_SECONDS",
+        default="120",
+        parse=parse_float_at_least(10.0),
+        help="Alert that the daemon has stopped when its last heartbeat is older than this",
+        section="Alerts",
+    ),
+    Setting(
+        name="ALERTS_APPROVAL_LEAD_MINUTES",
+        default="60",
+        parse=parse_int_at_least(1),
+        help="Alert when a post still awaiting approval is due within this many minutes",
+        section="Alerts",
+    ),
+    Setting(
         name="LOG_LEVEL",
         default="INFO",
         parse=parse_choice("debug", "info", "warning", "error"),

@@ -485,3 +485,105 @@ class DaemonHeartbeat(Base):
     holder: Mapped[str] = mapped_column(String(100), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class AlertChannels(Base):
+    """Where a campaign's alerts go (bot.alerts): which event kinds, which email
+    addresses, one webhook. ``webhook_url`` and ``webhook_secret`` are sealed by the vault
+    (a Slack or Discord URL is itself a credential); ``webhook_host`` is what may be shown.
+    """
+
+    __tablename__ = "alert_channels"
+
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"), primary_key=True)
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    emails: Mapped[list[str]] = mapped_column(JSON, default=list)
+    webhook_url: Mapped[str] = mapped_column(Text, default="")
+    webhook_host: Mapped[str] = mapped_column(String(300), default="")
+    webhook_format: Mapped[str] = mapped_column(String(20), default="clarion")
+    webhook_secret: Mapped[str] = mapped_column(Text, default="")
+    updated_by: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class AlertCursor(Base):
+    """How far one alert detector has read: it scans from ``scanned_at`` (less a margin
+    for late commits) and never before ``started_at``, when alerts were first watched."""
+
+    __tablename__ = "alert_cursors"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    scanned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class AlertEvent(Base):
+    """One thing worth telling someone about, seen once (``key`` is unique), waiting to be
+    grouped into an alert (``alert_id`` NULL) or part of one. ``subject_id`` is the row it
+    is about (delivery, account, post, pledge campaign); ``resolved_at`` closes an ongoing
+    condition (an account reconnected) so that a new episode alerts again."""
+
+    __tablename__ = "alert_events"
+    __table_args__ = (
+        Index("ix_alert_events_subject", "kind", "subject_id"),
+        Index("ix_alert_events_alert", "alert_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), nullable=True)
+    subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    platform: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    detail: Mapped[str] = mapped_column(Text, default="")
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    alert_id: Mapped[int | None] = mapped_column(ForeignKey("alerts.id"), nullable=True)
+
+
+class Alert(Base):
+    """One message in the inbox: ``count`` events of one kind for one campaign (NULL:
+    the whole installation, e.g. the daemon stopped), grouped."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id"), nullable=True)
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    title: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    link: Mapped[str] = mapped_column(Text, default="")
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    campaign: Mapped[Campaign | None] = relationship()
+    sends: Mapped[list[AlertSend]] = relationship(back_populates="alert", order_by="AlertSend.id")
+
+
+class AlertSend(Base):
+    """One alert to one channel (a campaign's email addresses, or its webhook). Written
+    ``pending`` before any network call; ``sending`` while claimed; then ``sent`` or, after
+    the last attempt, ``undelivered`` with the reason (never the URL or the server's reply).
+    """
+
+    __tablename__ = "alert_sends"
+    __table_args__ = (Index("ix_alert_sends_state_next", "state", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"))
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    channel: Mapped[str] = mapped_column(String(20))
+    target: Mapped[str] = mapped_column(Text, default="")  # the addresses, or the host
+    state: Mapped[str] = mapped_column(String(20))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    alert: Mapped[Alert] = relationship(back_populates="sends")

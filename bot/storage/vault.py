@@ -59,6 +59,19 @@ class Vault:
             token=payload["token"], secret=payload["secret"], platform_user_id=payload["uid"]
         )
 
+    def seal_text(self, text: str) -> str:
+        """Seal a secret that is not an account token (a webhook URL or signing secret)."""
+        return self._fernet.encrypt(text.encode()).decode()
+
+    def open_text(self, ciphertext: str) -> str:
+        try:
+            return self._fernet.decrypt(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise VaultError(
+                "a stored secret cannot be decrypted with TOKEN_ENCRYPTION_KEYS; was a key "
+                "removed? Put the old key back after the new one"
+            ) from None
+
     def fingerprint(self, token: str) -> str:
         """A stable, keyed digest of a token: equal tokens, equal fingerprints; the token
         cannot be recovered from it."""
