@@ -36,7 +36,7 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.group_commit import GroupCommit, _Write
 from bot.delivery.ledger import Ledger
 from bot.delivery.statements import SENT
-from bot.platforms.async_http import async_session
+from bot.platforms.http import async_session
 from bot.platforms.base import Credentials, Published, TransientError
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.x import XPlatform

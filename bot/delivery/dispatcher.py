@@ -29,7 +29,7 @@ from datetime import datetime
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.ledger import Job, Ledger
-from bot.platforms.async_http import async_session
+from bot.platforms.http import async_session
 from bot.platforms.base import AsyncPublisher, Platform
 from bot.storage.models import utcnow
 

@@ -60,7 +60,7 @@ def test_a_deleted_x_post_is_marked_deleted_and_never_polled_again(world: World)
     account = world.x_account()
     kept, gone = world.send(world.post(), account), world.send(world.post(), account)
     x = world.platforms["x"]
-    x._client(world.creds[account]).delete_tweet(
+    x.user_client(world.creds[account]).delete_tweet(
         delivery(world, gone).platform_ids[0], user_auth=True
     )
     poller = world.poller()
