@@ -36,9 +36,9 @@ from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.group_commit import GroupCommit, _Write
 from bot.delivery.ledger import Ledger
 from bot.delivery.statements import SENT
-from bot.platforms.http import async_session
 from bot.platforms.base import Credentials, Published, TransientError
 from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import async_session
 from bot.platforms.x import XPlatform
 from bot.storage.models import Delivery, DeliveryState
 from tests.factories import add_account, queue, spec

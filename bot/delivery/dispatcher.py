@@ -29,8 +29,8 @@ from datetime import datetime
 
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.ledger import Job, Ledger
-from bot.platforms.http import async_session
 from bot.platforms.base import AsyncPublisher, Platform
+from bot.platforms.http import async_session
 from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
