@@ -9,7 +9,7 @@ Posts (and posts Facebook holds for later) are built and read by
 (``http.carry_out``), the same call the burst path (``async_publish``) makes on aiohttp.
 For the rest facebook-sdk is a shell around our own request: it builds paths
 (``get_connections``, ``get_object``), the login dialog URL and the token exchange calls,
-while its ``GraphAPI.request`` is replaced (``_GraphAPI.request``) because it never looks
+while its ``GraphAPI.request`` is replaced (``CheckedGraphAPI.request``) because it never looks
 at the HTTP status, raises KeyError when there is no content-type and an unhelpful
 GraphAPIError on non-JSON bodies; ours sends the same request through the same session
 and classifies the status and body once (``GRAPH_ERROR_TABLE``, ``errors``).
@@ -72,7 +72,7 @@ def _parse_body(response: requests.Response) -> Any:
 _SECRET_PARAMS = frozenset({"access_token", "client_secret", "fb_exchange_token", "code"})
 
 
-class _GraphAPI(facebook.GraphAPI):
+class CheckedGraphAPI(facebook.GraphAPI):
     """facebook-sdk's GraphAPI with a ``request`` that checks the status and body."""
 
     def request(
@@ -155,11 +155,12 @@ class FacebookPlatform:
             self._routes[WWW_FACEBOOK_ORIGIN] = www_base_url
         self.session = session_for(self._routes or None, pool_size=pool_size, timeout=timeout)
 
-    def _graph(self, token: str | None = None) -> _GraphAPI:
+    def graph_client(self, token: str | None = None) -> CheckedGraphAPI:
+        """facebook-sdk's client for ``token`` (or none), on the adapter's session."""
         # Cheap (no I/O); built per call so no token is shared between threads.
         # facebook-sdk's constructor only accepts versions up to "3.1", so the version
         # is set on the object afterwards (facebook/__init__.py, GraphAPI.__init__).
-        graph = _GraphAPI(access_token=token, timeout=self._timeout, session=self.session)
+        graph = CheckedGraphAPI(access_token=token, timeout=self._timeout, session=self.session)
         graph.version = self.graph_version
         return graph
 
@@ -200,7 +201,7 @@ class FacebookPlatform:
         """GET /{page-id}/feed since ``since``; then the Page's scheduled posts, since a
         post held by Facebook (``publish_at``) is not in the feed until it goes out.
         (The link travels beside the message on Facebook, so only the message is compared.)"""
-        graph = self._graph(creds.token)
+        graph = self.graph_client(creds.token)
         found = self._search(graph, creds, "feed", text, {"since": str(int(since.timestamp()))})
         if found is not None:
             return found
@@ -214,7 +215,7 @@ class FacebookPlatform:
 
     @staticmethod
     def _search(
-        graph: _GraphAPI, creds: Credentials, edge: str, text: str, extra: dict[str, str]
+        graph: CheckedGraphAPI, creds: Credentials, edge: str, text: str, extra: dict[str, str]
     ) -> Published | None:
         wanted = _normalise(text)
         page_id = creds.platform_user_id
@@ -245,7 +246,7 @@ class FacebookPlatform:
 
     def verify(self, creds: Credentials) -> AccountInfo:
         page_id = creds.platform_user_id or "me"
-        data = self._graph(creds.token).get_object(
+        data = self.graph_client(creds.token).get_object(
             page_id, fields="id,name,followers_count,fan_count"
         )
         if not isinstance(data, dict) or not data.get("id"):
@@ -262,17 +263,19 @@ class FacebookPlatform:
 
     def login_url(self, app_id: str, redirect_uri: str, state: str, scopes: list[str]) -> str:
         """The Facebook Login dialog URL (www.facebook.com/vNN/dialog/oauth?...)."""
-        url = self._graph().get_auth_url(app_id, redirect_uri, perms=scopes, state=state)
+        url = self.graph_client().get_auth_url(app_id, redirect_uri, perms=scopes, state=state)
         return reroute_url(str(url), self._routes)
 
     def exchange_code(self, app_id: str, app_secret: str, redirect_uri: str, code: str) -> str:
         """The user access token for the ``code`` the dialog redirected back with."""
-        result = self._graph().get_access_token_from_code(code, redirect_uri, app_id, app_secret)
+        result = self.graph_client().get_access_token_from_code(
+            code, redirect_uri, app_id, app_secret
+        )
         return _token_from(result, "code exchange")
 
     def long_lived(self, app_id: str, app_secret: str, token: str) -> str:
         """A long-lived (about 60 days) user token for a short-lived one."""
-        result = self._graph(token).extend_access_token(app_id, app_secret)
+        result = self.graph_client(token).extend_access_token(app_id, app_secret)
         return _token_from(result, "token extension")
 
     def pages(self, user_token: str) -> list[dict[str, Any]]:
@@ -280,7 +283,7 @@ class FacebookPlatform:
 
         A Page token obtained from a long-lived user token does not expire.
         """
-        result = self._graph(user_token).get_connections(
+        result = self.graph_client(user_token).get_connections(
             "me", "accounts", fields="id,name,access_token,tasks,followers_count", limit="100"
         )
         data = result.get("data") if isinstance(result, dict) else None

@@ -16,6 +16,7 @@ import html
 import json
 import re
 import unicodedata
+from datetime import datetime
 from functools import partial
 
 from bot.campaigns import text_rules
@@ -121,7 +122,7 @@ def publish_call(
     *,
     link: str | None = None,
     reply_to: str | None = None,
-    publish_at: object | None = None,
+    publish_at: datetime | None = None,
     username: str | None = None,
     nonce: str | None = None,
     timestamp: str | None = None,
