@@ -25,6 +25,7 @@ from bot.console import (
     calendar,
     compose,
     people,
+    pledges,
     posts,
     schedules,
 )
@@ -51,6 +52,7 @@ AREAS: list[ModuleType] = [
     compose,
     accounts,
     schedules,
+    pledges,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
