@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from bot.delivery.daemon import Daemon
 from bot.delivery.deliverer import Deliverer
@@ -18,7 +21,15 @@ from bot.pledges.release import ReleaseStatus, status
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxAdmin, SandboxHandle
 from bot.settings import load_settings
-from bot.storage.models import GoalPolicy
+from bot.storage.models import (
+    Account,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    GoalPolicy,
+    Pledge,
+    PledgeCampaign,
+)
 from bot.storage.vault import generate_key
 from tests.support.pledges import make_campaign
 
@@ -168,3 +179,135 @@ def posts_by_account(sandbox: SandboxHandle) -> dict[str, list[str]]:
         str(account["id"]): [p["text"] for p in account["posts"]]
         for account in sandbox.admin.timeline()
     }
+
+
+def seeded_campaign(
+    runtime: Runtime,
+    admin: SandboxAdmin,
+    *,
+    x: int,
+    facebook: int,
+    release_in: float,
+    window: int,
+    slug: str = "fujitsu",
+) -> tuple[Release, set[str]]:
+    """Like ``pledged_campaign`` but quick at thousands: the sandbox's accounts are made in
+    one seeding call per platform (each with one old post, whose ids are returned so that
+    checks can leave them out), then pledged through add_pledge. The release is spread
+    over ``window`` minutes."""
+    made: list[tuple[str, dict[str, Any]]] = []
+    old_posts: set[str] = set()
+    for platform, count in (("x", x), ("facebook", facebook)):
+        if count:
+            answer = admin._call(  # noqa: SLF001 - the admin API's seeding route
+                "POST",
+                "/seed",
+                json={"platform": platform, "accounts": count, "posts_per_account": 1},
+            )
+            for account in answer["accounts"]:
+                made.append((platform, account))
+                old_posts.update(str(i) for i in account["post_ids"])
+    with runtime.sessions() as s:
+        make_campaign(
+            s,
+            slug,
+            goal=1,
+            policy=GoalPolicy.ALL_OR_NOTHING,
+            window=window,
+            variants=["Reinstate the Fujitsu reps", "Solidarity with the Fujitsu reps"],
+            release_at=datetime.now(UTC) + timedelta(days=1),
+        )
+    run = Release(runtime, admin, slug)
+    now = datetime.now(UTC)
+    with runtime.sessions() as s:
+        pc = find_campaign(s, slug)
+        assert pc is not None
+        for platform, account in made:
+            if platform == "x":
+                sup = Supporter(
+                    "x",
+                    str(account["id"]),
+                    account["username"],
+                    account["access_token"],
+                    account["access_token_secret"],
+                )
+            else:
+                sup = Supporter(
+                    "facebook", str(account["id"]), account["name"], account["page_token"], ""
+                )
+            sup.receipt = add_pledge(
+                s,
+                runtime.vault,
+                pc,
+                sup.platform,
+                Credentials(sup.token, sup.secret, sup.user_id),
+                AccountInfo(sup.user_id, sup.handle, sup.handle, 10),
+                now=now,
+            )
+            run.supporters.append(sup)
+        pc.release_at = datetime.now(UTC) + timedelta(seconds=release_in)
+        s.commit()
+    return run, old_posts
+
+
+@contextmanager
+def daemon_running(runtime: Runtime) -> Iterator[Daemon]:
+    """The real daemon (dispatcher, ledger, the pledge release job) in this process."""
+    s = runtime.settings
+    daemon = Daemon(
+        short_checks(runtime.deliverer()),
+        runtime.ledger(),
+        runtime.lock(),
+        poll_interval=s.poll_interval_seconds,
+        concurrency=s.delivery_concurrency,
+        periodic=[job for job in periodic(runtime) if job[0] == "pledge-releases"],
+    )
+    daemon.start()
+    try:
+        yield daemon
+    finally:
+        daemon.stop()
+
+
+def wait_for(run: Release, test: Callable[[ReleaseStatus], bool], timeout: float) -> ReleaseStatus:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        st = run.status()
+        if test(st):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"not reached in {timeout} s: {run.status()}")
+
+
+def ledger_against_sandbox(run: Release, sandbox: SandboxHandle, old_posts: set[str]) -> list[str]:
+    """Where the ledger and the sandbox disagree about the campaign's posts (an empty list
+    when they agree exactly): every sent delivery's platform id is on the sandbox once, on
+    its own account; no other delivery's account posted; nothing else was posted."""
+    posted: dict[str, list[str]] = {}
+    for account in sandbox.admin.timeline():
+        ids = [str(p["id"]) for p in account["posts"] if str(p["id"]) not in old_posts]
+        posted[str(account["id"])] = ids
+    every_id = Counter(i for ids in posted.values() for i in ids)
+    problems: list[str] = []
+    with run.runtime.sessions() as s:
+        rows = s.execute(
+            select(Delivery.id, Delivery.state, Delivery.platform_ids, Account.platform_user_id)
+            .join(Pledge, Pledge.delivery_id == Delivery.id)
+            .join(Account, Account.id == Delivery.account_id)
+            .join(PledgeCampaign, PledgeCampaign.id == Pledge.pledge_campaign_id)
+            .join(Campaign, Campaign.id == PledgeCampaign.campaign_id)
+            .where(Campaign.slug == run.slug)
+        ).all()
+    sent = 0
+    for delivery_id, state, platform_ids, user_id in rows:
+        mine = posted.get(str(user_id), [])
+        if state == DeliveryState.SENT:
+            sent += 1
+            ids = [str(i) for i in platform_ids or []]
+            if len(ids) != 1 or every_id[ids[0]] != 1 or mine != ids:
+                problems.append(f"delivery {delivery_id} sent as {ids}; account has {mine}")
+        elif mine:
+            problems.append(f"delivery {delivery_id} is {state} but its account posted {mine}")
+    if sum(every_id.values()) != sent:
+        problems.append(f"{sum(every_id.values())} posts on the sandbox, {sent} sent in the ledger")
+    return problems
