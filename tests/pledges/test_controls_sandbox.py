@@ -16,6 +16,7 @@ from bot.storage.models import PledgeCampaignState, utcnow
 from tests.support.pledge_release import (
     daemon_running,
     ledger_against_sandbox,
+    release_in,
     sandbox_runtime,
     seeded_campaign,
     wait_for,
@@ -35,9 +36,10 @@ def test_a_stop_while_the_dispatcher_claims_loses_and_doubles_nothing(
     admin = sandbox.admin
     runtime = sandbox_runtime(engine, database_url, sandbox.url, admin)
     admin.set_rate_limits(x_posts_per_app=100_000, reset_counters=True)
-    run, old_posts = seeded_campaign(runtime, admin, x=300, facebook=100, release_in=11, window=1)
+    run, old_posts = seeded_campaign(runtime, admin, x=300, facebook=100, window=1)
     admin.set_latency(150)
     with daemon_running(runtime):
+        release_in(run, 11)
         wait_for(run, lambda st: st.sent >= 40, timeout=60)
         with runtime.sessions() as s:
             pc = find_campaign(s, run.slug)

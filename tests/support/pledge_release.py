@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -10,25 +11,28 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select, update
 
 from bot.delivery.daemon import Daemon
 from bot.delivery.deliverer import Deliverer
 from bot.platforms.base import AccountInfo, Credentials
+from bot.pledges import texts
 from bot.pledges.jobs import periodic
-from bot.pledges.pledging import add_pledge, find_campaign
+from bot.pledges.pledging import add_pledge, find_campaign, key_hash
 from bot.pledges.release import ReleaseStatus, status
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxAdmin, SandboxHandle
 from bot.settings import load_settings
 from bot.storage.models import (
     Account,
+    AccountStatus,
     Campaign,
     Delivery,
     DeliveryState,
     GoalPolicy,
     Pledge,
     PledgeCampaign,
+    PledgeState,
 )
 from bot.storage.vault import generate_key
 from tests.support.pledges import make_campaign
@@ -187,67 +191,104 @@ def seeded_campaign(
     *,
     x: int,
     facebook: int,
-    release_in: float,
     window: int,
     slug: str = "fujitsu",
 ) -> tuple[Release, set[str]]:
     """Like ``pledged_campaign`` but quick at thousands: the sandbox's accounts are made in
     one seeding call per platform (each with one old post, whose ids are returned so that
-    checks can leave them out), then pledged through add_pledge. The release is spread
-    over ``window`` minutes."""
-    made: list[tuple[str, dict[str, Any]]] = []
+    checks can leave them out), and the supporter accounts and pledges are written in
+    bulk, with what ``add_pledge`` writes for each (sealed token, variant in turn, a
+    withdraw key's hash, verified now). The release is a day away until ``release_in``
+    moves it; it is spread over ``window`` minutes."""
+    made: list[Supporter] = []
     old_posts: set[str] = set()
     for platform, count in (("x", x), ("facebook", facebook)):
-        if count:
-            answer = admin._call(  # noqa: SLF001 - the admin API's seeding route
-                "POST",
-                "/seed",
-                json={"platform": platform, "accounts": count, "posts_per_account": 1},
-            )
-            for account in answer["accounts"]:
-                made.append((platform, account))
-                old_posts.update(str(i) for i in account["post_ids"])
+        if not count:
+            continue
+        answer = admin._call(  # noqa: SLF001 - the admin API's seeding route
+            "POST", "/seed", json={"platform": platform, "accounts": count, "posts_per_account": 1}
+        )
+        for a in answer["accounts"]:
+            old_posts.update(str(i) for i in a["post_ids"])
+            if platform == "x":
+                made.append(
+                    Supporter(
+                        "x",
+                        str(a["id"]),
+                        a["username"],
+                        a["access_token"],
+                        a["access_token_secret"],
+                    )
+                )
+            else:
+                made.append(Supporter("facebook", str(a["id"]), a["name"], a["page_token"], ""))
+    now = datetime.now(UTC)
+    vault = runtime.vault
     with runtime.sessions() as s:
-        make_campaign(
+        pc = make_campaign(
             s,
             slug,
-            goal=1,
+            goal=x + facebook,
             policy=GoalPolicy.ALL_OR_NOTHING,
             window=window,
             variants=["Reinstate the Fujitsu reps", "Solidarity with the Fujitsu reps"],
-            release_at=datetime.now(UTC) + timedelta(days=1),
+            release_at=now + timedelta(days=1),
         )
-    run = Release(runtime, admin, slug)
-    now = datetime.now(UTC)
-    with runtime.sessions() as s:
-        pc = find_campaign(s, slug)
-        assert pc is not None
-        for platform, account in made:
-            if platform == "x":
-                sup = Supporter(
-                    "x",
-                    str(account["id"]),
-                    account["username"],
-                    account["access_token"],
-                    account["access_token_secret"],
-                )
-            else:
-                sup = Supporter(
-                    "facebook", str(account["id"]), account["name"], account["page_token"], ""
-                )
-            sup.receipt = add_pledge(
-                s,
-                runtime.vault,
-                pc,
-                sup.platform,
-                Credentials(sup.token, sup.secret, sup.user_id),
-                AccountInfo(sup.user_id, sup.handle, sup.handle, 10),
-                now=now,
+        account_ids = s.execute(
+            insert(Account).returning(Account.id, sort_by_parameter_order=True),
+            [
+                {
+                    "platform": sup.platform,
+                    "owner_kind": "supporter",
+                    "platform_user_id": sup.user_id,
+                    "handle": sup.handle,
+                    "name": sup.handle,
+                    "followers": 10,
+                    "is_default": False,
+                    "credentials": vault.seal(Credentials(sup.token, sup.secret, sup.user_id)),
+                    "token_fingerprint": vault.fingerprint(sup.token),
+                    "source": "pledge",
+                    "status": AccountStatus.ACTIVE,
+                    "status_reason": "",
+                }
+                for sup in made
+            ],
+        ).scalars()
+        turn: Counter[str] = Counter()
+        rows = []
+        for sup, account_id in zip(made, list(account_ids), strict=True):
+            rows.append(
+                {
+                    "pledge_campaign_id": pc.id,
+                    "account_id": account_id,
+                    "platform": sup.platform,
+                    "variant": texts.choose_variant(pc, sup.platform, turn[sup.platform]),
+                    "created_at": now,
+                    "withdraw_key_hash": key_hash(secrets.token_urlsafe(16)),
+                    "followers": 10,
+                    "state": PledgeState.ACTIVE,
+                    "state_reason": "",
+                    "verified_at": now,
+                }
             )
-            run.supporters.append(sup)
-        pc.release_at = datetime.now(UTC) + timedelta(seconds=release_in)
+            turn[sup.platform] += 1
+        s.execute(insert(Pledge), rows)
         s.commit()
-    return run, old_posts
+    return Release(runtime, admin, slug, made), old_posts
+
+
+def release_in(run: Release, seconds: float) -> None:
+    """Move the campaign's release to ``seconds`` from now."""
+    with run.runtime.sessions() as s:
+        s.execute(
+            update(PledgeCampaign)
+            .where(
+                PledgeCampaign.campaign_id
+                == select(Campaign.id).where(Campaign.slug == run.slug).scalar_subquery()
+            )
+            .values(release_at=datetime.now(UTC) + timedelta(seconds=seconds))
+        )
+        s.commit()
 
 
 @contextmanager
