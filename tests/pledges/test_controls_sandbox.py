@@ -37,7 +37,7 @@ def test_a_stop_while_the_dispatcher_claims_loses_and_doubles_nothing(
     runtime = sandbox_runtime(engine, database_url, sandbox.url, admin)
     admin.set_rate_limits(x_posts_per_app=100_000, reset_counters=True)
     run, old_posts = seeded_campaign(runtime, admin, x=300, facebook=100, window=1)
-    admin.set_latency(150)
+    admin.set_latency(800)  # several posts in flight at any moment
     with daemon_running(runtime):
         release_in(run, 11)
         wait_for(run, lambda st: st.sent >= 40, timeout=60)
