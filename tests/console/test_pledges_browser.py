@@ -165,3 +165,47 @@ def _agree(run: Any, runtime: Any, sandbox: SandboxHandle, old_posts: set[str], 
     assert entry.actor == email and entry.after is not None
     assert entry.after["stopped"] + entry.after["sent"] + entry.after["in_flight"] == TOTAL
     assert entry.after["sent"] <= sent <= entry.after["sent"] + entry.after["in_flight"]
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("size", list(VIEWPORTS))
+def test_an_editor_fixes_a_campaign_the_checks_refused_and_lands_on_its_page(
+    engine: Engine, database_url: str, sandbox: SandboxHandle, make_console: Any, size: str
+) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    runtime = sandbox_runtime(
+        engine,
+        database_url,
+        sandbox.url,
+        sandbox.admin,
+        WEB_BASE_URL=url,
+        WEB_SECRET_KEY="test-web-secret-key-0123456789abcdef",
+    )
+    email = make_console(runtime).add_user("editor@example.org", Role.EDITOR, password=PASSWORD)
+    with serving_web(runtime, host="127.0.0.1", port=port), chromium() as browser:
+        page = _sign_in(browser, url, size, email)
+        page.goto(f"{url}/console/pledges")
+        page.get_by_role("link", name="New pledge campaign").click()
+        page.get_by_label("Short name").fill("fujitsu-demo")
+        page.get_by_label("Title").fill("Defend the union at Fujitsu")
+        page.get_by_label("Message").fill("Fujitsu: stop victimising union reps. #DefendTheUnion")
+        page.get_by_label("Text on X (optional)").fill("x" * 290)
+        page.get_by_label("Variant 1").fill("Reinstate the Fujitsu reps now.")
+        page.get_by_label("Link (optional)").fill("https://union.example.org/fujitsu")
+        page.get_by_label("Goal (supporters)").fill("500")
+        page.get_by_label("Date and time").fill("2031-03-09T08:30")
+        page.get_by_label("Time zone").fill("Europe/London")
+        page.get_by_role("button", name="Create campaign").click()
+        expect(
+            page.get_by_role("heading", name="Nothing was saved: 1 problem to fix")
+        ).to_be_visible()
+        expect(page.locator("#text_x-error")).to_contain_text("for X, the text with the link")
+        _looked_at(page, f"pledges-form-problems-{size}")
+        page.get_by_label("Text on X (optional)").fill("")
+        page.get_by_role("button", name="Create campaign").click()
+        expect(page.get_by_role("heading", name="Defend the union at Fujitsu")).to_be_visible()
+        expect(page.get_by_role("status").first).to_contain_text("Created the pledge campaign")
+        expect(page.get_by_text("Sun 09 Mar 2031 08:30 Europe/London")).to_be_visible()
+        expect(page.get_by_role("button", name="Copy link")).to_be_visible()  # JS showed it
+        _looked_at(page, f"pledges-created-{size}")
