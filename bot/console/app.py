@@ -26,6 +26,7 @@ from bot.console import (
     calendar,
     compose,
     people,
+    pledges,
     posts,
     schedules,
 )
@@ -53,6 +54,7 @@ AREAS: list[ModuleType] = [
     accounts,
     schedules,
     alerts,
+    pledges,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
