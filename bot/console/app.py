@@ -26,6 +26,7 @@ from bot.console import (
     compose,
     people,
     posts,
+    reports,
     schedules,
 )
 from bot.console.pages import (
@@ -51,6 +52,7 @@ AREAS: list[ModuleType] = [
     compose,
     accounts,
     schedules,
+    reports,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [

@@ -164,9 +164,9 @@ def figure(
                 platform, (platform.capitalize(), *OTHER_STYLE)
             )
             shown = tuple(
-                Point(x_of(p[0]), value, label_of(p[0]))
-                for p in points
-                if (value := p[index]) is not None
+                Point(x_of(at), value, label_of(at))
+                for at, value in ((p[0], p[1] if index == 1 else p[2]) for p in points)
+                if value is not None
             )
             if shown:
                 lines.append(Line(name, colour, marker, shown))
@@ -196,12 +196,27 @@ def figure(
     return Figure(title, description, x_label, tuple(ticks), tuple(panels))
 
 
+def nice_step(span: float, steps: tuple[float, ...], unit: float) -> float:
+    """The smallest of ``steps`` that divides ``span`` into at most MAX_TICKS - 1 parts;
+    past the list, 1, 2 or 5 times a power of ten of ``unit`` (days)."""
+    for step in steps:
+        if span / step <= MAX_TICKS - 1:
+            return step
+    magnitude = unit
+    while True:
+        for factor in (1, 2, 5):
+            step = factor * magnitude
+            if step > steps[-1] and span / step <= MAX_TICKS - 1:
+                return step
+        magnitude *= 10
+
+
 def _real_ticks(times: list[datetime], zone: str) -> list[Tick]:
     if not times:
         return []
     first, last = min(times).timestamp(), max(times).timestamp()
     span = max(last - first, 1.0)
-    step = next((s for s in REAL_STEPS if span / s <= MAX_TICKS - 1), REAL_STEPS[-1])
+    step = nice_step(span, REAL_STEPS, 86400)
     tz = ZoneInfo(zone)
     offset = (min(times).astimezone(tz).utcoffset() or _ZERO).total_seconds()
     at = math.floor((first + offset) / step) * step - offset
@@ -228,7 +243,7 @@ def _sandbox_ticks(days: list[float]) -> list[Tick]:
         return []
     first, last = min(days), max(days)
     span = max(last - first, 1 / 24)
-    step = next((s for s in SANDBOX_STEPS if span / s <= MAX_TICKS - 1), SANDBOX_STEPS[-1])
+    step = nice_step(span, SANDBOX_STEPS, 1)
     at = math.ceil(first / step - 1e-9) * step
     ticks = []
     while at <= last + 1e-9:
