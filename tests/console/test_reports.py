@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import io
 import re
-import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
@@ -21,9 +20,16 @@ from bot.runtime.wiring import Runtime
 from bot.storage.vault import generate_key
 from tests.console.conftest import ConsoleHarness, console_runtime
 from tests.support.processes import runtime_for
-from tests.support.reports import RALLY, RELEASE_TEXT, SNEAKY, seed_report, table_rows
-
-SVG = "{http://www.w3.org/2000/svg}"
+from tests.support.reports import (
+    RALLY,
+    RELEASE_TEXT,
+    SNEAKY,
+    SVG,
+    markers,
+    seed_report,
+    svgs_in,
+    table_rows,
+)
 
 
 @pytest.fixture
@@ -32,10 +38,6 @@ def reported(engine: Engine, make_console: Callable[[Runtime], ConsoleHarness]) 
     harness = make_console(console_runtime(engine, SANDBOX="off"))
     seed_report(harness.sessions)
     return harness
-
-
-def _svgs(html: str) -> list[ET.Element]:
-    return [ET.fromstring(s) for s in re.findall(r"<svg\b.*?</svg>", html, flags=re.S)]
 
 
 def _figure(cell: str) -> tuple[str, ...]:
@@ -113,7 +115,7 @@ def test_posts_are_named_by_their_words_and_time_in_the_campaigns_zone(
     assert top and "“Rally at 8:30" in top.group(0)
     # What a volunteer typed is text on the page, never markup, in the table and charts.
     assert "<script" not in page
-    per_post = _svgs(page)[1]
+    per_post = svgs_in(page)[1]
     labels = [t.text or "" for t in per_post.iter(f"{SVG}text")]
     assert any(label.startswith("“=HYPERLINK") for label in labels)
     assert RELEASE_TEXT not in page  # a release is one line, not 4 copies of its text
@@ -123,9 +125,9 @@ def test_the_campaign_chart_has_one_point_per_snapshot_and_its_numbers_in_a_tabl
     reported: ConsoleHarness,
 ):
     page = reported.client(Role.VIEWER).get("/console/reports/demo").text
-    chart = _svgs(page)[0]
+    chart = svgs_in(page)[0]
     assert chart.get("role") == "img" and chart[0].tag == f"{SVG}title"
-    points = [e for e in chart.iter() if e.get("class") == "snapshot"]
+    points = markers(chart)
     # Interactions: X at 1h, 1.5h (gap), 2h (release), 24h, 7d; Facebook at 1h, 24h.
     # Views: X at the same five moments; Facebook gives none, and says so.
     assert len(points) == 5 + 2 + 5
@@ -145,8 +147,8 @@ def test_a_posts_report_shows_its_growth_and_chart_and_links_back(reported: Cons
     assert "<script" not in page.text and "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
     growth = [row[:3] for row in table_rows(page.text, "report-growth")[1:]]
     assert growth == [["after 1h", "1", "5"], ["after 7d", "1", "40"]]
-    chart = _svgs(page.text)[0]
-    assert len([e for e in chart.iter() if e.get("class") == "snapshot"]) == 4  # 2 x 2 panels
+    chart = svgs_in(page.text)[0]
+    assert len(markers(chart)) == 4  # 2 x 2 panels
     assert 'href="/console/reports/demo"' in page.text
     assert 'href="/console/reports/demo/posts/gap/report.csv"' in page.text
 

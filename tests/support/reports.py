@@ -8,9 +8,11 @@ on X and Facebook with snapshots at 1h and 24h, a post read at 1h and 7d only (a
 
 from __future__ import annotations
 
+import re
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -224,3 +226,21 @@ def table_rows(html: str, css_class: str) -> list[list[str]]:
     parser = _Tables(css_class)
     parser.feed(html)
     return [row for row in parser.rows if row]
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def parse_svg(text: str) -> ET.Element:
+    """An SVG document as XML: it must parse (what a browser or an image viewer needs)."""
+    return ET.fromstring(text)  # noqa: S314 - Clarion's own output, in a test
+
+
+def svgs_in(html: str) -> list[ET.Element]:
+    """Every inline SVG of a page, parsed."""
+    return [parse_svg(s) for s in re.findall(r"<svg\b.*?</svg>", html, flags=re.S)]
+
+
+def markers(svg: ET.Element) -> list[ET.Element]:
+    """The chart's snapshot markers (one per snapshot per line)."""
+    return [e for e in svg.iter() if e.get("class") == "snapshot"]
