@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.report import INTERACTIONS, scope_of, snapshot_rows, when
-from bot.engagement.svgchart import Figure, Line, Marker, Panel, Point, Tick, line_chart
+from bot.engagement.svgchart import KEY, Figure, Line, Marker, Panel, Point, Tick, line_chart
 
 # Per platform: its name, a colour (>= 3:1 on white, as graphics need) and a marker
 # shape, so the two are told apart without colour too.
@@ -314,8 +314,7 @@ def draw_png(drawn: Figure, path: Path) -> None:
     figure_.text(
         0.01,
         0.005,
-        "Each point is a snapshot; dashed lines only join snapshots: nothing was read "
-        "between them.",
+        KEY,
         fontsize=8,
     )
     figure_.tight_layout(rect=(0, 0.02, 1, 1))

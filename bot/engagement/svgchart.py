@@ -21,15 +21,16 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from html import escape
 
-WIDTH = 480
-LEFT = 56  # room for the y axis' numbers
+WIDTH = 420
+LEFT = 54  # room for the y axis' numbers
 RIGHT = 18
-PLOT_HEIGHT = 150
+PLOT_HEIGHT = 140
 FONT = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif"
 INK = "#1d1d1f"
 MUTED = "#4a4a4f"  # 8.6:1 on white
 GRID = "#dcdcde"
 DASH = "5 4"
+KEY = "Each point is a snapshot; dashed lines only join snapshots: nothing was read between them."
 
 
 class Marker(StrEnum):
@@ -160,7 +161,7 @@ def compact(value: float) -> str:
 
 
 def nice_top(value: float) -> tuple[float, float]:
-    """The y axis' top and step: a round number at or above ``value``, in four steps."""
+    """The y axis' top and step: a round step, at most four of them up to ``value``."""
     if value <= 0:
         return 4.0, 1.0
     raw = value / 4
@@ -170,7 +171,7 @@ def nice_top(value: float) -> tuple[float, float]:
         if step >= raw:
             break
     step = max(step, 1.0)
-    return step * 4, step
+    return math.ceil(value / step - 1e-9) * step, step
 
 
 def _marker(shape: Marker, x: float, y: float, colour: str, title: str) -> str:
@@ -201,30 +202,28 @@ def _legend_sample(svg: _Svg, x: float, y: float, line: Line) -> float:
     svg.add(
         _marker(line.marker, x + 13, y - 4, line.colour, line.name).replace('class="snapshot" ', "")
     )
-    svg.text(x + 32, y, line.name, size=13)
-    return x + 32 + 7.5 * len(line.name) + 18
+    svg.text(x + 32, y, line.name, size=14)
+    return x + 32 + 8 * len(line.name) + 18
 
 
-def line_chart(figure: Figure, ident: str = "chart") -> str:
-    """The figure as an SVG document: its panels stacked, sharing the x axis' range."""
+def line_chart(figure: Figure, ident: str = "chart", *, key: bool = True) -> str:
+    """The figure as an SVG document: its panels stacked, sharing the x axis' range.
+    ``key``: say inside the drawing what points and dashes mean (a page that says it in
+    the caption leaves it out)."""
     svg = _Svg(ident)
     svg.y = 6
-    for text in wrap(figure.title, 54):
-        svg.y += 20
-        svg.text(8, svg.y, text, size=16, weight="bold")
+    for text in wrap(figure.title, 44):
+        svg.y += 21
+        svg.text(8, svg.y, text, size=17, weight="bold")
     lines = {line.name: line for panel in figure.panels for line in panel.lines}
     if lines:
         svg.y += 24
         x = 8.0
         for line in lines.values():
             x = _legend_sample(svg, x, svg.y, line)
-    for text in wrap(
-        "Each point is a snapshot; dashed lines only join snapshots: nothing was read "
-        "between them.",
-        70,
-    ):
+    for text in wrap(KEY, 56) if key else []:
         svg.y += 17
-        svg.text(8, svg.y, text, size=12, fill=MUTED)
+        svg.text(8, svg.y, text, size=13, fill=MUTED)
     xs = [p.x for panel in figure.panels for line in panel.lines for p in line.points]
     xs += [t.x for t in figure.ticks]
     low, high = (min(xs), max(xs)) if xs else (0.0, 1.0)
@@ -238,16 +237,16 @@ def line_chart(figure: Figure, ident: str = "chart") -> str:
     for panel in figure.panels:
         _panel(svg, panel, figure.ticks, sx)
     svg.y += 6
-    for text in wrap(figure.x_label, 68):
-        svg.y += 16
-        svg.text(WIDTH / 2, svg.y, text, size=12, anchor="middle", fill=MUTED)
+    for text in wrap(figure.x_label, 56):
+        svg.y += 17
+        svg.text(WIDTH / 2, svg.y, text, size=13, anchor="middle", fill=MUTED)
     return svg.document(figure.title, figure.description)
 
 
 def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: object) -> None:
     assert callable(sx)
     svg.y += 30
-    svg.text(8, svg.y, panel.title, size=13, weight="bold")
+    svg.text(8, svg.y, panel.title, size=14, weight="bold")
     top_y = svg.y + 12
     bottom_y = top_y + PLOT_HEIGHT
     values = [p.value for line in panel.lines for p in line.points]
@@ -263,7 +262,7 @@ def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: object) -> None:
             f'<path d="M{LEFT:.1f} {y:.1f}H{WIDTH - RIGHT:.1f}" stroke="{GRID}" '
             'stroke-width="1" fill="none"/>'
         )
-        svg.text(LEFT - 6, y + 4, compact(level), size=12, anchor="end", fill=MUTED)
+        svg.text(LEFT - 6, y + 4, compact(level), size=13, anchor="end", fill=MUTED)
         level += step
     svg.add(
         f'<path d="M{LEFT:.1f} {bottom_y:.1f}H{WIDTH - RIGHT:.1f}" stroke="{MUTED}" '
@@ -276,7 +275,7 @@ def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: object) -> None:
             'stroke-width="1" fill="none"/>'
         )
         for i, text in enumerate(tick.lines):
-            svg.text(x, bottom_y + 19 + 14 * i, text, size=12, anchor="middle", fill=MUTED)
+            svg.text(x, bottom_y + 19 + 15 * i, text, size=13, anchor="middle", fill=MUTED)
     for line in panel.lines:
         points = [(sx(p.x), sy(p.value)) for p in line.points]
         if len(points) > 1:
@@ -295,15 +294,15 @@ def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: object) -> None:
                     f"{line.name}, {point.label}: {point.value:,}",
                 )
             )
-    svg.y = bottom_y + 19 + 14 * max((len(t.lines) for t in ticks), default=1)
+    svg.y = bottom_y + 19 + 15 * max((len(t.lines) for t in ticks), default=1)
     for note in panel.notes:
-        svg.y += 16
-        svg.text(8, svg.y, note, size=12, fill=MUTED)
+        svg.y += 17
+        svg.text(8, svg.y, note, size=13, fill=MUTED)
 
 
 BAR_COLOUR = "#1f4fa3"  # 7.6:1 on white
 ESTIMATE_COLOUR = "#7d9bd1"
-BAR_SPACE = 290  # the longest bar; its number is written after it
+BAR_SPACE = 270  # the longest bar; its number is written after it
 
 
 def bar_chart(title: str, description: str, bars: list[Bar], ident: str = "bars") -> str:
@@ -311,13 +310,15 @@ def bar_chart(title: str, description: str, bars: list[Bar], ident: str = "bars"
     bar with its range drawn as a whisker; an unavailable value says so, with no bar."""
     svg = _Svg(ident)
     svg.y = 6
-    for text in wrap(title, 54):
-        svg.y += 20
-        svg.text(8, svg.y, text, size=16, weight="bold")
+    for text in wrap(title, 44):
+        svg.y += 21
+        svg.text(8, svg.y, text, size=17, weight="bold")
     largest = max((b.high or b.value or 0 for b in bars), default=0) or 1
     for bar in bars:
-        svg.y += 26
-        svg.text(8, svg.y, bar.label, size=13)
+        svg.y += 10
+        for text in wrap(bar.label, 52):
+            svg.y += 17
+            svg.text(8, svg.y, text, size=13)
         top = svg.y + 7
         if bar.value is None:
             svg.text(8, top + 12, bar.shown, size=12, fill=MUTED)
@@ -339,6 +340,6 @@ def bar_chart(title: str, description: str, bars: list[Bar], ident: str = "bars"
                 'fill="none"/>'
             )
             end = max(end, b)
-        svg.text(end + 6, top + 13, bar.shown, size=12)
+        svg.text(end + 6, top + 13, bar.shown, size=13)
         svg.y = top + 16
     return svg.document(title, description)
