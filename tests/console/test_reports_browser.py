@@ -98,11 +98,6 @@ def _sign_in(page: Any, url: str, email: str) -> None:
 
 def _looked_at(page: Any, name: str, width: int) -> None:
     snapshot(page, name)
-    print(
-        page.evaluate(
-            """() => [...document.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 12).map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
-        )
-    )
     assert serious_violations(page) == [], name
     assert page.evaluate("document.documentElement.scrollWidth") <= width, (
         f"{name} scrolls sideways"
