@@ -367,7 +367,9 @@ async def post_page(request: Request) -> Response:
             built = reports.build(session, slug, top=TOP, post=key)
             stages = reports.growth(session, slug, post=key)
             name = reports.named_post(session, slug, key)
-            figure = _figure(session, slug, f"{name}: engagement", zone, rate, built, key)
+            figure = _figure(
+                session, slug, f"Engagement of {name} over time", zone, rate, built, key
+            )
             return {
                 "title": campaign.title or slug,
                 "slug": slug,

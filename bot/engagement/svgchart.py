@@ -212,7 +212,7 @@ def line_chart(figure: Figure, ident: str = "chart", *, key: bool = True) -> str
     the caption leaves it out)."""
     svg = _Svg(ident)
     svg.y = 6
-    for text in wrap(figure.title, 44):
+    for text in wrap(figure.title, 38):
         svg.y += 21
         svg.text(8, svg.y, text, size=17, weight="bold")
     lines = {line.name: line for panel in figure.panels for line in panel.lines}
@@ -310,7 +310,7 @@ def bar_chart(title: str, description: str, bars: list[Bar], ident: str = "bars"
     bar with its range drawn as a whisker; an unavailable value says so, with no bar."""
     svg = _Svg(ident)
     svg.y = 6
-    for text in wrap(title, 44):
+    for text in wrap(title, 38):
         svg.y += 21
         svg.text(8, svg.y, text, size=17, weight="bold")
     largest = max((b.high or b.value or 0 for b in bars), default=0) or 1
