@@ -368,7 +368,7 @@ async def post_page(request: Request) -> Response:
             stages = reports.growth(session, slug, post=key)
             name = reports.named_post(session, slug, key)
             figure = _figure(
-                session, slug, f"Engagement of {name} over time", zone, rate, built, key
+                session, slug, f"{name}: engagement over time", zone, rate, built, key
             )
             return {
                 "title": campaign.title or slug,
