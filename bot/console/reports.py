@@ -152,9 +152,10 @@ def _figure(
     zone: str,
     rate: float,
     built: reports.Report,
+    rows: list[Any],
     post: str | None = None,
 ) -> Figure:
-    series = chart.cumulative(session, slug, post=post)
+    series = chart.cumulative(session, slug, post=post, rows=rows)
     return chart.figure(series, title, zone=zone, acceleration=rate, start=built.first_sent)
 
 
@@ -318,9 +319,12 @@ async def campaign_page(request: Request) -> Response:
             if campaign is None:
                 return None
             zone = campaign.timezone
-            built = reports.build(session, slug, top=TOP)
-            stages = reports.growth(session, slug)
-            figure = _figure(session, slug, "Cumulative engagement over time", zone, rate, built)
+            rows = reports.read_snapshots(session, slug)  # once for every view below
+            built = reports.build(session, slug, top=TOP, rows=rows)
+            stages = reports.growth(session, slug, rows=rows)
+            figure = _figure(
+                session, slug, "Cumulative engagement over time", zone, rate, built, rows
+            )
             return {
                 "title": campaign.title or slug,
                 "slug": slug,
@@ -334,7 +338,7 @@ async def campaign_page(request: Request) -> Response:
                 "chart": inline_svg(line_chart(figure, ident="engagement", key=False)),
                 "chart_points": figure.points(),
                 "chart_tables": chart_tables(figure),
-                "breakdown": _breakdown(reports.breakdown(session, slug), zone, slug),
+                "breakdown": _breakdown(reports.breakdown(session, slug, rows=rows), zone, slug),
                 "top": _top_posts(session, built, zone, slug),
                 "csv_href": f"/console/reports/{quote(slug)}/report.csv",
             }
@@ -364,11 +368,12 @@ async def post_page(request: Request) -> Response:
             if campaign is None or post is None:
                 return None
             zone = campaign.timezone
-            built = reports.build(session, slug, top=TOP, post=key)
-            stages = reports.growth(session, slug, post=key)
+            rows = reports.read_snapshots(session, slug, key)
+            built = reports.build(session, slug, top=TOP, post=key, rows=rows)
+            stages = reports.growth(session, slug, post=key, rows=rows)
             name = reports.named_post(session, slug, key)
             figure = _figure(
-                session, slug, f"{name}: engagement over time", zone, rate, built, key
+                session, slug, f"{name}: engagement over time", zone, rate, built, rows, key
             )
             return {
                 "title": campaign.title or slug,

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
@@ -45,14 +46,17 @@ MAX_TICKS = 5
 _ZERO = timedelta(0)
 
 
-def cumulative(session: Session, slug: str, *, post: str | None = None) -> Series:
+def cumulative(
+    session: Session, slug: str, *, post: str | None = None, rows: Iterable[Any] | None = None
+) -> Series:
     """The campaign's (or only ``post``'s) cumulative totals at each snapshot time.
 
     A delivery an estimate counts (a sampled release) stands, from that snapshot, for its
     share of the estimate (total / population), so the line shows the estimate once and
     not the sample's own readings on top of it. A figure no snapshot so far could give
     (Facebook gives no views of a text post) is None, never 0."""
-    rows = snapshot_rows(session, scope_of(session, slug, post), post)
+    if rows is None:
+        rows = snapshot_rows(session, scope_of(session, slug, post), post)
     # platform -> delivery -> (interactions, views), None where the platform gave none
     known: dict[str, dict[int, Pair]] = defaultdict(dict)
     # platform -> [interactions, views, deliveries giving interactions, giving views]

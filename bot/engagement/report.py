@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -165,8 +165,41 @@ def snapshot_rows(session: Session, where: list[Any], post: str | None = None) -
     yield from session.execute(query.execution_options(yield_per=20_000))
 
 
-def build(session: Session, slug: str, *, top: int = 5, post: str | None = None) -> Report:
-    """The campaign's report (``post``: only that post's deliveries)."""
+class SnapshotRow(NamedTuple):
+    """One row of ``snapshot_rows``, kept after its result is closed."""
+
+    delivery_id: int | None
+    post_id: int
+    platform: str
+    taken_at: datetime
+    label: str
+    metric: str
+    value: int | None
+    estimated: bool
+    low: int | None
+    high: int | None
+    population: int | None
+    source: str
+
+
+def read_snapshots(session: Session, slug: str, post: str | None = None) -> list[SnapshotRow]:
+    """The campaign's (or ``post``'s) snapshot rows, read once for a page that shows
+    several views of them (pass as ``rows=`` to build, growth, breakdown, cumulative)."""
+    return [
+        SnapshotRow(*row) for row in snapshot_rows(session, scope_of(session, slug, post), post)
+    ]
+
+
+def build(
+    session: Session,
+    slug: str,
+    *,
+    top: int = 5,
+    post: str | None = None,
+    rows: Iterable[Any] | None = None,
+) -> Report:
+    """The campaign's report (``post``: only that post's deliveries; ``rows``: its
+    snapshot rows when already read, ``read_snapshots``)."""
     campaign = _campaign(session, slug)
     where = scope_of(session, slug, post)
     d = Delivery.__table__.c
@@ -199,7 +232,7 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
     for row in deliveries:
         if row.state == DeliveryState.SENT:
             sent[(row.post_id, row.platform)].append(row.id)
-    found = estimates.latest(snapshot_rows(session, where, post), sent)
+    found = estimates.latest(snapshot_rows(session, where, post) if rows is None else rows, sent)
     latest, chunks = found.latest, found.chunks
     counted: dict[ChunkKey, int] = defaultdict(int)  # members whose latest is that estimate
     for delivery_id, (_, values, chunk_key) in latest.items():
@@ -279,14 +312,16 @@ def _label_seconds(label: str) -> float:
     return int(number) * _UNIT_SECONDS[unit] if number.isdigit() and unit in _UNIT_SECONDS else 1e18
 
 
-def growth(session: Session, slug: str, *, post: str | None = None) -> list[Stage]:
+def growth(
+    session: Session, slug: str, *, post: str | None = None, rows: Iterable[Any] | None = None
+) -> list[Stage]:
     """The campaign's (or ``post``'s) planned snapshots in order of age; ``refresh``
     readings (taken at any age) are left out. A release sampled at a stage counts by its
     estimate there."""
     where = scope_of(session, slug, post)
     own: dict[str, dict[int, dict[str, int | None]]] = defaultdict(dict)
     chunks: dict[ChunkKey, Chunk] = {}
-    for snap in snapshot_rows(session, where, post):
+    for snap in snapshot_rows(session, where, post) if rows is None else rows:
         if snap.label == REFRESH:
             continue
         if snap.estimated:
@@ -457,7 +492,7 @@ class PostLine:
     interactions: Total = field(default_factory=Total)
 
 
-def breakdown(session: Session, slug: str) -> list[PostLine]:
+def breakdown(session: Session, slug: str, *, rows: Iterable[Any] | None = None) -> list[PostLine]:
     """Every post of the campaign that went out, most interactions first; a pledge
     release's posts are one line (their estimate stands for them together). Figures are
     counted as ``build`` counts them: each delivery's latest snapshot, or its share of the
@@ -465,7 +500,7 @@ def breakdown(session: Session, slug: str) -> list[PostLine]:
     campaign = _campaign(session, slug)
     where = _of(campaign, None)
     d = Delivery.__table__.c
-    rows = session.execute(
+    deliveries = session.execute(
         select(d.id, d.post_id, d.platform, d.state)
         .add_columns(Post.key, Post.kind, Post.parts, Post.scheduled_at)
         .join(Post, Post.id == d.post_id)
@@ -476,7 +511,7 @@ def breakdown(session: Session, slug: str) -> list[PostLine]:
     line_posts: dict[Any, set[int]] = {}
     line_of: dict[int, PostLine] = {}
     sent: dict[tuple[int, str], list[int]] = defaultdict(list)
-    for row in rows:
+    for row in deliveries:
         release = row.kind == RELEASE_KIND
         group = "release" if release else row.post_id
         line = lines.get(group)
@@ -498,7 +533,7 @@ def breakdown(session: Session, slug: str) -> list[PostLine]:
             sent[(row.post_id, row.platform)].append(row.id)
         elif row.state == DeliveryState.FAILED:
             line.failed += 1
-    found = estimates.latest(snapshot_rows(session, where), sent)
+    found = estimates.latest(snapshot_rows(session, where) if rows is None else rows, sent)
     counted: dict[tuple[int, ChunkKey], int] = defaultdict(int)
     for delivery_id, (_, values, chunk_key) in found.latest.items():
         line = line_of.get(delivery_id)
