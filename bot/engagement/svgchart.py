@@ -16,7 +16,7 @@ pages put the numbers in a table below it as well.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from html import escape
@@ -243,8 +243,7 @@ def line_chart(figure: Figure, ident: str = "chart", *, key: bool = True) -> str
     return svg.document(figure.title, figure.description)
 
 
-def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: object) -> None:
-    assert callable(sx)
+def _panel(svg: _Svg, panel: Panel, ticks: Iterable[Tick], sx: Callable[[float], float]) -> None:
     svg.y += 30
     svg.text(8, svg.y, panel.title, size=14, weight="bold")
     top_y = svg.y + 12
