@@ -28,6 +28,7 @@ from bot.console import (
     people,
     pledges,
     posts,
+    reports,
     schedules,
 )
 from bot.console.pages import (
@@ -55,6 +56,7 @@ AREAS: list[ModuleType] = [
     schedules,
     alerts,
     pledges,
+    reports,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
