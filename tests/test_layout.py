@@ -120,6 +120,14 @@ def test_no_module_imports_another_modules_private_name() -> None:
     )
 
 
+def test_no_test_imports_a_private_name_of_the_code_it_tests() -> None:
+    tests = Path(__file__).resolve().parent
+    offenders = private_imports(tests)
+    assert not offenders, "test the public name instead (make it public if it must be): " + (
+        ", ".join(f"{importer} imports {name}" for importer, name in sorted(offenders))
+    )
+
+
 def test_the_domain_never_imports_the_web_layer_the_cli_or_the_console() -> None:
     offenders = upward_imports(BOT)
     assert not offenders, ", ".join(f"{a} imports {b}" for a, b in sorted(offenders))

@@ -64,7 +64,7 @@ class Dispatcher:
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._wake: asyncio.Event | None = None
-        self._stopping = False
+        self.stopping = False  # set once by stop(); nothing new starts after it
         self._jobs: dict[int, Job] = {}  # claimed and not finished: the loop's own
         self._jobs_lock = threading.Lock()
         self._threaded = 0  # jobs handed to the thread pool and not finished
@@ -89,7 +89,7 @@ class Dispatcher:
 
     def halt(self) -> None:
         """Claim nothing more from now on (safe from any thread)."""
-        self._stopping = True
+        self.stopping = True
         self.wake()
 
     def stop(self) -> None:
@@ -132,7 +132,7 @@ class Dispatcher:
                 if factory is not None:
                     publishers[name] = factory(session)
             self._ready.set()
-            while not self._stopping:
+            while not self.stopping:
                 await self._wake.wait()
                 self._wake.clear()
                 await self._claim_all(publishers, tasks)
@@ -143,7 +143,7 @@ class Dispatcher:
         self, publishers: dict[str, AsyncPublisher], tasks: set[asyncio.Task[None]]
     ) -> None:
         loop = asyncio.get_running_loop()
-        while not self._stopping:
+        while not self.stopping:
             with self._jobs_lock:
                 room = min(self.claim_batch, self.max_in_flight - len(self._jobs))
             self._saturated = room <= 0
@@ -157,7 +157,7 @@ class Dispatcher:
             except Exception:
                 logger.exception("could not claim due deliveries; trying again at the next poll")
                 return
-            if self._stopping:  # claimed while the stop came: give them back unsent
+            if self.stopping:  # claimed while the stop came: give them back unsent
                 await loop.run_in_executor(self._db, self._give_back, jobs)
                 return
             with self._jobs_lock:
@@ -172,7 +172,7 @@ class Dispatcher:
     async def _send(self, job: Job, publisher: AsyncPublisher | None) -> None:
         loop = asyncio.get_running_loop()
         try:
-            if self._stopping:  # claimed just before the stop: back to the queue, unsent
+            if self.stopping:  # claimed just before the stop: back to the queue, unsent
                 outcome = await loop.run_in_executor(self._pool, self._give_back_one, job)
             elif publisher is not None and self.deliverer.simple(job, self.clock()):
                 try:
@@ -206,7 +206,7 @@ class Dispatcher:
             self._give_back_one(job)
 
     def _threaded_run(self, job: Job) -> Outcome:
-        if self._stopping:  # claimed but not started: back to the queue for the next start
+        if self.stopping:  # claimed but not started: back to the queue for the next start
             self.ledger.unclaim(job, self.clock())
             return Outcome.UNCLAIMED
         if not job.check_first and self.ledger.post_cancelled(job):

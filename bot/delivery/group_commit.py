@@ -29,7 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass
-class _Write:
+class Write:
+    """One result to record: a ledger statement, its parameters, and the row count it gets."""
+
     statement: Executable
     params: dict[str, Any]
     done: Future[int] = field(default_factory=Future)
@@ -46,7 +48,7 @@ class GroupCommit:
     def __init__(self, engine: Engine, *, max_batch: int = 1000) -> None:
         self._engine = engine
         self._max_batch = max_batch
-        self._queue: queue.SimpleQueue[_Write | object] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Write | object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="clarion-writer", daemon=True)
         self._closed = False
         self.rounds = 0  # transactions committed (for tests and benchmarks)
@@ -56,7 +58,7 @@ class GroupCommit:
         """Queue one write; the future gives its row count once committed."""
         if self._closed:
             raise RuntimeError("the group writer is closed")
-        write = _Write(statement, params)
+        write = Write(statement, params)
         self._queue.put(write)
         return write.done
 
@@ -88,11 +90,12 @@ class GroupCommit:
                     stopping = True
                     break
                 batch.append(item)
-            self._commit([w for w in batch if isinstance(w, _Write)])
+            self.commit_round([w for w in batch if isinstance(w, Write)])
 
-    def _commit(self, batch: list[_Write]) -> None:
+    def commit_round(self, batch: list[Write]) -> None:
+        """One round of the writer thread: the batch in one transaction, or each alone."""
         try:
-            counts = self._apply(batch, grouped=True)
+            counts = self.run_round(batch, grouped=True)
         except _SomeUnchanged:
             counts = None
         except Exception:
@@ -100,7 +103,7 @@ class GroupCommit:
             logger.debug("a grouped round failed; running it write by write", exc_info=True)
         if counts is None:
             try:
-                counts = self._apply(batch, grouped=False)
+                counts = self.run_round(batch, grouped=False)
             except Exception as exc:
                 if len(batch) == 1:
                     batch[0].done.set_exception(exc)
@@ -113,7 +116,7 @@ class GroupCommit:
         for write, count in zip(batch, counts, strict=True):
             write.done.set_result(count)
 
-    def _apply(self, batch: list[_Write], *, grouped: bool) -> list[int]:
+    def run_round(self, batch: list[Write], *, grouped: bool) -> list[int]:
         """Run the batch in one transaction; each write's row count, in order."""
         counts = [0] * len(batch)
         with self._engine.begin() as conn:
@@ -138,7 +141,7 @@ class GroupCommit:
                     counts[i] = 1
         return counts
 
-    def _commit_alone(self, write: _Write) -> None:
+    def _commit_alone(self, write: Write) -> None:
         try:
             with self._engine.begin() as conn:
                 count = int(conn.execute(write.statement, write.params).rowcount)

@@ -303,7 +303,7 @@ def test_stopping_gives_back_claims_not_started_on_the_asyncio_path_too(
     assert ledger.claimed.wait(5)  # claimed (committed) and not yet handed to a sender
     stopper = threading.Thread(target=dispatcher.stop)
     stopper.start()
-    assert wait_for(lambda: dispatcher._stopping)
+    assert wait_for(lambda: dispatcher.stopping)
     ledger.go.set()
     stopper.join(5)
     assert x.posts == [], f"{len(x.posts)} posts started after stop()"

@@ -11,7 +11,7 @@ from sqlalchemy import event, select, update
 from sqlalchemy.exc import OperationalError
 
 from bot.delivery.deliverer import RetryPolicy
-from bot.delivery.group_commit import GroupCommit, _Write
+from bot.delivery.group_commit import GroupCommit, Write
 from bot.delivery.ledger import Ledger
 from bot.delivery.statements import SENT
 from bot.platforms.base import Published
@@ -129,12 +129,12 @@ def test_a_grouped_round_gives_each_writer_its_own_row_count(sessions, vault, en
     group = GroupCommit(engine)
     try:
         writes = [
-            _Write(
+            Write(
                 SENT, {"did": i, "me": "me", "parts": 1, "ids": [f"p{i}"], "url": None, "now": now}
             )
             for i in ids
         ]
-        group._commit(writes)  # one round, as the writer thread would run it
+        group.commit_round(writes)  # one round, as the writer thread would run it
         assert [w.done.result(1) for w in writes] == [1, 0, 1]
     finally:
         group.close()
@@ -155,8 +155,8 @@ def test_a_grouped_round_where_every_claim_is_held_needs_no_row_by_row_rerun(
     group = GroupCommit(engine)
     try:
         params = {"me": "me", "parts": 1, "ids": ["p"], "url": None, "now": now}
-        writes = [_Write(SENT, {"did": i, **params}) for i in ids]
-        assert group._apply(writes, grouped=True) == [1, 1, 1]
+        writes = [Write(SENT, {"did": i, **params}) for i in ids]
+        assert group.run_round(writes, grouped=True) == [1, 1, 1]
     finally:
         group.close()
     assert states(sessions) == ["sent"] * 3

@@ -83,7 +83,7 @@ def _about_insights(exc: PlatformError) -> bool:
     return exc.code == 100 and "insights" in exc.message.lower()
 
 
-def _named(message: str, ids: Sequence[str]) -> list[str]:
+def ids_named_in(message: str, ids: Sequence[str]) -> list[str]:
     """The requested ids Graph's message names (#803 lists them after a colon)."""
     wanted = set(ids)
     return [word for word in dict.fromkeys(re.split(r"[\s,':()]+", message)) if word in wanted]
@@ -218,7 +218,7 @@ class FacebookMetrics:
             if top and kind == _REFUSED:
                 raise answer  # the whole batch was this one post: let the caller decide
             return {ids[0]: kind}
-        named = _named(answer.message, ids) if kind == _GONE else []
+        named = ids_named_in(answer.message, ids) if kind == _GONE else []
         if named:
             parts = [[i] for i in named] + [[i for i in ids if i not in named]]
         else:

@@ -219,7 +219,7 @@ class XState:
             self._last_id = int(data.get("last_id", 0))
 
 
-_MAYBE_URL = re.compile(r"[^\W_]\.[^\W\d_]{2,}").search
+MAYBE_URL = re.compile(r"[^\W_]\.[^\W\d_]{2,}").search
 _HTML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
@@ -231,7 +231,7 @@ def shown_text(text: str, salt: str) -> str:
     ~0.3 ms, so text with nothing like a domain (a letter-led TLD right after a dot)
     skips it.
     """
-    urls = twitter_text.extract_urls_with_indices(text) if _MAYBE_URL(text) else []
+    urls = twitter_text.extract_urls_with_indices(text) if MAYBE_URL(text) else []
     parts: list[str] = []
     position = 0
     for found in urls:

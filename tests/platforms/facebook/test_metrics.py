@@ -12,7 +12,11 @@ import pytest
 
 from bot.platforms.base import AuthError, Credentials, PermanentError
 from bot.platforms.facebook import FacebookMetrics, FacebookPlatform
-from bot.platforms.facebook.metrics import INSIGHTS_PAUSE_SECONDS, REFUSED_PAUSE_SECONDS, _named
+from bot.platforms.facebook.metrics import (
+    INSIGHTS_PAUSE_SECONDS,
+    REFUSED_PAUSE_SECONDS,
+    ids_named_in,
+)
 from bot.sandbox.testing import running_sandbox
 
 LOOKUP = r"^/v[0-9.]+/$"
@@ -212,10 +216,10 @@ def test_one_foreign_post_alone_does_not_stop_the_pages_other_batches(sandbox):
 
 def test_graph_names_missing_ids_exactly_not_as_prefixes():
     message = "(#803) Some of the aliases you requested do not exist: 1_23,1_4"
-    assert _named(message, ["1_2", "1_23", "1_4", "1_45"]) == ["1_23", "1_4"]
-    assert _named("Object with ID '1_2' does not exist", ["1_2", "1_3"]) == ["1_2"]
+    assert ids_named_in(message, ["1_2", "1_23", "1_4", "1_45"]) == ["1_23", "1_4"]
+    assert ids_named_in("Object with ID '1_2' does not exist", ["1_2", "1_3"]) == ["1_2"]
     wrapped = f"Facebook has no object with that id ({message})"  # as the adapter words it
-    assert _named(wrapped, ["1_4", "1_23"]) == ["1_23", "1_4"]
+    assert ids_named_in(wrapped, ["1_4", "1_23"]) == ["1_23", "1_4"]
 
 
 @pytest.mark.parametrize(

@@ -6,7 +6,7 @@ import random
 
 import twitter_text
 
-from bot.sandbox.x.state import _MAYBE_URL, shown_text
+from bot.sandbox.x.state import MAYBE_URL, shown_text
 
 
 def test_shown_text_wraps_links_and_escapes_entities() -> None:
@@ -28,4 +28,4 @@ def test_the_url_precheck_never_misses_a_link_twitter_text_finds() -> None:
     for _ in range(1500):
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 20)))
         if twitter_text.extract_urls(text):
-            assert _MAYBE_URL(text), text
+            assert MAYBE_URL(text), text
