@@ -13,17 +13,7 @@ from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, table
 from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
-from bot.runtime.wiring import sandbox_acceleration
-from bot.settings import Settings
-
-
-def clock_rate(settings: Settings) -> float:
-    """The platforms' clock rate the posts were read at: a sandbox's acceleration (asked
-    of the sandbox named in SANDBOX_URL, else SANDBOX_TIME_ACCELERATION), 1 when real."""
-    rate = settings.clock_acceleration
-    if settings.uses_sandbox and settings.sandbox_url:
-        return sandbox_acceleration(settings.sandbox_url, timeout=2.0, default=rate)
-    return rate
+from bot.runtime.wiring import clock_rate
 
 
 def _print_growth(stages: list[Stage], rate: float) -> None:

@@ -35,8 +35,7 @@ from bot.engagement import report as reports
 from bot.engagement.svgchart import Bar, Figure, bar_chart, line_chart
 from bot.platforms.base import METRIC_NAMES
 from bot.pledges import kept_tokens
-from bot.runtime.wiring import sandbox_acceleration
-from bot.settings import Settings
+from bot.runtime.wiring import clock_rate
 from bot.storage.models import Campaign, Delivery, DeliveryState, Post
 from bot.web.campaign import shown
 
@@ -52,15 +51,6 @@ SUMMARY_ROWS = (
     ("deleted since", "deleted"),
     ("reach (followers)", "reach"),
 )
-
-
-def clock_rate(settings: Settings) -> float:
-    """The platforms' clock rate, as ``report`` reads it: a sandbox's acceleration (asked
-    of the sandbox in SANDBOX_URL, else SANDBOX_TIME_ACCELERATION), 1 when real."""
-    rate = settings.clock_acceleration
-    if settings.uses_sandbox and settings.sandbox_url:
-        return sandbox_acceleration(settings.sandbox_url, timeout=2.0, default=rate)
-    return rate
 
 
 def inline_svg(svg: str) -> Markup:

@@ -142,3 +142,13 @@ def sandbox_acceleration(url: str, timeout: float = 5.0, default: float = 1.0) -
         )
         return default
     return rate if rate > 0 else default
+
+
+def clock_rate(settings: Settings) -> float:
+    """The platforms' clock rate engagement was read at, for reports: a sandbox's
+    acceleration (asked of the sandbox in SANDBOX_URL, else SANDBOX_TIME_ACCELERATION),
+    1 on the real platforms."""
+    rate = settings.clock_acceleration
+    if settings.uses_sandbox and settings.sandbox_url:
+        return sandbox_acceleration(settings.sandbox_url, timeout=2.0, default=rate)
+    return rate
