@@ -29,7 +29,7 @@ from starlette.templating import Jinja2Templates
 from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
-from bot.web import campaign, pledge_facebook, pledge_x, withdraw
+from bot.web import campaign, health, pledge_facebook, pledge_x, withdraw
 from bot.web.pages import friendly, render
 from bot.web.security import (
     RateLimiter,
@@ -120,6 +120,8 @@ def create_web_app(
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if not settings.metrics_bind:  # else served alone on METRICS_BIND (bot/runtime/process.py)
+        routes[:0] = health.routes(runtime)
     if settings.console_enabled:  # CONSOLE_ENABLED=false: /console/ is a 404 like any page
         routes.append(console_mount(runtime))
     app = Starlette(
