@@ -25,10 +25,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -74,8 +73,7 @@ class Work(StrEnum):
     ENGAGEMENT = "engagement"
 
 
-@dataclass(frozen=True)
-class Reach:
+class Reach(NamedTuple):
     """Whether the last attempt on a platform reached it: an answer of any kind (a post
     accepted, refused, a token rejected, a rate limit) is reached; no answer, a timeout
     or a server error (5xx) is not."""
@@ -194,6 +192,11 @@ class Metrics:
             registry=r,
         )
         self._reach: dict[str, Reach] = {}
+        # The labelled children the hot path uses, looked up once: ``labels()`` takes a
+        # lock and builds a tuple, several times the cost of the add itself.
+        self._started: dict[str, Histogram] = {}
+        self._acked: dict[str, Histogram] = {}
+        self._outcomes: dict[tuple[str, str], Counter] = {}
         if sessions is not None:
             r.register(DatabaseCollector(sessions, cache_seconds=cache_seconds))
 
@@ -201,11 +204,17 @@ class Metrics:
 
     def request_started(self, platform: str, due_at: datetime, at: datetime) -> None:
         """The first publish request of an attempt starts ``at``."""
-        self.start_lateness.labels(platform).observe(max(0.0, (at - due_at).total_seconds()))
+        child = self._started.get(platform)
+        if child is None:
+            child = self._started[platform] = self.start_lateness.labels(platform)
+        child.observe(max(0.0, (at - due_at).total_seconds()))
 
     def published(self, platform: str, due_at: datetime, at: datetime) -> None:
         """The platform acknowledged a delivery's last part ``at``."""
-        self.acknowledged.labels(platform).observe(max(0.0, (at - due_at).total_seconds()))
+        child = self._acked.get(platform)
+        if child is None:
+            child = self._acked[platform] = self.acknowledged.labels(platform)
+        child.observe(max(0.0, (at - due_at).total_seconds()))
         self._reach[platform] = Reach(True, at, "")
 
     def attempt(self, platform: str, outcome: Outcome) -> None:
@@ -213,7 +222,10 @@ class Metrics:
         daemon stops (``unclaimed``) was no attempt."""
         if outcome is Outcome.UNCLAIMED:
             return
-        self.attempts.labels(platform, outcome).inc()
+        child = self._outcomes.get((platform, outcome))
+        if child is None:
+            child = self._outcomes[(platform, outcome)] = self.attempts.labels(platform, outcome)
+        child.inc()
         if outcome is Outcome.RETRY:
             self.retries.labels(platform).inc()
 

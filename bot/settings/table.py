@@ -468,7 +468,7 @@ SETTINGS: tuple[Setting, ...] = (
         default="",
         parse=parse_bind,
         help="Where /healthz, /readyz and /metrics (Prometheus) are served. Empty: on the "
-        "campaign pages' server, beside the pages; HOST:PORT (e.g. 127.0.0.1:9090): on a "
+        "campaign pages' server, beside the pages; HOST:PORT (e.g. 127.0.0.1:9464): on a "
         "separate small server there, and not on the public one",
         section="Monitoring",
     ),

@@ -182,7 +182,7 @@ def split_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` → (host, port); ValueError when it is not one."""
     host, colon, port = value.rpartition(":")
     if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9090")
+        raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9464")
     return host, int(port)
 
 

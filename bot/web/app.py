@@ -6,6 +6,8 @@ Starlette app, server-rendered with Jinja2 (autoescaped).
 Routes are split by concern: ``campaign`` (the public page), ``pledge_x`` and
 ``pledge_facebook`` (signing in and pledging), ``withdraw`` (the private link: confirm,
 edit, withdraw). ``security`` holds CSRF, form parsing, rate limits and headers.
+``health`` (/healthz, /readyz, /metrics) is mounted here unless METRICS_BIND serves it
+apart.
 """
 
 from __future__ import annotations
