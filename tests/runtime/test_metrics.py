@@ -25,8 +25,9 @@ from bot.runtime.process import Process, ProcessOptions, start_everything
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, free_port, running_sandbox
 from bot.settings import ConfigError, Secret, load_settings
-from bot.storage.models import Account, Delivery, DeliveryState
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState
 from bot.storage.vault import Vault
+from tests.support.engagement import Clock, World, make_platforms
 from tests.support.factories import add_account, queue, spec
 from tests.support.fakes import FakeAsyncPlatform, FakePlatform
 from tests.support.pledge_release import pledged_campaign, run_daemon_until_final, sandbox_runtime
@@ -299,3 +300,41 @@ def test_each_metrics_has_its_own_registry() -> None:
     first.attempts.labels("x", "sent").inc()
     assert first.registry is not second.registry
     assert value(parse(second.exposition().decode()), "clarion_delivery_attempts_total") is None
+
+
+def test_an_engagement_round_counts_its_reads_calls_x_cost_and_rate_limits(
+    sessions: sessionmaker[Session], vault: Vault
+) -> None:
+    with running_sandbox() as sandbox:
+        admin = sandbox.admin
+        world = World(sandbox, sessions, vault, make_platforms(sandbox.url, admin.app()), Clock())
+        with sessions() as session:
+            campaign = Campaign(slug=world.slug, title="Demo", timezone="UTC")
+            session.add(campaign)
+            session.commit()
+            world.campaign_id = campaign.id
+        post = world.post()
+        world.send(post, world.x_account())
+        world.send(post, world.facebook_page())
+        metrics = Metrics()
+        poller = world.poller(metrics=metrics, x_read_cost=0.005)
+        world.advance(3600)
+        result = poller.run()
+        got = parse(metrics.exposition().decode())
+        assert value(got, "clarion_engagement_reads_total", platform="x") == 1
+        assert value(got, "clarion_engagement_reads_total", platform="facebook") == 1
+        assert value(got, "clarion_engagement_calls_total") == result.calls >= 2
+        assert value(got, "clarion_engagement_x_billable_reads_total") == 1
+        assert value(got, "clarion_engagement_x_read_cost_usd_total") == pytest.approx(0.005)
+
+        # Reads beyond X's per-user limit: a 429, counted as the poller's wait.
+        admin.set_rate_limits(x_posts_per_user=1000, x_reads_per_user=1, reset_counters=True)
+        account = world.x_account()
+        for _ in range(150):
+            world.send(world.post(), account)
+        world.advance(3600)
+        assert world.poller(metrics=metrics, concurrency=1).run().deferred == 50
+        got = parse(metrics.exposition().decode())
+        waits = {"platform": "x", "work": "engagement"}
+        assert value(got, "clarion_rate_limit_waits_total", **waits) == 1
+        assert value(got, "clarion_engagement_deferred_total") == 50
