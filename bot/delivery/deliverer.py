@@ -217,9 +217,9 @@ class Deliverer:
             if outcome == Check.ABSENT and index == 0 and self._too_late(job, self.clock()):
                 return self._missed(job, self.clock())
         while index < len(job.parts):
-            self._publishing[job.delivery_id] = self.clock()
+            started = self._publishing[job.delivery_id] = self.clock()
             if index == job.parts_done:  # the attempt's first request
-                self.metrics.request_started(job.platform, job.due_at, self.clock())
+                self.metrics.request_started(job.platform, job.due_at, started)
             try:
                 published = platform.publish(
                     creds,
