@@ -31,6 +31,7 @@ from bot.campaigns.enqueue import FACEBOOK_HOLD_MIN
 from bot.delivery.ledger import Job, Ledger
 from bot.delivery.outcomes import Check, ErrorKind, Outcome
 from bot.delivery.policy import RateGates, RetryPolicy
+from bot.monitoring.metrics import Metrics, Work
 from bot.platforms.base import (
     AsyncPublisher,
     AuthError,
@@ -60,6 +61,7 @@ class Deliverer:
         gates: RateGates | None = None,
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.ledger = ledger
         self.platforms = platforms
@@ -68,6 +70,7 @@ class Deliverer:
         self.gates = gates or RateGates()
         self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
+        self.metrics = metrics if metrics is not None else Metrics()
         # When this attempt's request to create the post was made, per delivery: what an
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
@@ -121,7 +124,9 @@ class Deliverer:
         in a thread."""
         creds = self.vault.open(job.sealed_credentials)
         self._publishing[job.delivery_id] = self.clock()
+        self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
         published = await publisher.publish(creds, job.parts[0], link=job.link)
+        self.metrics.published(job.platform, job.due_at, self.clock())
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
         if later is not None:
@@ -212,7 +217,9 @@ class Deliverer:
             if outcome == Check.ABSENT and index == 0 and self._too_late(job, self.clock()):
                 return self._missed(job, self.clock())
         while index < len(job.parts):
-            self._publishing[job.delivery_id] = self.clock()
+            started = self._publishing[job.delivery_id] = self.clock()
+            if index == job.parts_done:  # the attempt's first request
+                self.metrics.request_started(job.platform, job.due_at, started)
             try:
                 published = platform.publish(
                     creds,
@@ -227,6 +234,7 @@ class Deliverer:
             index += 1
             last = index == len(job.parts)
             if last:  # one write records the last part and the result
+                self.metrics.published(job.platform, job.due_at, self.clock())
                 kept = self.ledger.sent(job, ids, published, self.clock())
             else:
                 kept = self.ledger.part_done(job, index - 1, ids, published, self.clock())
@@ -257,8 +265,10 @@ class Deliverer:
         except AuthError as exc:
             return self._classified(job, exc)
         except PermanentError as exc:
+            self.metrics.platform_error(job.platform, exc, now)
             return self._unconfirmed(job, exc.message)
         except PlatformError as exc:
+            self.metrics.platform_error(job.platform, exc, now)
             if job.attempts >= self.policy.max_attempts:
                 return self._unconfirmed(job, exc.message)
             wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
@@ -296,6 +306,7 @@ class Deliverer:
 
     def _classified(self, job: Job, exc: PlatformError) -> Outcome:
         now = self.clock()
+        self.metrics.platform_error(job.platform, exc, now)
         if isinstance(exc, TransientError):
             if exc.maybe_sent and not exc.rate_limited:
                 return self._unknown(job, f"{exc.message}; it may have been posted")
@@ -375,6 +386,7 @@ class Deliverer:
         now = self.clock()
         if exc.rate_limited:
             wait = exc.retry_after if exc.retry_after is not None else self.policy.max_seconds
+            self.metrics.rate_limited(job.platform, wait, Work.DELIVERY)
             until = now + timedelta(seconds=wait)
             self.gates.block(job.platform, job.account_id, until)
             self.ledger.retry_later(

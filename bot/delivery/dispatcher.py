@@ -70,6 +70,7 @@ class Dispatcher:
         self._threaded = 0  # jobs handed to the thread pool and not finished
         self._saturated = False
         self.outcomes: dict[Outcome, int] = {}
+        deliverer.metrics.watch_in_flight(lambda: len(self._jobs))
         self.failure: str | None = None
 
     # --- life cycle (called from the daemon's thread) -----------------------------------
@@ -188,6 +189,7 @@ class Dispatcher:
                 finally:
                     self._threaded -= 1
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
+            self.deliverer.metrics.attempt(job.platform, outcome)
         except Exception:  # never leave the claim counted as in flight
             logger.exception("delivery %s (%s): dispatch failed", job.delivery_id, job.label)
         finally:

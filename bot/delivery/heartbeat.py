@@ -22,6 +22,8 @@ from bot.storage.models import DaemonHeartbeat
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=15)
+# Eight missed beats is not a slow poll but a daemon that stopped ticking (/readyz).
+STALE_AFTER = timedelta(minutes=2)
 KEEP = timedelta(days=1)
 # The last beat written, per database (sessionmaker) and daemon.
 _last: WeakKeyDictionary[sessionmaker[Session], dict[str, datetime]] = WeakKeyDictionary()

@@ -81,6 +81,7 @@ class Job:
     first_sending_at: datetime
     uncertain_since: datetime  # start of the attempt whose outcome is unknown
     scheduled_at: datetime
+    due_at: datetime  # when this attempt fell due (a retry's, a release's spread time)
     label: str
 
 
@@ -165,6 +166,7 @@ class Ledger:
             first_sending_at=row.first_sending_at or now,
             uncertain_since=row.uncertain_since or row.first_sending_at or now,
             scheduled_at=row.scheduled_at,
+            due_at=row.due_at,
             label=f"{row.slug}/{row.key}",
         )
 

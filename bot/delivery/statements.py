@@ -45,6 +45,7 @@ _JOB_COLUMNS = (
     Delivery.parts_done,
     Delivery.platform_ids,
     Delivery.attempts,
+    Delivery.due_at,
     Delivery.first_sending_at,
     Delivery.uncertain_since,
     Account.id.label("account_id"),

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.policy import RateGates
 from bot.engagement import costs, plan, sampling, store
 from bot.engagement.plan import DueItem, Offsets
+from bot.monitoring.metrics import Metrics, Work
 from bot.platforms.base import (
     AuthError,
     Credentials,
@@ -61,6 +62,7 @@ PRIVATE_WINDOW = timedelta(days=30) - timedelta(minutes=10)
 class RoundResult:
     due: int = 0
     read: int = 0  # posts with a reading stored
+    read_by_platform: dict[str, int] = field(default_factory=dict)
     rows: int = 0  # snapshot rows written (estimates included)
     deleted: int = 0
     batches: int = 0
@@ -121,6 +123,7 @@ class Poller:
         clock: Callable[[], datetime] = utcnow,
         rng: random.Random | None = None,
         flush_rows: int = 200_000,
+        metrics: Metrics | None = None,
     ) -> None:
         self.sessions = sessions
         self.vault = vault
@@ -131,6 +134,7 @@ class Poller:
         self.clock = clock
         self.rng = rng or random.Random()  # noqa: S311 - sampling, not security
         self.flush_rows = flush_rows
+        self.metrics = metrics if metrics is not None else Metrics()
         self._go = threading.Event()
         self._go.set()
         self._x: Any = None
@@ -208,6 +212,9 @@ class Poller:
                         writer.deleted(item)
                         continue
                     result.read += 1
+                    result.read_by_platform[item.platform] = (
+                        result.read_by_platform.get(item.platform, 0) + 1
+                    )
                     writer.reading(item, reading)
                     if item.platform == "x" and item.delivery_id not in already:
                         already.add(item.delivery_id)
@@ -231,6 +238,7 @@ class Poller:
         result.rows = writer.rows_written
         result.write_seconds = writer.seconds
         result.seconds = time.perf_counter() - started
+        self.metrics.engagement_round(result, self.x_read_cost)
         # Every few minutes a round finds nothing due: that line belongs at DEBUG, or it
         # buries the ones that matter.
         level = logging.INFO if result.did_something else logging.DEBUG
@@ -352,6 +360,7 @@ class Poller:
         except TransientError as exc:
             if exc.rate_limited:
                 wait = exc.retry_after if exc.retry_after is not None else 900.0
+                self.metrics.rate_limited(task.platform, wait, Work.ENGAGEMENT)
                 self.gates.block(
                     task.platform, task.gate_key, self.clock() + timedelta(seconds=wait)
                 )
@@ -403,4 +412,5 @@ def poller_for(runtime: Runtime) -> Poller:
         offsets=s.engagement_offsets,
         x_read_cost=s.x_read_cost_usd,
         concurrency=s.engagement_concurrency,
+        metrics=runtime.metrics,
     )

@@ -3,7 +3,8 @@
 ``start_everything(runtime, options, say)`` takes the one-daemon lock, starts the built-in
 sandbox (or talks to SANDBOX_URL) with its rehearsal accounts and example posts, or checks
 the campaign's real tokens; then the daemon with its housekeeping jobs (engagement
-snapshots, pledge releases and readiness), then the web pages. It returns a ``Process``
+snapshots, pledge releases and readiness), then /healthz, /readyz and /metrics on their
+own server when METRICS_BIND says so, then the web pages. It returns a ``Process``
 whose ``stop()`` undoes all of it in reverse order. The CLI commands only parse options,
 pass ``click.echo`` as ``say`` and wait for a signal: what a command prints while
 starting comes through ``say``, a start that cannot go on raises ``StartError`` with a
@@ -84,11 +85,14 @@ class Process:
         daemon: Daemon | None,
         sandbox_url: str | None,
         web_address: str | None,
+        health_address: str | None = None,
     ) -> None:
         self.runtime = runtime
         self.daemon = daemon
         self.sandbox_url = sandbox_url
         self.web_address = web_address  # None: the pages are not served
+        # METRICS_BIND's server; None: /healthz, /readyz, /metrics are on the pages' one
+        self.health_address = health_address
         self._stack = stack
 
     @property
@@ -167,11 +171,19 @@ def _start_posting(
     except AlreadyRunning as exc:
         raise StartError(str(exc)) from None
     try:
+        health = _serve_health(runtime, stack, say, options)
         address = _serve_pages(runtime, stack, say, options)
     except BaseException:
         daemon.stop()
         raise
-    return Process(runtime, stack, daemon=daemon, sandbox_url=sandbox_url, web_address=address)
+    return Process(
+        runtime,
+        stack,
+        daemon=daemon,
+        sandbox_url=sandbox_url,
+        web_address=address,
+        health_address=health,
+    )
 
 
 def _start_pages(
@@ -186,8 +198,16 @@ def _start_pages(
         runtime.vault  # noqa: B018 - fail now, not at the first pledge
     except ConfigError as exc:
         raise StartError(str(exc)) from None
+    health = _serve_health(runtime, stack, say, options)
     address = _serve_pages(runtime, stack, say, options)
-    return Process(runtime, stack, daemon=None, sandbox_url=sandbox_url, web_address=address)
+    return Process(
+        runtime,
+        stack,
+        daemon=None,
+        sandbox_url=sandbox_url,
+        web_address=address,
+        health_address=health,
+    )
 
 
 def _rehearsal(
@@ -307,6 +327,33 @@ def engagement_job(runtime: Runtime) -> tuple[str, Callable[[], object], float]:
         return "engagement", poller_for(runtime).run, s.engagement_poll_seconds
     timed = runtime.with_settings(engagement_offsets=on_clock(s.engagement_offsets, rate))
     return "engagement", poller_for(timed).run, max(1.0, s.engagement_poll_seconds / rate)
+
+
+def _serve_health(
+    runtime: Runtime, stack: contextlib.ExitStack, say: Say, options: ProcessOptions
+) -> str | None:
+    """/healthz, /readyz and /metrics on METRICS_BIND until ``stack`` closes; the address.
+
+    None when METRICS_BIND is empty (the pages' server has them). Beside the daemon, an
+    address that cannot be bound is a warning and posting goes on; alone, an error."""
+    bind = runtime.settings.metrics_address
+    if bind is None:
+        return None
+    from bot.web.server import serving_health
+
+    try:
+        address = stack.enter_context(serving_health(runtime, *bind))
+    except (OSError, RuntimeError) as exc:
+        problem = (
+            f"cannot serve /healthz, /readyz and /metrics on METRICS_BIND="
+            f"{runtime.settings.metrics_bind} ({exc}); set it to a free HOST:PORT"
+        )
+        if not options.post:
+            raise StartError(problem) from None
+        say(f"{problem}; posting goes on", err=True)
+        return None
+    say(f"health and metrics on {address} (/healthz, /readyz, /metrics)")
+    return address
 
 
 def _serve_pages(

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
+from bot.monitoring.metrics import Metrics
 from bot.platforms.base import Platform
 from bot.settings import Secret, Settings
 from bot.storage.engine import make_engine, make_session_factory
@@ -44,10 +45,15 @@ def routes_for(settings: Settings) -> dict[str, str]:
 
 
 class Runtime:
-    def __init__(self, settings: Settings, engine: Engine | None = None) -> None:
+    def __init__(
+        self, settings: Settings, engine: Engine | None = None, *, metrics: Metrics | None = None
+    ) -> None:
         self.settings = settings
         self.engine = engine or make_engine(settings.database_url)
         self.sessions: sessionmaker[Session] = make_session_factory(self.engine)
+        # What the deliverer and the poller count and /metrics serves: one per database,
+        # kept by ``with_settings`` so a rescaled poller counts into the same registry.
+        self.metrics = metrics if metrics is not None else Metrics(self.sessions)
 
     def migrate(self) -> None:
         upgrade(self.settings.database_url)
@@ -95,14 +101,14 @@ class Runtime:
             max_seconds=s.retry_max_seconds,
             late_after=timedelta(minutes=s.missed_grace_minutes),
         )
-        return Deliverer(self.ledger(), self.platforms, self.vault, policy)
+        return Deliverer(self.ledger(), self.platforms, self.vault, policy, metrics=self.metrics)
 
     def lock(self) -> DaemonLock:
         return DaemonLock(self.engine, self.settings.database_url)
 
     def with_settings(self, **changes: object) -> Runtime:
         """The same database with some settings changed."""
-        return Runtime(self.settings.replace(**changes), self.engine)
+        return Runtime(self.settings.replace(**changes), self.engine, metrics=self.metrics)
 
     def with_sandbox(
         self, url: str, app: dict[str, str], acceleration: float | None = None

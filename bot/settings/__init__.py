@@ -19,7 +19,14 @@ from typing import Any
 from dotenv import dotenv_values
 
 from bot.settings.table import SETTINGS
-from bot.settings.values import ConfigError, Offsets, Secret, Setting, without_password
+from bot.settings.values import (
+    ConfigError,
+    Offsets,
+    Secret,
+    Setting,
+    split_bind,
+    without_password,
+)
 
 __all__ = [
     "SETTINGS",
@@ -106,11 +113,17 @@ class Settings:
     token_encryption_keys: Secret
     log_level: str
     log_format: str
+    metrics_bind: str
 
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
         return Settings(**values)
+
+    @property
+    def metrics_address(self) -> tuple[str, int] | None:
+        """METRICS_BIND as (host, port); None: served with the campaign pages."""
+        return split_bind(self.metrics_bind) if self.metrics_bind else None
 
     @property
     def has_real_x(self) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from bot.settings.values import (
     Setting,
+    parse_bind,
     parse_choice,
     parse_database_url,
     parse_float_at_least,
@@ -498,5 +499,14 @@ SETTINGS: tuple[Setting, ...] = (
         "logger, message, and delivery_id, post_id, campaign_id where known) for journald, "
         "Docker or a log shipper",
         section="Logging",
+    ),
+    Setting(
+        name="METRICS_BIND",
+        default="",
+        parse=parse_bind,
+        help="Where /healthz, /readyz and /metrics (Prometheus) are served. Empty: on the "
+        "campaign pages' server, beside the pages; HOST:PORT (e.g. 127.0.0.1:9464): on a "
+        "separate small server there, and not on the public one",
+        section="Monitoring",
     ),
 )

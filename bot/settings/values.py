@@ -178,6 +178,22 @@ def parse_offsets(raw: str) -> Offsets:
     return Offsets(out)
 
 
+def split_bind(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` → (host, port); ValueError when it is not one."""
+    host, colon, port = value.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9464")
+    return host, int(port)
+
+
+def parse_bind(raw: str) -> str:
+    """Empty, or an address to listen on as ``HOST:PORT`` (IPv4 or a host name)."""
+    value = raw.strip()
+    if value:
+        split_bind(value)
+    return value
+
+
 def parse_secret(raw: str) -> Secret:
     return Secret(raw.strip())
 

@@ -6,6 +6,8 @@ Starlette app, server-rendered with Jinja2 (autoescaped).
 Routes are split by concern: ``campaign`` (the public page), ``pledge_x`` and
 ``pledge_facebook`` (signing in and pledging), ``withdraw`` (the private link: confirm,
 edit, withdraw). ``security`` holds CSRF, form parsing, rate limits and headers.
+``health`` (/healthz, /readyz, /metrics) is mounted here unless METRICS_BIND serves it
+apart.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from starlette.templating import Jinja2Templates
 from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
-from bot.web import campaign, pledge_facebook, pledge_x, withdraw
+from bot.web import campaign, health, pledge_facebook, pledge_x, withdraw
 from bot.web.pages import friendly, render
 from bot.web.security import (
     RateLimiter,
@@ -120,6 +122,8 @@ def create_web_app(
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
+    if not settings.metrics_bind:  # else served alone on METRICS_BIND (bot/runtime/process.py)
+        routes[:0] = health.routes(runtime)
     if settings.console_enabled:  # CONSOLE_ENABLED=false: /console/ is a 404 like any page
         routes.append(console_mount(runtime))
     app = Starlette(

@@ -1,5 +1,6 @@
 """Serving the campaign pages with uvicorn: in the foreground (`web`) or in a thread
-beside the daemon (`run`)."""
+beside the daemon (`run`); and, when METRICS_BIND is set, /healthz, /readyz and /metrics
+on their own small server."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from starlette.applications import Starlette
 
 from bot.runtime.wiring import Runtime
 from bot.web.app import create_web_app
+from bot.web.health import create_health_app
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +60,29 @@ def serving_web(
     address it listens on (http://host:port). Port 0 picks a free port."""
     s = runtime.settings
     sock = bind(host if host is not None else s.web_host, s.web_port if port is None else port)
+    try:
+        app = create_web_app(runtime, **app_options)
+    except BaseException:
+        sock.close()
+        raise
+    with serving(app, sock, "campaign pages") as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving_health(runtime: Runtime, host: str, port: int) -> Iterator[str]:
+    """/healthz, /readyz and /metrics alone on ``host:port`` (METRICS_BIND) until the
+    block ends; yields the address. Port 0 picks a free port."""
+    sock = bind(host, port)
+    with serving(create_health_app(runtime), sock, "health and metrics") as address:
+        yield address
+
+
+@contextlib.contextmanager
+def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
+    """``app`` on the bound ``sock`` in a background thread until the block ends (then
+    the socket is closed); yields http://host:port."""
     bound_host, bound_port = sock.getsockname()[:2]
-    app = create_web_app(runtime, **app_options)
     server = uvicorn.Server(web_config(app, bound_host, bound_port))
     # uvicorn installs signal handlers only in the main thread; this one is not.
     thread = threading.Thread(
@@ -70,10 +93,10 @@ def serving_web(
     try:
         while not server.started:
             if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"the campaign pages did not start on {bound_host}:{bound_port}")
+                raise RuntimeError(f"the {what} did not start on {bound_host}:{bound_port}")
             time.sleep(0.01)
         shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host  # noqa: S104
-        logger.info("campaign pages listening on http://%s:%s", shown, bound_port)
+        logger.info("%s listening on http://%s:%s", what, shown, bound_port)
         yield f"http://{shown}:{bound_port}"
     finally:
         server.should_exit = True
