@@ -3,7 +3,7 @@ wrong and the one action to take. Nothing to say, no box.
 
 - deliveries that failed or were missed in the last ``RECENT`` (the posts list, filtered)
 - campaign accounts that need reconnecting (the accounts page)
-- a scheduler that has not ticked for ``SILENT_AFTER`` or never did (how to start it)
+- a scheduler that has not ticked for ``heartbeat.STALE_AFTER`` or never did (how to start it)
 """
 
 from __future__ import annotations
@@ -22,9 +22,6 @@ from bot.delivery import heartbeat
 from bot.storage.models import Account, AccountStatus, Delivery, DeliveryState
 
 RECENT = timedelta(days=7)
-# The daemon writes its heartbeat at least every heartbeat.EVERY (15 s) while polling;
-# eight missed beats is not a slow poll but a stopped daemon.
-SILENT_AFTER = timedelta(minutes=2)
 HELP_PATH = "/console/help/scheduler"
 
 
@@ -77,7 +74,7 @@ def items(session: Session, now: datetime, user: ConsoleUser) -> list[Attention]
                 HELP_PATH,
             )
         )
-    elif now - last > SILENT_AFTER:
+    elif now - last > heartbeat.STALE_AFTER:
         minutes = max(2, round((now - last).total_seconds() / 60))
         found.append(
             Attention(

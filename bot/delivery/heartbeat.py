@@ -22,7 +22,8 @@ from bot.storage.models import DaemonHeartbeat
 logger = logging.getLogger(__name__)
 
 EVERY = timedelta(seconds=15)
-# Eight missed beats is not a slow poll but a daemon that stopped ticking (/readyz).
+# Eight missed beats is not a slow poll but a daemon that stopped ticking (/readyz and the
+# console's attention box both judge by it).
 STALE_AFTER = timedelta(minutes=2)
 KEEP = timedelta(days=1)
 # The last beat written, per database (sessionmaker) and daemon.
