@@ -13,7 +13,7 @@ from dotenv import set_key
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import emit_json, table
+from bot.cli.output import emit_json, plural, table
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
 from bot.storage.models import Account, OAuthRequest, Pledge, User
@@ -174,7 +174,7 @@ def rotate(app: AppContext) -> None:
             setattr(row, key, value)
         session.commit()
     click.echo(
-        f"re-encrypted {len(rotated)} stored secrets with a new key; the old keys are "
+        f"re-encrypted {plural(len(rotated), 'stored secret')} with a new key; the old keys are "
         f"still in {app.config_file} — remove them once you no longer need them. Restart "
         "the daemon so it reads the new key list."
     )
