@@ -43,8 +43,8 @@ def test_apply_without_a_daemon_says_how_to_start_one(with_accounts, tmp_path: P
     assert result.exit_code == 0 and NO_DAEMON in result.output
 
 
-def test_a_daemon_that_stopped_long_ago_counts_as_none(with_accounts):
-    beat(with_accounts, age=timedelta(minutes=10))
+def test_a_daemon_silent_for_three_beats_counts_as_none(with_accounts):
+    beat(with_accounts, age=timedelta(seconds=50))
     result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
     assert NO_DAEMON in result.output
 
