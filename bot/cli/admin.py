@@ -104,6 +104,11 @@ def check(app: AppContext, as_json: bool) -> None:
             }
         )
     else:
+        if settings.web_base_url_follows:
+            rows = [
+                (n, f"{v} (follows WEB_HOST, WEB_PORT)" if n == "WEB_BASE_URL" else v, sec)
+                for n, v, sec in rows
+            ]
         table(rows, ("setting", "value", "section"), empty="")
         click.echo(f"\nposting to: {mode}")
         for warning in warnings:

@@ -57,4 +57,4 @@ def test_config_check_is_quiet_when_only_the_port_is_changed(cli):
     cli.config.write_text(cli.config.read_text() + "WEB_PORT=9123\n")
     result = cli("config", "check")
     assert result.exit_code == 0 and "warning" not in result.output
-    assert "http://127.0.0.1:9123" in result.output
+    assert "http://127.0.0.1:9123 (follows WEB_HOST, WEB_PORT)" in result.output
