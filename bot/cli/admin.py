@@ -13,9 +13,9 @@ from dotenv import set_key
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import emit_json, table
+from bot.cli.output import emit_json, plural, table
 from bot.runtime.wiring import Runtime
-from bot.settings import ConfigError, Secret, describe, load_settings
+from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
 from bot.storage.models import Account, OAuthRequest, Pledge, User
 from bot.storage.vault import Vault, generate_key
 
@@ -91,18 +91,28 @@ def check(app: AppContext, as_json: bool) -> None:
     if settings.database_url:
         rows = [(n, _safe_url(v) if n == "DATABASE_URL" else v, sec) for n, v, sec in rows]
     mode = "sandbox" if settings.uses_sandbox else "real platforms"
+    mismatch = base_url_mismatch(settings)
+    warnings = [mismatch] if mismatch else []
     if as_json:
         emit_json(
             {
                 "ok": not problems,
                 "mode": mode,
                 "problems": problems,
+                "warnings": warnings,
                 "settings": {name: value for name, value, _ in rows},
             }
         )
     else:
+        if settings.web_base_url_follows:
+            rows = [
+                (n, f"{v} (follows WEB_HOST, WEB_PORT)" if n == "WEB_BASE_URL" else v, sec)
+                for n, v, sec in rows
+            ]
         table(rows, ("setting", "value", "section"), empty="")
         click.echo(f"\nposting to: {mode}")
+        for warning in warnings:
+            click.echo(f"warning: {warning}", err=True)
         for problem in problems:
             click.echo(f"problem: {problem}", err=True)
         if not problems:
@@ -169,7 +179,7 @@ def rotate(app: AppContext) -> None:
             setattr(row, key, value)
         session.commit()
     click.echo(
-        f"re-encrypted {len(rotated)} stored secrets with a new key; the old keys are "
+        f"re-encrypted {plural(len(rotated), 'stored secret')} with a new key; the old keys are "
         f"still in {app.config_file} — remove them once you no longer need them. Restart "
         "the daemon so it reads the new key list."
     )

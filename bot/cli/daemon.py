@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import UTC, datetime, timedelta
 
 import click
 
 from bot.cli.context import AppContext, pass_app
+from bot.cli.output import plural
+from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
+from bot.delivery import heartbeat
 from bot.delivery.sweeps import Missed
 from bot.runtime.logs import configure_logging
 from bot.runtime.process import ProcessOptions, StartError, start_everything
@@ -22,10 +26,40 @@ def echo(message: str, *, err: bool = False) -> None:
     click.echo(message, err=err)
 
 
+HOW_TO_START = "start one with `make run` or `python main.py run`"
+
+
+def daemon_last_seen(app: AppContext) -> timedelta | None:
+    """How long ago a daemon on this database last polled, if it is still polling; None
+    when none is running. A running daemon writes a beat every ``heartbeat.EVERY`` (or
+    every poll, when POLL_INTERVAL_SECONDS is longer): three missed beats mean it has
+    stopped. A daemon stopped with Ctrl-C leaves its last beat behind, so the window is
+    kept short rather than ALERTS_DAEMON_STALE_SECONDS, which waits before alerting."""
+    with app.runtime.sessions() as session:
+        last = heartbeat.latest(session)
+    if last is None:
+        return None
+    age = datetime.now(UTC) - last
+    every = max(heartbeat.EVERY, timedelta(seconds=app.settings.poll_interval_seconds))
+    if age > 3 * every:
+        return None
+    return max(age, timedelta(0))
+
+
+def warn_without_daemon(app: AppContext) -> None:
+    """Say, after queueing, that nothing will post it while no daemon runs here."""
+    if daemon_last_seen(app) is None:
+        click.echo(
+            "warning: no daemon is running on this database, so nothing is posted until "
+            f"one is: {HOW_TO_START}",
+            err=True,
+        )
+
+
 def _print_missed(missed: list[Missed]) -> None:
     click.echo(
-        f"{len(missed)} deliveries were due while Clarion was not running and were NOT "
-        "sent late (see `python main.py deliveries list --state missed`):",
+        f"{plural(len(missed), 'delivery', 'deliveries', verb='was')} due while Clarion was "
+        "not running, and not sent late (see `python main.py deliveries list --state missed`):",
         err=True,
     )
     for item in missed:
@@ -65,7 +99,9 @@ def run(app: AppContext, examples: bool) -> None:
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
     if process.web_address is not None:
-        click.echo(f"campaign pages: {settings.web_base_url}/c/<campaign>")
+        with process.runtime.sessions() as session:
+            for line in campaign_page_lines(session, settings):
+                click.echo(line)
         for line in console_banner(app.runtime):
             click.echo(line)
     stop = threading.Event()

@@ -8,7 +8,7 @@ import requests
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import table
+from bot.cli.output import plural, table
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Campaign, EngagementPolicy
 
@@ -144,8 +144,8 @@ def plan_command(
     click.echo(f"cap: {'none' if cap is None else f'${cap:.2f}'}")
     if sample:
         click.echo(
-            f"sampling: at most {sample} posts per release per snapshot "
-            f"({projection.sampled_releases} releases sampled)"
+            f"sampling: at most {plural(sample, 'post')} per release per snapshot "
+            f"({plural(projection.sampled_releases, 'release')} sampled)"
         )
     else:
         click.echo("sampling: off, every post is read")

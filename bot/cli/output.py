@@ -45,3 +45,18 @@ def account_label(platform: str, handle: str) -> str:
 def clip(text: str, width: int = 50) -> str:
     flat = " ".join(text.split())
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def plural(count: int, noun: str, many: str | None = None, *, verb: str | None = None) -> str:
+    """``count`` and ``noun`` in the right number: plural(1, "post") is "1 post",
+    plural(2, "post") "2 posts", plural(1, "campaign", verb="was") "1 campaign was",
+    plural(3, "campaign", verb="was") "3 campaigns were". ``many``: an irregular plural
+    ("deliveries"). ``verb``: "was" or "is" (or "has"), agreed with the count."""
+    word = noun if count == 1 else (many or noun + "s")
+    text = f"{count} {word}"
+    if verb is not None:
+        text += " " + (verb if count == 1 else _PLURAL_VERBS.get(verb, verb))
+    return text
+
+
+_PLURAL_VERBS = {"was": "were", "is": "are", "has": "have", "needs": "need"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
 from sqlalchemy import select
@@ -14,16 +15,40 @@ from bot.campaigns.schedules.files import discover, load_files
 from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, emit_json, local, table
+from bot.cli.output import clip, emit_json, local, plural, table
 from bot.cli.pledge_options import spec_from_options, with_options
 from bot.pledges import rules
 from bot.pledges.campaigns import CampaignReport, PledgeCampaignSpec, apply_campaigns
 from bot.pledges.pledging import find_campaign, progress
+from bot.settings import Settings
 from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
 
+HOW_TO_CREATE = (
+    "make one with `python main.py pledges create SLUG --title ... --text ... --release "
+    "'YYYY-MM-DD HH:MM'` (or `pledge_campaigns:` in a schedule file, see "
+    "docs/schedule-files.md)"
+)
 
-def print_campaign_report(report: CampaignReport, *, dry_run: bool) -> None:
-    verb = "would be" if dry_run else "were"
+
+def page_url(settings: Settings, slug: str) -> str:
+    """The campaign page's full public address, as supporters open and share it."""
+    return f"{settings.web_base_url.rstrip('/')}/c/{quote(slug)}"
+
+
+def campaign_page_lines(session: Any, settings: Settings) -> list[str]:
+    """Each pledge campaign's page, one line each; or how to make the first."""
+    slugs = session.scalars(
+        select(Campaign.slug).join(PledgeCampaign).order_by(PledgeCampaign.release_at)
+    ).all()
+    if not slugs:
+        return [f"campaign pages: none yet; {HOW_TO_CREATE}"]
+    return ["campaign pages:"] + [f"  {page_url(settings, slug)}" for slug in slugs]
+
+
+def print_campaign_report(
+    report: CampaignReport, *, dry_run: bool, settings: Settings | None = None
+) -> None:
+    """What was done; with ``settings``, the page of each campaign created or updated."""
     for label, items in (
         ("created", report.created),
         ("updated", report.updated),
@@ -31,9 +56,17 @@ def print_campaign_report(report: CampaignReport, *, dry_run: bool) -> None:
         ("kept as they are (release started)", report.kept),
     ):
         if items:
-            click.echo(f"{len(items)} pledge campaigns {verb} {label}: {', '.join(items)}")
+            counted = (
+                f"{plural(len(items), 'pledge campaign')} would be"
+                if dry_run
+                else plural(len(items), "pledge campaign", verb="was")
+            )
+            click.echo(f"{counted} {label}: {', '.join(items)}")
     for note in report.notes:
         click.echo(f"note: {note}")
+    if settings is not None and not dry_run:
+        for slug in [*report.created, *report.updated]:
+            click.echo(f"campaign page: {page_url(settings, slug)}")
 
 
 def _apply(app: AppContext, specs: list[PledgeCampaignSpec], dry_run: bool) -> None:
@@ -49,7 +82,7 @@ def _apply(app: AppContext, specs: list[PledgeCampaignSpec], dry_run: bool) -> N
             )
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
-    print_campaign_report(report, dry_run=dry_run)
+    print_campaign_report(report, dry_run=dry_run, settings=runtime.settings)
 
 
 def campaign_or_fail(session: Any, slug: str) -> PledgeCampaign:
@@ -133,6 +166,7 @@ def summary(session: Any, pc: PledgeCampaign, settings: Any) -> dict[str, Any]:
     return {
         "slug": pc.campaign.slug,
         "title": pc.campaign.title,
+        "page": page_url(settings, pc.campaign.slug),
         "state": pc.state,
         "release_at": pc.release_at,
         "timezone": pc.timezone,
@@ -192,6 +226,7 @@ def show(app: AppContext, slug: str, as_json: bool) -> None:
         emit_json(data)
         return
     click.echo(f"{data['title']}  ({data['slug']}, {data['state'].replace('_', ' ')})")
+    click.echo(f"page: {data['page']}")
     click.echo(
         f"release: {local(data['release_at'], data['timezone'])}, window "
         f"{data['window_minutes']} min, if the goal is missed: "

@@ -14,11 +14,14 @@ from sqlalchemy.orm import selectinload
 from bot.campaigns import editing
 from bot.campaigns.editing import Draft, PostExists, PostStarted, draft_of, texts_for
 from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, find_post
+from bot.campaigns.schedules.fields import PLATFORM_ALIASES
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
+from bot.campaigns.schedules.yaml_nodes import suggest
 from bot.campaigns.specs import PLATFORMS, SpecError
 from bot.campaigns.status import post_status
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import account_label, clip, emit_json, local, table
+from bot.cli.daemon import warn_without_daemon
+from bot.cli.output import account_label, clip, emit_json, local, plural, table
 from bot.people.audit import cli_actor
 from bot.storage.models import Campaign, Delivery, Post
 
@@ -76,9 +79,56 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
     }
 
 
+# Other names people give the platforms on the command line, and what they mean.
+TARGET_ALIASES = {
+    **PLATFORM_ALIASES,
+    "facebook page": "facebook",
+    "fb page": "facebook",
+    "page": "facebook",
+    "twitter.com": "x",
+    "x.com": "x",
+}
+
+
+def checked_targets(written: tuple[str, ...]) -> tuple[str, ...]:
+    """--to values with the platform in lowercase ("X" is x); an unknown platform is
+    refused with the one probably meant ("twitter": did you mean 'x'?)."""
+    found = []
+    for target in written:
+        platform, colon, handle = target.partition(":")
+        name = platform.strip().lower()
+        if name not in PLATFORMS:
+            hint = suggest(platform.strip(), PLATFORMS, TARGET_ALIASES)
+            raise click.BadParameter(
+                f"unknown platform {platform.strip()!r}{hint} (platforms: "
+                f"{', '.join(PLATFORMS)}; add ':@handle' for a named account, e.g. "
+                "x:@union_branch)",
+                param_hint="--to",
+            )
+        found.append(f"{name}{colon}{handle.strip()}")
+    return tuple(found)
+
+
 def print_report(report: ApplyReport, *, dry_run: bool) -> None:
-    for line in report.lines(dry_run=dry_run):
-        click.echo(line)
+    """What applying did (or would do), one line per kind, counted in words."""
+    for label, noun, items in (
+        ("created", "post", report.created),
+        ("updated", "post", report.updated),
+        ("unchanged", "post", report.unchanged),
+        ("kept as they are", "post", report.kept),
+        ("skipped (already in the past)", "reminder", report.skipped),
+    ):
+        if items:
+            counted = (
+                f"{plural(len(items), noun)} would be"
+                if dry_run
+                else plural(len(items), noun, verb="was")
+            )
+            click.echo(f"{counted} {label}: {', '.join(items)}")
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if dry_run:
+        click.echo("dry run: nothing was stored")
 
 
 @click.group()
@@ -100,6 +150,7 @@ def posts() -> None:
     multiple=True,
     default=("x", "facebook"),
     show_default=True,
+    callback=lambda _ctx, _param, value: checked_targets(value),
     help="Where: x, facebook, or platform:@handle. Repeat for several.",
 )
 @click.option("--campaign", default="general", show_default=True, help="Campaign slug.")
@@ -174,6 +225,7 @@ def add(
                 for d in post.deliveries
             )
         )
+    warn_without_daemon(app)
 
 
 def _check_link(link: str | None) -> None:
@@ -223,6 +275,7 @@ def _when(
     "--to",
     "targets",
     multiple=True,
+    callback=lambda _ctx, _param, value: checked_targets(value),
     help="New targets, replacing the old: x, facebook, or platform:@handle. Repeat for several.",
 )
 @click.option("--link", help="New link: appended on X (counts 23), attached on Facebook.")

@@ -11,7 +11,7 @@ import click
 
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import emit_json, local
+from bot.cli.output import emit_json, local, plural
 from bot.cli.pledges import campaign_or_fail, summary
 from bot.people.audit import cli_actor
 from bot.pledges import controls
@@ -90,7 +90,7 @@ def status(app: AppContext, campaign: str, as_json: bool, watch: bool | None, ev
     if watch:
         click.echo()
     if st.needs_reconnect:
-        click.echo(f"{st.needs_reconnect} pledged accounts need reconnecting")
+        click.echo(f"{plural(st.needs_reconnect, 'pledged account', verb='needs')} reconnecting")
     if st.last_sent_at is not None:
         late = (st.last_sent_at - st.release_at).total_seconds()
         click.echo(f"last post acknowledged {late:.1f}s after the release time")
@@ -105,8 +105,9 @@ def check(app: AppContext, campaign: str, as_json: bool) -> None:
     with app.runtime.sessions() as session:
         data = summary(session, campaign_or_fail(session, campaign), app.settings)
     if as_json:
-        emit_json({"campaign": data["slug"], **data["rules"]})
+        emit_json({"campaign": data["slug"], "page": data["page"], **data["rules"]})
         return
+    click.echo(f"{data['slug']}: page {data['page']}")
     for line in data["rules_lines"]:
         click.echo(line)
     if not data["rules"]["warnings"]:

@@ -10,7 +10,7 @@ import click
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, emit_json, table
+from bot.cli.output import clip, emit_json, plural, table
 from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
 from bot.runtime.wiring import clock_rate
@@ -115,7 +115,7 @@ def report(
             else:
                 with csv_file.open("w", newline="", encoding="utf-8") as out:
                     count = reports.write_csv(session, campaign, out, rate, post=post_key)
-                click.echo(f"wrote {count} rows to {csv_file}", err=True)
+                click.echo(f"wrote {plural(count, 'row')} to {csv_file}", err=True)
         series = (
             chart.cumulative(session, campaign, post=post_key) if (as_json or chart_file) else {}
         )

@@ -15,6 +15,8 @@ from bot.campaigns.schedules.files import discover
 from bot.campaigns.schedules.sources import read_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
+from bot.cli.daemon import warn_without_daemon
+from bot.cli.output import plural
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
 from bot.people import audit
@@ -69,13 +71,14 @@ def apply(app: AppContext, files: tuple[Path, ...], dry_run: bool, allow_past: b
                 session.commit()
     except (SpecError, StartedMeanwhile) as exc:
         raise click.ClickException(str(exc)) from None
-    read_from = f"{len(paths)} file{'s' if len(paths) != 1 else ''}"
     click.echo(
-        f"read {outcome.post_count} posts and {outcome.campaign_count} pledge campaigns "
-        f"from {read_from}"
+        f"read {plural(outcome.post_count, 'post')} and "
+        f"{plural(outcome.campaign_count, 'pledge campaign')} from {plural(len(paths), 'file')}"
     )
-    print_campaign_report(outcome.campaigns, dry_run=dry_run)
+    print_campaign_report(outcome.campaigns, dry_run=dry_run, settings=app.settings)
     print_report(outcome.posts, dry_run=dry_run)
+    if not dry_run:
+        warn_without_daemon(app)
 
 
 @click.group()
@@ -107,8 +110,8 @@ def export(app: AppContext, campaign: str, output: Path | None) -> None:
         click.echo(exported.text, nl=False)
         return
     output.write_text(exported.text, encoding="utf-8")
-    left = f"; {len(exported.left_out)} left out (see the file's opening comment)"
+    left = f"; {plural(len(exported.left_out), 'post')} left out (see the file's opening comment)"
     click.echo(
-        f"wrote {len(exported.posts)} pending posts of {campaign} to {output}"
+        f"wrote {plural(len(exported.posts), 'pending post')} of {campaign} to {output}"
         + (left if exported.left_out else "")
     )

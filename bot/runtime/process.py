@@ -284,12 +284,13 @@ def _queue_examples(runtime: Runtime, say: Say) -> None:
         return
     first = min(s.scheduled_at for s in specs).astimezone()
     say(
-        f"first start: queued the {len(specs)} example posts from "
-        f"{runtime.settings.schedules_dir}/ to go out from {first:%H:%M:%S} "
-        "(2 minutes from now), one every 30 seconds"
+        f"first start: queued the example posts from {runtime.settings.schedules_dir}/ "
+        f"({len(specs)} in all) to go out from {first:%H:%M:%S} (2 minutes from now), one "
+        "every 30 seconds:"
     )
-    for line in report.lines(dry_run=False):
-        say(line)
+    say("  " + ", ".join([*report.created, *report.updated]))
+    for note in report.notes:
+        say(f"note: {note}")
 
 
 def _daemon(runtime: Runtime, lock: DaemonLock, options: ProcessOptions) -> Daemon:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, fields
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
@@ -35,8 +36,11 @@ __all__ = [
     "Secret",
     "Setting",
     "Settings",
+    "base_url_mismatch",
     "describe",
     "load_settings",
+    "local_base_url",
+    "missing_credentials",
 ]
 
 DEFAULT_ENV_FILE = Path("config.env")
@@ -44,6 +48,18 @@ DEFAULT_ENV_FILE = Path("config.env")
 # longer (platform time) so a late round still finds it; 29 d + 1 d = the 30 days the
 # pledge pages promise.
 PLEDGE_READ_MARGIN = timedelta(days=1)
+# WEB_HOST values that mean "every interface": a browser cannot open them, so links made
+# from them name the loopback address instead.
+ANY_INTERFACE = {"0.0.0.0", "::", "[::]", ""}  # noqa: S104 - recognised, never bound
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+# Each platform's real credentials that only work together: (the group's purpose, names).
+# Part of a group set is a mistake to report, never a reason to post to the sandbox.
+CREDENTIAL_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("the X app", ("X_CONSUMER_KEY", "X_CONSUMER_SECRET")),
+    ("the campaign's X account", ("X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET")),
+    ("the campaign's Facebook Page", ("FACEBOOK_PAGE_ID", "FACEBOOK_PAGE_TOKEN")),
+    ("the Facebook app (Facebook Login)", ("FACEBOOK_APP_ID", "FACEBOOK_APP_SECRET")),
+)
 
 
 @dataclass(frozen=True)
@@ -114,6 +130,9 @@ class Settings:
     log_level: str
     log_format: str
     metrics_bind: str
+    # Whether WEB_BASE_URL was left empty and so follows WEB_HOST and WEB_PORT (and a
+    # `web --port` given on the command line).
+    web_base_url_follows: bool = False
 
     def replace(self, **changes: Any) -> Settings:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -190,9 +209,75 @@ def load_settings(
         except ValueError as exc:
             shown = "***" if setting.secret else repr(without_password(raw))
             problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
+    if not problems:
+        problems = missing_credentials(values)
     if problems:
         raise ConfigError("bad configuration:\n  " + "\n  ".join(problems))
+    if not values["web_base_url"]:
+        values["web_base_url"] = local_base_url(values["web_host"], values["web_port"])
+        values["web_base_url_follows"] = True
     return Settings(**values)
+
+
+def local_base_url(host: str, port: int) -> str:
+    """The address of pages listening on ``host``:``port``, as a browser on this machine
+    opens it."""
+    host = "127.0.0.1" if host.strip() in ANY_INTERFACE else host.strip()
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def missing_credentials(values: Mapping[str, Any]) -> list[str]:
+    """A problem for each group of real credentials set only in part, naming what is
+    missing. SANDBOX=on (or SANDBOX_URL) asks for the sandbox whatever is set; otherwise
+    half a set of credentials would silently mean the sandbox (or a failing platform)."""
+    if values.get("sandbox") == "on" or values.get("sandbox_url"):
+        return []
+    problems = []
+    for purpose, names in CREDENTIAL_GROUPS:
+        given = [name for name in names if values.get(name.lower())]
+        missing = [name for name in names if name not in given]
+        if given and missing:
+            problems.append(
+                f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} missing: "
+                f"{' and '.join(given)} {'is' if len(given) == 1 else 'are'} set, and "
+                f"{purpose} needs {' and '.join(names)} together. Set "
+                f"{'it' if len(missing) == 1 else 'them'} too, or empty "
+                f"{'it' if len(given) == 1 else 'them'} (no credentials = the sandbox)"
+            )
+    x_account = [n for n in ("X_ACCESS_TOKEN", "X_ACCESS_TOKEN_SECRET") if values.get(n.lower())]
+    x_app = [n for n in ("X_CONSUMER_KEY", "X_CONSUMER_SECRET") if values.get(n.lower())]
+    if x_account and not x_app:
+        problems.append(
+            "X_CONSUMER_KEY and X_CONSUMER_SECRET are missing: the campaign's X account "
+            f"({' and '.join(x_account)}) posts through an X app, whose API key and secret "
+            "they are (developer.x.com, your app's Keys and tokens)"
+        )
+    return problems
+
+
+def base_url_mismatch(settings: Settings) -> str | None:
+    """A warning when WEB_BASE_URL names this machine but not the port the pages listen
+    on (WEB_PORT): its links, OAuth callbacks and share cards would lead nowhere. An
+    address on another host is taken to be a proxy in front and left alone."""
+    if settings.web_base_url_follows:
+        return None
+    parts = urlsplit(settings.web_base_url)
+    host = (parts.hostname or "").lower()
+    if host not in LOOPBACK:
+        return None
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return None
+    if port == settings.web_port:
+        return None
+    return (
+        f"WEB_BASE_URL={settings.web_base_url} names port {port} on this machine, but the "
+        f"pages listen on WEB_PORT={settings.web_port}: links, sign-in callbacks and share "
+        "cards would lead nowhere. Empty WEB_BASE_URL to follow WEB_PORT, or make them agree"
+    )
 
 
 def describe(settings: Settings) -> list[tuple[str, str, str]]:

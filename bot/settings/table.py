@@ -251,10 +251,12 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         name="WEB_BASE_URL",
-        default="http://127.0.0.1:8080",
+        default="",
         parse=parse_url,
         help="The public address of the campaign pages, used in links, OAuth callbacks and "
-        "share cards",
+        "share cards. Empty = http://WEB_HOST:WEB_PORT, following them (127.0.0.1 when "
+        "WEB_HOST is every interface); set it to the address behind your TLS proxy, e.g. "
+        "https://campaigns.example.org",
         section="Pledge campaigns",
     ),
     Setting(

@@ -121,9 +121,9 @@ def test_apply_twice_creates_then_leaves_unchanged(with_accounts, tmp_path):
         "  - id: ok\n    at: 2030-01-01 10:00\n    to: [x, facebook]\n    text: Fine\n"
     )
     dry = with_accounts("apply", "--dry-run")
-    assert "1 would be created" in dry.output and with_accounts.json("posts", "list") == []
-    assert "1 were created" in with_accounts("apply").output
-    assert "1 were unchanged" in with_accounts("apply").output
+    assert "1 post would be created" in dry.output and with_accounts.json("posts", "list") == []
+    assert "1 post was created" in with_accounts("apply").output
+    assert "1 post was unchanged" in with_accounts("apply").output
     assert len(with_accounts.json("deliveries", "list")) == 2
 
 
@@ -142,7 +142,9 @@ def test_no_command_output_ever_contains_a_token(with_accounts):
 
 
 def test_config_check_masks_secrets_and_reports_ok(cli):
-    cli.config.write_text(cli.config.read_text() + "X_CONSUMER_SECRET=verysecretconsumer99\n")
+    cli.config.write_text(
+        cli.config.read_text() + "X_CONSUMER_KEY=appkey\nX_CONSUMER_SECRET=verysecretconsumer99\n"
+    )
     result = cli("config", "check")
     assert result.exit_code == 0, result.output
     assert "verysecretconsumer99" not in result.output and "configuration OK" in result.output
@@ -226,7 +228,7 @@ def test_apply_stores_a_files_pledge_campaigns_with_its_posts(with_accounts, tmp
     _pledge_and_post(tmp_path, "x")
     result = with_accounts("apply")
     assert result.exit_code == 0, result.output
-    assert "1 pledge campaigns were created: morning" in result.output
+    assert "1 pledge campaign was created: morning" in result.output
     assert [p["key"] for p in with_accounts.json("posts", "list")] == ["eve"]
     assert [c["slug"] for c in with_accounts.json("pledges", "list")] == ["morning"]
 

@@ -70,7 +70,7 @@ def _apply_file(cli, tmp_path, name, text, *args):
 def test_an_exported_campaign_applies_back_with_everything_unchanged(with_accounts, tmp_path):
     applied = _apply_file(with_accounts, tmp_path, "mine.yaml", SCHEDULE)
     assert applied.exit_code == 0, applied.output
-    assert "7 were created" in applied.output
+    assert "7 posts were created" in applied.output
 
     out = tmp_path / "exported.yaml"
     exported = with_accounts("schedules", "export", "fujitsu", "-o", str(out))
@@ -79,7 +79,7 @@ def test_an_exported_campaign_applies_back_with_everything_unchanged(with_accoun
 
     dry = with_accounts("apply", "--dry-run", str(out))
     assert dry.exit_code == 0, dry.output
-    assert "7 would be unchanged" in dry.output
+    assert "7 posts would be unchanged" in dry.output
     assert "created" not in dry.output and "updated" not in dry.output
     document = yaml.safe_load(out.read_text(encoding="utf-8"))
     by_id = {post["id"]: post for post in document["posts"]}
@@ -101,8 +101,8 @@ def test_an_edited_export_updates_only_the_post_that_changed(with_accounts, tmp_
     edited = text.replace("Only on X, from @union", "Only on X, from @union, edited")
     result = _apply_file(with_accounts, tmp_path, "edited.yaml", edited)
     assert result.exit_code == 0, result.output
-    assert "1 were updated: fujitsu/named" in result.output
-    assert "6 were unchanged" in result.output
+    assert "1 post was updated: fujitsu/named" in result.output
+    assert "6 posts were unchanged" in result.output
 
 
 def test_export_leaves_out_cancelled_posts_and_reminders_and_says_so(with_accounts, tmp_path):
@@ -147,7 +147,7 @@ def test_a_post_queued_for_x_alone_on_the_command_line_exports_unchanged(with_ac
     out = tmp_path / "cli.yaml"
     assert with_accounts("schedules", "export", "cli", "-o", str(out)).exit_code == 0
     dry = with_accounts("apply", "--dry-run", str(out))
-    assert "1 would be unchanged: cli/from-cli" in dry.output, dry.output
+    assert "1 post would be unchanged: cli/from-cli" in dry.output, dry.output
 
 
 def test_exporting_an_unknown_campaign_names_the_ones_there_are(with_accounts, tmp_path):
@@ -186,4 +186,4 @@ def test_a_time_with_fractions_of_a_second_is_written_to_the_second_and_said_so(
     text = out.read_text()
     assert "# Written to the second" in text and "in-an-hour" in text
     dry = with_accounts("apply", "--dry-run", str(out))
-    assert "1 would be updated: soon/in-an-hour" in dry.output
+    assert "1 post would be updated: soon/in-an-hour" in dry.output

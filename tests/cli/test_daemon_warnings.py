@@ -1,0 +1,69 @@
+"""Queueing without a daemon says nothing will post until one runs, and how to start one;
+`web` beside a running daemon says the daemon already serves the pages."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.storage.models import DaemonHeartbeat
+
+SCHEDULE = f"""\
+campaign: demo
+timezone: Europe/London
+posts:
+  - id: ok
+    at: {(datetime.now(UTC) + timedelta(days=3)):%Y-%m-%d} 10:00
+    to: [x]
+    text: Fine
+"""
+NO_DAEMON = "warning: no daemon is running on this database"
+
+
+def beat(cli, age: timedelta = timedelta(seconds=5)) -> None:
+    """A daemon's heartbeat, ``age`` old, as a running daemon writes it."""
+    at = datetime.now(UTC) - age
+    with cli.runtime().sessions() as session:
+        session.add(DaemonHeartbeat(holder="host:1", started_at=at, beat_at=at))
+        session.commit()
+
+
+def test_posts_add_without_a_daemon_says_how_to_start_one(with_accounts):
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert result.exit_code == 0, result.output
+    assert NO_DAEMON in result.output
+    assert "`make run` or `python main.py run`" in result.output
+
+
+def test_apply_without_a_daemon_says_how_to_start_one(with_accounts, tmp_path: Path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(SCHEDULE)
+    assert NO_DAEMON not in with_accounts("apply", "--dry-run", str(path)).output
+    result = with_accounts("apply", str(path))
+    assert result.exit_code == 0 and NO_DAEMON in result.output
+
+
+def test_a_daemon_silent_for_three_beats_counts_as_none(with_accounts):
+    beat(with_accounts, age=timedelta(seconds=50))
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert NO_DAEMON in result.output
+
+
+def test_no_warning_while_a_daemon_is_running(with_accounts, tmp_path: Path):
+    beat(with_accounts)
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert result.exit_code == 0 and "warning" not in result.output
+    path = tmp_path / "demo.yaml"
+    path.write_text(SCHEDULE)
+    assert "warning" not in with_accounts("apply", str(path)).output
+
+
+def test_web_beside_a_running_daemon_says_the_daemon_already_serves_the_pages(cli):
+    beat(cli)
+    result = cli("web")
+    assert result.exit_code == 1
+    assert "a daemon is running on this database" in result.output
+    assert "already serves the campaign pages at http://127.0.0.1:8080" in result.output
+    # on the sandbox, a second copy needs the daemon's sandbox, never one of its own
+    assert "SANDBOX_URL=http://127.0.0.1:8700 python main.py web --port" in result.output
+    assert "Set SANDBOX_PORT" not in result.output
