@@ -135,14 +135,7 @@ class Deliverer:
             kept = await asyncio.to_thread(self.ledger.sent, job, ids, published, self.clock())
         if not kept:
             return Outcome.LOST
-        logger.info(
-            "sent %s to %s %s",
-            job.label,
-            job.platform,
-            job.account_handle,
-            extra={"delivery_id": job.delivery_id},
-        )
-        return Outcome.SENT
+        return _logged_sent(job)
 
     def after_failure(self, job: Job, exc: BaseException) -> Outcome:
         """Record what a failed ``send_simple`` means, exactly as ``run_claimed`` would have
@@ -241,14 +234,7 @@ class Deliverer:
             if not kept:  # another worker took the row: stop, whatever is left is theirs
                 return Outcome.LOST
             if last:
-                logger.info(
-                    "sent %s to %s %s",
-                    job.label,
-                    job.platform,
-                    job.account_handle,
-                    extra={"delivery_id": job.delivery_id},
-                )
-                return Outcome.SENT
+                return _logged_sent(job)
         # Nothing left to send: the check found the last part already out.
         self.ledger.sent(job, ids, None, self.clock())
         return Outcome.SENT
@@ -421,3 +407,15 @@ class Deliverer:
             "%s to %s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
         )
         return Outcome.RETRY
+
+
+def _logged_sent(job: Job) -> Outcome:
+    """The one log line of a delivery that went out (its id for LOG_FORMAT=json)."""
+    logger.info(
+        "sent %s to %s %s",
+        job.label,
+        job.platform,
+        job.account_handle,
+        extra={"delivery_id": job.delivery_id},
+    )
+    return Outcome.SENT
