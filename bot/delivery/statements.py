@@ -80,7 +80,8 @@ def claim_due(from_state: str) -> Update:
     first, in one statement; RETURNING says which rows this worker won.
 
     The same rows ``Ledger.due`` reports: a pending delivery only while its post is still
-    scheduled (so never one cancelled or waiting for approval); an unknown one even after a cancel (it may already be out: look first).
+    scheduled (so never one cancelled or waiting for approval); an unknown one even after
+    a cancel (it may already be out: look first).
     The outer WHERE repeats the state and time so a row changed since the subquery read it
     (PostgreSQL re-checks it on the new version) is not taken.
     """
