@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.console import (
     accounts,
+    approvals,
     attention,
     audit,
     auth,
@@ -51,6 +52,7 @@ AREAS: list[ModuleType] = [
     compose,
     accounts,
     schedules,
+    approvals,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
