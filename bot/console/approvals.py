@@ -37,11 +37,12 @@ from bot.console.pages import (
 from bot.console.posts import PLATFORM_NAMES
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
-from bot.storage.models import Post
+from bot.storage.models import ApprovalStep, Post, PostApproval
 
 logger = logging.getLogger(__name__)
 
 MAX_REASON = 1000
+DECIDED = {ApprovalStep.APPROVE: "approved", ApprovalStep.REJECT: "rejected"}
 
 
 def _item(session: Session, post: Post, approver: str, now: datetime) -> dict[str, Any]:
@@ -60,11 +61,7 @@ def _item(session: Session, post: Post, approver: str, now: datetime) -> dict[st
         "mine": bool(post.created_by) and post.created_by == approver,
         "embargoed": post.embargoed,
         "platforms": [PLATFORM_NAMES.get(p, p) for p in platforms],
-        "seen": (
-            f"{seen.step}d by you on {seen.at.astimezone(ZoneInfo(zone)):%a %d %b %H:%M}"
-            if seen
-            else ""
-        ),
+        "seen": _seen(seen, zone) if seen else "",
         "changed": seen is not None and seen.parts != post.parts,
         "parts": [
             {
@@ -79,6 +76,13 @@ def _item(session: Session, post: Post, approver: str, now: datetime) -> dict[st
         "link": post.link,
         "version": approvals.version_of(post),
     }
+
+
+def _seen(step: PostApproval, zone: str) -> str:
+    """ "rejected on Sun 06 Dec 11:02": the decision the diff is against."""
+    return (
+        f"{DECIDED[ApprovalStep(step.step)]} on {step.at.astimezone(ZoneInfo(zone)):%a %d %b %H:%M}"
+    )
 
 
 def _until(left: timedelta) -> str:
