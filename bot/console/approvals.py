@@ -49,7 +49,8 @@ def _item(session: Session, post: Post, approver: str, now: datetime) -> dict[st
     zone = post.campaign.timezone
     local = post.scheduled_at.astimezone(ZoneInfo(zone))
     seen = approvals.last_seen(session, post, approver)
-    diff = approvals.parts_diff(seen.parts if seen else None, post.parts)
+    # Never decided on: the text as it stands, nothing marked (all of it is new to them).
+    diff = approvals.parts_diff(seen.parts if seen else post.parts, post.parts)
     platforms = sorted({d.platform for d in post.deliveries})
     return {
         "id": post.id,

@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
 # A state is never told by colour alone: each has a symbol and its word.
 STATUS_SYMBOLS = {
-    PostStatus.AWAITING_APPROVAL: "⧗",
+    PostStatus.AWAITING_APPROVAL: "◌",
     PostStatus.REJECTED: "✗",
     PostStatus.SCHEDULED: "◷",
     PostStatus.SENDING: "↻",
