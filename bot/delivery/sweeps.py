@@ -107,6 +107,10 @@ class Sweeps:
                 .where(
                     Delivery.state == DeliveryState.PENDING,
                     Post.state.in_(post_states),
+                    # Implied by the next line (a held post's delivery is due before its
+                    # publish time), but lets the (state, due_at) index range-scan: the
+                    # daemon runs this sweep on every poll, beside a release of thousands.
+                    Delivery.due_at < cutoff,
                     effective_due < cutoff,
                 )
             ).all()
