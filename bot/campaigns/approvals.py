@@ -113,16 +113,20 @@ def approved_by(post: Post) -> str | None:
     approval of a post still scheduled)."""
     if post.state != PostState.SCHEDULED or not post.requires_approval:
         return None
+    last = _last_step(post)
+    return last.actor if last is not None and last.step == ApprovalStep.APPROVE else None
+
+
+def _last_step(post: Post) -> PostApproval | None:
     session = Session.object_session(post)
     if session is None or post.id is None:
         return None
-    last = session.scalars(
+    return session.scalars(
         select(PostApproval)
         .where(PostApproval.post_id == post.id)
         .order_by(PostApproval.id.desc())
         .limit(1)
     ).first()
-    return last.actor if last is not None and last.step == ApprovalStep.APPROVE else None
 
 
 def _check_decider(post: Post, actor: str, verb: str) -> None:
@@ -131,6 +135,14 @@ def _check_decider(post: Post, actor: str, verb: str) -> None:
         raise ApprovalRefused(
             f"{label} was written by {actor}, and its author cannot {verb} it: a second "
             "person (an approver) must"
+        )
+    last = _last_step(post)
+    if last is not None and last.step != ApprovalStep.APPROVE and last.actor == actor:
+        # Whoever wrote this version (an edit by someone other than the author) is one
+        # of the two people too: the other must be someone else.
+        raise ApprovalRefused(
+            f"{label} was last changed by {actor}, and whoever changed it cannot {verb} "
+            "that version: a second person (another approver) must"
         )
     if post.state == PostState.CANCELLED:
         raise ApprovalRefused(f"{label} was cancelled; there is nothing to {verb}")

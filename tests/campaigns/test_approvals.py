@@ -234,3 +234,16 @@ def test_the_diff_names_added_and_removed_words():
     ]
     lines = approvals.diff_lines({"x": ["a b c"]}, {"x": ["a B c"]})
     assert lines == ["x 1: a [-b-]{+B+} c"]
+
+
+def test_whoever_changed_the_version_cannot_approve_it_either(sessions, account):
+    post_id = _create(sessions)
+    with sessions() as s:
+        edit_post(
+            s, s.get(Post, post_id), _draft("Changed by a second editor"),
+            actor="approver@union.example", now=datetime.now(UTC),
+        )  # fmt: skip
+    with pytest.raises(ApprovalRefused, match="whoever changed it cannot approve"):
+        _approve(sessions, post_id, "approver@union.example")
+    _approve(sessions, post_id, "third@union.example")
+    assert _state(sessions, post_id) == PostState.SCHEDULED
