@@ -148,3 +148,12 @@ def test_an_editor_cannot_take_the_approval_requirement_off(console, form_token)
     assert answer.status_code == 400
     assert "only an approver can take the approval requirement off" in answer.text
     assert _state(console, post_id) == PostState.AWAITING_APPROVAL
+
+
+def test_the_schedule_download_leaves_an_embargoed_statement_out_below_approver(console):
+    _statement(console)
+    viewer = console.client(Role.VIEWER).get("/console/schedules/export?campaign=demo")
+    assert viewer.status_code == 200
+    assert SECRET not in viewer.text and "demo-eve: an embargoed statement" in viewer.text
+    approver = console.client(Role.APPROVER).get("/console/schedules/export?campaign=demo")
+    assert SECRET in approver.text and "embargo: true" in approver.text
