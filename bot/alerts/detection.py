@@ -316,15 +316,14 @@ class ApprovalsWaiting:
     name = "approvals"
     kind = AlertKind.APPROVAL_WAITING
 
-    def __init__(self, awaiting_state: str, lead: timedelta) -> None:
-        self.awaiting_state = awaiting_state
+    def __init__(self, lead: timedelta) -> None:
         self.lead = lead
 
     def scan(self, session: Session, now: datetime, since: datetime) -> list[NewEvent]:
         seen = exists().where(AlertEvent.kind == self.kind.value, AlertEvent.subject_id == Post.id)
         rows = session.execute(
             select(Post.id, Post.campaign_id, Post.key, Post.scheduled_at, Post.timezone).where(
-                Post.state == self.awaiting_state,
+                Post.state == PostState.AWAITING_APPROVAL,
                 Post.scheduled_at > now,
                 Post.scheduled_at <= now + self.lead,
                 ~seen,
@@ -351,12 +350,8 @@ def detectors(*, heartbeat_stale: timedelta, approval_lead: timedelta) -> list[D
         AccountsNeedingReconnect(),
         ReleasesFinished(),
         DaemonStopped(heartbeat_stale),
+        ApprovalsWaiting(approval_lead),
     ]
-    # Posts wait for approval only once two-person approval exists (PostState gains the
-    # state); until then this detector has nothing to read and is not run.
-    awaiting = getattr(PostState, "AWAITING_APPROVAL", None)
-    if isinstance(awaiting, str):
-        found.append(ApprovalsWaiting(awaiting, approval_lead))
     return found
 
 

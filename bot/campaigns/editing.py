@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.campaigns import text_rules
+from bot.campaigns.approvals import post_subject
 from bot.campaigns.enqueue import (
     CancelResult,
     StartedMeanwhile,
@@ -48,6 +49,8 @@ class Draft:
     targets: tuple[str, ...]
     link: str | None = None
     hold_on_facebook: bool = False
+    requires_approval: bool = False
+    embargoed: bool = False
 
     @property
     def kind(self) -> str:
@@ -74,6 +77,8 @@ def draft_of(post: Post) -> Draft:
         targets=tuple(post.targets),
         link=post.link,
         hold_on_facebook=post.hold_on_facebook,
+        requires_approval=post.requires_approval,
+        embargoed=post.embargoed,
     )
 
 
@@ -106,11 +111,6 @@ def new_key(prefix: str, moment: datetime) -> str:
     return f"{prefix}-{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
 
 
-def post_subject(post: Post) -> str:
-    """How the audit log names a post (its trail on the post page is found by this)."""
-    return f"post:{post.id}"
-
-
 def snapshot(post: Post) -> dict[str, Any]:
     """What an audit entry records of a post: its content and plan, nothing secret."""
     return {
@@ -120,6 +120,8 @@ def snapshot(post: Post) -> dict[str, Any]:
         "targets": list(post.targets),
         "link": post.link,
         "hold_on_facebook": post.hold_on_facebook,
+        "requires_approval": post.requires_approval,
+        "embargoed": post.embargoed,
         "state": post.state,
     }
 
@@ -180,6 +182,8 @@ def _spec(
         parts={p: draft.parts[p] for p in PLATFORMS if draft.parts.get(p)},
         link=draft.link,
         hold_on_facebook=draft.hold_on_facebook,
+        requires_approval=draft.requires_approval,
+        embargoed=draft.embargoed,
         source=Location(source),
         event=event,
         kind=kind,
@@ -236,7 +240,7 @@ def create_post(
     if find_post(session, label) is not None:
         raise PostExists(label)
     spec = _spec(campaign, key, draft, kind=draft.kind, event=None, source=source)
-    apply_specs(session, [spec], now=now, allow_past=allow_past, commit=False)
+    apply_specs(session, [spec], now=now, allow_past=allow_past, commit=False, actor=actor)
     post = load_post(session, label)
     assert post is not None  # apply_specs created it in this transaction
     post.created_by = actor
@@ -273,7 +277,9 @@ def edit_post(
     kind = post.kind if post.kind == "reminder" else draft.kind
     spec = _spec(post.campaign.slug, post.key, draft, kind=kind, event=post.event_key)
     try:
-        report = apply_specs(session, [spec], now=now, allow_past=allow_past, commit=False)
+        report = apply_specs(
+            session, [spec], now=now, allow_past=allow_past, commit=False, actor=actor
+        )
     except StartedMeanwhile:
         session.rollback()
         post = load_post(session, str(post.id)) or post

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from bot.campaigns import text_rules
+from bot.campaigns import approvals, text_rules
 from bot.campaigns.specs import PLATFORMS, PostSpec, Problem, SpecError
 from bot.storage.models import (
     Account,
@@ -45,6 +45,8 @@ class ApplyReport:
     kept: list[str] = field(default_factory=list)  # started or cancelled: left as they are
     skipped: list[str] = field(default_factory=list)  # reminders already in the past
     notes: list[str] = field(default_factory=list)
+    # Approval steps the writes caused (a post submitted, an approval withdrawn).
+    approval_steps: list[tuple[Post, approvals.ApprovalStep]] = field(default_factory=list)
 
     @property
     def changed(self) -> int:
@@ -207,12 +209,25 @@ def post_matches(post: Post, spec: PostSpec) -> bool:
         and post.link == spec.link
         and post.hold_on_facebook == spec.hold_on_facebook
         and post.timezone == spec.timezone
+        and post.requires_approval == spec.requires_approval
+        and post.embargoed == spec.embargoed
     )
 
 
 def _write(
-    session: Session, post: Post, spec: PostSpec, accounts: list[Account], now: datetime
+    session: Session,
+    post: Post,
+    spec: PostSpec,
+    accounts: list[Account],
+    now: datetime,
+    report: ApplyReport,
+    *,
+    is_new: bool,
 ) -> None:
+    step = approvals.on_write(post, requires=spec.requires_approval, is_new=is_new)
+    if step is not None:
+        report.approval_steps.append((post, step))
+    post.embargoed = spec.embargoed
     post.parts = stored_parts(spec)
     post.scheduled_at = spec.scheduled_at
     post.timezone = spec.timezone
@@ -279,12 +294,15 @@ def apply_specs(
     allow_past: bool = False,
     dry_run: bool = False,
     commit: bool = True,
+    actor: str | None = None,
 ) -> ApplyReport:
     """Store ``specs`` all-or-nothing. Raises SpecError listing every problem found.
 
     ``allow_past`` (the CLI's --now): a new post whose time has passed goes out at once
     instead of being refused. The caller's session is committed unless ``dry_run`` (rolled
     back) or ``commit=False`` (the caller commits, with other changes of the same files).
+    ``actor`` (a console user's email, ``cli:<user>``) is who the audit log names for
+    approval steps the writes cause; without one, the post's source file.
     """
     report = ApplyReport()
     problems: list[Problem] = []
@@ -341,14 +359,17 @@ def apply_specs(
             if post is None:
                 post = Post(campaign=campaigns[spec.campaign], key=spec.key, deliveries=[])
                 session.add(post)
-                _write(session, post, spec, accounts, now)
+                _write(session, post, spec, accounts, now, report, is_new=True)
                 report.created.append(label)
             elif post_matches(post, spec):
                 report.unchanged.append(label)
             else:
-                _write(session, post, spec, accounts, now)
+                _write(session, post, spec, accounts, now, report, is_new=False)
                 report.updated.append(label)
         session.flush()
+        if not dry_run:
+            for post, step in report.approval_steps:
+                approvals.record_step(session, post, step, actor=actor or post.source)
     except StartedMeanwhile:
         session.rollback()
         raise

@@ -48,6 +48,11 @@ class PostSpec:
     source: Location = field(default_factory=lambda: Location("<command line>"))
     event: str | None = None  # the event key, for reminders expanded from an event
     kind: str = "post"  # post | reminder | thread
+    # Not due until someone other than its author approves it (bot.campaigns.approvals).
+    requires_approval: bool = False
+    # Its text is shown only to its author and approvers until it goes out
+    # (bot.campaigns.embargo).
+    embargoed: bool = False
     # The line of each field as written (``to``, ``at``, ``text``…), so that problems
     # found later, against the database, still point at the right line.
     lines: Mapping[str, int] = field(default_factory=dict)

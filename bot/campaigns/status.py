@@ -8,6 +8,8 @@ from bot.storage.models import DeliveryState, Post, PostState
 
 
 class PostStatus(StrEnum):
+    AWAITING_APPROVAL = "awaiting approval"
+    REJECTED = "rejected"
     SCHEDULED = "scheduled"
     SENDING = "sending"
     RETRYING = "retrying"
@@ -29,6 +31,10 @@ def post_status(post: Post) -> PostStatus:
     if states == {DeliveryState.SENT}:
         return PostStatus.SENT
     if states <= {DeliveryState.PENDING}:
+        if post.state == PostState.AWAITING_APPROVAL:
+            return PostStatus.AWAITING_APPROVAL
+        if post.state == PostState.REJECTED:
+            return PostStatus.REJECTED
         return PostStatus.SCHEDULED
     if states & {DeliveryState.SENDING, DeliveryState.UNKNOWN}:
         return PostStatus.SENDING

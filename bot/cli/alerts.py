@@ -201,9 +201,9 @@ def watch(app: AppContext) -> None:
 
     `run` already watches; run this elsewhere (another machine, a second service) to be
     told when the daemon itself has stopped."""
-    from bot.cli.daemon import configure_logging
+    from bot.runtime.logs import configure_logging
 
-    configure_logging(app.settings.log_level)
+    configure_logging(app.settings.log_level, app.settings.log_format)
     try:
         watcher = watcher_for(app.runtime)
     except ConfigError as exc:

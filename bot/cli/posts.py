@@ -11,7 +11,7 @@ import click
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.campaigns import editing
+from bot.campaigns import approvals, editing, embargo
 from bot.campaigns.editing import Draft, PostExists, PostStarted, draft_of, texts_for
 from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, find_post
 from bot.campaigns.schedules.fields import PLATFORM_ALIASES
@@ -23,7 +23,7 @@ from bot.cli.context import AppContext, pass_app
 from bot.cli.daemon import warn_without_daemon
 from bot.cli.output import account_label, clip, emit_json, local, plural, table
 from bot.people.audit import cli_actor
-from bot.storage.models import Campaign, Delivery, Post
+from bot.storage.models import Campaign, Delivery, Post, PostState
 
 _IN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d)\s*$", re.IGNORECASE)
 _UNIT = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400}
@@ -43,7 +43,10 @@ def parse_in(raw: str) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-def post_json(post: Post) -> dict[str, Any]:
+def post_json(post: Post, reader: embargo.Reader, now: datetime) -> dict[str, Any]:
+    """The post for scripts; an embargoed text ``reader`` may not read yet is covered
+    ("Embargoed statement, 12:00") and ``text_hidden`` says so."""
+    hidden = not embargo.may_read(post, reader, now)
     return {
         "id": post.id,
         "campaign": post.campaign.slug,
@@ -53,9 +56,12 @@ def post_json(post: Post) -> dict[str, Any]:
         "scheduled_at": post.scheduled_at,
         "timezone": post.timezone,
         "targets": post.targets,
-        "parts": post.parts,
-        "link": post.link,
+        "parts": embargo.covered_parts(post) if hidden else post.parts,
+        "link": None if hidden else post.link,
         "hold_on_facebook": post.hold_on_facebook,
+        "requires_approval": post.requires_approval,
+        "embargoed": post.embargoed,
+        "text_hidden": hidden,
         "source": post.source,
         "deliveries": [delivery_json(d) for d in post.deliveries],
     }
@@ -107,6 +113,19 @@ def checked_targets(written: tuple[str, ...]) -> tuple[str, ...]:
             )
         found.append(f"{name}{colon}{handle.strip()}")
     return tuple(found)
+
+
+def cli_reader(show_embargoed: bool) -> embargo.Reader:
+    """The CLI runs as the server's operator, but embargoed texts are covered unless
+    asked for (--show-embargoed): a terminal is often shared or logged."""
+    return embargo.Reader(cli_actor(), sees_all=show_embargoed)
+
+
+SHOW_EMBARGOED = click.option(
+    "--show-embargoed",
+    is_flag=True,
+    help="Show embargoed statements' text before their time (covered otherwise).",
+)
 
 
 def print_report(report: ApplyReport, *, dry_run: bool) -> None:
@@ -163,6 +182,16 @@ def posts() -> None:
     is_flag=True,
     help="Hand the post to Facebook now and let Facebook publish it at the time.",
 )
+@click.option(
+    "--requires-approval",
+    is_flag=True,
+    help="Not sent until an approver other than you approves it (posts approve).",
+)
+@click.option(
+    "--embargoed",
+    is_flag=True,
+    help="Only you and approvers can read the text until its time.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the stored post as JSON.")
 @pass_app
 def add(
@@ -179,6 +208,8 @@ def add(
     text_x: str | None,
     text_facebook: str | None,
     hold_on_facebook: bool,
+    requires_approval: bool,
+    embargoed: bool,
     as_json: bool,
 ) -> None:
     """Queue TEXT. Several TEXT arguments make a thread: replies on X, one post on Facebook.
@@ -205,6 +236,8 @@ def add(
         targets=targets,
         link=link,
         hold_on_facebook=hold_on_facebook,
+        requires_approval=requires_approval,
+        embargoed=embargoed,
     )
     key = key or editing.new_key("cli", moment)
     with app.runtime.sessions() as session:
@@ -215,7 +248,13 @@ def add(
         except (PostExists, SpecError, StartedMeanwhile) as exc:
             raise click.ClickException(str(exc)) from None
         if as_json:
-            emit_json(post_json(post))
+            emit_json(post_json(post, cli_reader(True), moment))
+            return
+        if post.requires_approval:
+            click.echo(
+                f"{campaign}/{key} (id {post.id}) awaits approval: it is not sent until an "
+                f"approver other than you approves it (`python main.py posts approve {post.id}`)"
+            )
             return
         click.echo(
             f"queued {campaign}/{key} (id {post.id}) for "
@@ -285,6 +324,16 @@ def _when(
     default=None,
     help="Let Facebook publish it at the time (or stop asking Facebook to).",
 )
+@click.option(
+    "--requires-approval/--no-approval",
+    default=None,
+    help="Require an approver's approval before it is sent (or no longer require it).",
+)
+@click.option(
+    "--embargoed/--not-embargoed",
+    default=None,
+    help="Keep the text from all but you and approvers until its time (or stop).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the changed post as JSON.")
 @pass_app
 def edit(
@@ -301,6 +350,8 @@ def edit(
     link: str | None,
     no_link: bool,
     hold_on_facebook: bool | None,
+    requires_approval: bool | None,
+    embargoed: bool | None,
     as_json: bool,
 ) -> None:
     """Change a post that has not started going out (by id or campaign/key).
@@ -347,6 +398,10 @@ def edit(
             draft = replace(draft, link=link)
         if hold_on_facebook is not None:
             draft = replace(draft, hold_on_facebook=hold_on_facebook)
+        if requires_approval is not None:
+            draft = replace(draft, requires_approval=requires_approval)
+        if embargoed is not None:
+            draft = replace(draft, embargoed=embargoed)
         try:
             result = editing.edit_post(
                 session, post, draft, actor=cli_actor(), now=moment, allow_past=now
@@ -354,7 +409,7 @@ def edit(
         except (PostStarted, SpecError) as exc:
             raise click.ClickException(str(exc)) from None
         if as_json:
-            emit_json(post_json(result.post))
+            emit_json(post_json(result.post, cli_reader(True), moment))
             return
         label = f"{result.post.campaign.slug}/{result.post.key}"
         if not result.changed:
@@ -370,6 +425,8 @@ def edit(
         )
         if result.note:
             click.echo(f"note: {result.note}")
+        if result.post.state == PostState.AWAITING_APPROVAL:
+            click.echo(f"{label} awaits approval again: an approver must approve this version")
 
 
 def _local_again(moment: datetime, old_zone: str, new_zone: str) -> datetime:
@@ -401,11 +458,18 @@ def _load_posts(session: Any, campaign: str | None, limit: int) -> list[Post]:
 @click.option("--status", help="Only posts with this status (scheduled, sent, failed, ...).")
 @click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@SHOW_EMBARGOED
 @pass_app
 def list_posts(
-    app: AppContext, campaign: str | None, status: str | None, limit: int, as_json: bool
+    app: AppContext,
+    campaign: str | None,
+    status: str | None,
+    limit: int,
+    as_json: bool,
+    show_embargoed: bool,
 ) -> None:
     """List posts, latest scheduled time first."""
+    reader, moment = cli_reader(show_embargoed), datetime.now(UTC)
     with app.runtime.sessions() as session:
         found = [
             p
@@ -413,7 +477,7 @@ def list_posts(
             if status is None or post_status(p) == status
         ]
         if as_json:
-            emit_json([post_json(p) for p in found])
+            emit_json([post_json(p, reader, moment) for p in found])
             return
         table(
             (
@@ -423,7 +487,7 @@ def list_posts(
                     local(p.scheduled_at, p.timezone),
                     post_status(p),
                     ",".join(sorted({d.platform for d in p.deliveries})),
-                    clip(next(iter(p.parts.values()), [""])[0], 40),
+                    clip(_first_text(p, reader, moment), 40),
                 )
                 for p in found
             ),
@@ -432,26 +496,44 @@ def list_posts(
         )
 
 
+def _first_text(post: Post, reader: embargo.Reader, now: datetime) -> str:
+    if not embargo.may_read(post, reader, now):
+        return embargo.cover(post)
+    return next(iter(post.parts.values()), [""])[0]
+
+
 @posts.command("show")
 @click.argument("ref")
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
+@SHOW_EMBARGOED
 @pass_app
-def show(app: AppContext, ref: str, as_json: bool) -> None:
+def show(app: AppContext, ref: str, as_json: bool, show_embargoed: bool) -> None:
     """Show one post (by id or campaign/key) and each of its deliveries."""
+    reader, moment = cli_reader(show_embargoed), datetime.now(UTC)
     with app.runtime.sessions() as session:
         post = find_post(session, ref)
         if post is None:
             raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
         if as_json:
-            emit_json(post_json(post))
+            emit_json(post_json(post, reader, moment))
             return
+        hidden = not embargo.may_read(post, reader, moment)
+        parts = embargo.covered_parts(post) if hidden else post.parts
         click.echo(f"{post.campaign.slug}/{post.key} (id {post.id}) — {post_status(post)}")
         click.echo(f"  when:   {local(post.scheduled_at, post.timezone)}")
         click.echo(f"  from:   {post.source}")
-        if post.link:
+        if post.created_by:
+            click.echo(f"  by:     {post.created_by}")
+        if post.requires_approval:
+            approver = approvals.approved_by(post)
+            click.echo(f"  approval: {f'approved by {approver}' if approver else post.state}")
+        if post.embargoed:
+            more = " (--show-embargoed to read it)" if hidden else ""
+            click.echo(f"  embargo: until {local(post.scheduled_at, post.timezone)}{more}")
+        if post.link and not hidden:
             click.echo(f"  link:   {post.link}")
         for platform in PLATFORMS:
-            for i, part in enumerate(post.parts.get(platform, ())):
+            for i, part in enumerate(parts.get(platform, ())):
                 label = f"{platform} {i + 1}" if len(post.parts[platform]) > 1 else platform
                 click.echo(f"  {label + ':':<11} {clip(part, 70)}")
         click.echo("")
@@ -492,3 +574,47 @@ def cancel(app: AppContext, ref: str) -> None:
             f"{result.already_out} had already gone out or started; delete those on "
             "the platform if needed"
         )
+
+
+def _decided(app: AppContext, ref: str) -> tuple[Any, Post]:
+    session = app.runtime.sessions()
+    post = editing.load_post(session, ref)
+    if post is None:
+        session.close()
+        raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
+    return session, post
+
+
+@posts.command("approve")
+@click.argument("ref")
+@pass_app
+def approve(app: AppContext, ref: str) -> None:
+    """Approve a post waiting for approval (by id or campaign/key): it goes out at its
+    time. Its author cannot approve it; `cli:<your os user>` counts as you."""
+    session, post = _decided(app, ref)
+    with session:
+        grace = timedelta(minutes=app.settings.missed_grace_minutes)
+        try:
+            approvals.approve(session, post, actor=cli_actor(), now=datetime.now(UTC), grace=grace)
+        except approvals.ApprovalRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(
+            f"approved {post.campaign.slug}/{post.key} (id {post.id}): it goes out "
+            f"{local(post.scheduled_at, post.timezone)}"
+        )
+
+
+@posts.command("reject")
+@click.argument("ref")
+@click.option("--why", required=True, help="Why, for the author to put it right.")
+@pass_app
+def reject(app: AppContext, ref: str, why: str) -> None:
+    """Reject a post waiting for approval (by id or campaign/key), saying why. It is not
+    sent; an edit puts it back in the approvers' queue."""
+    session, post = _decided(app, ref)
+    with session:
+        try:
+            approvals.reject(session, post, actor=cli_actor(), reason=why)
+        except approvals.ApprovalRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"rejected {post.campaign.slug}/{post.key} (id {post.id}): {why.strip()}")

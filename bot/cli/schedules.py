@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from bot.campaigns import embargo
 from bot.campaigns.enqueue import StartedMeanwhile
 from bot.campaigns.schedules.applying import applied_summary, apply_schedules
 from bot.campaigns.schedules.export import UnknownCampaign, export_campaign
@@ -20,6 +21,7 @@ from bot.cli.output import plural
 from bot.cli.pledges import print_campaign_report
 from bot.cli.posts import print_report
 from bot.people import audit
+from bot.people.audit import cli_actor
 
 
 @click.command("apply")
@@ -94,16 +96,23 @@ def schedules() -> None:
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write the file here instead of printing it.",
 )
+@click.option(
+    "--show-embargoed",
+    is_flag=True,
+    help="Include embargoed statements before their time (left out otherwise).",
+)
 @pass_app
-def export(app: AppContext, campaign: str, output: Path | None) -> None:
+def export(app: AppContext, campaign: str, output: Path | None, show_embargoed: bool) -> None:
     """Write CAMPAIGN's pending posts as a schedule file that applies back unchanged.
 
-    Posts that have started going out or were cancelled, and event reminders, are left
-    out and named in the file's opening comment.
+    Posts that have started going out or were cancelled, event reminders and (without
+    --show-embargoed) embargoed statements before their time are left out and named in
+    the file's opening comment.
     """
+    reader = embargo.Reader(cli_actor(), sees_all=show_embargoed)
     with app.runtime.sessions() as session:
         try:
-            exported = export_campaign(session, campaign)
+            exported = export_campaign(session, campaign, reader=reader)
         except UnknownCampaign as exc:
             raise click.ClickException(str(exc)) from None
     if output is None:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.console import (
     accounts,
     alerts,
+    approvals,
     attention,
     audit,
     auth,
@@ -57,14 +58,18 @@ AREAS: list[ModuleType] = [
     alerts,
     pledges,
     reports,
+    approvals,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [
     "Calendar",
     "Posts",
+    "Approvals",
     "Pledge campaigns",
     "Reports",
+    "Schedule files",
     "Accounts",
+    "Alerts",
     "People",
     "Audit",
 ]

@@ -21,9 +21,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.campaigns import embargo
 from bot.campaigns.schedules.times import lenient
 from bot.campaigns.status import PostStatus, post_status
-from bot.console.pages import NavItem, now_of, render, runtime_of, user_of
+from bot.console.pages import NavItem, now_of, reader_of, render, runtime_of, user_of
 from bot.console.posts import Filters, entry, filter_choices, zone_name
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
@@ -33,7 +34,14 @@ logger = logging.getLogger(__name__)
 
 NEXT_UP = 8
 VIEWS = ("week", "day")
-UPCOMING = frozenset({PostStatus.SCHEDULED, PostStatus.RETRYING, PostStatus.SENDING})
+UPCOMING = frozenset(
+    {
+        PostStatus.AWAITING_APPROVAL,
+        PostStatus.SCHEDULED,
+        PostStatus.RETRYING,
+        PostStatus.SENDING,
+    }
+)
 
 
 def day_start(day: date, zone: ZoneInfo) -> datetime:
@@ -58,7 +66,13 @@ def _anchor(raw: str, today: date) -> date:
 
 
 def calendar_days(
-    session: Session, filters: Filters, zone: ZoneInfo, first: date, days: int
+    session: Session,
+    filters: Filters,
+    zone: ZoneInfo,
+    first: date,
+    days: int,
+    reader: embargo.Reader,
+    now: datetime,
 ) -> list[dict[str, Any]]:
     start = day_start(first, zone)
     end = day_start(first + timedelta(days=days), zone)
@@ -67,18 +81,20 @@ def calendar_days(
     for post in session.scalars(query.order_by(Post.scheduled_at, Post.id)):
         if not filters.keep(post):
             continue
-        shown = entry(post, zone.key)
+        shown = entry(post, zone.key, reader, now)
         by_day[shown["when"].date()].append(shown)
     return [{"day": day, "entries": entries} for day, entries in by_day.items()]
 
 
-def next_up(session: Session, filters: Filters, zone: str, now: datetime) -> list[dict[str, Any]]:
+def next_up(
+    session: Session, filters: Filters, zone: str, now: datetime, reader: embargo.Reader
+) -> list[dict[str, Any]]:
     """The next posts still to go out, soonest first."""
     query = filters.query(select(Post)).where(Post.scheduled_at >= now - timedelta(hours=1))
     found: list[dict[str, Any]] = []
     for post in session.scalars(query.order_by(Post.scheduled_at, Post.id).limit(200)):
         if post_status(post) in UPCOMING and filters.keep(post):
-            found.append(entry(post, zone))
+            found.append(entry(post, zone, reader, now))
             if len(found) == NEXT_UP:
                 break
     return found
@@ -90,6 +106,7 @@ async def calendar_page(request: Request) -> Response:
     view = request.query_params.get("view", "week")
     view = view if view in VIEWS else "week"
     now = now_of(request)
+    reader = reader_of(request)
 
     def load() -> dict[str, Any]:
         with runtime.sessions() as session:
@@ -116,8 +133,8 @@ async def calendar_page(request: Request) -> Response:
                 "title": title,
                 "range": f"{first.day} {first:%b} – {last.day} {last:%b %Y}",
                 "today": today,
-                "days": calendar_days(session, filters, zone, first, days),
-                "next_up": next_up(session, filters, zone_key, now),
+                "days": calendar_days(session, filters, zone, first, days, reader, now),
+                "next_up": next_up(session, filters, zone_key, now, reader),
                 "prev_link": link(date=(anchor - step).isoformat()),
                 "next_link": link(date=(anchor + step).isoformat()),
                 "today_link": link(date=today.isoformat()),

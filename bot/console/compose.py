@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from bot.campaigns import editing, text_rules
+from bot.campaigns import editing, embargo, text_rules
 from bot.campaigns.editing import Draft, PostExists, PostStarted
 from bot.campaigns.enqueue import started
 from bot.campaigns.previews import Count, Preview, preview
@@ -42,6 +42,7 @@ from bot.console.pages import (
     now_of,
     picked_campaign,
     read_form,
+    reader_of,
     render,
     runtime_of,
     see_other,
@@ -70,6 +71,8 @@ class Composed:
     date: str = ""
     time: str = ""
     hold: bool = False
+    requires_approval: bool = False
+    embargoed: bool = False
 
     @classmethod
     def from_form(cls, form: Form, campaign: str) -> Composed:
@@ -83,6 +86,8 @@ class Composed:
             date=form["date"].strip(),
             time=form["time"].strip(),
             hold=form["hold"] == "on",
+            requires_approval=form["requires_approval"] == "on",
+            embargoed=form["embargoed"] == "on",
         )
 
 
@@ -165,6 +170,8 @@ def draft_of(
         targets=targets if targets is not None else tuple(composed.targets),
         link=link if "link" not in errors else None,
         hold_on_facebook=composed.hold,
+        requires_approval=composed.requires_approval,
+        embargoed=composed.embargoed,
     )
     return draft, errors
 
@@ -311,6 +318,8 @@ def _from_post(post: Post) -> Composed:
         date=f"{local:%Y-%m-%d}",
         time=f"{local:%H:%M}",
         hold=post.hold_on_facebook,
+        requires_approval=post.requires_approval,
+        embargoed=post.embargoed,
     )
 
 
@@ -390,11 +399,20 @@ async def new_post(request: Request) -> Response:
             except PostExists as error:
                 errors["form"] = [str(error)]
                 return None, _context(session, composed, page, zone, errors)
-            return post.id, {"label": f"{post.campaign.slug}/{post.key}"}
+            return post.id, {
+                "label": f"{post.campaign.slug}/{post.key}",
+                "awaiting": post.requires_approval,
+            }
 
     post_id, context = await run_in_threadpool(act)
     if post_id is not None:
-        flash(request, f"Scheduled {context['label']}.")
+        if context["awaiting"]:
+            flash(
+                request,
+                f"Saved {context['label']}: it awaits approval by an approver other than you.",
+            )
+        else:
+            flash(request, f"Scheduled {context['label']}.")
         return see_other(f"/console/posts/{post_id}")
     status = 400 if context["errors"] and form["action"] == "save" else 200
     return render(request, "compose.html", context, status)
@@ -411,6 +429,7 @@ def _started_page(request: Request, post_id: int) -> Response:
 async def edit_page(request: Request) -> Response:
     post_id = int(request.path_params["post_id"])
     runtime = runtime_of(request)
+    reader = reader_of(request)
 
     def load() -> dict[str, Any] | str:
         with runtime.sessions() as session:
@@ -419,6 +438,8 @@ async def edit_page(request: Request) -> Response:
                 return "missing"
             if started(post):
                 return "started"
+            if not embargo.may_read(post, reader, now_of(request)):
+                return "embargoed"
             page = Page(
                 "edit",
                 f"/console/posts/{post_id}/edit",
@@ -432,8 +453,20 @@ async def edit_page(request: Request) -> Response:
         return _missing(request, post_id)
     if context == "started":
         return _started_page(request, post_id)
+    if context == "embargoed":
+        return _embargoed(request)
     assert isinstance(context, dict)
     return render(request, "compose.html", context)
+
+
+def _embargoed(request: Request) -> Response:
+    return message(
+        request,
+        403,
+        "Embargoed statement",
+        "This statement is embargoed until its time: only its author and approvers can read "
+        "or change it before then.",
+    )
 
 
 def _missing(request: Request, post_id: int) -> Response:
@@ -445,6 +478,7 @@ async def edit_post(request: Request) -> Response:
     form = await read_form(request)
     runtime = runtime_of(request)
     user = user_of(request)
+    reader = reader_of(request)
     now = now_of(request)
 
     def act() -> tuple[str, dict[str, Any]]:
@@ -454,6 +488,8 @@ async def edit_post(request: Request) -> Response:
                 return "missing", {}
             if started(post):
                 return "started", {}
+            if not embargo.may_read(post, reader, now):
+                return "embargoed", {}
             label = f"{post.campaign.slug}/{post.key}"
             page = Page("edit", f"/console/posts/{post_id}/edit", post_id, label)
             zone = post.campaign.timezone
@@ -462,6 +498,14 @@ async def edit_post(request: Request) -> Response:
                 return "form", _context(session, composed, page, zone, {})
             targets = _edited_targets(post, composed)
             draft, errors = draft_of(composed, zone, now, targets)
+            if (
+                post.requires_approval
+                and not composed.requires_approval
+                and not user.role.allows(Role.APPROVER)
+            ):
+                errors.setdefault("requires_approval", []).append(
+                    "only an approver can take the approval requirement off a post"
+                )
             add_problems(
                 errors, editing.check_draft(session, post.campaign.slug, post.key, draft, now=now)
             )
@@ -474,15 +518,24 @@ async def edit_post(request: Request) -> Response:
             except SpecError as error:
                 add_problems(errors, error.problems)
                 return "form", _context(session, composed, page, zone, errors)
-            return "saved", {"label": label, "changed": result.changed, "note": result.note}
+            return "saved", {
+                "label": label,
+                "changed": result.changed,
+                "note": result.note,
+                "awaiting": result.post.requires_approval,
+            }
 
     outcome, context = await run_in_threadpool(act)
     if outcome == "missing":
         return _missing(request, post_id)
     if outcome == "started":
         return _started_page(request, post_id)
+    if outcome == "embargoed":
+        return _embargoed(request)
     if outcome == "saved":
         text = f"Saved {context['label']}." if context["changed"] else "Nothing was changed."
+        if context["changed"] and context["awaiting"]:
+            text += " It awaits approval again."
         if context["note"]:
             text += f" Note: {context['note']}."
         flash(request, text)

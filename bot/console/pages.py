@@ -26,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from bot.campaigns import embargo
 from bot.console.roles import Role
 from bot.people import users
 from bot.runtime.wiring import Runtime
@@ -335,3 +336,10 @@ def policies_from(runtime: Runtime) -> tuple[users.SessionPolicy, users.LockPoli
         ),
         users.LockPolicy(failures=s.console_lock_failures, minutes=s.console_lock_minutes),
     )
+
+
+def reader_of(request: Request) -> embargo.Reader:
+    """The signed-in person as an embargo reader: approvers and admins read embargoed
+    statements before their time; others only their own."""
+    user = user_of(request)
+    return embargo.Reader(user.email, sees_all=user.role.allows(Role.APPROVER))

@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.campaigns import editing, previews
+from bot.campaigns import approvals, editing, embargo, previews
 from bot.campaigns.enqueue import CancelResult, started
 from bot.campaigns.specs import PLATFORMS
 from bot.campaigns.status import PostStatus, post_status
@@ -28,8 +28,10 @@ from bot.console.pages import (
     NavItem,
     flash,
     message,
+    now_of,
     picked_campaign,
     read_form,
+    reader_of,
     render,
     runtime_of,
     see_other,
@@ -37,13 +39,23 @@ from bot.console.pages import (
 )
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
-from bot.storage.models import AuditEntry, Campaign, Delivery, DeliveryState, Post, PostState
+from bot.storage.models import (
+    ApprovalStep,
+    AuditEntry,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    Post,
+    PostState,
+)
 
 logger = logging.getLogger(__name__)
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
 # A state is never told by colour alone: each has a symbol and its word.
 STATUS_SYMBOLS = {
+    PostStatus.AWAITING_APPROVAL: "◌",
+    PostStatus.REJECTED: "✗",
     PostStatus.SCHEDULED: "◷",
     PostStatus.SENDING: "↻",
     PostStatus.RETRYING: "↻",
@@ -140,9 +152,11 @@ def post_label(post: Post) -> str:
     return f"{post.campaign.slug}/{post.key}"
 
 
-def entry(post: Post, zone: str) -> dict[str, Any]:
-    """What the calendar and the list show of a post."""
+def entry(post: Post, zone: str, reader: embargo.Reader, now: datetime) -> dict[str, Any]:
+    """What the calendar and the list show of a post (an embargoed statement ``reader``
+    may not read yet: "Embargoed statement, 12:00" instead of its words)."""
     status = post_status(post)
+    hidden = not embargo.may_read(post, reader, now)
     local = post.scheduled_at.astimezone(ZoneInfo(zone))
     platforms = sorted({d.platform for d in post.deliveries}, key=PLATFORMS.index)
     return {
@@ -153,7 +167,9 @@ def entry(post: Post, zone: str) -> dict[str, Any]:
         "date": f"{local:%a} {local.day} {local:%b}",
         "when": local,
         "platforms": [PLATFORM_NAMES[p] for p in platforms],
-        "words": first_words(post),
+        "words": embargo.cover(post, zone) if hidden else first_words(post),
+        "hidden": hidden,
+        "embargoed": post.embargoed and embargo.under_embargo(post, now),
         "status": status.value,
         "symbol": STATUS_SYMBOLS[status],
         "kind": post.kind,
@@ -178,6 +194,7 @@ def filter_choices(session: Session) -> dict[str, Any]:
 async def list_page(request: Request) -> Response:
     filters = Filters.of(request)
     runtime = runtime_of(request)
+    reader, now = reader_of(request), now_of(request)
 
     def load() -> dict[str, Any]:
         with runtime.sessions() as session:
@@ -186,7 +203,7 @@ async def list_page(request: Request) -> Response:
             found = [p for p in session.scalars(query.limit(LIST_LIMIT)) if filters.keep(p)]
             return {
                 "zone": zone,
-                "entries": [entry(p, zone) for p in found],
+                "entries": [entry(p, zone, reader, now) for p in found],
                 "filters": filters,
                 "limit": LIST_LIMIT,
                 "can_compose": user_of(request).role.allows(Role.EDITOR),
@@ -236,6 +253,7 @@ async def show_page(request: Request) -> Response:
     post_id = _post_id(request)
     runtime = runtime_of(request)
     user = user_of(request)
+    reader, now = reader_of(request), now_of(request)
 
     def load() -> dict[str, Any] | None:
         with runtime.sessions() as session:
@@ -245,14 +263,24 @@ async def show_page(request: Request) -> Response:
             zone = post.campaign.timezone
             is_started = started(post)
             pending = any(d.state == DeliveryState.PENDING for d in post.deliveries)
-            written = editing.written_parts(post)
+            hidden = not embargo.may_read(post, reader, now)
+            written = (
+                {p: tuple(t) for p, t in embargo.covered_parts(post).items()}
+                if hidden
+                else editing.written_parts(post)
+            )
             return {
-                "post": entry(post, zone),
+                "post": entry(post, zone, reader, now),
                 "zone": zone,
                 "when": f"{post.scheduled_at.astimezone(ZoneInfo(zone)):%A %d %B %Y, %H:%M}",
                 "x_parts": list(written.get("x", ())),
                 "facebook_text": (written.get("facebook") or [""])[0],
-                "link": post.link,
+                "link": None if hidden else post.link,
+                "hidden": hidden,
+                "approval": _approval(session, post),
+                "can_decide": user.role.allows(Role.APPROVER)
+                and post.state == PostState.AWAITING_APPROVAL
+                and post.created_by != user.email,
                 "hold_on_facebook": post.hold_on_facebook,
                 "source": post.source,
                 "created_by": post.created_by or "",
@@ -262,11 +290,14 @@ async def show_page(request: Request) -> Response:
                         "at": f"{e.at.astimezone(ZoneInfo(zone)):%a %d %b %Y %H:%M}",
                         "actor": e.actor,
                         "action": e.action,
-                        "changes": _changes(e.before, e.after),
+                        "changes": _changes(
+                            embargo.covered_snapshot(e.before, post) if hidden else e.before,
+                            embargo.covered_snapshot(e.after, post) if hidden else e.after,
+                        ),
                     }
                     for e in audit_trail(session, post)
                 ],
-                "can_edit": user.role.allows(Role.EDITOR) and not is_started,
+                "can_edit": user.role.allows(Role.EDITOR) and not is_started and not hidden,
                 "can_cancel": user.role.allows(Role.EDITOR)
                 and post.state != PostState.CANCELLED
                 and pending,
@@ -277,6 +308,21 @@ async def show_page(request: Request) -> Response:
     if context is None:
         return _no_post(request, post_id)
     return render(request, "posts_show.html", context)
+
+
+def _approval(session: Session, post: Post) -> str:
+    """One line on where the post's approval stands ("" when it needs none)."""
+    if not post.requires_approval:
+        return ""
+    steps = approvals.steps(session, post)
+    last = steps[-1] if steps else None
+    if post.state == PostState.SCHEDULED and last and last.step == ApprovalStep.APPROVE:
+        return f"Approved by {last.actor}."
+    if post.state == PostState.REJECTED and last and last.step == ApprovalStep.REJECT:
+        return f"Rejected by {last.actor}: {last.reason}"
+    if post.state == PostState.AWAITING_APPROVAL:
+        return "Awaiting approval by an approver other than its author: it is not sent until then."
+    return "Needs approval."
 
 
 def _changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> list[str]:
@@ -337,7 +383,7 @@ async def cancel_page(request: Request) -> Response:
             zone = post.campaign.timezone
             pending = [d for d in post.deliveries if d.state == DeliveryState.PENDING]
             return {
-                "post": entry(post, zone),
+                "post": entry(post, zone, reader_of(request), now_of(request)),
                 "zone": zone,
                 "pending": len(pending),
                 "out": len(post.deliveries) - len(pending),

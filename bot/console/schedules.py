@@ -46,6 +46,7 @@ from bot.console.pages import (
     now_of,
     picked_campaign,
     read_form,
+    reader_of,
     render,
     runtime_of,
     see_other,
@@ -286,7 +287,8 @@ async def export(request: Request) -> Response:
     def run() -> str:
         with runtime.sessions() as session:
             try:
-                return export_campaign(session, slug, now=now_of(request)).text
+                reader = reader_of(request)
+                return export_campaign(session, slug, reader=reader, now=now_of(request)).text
             except UnknownCampaign as exc:
                 raise Refused(404, "No such campaign", str(exc).capitalize() + ".") from None
 

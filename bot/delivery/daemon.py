@@ -167,6 +167,7 @@ class Daemon:
             in_flight = self.dispatcher.in_flight()
             self.sweeps.release_stale(now - self.stale_after, in_flight, now)
             times = self.sweeps.due_times(now + self.horizon)
+            self._report_missed(self.sweeps.mark_missed(now, self.grace, unapproved=True))
             heartbeat.beat(self.ledger.sessions, self.ledger.worker, now)
         except Exception:
             logger.exception("could not read the queue; trying again in %ss", self.poll_interval)

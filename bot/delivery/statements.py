@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON, Update, bindparam, case, func, select, true, update
+from sqlalchemy import JSON, Update, bindparam, case, func, or_, select, true, update
 
 from bot.delivery.outcomes import ErrorKind
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post, PostState
@@ -30,12 +30,19 @@ CLAIMED = {
     "attempts": Delivery.attempts + 1,
     "updated_at": bindparam("now"),
 }
+# As ``claim_due``: a pending delivery only while its post is scheduled (not cancelled,
+# not waiting for approval); an unknown one always (it may be out: look first).
 CLAIM = (
     update(Delivery)
     .where(
         Delivery.id == bindparam("did"),
         Delivery.state == bindparam("from_state"),
         Delivery.due_at <= bindparam("now"),
+        or_(
+            Delivery.state == DeliveryState.UNKNOWN,
+            select(Post.state).where(Post.id == Delivery.post_id).scalar_subquery()
+            == PostState.SCHEDULED,
+        ),
     )
     .values(CLAIMED)
 )
@@ -74,7 +81,8 @@ def claim_due(from_state: str) -> Update:
     first, in one statement; RETURNING says which rows this worker won.
 
     The same rows ``Ledger.due`` reports: a pending delivery only while its post is still
-    scheduled; an unknown one even after a cancel (it may already be out: look first).
+    scheduled (so never one cancelled or waiting for approval); an unknown one even after
+    a cancel (it may already be out: look first).
     The outer WHERE repeats the state and time so a row changed since the subquery read it
     (PostgreSQL re-checks it on the new version) is not taken.
     """

@@ -71,12 +71,20 @@ class Sweeps:
             session.commit()
             return int(count or 0)
 
-    def mark_missed(self, now: datetime, grace: timedelta) -> list[Missed]:
+    def mark_missed(
+        self, now: datetime, grace: timedelta, *, unapproved: bool = False
+    ) -> list[Missed]:
         """At start-up: pending deliveries whose time passed more than ``grace`` ago (while
         no daemon ran) are not sent late; they become ``missed`` and are returned so the
         daemon can report them. A post Facebook was to hold counts from its publish time;
-        a thread with parts already out says how many."""
+        a thread with parts already out says how many.
+
+        ``unapproved``: instead, the deliveries of posts still waiting for approval (or
+        rejected) that long after their time, which the claim never takes; the daemon
+        sweeps these on every poll, so they are reported while it runs."""
         cutoff = now - grace
+        post_states = PostState.UNAPPROVED if unapproved else (PostState.SCHEDULED,)
+        why = "not approved by its time" if unapproved else "the daemon was not running"
         held = Post.hold_on_facebook & (Delivery.platform == "facebook")
         effective_due = type_coerce(
             case((held, Post.scheduled_at), else_=Delivery.due_at), UTCDateTime()
@@ -98,7 +106,11 @@ class Sweeps:
                 .join(Account, Delivery.account_id == Account.id)
                 .where(
                     Delivery.state == DeliveryState.PENDING,
-                    Post.state == PostState.SCHEDULED,
+                    Post.state.in_(post_states),
+                    # Implied by the next line (a held post's delivery is due before its
+                    # publish time), but lets the (state, due_at) index range-scan: the
+                    # daemon runs this sweep on every poll, beside a release of thousands.
+                    Delivery.due_at < cutoff,
                     effective_due < cutoff,
                 )
             ).all()
@@ -112,8 +124,7 @@ class Sweeps:
                     .values(
                         state=DeliveryState.MISSED,
                         updated_at=now,
-                        error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC while the "
-                        "daemon was not running",
+                        error=f"{what} not sent: due {due_at:%Y-%m-%d %H:%M} UTC; {why}",
                         error_kind=ErrorKind.MISSED,
                     )
                 ).rowcount  # type: ignore[attr-defined]

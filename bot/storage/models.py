@@ -23,6 +23,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -111,8 +112,15 @@ class Account(Base):
 
 
 class PostState(StrEnum):
-    SCHEDULED = "scheduled"
+    SCHEDULED = "scheduled"  # due at its time (approved, or needing no approval)
+    # Needs a second person's approval (bot.campaigns.approvals): its deliveries stay
+    # pending but are never claimed, because the claim takes only scheduled posts.
+    AWAITING_APPROVAL = "awaiting_approval"
+    REJECTED = "rejected"  # an approver said no; an edit puts it back in the queue
     CANCELLED = "cancelled"
+
+    # The states that wait for a decision: ``.in_(PostState.UNAPPROVED)``.
+    UNAPPROVED = nonmember((AWAITING_APPROVAL, REJECTED))
 
 
 class Post(Base):
@@ -140,11 +148,37 @@ class Post(Base):
     source: Mapped[str] = mapped_column(Text, default="")
     # Who queued it: a console user's email or ``cli:<os user>`` (NULL: before the console).
     created_by: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # Two-person approval and embargo (bot.campaigns.approvals, bot.campaigns.embargo).
+    requires_approval: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    embargoed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     campaign: Mapped[Campaign] = relationship(back_populates="posts")
     deliveries: Mapped[list[Delivery]] = relationship(back_populates="post")
+
+
+class ApprovalStep(StrEnum):
+    SUBMIT = "submit"  # the post (or its new version) waits for an approver
+    APPROVE = "approve"
+    REJECT = "reject"
+    WITHDRAWN = "withdrawn"  # an edit after approval took the approval back
+
+
+class PostApproval(Base):
+    """One step of a post's approval, with the text as it stood then: the approver's
+    queue shows a diff against the version they last decided on."""
+
+    __tablename__ = "post_approvals"
+    __table_args__ = (Index("ix_post_approvals_post", "post_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("posts.id"))
+    step: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    parts: Mapped[dict[str, list[str]]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class DeliveryState(StrEnum):

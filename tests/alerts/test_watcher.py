@@ -14,13 +14,12 @@ from sqlalchemy import func, select, update
 from bot.alerts import inbox
 from bot.alerts.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from bot.alerts.events import AlertKind, SendState, WebhookFormat
-from bot.cli.daemon import configure_logging
+from bot.runtime.logs import configure_logging
 from bot.storage.models import (
     Account,
     AccountStatus,
     Alert,
     AlertChannels,
-    AlertEvent,
     AlertSend,
     DaemonHeartbeat,
     Delivery,
@@ -28,6 +27,7 @@ from bot.storage.models import (
     PledgeCampaign,
     PledgeCampaignState,
     Post,
+    PostState,
 )
 from tests.alerts.conftest import Alerting
 from tests.support.alerting import HOOK_TOKEN, SECRET
@@ -350,36 +350,25 @@ def test_a_send_whose_sender_died_mid_call_is_tried_again_after_the_stale_time(a
     assert len(alerting.receiver.calls) == 1 and len(alerting.smtp.messages) == 1
 
 
-def test_approval_alerts_wait_for_approvals_to_exist():
-    from bot.alerts.detection import ApprovalsWaiting, detectors
-    from bot.storage.models import PostState
-
-    found = detectors(heartbeat_stale=timedelta(minutes=2), approval_lead=timedelta(hours=1))
-    has_state = hasattr(PostState, "AWAITING_APPROVAL")
-    assert any(isinstance(d, ApprovalsWaiting) for d in found) is has_state
-
-
-def test_a_post_awaiting_approval_near_its_time_is_reported_once_without_its_text(alerting):
-    from bot.alerts.detection import ApprovalsWaiting, detect
-
-    alerting.prepare()
+def test_a_post_awaiting_approval_near_its_time_raises_one_alert_without_its_text(alerting):
+    watcher = alerting.start()
+    soon, later = alerting.clock() + timedelta(minutes=30), alerting.clock() + timedelta(hours=3)
     queue(
         alerting.sessions,
-        spec("Embargoed: ballot result", at=alerting.clock() + timedelta(minutes=30)),
-        spec("Not yet", at=alerting.clock() + timedelta(hours=3)),
+        spec("Ballot result: 87% yes", at=soon, requires_approval=True, embargoed=True),
+        spec("Not due for hours", at=later, requires_approval=True),
     )
     with alerting.sessions() as session:
-        # The state two-person approval gives a post; the detector is handed its name.
-        session.execute(update(Post).values(state="awaiting_approval"))
-        session.commit()
-    approvals = ApprovalsWaiting("awaiting_approval", timedelta(hours=1))
-    with alerting.sessions() as session:
-        detect(session, [approvals], alerting.clock(), timedelta(minutes=10))
-        detect(session, [approvals], alerting.clock(), timedelta(minutes=10))
-        events = session.scalars(select(AlertEvent)).all()
-    assert len(events) == 1
-    assert events[0].kind == AlertKind.APPROVAL_WAITING
-    assert "Embargoed" not in events[0].detail and "is due" in events[0].detail
+        states = set(session.scalars(select(Post.state)).all())
+    assert states == {PostState.AWAITING_APPROVAL}
+    settle(alerting, watcher)
+    settle(alerting, watcher)  # still waiting a round later: no second alert
+    assert len(alerting.receiver.calls) == 1
+    body = alerting.receiver.calls[0][1]
+    payload = json.loads(body)
+    assert payload["kind"] == "approval_waiting"
+    assert payload["title"] == "1 post waits for approval for Fujitsu strike and is due soon"
+    assert "87%" not in json.dumps(payload)  # an embargoed statement never reaches a mailbox
 
 
 def test_a_campaign_s_inbox_also_shows_alerts_for_every_campaign(alerting):

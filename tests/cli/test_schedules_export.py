@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import yaml
 
+from bot.campaigns.embargo import Reader
 from bot.campaigns.schedules.export import LeftOut, export_campaign
 from tests.support.factories import queue, spec
 
@@ -131,7 +132,7 @@ events:
     assert with_accounts("posts", "cancel", "fujitsu/dropped").exit_code == 0
     runtime = with_accounts.runtime()
     with runtime.sessions() as session:
-        exported = export_campaign(session, "fujitsu")
+        exported = export_campaign(session, "fujitsu", reader=Reader("cli:test"))
     assert exported.posts == ("keep",)
     assert dict(exported.left_out) == {"demo@-1d": LeftOut.REMINDER, "dropped": LeftOut.CANCELLED}
     assert "#   dropped: cancelled" in exported.text
@@ -169,7 +170,7 @@ def test_a_thread_whose_facebook_text_is_not_the_thread_joined_is_left_out_and_n
         spec(key="plain", campaign="odd", to=("x",)),
     )
     with runtime.sessions() as session:
-        exported = export_campaign(session, "odd")
+        exported = export_campaign(session, "odd", reader=Reader("cli:test"))
     assert exported.posts == ("plain",)
     assert exported.left_out == (("numbered", LeftOut.NOT_EXPRESSIBLE),)
     assert "#   numbered: cannot be written as a schedule file exactly" in exported.text

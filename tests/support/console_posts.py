@@ -35,6 +35,8 @@ def queued(
     actor: str = "cli:test",
     thread: tuple[str, ...] | None = None,
     link: str | None = None,
+    requires_approval: bool = False,
+    embargoed: bool = False,
 ) -> int:
     """A post queued through the domain path, as `posts add` does; its id."""
     now = harness.clock.now
@@ -45,6 +47,8 @@ def queued(
         timezone=ZONE,
         targets=targets,
         link=link,
+        requires_approval=requires_approval,
+        embargoed=embargoed,
     )
     with harness.sessions() as session:
         return create_post(session, "demo", key, draft, actor=actor, now=now).id
@@ -60,6 +64,8 @@ def compose_form(
     facebook_text: str = "",
     link: str = "",
     hold: bool = False,
+    requires_approval: bool = False,
+    embargoed: bool = False,
 ) -> dict[str, Any]:
     """The composer's fields; ``when`` is written as local date and time fields."""
     form: dict[str, Any] = {
@@ -75,4 +81,8 @@ def compose_form(
     }
     if hold:
         form["hold"] = "on"
+    if requires_approval:
+        form["requires_approval"] = "on"
+    if embargoed:
+        form["embargoed"] = "on"
     return form

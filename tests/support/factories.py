@@ -55,6 +55,8 @@ def spec(
     link: str | None = None,
     kind: str = "post",
     hold_on_facebook: bool = False,
+    requires_approval: bool = False,
+    embargoed: bool = False,
 ) -> PostSpec:
     parts_x = thread or (text,)
     parts = {"x": parts_x, "facebook": ("\n\n".join(parts_x),)}
@@ -68,6 +70,8 @@ def spec(
         link=link,
         kind=kind,
         hold_on_facebook=hold_on_facebook,
+        requires_approval=requires_approval,
+        embargoed=embargoed,
     )
 
 

@@ -146,7 +146,13 @@ def apply_schedules(
         default_window=default_window,
     )
     report = apply_specs(
-        session, specs, now=now, allow_past=allow_past, dry_run=dry_run, commit=False
+        session,
+        specs,
+        now=now,
+        allow_past=allow_past,
+        dry_run=dry_run,
+        commit=False,
+        actor=author,
     )
     if dry_run:
         session.rollback()

@@ -23,7 +23,7 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.campaigns import text_rules
+from bot.campaigns import embargo, text_rules
 from bot.campaigns.enqueue import platforms_of_targets, post_matches, started
 from bot.campaigns.schedules.files import load_sources
 from bot.campaigns.schedules.sources import ScheduleSource
@@ -41,6 +41,7 @@ class LeftOut(StrEnum):
     STARTED = "started"
     REMINDER = "reminder"
     NOT_EXPRESSIBLE = "not expressible"
+    EMBARGOED = "embargoed"
 
 
 WHY = {
@@ -48,6 +49,8 @@ WHY = {
     LeftOut.STARTED: "has started going out (apply never changes it)",
     LeftOut.REMINDER: "a reminder of an event: apply the event's own file instead",
     LeftOut.NOT_EXPRESSIBLE: "cannot be written as a schedule file exactly",
+    LeftOut.EMBARGOED: "an embargoed statement: only its author and approvers may read it "
+    "before its time",
 }
 
 
@@ -68,8 +71,13 @@ class Exported:
     rounded: tuple[str, ...]  # times with fractions of a second, written to the second
 
 
-def export_campaign(session: Session, slug: str, *, now: datetime | None = None) -> Exported:
-    """The pending posts of campaign ``slug`` as a schedule file (see the module doc)."""
+def export_campaign(
+    session: Session, slug: str, *, reader: embargo.Reader, now: datetime | None = None
+) -> Exported:
+    """The pending posts of campaign ``slug`` as a schedule file (see the module doc).
+
+    An embargoed post ``reader`` may not read yet is left out, not covered: a file with
+    "Embargoed statement" in place of the text would overwrite the text when applied."""
     campaign = session.scalars(select(Campaign).where(Campaign.slug == slug)).first()
     if campaign is None:
         known = list(session.scalars(select(Campaign.slug).order_by(Campaign.slug)))
@@ -87,8 +95,11 @@ def export_campaign(session: Session, slug: str, *, now: datetime | None = None)
     kept: list[str] = []
     left_out: list[tuple[str, LeftOut]] = []
     rounded: list[str] = []
+    moment = now or datetime.now(UTC)
     for post in posts:
         why = _left_out(post)
+        if why is None and not embargo.may_read(post, reader, moment):
+            why = LeftOut.EMBARGOED
         entry = _entry(post, zone_name) if why is None else None
         if why is None and (entry is None or not _reads_back(post, entry, slug, zone_name)):
             why = LeftOut.NOT_EXPRESSIBLE
@@ -99,7 +110,7 @@ def export_campaign(session: Session, slug: str, *, now: datetime | None = None)
         kept.append(post.key)
         if post.scheduled_at.microsecond:
             rounded.append(post.key)
-    text = _header(slug, kept, left_out, rounded, now or datetime.now(UTC)) + _dump(
+    text = _header(slug, kept, left_out, rounded, moment) + _dump(
         {"campaign": slug, "timezone": zone_name, "posts": entries}
     )
     logger.info("exported %s posts of %s (%s left out)", len(kept), slug, len(left_out))
@@ -151,6 +162,10 @@ def _entry(post: Post, zone_name: str) -> dict[str, Any] | None:
         entry["link"] = post.link
     if post.hold_on_facebook:
         entry["facebook"] = {"hold": True}
+    if post.requires_approval:
+        entry["approval"] = "required"
+    if post.embargoed:
+        entry["embargo"] = True
     return entry
 
 

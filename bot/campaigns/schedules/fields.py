@@ -172,6 +172,33 @@ def hold(reader: Reader, node: Node, field: str) -> bool | None:
     return value
 
 
+APPROVAL_WORDS = {"required": True, "none": False}
+
+
+def approval(reader: Reader, node: Node, field: str) -> bool | None:
+    """`approval: required` — not due until someone other than its author approves it
+    (`approval: none`, the default, says so explicitly)."""
+    value = reader.value(node) if isinstance(node, yaml.ScalarNode) else None
+    if not isinstance(value, str) or value.strip().lower() not in APPROVAL_WORDS:
+        reader.problem(
+            node,
+            field,
+            shown(node),
+            "must be 'required' (an approver other than the author must approve it) or 'none'",
+        )
+        return None
+    return APPROVAL_WORDS[value.strip().lower()]
+
+
+def yes_no(reader: Reader, node: Node, field: str, example: str) -> bool | None:
+    """A true/false field, e.g. `embargo: true`."""
+    value = reader.value(node) if isinstance(node, yaml.ScalarNode) else None
+    if not isinstance(value, bool):
+        reader.problem(node, field, shown(node), f"must be true or false, e.g. {example}")
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class Texts:
     """What the volunteer wrote for the text, before links and length checks.
@@ -281,6 +308,7 @@ class FileContext:
     default_to: tuple[str, ...] | None = None
     default_to_broken: bool = False
     default_hold: bool = False
+    requires_approval: bool = False  # `approval: required` for the whole file
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from bot.campaigns import text_rules
 from bot.campaigns.schedules.events import read_event
 from bot.campaigns.schedules.fields import (
     FileContext,
+    approval,
     campaign,
     check_length,
     common,
@@ -30,6 +31,7 @@ from bot.campaigns.schedules.fields import (
     targets,
     texts,
     when,
+    yes_no,
 )
 from bot.campaigns.schedules.pledge_campaigns import read_pledge_campaigns
 from bot.campaigns.schedules.sources import ScheduleSource, read_files
@@ -39,7 +41,15 @@ from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 
 logger = logging.getLogger(__name__)
 
-TOP_KEYS = ("campaign", "timezone", "defaults", "posts", "events", "pledge_campaigns")
+TOP_KEYS = (
+    "campaign",
+    "timezone",
+    "approval",
+    "defaults",
+    "posts",
+    "events",
+    "pledge_campaigns",
+)
 TOP_ALIASES = {
     "name": "campaign",
     "tz": "timezone",
@@ -51,7 +61,18 @@ TOP_ALIASES = {
     "pledge_campaign": "pledge_campaigns",
 }
 DEFAULT_KEYS = ("to", "facebook")
-POST_KEYS = ("id", "at", "timezone", "to", "text", "thread", "link", "facebook")
+POST_KEYS = (
+    "id",
+    "at",
+    "timezone",
+    "to",
+    "text",
+    "thread",
+    "link",
+    "facebook",
+    "approval",
+    "embargo",
+)
 POST_ALIASES = {
     "time": "at",
     "when": "at",
@@ -70,6 +91,8 @@ POST_ALIASES = {
     "key": "id",
     "fb": "facebook",
     "parts": "thread",
+    "embargoed": "embargo",
+    "approvals": "approval",
 }
 POST_REQUIRED = {
     "id": "give the post an id that stays the same when you edit it, e.g. id: demo-eve",
@@ -179,6 +202,8 @@ def _read(
     )
     if "timezone" in fields:
         _file_zone(ctx, fields["timezone"])
+    if "approval" in fields:
+        ctx.requires_approval = bool(approval(reader, fields["approval"], "approval"))
     if "defaults" in fields:
         _defaults(ctx, fields["defaults"])
     specs: list[PostSpec] = []
@@ -198,7 +223,10 @@ def _read(
                 post = _post(ctx, node, field)
                 specs.extend([post] if post is not None else [])
             else:
-                specs.extend(read_event(ctx, node, index, given))
+                specs.extend(
+                    replace(reminder, requires_approval=ctx.requires_approval)
+                    for reminder in read_event(ctx, node, index, given)
+                )
     if "pledge_campaigns" in fields:
         # Checked here so `apply` refuses a file whose pledge campaigns are wrong; they
         # are stored by `pledges apply` (bot.campaigns.schedules.pledge_campaigns).
@@ -290,6 +318,21 @@ def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:
             "(or 'thread:' for a list of X posts in a row)",
         )
         return None
+    requires = ctx.requires_approval
+    if "approval" in fields:
+        asked = approval(reader, fields["approval"], f"{name}.approval")
+        if asked is False and ctx.requires_approval:
+            reader.problem(
+                fields["approval"],
+                f"{name}.approval",
+                "none",
+                "the file says 'approval: required' for every post; a post cannot opt out "
+                "(remove this line, or the file's 'approval:' line)",
+            )
+        requires = requires or bool(asked)
+    embargoed = False
+    if "embargo" in fields:
+        embargoed = bool(yes_no(reader, fields["embargo"], f"{name}.embargo", "embargo: true"))
     if key is None or at is None or parts is None or shared.targets is None:
         return None
     if ctx.campaign is None or not shared.link_ok:
@@ -303,6 +346,8 @@ def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:
         parts=parts,
         link=shared.link,
         hold_on_facebook=shared.hold,
+        requires_approval=requires,
+        embargoed=embargoed,
         source=reader.where(node),
         kind=kind,
         lines=reader.lines(fields),
