@@ -26,7 +26,7 @@ from starlette.routing import BaseRoute, Route
 from bot.pledges import pledging, texts
 from bot.storage.models import PledgeCampaignState, PledgeState
 from bot.web import signins
-from bot.web.campaign import PLATFORM_NAMES
+from bot.web.campaign import PLATFORM_NAMES, forget_page
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of
 from bot.web.security import Refused, checked_form, field, rate_limited
 
@@ -170,6 +170,7 @@ async def withdraw_pledge(request: Request) -> Response:
 
     done, view = await run_in_threadpool(remove)
     if done:
+        forget_page(request, view.slug)
         return render(request, "withdrawn.html", {"p": view})
     if view.state == PledgeState.WITHDRAWN:
         return friendly(request, 200, "Already withdrawn", "Nothing will be posted from it.")

@@ -42,6 +42,9 @@ def clock() -> Clock:
 @pytest.fixture
 def make_client(runtime: Runtime, clock: Clock) -> Callable[..., TestClient]:
     def make(**options: Any) -> TestClient:
+        # Most tests change the database behind the page's back and look at once: no
+        # page cache unless a test asks for one (tests/web/test_page_cache.py does).
+        options.setdefault("page_cache_seconds", 0)
         app = create_web_app(runtime, clock=clock, **options)
         return TestClient(app, base_url=TESTSERVER, follow_redirects=False)
 
