@@ -140,4 +140,5 @@ def create_web_app(
     app.state.limiter = RateLimiter(*rate_limit)
     app.state.clock = clock or (lambda: datetime.now(UTC))
     app.state.page_cache = PageCache(page_cache_seconds)
+    app.state.link_mail_limits = withdraw.LinkMailLimits()
     return app
