@@ -3,17 +3,20 @@ a pledge campaign; helpers that walk the sandbox's consent pages like a supporte
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlalchemy import Engine
 from starlette.testclient import TestClient
 
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from bot.web.app import create_web_app
+from tests.support.pledges import Inbox
 from tests.support.web import TESTSERVER, Clock, add_campaign, make_runtime
 
 
@@ -54,3 +57,18 @@ def make_client(runtime: Runtime, clock: Clock) -> Callable[..., TestClient]:
 @pytest.fixture
 def client(make_client: Callable[..., TestClient]) -> TestClient:
     return make_client()
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[int, Inbox]]:
+    """A local SMTP server (aiosmtpd) on loopback; its Inbox records what was sent."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield port, inbox
+    finally:
+        controller.stop()
