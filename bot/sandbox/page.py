@@ -56,8 +56,8 @@ def shown_time(value: str | float) -> str:
 
 
 def shown_metrics(platform: str, metrics: dict[str, int] | None) -> list[tuple[str, int]]:
-    names = METRIC_NAMES.get(platform, {})
-    return [(label, metrics[key]) for key, label in names.items() if key in (metrics or {})]
+    names, values = METRIC_NAMES.get(platform, {}), metrics or {}
+    return [(label, values[key]) for key, label in names.items() if key in values]
 
 
 def account_key(account: dict[str, Any]) -> str:

@@ -4,7 +4,6 @@ to copy or email (to one address, not often), and share buttons after pledging."
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 from starlette.testclient import TestClient
