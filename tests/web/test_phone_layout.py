@@ -34,7 +34,9 @@ from tests.support.web import (
 )
 
 if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed: apt-get install chromium", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed: apt-get install chromium", allow_module_level=True
+    )
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[dev]'")
 expect = sync_api.expect
 pytestmark = pytest.mark.slow
@@ -106,9 +108,7 @@ def _fits(page: Any) -> None:
     assert measured["wide"] == [], measured["wide"]
 
 
-def test_on_a_phone_the_support_buttons_are_on_the_first_screen(
-    browser: Any, site: str
-) -> None:
+def test_on_a_phone_the_support_buttons_are_on_the_first_screen(browser: Any, site: str) -> None:
     context = _phone(browser)
     page = context.new_page()
     page.goto(f"{site}/c/fujitsu")
