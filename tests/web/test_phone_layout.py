@@ -55,7 +55,8 @@ TOO_WIDE = """() => {
   for (const el of document.querySelectorAll("body *")) {
     const box = el.getBoundingClientRect();
     if (box.width && box.right > width + 0.5) {  // the skip link hides off the left edge
-      wide.push(el.tagName.toLowerCase() + (el.className ? "." + el.className : "") + " " + Math.round(box.right));
+      const name = el.tagName.toLowerCase() + (el.className ? "." + el.className : "");
+      wide.push(name + " " + Math.round(box.right));
     }
   }
   return {scroll: document.documentElement.scrollWidth, width, wide};
@@ -64,7 +65,9 @@ TOO_WIDE = """() => {
 TABLES_IN_CARDS = """() => Array.from(document.querySelectorAll("table.figures")).map(t => {
   const card = t.closest(".card").getBoundingClientRect();
   const box = t.getBoundingClientRect();
-  return {left: box.left - card.left, right: card.right - box.right, scroll: t.parentElement.scrollWidth - t.parentElement.clientWidth};
+  const wrap = t.parentElement;
+  return {left: box.left - card.left, right: card.right - box.right,
+          scroll: wrap.scrollWidth - wrap.clientWidth};
 })"""
 
 
