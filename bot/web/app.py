@@ -103,8 +103,11 @@ def create_web_app(
             "`python main.py init` to generate one"
         )
     secure = settings.web_base_url.startswith("https://")
+    page_cache = PageCache(page_cache_seconds)
+    now = clock or (lambda: datetime.now(UTC))
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(campaign.CachedPageShortcut, cache=page_cache, clock=now),
         Middleware(
             SessionMiddleware,
             secret_key=settings.web_secret_key.reveal(),
@@ -138,7 +141,7 @@ def create_web_app(
     app.state.templates = _templates()
     app.state.base_url = settings.web_base_url.rstrip("/")
     app.state.limiter = RateLimiter(*rate_limit)
-    app.state.clock = clock or (lambda: datetime.now(UTC))
-    app.state.page_cache = PageCache(page_cache_seconds)
+    app.state.clock = now
+    app.state.page_cache = page_cache
     app.state.link_mail_limits = withdraw.LinkMailLimits()
     return app

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,12 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.campaigns import previews as shown_as
 from bot.engagement import report
 from bot.pledges import pledging, release
 from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState
-from bot.web.page_cache import PageCache, etag_matches
+from bot.web.page_cache import CachedPage, PageCache, etag_matches
 from bot.web.pages import SESSION_COOKIE, now_of, runtime_of
 from bot.web.security import Refused
 
@@ -264,6 +266,56 @@ def render_page(request: Request, view: CampaignView, now: datetime) -> bytes:
     return html.encode()
 
 
+def _page_headers(page: CachedPage, private: bool) -> dict[str, str]:
+    return {
+        "etag": page.etag,
+        "cache-control": PAGE_CACHE_CONTROL_PRIVATE if private else PAGE_CACHE_CONTROL,
+    }
+
+
+class CachedPageShortcut:
+    """ASGI middleware: an up-to-date cached campaign page goes straight out, before the
+    session, routing and exception layers (most of a request's cost in a spike).
+    Anything else (an old or missing page, a visitor with a session cookie, another
+    path) goes on to the app, which renders and caches it as ``campaign_page`` does.
+    Sits inside SecurityHeaders, so these responses carry the same headers as any."""
+
+    def __init__(self, app: ASGIApp, *, cache: PageCache, clock: Callable[[], datetime]) -> None:
+        self.app = app
+        self.cache = cache
+        self.clock = clock
+        self.cookie = SESSION_COOKIE.encode() + b"="
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        page = self._page(scope) if scope["type"] == "http" else None
+        if page is None:
+            await self.app(scope, receive, send)
+            return
+        headers = _page_headers(page, private=False)
+        request_headers = dict(scope["headers"])
+        not_modified = etag_matches(
+            request_headers.get(b"if-none-match", b"").decode("latin-1"), page.etag
+        )
+        if not_modified:
+            response = Response(status_code=304, headers=headers)
+        else:
+            # uvicorn leaves the body out of an answer to HEAD itself
+            response = Response(page.body, media_type="text/html; charset=utf-8", headers=headers)
+        await response(scope, receive, send)
+
+    def _page(self, scope: Scope) -> CachedPage | None:
+        if scope["method"] not in ("GET", "HEAD"):
+            return None
+        path: str = scope["path"]
+        slug = path[3:]
+        if not path.startswith("/c/") or not slug or "/" in slug:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"cookie" and self.cookie in value:
+                return None  # SessionMiddleware refreshes that cookie: the normal path
+        return self.cache.fresh(slug, self.clock())
+
+
 async def campaign_page(request: Request) -> Response:
     slug = request.path_params["slug"]
     now = now_of(request)
@@ -277,11 +329,7 @@ async def campaign_page(request: Request) -> Response:
         return render_page(request, view, now)
 
     page = await page_cache_of(request).get(slug, now, build)
-    private = SESSION_COOKIE in request.cookies
-    headers = {
-        "etag": page.etag,
-        "cache-control": PAGE_CACHE_CONTROL_PRIVATE if private else PAGE_CACHE_CONTROL,
-    }
+    headers = _page_headers(page, private=SESSION_COOKIE in request.cookies)
     if etag_matches(request.headers.get("if-none-match"), page.etag):
         return Response(status_code=304, headers=headers)
     return Response(page.body, media_type="text/html; charset=utf-8", headers=headers)

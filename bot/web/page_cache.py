@@ -75,6 +75,14 @@ class PageCache:
             entry.built_for <= now < entry.built_for + timedelta(seconds=limit)
         )
 
+    def fresh(self, key: str, now: datetime) -> CachedPage | None:
+        """``key``'s page if it is up to date, without rendering anything."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry.generation != self._generations.get(key, 0):
+                return None
+        return entry if self._age_ok(entry, now, self._monotonic(), self.ttl) else None
+
     async def get(self, key: str, now: datetime, build: Callable[[], bytes]) -> CachedPage:
         """``key``'s page, rendered by ``build`` (run in a worker thread) when out of date.
         A ``ttl`` of 0 keeps nothing: every request renders (tests that change the

@@ -177,3 +177,19 @@ def test_the_support_buttons_lead_to_a_step_that_is_never_cached(
     assert 'action="/c/fujitsu/pledge/x"' in step.text and 'name="csrf"' in step.text
     assert "Sign in with X to pledge" in step.text
     assert cached_client.get("/c/fujitsu/pledge/mastodon").status_code == 404
+
+
+def test_a_page_from_the_cache_goes_out_with_the_same_headers_as_a_rendered_one(
+    make_client: Callable[..., TestClient], campaign: str
+) -> None:
+    client = make_client(page_cache_seconds=60)
+    cache: PageCache = client.app.state.page_cache  # type: ignore[attr-defined]
+    rendered = client.get("/c/fujitsu")
+    from_cache = client.get("/c/fujitsu")
+    assert cache.builds == 1 and from_cache.content == rendered.content
+    for name in ("content-security-policy", "referrer-policy", "etag", "cache-control"):
+        assert from_cache.headers[name] == rendered.headers[name], name
+    assert from_cache.headers["content-type"] == "text/html; charset=utf-8"
+    head = client.head("/c/fujitsu")
+    assert head.status_code == 200 and head.headers["etag"] == rendered.headers["etag"]
+    assert client.get("/c/fujitsu/").status_code == 307  # the router redirects it, as before
