@@ -116,8 +116,12 @@ def serve(tree: Path, db: Path, port: int, pledges: int) -> None:
 
 
 def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip()).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    """wrk's latency ("812.00us", "4.51ms", "1.20s", "1.00m") in milliseconds."""
+    found = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text.strip())
+    if found is None:
+        raise SystemExit(f"could not read wrk's latency {text!r}")
+    scale = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+    return float(found.group(1)) * scale[found.group(2)]
 
 
 def wrk(url: str, connections: int, duration: int, threads: int) -> Run:
@@ -138,8 +142,9 @@ def wrk(url: str, connections: int, duration: int, threads: int) -> Run:
         check=True,
     ).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
-    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    # the "Latency Distribution" lines; a "+/- Stdev" column can end in "50%" too
+    p50 = _ms(re.search(r"^\s*50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"^\s*99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     return Run(rps, p50, p99, errors + (int(non2xx.group(1)) if non2xx else 0))

@@ -4,6 +4,7 @@ beside the daemon (`run`)."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import socket
 import threading
@@ -61,6 +62,12 @@ def serving_web(
     bound_host, bound_port = sock.getsockname()[:2]
     app = create_web_app(runtime, **app_options)
     server = uvicorn.Server(web_config(app, bound_host, bound_port))
+    # What is loaded by now (settings, SQLAlchemy's mappers, templates, the app: ~120,000
+    # objects) lives as long as the process: moved out of the collector's reach, a full
+    # collection no longer scans it, which took 250-400 ms on a busy 2-core machine and
+    # stalled every request in flight (docs/BENCHMARKS.md, "A share spike").
+    gc.collect()
+    gc.freeze()
     # uvicorn installs signal handlers only in the main thread; this one is not.
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="clarion-web", daemon=True
