@@ -1,5 +1,5 @@
-"""A real browser for the console's tests: Debian's Chromium driven by Playwright, axe-core
-for accessibility, screenshots kept as test artefacts.
+"""A real browser for the console's and the campaign pages' tests: Debian's Chromium
+driven by Playwright, axe-core for accessibility, screenshots kept as test artefacts.
 
 No browser is downloaded: Chromium comes from `apt-get install chromium`
 (scripts/ensure-system-packages.sh, run by `make test`).
