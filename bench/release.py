@@ -67,7 +67,7 @@ def sequential_tweepy(url: str, app: dict[str, Any], users: list[dict[str, str]]
     """(a) One tweepy.Client call after another, as a simple script would: seconds/post."""
     import tweepy
 
-    from bot.platforms.routing import X_API_ORIGIN, session_for
+    from bot.platforms.http import X_API_ORIGIN, session_for
 
     session = session_for({X_API_ORIGIN: url}, pool_size=1)
     started = time.monotonic()

@@ -24,18 +24,6 @@ UPPER_LAYERS = ("bot.web", "bot.cli", "bot.console")
 COMPOSITION_ROOT = "bot.runtime.process"
 COMPOSITION_MAY_IMPORT = ("bot.web", "bot.console")
 
-# Private names the platform modules still share across files while bot/platforms/ is
-# rewritten on its own branch. This list must shrink to empty: nothing may be added to it.
-PLATFORM_PRIVATE_IMPORTS_TO_REMOVE = frozenset(
-    {
-        ("bot.platforms.async_http", "bot.platforms.routing._environment_proxies"),
-        ("bot.platforms.x.adapter", "bot.platforms.x.errors._classify_exception"),
-        ("bot.platforms.x.adapter", "bot.platforms.x.errors._json_or_none"),
-        ("bot.platforms.x.metrics", "bot.platforms.x.errors._classify_exception"),
-        ("bot.platforms.x.metrics", "bot.platforms.x.errors._json_or_none"),
-    }
-)
-
 
 def _modules(root: Path) -> Iterator[tuple[str, Path, ast.Module]]:
     """(dotted name, path, tree) of every module under the package directory ``root``."""
@@ -126,16 +114,10 @@ def missing_sandbox_platforms(root: Path) -> list[str]:
 
 
 def test_no_module_imports_another_modules_private_name() -> None:
-    offenders = private_imports(BOT) - PLATFORM_PRIVATE_IMPORTS_TO_REMOVE
+    offenders = private_imports(BOT)
     assert not offenders, "make these names public (and name them so): " + ", ".join(
         f"{importer} imports {name}" for importer, name in sorted(offenders)
     )
-
-
-def test_the_platform_allow_list_holds_only_imports_that_still_exist() -> None:
-    # An entry fixed on the platforms' branch must leave the list too, so it only shrinks.
-    stale = PLATFORM_PRIVATE_IMPORTS_TO_REMOVE - private_imports(BOT)
-    assert not stale, f"remove from PLATFORM_PRIVATE_IMPORTS_TO_REMOVE: {sorted(stale)}"
 
 
 def test_the_domain_never_imports_the_web_layer_the_cli_or_the_console() -> None:

@@ -1,5 +1,5 @@
-"""`release` (status, check): a pledge campaign's release, checked before and watched
-as it goes out."""
+"""`release` (status, check, hold, resume, cancel, stop): a pledge campaign's release,
+checked before, watched as it goes out, and held, cancelled or stopped by an approver."""
 
 from __future__ import annotations
 
@@ -9,15 +9,20 @@ from typing import Any
 
 import click
 
+from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, local
 from bot.cli.pledges import campaign_or_fail, summary
+from bot.people.audit import cli_actor
+from bot.pledges import controls
 from bot.pledges import release as releases
+from bot.storage.models import utcnow
 
 
 @click.group("release")
 def release() -> None:
-    """A pledge campaign's release: check the rules before, watch it go out."""
+    """A pledge campaign's release: check the rules before, watch it go out, hold,
+    cancel or stop it."""
 
 
 def _status_json(st: releases.ReleaseStatus) -> dict[str, Any]:
@@ -106,3 +111,97 @@ def check(app: AppContext, campaign: str, as_json: bool) -> None:
         click.echo(line)
     if not data["rules"]["warnings"]:
         click.echo("no rule is in the way of this release")
+
+
+def _counts_line(c: controls.ReleaseCounts) -> str:
+    if not c.total:
+        return f"{c.slug}: {c.state.replace('_', ' ')}, {c.pledged} pledges; no posts written yet"
+    return (
+        f"{c.slug}: {c.state.replace('_', ' ')}; {c.sent} of {c.total} posts went out, "
+        f"{c.pending} not started, {c.in_flight} in flight"
+    )
+
+
+@release.command("hold")
+@click.argument("campaign")
+@pass_app
+def hold(app: AppContext, campaign: str) -> None:
+    """Put CAMPAIGN's release on hold: pledging goes on, nothing is posted until `release
+    resume`."""
+    with app.runtime.sessions() as session:
+        pc = campaign_or_fail(session, campaign)
+        try:
+            controls.hold(session, pc, actor=cli_actor(), now=utcnow())
+        except controls.ControlError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{campaign}: release on hold; pledging stays open. Resume with `release resume`.")
+
+
+@release.command("resume")
+@click.argument("campaign")
+@click.option("--release", "release_text", help="A new release time: 'YYYY-MM-DD HH:MM'.")
+@click.option("--tz", help="Time zone of --release (default: the campaign's).")
+@pass_app
+def resume(app: AppContext, campaign: str, release_text: str | None, tz: str | None) -> None:
+    """Take CAMPAIGN's release off hold, at its own time or a new --release time."""
+    with app.runtime.sessions() as session:
+        pc = campaign_or_fail(session, campaign)
+        when = None
+        if release_text:
+            try:
+                when = parse_time(release_text, zone(tz or pc.timezone))
+            except TimeProblem as exc:
+                raise click.BadParameter(str(exc), param_hint="--release") from None
+        try:
+            controls.resume(session, pc, actor=cli_actor(), now=utcnow(), release_at=when)
+        except controls.ControlError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{campaign}: release resumed; it goes out {local(pc.release_at, pc.timezone)}")
+
+
+@release.command("cancel")
+@click.argument("campaign")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def cancel(app: AppContext, campaign: str, yes: bool) -> None:
+    """Cancel CAMPAIGN's release before it starts: nothing is posted, and supporters'
+    emails and tokens are deleted."""
+    with app.runtime.sessions() as session:
+        pc = campaign_or_fail(session, campaign)
+        c = controls.counts(session, pc)
+        if not yes:
+            click.confirm(
+                f"{_counts_line(c)}. Cancel it: nothing will be posted and the {c.pledged} "
+                "supporters' tokens are deleted?",
+                abort=True,
+            )
+        try:
+            pledged = controls.cancel(session, pc, actor=cli_actor(), now=utcnow())
+        except controls.ControlError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"{campaign}: release cancelled; nothing is posted from its {pledged} pledges")
+
+
+@release.command("stop")
+@click.argument("campaign")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@pass_app
+def stop(app: AppContext, campaign: str, yes: bool) -> None:
+    """Stop CAMPAIGN's release in progress: posts not started are cancelled, posts in
+    flight finish."""
+    with app.runtime.sessions() as session:
+        pc = campaign_or_fail(session, campaign)
+        c = controls.counts(session, pc)
+        if not yes:
+            click.confirm(
+                f"{_counts_line(c)}. Stop it: about {c.pending} posts would not go out?",
+                abort=True,
+            )
+        try:
+            done = controls.stop(session, pc, actor=cli_actor(), now=utcnow())
+        except controls.ControlError as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"{campaign}: release stopped: {done.sent} went out, {done.stopped} stopped, "
+        f"{done.in_flight} in flight (they finish; see `release status {campaign}`)"
+    )

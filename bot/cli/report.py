@@ -130,13 +130,15 @@ def report(
             chart.cumulative(session, campaign, post=post_key) if (as_json or chart_file) else {}
         )
         if chart_file is not None:
+            zone = session.scalar(select(Campaign.timezone).where(Campaign.slug == campaign))
+            named = f" / {reports.named_post(session, campaign, post_key)}" if post_key else ""
             chart.draw(
                 series,
                 chart_file,
-                f"{built.title or built.campaign}{f' / {post_key}' if post_key else ''}: "
-                "engagement",
+                f"{built.title or built.campaign}{named}: engagement",
                 acceleration=rate,
                 start=built.first_sent,
+                zone=zone or "UTC",
             )
             click.echo(f"wrote the chart to {chart_file}", err=True)
     if as_json:

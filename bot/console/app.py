@@ -26,7 +26,9 @@ from bot.console import (
     calendar,
     compose,
     people,
+    pledges,
     posts,
+    reports,
     schedules,
 )
 from bot.console.pages import (
@@ -53,6 +55,8 @@ AREAS: list[ModuleType] = [
     accounts,
     schedules,
     alerts,
+    pledges,
+    reports,
 ]
 # The menu's order, whichever areas exist.
 NAV_ORDER = [

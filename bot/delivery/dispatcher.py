@@ -30,8 +30,8 @@ from datetime import datetime
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.ledger import Job, Ledger
 from bot.delivery.outcomes import Outcome
-from bot.platforms.async_http import async_session
 from bot.platforms.base import AsyncPublisher, Platform
+from bot.platforms.http import async_session
 from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)

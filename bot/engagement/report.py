@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
-from bot.engagement.plan import REFRESH
+from bot.engagement.plan import REFRESH, RELEASE_KIND
 from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
+from bot.spreadsheet import safe_cell
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -33,6 +35,7 @@ INTERACTIONS = ("likes", "reposts", "replies", "quotes")
 CSV_COLUMNS = (
     "campaign",
     "post_key",
+    "post_text",
     "delivery_id",
     "platform",
     "account",
@@ -162,8 +165,41 @@ def snapshot_rows(session: Session, where: list[Any], post: str | None = None) -
     yield from session.execute(query.execution_options(yield_per=20_000))
 
 
-def build(session: Session, slug: str, *, top: int = 5, post: str | None = None) -> Report:
-    """The campaign's report (``post``: only that post's deliveries)."""
+class SnapshotRow(NamedTuple):
+    """One row of ``snapshot_rows``, kept after its result is closed."""
+
+    delivery_id: int | None
+    post_id: int
+    platform: str
+    taken_at: datetime
+    label: str
+    metric: str
+    value: int | None
+    estimated: bool
+    low: int | None
+    high: int | None
+    population: int | None
+    source: str
+
+
+def read_snapshots(session: Session, slug: str, post: str | None = None) -> list[SnapshotRow]:
+    """The campaign's (or ``post``'s) snapshot rows, read once for a page that shows
+    several views of them (pass as ``rows=`` to build, growth, breakdown, cumulative)."""
+    return [
+        SnapshotRow(*row) for row in snapshot_rows(session, scope_of(session, slug, post), post)
+    ]
+
+
+def build(
+    session: Session,
+    slug: str,
+    *,
+    top: int = 5,
+    post: str | None = None,
+    rows: Iterable[Any] | None = None,
+) -> Report:
+    """The campaign's report (``post``: only that post's deliveries; ``rows``: its
+    snapshot rows when already read, ``read_snapshots``)."""
     campaign = _campaign(session, slug)
     where = scope_of(session, slug, post)
     d = Delivery.__table__.c
@@ -196,7 +232,7 @@ def build(session: Session, slug: str, *, top: int = 5, post: str | None = None)
     for row in deliveries:
         if row.state == DeliveryState.SENT:
             sent[(row.post_id, row.platform)].append(row.id)
-    found = estimates.latest(snapshot_rows(session, where, post), sent)
+    found = estimates.latest(snapshot_rows(session, where, post) if rows is None else rows, sent)
     latest, chunks = found.latest, found.chunks
     counted: dict[ChunkKey, int] = defaultdict(int)  # members whose latest is that estimate
     for delivery_id, (_, values, chunk_key) in latest.items():
@@ -276,14 +312,16 @@ def _label_seconds(label: str) -> float:
     return int(number) * _UNIT_SECONDS[unit] if number.isdigit() and unit in _UNIT_SECONDS else 1e18
 
 
-def growth(session: Session, slug: str, *, post: str | None = None) -> list[Stage]:
+def growth(
+    session: Session, slug: str, *, post: str | None = None, rows: Iterable[Any] | None = None
+) -> list[Stage]:
     """The campaign's (or ``post``'s) planned snapshots in order of age; ``refresh``
     readings (taken at any age) are left out. A release sampled at a stage counts by its
     estimate there."""
     where = scope_of(session, slug, post)
     own: dict[str, dict[int, dict[str, int | None]]] = defaultdict(dict)
     chunks: dict[ChunkKey, Chunk] = {}
-    for snap in snapshot_rows(session, where, post):
+    for snap in snapshot_rows(session, where, post) if rows is None else rows:
         if snap.label == REFRESH:
             continue
         if snap.estimated:
@@ -330,7 +368,8 @@ def write_csv(
     *,
     post: str | None = None,
 ) -> int:
-    """One row per delivery per snapshot; an unavailable metric is an empty cell.
+    """One row per delivery per snapshot, with the text that went out; an unavailable
+    metric is an empty cell. Text cells are formula-safe (``bot.spreadsheet``).
 
     ``acceleration``: the sandbox's clock rate, for the post's age in sandbox time
     (``sandbox_hours_after_sending``, empty at real time); ``post``: only that post."""
@@ -340,7 +379,7 @@ def write_csv(
         row.id: row
         for row in session.execute(
             select(d.id, d.platform, d.url, d.sent_at, d.platform_ids, d.platform_deleted_at)
-            .add_columns(Post.key, Account.handle)
+            .add_columns(Post.key, Post.parts, Account.handle)
             .join(Post, Post.id == d.post_id)
             .join(Account, Account.id == d.account_id)
             .where(*where)
@@ -363,13 +402,14 @@ def write_csv(
         sandbox_hours = None if hours is None or acceleration == 1 else hours * acceleration
         writer.writerow(
             [
-                slug,
-                row.key,
+                safe_cell(slug),
+                safe_cell(row.key),
+                safe_cell(sent_text(row.parts, row.platform)),
                 row.id,
                 row.platform,
-                row.handle,
-                (row.platform_ids or [""])[0],
-                row.url or "",
+                safe_cell(row.handle),
+                safe_cell((row.platform_ids or [""])[0]),
+                safe_cell(row.url or ""),
                 row.sent_at.isoformat() if row.sent_at else "",
                 current[1].isoformat(),
                 label,
@@ -397,3 +437,133 @@ def write_csv(
             values[snap.metric] = snap.value
     emit()
     return written
+
+
+# -- posts named for people ----------------------------------------------------------------
+
+
+def sent_text(parts: dict[str, list[str]] | None, platform: str) -> str:
+    """The text that went out on ``platform`` (a thread's parts one per line)."""
+    parts = parts or {}
+    texts = parts.get(platform) or parts.get("x") or parts.get("facebook") or []
+    return "\n".join(texts)
+
+
+def first_words(text: str, width: int = 48) -> str:
+    """The start of a post's text on one line, cut at a word with "…" when longer."""
+    flat = " ".join(text.split())
+    if len(flat) <= width:
+        return flat
+    cut = flat[: width - 1]
+    if " " in cut[width // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip(" ,.;:") + "…"
+
+
+def when(moment: datetime | None, zone: str, *, named: bool = True) -> str:
+    """A UTC moment in the campaign's zone, "Mon 7 Dec 18:00 Europe/London"."""
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    shown = f"{local:%a} {local.day} {local:%b %H:%M}"
+    return f"{shown} {zone}" if named else shown
+
+
+def post_name(text: str, scheduled_at: datetime | None, zone: str) -> str:
+    """How a report names a post: its first words and its time in the campaign's zone
+    (a URL tells an organiser nothing about which post it was)."""
+    words = first_words(text) or "(no text)"
+    return f"“{words}” · {when(scheduled_at, zone, named=False)}"
+
+
+@dataclass
+class PostLine:
+    """One row of a campaign's per-post breakdown: a post, or every supporter's post of a
+    pledge release together (``release``), with what it achieved by its latest snapshots."""
+
+    key: str
+    text: str
+    scheduled_at: datetime
+    release: bool = False
+    posts: int = 1
+    sent: int = 0
+    failed: int = 0
+    metrics: dict[str, Total] = field(default_factory=lambda: {m: Total() for m in METRIC_NAMES})
+    interactions: Total = field(default_factory=Total)
+
+
+def breakdown(session: Session, slug: str, *, rows: Iterable[Any] | None = None) -> list[PostLine]:
+    """Every post of the campaign that went out, most interactions first; a pledge
+    release's posts are one line (their estimate stands for them together). Figures are
+    counted as ``build`` counts them: each delivery's latest snapshot, or its share of the
+    estimate counting it there."""
+    campaign = _campaign(session, slug)
+    where = _of(campaign, None)
+    d = Delivery.__table__.c
+    deliveries = session.execute(
+        select(d.id, d.post_id, d.platform, d.state)
+        .add_columns(Post.key, Post.kind, Post.parts, Post.scheduled_at)
+        .join(Post, Post.id == d.post_id)
+        .where(*where)
+        .order_by(Post.scheduled_at, Post.id, d.id)
+    ).all()
+    lines: dict[Any, PostLine] = {}
+    line_posts: dict[Any, set[int]] = {}
+    line_of: dict[int, PostLine] = {}
+    sent: dict[tuple[int, str], list[int]] = defaultdict(list)
+    for row in deliveries:
+        release = row.kind == RELEASE_KIND
+        group = "release" if release else row.post_id
+        line = lines.get(group)
+        if line is None:
+            line = lines[group] = PostLine(
+                "" if release else row.key,
+                sent_text(row.parts, row.platform),
+                row.scheduled_at,
+                release=release,
+                posts=0,
+            )
+            line_posts[group] = set()
+        if row.post_id not in line_posts[group]:
+            line_posts[group].add(row.post_id)
+            line.posts += 1
+        line_of[row.id] = line
+        if row.state == DeliveryState.SENT:
+            line.sent += 1
+            sent[(row.post_id, row.platform)].append(row.id)
+        elif row.state == DeliveryState.FAILED:
+            line.failed += 1
+    found = estimates.latest(snapshot_rows(session, where) if rows is None else rows, sent)
+    counted: dict[tuple[int, ChunkKey], int] = defaultdict(int)
+    for delivery_id, (_, values, chunk_key) in found.latest.items():
+        line = line_of.get(delivery_id)
+        if line is None:
+            continue
+        if chunk_key is not None:
+            counted[(id(line), chunk_key)] += 1
+            continue
+        for metric, value in values.items():
+            if metric in line.metrics:
+                line.metrics[metric].add(value)
+    by_id = {id(line): line for line in lines.values()}
+    for (line_id, chunk_key), members in counted.items():
+        _add_estimate(by_id[line_id].metrics, found.chunks[chunk_key], members)
+    shown = [line for line in lines.values() if line.sent]
+    for line in shown:
+        for metric in INTERACTIONS:
+            part = line.metrics[metric]
+            line.interactions.add(part.value, part.low, part.high)
+            line.interactions.estimated |= part.estimated
+    return sorted(
+        shown,
+        key=lambda line: (-(line.interactions.value or -1), line.scheduled_at, line.key),
+    )
+
+
+def named_post(session: Session, slug: str, key: str) -> str:
+    """``post_name`` of the campaign's post ``key``."""
+    campaign = _campaign(session, slug)
+    post = session.scalar(select(Post).where(*_of(campaign, key)))
+    if post is None:
+        raise UnknownPost(f"{slug}/{key}")
+    return post_name(sent_text(post.parts, "x"), post.scheduled_at, campaign.timezone)

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
+from bot.spreadsheet import safe_cell
 from bot.storage.models import AuditEntry, utcnow
 
 # Keys whose values are never written, whatever a caller passes: a slip must not put a
@@ -24,8 +25,6 @@ from bot.storage.models import AuditEntry, utcnow
 SECRET_KEYS = frozenset(
     {"password", "password_hash", "token", "token_hash", "secret", "totp_secret", "credentials"}
 )
-# Spreadsheets run a cell starting with one of these as a formula (OWASP "CSV injection").
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def cli_actor() -> str:
@@ -116,11 +115,6 @@ def changes(before: dict[str, Any] | None, after: dict[str, Any] | None) -> tupl
         before = {k: v for k, v in before.items() if k in keys}
         after = {k: v for k, v in after.items() if k in keys}
     return describe(before), describe(after)
-
-
-def safe_cell(value: str) -> str:
-    """A cell a spreadsheet shows as text, never runs as a formula."""
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
 
 
 CSV_HEADER = ("at_utc", "actor", "action", "subject", "before", "after")

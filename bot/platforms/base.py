@@ -135,7 +135,8 @@ class AccountInfo:
 
 
 class Platform(Protocol):
-    """One module per platform implements this (bot/platforms/x.py, facebook.py)."""
+    """One package per platform implements this in its ``adapter`` (bot/platforms/x/,
+    bot/platforms/facebook/; docs/adding-a-platform.md)."""
 
     name: str
     limits: Limits
@@ -173,7 +174,8 @@ class Platform(Protocol):
 class AsyncPublisher(Protocol):
     """Single posts on asyncio, bound to one event loop's HTTP session: how the dispatcher
     sends a burst (a pledge release) without a thread per request. One attempt per call,
-    classified exactly as ``Platform.publish`` classifies it."""
+    built and read by the same platform ``rules`` as ``Platform.publish``, so the request
+    and its classification are the same."""
 
     async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
         """Create one post (not a thread part, not held by the platform)."""

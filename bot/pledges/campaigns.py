@@ -16,7 +16,7 @@ from datetime import datetime
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.campaigns.specs import PLATFORMS, Location, Problem, SpecError
@@ -289,7 +289,7 @@ def apply_campaigns(
         pc = session.scalars(
             select(PledgeCampaign).join(Campaign).where(Campaign.slug == spec.slug)
         ).first()
-        if pc is not None and pc.state != PledgeCampaignState.OPEN:
+        if pc is not None and pc.state not in PledgeCampaignState.TAKING_PLEDGES:
             report.kept.append(spec.slug)
             if not _same(pc, spec, window):
                 report.notes.append(
@@ -342,8 +342,13 @@ def apply_campaigns(
                 update(PledgeCampaign)
                 .where(
                     PledgeCampaign.id == pc.id,
-                    PledgeCampaign.state == PledgeCampaignState.OPEN,
-                    PledgeCampaign.release_at > now,
+                    or_(
+                        PledgeCampaign.state == PledgeCampaignState.HELD,
+                        and_(
+                            PledgeCampaign.state == PledgeCampaignState.OPEN,
+                            PledgeCampaign.release_at > now,
+                        ),
+                    ),
                 )
                 .values(updated_at=now)
             ).rowcount  # type: ignore[attr-defined]

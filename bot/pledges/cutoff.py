@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState, PledgeState
@@ -34,7 +34,10 @@ def closes_at(pc: PledgeCampaign) -> datetime:
 
 
 def is_open(pc: PledgeCampaign, now: datetime) -> bool:
-    """The one cut-off every page and handler uses."""
+    """The one cut-off every page and handler uses. A held release takes pledges whatever
+    its time: nothing is written until an approver resumes it (bot.pledges.controls)."""
+    if pc.state == PledgeCampaignState.HELD:
+        return True
     return pc.state == PledgeCampaignState.OPEN and now < closes_at(pc)
 
 
@@ -57,8 +60,13 @@ def hold_open(session: Session, pc_id: int, now: datetime) -> None:
         update(PledgeCampaign)
         .where(
             PledgeCampaign.id == pc_id,
-            PledgeCampaign.state == PledgeCampaignState.OPEN,
-            PledgeCampaign.release_at > now + PREPARE,
+            or_(
+                PledgeCampaign.state == PledgeCampaignState.HELD,
+                and_(
+                    PledgeCampaign.state == PledgeCampaignState.OPEN,
+                    PledgeCampaign.release_at > now + PREPARE,
+                ),
+            ),
         )
         .values(updated_at=now)
     ).rowcount  # type: ignore[attr-defined]

@@ -260,7 +260,9 @@ def _revive_other_pledges(session: Session, account_id: int, pledge_id: int, now
             Pledge.id != pledge_id,
             Pledge.state == PledgeState.NEEDS_RECONNECT,
             Pledge.pledge_campaign_id.in_(
-                select(PledgeCampaign.id).where(PledgeCampaign.state == PledgeCampaignState.OPEN)
+                select(PledgeCampaign.id).where(
+                    PledgeCampaign.state.in_(PledgeCampaignState.TAKING_PLEDGES)
+                )
             ),
         )
         .values(state=PledgeState.ACTIVE, state_reason="", verified_at=now)

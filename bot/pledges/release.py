@@ -218,10 +218,67 @@ def _insert_returning(
     return ids
 
 
+def campaign_deliveries(pc_id: int) -> Any:
+    """The ids of a campaign's release deliveries, as a subquery."""
+    return select(Pledge.delivery_id).where(
+        Pledge.pledge_campaign_id == pc_id, Pledge.delivery_id.is_not(None)
+    )
+
+
+def cancel_pending(session: Session, pc_id: int, now: datetime) -> int:
+    """Cancel the campaign's deliveries not yet started, and mark the posts of all its
+    unsent deliveries cancelled; does not commit. Each UPDATE is conditional on the row's
+    state at that moment: the dispatcher claims ``pending → sending`` with its own
+    conditional UPDATE (bot.delivery.statements.CLAIM), so a delivery is either claimed
+    (and finishes as the ledger's exactly-once rules say) or cancelled here, never both.
+    A claimed delivery whose post is cancelled and that comes back for a retry is stopped
+    when claimed again (the job reads its post's state) or by the next settle."""
+    mine = campaign_deliveries(pc_id)
+    stopped = session.execute(
+        update(Delivery)
+        .where(Delivery.id.in_(mine), Delivery.state == DeliveryState.PENDING)
+        .values(
+            state=DeliveryState.CANCELLED,
+            error="the release was stopped before this post started",
+            updated_at=now,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    session.execute(
+        update(Post)
+        .where(
+            Post.id.in_(
+                select(Delivery.post_id).where(
+                    Delivery.id.in_(mine), Delivery.state != DeliveryState.SENT
+                )
+            ),
+            Post.state != PostState.CANCELLED,
+        )
+        .values(state=PostState.CANCELLED, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(stopped or 0)
+
+
+# A release ends in the state that says how it went: every post final, stopped or not.
+SETTLES_TO = {
+    PledgeCampaignState.RELEASING: PledgeCampaignState.RELEASED,
+    PledgeCampaignState.STOPPING: PledgeCampaignState.STOPPED,
+}
+
+
 def settle(session: Session, pc_id: int, now: datetime) -> bool:
     """After a release: pledges whose delivery failed on a rejected token are marked
-    needs-reconnect; when every delivery is final the campaign becomes ``released``.
-    Returns True when the campaign was marked released by this call; commits."""
+    needs-reconnect; when every delivery is final the campaign becomes ``released`` (or
+    ``stopped``, when an approver stopped it: then a delivery that came back for a retry
+    is cancelled here too). Returns True when the campaign was marked final by this call;
+    commits."""
+    state = session.scalar(select(PledgeCampaign.state).where(PledgeCampaign.id == pc_id))
+    if state not in SETTLES_TO:
+        session.rollback()
+        return False
+    if state == PledgeCampaignState.STOPPING:
+        cancel_pending(session, pc_id, now)
     auth_failed = select(Delivery.id).where(
         Delivery.state == DeliveryState.FAILED, Delivery.error_kind == ErrorKind.AUTH
     )
@@ -253,11 +310,8 @@ def settle(session: Session, pc_id: int, now: datetime) -> bool:
         done = bool(
             session.execute(
                 update(PledgeCampaign)
-                .where(
-                    PledgeCampaign.id == pc_id,
-                    PledgeCampaign.state == PledgeCampaignState.RELEASING,
-                )
-                .values(state=PledgeCampaignState.RELEASED, updated_at=now)
+                .where(PledgeCampaign.id == pc_id, PledgeCampaign.state == state)
+                .values(state=SETTLES_TO[PledgeCampaignState(state)], updated_at=now)
             ).rowcount  # type: ignore[attr-defined]
             == 1
         )
@@ -270,7 +324,7 @@ def settle(session: Session, pc_id: int, now: datetime) -> bool:
 def releasing_campaigns(session: Session) -> list[int]:
     return list(
         session.scalars(
-            select(PledgeCampaign.id).where(PledgeCampaign.state == PledgeCampaignState.RELEASING)
+            select(PledgeCampaign.id).where(PledgeCampaign.state.in_(PledgeCampaignState.GOING_OUT))
         )
     )
 

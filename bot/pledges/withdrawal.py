@@ -53,7 +53,9 @@ def still_needed(account_id: Any) -> Exists:
         Pledge.state.in_(LIVE),
         Pledge.pledge_campaign_id.in_(
             select(PledgeCampaign.id).where(
-                PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.RELEASING))
+                PledgeCampaign.state.in_(
+                    (*PledgeCampaignState.TAKING_PLEDGES, *PledgeCampaignState.GOING_OUT)
+                )
             )
         ),
     )
@@ -148,7 +150,9 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
     session.execute(select(PledgeCampaign.id).where(PledgeCampaign.id == pc.id).with_for_update())
     still_open = exists().where(
         PledgeCampaign.id == pledge.pledge_campaign_id,
-        PledgeCampaign.state.in_((PledgeCampaignState.OPEN, PledgeCampaignState.GOAL_MISSED)),
+        PledgeCampaign.state.in_(
+            (*PledgeCampaignState.TAKING_PLEDGES, PledgeCampaignState.GOAL_MISSED)
+        ),
     )
     done = session.execute(
         update(Pledge)

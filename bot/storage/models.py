@@ -269,10 +269,17 @@ class GoalPolicy(StrEnum):
 
 class PledgeCampaignState(StrEnum):
     OPEN = "open"  # taking pledges
+    HELD = "held"  # an approver put the release on hold: pledging goes on, the release waits
     RELEASING = "releasing"  # deliveries created; the ledger sends them
     RELEASED = "released"
     GOAL_MISSED = "goal_missed"  # all-or-nothing and short of the goal at release time
-    CANCELLED = "cancelled"
+    CANCELLED = "cancelled"  # cancelled before the release: nothing went out
+    STOPPING = "stopping"  # stopped mid-release: posts in flight finish, no others start
+    STOPPED = "stopped"  # stopped mid-release, and every post is final
+
+    # Groups of states, not states: ``.in_(PledgeCampaignState.TAKING_PLEDGES)``.
+    TAKING_PLEDGES = nonmember((OPEN, HELD))
+    GOING_OUT = nonmember((RELEASING, STOPPING))  # the ledger still has its posts
 
 
 class PledgeCampaign(Base):

@@ -30,7 +30,12 @@ from bot.web.pages import SESSION_COOKIE, now_of, runtime_of
 from bot.web.security import Refused
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
-GOING_OUT = (PledgeCampaignState.RELEASING, PledgeCampaignState.RELEASED)
+GOING_OUT = (
+    PledgeCampaignState.RELEASING,
+    PledgeCampaignState.RELEASED,
+    PledgeCampaignState.STOPPING,
+    PledgeCampaignState.STOPPED,
+)
 # What the page shows of engagement, in this order (the report has more: quotes,
 # bookmarks, profile clicks). Names say what they are on both platforms.
 SHOWN_METRICS = {

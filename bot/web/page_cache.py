@@ -125,6 +125,9 @@ class PageCache:
         except BaseException as exc:
             with self._lock:
                 self._building.pop((key, generation), None)
+                # A page that can no longer be rendered (a cancelled campaign: 404) is not
+                # served as stale either.
+                self._entries.pop(key, None)
             future.set_exception(exc)
             return
         page = CachedPage(body, strong_etag(body), self._monotonic(), now, generation)

@@ -17,6 +17,7 @@ from bot.platforms.base import Credentials
 from bot.sandbox.testing import running_sandbox
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post
 from tests.support.cli import Cli, seed
+from tests.support.reports import markers, parse_svg
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,6 +85,22 @@ def test_the_chart_is_written_as_png_and_svg(cli: Cli, tmp_path: Path):
     drawing = svg.read_text()
     assert "<svg" in drawing and "views (impressions)" in drawing
     assert cli("report", "demo", "--chart", str(tmp_path / "demo.gif")).exit_code == 2
+
+
+def test_the_chart_marks_each_snapshot_and_names_a_post_by_its_words_and_time(
+    cli: Cli, tmp_path: Path
+):
+    seed(cli)
+    whole, one = tmp_path / "demo.svg", tmp_path / "rally.svg"
+    assert cli("report", "demo", "--chart", str(whole)).exit_code == 0
+    drawing = parse_svg(whole.read_text())
+    # X and Facebook read at 1 h and 24 h: 4 interaction points, 2 of X's views;
+    # Facebook gives no views, so it has no views line (not a line at 0).
+    assert len(markers(drawing)) == 6
+    assert "Facebook: views not available" in whole.read_text()
+    assert cli("report", "demo", "--post", "rally", "--chart", str(one)).exit_code == 0
+    title = parse_svg(one.read_text())[0].text or ""
+    assert title == "Demo day / “Rally” · Sun 1 Nov 09:00: engagement"
 
 
 def test_an_unknown_campaign_is_named(cli: Cli):

@@ -51,7 +51,7 @@ def test_a_deleted_x_post_is_marked_deleted_and_never_polled_again(world: World)
     account = world.x_account()
     kept, gone = world.send(world.post(), account), world.send(world.post(), account)
     x = world.platforms["x"]
-    x._client(world.creds[account]).delete_tweet(
+    x.user_client(world.creds[account]).delete_tweet(
         delivery(world, gone).platform_ids[0], user_auth=True
     )
     poller = world.poller()
@@ -70,7 +70,7 @@ def test_a_deleted_facebook_post_in_a_batch_is_found_and_the_others_still_read(w
     page = world.facebook_page()
     ids = [world.send(world.post(), page) for _ in range(3)]
     fb = world.platforms["facebook"]
-    fb._graph(world.creds[page].token).delete_object(delivery(world, ids[1]).platform_ids[0])
+    fb.graph_client(world.creds[page].token).delete_object(delivery(world, ids[1]).platform_ids[0])
     world.advance(3600)
     result = world.poller().run()
     assert (result.read, result.deleted) == (2, 1)

@@ -1,7 +1,8 @@
 """Fixtures for the platform adapter tests.
 
 ``tiny_server``: a few-line loopback HTTP server that records what it received and can
-misbehave on request (slow answer, close without answering), for the routing layer.
+misbehave on request (slow answer, close without answering), for the transport layer;
+given an ``answer`` it gives that answer to every request instead.
 ``sandbox``: the real X/Graph sandbox (bot.sandbox.testing), so the real tweepy and
 facebook-sdk code paths run over real HTTP.
 """
@@ -31,9 +32,17 @@ class Seen:
 
 
 @dataclass
+class Answer:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
 class TinyServer:
     url: str
     seen: list[Seen] = field(default_factory=list)
+    answer: Answer | None = None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -56,6 +65,15 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             self.connection.shutdown(socket.SHUT_RDWR)
             return
+        answer = self.server.handle.answer
+        if answer is not None:
+            self.send_response(answer.status)
+            for name, value in {"content-type": "application/json", **answer.headers}.items():
+                self.send_header(name, value)
+            self.send_header("content-length", str(len(answer.body)))
+            self.end_headers()
+            self.wfile.write(answer.body)
+            return
         payload = json.dumps({"path": parts.path, "query": parts.query}).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
@@ -75,7 +93,8 @@ def tiny_server() -> Iterator[TinyServer]:
     server.daemon_threads = True
     handle = TinyServer(url=f"http://127.0.0.1:{server.server_address[1]}")
     server.seen = handle.seen  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    server.handle = handle  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     yield handle
     server.shutdown()

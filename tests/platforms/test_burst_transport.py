@@ -23,9 +23,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.platforms.async_http import async_session
 from bot.platforms.base import Credentials, Published
 from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import async_session
 from bot.platforms.x import XPlatform
 
 

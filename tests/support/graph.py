@@ -4,7 +4,7 @@ It mounts graph_api.routes() at the root and admin_routes() under /_sandbox/face
 way the sandbox server does, with a hand-set clock so tests can move sandbox time.
 facebook-sdk is rerouted by a requests transport adapter that rewrites
 https://graph.facebook.com and https://www.facebook.com to the loopback URL, keeping the
-path and query (the production rerouting is bot/platforms/routing.py).
+path and query (the production rerouting is bot/platforms/http/routes.py).
 """
 
 from __future__ import annotations

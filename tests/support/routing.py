@@ -1,6 +1,6 @@
 """Route the real tweepy clients to a sandbox, for these tests only.
 
-The production rerouting lives in bot/platforms/routing.py (another module's job);
+The production rerouting lives in bot/platforms/http/routes.py (another module's job);
 this is the same idea kept local so the sandbox's tests do not depend on it.
 OAuth signatures are computed over the original https://api.twitter.com URL before a
 request reaches the transport, so rewriting the URL here leaves them valid.

@@ -193,3 +193,27 @@ def test_a_page_from_the_cache_goes_out_with_the_same_headers_as_a_rendered_one(
     head = client.head("/c/fujitsu")
     assert head.status_code == 200 and head.headers["etag"] == rendered.headers["etag"]
     assert client.get("/c/fujitsu/").status_code == 307  # the router redirects it, as before
+
+
+def test_a_page_that_fails_to_render_again_is_not_served_stale_any_more() -> None:
+    ticks, built = Ticks(), []
+    cache = PageCache(1.0, stale_for=60.0, monotonic=ticks)
+    gate = threading.Event()
+
+    def gone() -> bytes:
+        raise LookupError("cancelled")
+
+    async def run() -> list[bytes]:
+        await cache.get("fujitsu", NOW, slow_build(built))
+        ticks.now += 2
+        with pytest.raises(LookupError):
+            await cache.get("fujitsu", NOW, gone)
+        rebuilding = asyncio.ensure_future(cache.get("fujitsu", NOW, slow_build(built, gate)))
+        await asyncio.sleep(0.05)
+        meanwhile = asyncio.ensure_future(cache.get("fujitsu", NOW, slow_build(built)))
+        await asyncio.sleep(0.05)
+        gate.set()
+        return [(await rebuilding).body, (await meanwhile).body]
+
+    # the request during the rebuild waits for it rather than getting page 1
+    assert asyncio.run(run()) == [b"page 2", b"page 2"]

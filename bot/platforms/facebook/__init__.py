@@ -1,18 +1,20 @@
 """Facebook Pages: the only package that imports facebook-sdk.
 
-``adapter`` posts, reconciles and signs Pages in through the Graph API and classifies
-Graph's answers once; ``metrics`` reads post engagement and insights in batches.
+``rules`` builds and reads a Page post's request (pure: both transports carry it out),
+``errors`` classifies Graph's answers once, ``adapter`` is the threaded ``Platform``
+(posts through ``rules``; reconciles and signs Pages in through facebook-sdk),
+``async_publish`` the burst path, ``metrics`` reads engagement and insights in batches.
 """
 
-from bot.platforms.facebook.adapter import (
-    DEFAULT_GRAPH_VERSION,
+from bot.platforms.facebook.adapter import FacebookPlatform
+from bot.platforms.facebook.errors import (
     DEFAULT_THROTTLE_WAIT,
     GRAPH_ERROR_TABLE,
-    FacebookPlatform,
     GraphErrorRule,
     classify_graph_response,
 )
 from bot.platforms.facebook.metrics import MAX_IDS_PER_CALL, FacebookMetrics
+from bot.platforms.facebook.rules import DEFAULT_GRAPH_VERSION
 
 __all__ = [
     "DEFAULT_GRAPH_VERSION",

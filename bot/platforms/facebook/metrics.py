@@ -151,7 +151,7 @@ class FacebookMetrics:
     def _read(
         self, creds: Credentials, ids: list[str], key: str, insights: bool
     ) -> list[MetricsReading]:
-        graph = self._platform._graph(creds.token)  # same package: the adapter's client
+        graph = self._platform.graph_client(creds.token)
         page_id = creds.platform_user_id
         with_insights = insights and self._insights_allowed(key)
         try:

@@ -1,16 +1,17 @@
-"""X (Twitter) API v2 adapter, through tweepy.Client with OAuth 1.0a user tokens.
+"""X (Twitter) API v2 adapter: posts through our own request, reads through tweepy.Client.
 
+Posts and thread parts are built, signed and read by ``bot.platforms.x.rules`` and sent on
+the adapter's pooled requests session (``http.carry_out``), the same call the burst path
+(``async_publish``) makes on aiohttp. tweepy.Client (OAuth 1.0a user tokens, signed by
+oauthlib) keeps making the reads: timeline lookups to reconcile, ``verify``, metrics.
 One attempt per call, every failure classified once: HTTP answers by ``X_ERROR_TABLE``
-(``bot.platforms.x.errors``), network failures by ``routing.classify_transport_error``.
+(``bot.platforms.x.errors``), network failures by ``http.classify_transport_error``.
 """
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import threading
-import unicodedata
 from collections import OrderedDict
 from datetime import datetime
 from typing import Any
@@ -19,22 +20,18 @@ import aiohttp
 import requests
 import tweepy
 
-from bot.campaigns import text_rules
 from bot.platforms.base import (
     AccountInfo,
     Credentials,
     Limits,
-    OutcomeUnknown,
-    PermanentError,
     Published,
     TransientError,
 )
-from bot.platforms.routing import (
-    X_API_ORIGIN,
-    session_for,
-)
+from bot.platforms.http import X_API_ORIGIN, carry_out, session_for
+from bot.platforms.x import rules
 from bot.platforms.x.async_publish import XAsyncPublisher
-from bot.platforms.x.errors import _classify_exception, _json_or_none
+from bot.platforms.x.errors import classify_client_failure, response_json
+from bot.platforms.x.rules import compose_text, normalise_for_match
 
 logger = logging.getLogger(__name__)
 
@@ -43,30 +40,6 @@ logger = logging.getLogger(__name__)
 _CLIENT_CACHE_SIZE = 16384
 _USERNAME_CACHE_SIZE = 65536
 _FIND_RECENT_PAGES = 3
-
-
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
-
-
-def normalise_for_match(text: str) -> str:
-    """The form two post texts are compared in when reconciling.
-
-    X rewrites every URL to a t.co link in the returned ``text`` (docs.x.com: "All URLs
-    are wrapped with t.co"), HTML-escapes &, < and > in it, and stores text NFC-normalised
-    (twitter-text). So URLs become one placeholder, entities are unescaped, and both sides
-    are NFC-normalised and stripped before comparing.
-    """
-    text = unicodedata.normalize("NFC", html.unescape(text))
-    return _URL.sub("<url>", text).strip()
-
-
-def compose_text(text: str, link: str | None) -> str:
-    """The exact text sent to X: ``link`` on its own line unless the text already holds it.
-
-    The same rule the queue used to check the length (``text_rules.x_text``), so what was
-    checked is what is sent.
-    """
-    return text_rules.x_text(text, link)
 
 
 class XPlatform:
@@ -96,7 +69,7 @@ class XPlatform:
     ) -> None:
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
-        self._bearer_token = bearer_token
+        self.bearer_token = bearer_token
         self._routes = {X_API_ORIGIN: api_base_url} if api_base_url else None
         # One session for every account and thread: connections to X are pooled.
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
@@ -106,7 +79,7 @@ class XPlatform:
 
     # -- clients -----------------------------------------------------------------------
 
-    def _client(self, creds: Credentials) -> tweepy.Client:
+    def user_client(self, creds: Credentials) -> tweepy.Client:
         """A tweepy.Client for this token pair, cached (LRU, bounded, thread-safe).
 
         tweepy.Client is stateless apart from its keys and ``session`` (client.py:
@@ -120,7 +93,7 @@ class XPlatform:
                 self._clients.move_to_end(key)
                 return client
         client = tweepy.Client(
-            bearer_token=self._bearer_token,
+            bearer_token=self.bearer_token,
             consumer_key=self._consumer_key,
             consumer_secret=self._consumer_secret,
             access_token=creds.token,
@@ -148,12 +121,13 @@ class XPlatform:
             while len(self._usernames) > _USERNAME_CACHE_SIZE:
                 self._usernames.popitem(last=False)
 
-    def post_url(self, user_id: str, post_id: str) -> str:
+    def username_for(self, user_id: str) -> str | None:
+        """The account's username, if ``verify`` or ``remember_handle`` told us it."""
         with self._lock:
-            username = self._usernames.get(user_id)
-        if username:
-            return f"https://x.com/{username}/status/{post_id}"
-        return f"https://x.com/i/web/status/{post_id}"
+            return self._usernames.get(user_id)
+
+    def post_url(self, user_id: str, post_id: str) -> str:
+        return rules.post_url(self.username_for(user_id), post_id)
 
     def async_publisher(self, session: aiohttp.ClientSession) -> XAsyncPublisher:
         """Single posts on asyncio, for bursts (bot/delivery/dispatcher.py); ``session`` belongs to
@@ -163,7 +137,7 @@ class XPlatform:
             self._consumer_key,
             self._consumer_secret,
             routes=self._routes,
-            post_url=self.post_url,
+            username_for=self.username_for,
         )
 
     # -- Platform ----------------------------------------------------------------------
@@ -177,34 +151,21 @@ class XPlatform:
         link: str | None = None,
         publish_at: datetime | None = None,
     ) -> Published:
-        if publish_at is not None:
-            raise PermanentError(
-                "X cannot hold a post for later: API v2 has no scheduled posts; "
-                "Clarion must send it at the time instead"
-            )
-        body = compose_text(text, link)
-        client = self._client(creds)
-        try:
-            response = client.create_tweet(text=body, in_reply_to_tweet_id=reply_to, user_auth=True)
-        except Exception as exc:
-            raise _classify_exception(exc, action="publish", idempotent=False) from None
-        # A 2xx means X accepted the post; if we cannot read its id we do not know
-        # which post it is, so the ledger must reconcile rather than resend.
-        payload = _json_or_none(response)
-        data = payload.get("data") if isinstance(payload, dict) else None
-        if not isinstance(data, dict) or not data.get("id"):
-            raise OutcomeUnknown(
-                f"X accepted the post (HTTP {response.status_code}) but its id was unreadable",
-                code=response.status_code,
-            )
-        post_id = str(data["id"])
-        logger.info("published X post %s for user %s", post_id, creds.platform_user_id)
-        return Published(
-            platform_id=post_id,
-            url=self.post_url(creds.platform_user_id, post_id),
-            # What we sent: X's echo has t.co links and HTML entities in place of ours.
-            text=body,
+        call = rules.publish_call(
+            self._consumer_key,
+            self._consumer_secret,
+            creds,
+            text,
+            link=link,
+            reply_to=reply_to,
+            publish_at=publish_at,
+            username=self.username_for(creds.platform_user_id),
         )
+        published = carry_out(self.session, call)
+        logger.info(
+            "published X post %s for user %s", published.platform_id, creds.platform_user_id
+        )
+        return published
 
     def find_recent(
         self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
@@ -216,7 +177,7 @@ class XPlatform:
         # Exactly the text ``publish`` sent for (text, link) — no "text plus any link"
         # guess, which could take an older post with another link for ours.
         wanted_forms = {normalise_for_match(compose_text(text, link))}
-        client = self._client(creds)
+        client = self.user_client(creds)
         token: str | None = None
         for _ in range(_FIND_RECENT_PAGES):
             try:
@@ -229,8 +190,10 @@ class XPlatform:
                     user_auth=True,
                 )
             except Exception as exc:
-                raise _classify_exception(exc, action="timeline lookup", idempotent=True) from None
-            page = _json_or_none(response)
+                raise classify_client_failure(
+                    exc, action="timeline lookup", idempotent=True
+                ) from None
+            page = response_json(response)
             if not isinstance(page, dict):
                 raise TransientError("X timeline lookup: unreadable answer")
             for item in page.get("data") or []:
@@ -251,12 +214,12 @@ class XPlatform:
         return None
 
     def verify(self, creds: Credentials) -> AccountInfo:
-        client = self._client(creds)
+        client = self.user_client(creds)
         try:
             response = client.get_me(user_fields=["public_metrics"], user_auth=True)
         except Exception as exc:
-            raise _classify_exception(exc, action="verify", idempotent=True) from None
-        payload = _json_or_none(response)
+            raise classify_client_failure(exc, action="verify", idempotent=True) from None
+        payload = response_json(response)
         data = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(data, dict) or not data.get("id"):
             raise TransientError("X verify: unreadable answer")

@@ -1,7 +1,8 @@
-"""X's answers, classified once: the error table and how network failures are read.
+"""X's answers, classified once: the error table and how failed tweepy calls are read.
 
 Each row cites X's documentation; ``classify_x_response`` is the one place an HTTP answer
-from X becomes TransientError, AuthError or PermanentError.
+from X becomes TransientError, AuthError or PermanentError, whether it came to our own
+request (``rules``) or to one tweepy made (``classify_client_failure``).
 """
 
 from __future__ import annotations
@@ -20,9 +21,7 @@ from bot.platforms.base import (
     PlatformError,
     TransientError,
 )
-from bot.platforms.routing import (
-    classify_transport_error,
-)
+from bot.platforms.http.sync import classify_transport_error
 
 logger = logging.getLogger(__name__)
 
@@ -154,17 +153,20 @@ def classify_x_response(
     )
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def response_json(response: requests.Response) -> Any:
+    """The JSON body of an answer tweepy handed back, or None when it is not JSON."""
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _classify_exception(exc: Exception, *, action: str, idempotent: bool) -> PlatformError:
+def classify_client_failure(exc: Exception, *, action: str, idempotent: bool) -> PlatformError:
+    """Classify what a tweepy.Client call raised: an HTTP error by ``X_ERROR_TABLE``, a
+    network failure by ``classify_transport_error``."""
     if isinstance(exc, tweepy.HTTPException):
         response = exc.response
-        return classify_x_response(response.status_code, _json_or_none(response), response.headers)
+        return classify_x_response(response.status_code, response_json(response), response.headers)
     if isinstance(exc, requests.RequestException):
         return classify_transport_error(exc, action=f"X {action}", idempotent=idempotent)
     # tweepy's own error parsing can fail on odd bodies (e.g. a JSON array): we got

@@ -12,7 +12,7 @@ docs.x.com/x-api/posts/lookup and docs.x.com/x-api/fundamentals/metrics:
 - A post that no longer exists comes back as a "resource-not-found" error naming its id
   (the call itself is a 200): the reading says ``deleted``.
 
-One attempt per call; failures are classified by ``errors._classify_exception``, so a
+One attempt per call; failures are classified by ``errors.classify_client_failure``, so a
 429 is a rate-limited TransientError carrying X's reset time.
 """
 
@@ -28,7 +28,7 @@ import tweepy
 
 from bot.platforms.base import AuthError, Credentials, MetricsReading, TransientError
 from bot.platforms.x.adapter import XPlatform
-from bot.platforms.x.errors import _classify_exception, _json_or_none
+from bot.platforms.x.errors import classify_client_failure, response_json
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class XMetrics:
     def __init__(self, platform: XPlatform) -> None:
         self._platform = platform
         # Same package: the adapter's bearer token and its cached user clients.
-        self._bearer = platform._bearer_token
+        self._bearer = platform.bearer_token
         self._app_client: tweepy.Client | None = None
 
     def _app(self) -> tweepy.Client:
@@ -81,7 +81,7 @@ class XMetrics:
     def read_private(self, creds: Credentials, ids: Sequence[str]) -> list[MetricsReading]:
         """Public and non-public metrics for up to 100 posts by the account
         ``creds`` belongs to, with its user token (the posts must be under 30 days)."""
-        client = self._platform._client(creds)
+        client = self._platform.user_client(creds)
         return self._read(client, ids, user_auth=True, private=True)
 
     def _read(
@@ -98,8 +98,8 @@ class XMetrics:
         try:
             response = client.get_tweets(list(ids), tweet_fields=fields, user_auth=user_auth)
         except Exception as exc:
-            raise _classify_exception(exc, action="metrics read", idempotent=True) from None
-        payload = _json_or_none(response)
+            raise classify_client_failure(exc, action="metrics read", idempotent=True) from None
+        payload = response_json(response)
         if not isinstance(payload, dict):
             raise TransientError("X metrics read: unreadable answer")
         return parse_lookup(payload, private=private)

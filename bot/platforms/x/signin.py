@@ -25,7 +25,7 @@ from bot.platforms.base import (
     PlatformError,
     TransientError,
 )
-from bot.platforms.routing import (
+from bot.platforms.http import (
     X_API_ORIGIN,
     classify_transport_error,
     mount_routes,

@@ -1,16 +1,18 @@
-"""The sandbox's OAuth 1.0a verifier agrees with oauthlib, the library clients sign with."""
+"""The sandbox's OAuth 1.0a verifier agrees with oauthlib, the library tweepy signs with,
+and with Clarion's own signer (bot.platforms.oauth1), whose functions it computes with."""
 
 from __future__ import annotations
 
 import random
 import time
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import pytest
 import requests
 import twitter_text
 from requests_oauthlib import OAuth1
 
+from bot.platforms import oauth1 as signer
 from bot.sandbox.x import oauth1
 from bot.sandbox.x.api import MAX_WEIGHTED_LENGTH, excess_length
 
@@ -58,6 +60,32 @@ def test_it_accepts_what_oauthlib_signed(method: str, url: str, kwargs: dict[str
     check(prepare(method, url, **kwargs))
 
 
+@pytest.mark.parametrize(
+    ("method", "url", "form"),
+    [
+        ("POST", "https://api.twitter.com/2/tweets", ()),
+        ("GET", "https://api.twitter.com/2/x?q=caf%C3%A9+%F0%9F%98%80&empty=&a=%2B%26%3D", ()),
+        ("POST", "https://api.twitter.com/oauth/access_token", (("a", "b c"), ("d", "é+&="))),
+    ],
+)
+def test_it_accepts_what_our_own_signer_signed(method: str, url: str, form: tuple) -> None:
+    header = signer.authorization_header(
+        method, url, consumer_key=CK, consumer_secret=CS, token=TOKEN, token_secret=SECRET,
+        form=form,
+    )  # fmt: skip
+    parts = urlsplit(url)
+    oauth1.verify(
+        oauth1.parse_header(header),
+        method=method,
+        path=parts.path,
+        query=parts.query,
+        form_body=urlencode(form) if form else None,
+        consumer_secret=CS,
+        token_secret=SECRET,
+        now=time.time(),
+    )
+
+
 def test_it_rejects_a_wrong_token_secret() -> None:
     with pytest.raises(oauth1.OAuthFailure):
         check(prepare("GET", "https://api.twitter.com/2/users/me"), token_secret="other")
@@ -100,7 +128,7 @@ def test_escaping_matches_rfc_5849_for_any_text() -> None:
     alphabet = [chr(c) for c in range(32, 127)] + ["é", "😀", "中", "\n"]
     for _ in range(500):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 30)))
-        assert oauth1._escape(text) == quote(text, safe="~")
+        assert signer.escape(text) == quote(text, safe="~")
 
 
 def test_the_length_shortcut_agrees_with_twitter_text() -> None:

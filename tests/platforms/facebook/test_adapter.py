@@ -162,8 +162,8 @@ def test_verify_says_which_page_and_how_many_followers(sb, fb):
 
 def test_the_graph_version_is_set_on_the_object(sb, fb, page):
     _, creds = page
-    assert fb._graph("t").version == "v25.0"
-    assert FacebookPlatform(graph_version="26.0")._graph().version == "v26.0"
+    assert fb.graph_client("t").version == "v25.0"
+    assert FacebookPlatform(graph_version="26.0").graph_client().version == "v26.0"
     sb.admin.script("facebook", "GET", r"^/v25\.0/\d+$", [{"status": 200, "body": {"id": "1"}}])
     assert fb.verify(creds).platform_user_id == "1"  # the script matched the v25.0 path
 

@@ -20,6 +20,7 @@ from bot.platforms.base import (
     TransientError,
 )
 from bot.platforms.x import XPinAuth, XPlatform, compose_text
+from tests.platforms.x.scripted_rows import SCRIPTED_ROWS
 
 _handles = itertools.count(1)
 TWEETS = r"^/2/tweets$"
@@ -176,10 +177,10 @@ def test_verify_says_whose_token_it_is_with_followers(sb, x):
 def test_clients_are_cached_per_token_pair_and_share_one_session(sb, x):
     _, one = new_account(sb)
     _, two = new_account(sb)
-    assert x._client(one) is x._client(one)
-    assert x._client(one) is not x._client(two)
-    assert x._client(one).session is x.session is x._client(two).session
-    assert x._client(one).wait_on_rate_limit is False
+    assert x.user_client(one) is x.user_client(one)
+    assert x.user_client(one) is not x.user_client(two)
+    assert x.user_client(one).session is x.session is x.user_client(two).session
+    assert x.user_client(one).wait_on_rate_limit is False
 
 
 def test_many_accounts_can_post_at_once_through_the_shared_session(sb, x):
@@ -296,92 +297,6 @@ def test_a_refused_connection_is_transient(app, account, closed_port_url):
 # --- every row of the error table, scripted -----------------------------------------------
 
 RESET_IN = 120
-SCRIPTED_ROWS = [
-    pytest.param(
-        429,
-        {
-            "title": "UsageCapExceeded",
-            "detail": "Usage cap exceeded: Monthly product cap",
-            "type": "https://api.twitter.com/2/problems/usage-capped",
-            "status": 429,
-        },
-        PermanentError,
-        "usage cap",
-        id="429-usage-capped",
-    ),
-    pytest.param(
-        429,
-        {"title": "Too Many Requests", "detail": "Too Many Requests", "type": "about:blank"},
-        TransientError,
-        "rate limited",
-        id="429-rate-limited",
-    ),
-    pytest.param(
-        401,
-        {"title": "Unauthorized", "type": "about:blank", "detail": "Unauthorized"},
-        AuthError,
-        "token",
-        id="401",
-    ),
-    pytest.param(
-        403,
-        {
-            "title": "Forbidden",
-            "type": "https://api.twitter.com/2/problems/oauth1-permissions",
-            "detail": "Your client app is not configured with the appropriate oauth1 permissions",
-        },
-        AuthError,
-        "write permission",
-        id="403-oauth1-permissions",
-    ),
-    pytest.param(
-        403,
-        {
-            "detail": "You are not allowed to create a Tweet with duplicate content.",
-            "type": "about:blank",
-            "title": "Forbidden",
-            "status": 403,
-        },
-        PermanentError,
-        "duplicate content",
-        id="403-duplicate",
-    ),
-    pytest.param(
-        403,
-        {"title": "Forbidden", "detail": "Your account is suspended", "type": "about:blank"},
-        PermanentError,
-        "suspended",
-        id="403-other",
-    ),
-    pytest.param(
-        400,
-        {
-            "title": "Invalid Request",
-            "type": "https://api.twitter.com/2/problems/invalid-request",
-            "detail": "One or more parameters to your request was invalid.",
-            "errors": [{"message": "$.text: too long", "parameters": {}}],
-        },
-        PermanentError,
-        "too long",
-        id="400",
-    ),
-    pytest.param(
-        404,
-        {"title": "Not Found Error", "detail": "Could not find tweet", "type": "about:blank"},
-        PermanentError,
-        "could not find",
-        id="404",
-    ),
-    pytest.param(
-        503,
-        {"title": "Service Unavailable", "detail": "Service Unavailable"},
-        TransientError,
-        "server error",
-        id="503",
-    ),
-    pytest.param(418, {"title": "I'm a teapot"}, TransientError, "teapot", id="unknown-418"),
-    pytest.param(500, ["not", "an", "object"], TransientError, "", id="500-odd-json"),
-]
 
 
 @pytest.mark.parametrize(("status", "body", "expected", "phrase"), SCRIPTED_ROWS)

@@ -1,6 +1,6 @@
 """Metric readers over real HTTP against the sandbox, and X's partial answers.
 
-Facebook's reader is tested in test_facebook_metrics.py.
+Facebook's reader is tested in tests/platforms/facebook/test_metrics.py.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ def test_fifty_posts_with_fields_and_insights_are_one_call(sandbox):
 def test_deleted_posts_in_a_batch_are_marked_and_the_rest_read_in_a_few_calls(sandbox):
     fb, creds, ids = page_posts(sandbox, 10)
     for gone in (ids[2], ids[7]):
-        fb._graph(creds.token).delete_object(gone)
+        fb.graph_client(creds.token).delete_object(gone)
     metrics = FacebookMetrics(fb)
     readings = {r.platform_id: r for r in metrics.read(creds, ids)}
     assert {i for i, r in readings.items() if r.deleted} == {ids[2], ids[7]}
@@ -87,7 +87,7 @@ def test_deleted_posts_in_a_batch_are_marked_and_the_rest_read_in_a_few_calls(sa
 
 def test_a_deleted_post_graph_does_not_name_is_found_by_halving(sandbox):
     fb, creds, ids = page_posts(sandbox, 8)
-    fb._graph(creds.token).delete_object(ids[5])
+    fb.graph_client(creds.token).delete_object(ids[5])
     quiet = graph_error(803, "(#803) Some of the aliases you requested do not exist")
     sandbox.admin.script("facebook", "GET", LOOKUP, [quiet])
     metrics = FacebookMetrics(fb)

@@ -16,7 +16,7 @@ from urllib3.exceptions import (
 )
 
 from bot.platforms.base import OutcomeUnknown, TransientError
-from bot.platforms.routing import (
+from bot.platforms.http import (
     GRAPH_ORIGIN,
     X_API_ORIGIN,
     HostRerouteAdapter,

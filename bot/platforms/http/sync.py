@@ -1,22 +1,18 @@
-"""HTTP plumbing shared by the platform adapters: one pooled session per adapter,
-host rerouting, default timeouts, and the classification of network failures.
+"""The threaded transport, on requests: one pooled session per adapter, host rerouting,
+default timeouts, and the classification of network failures.
 
-Rerouting is how Clarion talks to the sandbox (or any stand-in, e.g. a recording
-proxy) without a single "if sandbox" branch: tweepy and facebook-sdk hard-code
-``https://api.twitter.com`` and ``https://graph.facebook.com``; the session they are
-given sends those requests to another base URL instead. The rewrite happens in the
-transport adapter, i.e. after requests has prepared the request and OAuth 1.0a has
-signed it over the original URL, so signatures are exactly what the real API would see.
+tweepy and facebook-sdk are given a session from ``session_for``; the calls whose request
+we build ourselves (``HttpRequest``) go through ``send``/``carry_out``. The rewrite to the
+routed base URL happens in the transport adapter, i.e. after requests has prepared the
+request and OAuth 1.0a has signed it over the original URL.
 """
 
 from __future__ import annotations
 
 import http.cookiejar
 import logging
-import os
-import urllib.request
 from collections.abc import Mapping
-from urllib.parse import urlsplit, urlunsplit
+from typing import TypeVar
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -24,49 +20,17 @@ from requests.utils import should_bypass_proxies
 from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, MaxRetryError
 
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
+from bot.platforms.http.messages import Call, HttpRequest, HttpResponse
+from bot.platforms.http.routes import (
+    environment_ca_bundle,
+    environment_proxies,
+    normalise_routes,
+    reroute_url,
+)
 
 logger = logging.getLogger(__name__)
 
-X_API_ORIGIN = "https://api.twitter.com"
-GRAPH_ORIGIN = "https://graph.facebook.com"
-WWW_FACEBOOK_ORIGIN = "https://www.facebook.com"
-KNOWN_ORIGINS = (X_API_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-
-
-def reroute_url(url: str, routes: Mapping[str, str]) -> str:
-    """Return ``url`` with its origin replaced by the base URL routed for it.
-
-    Path and query are kept; a base URL's own path becomes a prefix
-    (``http://host/prefix`` + ``/2/tweets`` -> ``http://host/prefix/2/tweets``).
-    Origins are compared exactly (scheme and host[:port]), never by string prefix,
-    so ``https://api.twitter.com.example`` is not rerouted.
-    """
-    base = routes.get(_origin(url))
-    if base is None:
-        return url
-    src = urlsplit(url)
-    dst = urlsplit(base)
-    path = dst.path.rstrip("/") + (src.path or "/")
-    return urlunsplit((dst.scheme, dst.netloc, path, src.query, src.fragment))
-
-
-def _normalise_routes(routes: Mapping[str, str] | None) -> dict[str, str]:
-    clean: dict[str, str] = {}
-    for origin, base in (routes or {}).items():
-        if not base:
-            continue
-        parts = urlsplit(base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ValueError(
-                f"base URL for {origin} must be http(s)://host[:port][/path]: {base!r}"
-            )
-        clean[_origin(origin)] = base.rstrip("/")
-    return clean
+T = TypeVar("T")
 
 
 class HostRerouteAdapter(HTTPAdapter):
@@ -81,7 +45,7 @@ class HostRerouteAdapter(HTTPAdapter):
         timeout: float | None = 30.0,
         pool_maxsize: int = 32,
     ) -> None:
-        self.routes = _normalise_routes(routes)
+        self.routes = normalise_routes(routes)
         self.default_timeout = timeout
         # pool_connections is the number of per-host pools kept; pool_maxsize the
         # connections kept per host, which bounds useful concurrency per origin.
@@ -145,20 +109,11 @@ def session_for(
     # and ~/.netrc on every call: ~0.8 ms of CPU under the GIL per request, measured,
     # which caps a 10,000-account release. Read the environment once instead.
     session.trust_env = False
-    session.proxies.update(_environment_proxies())
-    ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.proxies.update(environment_proxies())
+    ca_bundle = environment_ca_bundle()
     if ca_bundle:
         session.verify = ca_bundle
     return mount_routes(session, routes, pool_size=pool_size, timeout=timeout)
-
-
-def _environment_proxies() -> dict[str, str]:
-    """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY as requests' ``proxies`` mapping."""
-    found = urllib.request.getproxies()
-    proxies = {k: v for k, v in found.items() if k in ("http", "https", "all")}
-    if proxies and found.get("no"):
-        proxies["no_proxy"] = found["no"]
-    return proxies
 
 
 def _not_sent(exc: requests.RequestException) -> bool:
@@ -214,3 +169,22 @@ def classify_transport_error(
             code=kind,
         )
     return TransientError(f"{action}: network error ({kind})", code=kind)
+
+
+def send(session: requests.Session, request: HttpRequest) -> HttpResponse:
+    """Send ``request`` as it is (the session reroutes it) and hand back the answer;
+    a network failure is raised classified (``classify_transport_error``)."""
+    try:
+        answer = session.request(
+            request.method, request.url, data=request.body, headers=dict(request.headers)
+        )
+    except requests.RequestException as exc:
+        raise classify_transport_error(
+            exc, action=request.action, idempotent=request.idempotent
+        ) from None
+    return HttpResponse(answer.status_code, answer.content, answer.headers)
+
+
+def carry_out(session: requests.Session, call: Call[T]) -> T:
+    """Send the call's request and read its answer with the call's own reader."""
+    return call.read(send(session, call.request))

@@ -1,8 +1,7 @@
-"""The burst path's publishers (asyncio): same posts, same error classes as the SDK path.
+"""The X burst path (asyncio): same posts, same error classes as the threaded path.
 
-Every scripted X error row of test_x.py is replayed through ``XAsyncPublisher``, and the
-OAuth header is compared with oauthlib's for the same nonce and timestamp; the sandbox
-verifies each signature it receives, so a wrong one would be a 401 here.
+Every scripted X error row (``scripted_rows``) is replayed through ``XAsyncPublisher``;
+the sandbox verifies each signature it receives, so a wrong one would be a 401 here.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from oauthlib.oauth1 import Client
 
-from bot.platforms.async_http import async_session
 from bot.platforms.base import (
     AuthError,
     Credentials,
@@ -24,10 +21,9 @@ from bot.platforms.base import (
     Published,
     TransientError,
 )
-from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import async_session
 from bot.platforms.x import XPlatform, compose_text
-from bot.platforms.x.async_publish import CREATE_URL, oauth1_header
-from tests.platforms.test_x import SCRIPTED_ROWS
+from tests.platforms.x.scripted_rows import SCRIPTED_ROWS
 
 _names = itertools.count(1)
 
@@ -61,42 +57,6 @@ def x(sb):
 
 def x_texts(sb, user_id):
     return [p["text"] for p in sb.admin.posts("x", user_id)]
-
-
-# --- the signature -------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    ("token", "secret", "consumer_secret"),
-    [
-        ("1234-abcDEF", "plainsecret", "consumersecret"),
-        ("12 34/+~%&=", "s&e=c+r/e t", "c&s=/+ %"),
-        ("jeton-é-ü-✊", "geheim-ß", "clé-secrète"),
-    ],
-)
-def test_the_oauth_header_is_the_one_oauthlib_signs(token, secret, consumer_secret):
-    creds = Credentials(token, secret, "1")
-    ours = oauth1_header(
-        "consumer key", consumer_secret, creds, "POST", CREATE_URL, nonce="n0nce", timestamp="17"
-    )
-    _, headers, _ = Client(
-        "consumer key", consumer_secret, token, secret, nonce="n0nce", timestamp="17"
-    ).sign(CREATE_URL, "POST", headers={"Content-Type": "application/json"})
-    assert parse(ours) == parse(headers["Authorization"])
-
-
-def parse(header: str) -> dict[str, str]:
-    assert header.startswith("OAuth ")
-    pairs = (item.split("=", 1) for item in header[len("OAuth ") :].split(", "))
-    return {name: value.strip('"') for name, value in pairs}
-
-
-def test_each_request_gets_a_new_nonce():
-    creds = Credentials("t", "s", "1")
-    nonces = {
-        parse(oauth1_header("k", "c", creds, "POST", CREATE_URL))["oauth_nonce"] for _ in "abc"
-    }
-    assert len(nonces) == 3
 
 
 # --- X ---------------------------------------------------------------------------------------
@@ -193,58 +153,3 @@ def test_x_a_refused_connection_is_transient_because_nothing_was_sent(sb, closed
         publish(offline, Credentials("t", "s", "1"), "Nobody home")
     assert type(caught.value) is TransientError
     assert not caught.value.maybe_sent
-
-
-# --- Facebook --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fb(sb):
-    return FacebookPlatform(graph_base_url=sb.url, www_base_url=sb.url)
-
-
-def fb_page(sb):
-    page = sb.admin.create_page(f"Burst page {next(_names)}")
-    return page, Credentials(page["page_token"], "", page["page_id"])
-
-
-def test_facebook_posts_to_the_page_feed_with_the_link_as_its_field(sb, fb):
-    page, creds = fb_page(sb)
-    published = publish(fb, creds, "Picket at 7", link="https://union.test/p")
-    [post] = sb.admin.posts("facebook", page["page_id"])
-    assert post["text"] == "Picket at 7"
-    assert post["id"] == published.platform_id
-    assert published.url == f"https://www.facebook.com/{published.platform_id}"
-
-
-def test_facebook_a_revoked_page_token_is_an_auth_error_that_does_not_quote_it(sb, fb):
-    page, creds = fb_page(sb)
-    sb.admin.revoke("facebook", page["page_token"])
-    with pytest.raises(AuthError) as caught:
-        publish(fb, creds, "After revoke")
-    assert page["page_token"] not in caught.value.message
-
-
-@pytest.mark.parametrize(
-    ("answer", "expected"),
-    [
-        (
-            {"status": 500, "body": {"error": {"code": 2, "message": "Service temporarily"}}},
-            TransientError,
-        ),
-        ({"status": 200, "body": "not json"}, OutcomeUnknown),
-        ({"action": "drop"}, OutcomeUnknown),
-        (
-            {"status": 400, "body": {"error": {"code": 506, "message": "Duplicate status"}}},
-            PermanentError,
-        ),
-    ],
-)
-def test_facebook_failures_are_classified_by_the_graph_table(sb, fb, answer, expected):
-    page, creds = fb_page(sb)
-    sb.admin.script("facebook", "POST", r"/feed$", [answer])
-    with pytest.raises(expected) as caught:
-        publish(fb, creds, "Scripted")
-    assert type(caught.value) is expected
-    if expected is TransientError:
-        assert caught.value.maybe_sent  # a 5xx to a create: look before resending

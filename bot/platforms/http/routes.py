@@ -1,0 +1,87 @@
+"""Where requests go, for both transports: host rerouting and the environment's proxies
+and CA bundle, read the same way for the threaded and the asyncio path.
+
+Rerouting is how Clarion talks to the sandbox (or any stand-in, e.g. a recording proxy)
+without a single "if sandbox" branch: requests are built and signed for the platform's
+real origin (``https://api.twitter.com``, ``https://graph.facebook.com``) and only then
+sent to the base URL routed for that origin, so signatures are exactly what the real API
+would see.
+"""
+
+from __future__ import annotations
+
+import os
+import urllib.request
+from collections.abc import Mapping
+from urllib.parse import urlsplit, urlunsplit
+
+from requests.utils import select_proxy, should_bypass_proxies
+
+X_API_ORIGIN = "https://api.twitter.com"
+GRAPH_ORIGIN = "https://graph.facebook.com"
+WWW_FACEBOOK_ORIGIN = "https://www.facebook.com"
+KNOWN_ORIGINS = (X_API_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lower-cased: how routes are looked up."""
+    parts = urlsplit(url)
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def reroute_url(url: str, routes: Mapping[str, str]) -> str:
+    """Return ``url`` with its origin replaced by the base URL routed for it.
+
+    Path and query are kept; a base URL's own path becomes a prefix
+    (``http://host/prefix`` + ``/2/tweets`` -> ``http://host/prefix/2/tweets``).
+    Origins are compared exactly (scheme and host[:port]), never by string prefix,
+    so ``https://api.twitter.com.example`` is not rerouted.
+    """
+    base = routes.get(origin_of(url))
+    if base is None:
+        return url
+    src = urlsplit(url)
+    dst = urlsplit(base)
+    path = dst.path.rstrip("/") + (src.path or "/")
+    return urlunsplit((dst.scheme, dst.netloc, path, src.query, src.fragment))
+
+
+def normalise_routes(routes: Mapping[str, str] | None) -> dict[str, str]:
+    """``{origin: base URL}`` with origins lower-cased and empty entries dropped; a base
+    URL that is not ``http(s)://host[:port][/path]`` is refused, naming it."""
+    clean: dict[str, str] = {}
+    for origin, base in (routes or {}).items():
+        if not base:
+            continue
+        parts = urlsplit(base)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(
+                f"base URL for {origin} must be http(s)://host[:port][/path]: {base!r}"
+            )
+        clean[origin_of(origin)] = base.rstrip("/")
+    return clean
+
+
+def environment_proxies() -> dict[str, str]:
+    """HTTP(S)_PROXY / ALL_PROXY / NO_PROXY as requests' ``proxies`` mapping."""
+    found = urllib.request.getproxies()
+    proxies = {k: v for k, v in found.items() if k in ("http", "https", "all")}
+    if proxies and found.get("no"):
+        proxies["no_proxy"] = found["no"]
+    return proxies
+
+
+def proxy_for(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (HTTP(S)_PROXY, ALL_PROXY, NO_PROXY),
+    or None: the choice requests makes for the threaded path, made for the asyncio one."""
+    proxies = environment_proxies()
+    if not proxies or should_bypass_proxies(url, no_proxy=proxies.get("no_proxy")):
+        return None
+    return select_proxy(url, proxies)
+
+
+def environment_ca_bundle() -> str | None:
+    """REQUESTS_CA_BUNDLE (or CURL_CA_BUNDLE): a file, or a directory of hashed
+    certificates, that both transports trust instead of the system store (a
+    TLS-inspecting proxy's CA)."""
+    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")

@@ -1,0 +1,197 @@
+"""The threaded path and the burst path send the same request for the same delivery, and
+read the same answer into the same result or error.
+
+Both go to a loopback server that records what it received: method, path, body, the
+content type and every OAuth parameter but the nonce, the timestamp and the signature
+they sign (each signature is checked on its own by the sandbox's verifier).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qsl
+
+import pytest
+
+from bot.platforms import oauth1
+from bot.platforms.base import Credentials, PlatformError, Published
+from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import async_session
+from bot.platforms.x import XPlatform
+from bot.sandbox.x import oauth1 as verifier
+from tests.platforms.conftest import Answer, Seen
+
+CK, CS = "consumer-key", "consumer&secret"
+X_CREDS = Credentials("1234-tok/é", "token secret+", "42")
+PAGE = Credentials("EAApagetoken", "", "9001")
+LATER = datetime(2026, 12, 24, 9, 30, tzinfo=UTC)
+PER_REQUEST = {"oauth_nonce", "oauth_timestamp", "oauth_signature"}
+
+
+def threaded(platform: Any, creds: Credentials, text: str, **kw: Any) -> Published:
+    return platform.publish(creds, text, **kw)
+
+
+def burst(platform: Any, creds: Credentials, text: str, **kw: Any) -> Published:
+    async def run() -> Published:
+        async with async_session(timeout=5, limit=4) as session:
+            publisher = platform.async_publisher(session)
+            return await publisher.publish(creds, text, link=kw.pop("link", None), **kw)
+
+    return asyncio.run(run())
+
+
+def outcome(send: Any, *args: Any, **kw: Any) -> Any:
+    """What a send came to: the Published, or the error's class and every attribute."""
+    try:
+        return send(*args, **kw)
+    except PlatformError as exc:
+        return type(exc), vars(exc)
+
+
+def request_shape(seen: Seen) -> dict[str, Any]:
+    headers = {k.lower(): v for k, v in seen.headers.items()}
+    oauth = oauth1.parse_authorization(headers.get("authorization", ""))
+    return {
+        "method": seen.method,
+        "path": seen.path,
+        "query": seen.query,
+        "body": seen.body,
+        "content-type": headers.get("content-type"),
+        "oauth": {k: v for k, v in oauth.items() if k not in PER_REQUEST},
+        "other auth": None if oauth else headers.get("authorization"),
+    }
+
+
+def check_x_signature(seen: Seen) -> None:
+    header = {k.lower(): v for k, v in seen.headers.items()}["authorization"]
+    verifier.verify(
+        verifier.parse_header(header),
+        method=seen.method,
+        path=seen.path,
+        query=seen.query,
+        form_body=None,
+        consumer_secret=CS,
+        token_secret=X_CREDS.secret,
+        now=time.time(),
+    )
+
+
+@pytest.fixture
+def x(tiny_server):
+    tiny_server.answer = Answer(201, json.dumps({"data": {"id": "1881", "text": "x"}}).encode())
+    return XPlatform(CK, CS, api_base_url=tiny_server.url)
+
+
+@pytest.fixture
+def fb(tiny_server):
+    tiny_server.answer = Answer(200, b'{"id": "9001_7"}')
+    return FacebookPlatform(graph_base_url=tiny_server.url, www_base_url=tiny_server.url)
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param({"text": "Reinstate the reps ✊ & <now>"}, id="single-post"),
+        pytest.param(
+            {"text": "Picket at 7", "link": "https://union.test/p?a=1&b=é"}, id="post-with-link"
+        ),
+        pytest.param({"text": "2/ and bring a friend", "reply_to": "1880"}, id="thread-reply"),
+    ],
+)
+def test_x_posts_are_the_same_request_on_both_paths(tiny_server, x, delivery):
+    one = threaded(x, X_CREDS, **delivery)
+    two = burst(x, X_CREDS, **delivery)
+    first, second = tiny_server.seen
+    assert request_shape(first) == request_shape(second)
+    assert request_shape(first)["path"] == "/2/tweets"
+    assert request_shape(first)["oauth"]["oauth_token"] == X_CREDS.token
+    body = json.loads(first.body)
+    if "reply_to" in delivery:
+        assert body["reply"] == {"in_reply_to_tweet_id": delivery["reply_to"]}
+    check_x_signature(first)
+    check_x_signature(second)
+    assert one == two
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param({"text": "Rally at the gates", "link": "https://union.test/r"}, id="post"),
+        pytest.param({"text": "Held for Christmas Eve", "publish_at": LATER}, id="held"),
+    ],
+)
+def test_facebook_posts_are_the_same_request_on_both_paths(tiny_server, fb, delivery):
+    one = threaded(fb, PAGE, **delivery)
+    two = burst(fb, PAGE, **delivery)
+    first, second = tiny_server.seen
+    assert request_shape(first) == request_shape(second)
+    assert first.path == f"/{fb.graph_version}/{PAGE.platform_user_id}/feed"
+    form = dict(parse_qsl(first.body.decode()))
+    assert form["access_token"] == PAGE.token
+    if "publish_at" in delivery:
+        assert form["published"] == "false"
+        assert form["scheduled_publish_time"] == str(int(LATER.timestamp()))
+    assert one == two == Published("9001_7", "https://www.facebook.com/9001_7", delivery["text"])
+
+
+X_ANSWERS = [
+    pytest.param(Answer(201, b'{"data": {"id": "77"}}'), id="created"),
+    pytest.param(Answer(201, b"created, honest"), id="accepted-unreadable"),
+    pytest.param(Answer(429, b'{"title": "Too Many Requests"}'), id="rate-limited-no-reset"),
+    pytest.param(
+        Answer(403, b'{"detail": "You are not allowed to create a Tweet with duplicate content."}'),
+        id="duplicate",
+    ),
+    pytest.param(
+        Answer(403, b'{"type": "https://api.twitter.com/2/problems/oauth1-permissions"}'),
+        id="read-only-token",
+    ),
+    pytest.param(Answer(503, b"<html>down</html>"), id="server-error"),
+    pytest.param(Answer(418, b'{"title": "teapot"}'), id="unknown"),
+]
+
+
+@pytest.mark.parametrize("answer", X_ANSWERS)
+def test_x_answers_are_read_the_same_on_both_paths(tiny_server, x, answer):
+    tiny_server.answer = answer
+    one = outcome(threaded, x, X_CREDS, "Same words")
+    two = outcome(burst, x, X_CREDS, "Same words")
+    assert one == two
+
+
+FB_ANSWERS = [
+    pytest.param(Answer(200, b'{"id": "9001_8"}'), id="created"),
+    pytest.param(Answer(200, b"{}"), id="accepted-without-id"),
+    pytest.param(Answer(200, b"not json"), id="accepted-unreadable"),
+    pytest.param(
+        Answer(400, b'{"error": {"code": 506, "message": "Duplicate status message"}}'),
+        id="duplicate",
+    ),
+    pytest.param(
+        Answer(400, b'{"error": {"code": 190, "message": "Bad token EAApagetoken"}}'),
+        id="revoked-token-quoted-back",
+    ),
+    pytest.param(
+        Answer(
+            400,
+            b'{"error": {"code": 32, "message": "Page request limit reached"}}',
+            {"x-business-use-case-usage": '{"1": [{"estimated_time_to_regain_access": 3}]}'},
+        ),
+        id="rate-limited",
+    ),
+    pytest.param(Answer(502, b""), id="server-error"),
+]
+
+
+@pytest.mark.parametrize("answer", FB_ANSWERS)
+def test_facebook_answers_are_read_the_same_on_both_paths(tiny_server, fb, answer):
+    tiny_server.answer = answer
+    one = outcome(threaded, fb, PAGE, "Same words", publish_at=LATER - timedelta(days=1))
+    two = outcome(burst, fb, PAGE, "Same words", publish_at=LATER - timedelta(days=1))
+    assert one == two
+    assert PAGE.token not in repr(one)
