@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.campaigns import previews as shown_as
 from bot.pledges import pledging, texts
 from bot.pledges.mail import Mailer, MailError, private_link_message
 from bot.storage.models import PledgeCampaignState, PledgeState
@@ -47,6 +48,7 @@ class PledgeView:
     platform: str
     handle: str
     text: str  # exactly what will be posted
+    shown: tuple[shown_as.Segment, ...]  # ``text`` as the platform shows it (X: display_url)
     wording: str  # the text before the link, for the edit box
     link: str | None  # attached to the post (Facebook); on X it is inside ``text``
     release_local: datetime
@@ -76,13 +78,15 @@ def pledge_view(session: Session, secret: str, now: datetime) -> PledgeView:
     link = texts.tagged_link(pc, platform)
     wording = texts.base_text(pc, platform, pledge.variant, pledge.wording)
     open_ = pledging.is_open(pc, now)
+    posted = texts.as_posted(platform, wording, link)
     return PledgeView(
         secret=secret,
         slug=pc.campaign.slug,
         title=pc.campaign.title or pc.campaign.slug,
         platform=platform,
         handle=pledge.account.handle if pledge.account is not None else "",
-        text=texts.as_posted(platform, wording, link),
+        text=posted,
+        shown=shown_as.segments(posted, as_written=platform != "x"),
         wording=wording,
         link=link if platform != "x" else None,
         release_local=pc.release_at.astimezone(ZoneInfo(pc.timezone)),

@@ -154,3 +154,16 @@ def test_without_a_mail_server_the_page_does_not_offer_to_email_the_link(
     assert "Email me this link" not in page.text
     assert page.headers["cache-control"] == "no-store"
     assert client.post(private + "/email", data={"csrf": csrf_of(page.text)}).status_code == 404
+
+
+def test_the_confirmation_shows_the_x_post_as_x_will_display_it(
+    client: TestClient, runtime: Runtime, sandbox
+) -> None:
+    add_campaign(runtime, link=LONG_LINK)
+    sandbox.admin.create_x_user("display_rep", followers=5)
+    html = client.get(pledge_x(client, "display_rep")).text
+    posted = re.search(r'<blockquote data-testid="text">(.*?)</blockquote>', html, re.S)
+    assert posted and '<span class="shown-link">union.org.uk/campaigns/fujitsu…</span>' in (
+        posted.group(1)
+    )
+    assert "https://www.union.org.uk" not in posted.group(1)
