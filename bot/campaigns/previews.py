@@ -80,7 +80,7 @@ def link_domain(url: str) -> str:
     return urlsplit(url).netloc.removeprefix("www.").upper()
 
 
-def _segments(text: str, *, as_written: bool) -> tuple[Segment, ...]:
+def segments(text: str, *, as_written: bool) -> tuple[Segment, ...]:
     """``text`` cut into plain runs and links: links shown as X displays them, or
     ``as_written`` (Facebook prints what was typed)."""
     out: list[Segment] = []
@@ -116,7 +116,7 @@ def preview(x_parts: tuple[str, ...], facebook_text: str | None, link: str | Non
     """Counts and previews of the X parts (the link added to the first, where it counts
     23) and of the Facebook text (the link travels beside it, shown as a card)."""
     x = tuple(
-        XPart(x_count(sent), _segments(sent, as_written=False))
+        XPart(x_count(sent), segments(sent, as_written=False))
         for sent in (
             text_rules.x_text(part, link) if index == 0 else part
             for index, part in enumerate(x_parts)
@@ -126,7 +126,7 @@ def preview(x_parts: tuple[str, ...], facebook_text: str | None, link: str | Non
     if facebook_text is not None:
         facebook = FacebookPost(
             facebook_count(facebook_text),
-            _segments(facebook_text, as_written=True),
+            segments(facebook_text, as_written=True),
             link_domain(link) if link else None,
         )
     return Preview(x=x, facebook=facebook)

@@ -1,7 +1,8 @@
 """Supporters' email through the configured SMTP server (smtplib; SMTP_* settings).
 
-Only two messages are ever sent: a reconnect request when a pledged token stops working,
-and nothing else without the supporter's address. Addresses are never logged.
+Two messages are ever sent, only to the address a supporter left on their own pledge: a
+reconnect request when a pledged token stops working, and the pledge's private link when
+they ask for it on their confirmation page. Addresses are never logged.
 """
 
 from __future__ import annotations
@@ -85,5 +86,21 @@ def reconnect_message(title: str, handle: str, platform: str, link: str) -> tupl
         "it at the release. To keep your pledge, open the campaign page and support it "
         f"again with the same account:\n\n  {link}\n\n"
         "If you meant to withdraw, there is nothing to do: nothing will be posted.\n"
+    )
+    return subject, body
+
+
+def private_link_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:
+    """(subject, body) carrying a pledge's private link, sent when its supporter asks."""
+    one_line = " ".join(title.split())
+    account = f"X account @{handle}" if platform == "x" else f"Facebook Page “{handle}”"
+    subject = f"Your private link for “{one_line}”"
+    body = (
+        f"You pledged your {account} to “{one_line}” and asked for its private link:\n\n"
+        f"  {link}\n\n"
+        "Keep it: it is the only way to see what will be posted, change the wording or "
+        "withdraw, and anyone with it can. Do not forward this email.\n\n"
+        "If you did not ask for this, someone typed your address on a pledge's page; "
+        "nothing more will be sent unless it is asked for again.\n"
     )
     return subject, body

@@ -9,6 +9,7 @@ import random
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.sandbox import engagement
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.faults import ScriptBook
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
@@ -86,6 +87,14 @@ class SandboxState:
                             "created_at": _iso(t.created_at),
                             "url": f"https://x.com/{user.username}/status/{t.id}",
                             "reply_to": t.reply_to,
+                            # the public_metrics a GET /2/tweets would return now
+                            "metrics": engagement.metrics(
+                                "x",
+                                followers=user.followers,
+                                age_seconds=self.clock.engagement_age(t.created_at),
+                                seed=self.options.seed,
+                                post_id=t.id,
+                            ),
                         }
                         for t in self.x.timeline(user.id)
                     ],

@@ -31,8 +31,9 @@ from starlette.templating import Jinja2Templates
 from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
-from bot.web import campaign, health, pledge_facebook, pledge_x, withdraw
-from bot.web.pages import friendly, render
+from bot.web import campaign, health, pledge_facebook, pledge_x, support, withdraw
+from bot.web.page_cache import PageCache
+from bot.web.pages import SESSION_COOKIE, friendly, render
 from bot.web.security import (
     RateLimiter,
     Refused,
@@ -44,7 +45,6 @@ from bot.web.security import (
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
-SESSION_COOKIE = "clarion_session"
 SESSION_MAX_AGE = 4 * 3600  # a sign-in round trip and a confirmation, not a login
 
 
@@ -90,11 +90,13 @@ def create_web_app(
     *,
     rate_limit: tuple[int, float] = (20, 60.0),
     clock: Callable[[], datetime] | None = None,
+    page_cache_seconds: float = campaign.PAGE_CACHE_SECONDS,
 ) -> Starlette:
     """The campaign pages on ``runtime``'s database and platforms.
 
     ``rate_limit``: pledge, edit and withdraw requests allowed per client address per
     window (seconds). ``clock`` gives "now" (tests move it past a release).
+    ``page_cache_seconds``: how long a rendered campaign page is reused (0: never).
     """
     settings = runtime.settings
     if not settings.web_secret_key:
@@ -103,8 +105,11 @@ def create_web_app(
             "`python main.py init` to generate one"
         )
     secure = settings.web_base_url.startswith("https://")
+    page_cache = PageCache(page_cache_seconds)
+    now = clock or (lambda: datetime.now(UTC))
     middleware = [
         Middleware(SecurityHeaders),
+        Middleware(campaign.CachedPageShortcut, cache=page_cache, clock=now),
         Middleware(
             SessionMiddleware,
             secret_key=settings.web_secret_key.reveal(),
@@ -119,6 +124,7 @@ def create_web_app(
         *campaign.routes(),
         *pledge_x.routes(),
         *pledge_facebook.routes(),
+        *support.routes(),
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
     ]
@@ -139,5 +145,7 @@ def create_web_app(
     app.state.templates = _templates()
     app.state.base_url = settings.web_base_url.rstrip("/")
     app.state.limiter = RateLimiter(*rate_limit)
-    app.state.clock = clock or (lambda: datetime.now(UTC))
+    app.state.clock = now
+    app.state.page_cache = page_cache
+    app.state.link_mail_limits = withdraw.LinkMailLimits()
     return app

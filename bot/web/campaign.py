@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,11 +19,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from bot.campaigns import previews as shown_as
 from bot.engagement import report
 from bot.pledges import pledging, release
 from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState
-from bot.web.pages import now_of, render, runtime_of
+from bot.web.page_cache import CachedPage, PageCache, etag_matches
+from bot.web.pages import SESSION_COOKIE, now_of, runtime_of
 from bot.web.security import Refused
 
 PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
@@ -149,6 +153,9 @@ class CampaignView:
     title: str
     description: str
     previews: dict[str, str]
+    # The same texts as each platform shows them: on X a link is its display_url (no
+    # scheme, cut with "…"), so the page does not promise a longer post than X prints.
+    shown_previews: dict[str, tuple[shown_as.Segment, ...]]
     link: str | None
     progress: pledging.Progress
     release_local: datetime
@@ -184,6 +191,9 @@ def campaign_view(
         title=pc.campaign.title or slug,
         description=pc.description,
         previews=previews,
+        shown_previews={
+            p: shown_as.segments(text, as_written=p != "x") for p, text in previews.items()
+        },
         link=pc.link,
         progress=progress,
         release_local=pc.release_at.astimezone(ZoneInfo(pc.timezone)),
@@ -215,47 +225,125 @@ def time_left(seconds: float) -> str:
     return "less than a minute"
 
 
-async def campaign_page(request: Request) -> Response:
-    slug = request.path_params["slug"]
-    now = now_of(request)
+# How long a rendered page is reused (the numbers may be this much older, plus a rebuild),
+# and what browsers and proxies are told: keep it a second, then reuse it a little longer
+# while checking back (RFC 5861 stale-while-revalidate).
+PAGE_CACHE_SECONDS = 1.0
+PAGE_CACHE_CONTROL = "public, max-age=1, stale-while-revalidate=2"
+# A request carrying our session cookie gets it refreshed by SessionMiddleware (Set-Cookie):
+# such a response is for that browser only, never for a shared cache.
+PAGE_CACHE_CONTROL_PRIVATE = "private, max-age=1"
+
+
+def page_cache_of(request: Request) -> PageCache:
+    cache: PageCache = request.app.state.page_cache
+    return cache
+
+
+def forget_page(request: Request, slug: str) -> None:
+    """After a pledge or a withdrawal in this process: the next view counts it."""
+    page_cache_of(request).forget(slug)
+
+
+def render_page(request: Request, view: CampaignView, now: datetime) -> bytes:
+    """The page's HTML, the same for every visitor: no request, session or CSRF token
+    reaches the template (StrictUndefined would refuse a template that asked for one)."""
     runtime = runtime_of(request)
-
-    def read() -> CampaignView:
-        with runtime.sessions() as session:
-            return campaign_view(
-                session, slug, now, readiness_hours=runtime.settings.readiness_hours
-            )
-
-    view = await run_in_threadpool(read)
+    settings = runtime.settings
     context: dict[str, Any] = {
+        "base_url": request.app.state.base_url,
         "c": view,
         "platform_names": PLATFORM_NAMES,
         "metric_names": SHOWN_METRICS,
         "time_left": time_left(view.progress.seconds_left),
         "open": view.taking_pledges,
+        "read_days": settings.pledge_token_read_days,
         # A rehearsal on an accelerated sandbox: say so beside the numbers.
-        "clock_acceleration": runtime.settings.clock_acceleration,
+        "clock_acceleration": settings.clock_acceleration,
         "updated_local": (
             view.outcome.last_updated.astimezone(ZoneInfo(view.timezone))
             if view.outcome and view.outcome.last_updated
             else None
         ),
     }
-    return render(request, "campaign.html", context)
+    template = request.app.state.templates.env.get_template("campaign.html")
+    html: str = template.render(context)
+    return html.encode()
+
+
+def _page_headers(page: CachedPage, private: bool) -> dict[str, str]:
+    return {
+        "etag": page.etag,
+        "cache-control": PAGE_CACHE_CONTROL_PRIVATE if private else PAGE_CACHE_CONTROL,
+    }
+
+
+class CachedPageShortcut:
+    """ASGI middleware: an up-to-date cached campaign page goes straight out, before the
+    session, routing and exception layers (most of a request's cost in a spike).
+    Anything else (an old or missing page, a visitor with a session cookie, another
+    path) goes on to the app, which renders and caches it as ``campaign_page`` does.
+    Sits inside SecurityHeaders, so these responses carry the same headers as any."""
+
+    def __init__(self, app: ASGIApp, *, cache: PageCache, clock: Callable[[], datetime]) -> None:
+        self.app = app
+        self.cache = cache
+        self.clock = clock
+        self.cookie = SESSION_COOKIE.encode() + b"="
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        page = self._page(scope) if scope["type"] == "http" else None
+        if page is None:
+            await self.app(scope, receive, send)
+            return
+        headers = _page_headers(page, private=False)
+        request_headers = dict(scope["headers"])
+        not_modified = etag_matches(
+            request_headers.get(b"if-none-match", b"").decode("latin-1"), page.etag
+        )
+        if not_modified:
+            response = Response(status_code=304, headers=headers)
+        else:
+            # uvicorn leaves the body out of an answer to HEAD itself
+            response = Response(page.body, media_type="text/html; charset=utf-8", headers=headers)
+        await response(scope, receive, send)
+
+    def _page(self, scope: Scope) -> CachedPage | None:
+        if scope["method"] not in ("GET", "HEAD"):
+            return None
+        path: str = scope["path"]
+        slug = path[3:]
+        if not path.startswith("/c/") or not slug or "/" in slug:
+            return None
+        for name, value in scope["headers"]:
+            if name == b"cookie" and self.cookie in value:
+                return None  # SessionMiddleware refreshes that cookie: the normal path
+        return self.cache.fresh(slug, self.clock())
+
+
+async def campaign_page(request: Request) -> Response:
+    slug = request.path_params["slug"]
+    now = now_of(request)
+    runtime = runtime_of(request)
+
+    def build() -> bytes:
+        with runtime.sessions() as session:
+            view = campaign_view(
+                session, slug, now, readiness_hours=runtime.settings.readiness_hours
+            )
+        return render_page(request, view, now)
+
+    page = await page_cache_of(request).get(slug, now, build)
+    headers = _page_headers(page, private=SESSION_COOKIE in request.cookies)
+    if etag_matches(request.headers.get("if-none-match"), page.etag):
+        return Response(status_code=304, headers=headers)
+    return Response(page.body, media_type="text/html; charset=utf-8", headers=headers)
 
 
 # Under its hashed address (?v=) the bytes never change, so caches may keep them a year;
 # the bare address can point at a replaced picture, so caches check back after an hour.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, max-age=3600"
-
-
-def _etag_matches(header: str | None, etag: str) -> bool:
-    # RFC 9110 §13.1.2: a list of entity tags or "*"; weak comparison for If-None-Match.
-    if not header:
-        return False
-    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
-    return "*" in tags or etag in tags
 
 
 async def campaign_image(request: Request) -> Response:
@@ -287,7 +375,7 @@ async def campaign_image(request: Request) -> Response:
         "cache-control": IMMUTABLE if version == sha256[:16] else REVALIDATE,
         "x-content-type-options": "nosniff",
     }
-    if _etag_matches(request.headers.get("if-none-match"), etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     return Response(data, media_type=media_type, headers=headers)
 

@@ -13,6 +13,8 @@ from starlette.templating import Jinja2Templates
 
 from bot.runtime.wiring import Runtime
 
+SESSION_COOKIE = "clarion_session"
+
 
 def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime

@@ -1,5 +1,6 @@
 """Pledging Facebook Pages: Facebook Login, then the supporter picks which Page(s).
 
+GET  /c/{slug}/pledge/facebook     the step before (bot.web.support)
 POST /c/{slug}/pledge/facebook     (CSRF, rate-limited) -> Facebook's Login dialog
 GET  /c/{slug}/facebook/callback   back with code + state (or error=access_denied)
 GET  /c/{slug}/facebook/pages      the Pages they run, to pick from
@@ -31,7 +32,7 @@ from bot.platforms.facebook import FacebookPlatform
 from bot.pledges import oauth_requests, pledging
 from bot.runtime.wiring import Runtime
 from bot.web import signins
-from bot.web.campaign import load_campaign
+from bot.web.campaign import forget_page, load_campaign
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of
 from bot.web.pledge_x import refuse_if_closed
 from bot.web.security import Refused, checked_form, rate_limited
@@ -286,6 +287,7 @@ async def pledge_pages(request: Request) -> Response:
     request.session.pop(PICK_KEY, None)
     if not secrets_:
         raise Refused(400, "None of those Pages can be pledged", "Pick a Page you can post to.")
+    forget_page(request, slug)  # the campaign page counts these pledges on its next view
     return signins.after_pledge(request, slug, secrets_, now_of(request))
 
 

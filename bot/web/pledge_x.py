@@ -1,5 +1,6 @@
 """Pledging an X account: three-legged OAuth 1.0a, then add_pledge.
 
+GET  /c/{slug}/pledge/x        the step before (bot.web.support)
 POST /c/{slug}/pledge/x        (CSRF, rate-limited) -> X's consent page
 GET  /c/{slug}/x/callback      X redirects back with oauth_token + oauth_verifier, or
                                with denied= when the person pressed Cancel
@@ -23,7 +24,7 @@ from bot.pledges import oauth_requests, pledging
 from bot.runtime.wiring import X_ORIGIN, Runtime, routes_for
 from bot.storage.models import PledgeCampaign
 from bot.web import signins
-from bot.web.campaign import load_campaign
+from bot.web.campaign import forget_page, load_campaign
 from bot.web.pages import base_url, friendly, now_of, runtime_of
 from bot.web.security import Refused, checked_form, rate_limited
 
@@ -185,6 +186,7 @@ async def callback(request: Request) -> Response:
 
     secret = await run_in_threadpool(finish)
     request.session.pop(SESSION_KEY, None)
+    forget_page(request, slug)  # the campaign page counts this pledge on its next view
     return signins.after_pledge(request, slug, [secret], now_of(request))
 
 

@@ -5,6 +5,7 @@ on their own small server."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import socket
 import threading
@@ -84,6 +85,12 @@ def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
     the socket is closed); yields http://host:port."""
     bound_host, bound_port = sock.getsockname()[:2]
     server = uvicorn.Server(web_config(app, bound_host, bound_port))
+    # What is loaded by now (settings, SQLAlchemy's mappers, templates, the app: ~120,000
+    # objects) lives as long as the process: moved out of the collector's reach, a full
+    # collection no longer scans it, which took 250-400 ms on a busy 2-core machine and
+    # stalled every request in flight (docs/BENCHMARKS.md, "A share spike").
+    gc.collect()
+    gc.freeze()
     # uvicorn installs signal handlers only in the main thread; this one is not.
     thread = threading.Thread(
         target=server.run, kwargs={"sockets": [sock]}, name="clarion-web", daemon=True

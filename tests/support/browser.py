@@ -1,5 +1,5 @@
-"""A real browser for the console's tests: Debian's Chromium driven by Playwright, axe-core
-for accessibility, screenshots kept as test artefacts.
+"""A real browser for the console's and the campaign pages' tests: Debian's Chromium
+driven by Playwright, axe-core for accessibility, screenshots kept as test artefacts.
 
 No browser is downloaded: Chromium comes from `apt-get install chromium`
 (scripts/ensure-system-packages.sh, run by `make test`).
@@ -24,6 +24,7 @@ ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts" / "console"
+CAMPAIGN_ARTIFACTS = ARTIFACTS.parent / "campaign"  # the supporters' pages
 # The sizes every console page is looked at: a phone held upright, a laptop.
 VIEWPORTS = {"phone": (390, 844), "desktop": (1280, 800)}
 SERIOUS = ("serious", "critical")
@@ -41,10 +42,11 @@ def chromium() -> Iterator[Any]:
             browser.close()
 
 
-def snapshot(page: Any, name: str) -> Path:
-    """Save a full-page screenshot under tests/artifacts/console/; returns its path."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
+def snapshot(page: Any, name: str, folder: Path = ARTIFACTS) -> Path:
+    """Save a full-page screenshot under ``folder`` (tests/artifacts/console/ unless
+    told); returns its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
 

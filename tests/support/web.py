@@ -97,7 +97,7 @@ def local(url: str) -> str:
 
 def start_x(client: TestClient, slug: str = "fujitsu") -> str:
     """Press Support with X; return X's (the sandbox's) consent URL."""
-    page = client.get(f"/c/{slug}")
+    page = client.get(f"/c/{slug}/pledge/x")  # the step the Support button links to
     response = client.post(f"/c/{slug}/pledge/x", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 303, response.text
     return response.headers["location"]
@@ -122,7 +122,7 @@ def pledge_x(client: TestClient, handle: str, slug: str = "fujitsu") -> str:
 
 
 def start_facebook(client: TestClient, slug: str = "fujitsu") -> str:
-    page = client.get(f"/c/{slug}")
+    page = client.get(f"/c/{slug}/pledge/facebook")
     response = client.post(f"/c/{slug}/pledge/facebook", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 303, response.text
     return response.headers["location"]

@@ -288,8 +288,9 @@ def test_pledging_closes_on_the_page_at_the_same_moment_as_in_the_pledge_logic(
     add_campaign(runtime, "soon", release_at=clock.now + timedelta(seconds=5))
     client = make_client()
     page = client.get("/c/soon")
-    assert 'action="/c/soon/pledge/x"' not in page.text  # 5 s left, inside PREPARE
+    assert 'href="/c/soon/pledge/x"' not in page.text  # 5 s left, inside PREPARE
+    assert client.get("/c/soon/pledge/x").status_code == 410
     add_campaign(runtime, "later")
-    assert 'action="/c/later/pledge/x"' in client.get("/c/later").text
-    csrf = csrf_of(client.get("/c/later").text)
+    assert 'href="/c/later/pledge/x"' in client.get("/c/later").text
+    csrf = csrf_of(client.get("/c/later/pledge/x").text)
     assert client.post("/c/soon/pledge/x", data={"csrf": csrf}).status_code == 410

@@ -131,7 +131,7 @@ def test_pledging_is_refused_after_the_release_started(
 ) -> None:
     from datetime import timedelta
 
-    page = client.get("/c/fujitsu")
+    page = client.get("/c/fujitsu/pledge/x")
     clock.now += timedelta(days=3)
     response = client.post("/c/fujitsu/pledge/x", data={"csrf": csrf_of(page.text)})
     assert response.status_code == 410

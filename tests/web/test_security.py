@@ -30,7 +30,7 @@ FORMS = [
 def test_a_form_without_a_csrf_token_is_refused_with_403(
     client: TestClient, campaign: str, path: str
 ) -> None:
-    client.get("/c/fujitsu")  # the session exists and has a token
+    client.get("/c/fujitsu/pledge/x")  # the session exists and has a token
     response = client.post(path, data={"wording": "hi"})
     assert response.status_code == 403
     assert "This form has expired" in response.text
@@ -40,7 +40,7 @@ def test_a_form_without_a_csrf_token_is_refused_with_403(
 def test_a_form_with_a_wrong_csrf_token_is_refused_with_403(
     client: TestClient, campaign: str, path: str
 ) -> None:
-    page = client.get("/c/fujitsu")
+    page = client.get("/c/fujitsu/pledge/x")
     response = client.post(path, data={"csrf": csrf_of(page.text) + "x"})
     assert response.status_code == 403
 
@@ -48,8 +48,8 @@ def test_a_form_with_a_wrong_csrf_token_is_refused_with_403(
 def test_a_csrf_token_from_another_session_is_refused(
     client: TestClient, make_client, campaign: str
 ) -> None:
-    theirs = csrf_of(make_client().get("/c/fujitsu").text)
-    client.get("/c/fujitsu")
+    theirs = csrf_of(make_client().get("/c/fujitsu/pledge/x").text)
+    client.get("/c/fujitsu/pledge/x")
     assert client.post("/c/fujitsu/pledge/x", data={"csrf": theirs}).status_code == 403
 
 
@@ -87,7 +87,7 @@ def test_pledge_endpoints_are_rate_limited_per_address_with_a_429_page(
     make_client, campaign: str
 ) -> None:
     client = make_client(rate_limit=(3, 60.0))
-    csrf = csrf_of(client.get("/c/fujitsu").text)
+    csrf = csrf_of(client.get("/c/fujitsu/pledge/x").text)
     codes = [client.post("/c/fujitsu/pledge/x", data={"csrf": csrf}).status_code for _ in range(4)]
     assert codes == [303, 303, 303, 429]
     refused = client.post("/c/fujitsu/pledge/x", data={"csrf": csrf})
@@ -107,7 +107,7 @@ def test_the_rate_limiter_forgets_hits_after_the_window() -> None:
 
 
 def test_the_session_cookie_is_httponly_and_samesite_lax(client: TestClient, campaign: str) -> None:
-    response = client.get("/c/fujitsu")
+    response = client.get("/c/fujitsu/pledge/x")  # the first page with a form
     cookie = response.headers["set-cookie"]
     assert cookie.startswith(SESSION_COOKIE + "=")
     assert "httponly" in cookie.lower() and "samesite=lax" in cookie.lower()
@@ -120,7 +120,7 @@ def test_the_session_cookie_is_secure_when_the_pages_are_served_over_https(
     runtime = make_runtime(engine, sandbox, "https://pledge.union.example")
     add_campaign(runtime)
     client = TestClient(create_web_app(runtime), base_url="https://testserver")
-    cookie = client.get("/c/fujitsu").headers["set-cookie"].lower()
+    cookie = client.get("/c/fujitsu/pledge/x").headers["set-cookie"].lower()
     assert "; secure" in cookie
 
 
@@ -198,7 +198,7 @@ def test_a_whole_pledge_counts_once_against_the_rate_limit(
     client = make_client(rate_limit=(2, 60.0))
     assert pledge_x(client, "rep_a").startswith("/w/")
     assert pledge_x(client, "rep_b").startswith("/w/")  # start + callback: one attempt each
-    csrf = csrf_of(client.get("/c/fujitsu").text)
+    csrf = csrf_of(client.get("/c/fujitsu/pledge/x").text)
     assert client.post("/c/fujitsu/pledge/x", data={"csrf": csrf}).status_code == 429
 
 

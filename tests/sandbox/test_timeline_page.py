@@ -1,0 +1,74 @@
+"""The sandbox's timeline page, as a volunteer watching a rehearsal reads it: each post's
+engagement, a Facebook post's attached link, one account at a time, one time format."""
+
+from __future__ import annotations
+
+import re
+
+import facebook
+import requests
+import tweepy
+
+from bot.sandbox.testing import SandboxHandle
+from tests.support.graph import GRAPH_VERSION, rerouted_session
+
+TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+
+
+def _page(sandbox: SandboxHandle, **params: str) -> str:
+    answer = requests.get(f"{sandbox.url}/_sandbox/", params=params, timeout=5)
+    assert answer.status_code == 200
+    return answer.text
+
+
+def _facebook_post(sandbox: SandboxHandle, name: str, link: str) -> None:
+    page = sandbox.admin.create_page(name, followers=5000)
+    api = facebook.GraphAPI(
+        access_token=page["page_token"], timeout=5, session=rerouted_session(sandbox.url)
+    )
+    api.version = GRAPH_VERSION
+    api.put_object(page["page_id"], "feed", message="Stand with the reps", link=link)
+
+
+def test_each_post_shows_its_engagement_and_a_facebook_post_its_attached_link(
+    sandbox: SandboxHandle, client: tweepy.Client
+) -> None:
+    client.create_tweet(text="Stand with the Fujitsu reps", user_auth=True)
+    _facebook_post(sandbox, "Bakers' Branch", "https://union.example/fujitsu")
+    sandbox.admin.advance_clock(86400)  # a day of engagement
+    html = _page(sandbox)
+    engagement = re.findall(r'data-testid="engagement">([^<]+)</span>', html)
+    assert len(engagement) == 2
+    x_line, fb_line = sorted(engagement, key=lambda line: "reactions" in line)
+    assert re.fullmatch(r"[\d,]+ views · [\d,]+ likes · [\d,]+ reposts · .*", x_line)
+    assert int(x_line.split(" views")[0].replace(",", "")) > 0
+    assert "reactions" in fb_line and "shares" in fb_line
+    assert 'Attached link: <a href="https://union.example/fujitsu">' in html
+
+
+def test_every_time_on_the_page_is_in_one_format(
+    sandbox: SandboxHandle, client: tweepy.Client
+) -> None:
+    client.create_tweet(text="one", user_auth=True)
+    _facebook_post(sandbox, "Time Page", "https://union.example/t")
+    html = _page(sandbox)
+    shown = re.findall(r"<time datetime=\"[^\"]+\">([^<]+)</time>", html)
+    assert len(shown) == 2 and all(TIME.fullmatch(t) for t in shown)
+    assert TIME.search(html.split("Sandbox time ")[1][:30])
+    assert not re.search(r">\d{4}-\d\d-\d\dT", html)  # no raw ISO stamp shown as text
+
+
+def test_the_page_can_show_one_account(
+    sandbox: SandboxHandle, client: tweepy.Client, bob: dict
+) -> None:
+    client.create_tweet(text="alice was here", user_auth=True)
+    _facebook_post(sandbox, "Filter Page", "https://union.example/f")
+    everyone = _page(sandbox)
+    assert "alice was here" in everyone and "Filter Page" in everyone
+    (alice_key,) = re.findall(r'<option value="(x:[^"]+)">@alice', everyone)
+    only_alice = _page(sandbox, account=alice_key)
+    assert "alice was here" in only_alice and only_alice.count('<section class="card">') == 1
+    assert "Filter Page</h2>" not in only_alice and "@bob</h2>" not in only_alice
+    assert f'<option value="{alice_key}" selected>' in only_alice
+    missing = _page(sandbox, account="x:nobody")
+    assert "No account x:nobody" in missing
