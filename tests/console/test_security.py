@@ -47,6 +47,41 @@ def test_every_console_route_declares_a_role_or_none_explicitly():
         assert r.role is None or isinstance(r.role, Role), r.path
 
 
+# The only routes open to someone signed out. A route that loses its role becomes public
+# and fails here, instead of being walked as a public page by the test below.
+PUBLIC = {
+    ("GET", "/sign-in"),
+    ("POST", "/sign-in"),
+    ("GET", "/sign-in/code"),
+    ("POST", "/sign-in/code"),
+    ("GET", "/invite/{secret}"),
+    ("POST", "/invite/{secret}"),
+    ("GET", "/reset/{secret}"),
+    ("POST", "/reset/{secret}"),
+    ("GET", "/static/console.js"),
+}
+# The only changes a viewer makes: to their own sign-in.
+VIEWER_WRITES = {"/sign-out", "/account/2fa"}
+# People, the audit log and connecting accounts are for admins only (the accounts list
+# itself, /accounts, is for everyone).
+ADMIN_ONLY = ("/people", "/audit", "/accounts/")
+
+
+def test_only_sign_in_pages_are_public_and_each_area_asks_for_its_role():
+    problems = []
+    for r, method in calls():
+        where = f"{method} {r.path} ({r.role})"
+        if r.role is None:
+            if (method, r.path) not in PUBLIC:
+                problems.append(f"{where}: public, but not a sign-in page")
+            continue
+        if r.path.startswith(ADMIN_ONLY) and r.role is not Role.ADMIN:
+            problems.append(f"{where}: an admin page open to less than admin")
+        if method in WRITES and r.path not in VIEWER_WRITES and not r.role.allows(Role.EDITOR):
+            problems.append(f"{where}: a change open to a viewer")
+    assert problems == []
+
+
 def test_every_route_answers_each_role_as_it_declares(console):
     problems = []
     for role in ROLES:
