@@ -13,7 +13,9 @@ from starlette.testclient import TestClient
 from bot.console.app import console_routes
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute
+from bot.storage.models import Account
 from tests.console.conftest import PASSWORD, console_runtime, form_token
+from tests.support.factories import add_account
 
 ROLES: list[Role | None] = [None, *Role]
 _PARAM = re.compile(r"{([a-z_]+)(?::([a-z]+))?}")
@@ -166,3 +168,29 @@ def test_the_console_can_be_switched_off(engine, make_console, path):
     off = make_console(console_runtime(engine, CONSOLE_ENABLED="false"))
     client = TestClient(off.app, base_url="http://testserver", follow_redirects=False)
     assert client.get(path).status_code == 404
+
+
+def test_no_page_shows_an_account_token_its_sealed_form_or_an_app_secret(
+    engine, make_console, form_token
+):
+    secrets = {
+        "X_CONSUMER_KEY": "x-consumer-key-4f1e9a",
+        "X_CONSUMER_SECRET": "x-consumer-secret-77b2c0",
+        "FACEBOOK_APP_ID": "1234567890",
+        "FACEBOOK_APP_SECRET": "facebook-app-secret-c3d9e1",
+    }
+    harness = make_console(console_runtime(engine, **secrets))
+    token = "campaign-access-token-9a8b7c6d"
+    add_account(harness.sessions, harness.runtime.vault, "x", "union", token=token)
+    add_account(harness.sessions, harness.runtime.vault, "facebook", "Union Page", token=token)
+    with harness.sessions() as session:
+        sealed = [a.credentials for a in session.query(Account)]
+    hidden = [token, *sealed, *(v for k, v in secrets.items() if k != "FACEBOOK_APP_ID")]
+    for role in Role:
+        client = harness.client(role)
+        for r, method in calls():
+            if method != "GET":
+                continue
+            text = client.get("/console" + _PARAM.sub("1", r.path)).text  # real ids
+            shown = [value for value in hidden if value in text]
+            assert shown == [], f"{r.path} as {role} shows {shown}"
