@@ -369,6 +369,9 @@ async def cancel(request: Request) -> Response:
     if done is None:
         return _no_post(request, post_id)
     label, result = done
+    if not result.cancelled:
+        flash(request, f"Nothing was cancelled: nothing of {label} was still waiting to go out.")
+        return see_other(f"/console/posts/{post_id}")
     text = f"Cancelled {label}: nothing more of it will go out."
     if result.already_out:
         text += (
