@@ -56,6 +56,7 @@ AREAS: list[ModuleType] = [
 NAV_ORDER = [
     "Calendar",
     "Posts",
+    "Schedule files",
     "Pledge campaigns",
     "Reports",
     "Accounts",
