@@ -134,3 +134,22 @@ def test_every_console_page_fits_a_phone_and_passes_axe(served: tuple[str, list[
                 problems += [f"{path} at {width}px: {o}" for o in _overflow(page)]
                 problems += [f"{path} at {width}px: {v}" for v in serious_violations(page)]
     assert not problems, "\n".join(problems)
+
+
+def test_the_composers_groups_are_framed_apart_from_the_fields_above(
+    served: tuple[str, list[str]],
+) -> None:
+    url, _ = served
+    with chromium() as browser:
+        page = browser.new_context().new_page()
+        page.goto(f"{url}/console/sign-in")
+        page.get_by_label("Email").fill("rosa.admin@example.org")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/console/(\?.*)?$"))
+        page.goto(f"{url}/console/posts/new")
+        for group in ("#when", "#to"):
+            style = page.locator(group).evaluate(
+                "el => [getComputedStyle(el).borderTopWidth, getComputedStyle(el).marginTop]"
+            )
+            assert style[0] != "0px" and style[1] != "0px", f"{group}: {style}"
