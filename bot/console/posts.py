@@ -55,6 +55,7 @@ STATUS_SYMBOLS = {
     PostStatus.NO_TARGETS: "–",
 }
 LIST_LIMIT = 200
+DELIVERY_FILTERS = frozenset({PostStatus.FAILED, PostStatus.MISSED})
 
 
 @dataclass(frozen=True)
@@ -98,7 +99,13 @@ class Filters:
         return query
 
     def keep(self, post: Post) -> bool:
-        return not self.state or post_status(post) == self.state
+        if not self.state or post_status(post) == self.state:
+            return True
+        # "failed" and "missed" also find a post that went out elsewhere: the needs-attention
+        # box counts deliveries, and one failed on Facebook leaves its post "partly sent".
+        return self.state in DELIVERY_FILTERS and any(
+            d.state == self.state for d in post.deliveries
+        )
 
     def params(self) -> dict[str, str]:
         """The filters as query parameters, to carry them across links."""
