@@ -178,3 +178,38 @@ def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_secure_on_https(
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "secure", "samesite", "path", "max-age"} <= attributes
     assert "samesite=lax" in cookie.lower() and "path=/console" in cookie.lower()
+
+
+def test_signing_in_replaces_any_session_and_form_token_the_browser_had_before(console, form_token):
+    console.add_user("ada@example.org", Role.EDITOR)
+    client = console.client(None)
+    # A cookie planted by someone else (session fixation) and the signed-out form token.
+    client.cookies.set("clarion_console", "planted-by-an-attacker", path="/console")
+    before = form_token(client, "/console/sign-in")
+    answer = client.post(
+        "/console/sign-in",
+        data={"csrf": before, "email": "ada@example.org", "password": PASSWORD, "next": ""},
+    )
+    assert answer.status_code == 303
+    fresh = answer.cookies.get("clarion_console")
+    assert fresh and fresh != "planted-by-an-attacker"
+    signed_in = console.anonymous()
+    signed_in.cookies = client.cookies
+    signed_in.cookies.set("clarion_console", fresh, path="/console")
+    after = form_token(signed_in, "/console/account/2fa")
+    assert after != before
+    planted = console.anonymous()
+    planted.cookies.set("clarion_console", "planted-by-an-attacker", path="/console")
+    assert planted.get("/console/").status_code == 303  # the planted value signs nobody in
+
+
+def test_a_schedule_upload_without_its_form_token_is_refused(console, form_token):
+    editor = console.client(Role.EDITOR)
+    form_token(editor, "/console/schedules")
+    for data in ({}, {"csrf": "forged"}):
+        answer = editor.post(
+            "/console/schedules/check",
+            data=data,
+            files={"upload": ("demo.yaml", b"campaign: demo\nposts: []\n", "text/yaml")},
+        )
+        assert answer.status_code == 403 and "This form has expired" in answer.text
