@@ -42,6 +42,7 @@ from bot.web.security import CSRF_FIELD, client_address
 logger = logging.getLogger(__name__)
 
 HOME = "/console/"
+SIGN_IN_EMAIL_KEY = "console_sign_in_email"
 
 
 def _safe_next(raw: str) -> str:
@@ -64,10 +65,15 @@ def _fresh_csrf(request: Request) -> None:
 async def sign_in_page(request: Request) -> Response:
     if request.state.user is not None:
         return see_other(HOME)
+    email = request.session.pop(SIGN_IN_EMAIL_KEY, "")
     return render(
         request,
         "sign_in.html",
-        {"email": "", "error": "", "next": _safe_next(request.query_params.get("next", ""))},
+        {
+            "email": email if isinstance(email, str) else "",
+            "error": "",
+            "next": _safe_next(request.query_params.get("next", "")),
+        },
     )
 
 
@@ -296,7 +302,10 @@ def _link_accept(purpose: LinkPurpose) -> Any:
         email = await run_in_threadpool(use)
         if email is None:
             return _link_refused(request)
-        flash(request, "Your password is set. Sign in with it now.")
+        # The first admin's email (admin@localhost) is one they never chose: the sign-in
+        # form holds it for them, once.
+        request.session[SIGN_IN_EMAIL_KEY] = email
+        flash(request, f"Your password is set. Sign in as {email} with it now.")
         return see_other("/console/sign-in")
 
     accept.__name__ = f"{purpose.value}_accept"
