@@ -108,6 +108,19 @@ def _overflow(page: Any) -> list[str]:
     return found
 
 
+def _small_targets(page: Any) -> list[str]:
+    """Buttons and links of forms shorter than 44 px (WCAG 2.5.5), a thumb's width."""
+    found: list[str] = page.evaluate(
+        """() => [...document.querySelectorAll('main form button, main form a')]
+          .filter(el => el.offsetParent !== null && !el.closest('[aria-hidden=true]'))
+          .map(el => [el.textContent.trim(), el.getBoundingClientRect().height])
+          .filter(([, height]) => height < 43.5)
+          .map(([text, height]) => `"${text}" is ${Math.round(height)} px tall`)
+          .slice(0, 5)"""
+    )
+    return found
+
+
 def test_every_console_page_fits_a_phone_and_passes_axe(served: tuple[str, list[str]]) -> None:
     url, pages = served
     assert "/console/accounts" in pages and "/console/audit" in pages
@@ -132,6 +145,7 @@ def test_every_console_page_fits_a_phone_and_passes_axe(served: tuple[str, list[
                     path=str(ARTIFACTS / f"layout-{name or 'home'}-{size}.png"), full_page=True
                 )
                 problems += [f"{path} at {width}px: {o}" for o in _overflow(page)]
+                problems += [f"{path} at {width}px: {t}" for t in _small_targets(page)]
                 problems += [f"{path} at {width}px: {v}" for v in serious_violations(page)]
     assert not problems, "\n".join(problems)
 
