@@ -167,3 +167,23 @@ def test_the_composers_groups_are_framed_apart_from_the_fields_above(
                 "el => [getComputedStyle(el).borderTopWidth, getComputedStyle(el).marginTop]"
             )
             assert style[0] != "0px" and style[1] != "0px", f"{group}: {style}"
+
+
+def test_on_a_phone_the_top_bar_leaves_most_of_the_first_screen_to_the_page(
+    served: tuple[str, list[str]],
+) -> None:
+    url, _ = served
+    with chromium() as browser:
+        page = browser.new_context(viewport={"width": 390, "height": 844}).new_page()
+        page.goto(f"{url}/console/sign-in")
+        page.get_by_label("Email").fill("rosa.admin@example.org")
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(r"/console/(\?.*)?$"))
+        page.goto(f"{url}/console/posts")
+        bar = page.locator("header.bar").bounding_box()
+        assert bar is not None and bar["height"] <= 844 / 4, bar
+        page.get_by_text("Menu", exact=True).click()
+        menu = page.get_by_role("navigation", name="Console menu")
+        menu.get_by_role("link", name="Audit").click()
+        page.wait_for_url(re.compile(r"/console/audit"))
