@@ -83,7 +83,8 @@ async def sign_in(request: Request) -> Response:
     email, password = form["email"].strip(), form["password"]
     target = _safe_next(form["next"])
     context: dict[str, Any] = {"email": email, "next": target, "error": ""}
-    wait = console.address_limiter.hit(client_address(request))
+    address = client_address(request)
+    wait = console.address_limiter.hit(address)
     if wait is not None:
         minutes = max(1, round(wait / 60))
         context["error"] = (
@@ -129,6 +130,9 @@ async def sign_in(request: Request) -> Response:
             "both, or ask an admin for a reset link."
         )
         return render(request, "sign_in.html", context, status=401)
+    # Only wrong attempts count against the address: a team signing in from one office
+    # network is not locked out by its own right passwords.
+    console.address_limiter.release(address)
     _fresh_csrf(request)
     if outcome is SignIn.NEEDS_CODE:
         request.session["console_next"] = target
@@ -151,7 +155,8 @@ async def code_check(request: Request) -> Response:
         return see_other("/console/sign-in")
     console = console_of(request)
     now = now_of(request)
-    wait = console.address_limiter.hit(client_address(request))
+    address = client_address(request)
+    wait = console.address_limiter.hit(address)
     if wait is not None:
         return message(
             request,
@@ -189,6 +194,7 @@ async def code_check(request: Request) -> Response:
             else "That code is not right. Type the 6 digits your app shows now."
         )
         return render(request, "totp_code.html", {"error": error}, status=401)
+    console.address_limiter.release(address)
     _fresh_csrf(request)
     target = _safe_next(str(request.session.pop("console_next", HOME)))
     response = see_other(target)

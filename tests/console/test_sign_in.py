@@ -213,3 +213,14 @@ def test_a_schedule_upload_without_its_form_token_is_refused(console, form_token
             files={"upload": ("demo.yaml", b"campaign: demo\nposts: []\n", "text/yaml")},
         )
         assert answer.status_code == 403 and "This form has expired" in answer.text
+
+
+def test_a_team_signing_in_from_one_office_is_not_refused_by_the_address_limit(
+    engine, make_console, form_token
+):
+    strict = make_console(console_runtime(engine, CONSOLE_ADDRESS_ATTEMPTS="3"))
+    team = [strict.add_user(f"rep{i}@example.org", Role.EDITOR) for i in range(5)]
+    codes = [_try(strict.client(None), form_token, email, PASSWORD).status_code for email in team]
+    assert codes == [303] * 5
+    wrong = [_try(strict.client(None), form_token, team[0], "x").status_code for _ in range(4)]
+    assert wrong[-1] == 429  # wrong passwords still count
