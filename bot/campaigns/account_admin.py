@@ -61,7 +61,7 @@ def campaign_account(session: Session, account_id: int) -> Account:
     return account
 
 
-def _audited(account: Account) -> dict[str, object]:
+def account_summary(account: Account) -> dict[str, object]:
     """What the audit log keeps of an account: never its token."""
     return {
         "platform": account.platform,
@@ -100,7 +100,7 @@ def connect_account(
                 f"you signed in as @{who.handle}, but this is @{old.handle}; sign in as "
                 f"@{old.handle} to reconnect it, or use Connect to add @{who.handle}"
             )
-        before = _audited(old)
+        before = account_summary(old)
     else:
         existing = session.scalars(
             select(Account).where(
@@ -109,7 +109,7 @@ def connect_account(
                 Account.platform_user_id == who.platform_user_id,
             )
         ).first()
-        before = _audited(existing) if existing is not None else None
+        before = account_summary(existing) if existing is not None else None
     has_default = session.scalars(
         select(Account.id).where(
             Account.platform == platform,
@@ -137,7 +137,7 @@ def connect_account(
         action="account.reconnect" if before is not None else "account.connect",
         subject=f"account:{account.id}",
         before=before,
-        after=_audited(account),
+        after=account_summary(account),
     )
     logger.info("%s connected %s account @%s", actor, platform, who.handle)
     return account
@@ -170,7 +170,7 @@ def disconnect_account(session: Session, account_id: int, *, actor: str) -> Disc
     (without a token they could only fail). The caller commits.
     """
     account = campaign_account(session, account_id)
-    before = _audited(account)
+    before = account_summary(account)
     # Conditional: a delivery the daemon claimed a moment ago is no longer pending and
     # goes on with the token it already holds.
     cancelled = session.execute(
@@ -190,7 +190,7 @@ def disconnect_account(session: Session, account_id: int, *, actor: str) -> Disc
         action="account.disconnect",
         subject=f"account:{account.id}",
         before=before,
-        after={**_audited(account), "cancelled_deliveries": int(cancelled or 0)},
+        after={**account_summary(account), "cancelled_deliveries": int(cancelled or 0)},
     )
     logger.info(
         "%s disconnected %s account @%s (%s waiting deliveries cancelled)",
@@ -227,7 +227,7 @@ def check_account(runtime: Runtime, account_id: int, *, actor: str, now: datetim
         return CheckResult(account_id, CheckOutcome.NOT_ANSWERING, who.message)
     with runtime.sessions() as session:
         account = campaign_account(session, account_id)
-        before = _audited(account)
+        before = account_summary(account)
         if account.credentials != sealed:
             # Reconnected while the check was in flight: the answer is about the old token.
             return CheckResult(account_id, CheckOutcome.WORKS, "reconnected meanwhile")
@@ -255,7 +255,7 @@ def check_account(runtime: Runtime, account_id: int, *, actor: str, now: datetim
             action="account.check",
             subject=f"account:{account_id}",
             before=before,
-            after={**_audited(account), "outcome": outcome.value},
+            after={**account_summary(account), "outcome": outcome.value},
         )
         session.commit()
     logger.info("check of %s @%s: %s", platform, handle, outcome.value)

@@ -32,7 +32,7 @@ from bot.campaigns.enqueue import (
 )
 from bot.campaigns.specs import PLATFORMS, Location, PostSpec, Problem, SpecError
 from bot.people import audit
-from bot.storage.models import Delivery, Post, PostState
+from bot.storage.models import Delivery, DeliveryState, Post, PostState
 
 logger = logging.getLogger(__name__)
 
@@ -314,7 +314,15 @@ def edit_post(
 
 def cancel(session: Session, post: Post, *, actor: str) -> CancelResult:
     """Cancel what has not gone out yet (``enqueue.cancel_post``, which commits the audit
-    entry with the cancel)."""
+    entry with the cancel). With nothing waiting, nothing changes: a post that has all
+    gone out keeps saying so rather than "cancelled", and no cancel is recorded."""
+    if not any(d.state == DeliveryState.PENDING for d in post.deliveries):
+        out = DeliveryState.SENDING, DeliveryState.UNKNOWN, DeliveryState.SENT
+        already = sum(
+            d.state in out or (d.state == DeliveryState.CANCELLED and d.parts_done > 0)
+            for d in post.deliveries
+        )
+        return CancelResult(0, already)
     before = snapshot(post)
     audit.record(
         session,

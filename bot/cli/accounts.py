@@ -6,10 +6,12 @@ import click
 import requests
 from sqlalchemy import select
 
-from bot.campaigns.accounts import save_campaign_account, sync_config_accounts
+from bot.campaigns.account_admin import account_summary
+from bot.campaigns.accounts import store_campaign_account, sync_config_accounts
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, emit_json, table
-from bot.platforms.base import Credentials, PlatformError
+from bot.people import audit
+from bot.platforms.base import AccountInfo, Credentials, PlatformError
 from bot.runtime.wiring import X_ORIGIN, routes_for
 from bot.storage.models import Account
 
@@ -73,6 +75,33 @@ def _sandbox_app(app: AppContext) -> dict[str, str]:
     return data
 
 
+def _save_audited(app: AppContext, platform: str, creds: Credentials, who: AccountInfo) -> Account:
+    """Store the account as the platform's default and write its audit row (connect, or
+    reconnect when Clarion knew it already), in one transaction."""
+    with app.runtime.sessions() as session:
+        known = session.scalars(
+            select(Account).where(
+                Account.platform == platform,
+                Account.owner_kind == "campaign",
+                Account.platform_user_id == who.platform_user_id,
+            )
+        ).first()
+        before = account_summary(known) if known is not None else None
+        account = store_campaign_account(
+            session, app.runtime.vault, platform, creds, who, source="connect"
+        )
+        audit.record(
+            session,
+            actor=audit.cli_actor(),
+            action="account.reconnect" if before is not None else "account.connect",
+            subject=f"account:{account.id}",
+            before=before,
+            after=account_summary(account),
+        )
+        session.commit()
+        return account
+
+
 @accounts.group("connect")
 def connect() -> None:
     """Connect the campaign's own X account or Facebook Page."""
@@ -113,9 +142,7 @@ def connect_x(app: AppContext, pin: str | None) -> None:
         token, token_secret, who = auth.finish(pin)
     except PlatformError as exc:
         raise click.ClickException(exc.message) from None
-    account = save_campaign_account(
-        app.runtime, "x", Credentials(token, token_secret), who, source="connect"
-    )
+    account = _save_audited(app, "x", Credentials(token, token_secret), who)
     click.echo(
         f"connected @{account.handle} (X user {account.platform_user_id}); it is now "
         "the campaign's default X account"
@@ -138,7 +165,7 @@ def connect_facebook(app: AppContext, page_id: str, token: str) -> None:
         who = app.runtime.platform("facebook").verify(creds)
     except PlatformError as exc:
         raise click.ClickException(f"Facebook refused the token: {exc.message}") from None
-    account = save_campaign_account(app.runtime, "facebook", creds, who, source="connect")
+    account = _save_audited(app, "facebook", creds, who)
     click.echo(
         f"connected the Page {account.name} ({account.platform_user_id}); it is now the "
         "campaign's default Facebook Page"

@@ -64,10 +64,10 @@ AREAS: list[ModuleType] = [
 NAV_ORDER = [
     "Calendar",
     "Posts",
+    "Schedule files",
     "Approvals",
     "Pledge campaigns",
     "Reports",
-    "Schedule files",
     "Accounts",
     "Alerts",
     "People",

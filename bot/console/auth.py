@@ -42,6 +42,7 @@ from bot.web.security import CSRF_FIELD, client_address
 logger = logging.getLogger(__name__)
 
 HOME = "/console/"
+SIGN_IN_EMAIL_KEY = "console_sign_in_email"
 
 
 def _safe_next(raw: str) -> str:
@@ -64,10 +65,15 @@ def _fresh_csrf(request: Request) -> None:
 async def sign_in_page(request: Request) -> Response:
     if request.state.user is not None:
         return see_other(HOME)
+    email = request.session.pop(SIGN_IN_EMAIL_KEY, "")
     return render(
         request,
         "sign_in.html",
-        {"email": "", "error": "", "next": _safe_next(request.query_params.get("next", ""))},
+        {
+            "email": email if isinstance(email, str) else "",
+            "error": "",
+            "next": _safe_next(request.query_params.get("next", "")),
+        },
     )
 
 
@@ -77,7 +83,8 @@ async def sign_in(request: Request) -> Response:
     email, password = form["email"].strip(), form["password"]
     target = _safe_next(form["next"])
     context: dict[str, Any] = {"email": email, "next": target, "error": ""}
-    wait = console.address_limiter.hit(client_address(request))
+    address = client_address(request)
+    wait = console.address_limiter.hit(address)
     if wait is not None:
         minutes = max(1, round(wait / 60))
         context["error"] = (
@@ -123,6 +130,9 @@ async def sign_in(request: Request) -> Response:
             "both, or ask an admin for a reset link."
         )
         return render(request, "sign_in.html", context, status=401)
+    # Only wrong attempts count against the address: a team signing in from one office
+    # network is not locked out by its own right passwords.
+    console.address_limiter.release(address)
     _fresh_csrf(request)
     if outcome is SignIn.NEEDS_CODE:
         request.session["console_next"] = target
@@ -145,7 +155,8 @@ async def code_check(request: Request) -> Response:
         return see_other("/console/sign-in")
     console = console_of(request)
     now = now_of(request)
-    wait = console.address_limiter.hit(client_address(request))
+    address = client_address(request)
+    wait = console.address_limiter.hit(address)
     if wait is not None:
         return message(
             request,
@@ -183,6 +194,7 @@ async def code_check(request: Request) -> Response:
             else "That code is not right. Type the 6 digits your app shows now."
         )
         return render(request, "totp_code.html", {"error": error}, status=401)
+    console.address_limiter.release(address)
     _fresh_csrf(request)
     target = _safe_next(str(request.session.pop("console_next", HOME)))
     response = see_other(target)
@@ -296,7 +308,10 @@ def _link_accept(purpose: LinkPurpose) -> Any:
         email = await run_in_threadpool(use)
         if email is None:
             return _link_refused(request)
-        flash(request, "Your password is set. Sign in with it now.")
+        # The first admin's email (admin@localhost) is one they never chose: the sign-in
+        # form holds it for them, once.
+        request.session[SIGN_IN_EMAIL_KEY] = email
+        flash(request, f"Your password is set. Sign in as {email} with it now.")
         return see_other("/console/sign-in")
 
     accept.__name__ = f"{purpose.value}_accept"

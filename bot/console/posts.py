@@ -67,6 +67,7 @@ STATUS_SYMBOLS = {
     PostStatus.NO_TARGETS: "–",
 }
 LIST_LIMIT = 200
+DELIVERY_FILTERS = frozenset({PostStatus.FAILED, PostStatus.MISSED})
 
 
 @dataclass(frozen=True)
@@ -110,7 +111,13 @@ class Filters:
         return query
 
     def keep(self, post: Post) -> bool:
-        return not self.state or post_status(post) == self.state
+        if not self.state or post_status(post) == self.state:
+            return True
+        # "failed" and "missed" also find a post that went out elsewhere: the needs-attention
+        # box counts deliveries, and one failed on Facebook leaves its post "partly sent".
+        return self.state in DELIVERY_FILTERS and any(
+            d.state == self.state for d in post.deliveries
+        )
 
     def params(self) -> dict[str, str]:
         """The filters as query parameters, to carry them across links."""
@@ -415,6 +422,9 @@ async def cancel(request: Request) -> Response:
     if done is None:
         return _no_post(request, post_id)
     label, result = done
+    if not result.cancelled:
+        flash(request, f"Nothing was cancelled: nothing of {label} was still waiting to go out.")
+        return see_other(f"/console/posts/{post_id}")
     text = f"Cancelled {label}: nothing more of it will go out."
     if result.already_out:
         text += (

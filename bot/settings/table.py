@@ -367,7 +367,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="CONSOLE_ADDRESS_ATTEMPTS",
         default="20",
         parse=parse_int_at_least(1),
-        help="Sign-in attempts allowed from one address (IPv4, or IPv6 /64) per 15 minutes",
+        help="Wrong sign-in attempts allowed from one address (IPv4, or IPv6 /64) per 15 minutes",
         section="Console",
     ),
     Setting(

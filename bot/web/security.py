@@ -136,6 +136,14 @@ class RateLimiter:
             hits.append(now)
             return None
 
+    def release(self, key: str) -> None:
+        """Take back the latest hit of ``key``: an attempt that turned out to be fine
+        (a right password) should not use up the allowance of everyone at that address."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()
+
     def _sweep(self, now: float) -> None:
         stale = [k for k, h in self._hits.items() if not h or now - h[-1] >= self.window]
         for key in stale:

@@ -8,8 +8,11 @@ import sys
 
 import pytest
 import requests
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
 
 from bot.sandbox.testing import running_sandbox
+from bot.storage.models import AuditEntry
 from tests.support.processes import ROOT, clean_env, cli, cli_json, write_config
 
 
@@ -84,3 +87,25 @@ def test_connect_facebook_checks_the_page_token_before_storing_it(
     )
     [account] = cli_json(config, "accounts", "list")
     assert account["name"] == "Hospital Workers United" and account["followers"] == 900
+
+
+def test_connecting_a_page_on_the_command_line_is_audited_without_its_token(
+    tmp_path, empty_database, sandbox
+):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    page = sandbox.admin.create_page("Hospital Workers United", followers=900)
+    connect = ("accounts", "connect", "facebook", "--page-id", page["page_id"])
+    cli(config, *connect, "--token", page["page_token"])
+    cli(config, *connect, "--token", page["page_token"])  # again: a reconnect
+
+    engine = create_engine(empty_database)
+    try:
+        with Session(engine) as session:
+            rows = list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
+    finally:
+        engine.dispose()
+    assert [r.action for r in rows] == ["account.connect", "account.reconnect"]
+    assert all(r.actor.startswith("cli:") for r in rows)
+    assert rows[0].before is None and rows[0].after["platform_user_id"] == page["page_id"]
+    assert rows[1].before == rows[0].after
+    assert page["page_token"] not in repr([(r.before, r.after) for r in rows])

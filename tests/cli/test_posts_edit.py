@@ -103,3 +103,19 @@ def test_an_edit_that_changes_nothing_is_not_audited(queued):
     assert result.exit_code == 0 and "unchanged" in result.output
     with queued.runtime().sessions() as s:
         assert [e.action for e in s.query(AuditEntry)] == ["post.create"]
+
+
+def test_posts_cancel_of_a_post_that_has_all_gone_out_changes_and_records_nothing(queued):
+    with queued.runtime().sessions() as s:
+        s.execute(update(Delivery).values(state=DeliveryState.SENT, attempts=1))
+        s.commit()
+    result = queued("posts", "cancel", "fujitsu/rally")
+    assert result.exit_code == 0
+    assert (
+        "cancelled 0 pending deliveries" in result.output
+        and "2 had already gone out" in result.output
+    )
+    post = queued.json("posts", "show", "fujitsu/rally")
+    assert post["status"] == "sent"
+    with queued.runtime().sessions() as s:
+        assert [e.action for e in s.query(AuditEntry)] == ["post.create"]

@@ -34,3 +34,24 @@ def test_apply_writes_one_audit_row_and_names_the_author_of_new_posts(with_accou
     assert entry.actor == cli_actor() == author
     assert entry.subject == f"schedule:{path}"
     assert entry.after["created"] == ["demo/ok"]
+
+
+def test_apply_records_each_post_it_changes_with_before_and_after(with_accounts, tmp_path):
+    path = tmp_path / "demo.yaml"
+    path.write_text(SCHEDULE)
+    assert with_accounts("apply", str(path)).exit_code == 0
+    path.write_text(SCHEDULE.replace("text: Fine", "text: Finer"))
+    assert with_accounts("apply", str(path)).exit_code == 0
+    with with_accounts.runtime().sessions() as session:
+        rows = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action.in_(["post.create", "post.edit"]))
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert [(r.action, r.actor) for r in rows] == [
+        ("post.create", cli_actor()),
+        ("post.edit", cli_actor()),
+    ]
+    assert rows[1].before["parts"]["x"] == ["Fine"] and rows[1].after["parts"]["x"] == ["Finer"]

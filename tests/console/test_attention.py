@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from bot.console.roles import Role
 from bot.delivery import heartbeat
 from bot.storage.models import Account, AccountStatus, DaemonHeartbeat, Delivery, DeliveryState
+from tests.support.console_posts import campaign_accounts, queued
 from tests.support.factories import add_account, queue, spec
 from tests.support.fakes import FakePlatform
 
@@ -100,3 +101,22 @@ def test_a_new_daemon_forgets_heartbeats_of_daemons_gone_for_a_day(sessions, con
     with sessions() as session:
         holders = sorted(session.scalars(select(DaemonHeartbeat.holder)))
     assert holders == ["host:2", "host:3"]
+
+
+def test_the_failed_deliveries_link_finds_a_post_that_went_out_on_one_platform_only(console):
+    campaign_accounts(console)
+    post_id = queued(console, "Demo at 8:30")
+    with console.sessions() as session:
+        session.execute(
+            update(Delivery).where(Delivery.platform == "x").values(state=DeliveryState.SENT)
+        )
+        session.execute(
+            update(Delivery)
+            .where(Delivery.platform == "facebook")
+            .values(state=DeliveryState.FAILED, error="token rejected (code 190)")
+        )
+        session.commit()
+    viewer = console.client(Role.VIEWER)
+    assert "1 delivery failed in the last 7 days" in viewer.get("/console/").text
+    listed = viewer.get("/console/posts?state=failed").text
+    assert f'href="/console/posts/{post_id}"' in listed

@@ -78,3 +78,11 @@ def test_an_editor_cannot_read_the_audit_log(console):
     editor = console.client(Role.EDITOR)
     assert editor.get("/console/audit").status_code == 403
     assert editor.get("/console/audit.csv").status_code == 403
+
+
+def test_a_posts_row_links_to_the_posts_page(console):
+    _record(console, "sam@example.org", "post.cancel", "post:12", after={"state": "cancelled"})
+    _record(console, "cli:root", "user.invite", "rosa@example.org")
+    page = console.client(Role.ADMIN).get("/console/audit").text
+    assert '<a href="/console/posts/12">post:12</a>' in page
+    assert 'href="/console/posts/rosa' not in page and "rosa@example.org" in page

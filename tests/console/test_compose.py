@@ -304,3 +304,18 @@ def test_a_viewer_cannot_compose_edit_or_cancel_and_a_stranger_is_sent_to_sign_i
     assert stranger.status_code == 303 and "/console/sign-in" in stranger.headers["location"]
     with console.sessions() as session:
         assert session.get(Post, post_id).state == "scheduled"
+
+
+def test_the_list_of_problems_names_the_field_each_one_is_about(console, editor, form_token):
+    form = compose_form(
+        form_token(editor, "/console/posts/new"),
+        "x" * 300,
+        "fine",
+        when=_soon(console),
+        link="union.org",
+    )
+    answer = editor.post("/console/posts/new", data=form)
+    summary = answer.text.split('class="error-summary"', 1)[1].split("</ul>", 1)[0]
+    items = [html.unescape(re.sub(r"<[^>]+>", "", li)).strip() for li in summary.split("<li>")[1:]]
+    assert any(item.startswith("Link: must be a web address") for item in items), items
+    assert any(item.startswith("X part 1: is 300 characters") for item in items), items

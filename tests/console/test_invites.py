@@ -127,3 +127,13 @@ def test_a_refused_form_on_an_invite_link_is_logged_without_the_link_secret(
     assert answer.status_code == 403
     ours = "\n".join(r.getMessage() for r in caplog.records if r.name.startswith("bot."))
     assert "/console/invite/…" in ours and secret not in ours
+
+
+def test_after_setting_a_password_the_sign_in_form_already_holds_the_email(console, form_token):
+    path, _ = _invite(console)
+    client = console.client(None)
+    _accept(client, form_token, path, name="Ada Lovelace")
+    page = client.get("/console/sign-in").text
+    assert 'value="new@example.org"' in page
+    assert "Sign in as new@example.org" in page
+    assert 'value="new@example.org"' not in client.get("/console/sign-in").text  # once

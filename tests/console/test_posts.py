@@ -90,3 +90,26 @@ def test_the_posts_list_filters_like_the_calendar(console):
 def test_an_unknown_post_is_a_plain_not_found_page(console):
     page = console.client(Role.VIEWER).get("/console/posts/999")
     assert page.status_code == 404 and "No such post" in page.text
+
+
+def test_a_post_that_has_all_gone_out_cannot_be_cancelled_into_saying_cancelled(
+    console, form_token
+):
+    campaign_accounts(console)
+    post_id = queued(console)
+    with console.sessions() as session:
+        session.execute(update(Delivery).values(state=DeliveryState.SENT, attempts=1))
+        session.commit()
+    editor = console.client(Role.EDITOR)
+    asked = editor.get(f"/console/posts/{post_id}/cancel")
+    assert "Nothing is left to cancel" in asked.text and "Yes, cancel it" not in asked.text
+    token = form_token(editor, f"/console/posts/{post_id}")
+    done = editor.post(f"/console/posts/{post_id}/cancel", data={"csrf": token, "confirm": "yes"})
+    page = editor.get(done.headers["location"]).text
+    assert "Nothing was cancelled" in page and "Cancelled demo/demo-eve" not in page
+    with console.sessions() as session:
+        assert session.get(Post, post_id).state == PostState.SCHEDULED
+        assert not list(
+            session.scalars(select(AuditEntry).where(AuditEntry.action == "post.cancel"))
+        )
+    assert 'class="state-sent"' in editor.get("/console/posts").text

@@ -232,3 +232,28 @@ def test_schedule_pages_check_the_role(accounts, role, path, method, status):
     answer = client.request(method, path, data={} if method == "POST" else None)
     assert answer.status_code == status
     assert _posts(accounts) == 0
+
+
+def test_each_post_a_schedule_creates_or_changes_has_its_before_and_after_on_its_page(
+    accounts, form_token
+):
+    client = accounts.client(Role.EDITOR)
+    client.post("/console/schedules/apply", data=_hidden(_check(client, form_token, GOOD).text))
+    moved = GOOD.replace(f"at: {LATER} 18:00", f"at: {LATER} 18:30")
+    client.post("/console/schedules/apply", data=_hidden(_check(client, form_token, moved).text))
+    with accounts.sessions() as session:
+        post_id = session.scalar(select(Post.id).where(Post.key == "demo-eve"))
+        rows = list(
+            session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.subject == f"post:{post_id}")
+                .order_by(AuditEntry.id)
+            )
+        )
+    assert [(r.action, r.actor) for r in rows] == [
+        ("post.create", "editor@example.org"),
+        ("post.edit", "editor@example.org"),
+    ]
+    assert rows[1].before["scheduled_at"] != rows[1].after["scheduled_at"]
+    page = client.get(f"/console/posts/{post_id}").text
+    assert "post.edit" in page and "scheduled at:" in page

@@ -13,7 +13,9 @@ from starlette.testclient import TestClient
 from bot.console.app import console_routes
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute
+from bot.storage.models import Account
 from tests.console.conftest import PASSWORD, console_runtime, form_token
+from tests.support.factories import add_account
 
 ROLES: list[Role | None] = [None, *Role]
 _PARAM = re.compile(r"{([a-z_]+)(?::([a-z]+))?}")
@@ -45,6 +47,41 @@ def test_every_console_route_declares_a_role_or_none_explicitly():
     for r in routes:
         assert isinstance(r, ConsoleRoute), r
         assert r.role is None or isinstance(r.role, Role), r.path
+
+
+# The only routes open to someone signed out. A route that loses its role becomes public
+# and fails here, instead of being walked as a public page by the test below.
+PUBLIC = {
+    ("GET", "/sign-in"),
+    ("POST", "/sign-in"),
+    ("GET", "/sign-in/code"),
+    ("POST", "/sign-in/code"),
+    ("GET", "/invite/{secret}"),
+    ("POST", "/invite/{secret}"),
+    ("GET", "/reset/{secret}"),
+    ("POST", "/reset/{secret}"),
+    ("GET", "/static/console.js"),
+}
+# The only changes a viewer makes: to their own sign-in.
+VIEWER_WRITES = {"/sign-out", "/account/2fa"}
+# People, the audit log and connecting accounts are for admins only (the accounts list
+# itself, /accounts, is for everyone).
+ADMIN_ONLY = ("/people", "/audit", "/accounts/")
+
+
+def test_only_sign_in_pages_are_public_and_each_area_asks_for_its_role():
+    problems = []
+    for r, method in calls():
+        where = f"{method} {r.path} ({r.role})"
+        if r.role is None:
+            if (method, r.path) not in PUBLIC:
+                problems.append(f"{where}: public, but not a sign-in page")
+            continue
+        if r.path.startswith(ADMIN_ONLY) and r.role is not Role.ADMIN:
+            problems.append(f"{where}: an admin page open to less than admin")
+        if method in WRITES and r.path not in VIEWER_WRITES and not r.role.allows(Role.EDITOR):
+            problems.append(f"{where}: a change open to a viewer")
+    assert problems == []
 
 
 def test_every_route_answers_each_role_as_it_declares(console):
@@ -131,3 +168,29 @@ def test_the_console_can_be_switched_off(engine, make_console, path):
     off = make_console(console_runtime(engine, CONSOLE_ENABLED="false"))
     client = TestClient(off.app, base_url="http://testserver", follow_redirects=False)
     assert client.get(path).status_code == 404
+
+
+def test_no_page_shows_an_account_token_its_sealed_form_or_an_app_secret(
+    engine, make_console, form_token
+):
+    secrets = {
+        "X_CONSUMER_KEY": "x-consumer-key-4f1e9a",
+        "X_CONSUMER_SECRET": "x-consumer-secret-77b2c0",
+        "FACEBOOK_APP_ID": "1234567890",
+        "FACEBOOK_APP_SECRET": "facebook-app-secret-c3d9e1",
+    }
+    harness = make_console(console_runtime(engine, **secrets))
+    token = "campaign-access-token-9a8b7c6d"
+    add_account(harness.sessions, harness.runtime.vault, "x", "union", token=token)
+    add_account(harness.sessions, harness.runtime.vault, "facebook", "Union Page", token=token)
+    with harness.sessions() as session:
+        sealed = [a.credentials for a in session.query(Account)]
+    hidden = [token, *sealed, *(v for k, v in secrets.items() if k != "FACEBOOK_APP_ID")]
+    for role in Role:
+        client = harness.client(role)
+        for r, method in calls():
+            if method != "GET":
+                continue
+            text = client.get("/console" + _PARAM.sub("1", r.path)).text  # real ids
+            shown = [value for value in hidden if value in text]
+            assert shown == [], f"{r.path} as {role} shows {shown}"

@@ -178,3 +178,49 @@ def test_the_session_cookie_is_httponly_samesite_lax_scoped_and_secure_on_https(
     attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")[1:]}
     assert {"httponly", "secure", "samesite", "path", "max-age"} <= attributes
     assert "samesite=lax" in cookie.lower() and "path=/console" in cookie.lower()
+
+
+def test_signing_in_replaces_any_session_and_form_token_the_browser_had_before(console, form_token):
+    console.add_user("ada@example.org", Role.EDITOR)
+    client = console.client(None)
+    # A cookie planted by someone else (session fixation) and the signed-out form token.
+    client.cookies.set("clarion_console", "planted-by-an-attacker", path="/console")
+    before = form_token(client, "/console/sign-in")
+    answer = client.post(
+        "/console/sign-in",
+        data={"csrf": before, "email": "ada@example.org", "password": PASSWORD, "next": ""},
+    )
+    assert answer.status_code == 303
+    fresh = answer.cookies.get("clarion_console")
+    assert fresh and fresh != "planted-by-an-attacker"
+    signed_in = console.anonymous()
+    signed_in.cookies = client.cookies
+    signed_in.cookies.set("clarion_console", fresh, path="/console")
+    after = form_token(signed_in, "/console/account/2fa")
+    assert after != before
+    planted = console.anonymous()
+    planted.cookies.set("clarion_console", "planted-by-an-attacker", path="/console")
+    assert planted.get("/console/").status_code == 303  # the planted value signs nobody in
+
+
+def test_a_schedule_upload_without_its_form_token_is_refused(console, form_token):
+    editor = console.client(Role.EDITOR)
+    form_token(editor, "/console/schedules")
+    for data in ({}, {"csrf": "forged"}):
+        answer = editor.post(
+            "/console/schedules/check",
+            data=data,
+            files={"upload": ("demo.yaml", b"campaign: demo\nposts: []\n", "text/yaml")},
+        )
+        assert answer.status_code == 403 and "This form has expired" in answer.text
+
+
+def test_a_team_signing_in_from_one_office_is_not_refused_by_the_address_limit(
+    engine, make_console, form_token
+):
+    strict = make_console(console_runtime(engine, CONSOLE_ADDRESS_ATTEMPTS="3"))
+    team = [strict.add_user(f"rep{i}@example.org", Role.EDITOR) for i in range(5)]
+    codes = [_try(strict.client(None), form_token, email, PASSWORD).status_code for email in team]
+    assert codes == [303] * 5
+    wrong = [_try(strict.client(None), form_token, team[0], "x").status_code for _ in range(4)]
+    assert wrong[-1] == 429  # wrong passwords still count

@@ -12,15 +12,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.campaigns.editing import post_subject, snapshot
 from bot.campaigns.enqueue import ApplyReport, apply_specs
 from bot.campaigns.schedules.files import load_sources
 from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
 from bot.campaigns.schedules.sources import ScheduleSource
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
+from bot.people import audit
 from bot.pledges.campaigns import CampaignReport, apply_campaigns
 from bot.storage.models import Campaign, Post
 
@@ -145,6 +148,8 @@ def apply_schedules(
         commit=False,
         default_window=default_window,
     )
+    labels = [f"{spec.campaign}/{spec.key}" for spec in specs]
+    before = {} if dry_run or author is None else _snapshots(session, labels)
     report = apply_specs(
         session,
         specs,
@@ -156,8 +161,10 @@ def apply_schedules(
     )
     if dry_run:
         session.rollback()
-    elif author is not None and report.created:
-        _set_author(session, report.created, author)
+    elif author is not None:
+        if report.created:
+            _set_author(session, report.created, author)
+        _audit_posts(session, report, before, author)
     logger.info(
         "%s %s posts and %s pledge campaigns from %s sources",
         "checked" if dry_run else "applied",
@@ -174,6 +181,43 @@ def apply_schedules(
         sources=tuple(source.name for source in sources),
         specs={f"{spec.campaign}/{spec.key}": spec for spec in specs},
     )
+
+
+def _posts_by_label(session: Session, labels: Sequence[str]) -> dict[str, Post]:
+    wanted = {tuple(label.split("/", 1)) for label in labels}
+    found: dict[str, Post] = {}
+    for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
+        keys = [key for s, key in wanted if s == slug]
+        if keys:
+            for post in session.scalars(
+                select(Post).where(Post.campaign_id == campaign_id, Post.key.in_(keys))
+            ):
+                found[f"{slug}/{post.key}"] = post
+    return found
+
+
+def _snapshots(session: Session, labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """What the posts a file names look like before it is applied (for their audit rows)."""
+    return {label: snapshot(post) for label, post in _posts_by_label(session, labels).items()}
+
+
+def _audit_posts(
+    session: Session, report: ApplyReport, before: Mapping[str, dict[str, Any]], author: str
+) -> None:
+    """One audit row per post created or changed, with its before and after, so a post's
+    page shows what a schedule file did to it as it shows the composer's edits."""
+    session.flush()
+    changed = [*report.created, *report.updated]
+    for label, post in _posts_by_label(session, changed).items():
+        session.refresh(post)
+        audit.record(
+            session,
+            actor=author,
+            action="post.edit" if label in before else "post.create",
+            subject=post_subject(post),
+            before=before.get(label),
+            after=snapshot(post),
+        )
 
 
 def _set_author(session: Session, labels: Sequence[str], author: str) -> None:
