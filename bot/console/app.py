@@ -21,6 +21,7 @@ from bot.console import (
     accounts,
     alerts,
     approvals,
+    assets,
     attention,
     audit,
     auth,
@@ -46,6 +47,7 @@ from bot.runtime.wiring import Runtime
 from bot.web.security import RateLimiter
 
 AREAS: list[ModuleType] = [
+    assets,
     auth,
     attention,
     people,

@@ -18,7 +18,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from bot.campaigns import editing, embargo, text_rules
 from bot.campaigns.editing import Draft, PostExists, PostStarted
@@ -557,16 +556,7 @@ async def check(request: Request) -> Response:
     return JSONResponse({**_counts(full_preview(composed)), "preview": html})
 
 
-SCRIPT = Path(__file__).parent / "static" / "console.js"
-
-
-async def script(request: Request) -> Response:
-    """console.js: public like any stylesheet (it holds nothing but the counters' code)."""
-    return FileResponse(SCRIPT, media_type="text/javascript")
-
-
 ROUTES: list[ConsoleRoute] = [
-    route("/static/console.js", script, role=None, name="console_js"),
     route("/posts/new", new_page, role=Role.EDITOR, name="compose"),
     route("/posts/new", new_post, role=Role.EDITOR, methods=("POST",), name="compose_post"),
     route("/posts/check", check, role=Role.EDITOR, methods=("POST",), name="compose_check"),

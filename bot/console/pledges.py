@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response, StreamingResponse
+from starlette.responses import Response, StreamingResponse
 
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.campaigns.specs import PLATFORMS, Problem, SpecError
@@ -104,7 +104,6 @@ CONTROL_TEXT = {
     controls.Control.CANCEL: "Cancel the release",
     controls.Control.STOP: "Stop the release",
 }
-SCRIPT = Path(__file__).parent / "static" / "pledges.js"
 
 
 # -- the form ----------------------------------------------------------------------------
@@ -886,15 +885,9 @@ async def status_events(request: Request) -> Response:
     )
 
 
-async def script(request: Request) -> Response:
-    """pledges.js: public like any stylesheet (the copy button and the live status)."""
-    return FileResponse(SCRIPT, media_type="text/javascript")
-
-
 NAV = [NavItem("Pledge campaigns", "/pledges", Role.VIEWER)]
 
 ROUTES: list[ConsoleRoute] = [
-    route("/static/pledges.js", script, role=None, name="pledges_js"),
     route("/pledges", list_page, role=Role.VIEWER, name="pledges"),
     route("/pledges/new", new_page, role=Role.EDITOR, name="pledge_new"),
     route("/pledges/new", create, role=Role.EDITOR, methods=("POST",), name="pledge_create"),

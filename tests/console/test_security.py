@@ -60,7 +60,7 @@ PUBLIC = {
     ("POST", "/invite/{secret}"),
     ("GET", "/reset/{secret}"),
     ("POST", "/reset/{secret}"),
-    ("GET", "/static/console.js"),
+    ("GET", "/static/{name}"),
 }
 # The only changes a viewer makes: to their own sign-in.
 VIEWER_WRITES = {"/sign-out", "/account/2fa"}
@@ -194,3 +194,12 @@ def test_no_page_shows_an_account_token_its_sealed_form_or_an_app_secret(
             text = client.get("/console" + _PARAM.sub("1", r.path)).text  # real ids
             shown = [value for value in hidden if value in text]
             assert shown == [], f"{r.path} as {role} shows {shown}"
+
+
+def test_the_console_serves_its_own_scripts_and_nothing_else_from_that_address(console):
+    client = console.client(None)
+    for name in ("console.js", "pledges.js"):
+        answer = client.get(f"/console/static/{name}")
+        assert answer.status_code == 200 and "javascript" in answer.headers["content-type"]
+    for name in ("app.py", "..%2Fapp.py", "console.css", "%2e%2e%2fsettings"):
+        assert client.get(f"/console/static/{name}").status_code == 404
