@@ -27,7 +27,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bot.console.pages import NavItem, message, picked_campaign, render, runtime_of, see_other
+from bot.campaigns import embargo
+from bot.console.pages import (
+    NavItem,
+    message,
+    now_of,
+    picked_campaign,
+    reader_of,
+    render,
+    runtime_of,
+    see_other,
+)
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
 from bot.engagement import chart
@@ -345,6 +355,7 @@ async def post_page(request: Request) -> Response:
     if (elsewhere := _picked_elsewhere(request, slug)) is not None:
         return elsewhere
     runtime = runtime_of(request)
+    reader, now = reader_of(request), now_of(request)
 
     def load() -> dict[str, Any] | None:
         rate = clock_rate(runtime.settings)
@@ -361,7 +372,14 @@ async def post_page(request: Request) -> Response:
             rows = reports.read_snapshots(session, slug, key)
             built = reports.build(session, slug, top=TOP, post=key, rows=rows)
             stages = reports.growth(session, slug, post=key, rows=rows)
-            name = reports.named_post(session, slug, key)
+            # An embargoed statement's words are named by its cover until it goes out.
+            readable = embargo.may_read(post, reader, now)
+            text = reports.sent_text(post.parts, "x") if readable else embargo.cover(post)
+            name = (
+                reports.named_post(session, slug, key)
+                if readable
+                else reports.post_name(text, post.scheduled_at, zone)
+            )
             figure = _figure(
                 session, slug, f"{name}: engagement over time", zone, rate, built, rows, key
             )
@@ -370,7 +388,7 @@ async def post_page(request: Request) -> Response:
                 "slug": slug,
                 "zone": zone,
                 "name": name,
-                "text": reports.sent_text(post.parts, "x"),
+                "text": text,
                 "post_id": post.id,
                 "scheduled": reports.when(post.scheduled_at, zone),
                 "summary": summary_table(built),
