@@ -142,6 +142,7 @@ def _dry_run(request: Request, name: str, data: bytes) -> Checked:
                 default_timezone=settings.timezone,
                 default_window=settings.release_window_minutes,
                 dry_run=True,
+                reader=reader_of(request),
             )
     except SpecError as exc:
         return Checked(name, text, None, exc.problems)
@@ -217,6 +218,7 @@ async def apply(request: Request) -> Response:
             "stored. Go back to Schedule files and check it again.",
         )
     user = user_of(request)
+    reader = reader_of(request)
     runtime = runtime_of(request)
     settings = runtime.settings
     data = text.encode("utf-8")
@@ -233,6 +235,7 @@ async def apply(request: Request) -> Response:
                     default_window=settings.release_window_minutes,
                     dry_run=False,
                     author=user.email,
+                    reader=reader,
                 )
                 if outcome.digest() != form["plan_sha256"]:
                     session.rollback()

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.campaigns import embargo
 from bot.campaigns.editing import post_subject, snapshot
 from bot.campaigns.enqueue import ApplyReport, apply_specs
 from bot.campaigns.schedules.files import load_sources
@@ -128,6 +129,7 @@ def apply_schedules(
     dry_run: bool,
     allow_past: bool = False,
     author: str | None = None,
+    reader: embargo.Reader | None = None,
 ) -> ScheduleOutcome:
     """Check and store the posts and pledge campaigns of ``sources``, all or nothing.
 
@@ -135,8 +137,13 @@ def apply_schedules(
     the changes are in ``session`` but not committed, so the caller can add its audit
     row to the same transaction; a dry run leaves nothing behind (rolled back).
     ``author`` (a console user's email, or ``cli:<user>``) is kept on the posts created.
+    ``reader``: who applies it, when they are not trusted with every post (a console
+    editor): a post they may not read (another author's embargoed statement) or whose
+    approval requirement the file would take off is refused, as the composer refuses it.
     """
     specs = load_sources(sources, default_timezone=default_timezone)
+    if reader is not None and not reader.sees_all:
+        _check_reader(session, specs, reader, now)
     campaigns = load_pledge_sources(sources, default_timezone=default_timezone)
     # One transaction for both: a file's posts and pledge campaigns go in together or
     # not at all.
@@ -181,6 +188,39 @@ def apply_schedules(
         sources=tuple(source.name for source in sources),
         specs={f"{spec.campaign}/{spec.key}": spec for spec in specs},
     )
+
+
+def _check_reader(
+    session: Session, specs: Sequence[PostSpec], reader: embargo.Reader, now: datetime
+) -> None:
+    existing = _posts_by_label(session, [f"{spec.campaign}/{spec.key}" for spec in specs])
+    problems: list[Problem] = []
+    for spec in specs:
+        post = existing.get(f"{spec.campaign}/{spec.key}")
+        if post is None:
+            continue
+        if not embargo.may_read(post, reader, now):
+            problems.append(
+                Problem(
+                    spec.where("id"),
+                    "id",
+                    spec.key,
+                    "is an embargoed statement by someone else; only its author or an "
+                    "approver can change it: give this post another id",
+                )
+            )
+        elif post.requires_approval and not spec.requires_approval:
+            problems.append(
+                Problem(
+                    spec.where("approval"),
+                    "approval",
+                    "not required",
+                    "only an approver can take the approval requirement off a post: keep "
+                    "`approval: required` on it, or ask an approver to apply this file",
+                )
+            )
+    if problems:
+        raise SpecError(problems)
 
 
 def _posts_by_label(session: Session, labels: Sequence[str]) -> dict[str, Post]:
