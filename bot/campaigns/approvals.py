@@ -129,6 +129,22 @@ def _last_step(post: Post) -> PostApproval | None:
     ).first()
 
 
+def _last_write(post: Post) -> PostApproval | None:
+    """The step that put the post's current version in the queue (who wrote it)."""
+    session = Session.object_session(post)
+    if session is None or post.id is None:
+        return None
+    return session.scalars(
+        select(PostApproval)
+        .where(
+            PostApproval.post_id == post.id,
+            PostApproval.step.in_((ApprovalStep.SUBMIT, ApprovalStep.WITHDRAWN)),
+        )
+        .order_by(PostApproval.id.desc())
+        .limit(1)
+    ).first()
+
+
 def _check_decider(post: Post, actor: str, verb: str) -> None:
     label = f"{post.campaign.slug}/{post.key}"
     if post.created_by and post.created_by == actor:
@@ -136,10 +152,11 @@ def _check_decider(post: Post, actor: str, verb: str) -> None:
             f"{label} was written by {actor}, and its author cannot {verb} it: a second "
             "person (an approver) must"
         )
-    last = _last_step(post)
-    if last is not None and last.step != ApprovalStep.APPROVE and last.actor == actor:
+    last = _last_write(post)
+    if last is not None and last.actor == actor:
         # Whoever wrote this version (an edit by someone other than the author) is one
-        # of the two people too: the other must be someone else.
+        # of the two people too: the other must be someone else, even after a third
+        # person rejected it.
         raise ApprovalRefused(
             f"{label} was last changed by {actor}, and whoever changed it cannot {verb} "
             "that version: a second person (another approver) must"

@@ -247,3 +247,18 @@ def test_whoever_changed_the_version_cannot_approve_it_either(sessions, account)
         _approve(sessions, post_id, "approver@union.example")
     _approve(sessions, post_id, "third@union.example")
     assert _state(sessions, post_id) == PostState.SCHEDULED
+
+
+def test_whoever_changed_the_version_cannot_approve_it_after_someone_else_rejected_it(
+    sessions, account
+):
+    post_id = _create(sessions)
+    with sessions() as s:
+        edit_post(
+            s, s.get(Post, post_id), _draft("Changed by a second editor"),
+            actor="approver@union.example", now=datetime.now(UTC),
+        )  # fmt: skip
+        approvals.reject(s, s.get(Post, post_id), actor="third@union.example", reason="No")
+    with pytest.raises(ApprovalRefused, match="whoever changed it cannot approve"):
+        _approve(sessions, post_id, "approver@union.example")
+    assert _state(sessions, post_id) == PostState.REJECTED
