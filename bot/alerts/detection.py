@@ -21,6 +21,7 @@ from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from bot.alerts.events import AlertKind
+from bot.campaigns.embargo import COVER
 from bot.storage.models import (
     Account,
     AccountStatus,
@@ -112,6 +113,8 @@ class DeliveryOutcomes:
                     Post.campaign_id,
                     Post.parts,
                     Post.timezone,
+                    Post.embargoed,
+                    Post.scheduled_at,
                     Account.handle,
                 )
                 .join(Post, Post.id == Delivery.post_id)
@@ -121,6 +124,10 @@ class DeliveryOutcomes:
             ).all()
             for row in rows:
                 texts = (row.parts or {}).get(row.platform) or [""]
+                if row.embargoed:
+                    # An alert leaves the console for mailboxes and chat rooms, past
+                    # who may read a statement: an embargoed one is named by its cover.
+                    texts = [f"{COVER}, {local_time(row.scheduled_at, row.timezone)}"]
                 reason = REASONS.get(row.error_kind or "", row.error_kind or "")
                 error = excerpt(row.error or "", 200)
                 events.append(

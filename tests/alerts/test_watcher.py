@@ -383,3 +383,27 @@ def test_a_campaign_s_inbox_also_shows_alerts_for_every_campaign(alerting):
         shown = [i.kind for i in inbox.recent(session, campaign="demo")]
         other = [i.kind for i in inbox.recent(session, campaign="another")]
     assert shown == other == ["daemon_stopped"]
+
+
+def test_a_missed_unapproved_embargoed_statement_is_alerted_without_its_words(alerting):
+    watcher = alerting.start()
+    queue(
+        alerting.sessions,
+        spec("Ballot result: 87% yes", to=("x",), requires_approval=True, embargoed=True),
+    )
+    with alerting.sessions() as session:
+        session.execute(
+            update(Delivery).values(
+                state=DeliveryState.MISSED, error_kind="missed", updated_at=alerting.clock()
+            )
+        )
+        session.commit()
+    settle(alerting, watcher)
+    settle(alerting, watcher)
+    kinds = [json.loads(body)["kind"] for _, body in alerting.receiver.calls]
+    assert "delivery_missed" in kinds
+    sent = "".join(body.decode() for _, body in alerting.receiver.calls)
+    sent += "".join(str(mail) for _, mail in alerting.smtp.messages)
+    assert "87%" not in sent and "Embargoed statement" in sent
+    with alerting.sessions() as session:
+        assert all("87%" not in i.text for i in inbox.recent(session, campaign="demo"))
