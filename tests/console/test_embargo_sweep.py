@@ -86,3 +86,24 @@ def test_the_author_cannot_take_approval_off_their_statement_with_a_schedule_fil
     assert "only an approver can take the approval requirement off" in dry.text
     with console.sessions() as s:
         assert s.get(Post, post_id).state == PostState.AWAITING_APPROVAL
+
+
+def test_another_editor_reads_the_embargoed_words_on_no_page_before_release(console):
+    campaign_accounts(console)
+    post_id = queued(
+        console, SECRET, actor="editor@example.org", requires_approval=True, embargoed=True
+    )
+    other = console.sign_in(console.add_user("other@example.org", Role.EDITOR))
+    for path in (
+        "/console/",
+        "/console/posts",
+        f"/console/posts/{post_id}",
+        f"/console/posts/{post_id}/edit",
+        f"/console/posts/{post_id}/cancel",
+        "/console/reports/demo/posts/demo-eve",
+        "/console/alerts",
+        "/console/schedules",
+        "/console/schedules/export?campaign=demo",
+    ):
+        page = other.get(path)
+        assert "92%" not in page.text, (path, page.status_code)
