@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
@@ -11,6 +12,7 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, plural, table
+from bot.cli.posts import cli_reader
 from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
 from bot.runtime.wiring import clock_rate
@@ -121,7 +123,14 @@ def report(
         )
         if chart_file is not None:
             zone = session.scalar(select(Campaign.timezone).where(Campaign.slug == campaign))
-            named = f" / {reports.named_post(session, campaign, post_key)}" if post_key else ""
+            named = (
+                " / "
+                + reports.named_post(
+                    session, campaign, post_key, reader=cli_reader(False), now=datetime.now(UTC)
+                )
+                if post_key
+                else ""
+            )
             chart.draw(
                 series,
                 chart_file,

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.campaigns import embargo
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH, RELEASE_KIND
@@ -560,10 +561,20 @@ def breakdown(session: Session, slug: str, *, rows: Iterable[Any] | None = None)
     )
 
 
-def named_post(session: Session, slug: str, key: str) -> str:
-    """``post_name`` of the campaign's post ``key``."""
+def named_post(
+    session: Session,
+    slug: str,
+    key: str,
+    *,
+    reader: embargo.Reader | None = None,
+    now: datetime | None = None,
+) -> str:
+    """``post_name`` of the campaign's post ``key``; with ``reader`` and ``now``, an
+    embargoed statement the reader may not read yet is named by its cover."""
     campaign = _campaign(session, slug)
     post = session.scalar(select(Post).where(*_of(campaign, key)))
     if post is None:
         raise UnknownPost(f"{slug}/{key}")
-    return post_name(sent_text(post.parts, "x"), post.scheduled_at, campaign.timezone)
+    hidden = reader is not None and now is not None and not embargo.may_read(post, reader, now)
+    text = embargo.cover(post) if hidden else sent_text(post.parts, "x")
+    return post_name(text, post.scheduled_at, campaign.timezone)

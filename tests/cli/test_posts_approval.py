@@ -134,3 +134,13 @@ def test_after_its_time_an_approved_embargoed_post_is_ordinary(statement, as_use
         s.commit()
     as_user("carol")
     assert SECRET in statement("posts", "show", "ballot/result").output
+
+
+def test_the_report_chart_of_an_embargoed_statement_is_titled_by_its_cover(
+    statement, as_user, tmp_path
+):
+    as_user("bob")
+    drawing = tmp_path / "result.svg"
+    answer = statement("report", "ballot", "--post", "result", "--chart", str(drawing))
+    assert answer.exit_code == 0, answer.output
+    assert "92%" not in drawing.read_text() and "Embargoed statement" in drawing.read_text()
