@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from bot.people import audit
 from bot.storage.models import (
     ApprovalStep,
+    AuditEntry,
     DeliveryState,
     Post,
     PostApproval,
@@ -257,6 +258,24 @@ def last_seen(session: Session, post: Post, approver: str) -> PostApproval | Non
         .order_by(PostApproval.id.desc())
         .limit(1)
     ).first()
+
+
+def seen_version(session: Session, post: Post, approver: str) -> str | None:
+    """The ``version_of`` the post had when ``approver`` last decided on it (from the
+    decision's audit row): the steps keep the text only, and a change of time or
+    accounts must not read as "unchanged"."""
+    after = session.scalars(
+        select(AuditEntry.after)
+        .where(
+            AuditEntry.subject == post_subject(post),
+            AuditEntry.actor == approver,
+            AuditEntry.action.in_((ACTIONS[ApprovalStep.APPROVE], ACTIONS[ApprovalStep.REJECT])),
+        )
+        .order_by(AuditEntry.id.desc())
+        .limit(1)
+    ).first()
+    version = (after or {}).get("version")
+    return version if isinstance(version, str) else None
 
 
 def waiting(session: Session) -> list[Post]:

@@ -64,6 +64,10 @@ def _item(session: Session, post: Post, approver: str, now: datetime) -> dict[st
         "platforms": [PLATFORM_NAMES.get(p, p) for p in platforms],
         "seen": _seen(seen, zone) if seen else "",
         "changed": seen is not None and seen.parts != post.parts,
+        # The text is the same but the post is not: its time, link or accounts moved.
+        "moved": seen is not None
+        and seen.parts == post.parts
+        and approvals.seen_version(session, post, approver) != approvals.version_of(post),
         "parts": [
             {
                 "platform": PLATFORM_NAMES.get(platform, platform),

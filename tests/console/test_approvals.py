@@ -157,3 +157,31 @@ def test_the_schedule_download_leaves_an_embargoed_statement_out_below_approver(
     assert SECRET not in viewer.text and "demo-eve: an embargoed statement" in viewer.text
     approver = console.client(Role.APPROVER).get("/console/schedules/export?campaign=demo")
     assert SECRET in approver.text and "embargo: true" in approver.text
+
+
+def test_a_time_changed_after_approval_is_not_called_unchanged(console):
+    post_id = _statement(console)
+    approver = console.client(Role.APPROVER)
+    assert _decide(console, approver, post_id, "approve").status_code == 303
+    with console.sessions() as s:
+        post = s.get(Post, post_id)
+        draft = draft_of(post)
+        later = replace(draft, scheduled_at=draft.scheduled_at + timedelta(hours=2))
+        edit_post(s, post, later, actor=EDITOR, now=console.clock.now)
+    assert _state(console, post_id) == PostState.AWAITING_APPROVAL
+    page = approver.get("/console/approvals").text
+    assert "Unchanged since you approved" not in page
+    assert "its time, link or accounts changed" in page
+
+
+def test_a_change_that_leaves_what_goes_out_alone_is_called_unchanged(console):
+    post_id = _statement(console)
+    approver = console.client(Role.APPROVER)
+    assert _decide(console, approver, post_id, "approve").status_code == 303
+    with console.sessions() as s:
+        post = s.get(Post, post_id)
+        edit_post(
+            s, post, replace(draft_of(post), embargoed=False), actor=EDITOR, now=console.clock.now
+        )
+    assert _state(console, post_id) == PostState.AWAITING_APPROVAL
+    assert "Unchanged since you approved" in approver.get("/console/approvals").text
