@@ -107,3 +107,12 @@ def test_another_editor_reads_the_embargoed_words_on_no_page_before_release(cons
     ):
         page = other.get(path)
         assert "92%" not in page.text, (path, page.status_code)
+
+
+def test_an_approver_reads_the_statement_on_its_report_page(console):
+    campaign_accounts(console)
+    queued(console, SECRET, actor="editor@example.org", requires_approval=True, embargoed=True)
+    page = console.client(Role.APPROVER).get("/console/reports/demo/posts/demo-eve")
+    assert page.status_code == 200 and "92%" in page.text
+    viewer = console.client(Role.VIEWER).get("/console/reports/demo/posts/demo-eve")
+    assert viewer.status_code == 200 and "Embargoed statement" in viewer.text
