@@ -96,6 +96,8 @@ def _overflow(page: Any) -> list[str]:
           const width = document.documentElement.clientWidth;
           const out = [];
           for (const el of document.querySelectorAll('body *')) {
+            // The inside of a closed <details> (the phone's menu) has boxes but is not shown.
+            if (!el.checkVisibility()) continue;
             const box = el.getBoundingClientRect();
             if (box.width > 0 && box.right > width + 1) {
               const name = `${el.tagName.toLowerCase()}.${el.className}`;
