@@ -7,6 +7,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,13 @@ def test_the_dockerfile_copies_only_paths_that_exist_and_runs_as_a_user():
     ignored = (DEPLOY / "Dockerfile.dockerignore").read_text()
     for source in copied:
         assert f"!{source.rstrip('/')}" in ignored.replace("/\n", "\n"), source
+
+
+def test_the_build_requires_a_setuptools_that_reads_the_license_as_written():
+    # `license = "SPDX expression"` (PEP 639) is read from setuptools 77 on; an older one
+    # stops `pip install /opt/clarion` with "project.license must be valid".
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert isinstance(project["project"]["license"], str)
+    [setuptools] = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
+    minimum = re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", setuptools)
+    assert minimum is not None and int(minimum.group(1)) >= 77, setuptools

@@ -96,8 +96,10 @@ def resolve_target(session: Session, target: str) -> tuple[Account | None, str]:
         account = session.scalars(query.order_by(Account.is_default.desc(), Account.id)).first()
         if account is None:
             return None, (
-                f"the campaign has no {platform} account yet; connect one with `python main.py "
-                f"accounts connect {platform}` or set its tokens in config.env"
+                f"the campaign has no {platform} account yet: `python main.py run` adds it "
+                "when it starts (on the sandbox, or from the tokens in config.env, which "
+                "`python main.py accounts sync` also adds), or connect one with "
+                f"`python main.py accounts connect {platform}`"
             )
     if account.status == AccountStatus.DISABLED:
         return None, f"account @{account.handle} is disabled"

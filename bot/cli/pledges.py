@@ -24,8 +24,8 @@ from bot.settings import Settings
 from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
 
 HOW_TO_CREATE = (
-    "make one with `python main.py pledges create SLUG --title ... --text ... --release "
-    "'YYYY-MM-DD HH:MM'` (or `pledge_campaigns:` in a schedule file, see "
+    "make one with `python main.py pledges create SLUG --title ... --text ... --goal 100 "
+    "--release 'YYYY-MM-DD HH:MM'` (or `pledge_campaigns:` in a schedule file, see "
     "docs/schedule-files.md)"
 )
 

@@ -92,7 +92,9 @@ class Deliverer:
             # A bug or a database error may strike after the post went out: never
             # resend blindly, look for it first. (If even this write fails, the row
             # stays "sending" and the daemon's stale-claim sweep makes it unknown.)
-            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            logger.exception(
+                "delivery %s (%s): unexpected error", job.delivery_id, job.label, extra=job.log_ids
+            )
             return self._unknown(job, f"internal error ({type(exc).__name__})")
         finally:
             self.finished(job)
@@ -150,10 +152,13 @@ class Deliverer:
                 job.delivery_id,
                 job.label,
                 exc_info=(type(exc), exc, exc.__traceback__),
+                extra=job.log_ids,
             )
             return self._unknown(job, f"internal error ({type(exc).__name__})")
         except Exception as error:
-            logger.exception("delivery %s (%s): unexpected error", job.delivery_id, job.label)
+            logger.exception(
+                "delivery %s (%s): unexpected error", job.delivery_id, job.label, extra=job.log_ids
+            )
             return self._unknown(job, f"internal error ({type(error).__name__})")
 
     def _too_late(self, job: Job, now: datetime) -> bool:
@@ -271,6 +276,7 @@ class Deliverer:
                 job.label,
                 job.account_handle,
                 found.platform_id,
+                extra=job.log_ids,
             )
             ids.append(found.platform_id)
             self.ledger.part_done(job, index, ids, found, now)
@@ -287,7 +293,9 @@ class Deliverer:
                 count_attempt=False,
             )
             return Outcome.UNKNOWN
-        logger.info("%s was not found on %s: sending it", job.label, job.account_handle)
+        logger.info(
+            "%s was not found on %s: sending it", job.label, job.account_handle, extra=job.log_ids
+        )
         return Check.ABSENT
 
     def _classified(self, job: Job, exc: PlatformError) -> Outcome:
@@ -304,7 +312,11 @@ class Deliverer:
             self.ledger.failed(job, reason, ErrorKind.AUTH, now)
             self.ledger.account_needs_reconnect(job.account_id, reason)
             logger.warning(
-                "%s: %s needs reconnecting (%s)", job.label, job.account_handle, exc.message
+                "%s: %s needs reconnecting (%s)",
+                job.label,
+                job.account_handle,
+                exc.message,
+                extra=job.log_ids,
             )
             return Outcome.FAILED
         if (
@@ -322,7 +334,7 @@ class Deliverer:
             job.label,
             job.account_handle,
             exc.message,
-            extra={"delivery_id": job.delivery_id},
+            extra=job.log_ids,
         )
         return Outcome.FAILED
 
@@ -337,6 +349,7 @@ class Deliverer:
             job.label,
             job.account_handle,
             message,
+            extra=job.log_ids,
         )
         return Outcome.UNKNOWN
 
@@ -354,6 +367,7 @@ class Deliverer:
             job.label,
             job.account_handle,
             message,
+            extra=job.log_ids,
         )
         return Outcome.FAILED
 
@@ -365,6 +379,7 @@ class Deliverer:
             job.label,
             job.account_handle,
             late,
+            extra=job.log_ids,
         )
         return Outcome.MISSED
 
@@ -397,6 +412,7 @@ class Deliverer:
                 job.account_handle,
                 job.attempts,
                 exc.message,
+                extra=job.log_ids,
             )
             return Outcome.FAILED
         wait = self.policy.delay(job.attempts, exc.retry_after, self._rng)
@@ -404,7 +420,12 @@ class Deliverer:
             job, now + timedelta(seconds=wait), exc.message, ErrorKind.TRANSIENT, now
         )
         logger.info(
-            "%s to %s: %s; retrying in %.1fs", job.label, job.account_handle, exc.message, wait
+            "%s to %s: %s; retrying in %.1fs",
+            job.label,
+            job.account_handle,
+            exc.message,
+            wait,
+            extra=job.log_ids,
         )
         return Outcome.RETRY
 
@@ -416,6 +437,6 @@ def _logged_sent(job: Job) -> Outcome:
         job.label,
         job.platform,
         job.account_handle,
-        extra={"delivery_id": job.delivery_id},
+        extra=job.log_ids,
     )
     return Outcome.SENT

@@ -191,7 +191,9 @@ class Dispatcher:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.deliverer.metrics.attempt(job.platform, outcome)
         except Exception:  # never leave the claim counted as in flight
-            logger.exception("delivery %s (%s): dispatch failed", job.delivery_id, job.label)
+            logger.exception(
+                "delivery %s (%s): dispatch failed", job.delivery_id, job.label, extra=job.log_ids
+            )
         finally:
             self.deliverer.finished(job)
             with self._jobs_lock:

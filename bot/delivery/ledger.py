@@ -64,6 +64,8 @@ class Job:
     """Everything one attempt needs, read right after the claim. Ids, never ORM objects."""
 
     delivery_id: int
+    post_id: int
+    campaign_id: int
     worker: str
     platform: str
     account_id: int
@@ -83,6 +85,15 @@ class Job:
     scheduled_at: datetime
     due_at: datetime  # when this attempt fell due (a retry's, a release's spread time)
     label: str
+
+    @property
+    def log_ids(self) -> dict[str, int]:
+        """What a log line about this attempt is about (fields of LOG_FORMAT=json)."""
+        return {
+            "delivery_id": self.delivery_id,
+            "post_id": self.post_id,
+            "campaign_id": self.campaign_id,
+        }
 
 
 class Ledger:
@@ -149,6 +160,8 @@ class Ledger:
         hold = row.hold_on_facebook and row.platform == "facebook"
         return Job(
             delivery_id=row.delivery_id,
+            post_id=row.post_id,
+            campaign_id=row.campaign_id,
             worker=self.worker,
             platform=row.platform,
             account_id=row.account_id,

@@ -64,7 +64,9 @@ _JOB_COLUMNS = (
     Post.scheduled_at,
     Post.state.label("post_state"),
     Post.key,
+    Post.id.label("post_id"),
     Campaign.slug,
+    Campaign.id.label("campaign_id"),
 )
 _JOB_FROM = (
     select(*_JOB_COLUMNS)

@@ -24,20 +24,25 @@ MAX_POSTS_PER_ACCOUNT = 50
 # platforms' own: X public_metrics, the Graph API's post fields and insights).
 METRIC_NAMES = {
     "x": {
-        "impression_count": "views",
-        "like_count": "likes",
-        "retweet_count": "reposts",
-        "reply_count": "replies",
-        "quote_count": "quotes",
-        "bookmark_count": "bookmarks",
+        "impression_count": ("view", "views"),
+        "like_count": ("like", "likes"),
+        "retweet_count": ("repost", "reposts"),
+        "reply_count": ("reply", "replies"),
+        "quote_count": ("quote", "quotes"),
+        "bookmark_count": ("bookmark", "bookmarks"),
     },
     "facebook": {
-        "post_media_view": "views",
-        "reactions": "reactions",
-        "comments": "comments",
-        "shares": "shares",
+        "post_media_view": ("view", "views"),
+        "reactions": ("reaction", "reactions"),
+        "comments": ("comment", "comments"),
+        "shares": ("share", "shares"),
     },
 }
+
+
+def counted(count: int, one: str, many: str) -> str:
+    """ "1 post", "2 posts": the page's counts in the right number."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def iso(ts: float) -> str:
@@ -57,7 +62,11 @@ def shown_time(value: str | float) -> str:
 
 def shown_metrics(platform: str, metrics: dict[str, int] | None) -> list[tuple[str, int]]:
     names, values = METRIC_NAMES.get(platform, {}), metrics or {}
-    return [(label, values[key]) for key, label in names.items() if key in values]
+    return [
+        (one if values[key] == 1 else many, values[key])
+        for key, (one, many) in names.items()
+        if key in values
+    ]
 
 
 def account_key(account: dict[str, Any]) -> str:
@@ -73,7 +82,12 @@ def _view(account: dict[str, Any]) -> dict[str, Any]:
         }
         for post in account["posts"][:MAX_POSTS_PER_ACCOUNT]
     ]
-    return {**account, "key": account_key(account), "shown_posts": posts}
+    return {
+        **account,
+        "key": account_key(account),
+        "shown_posts": posts,
+        "posts_counted": counted(len(account["posts"]), "post", "posts"),
+    }
 
 
 async def timeline_page(request: Request) -> Response:
@@ -87,6 +101,7 @@ async def timeline_page(request: Request) -> Response:
         {
             "accounts": [_view(a) for a in shown],
             "choices": [(account_key(a), a["platform"], a["name"]) for a in accounts],
+            "accounts_counted": counted(len(accounts), "account", "accounts"),
             "chosen": chosen,
             "unknown": bool(chosen) and not shown,
             "now": shown_time(state.clock.time()),

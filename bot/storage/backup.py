@@ -613,7 +613,8 @@ def _copy_sqlite_into(dump: Path, engine: Engine, url: str, progress: Progress) 
         with source.connect() as read, engine.begin() as write:
             for table in Base.metadata.sorted_tables:
                 total = read.execute(select(func.count()).select_from(table)).scalar_one()
-                progress(f"copying {total} rows of {table.name}")
+                rows_word = "row" if total == 1 else "rows"
+                progress(f"copying {total} {rows_word} of {table.name}")
                 rows = read.execute(select(table)).mappings()
                 while batch := rows.fetchmany(COPY_BATCH_ROWS):
                     write.execute(table.insert(), [dict(r) for r in batch])

@@ -3,6 +3,8 @@ with no campaign yet, the banner says how to make one."""
 
 from __future__ import annotations
 
+import shlex
+
 from bot.cli.pledges import campaign_page_lines
 from tests.support.cli import create
 
@@ -51,3 +53,21 @@ def test_the_start_banner_lists_each_page_or_says_how_to_make_the_first(cli):
     create(cli)
     with runtime.sessions() as session:
         assert campaign_page_lines(session, runtime.settings) == ["campaign pages:", f"  {PAGE}"]
+
+
+def test_the_start_banners_create_command_works_as_printed(cli):
+    runtime = cli.runtime()
+    with runtime.sessions() as session:
+        [none_yet] = campaign_page_lines(session, runtime.settings)
+    printed = none_yet.split("`")[1]
+    filled = (
+        printed.replace("SLUG", "morning")
+        .replace("--title ...", "--title Morning")
+        .replace("--text ...", "--text 'Stand with us'")
+        .replace("YYYY-MM-DD HH:MM", "2031-03-09 08:30")
+    )
+    args = shlex.split(filled)
+    assert args[:2] == ["python", "main.py"]
+    result = cli(*args[2:])
+    assert result.exit_code == 0, result.output
+    assert "campaign page: http://127.0.0.1:8080/c/morning" in result.output

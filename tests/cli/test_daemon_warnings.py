@@ -67,3 +67,13 @@ def test_web_beside_a_running_daemon_says_the_daemon_already_serves_the_pages(cl
     # on the sandbox, a second copy needs the daemon's sandbox, never one of its own
     assert "SANDBOX_URL=http://127.0.0.1:8700 python main.py web --port" in result.output
     assert "Set SANDBOX_PORT" not in result.output
+
+
+def test_posts_add_before_the_first_run_says_that_run_adds_the_campaigns_accounts(cli):
+    # A newcomer's order: init, then posts add, before `run` has added the sandbox's (or
+    # config.env's) accounts. The advice must name what adds them.
+    result = cli("posts", "add", "--in", "5m", "--to", "x", "hello")
+    assert result.exit_code != 0
+    assert "the campaign has no x account yet" in result.output
+    assert "`python main.py run`" in result.output
+    assert "`python main.py accounts sync`" in result.output

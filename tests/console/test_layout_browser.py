@@ -96,10 +96,8 @@ def _overflow(page: Any) -> list[str]:
           const width = document.documentElement.clientWidth;
           const out = [];
           for (const el of document.querySelectorAll('body *')) {
-            // A closed <details> keeps laying out its content (Chromium hides it with
-            // content-visibility, so it has boxes) though nothing of it is shown.
-            const closed = el.closest('details:not([open])');
-            if (closed && !el.closest('summary')) continue;
+            // The inside of a closed <details> (the phone's menu) has boxes but is not shown.
+            if (!el.checkVisibility()) continue;
             const box = el.getBoundingClientRect();
             if (box.width > 0 && box.right > width + 1) {
               const name = `${el.tagName.toLowerCase()}.${el.className}`;

@@ -112,7 +112,7 @@ def sandbox():
         process.wait(timeout=10)
 
 
-def test_the_daemon_logs_json_lines_with_the_delivery_id_when_asked(
+def test_the_daemon_logs_json_lines_with_the_delivery_post_and_campaign_ids_when_asked(
     tmp_path, empty_database, sandbox
 ):
     config = write_config(tmp_path / "config.env", empty_database, sandbox, log_format="json")
@@ -128,5 +128,7 @@ def test_the_daemon_logs_json_lines_with_the_delivery_id_when_asked(
     assert entries, output
     [sent] = [e for e in entries if e["message"].startswith("sent ")]
     assert isinstance(sent["delivery_id"], int) and sent["level"] == "INFO"
+    # The line about one delivery names its post and campaign too, for `jq` to group by.
+    assert isinstance(sent["post_id"], int) and isinstance(sent["campaign_id"], int), sent
     # Nothing logged in the text format slipped through (uvicorn's lines included).
     assert not [line for line in output.splitlines() if " INFO " in line or " WARNING " in line]

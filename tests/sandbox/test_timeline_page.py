@@ -9,6 +9,7 @@ import facebook
 import requests
 import tweepy
 
+from bot.sandbox.page import shown_metrics
 from bot.sandbox.testing import SandboxHandle
 from tests.support.graph import GRAPH_VERSION, rerouted_session
 
@@ -39,10 +40,10 @@ def test_each_post_shows_its_engagement_and_a_facebook_post_its_attached_link(
     html = _page(sandbox)
     engagement = re.findall(r'data-testid="engagement">([^<]+)</span>', html)
     assert len(engagement) == 2
-    x_line, fb_line = sorted(engagement, key=lambda line: "reactions" in line)
-    assert re.fullmatch(r"[\d,]+ views · [\d,]+ likes · [\d,]+ reposts · .*", x_line)
-    assert int(x_line.split(" views")[0].replace(",", "")) > 0
-    assert "reactions" in fb_line and "shares" in fb_line
+    x_line, fb_line = sorted(engagement, key=lambda line: "reaction" in line)
+    assert re.fullmatch(r"[\d,]+ views? · [\d,]+ likes? · [\d,]+ reposts? · .*", x_line)
+    assert int(x_line.split(" view")[0].replace(",", "")) > 0
+    assert "reaction" in fb_line and "share" in fb_line
     assert 'Attached link: <a href="https://union.example/fujitsu">' in html
 
 
@@ -72,3 +73,20 @@ def test_the_page_can_show_one_account(
     assert f'<option value="{alice_key}" selected>' in only_alice
     missing = _page(sandbox, account="x:nobody")
     assert "No account x:nobody" in missing
+
+
+def test_a_count_of_one_reads_in_the_singular_on_the_page(
+    sandbox: SandboxHandle, client: tweepy.Client
+) -> None:
+    assert shown_metrics("x", {"reply_count": 1, "like_count": 2}) == [
+        ("likes", 2),
+        ("reply", 1),
+    ]
+    assert shown_metrics("facebook", {"shares": 1, "comments": 0}) == [
+        ("comments", 0),
+        ("share", 1),
+    ]
+    client.create_tweet(text="only one", user_auth=True)
+    html = _page(sandbox)
+    assert "(s)" not in html
+    assert re.search(r"\b1 post\b", html) and not re.search(r"\b1 posts\b", html)

@@ -214,6 +214,24 @@ def test_a_sqlite_backup_restores_onto_the_database_under_test_whatever_its_kind
     assert new_id > max(row[0] for row in everything(source)["accounts"])
 
 
+def test_moving_from_sqlite_counts_each_tables_rows_in_the_right_number(
+    empty_database: str, tmp_path: Path
+) -> None:
+    if DatabaseKind.of(empty_database) is DatabaseKind.SQLITE:
+        pytest.skip("rows are copied table by table only onto PostgreSQL")
+    source = f"sqlite:///{tmp_path / 'old.db'}"
+    key = generate_key()
+    fill(source, Vault(Secret(key)))
+    archive = tmp_path / "old.tar.gz"
+    create_backup(source, archive, settings=settings_with(key), with_keys=False)
+    steps: list[str] = []
+    restore_backup(archive, empty_database, progress=steps.append)
+    copied = [step for step in steps if step.startswith("copying ")]
+    assert "copying 0 rows of alerts" in copied
+    assert any(step.startswith("copying 1 row of ") for step in copied), copied
+    assert not any(step.startswith("copying 1 rows") for step in copied), copied
+
+
 def test_without_keys_the_archive_holds_neither_the_key_nor_a_token_and_with_them_it_does(
     empty_database: str, tmp_path: Path
 ) -> None:
