@@ -19,6 +19,7 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.monitoring.metrics import Metrics
 from bot.platforms.base import Platform
+from bot.platforms.http import ANY_HOST
 from bot.settings import Secret, Settings
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.lock import DaemonLock
@@ -33,9 +34,13 @@ WWW_ORIGIN = "https://www.facebook.com"
 
 
 def routes_for(settings: Settings) -> dict[str, str]:
-    """Which real origins go elsewhere. SANDBOX_URL sends all three to one sandbox."""
+    """Which real origins go elsewhere. SANDBOX_URL sends every host to one sandbox: X and
+    Graph by their own origins, any other host (a Mastodon instance, a Bluesky server)
+    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet."""
     if settings.sandbox_url:
-        return {o: settings.sandbox_url for o in (X_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)}
+        routes = {o: settings.sandbox_url for o in (X_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)}
+        routes[ANY_HOST] = settings.sandbox_url
+        return routes
     routes = {
         X_ORIGIN: settings.x_api_base_url,
         GRAPH_ORIGIN: settings.facebook_graph_base_url,

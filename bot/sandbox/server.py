@@ -15,7 +15,8 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 from starlette.types import Receive, Scope, Send
 
-from bot.sandbox import admin, persistence
+from bot.platforms.http import HOST_PREFIX
+from bot.sandbox import admin, hosts, persistence
 from bot.sandbox.faults import run_with_faults
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.state import SandboxState
@@ -48,6 +49,9 @@ class SandboxApp(Starlette):
             return
         state: SandboxState = self.state.sandbox
         path = scope["path"]
+        if path.startswith(HOST_PREFIX):
+            await hosts.dispatch(state, scope, receive, send)
+            return
         platform = "facebook" if _GRAPH_PATH.match(path) else "x"
         inner = self._x_api if platform == "x" and path.startswith("/2/") else self._starlette
         config = state.faults[platform]

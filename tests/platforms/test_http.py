@@ -17,10 +17,12 @@ from urllib3.exceptions import (
 
 from bot.platforms.base import OutcomeUnknown, TransientError
 from bot.platforms.http import (
+    ANY_HOST,
     GRAPH_ORIGIN,
     X_API_ORIGIN,
     HostRerouteAdapter,
     classify_transport_error,
+    normalise_routes,
     reroute_url,
     session_for,
 )
@@ -51,6 +53,30 @@ def test_it_leaves_other_origins_alone_even_when_they_start_alike():
     assert reroute_url("https://upload.twitter.com/1.1/x", routes) == (
         "https://upload.twitter.com/1.1/x"
     )
+
+
+def test_any_other_host_goes_to_the_catch_all_route_under_its_own_name():
+    routes = normalise_routes({X_API_ORIGIN: "http://127.0.0.1:8700", ANY_HOST: "http://sb:1/p"})
+    assert reroute_url("https://Social.Example/api/v1/statuses?a=b", routes) == (
+        "http://sb:1/p/_host/social.example/api/v1/statuses?a=b"
+    )
+    assert reroute_url("https://api.twitter.com/2/tweets", routes) == (
+        "http://127.0.0.1:8700/2/tweets"
+    )
+
+
+def test_without_a_catch_all_route_other_hosts_are_not_rerouted():
+    routes = normalise_routes({X_API_ORIGIN: "http://127.0.0.1:8700"})
+    assert reroute_url("https://social.example/api/v1/x", routes) == (
+        "https://social.example/api/v1/x"
+    )
+
+
+def test_the_sandbox_answers_a_host_it_does_not_serve_with_a_404_naming_it(sandbox):
+    session = session_for({ANY_HOST: sandbox.url})
+    response = session.get("https://nobody.invalid/xrpc/anything")
+    assert response.status_code == 404
+    assert "nobody.invalid" in response.json()["error"]
 
 
 def test_it_refuses_a_base_url_that_is_not_http():

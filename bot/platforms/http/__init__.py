@@ -21,7 +21,9 @@ from bot.platforms.http.aio import (
 )
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse, json_or_none
 from bot.platforms.http.routes import (
+    ANY_HOST,
     GRAPH_ORIGIN,
+    HOST_PREFIX,
     KNOWN_ORIGINS,
     WWW_FACEBOOK_ORIGIN,
     X_API_ORIGIN,
@@ -42,7 +44,9 @@ from bot.platforms.http.sync import (
 )
 
 __all__ = [
+    "ANY_HOST",
     "GRAPH_ORIGIN",
+    "HOST_PREFIX",
     "KNOWN_ORIGINS",
     "NETWORK_FAILURES",
     "WWW_FACEBOOK_ORIGIN",

@@ -22,6 +22,13 @@ GRAPH_ORIGIN = "https://graph.facebook.com"
 WWW_FACEBOOK_ORIGIN = "https://www.facebook.com"
 KNOWN_ORIGINS = (X_API_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
 
+# The routes key for "every other host": Mastodon instances, Bluesky servers and handle
+# domains are not known in advance. Under it a request keeps its host as a path prefix,
+# ``https://social.example/api/v1/statuses`` -> ``{base}/_host/social.example/api/v1/statuses``,
+# so one stand-in (the sandbox) can tell any number of hosts apart on one port.
+ANY_HOST = "*"
+HOST_PREFIX = "/_host/"
+
 
 def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, lower-cased: how routes are looked up."""
@@ -35,14 +42,19 @@ def reroute_url(url: str, routes: Mapping[str, str]) -> str:
     Path and query are kept; a base URL's own path becomes a prefix
     (``http://host/prefix`` + ``/2/tweets`` -> ``http://host/prefix/2/tweets``).
     Origins are compared exactly (scheme and host[:port]), never by string prefix,
-    so ``https://api.twitter.com.example`` is not rerouted.
+    so ``https://api.twitter.com.example`` is not rerouted. An origin with no route of
+    its own goes to the ``ANY_HOST`` route, if there is one, under ``/_host/<host>``.
     """
-    base = routes.get(origin_of(url))
-    if base is None:
-        return url
     src = urlsplit(url)
+    base = routes.get(origin_of(url))
+    prefix = ""
+    if base is None:
+        base = routes.get(ANY_HOST)
+        if base is None:
+            return url
+        prefix = HOST_PREFIX.rstrip("/") + "/" + src.netloc.lower()
     dst = urlsplit(base)
-    path = dst.path.rstrip("/") + (src.path or "/")
+    path = dst.path.rstrip("/") + prefix + (src.path or "/")
     return urlunsplit((dst.scheme, dst.netloc, path, src.query, src.fragment))
 
 
@@ -53,12 +65,13 @@ def normalise_routes(routes: Mapping[str, str] | None) -> dict[str, str]:
     for origin, base in (routes or {}).items():
         if not base:
             continue
+        key = origin if origin == ANY_HOST else origin_of(origin)
         parts = urlsplit(base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(
                 f"base URL for {origin} must be http(s)://host[:port][/path]: {base!r}"
             )
-        clean[origin_of(origin)] = base.rstrip("/")
+        clean[key] = base.rstrip("/")
     return clean
 
 

@@ -22,6 +22,7 @@ from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, MaxRetryErr
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse
 from bot.platforms.http.routes import (
+    ANY_HOST,
     environment_ca_bundle,
     environment_proxies,
     normalise_routes,
@@ -91,7 +92,8 @@ def mount_routes(
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     for origin in adapter.routes:
-        session.mount(origin, adapter)
+        if origin != ANY_HOST:
+            session.mount(origin, adapter)
     return session
 
 
