@@ -293,13 +293,14 @@ class DaemonStopped:
 
     def scan(self, session: Session, now: datetime, since: datetime) -> list[NewEvent]:
         last = session.execute(
-            select(DaemonHeartbeat.holder, DaemonHeartbeat.beat_at)
+            select(DaemonHeartbeat.holder, DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at)
             .order_by(DaemonHeartbeat.beat_at.desc())
             .limit(1)
         ).first()
         if last is None or now - last.beat_at < self.stale_after:
             return []
         minutes = int((now - last.beat_at).total_seconds() // 60)
+        how = "was stopped" if last.stopped_at is not None else "last beat"
         return [
             NewEvent(
                 key=f"{self.kind.value}:{last.beat_at.isoformat()}",
@@ -309,7 +310,7 @@ class DaemonStopped:
                 occurred_at=last.beat_at,
                 reason="no heartbeat",
                 detail=(
-                    f"the daemon ({last.holder}) last beat at {last.beat_at:%Y-%m-%d %H:%M:%S} "
+                    f"the daemon ({last.holder}) {how} at {last.beat_at:%Y-%m-%d %H:%M:%S} "
                     f"UTC, {minutes} minutes ago: nothing is being posted"
                 ),
             )

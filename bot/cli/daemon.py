@@ -31,15 +31,16 @@ HOW_TO_START = "start one with `make run` or `python main.py run`"
 
 def daemon_last_seen(app: AppContext) -> timedelta | None:
     """How long ago a daemon on this database last polled, if it is still polling; None
-    when none is running. A running daemon writes a beat every ``heartbeat.EVERY`` (or
-    every poll, when POLL_INTERVAL_SECONDS is longer): three missed beats mean it has
-    stopped. A daemon stopped with Ctrl-C leaves its last beat behind, so the window is
-    kept short rather than ALERTS_DAEMON_STALE_SECONDS, which waits before alerting."""
+    when none is running. A daemon stopped cleanly says so on its heartbeat row; one
+    killed outright stops beating, and a running daemon writes a beat every
+    ``heartbeat.EVERY`` (or every poll, when POLL_INTERVAL_SECONDS is longer), so three
+    missed beats mean it has stopped (a shorter wait than ALERTS_DAEMON_STALE_SECONDS,
+    which waits before alerting)."""
     with app.runtime.sessions() as session:
-        last = heartbeat.latest(session)
-    if last is None:
+        pulse = heartbeat.newest(session)
+    if pulse is None or pulse.stopped_at is not None:
         return None
-    age = datetime.now(UTC) - last
+    age = datetime.now(UTC) - pulse.beat_at
     every = max(heartbeat.EVERY, timedelta(seconds=app.settings.poll_interval_seconds))
     if age > 3 * every:
         return None

@@ -65,8 +65,8 @@ def items(session: Session, now: datetime, user: ConsoleUser) -> list[Attention]
                 "/console/accounts",
             )
         )
-    last = heartbeat.latest(session)
-    if last is None:
+    pulse = heartbeat.newest(session)
+    if pulse is None:
         found.append(
             Attention(
                 "Clarion's scheduler is not running: nothing will be posted",
@@ -74,8 +74,17 @@ def items(session: Session, now: datetime, user: ConsoleUser) -> list[Attention]
                 HELP_PATH,
             )
         )
-    elif now - last > heartbeat.STALE_AFTER:
-        minutes = max(2, round((now - last).total_seconds() / 60))
+    elif pulse.stopped_at is not None:
+        found.append(
+            Attention(
+                f"Clarion's scheduler was stopped at {pulse.stopped_at:%Y-%m-%d %H:%M} UTC: "
+                "nothing will be posted until it is started again",
+                "How to start it",
+                HELP_PATH,
+            )
+        )
+    elif now - pulse.beat_at > heartbeat.STALE_AFTER:
+        minutes = max(2, round((now - pulse.beat_at).total_seconds() / 60))
         found.append(
             Attention(
                 f"Clarion's scheduler has not ticked for {minutes} min: nothing is being posted",

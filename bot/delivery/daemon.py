@@ -139,6 +139,8 @@ class Daemon:
             self.scheduler.remove_all_jobs()
             self.scheduler.shutdown(wait=True)
         self._stop_sending()
+        # Before letting go of the lock: a daemon started next writes its own row.
+        heartbeat.stopped(self.ledger.sessions, self.ledger.worker, self.clock())
         self.lock.release()
 
     def _stop_sending(self) -> None:

@@ -1,5 +1,9 @@
 """The daemon's heartbeat: a row per daemon with the time of its last poll, so other
-processes (the console) can tell whether anything is sending.
+processes (the console, the CLI, /readyz) can tell whether anything is sending.
+
+A daemon stopped cleanly (Ctrl-C, SIGTERM) writes ``stopped_at`` on its row as it goes,
+so they can say "stopped" at once instead of waiting for beats to go missing; one killed
+outright leaves only its last beat, which goes stale.
 
 The daemon polls every POLL_INTERVAL_SECONDS (1 s by default); writing a row that often
 would be a write a second for nothing, so a beat is written at most every
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from weakref import WeakKeyDictionary
 
@@ -44,7 +49,9 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
     try:
         with sessions() as session:
             done = session.execute(
-                update(DaemonHeartbeat).where(DaemonHeartbeat.holder == holder).values(beat_at=now)
+                update(DaemonHeartbeat)
+                .where(DaemonHeartbeat.holder == holder)
+                .values(beat_at=now, stopped_at=None)
             )
             if getattr(done, "rowcount", 0) == 0:
                 # A new daemon: forget those gone for a day (one row per start otherwise).
@@ -59,7 +66,44 @@ def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
     return True
 
 
+def stopped(sessions: sessionmaker[Session], holder: str, now: datetime) -> None:
+    """Record that ``holder`` stopped cleanly at ``now`` (nothing is sending from it).
+
+    Like a beat, a failed write is logged and forgotten: the stop goes on, and the row's
+    last beat goes stale instead."""
+    with _lock:
+        _last.get(sessions, {}).pop(holder, None)
+    try:
+        with sessions() as session:
+            session.execute(
+                update(DaemonHeartbeat)
+                .where(DaemonHeartbeat.holder == holder)
+                .values(stopped_at=now)
+            )
+            session.commit()
+    except SQLAlchemyError:
+        logger.warning("could not record that the daemon stopped; its heartbeat goes stale")
+
+
 def latest(session: Session) -> datetime | None:
     """When any daemon last polled (None: never)."""
     value: datetime | None = session.scalar(select(func.max(DaemonHeartbeat.beat_at)))
     return value
+
+
+@dataclass(frozen=True)
+class Pulse:
+    """The newest daemon's last beat, and when it stopped if it stopped cleanly."""
+
+    beat_at: datetime
+    stopped_at: datetime | None
+
+
+def newest(session: Session) -> Pulse | None:
+    """The daemon that polled last (None: none ever did)."""
+    row = session.execute(
+        select(DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at)
+        .order_by(DaemonHeartbeat.beat_at.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else Pulse(row.beat_at, row.stopped_at)

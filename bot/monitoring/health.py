@@ -129,17 +129,23 @@ class Readiness:
         return {"ok": ok, "database": sorted(current), "code": sorted(head)}
 
     def _scheduler(self, session: Session, now: datetime, reasons: list[str]) -> dict[str, Any]:
-        last = heartbeat.latest(session)
+        pulse = heartbeat.newest(session)
         limit = self.stale_after.total_seconds()
-        if last is None:
+        if pulse is None:
             reasons.append(
                 "scheduler: no daemon has ever ticked on this database; start one with "
                 "`python main.py run`"
             )
             return {"ok": False, "last_tick": None, "stale_after_seconds": limit}
+        last = pulse.beat_at
         age = max(0.0, (now - last).total_seconds())
-        ok = age <= limit
-        if not ok:
+        ok = age <= limit and pulse.stopped_at is None
+        if pulse.stopped_at is not None:
+            reasons.append(
+                f"scheduler: the daemon was stopped at {pulse.stopped_at.isoformat()}; "
+                "start it with `python main.py run`"
+            )
+        elif not ok:
             reasons.append(
                 f"scheduler: the last tick was {age:.0f} s ago (more than {limit:.0f} s): "
                 "no daemon is posting"

@@ -519,13 +519,14 @@ class ConsoleSetting(Base):
 
 class DaemonHeartbeat(Base):
     """The daemon's last poll, one row per daemon (host:pid): the console warns when the
-    newest is old or missing."""
+    newest is old or missing, or was stopped (``stopped_at``, written on a clean stop)."""
 
     __tablename__ = "daemon_heartbeat"
 
     holder: Mapped[str] = mapped_column(String(100), primary_key=True)
     started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class AlertChannels(Base):

@@ -20,11 +20,16 @@ posts:
 NO_DAEMON = "warning: no daemon is running on this database"
 
 
-def beat(cli, age: timedelta = timedelta(seconds=5)) -> None:
-    """A daemon's heartbeat, ``age`` old, as a running daemon writes it."""
+def beat(cli, age: timedelta = timedelta(seconds=5), *, stopped: bool = False) -> None:
+    """A daemon's heartbeat, ``age`` old, as a running daemon writes it (and as a daemon
+    stopped cleanly leaves it, with ``stopped``)."""
     at = datetime.now(UTC) - age
     with cli.runtime().sessions() as session:
-        session.add(DaemonHeartbeat(holder="host:1", started_at=at, beat_at=at))
+        session.add(
+            DaemonHeartbeat(
+                holder="host:1", started_at=at, beat_at=at, stopped_at=at if stopped else None
+            )
+        )
         session.commit()
 
 
@@ -45,6 +50,12 @@ def test_apply_without_a_daemon_says_how_to_start_one(with_accounts, tmp_path: P
 
 def test_a_daemon_silent_for_three_beats_counts_as_none(with_accounts):
     beat(with_accounts, age=timedelta(seconds=50))
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert NO_DAEMON in result.output
+
+
+def test_a_daemon_stopped_cleanly_a_moment_ago_counts_as_none_at_once(with_accounts):
+    beat(with_accounts, age=timedelta(seconds=2), stopped=True)
     result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
     assert NO_DAEMON in result.output
 

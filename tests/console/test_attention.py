@@ -41,6 +41,19 @@ def test_an_old_heartbeat_says_for_how_long_the_scheduler_has_not_ticked(console
     assert "Clarion&#39;s scheduler has not ticked for 7 min" in page
 
 
+def test_a_scheduler_stopped_cleanly_says_when_at_once(console):
+    _beat(console, timedelta(seconds=20))
+    with console.sessions() as session:
+        session.execute(
+            update(DaemonHeartbeat).values(stopped_at=console.clock.now - timedelta(seconds=10))
+        )
+        session.commit()
+    page = console.client(Role.VIEWER).get("/console/").text
+    stopped = console.clock.now - timedelta(seconds=10)
+    assert f"Clarion&#39;s scheduler was stopped at {stopped:%Y-%m-%d %H:%M} UTC" in page
+    assert 'href="/console/help/scheduler">How to start it' in page
+
+
 def test_a_fresh_heartbeat_and_nothing_wrong_shows_no_box(console):
     _beat(console, timedelta(seconds=30))
     assert "Needs attention" not in console.client(Role.VIEWER).get("/console/").text
