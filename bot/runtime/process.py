@@ -276,7 +276,8 @@ def _queue_examples(runtime: Runtime, say: Say) -> None:
         return
     now = datetime.now(UTC)
     try:
-        specs = retime_examples(load_files(paths, default_timezone=runtime.settings.timezone), now)
+        loaded = load_files(paths, default_timezone=runtime.settings.timezone, now=now)
+        specs = retime_examples(loaded, now)
         with runtime.sessions() as session:
             report = apply_specs(session, specs, now=now)
     except SpecError as exc:

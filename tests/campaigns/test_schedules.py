@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.campaigns.schedules.files import discover, load_files, load_text
+from bot.campaigns.schedules.times import TimeProblem, parse_time
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 from bot.campaigns.text_rules import weighted_length
 
@@ -62,7 +63,9 @@ def test_the_three_example_files_load_without_problems() -> None:
     thread = next(s for s in specs if s.key == "result-thread")
     assert thread.kind == "thread"
     assert 3 <= len(thread.parts["x"]) <= 4
-    assert all(s.scheduled_at.year == 2038 for s in specs)
+    # Written as days from the day they are applied: all within the next two weeks.
+    today = datetime.now(UTC)
+    assert all(today < s.scheduled_at < today + timedelta(days=15) for s in specs)
 
 
 def test_a_simple_post_becomes_one_spec_with_an_aware_time() -> None:
@@ -432,6 +435,60 @@ def test_an_explicit_offset_settles_a_repeated_time() -> None:
     [first] = load(post_at("2027-10-31 01:30 +01:00"))
     [second] = load(post_at("2027-10-31 01:30 +00:00"))
     assert second.scheduled_at - first.scheduled_at == timedelta(hours=1)
+
+
+def test_a_day_counted_from_the_apply_date_is_that_wall_clock_time_in_the_files_zone() -> None:
+    applied = datetime(2027, 3, 20, 23, 30, tzinfo=UTC)
+    [spec] = load_text(
+        post_at("+7d 18:00"), source="camp.yaml", default_timezone="UTC", now=applied
+    )
+    assert spec.scheduled_at == datetime(2027, 3, 27, 18, 0, tzinfo=UTC)  # GMT
+    in_tokyo = post_at("+7d 18:00").replace("Europe/London", "Asia/Tokyo")
+    [tokyo] = load_text(in_tokyo, source="camp.yaml", default_timezone="UTC", now=applied)
+    # Already the 21st in Tokyo when applied: a week on is the 28th, 18:00 JST.
+    assert tokyo.scheduled_at == datetime(2027, 3, 28, 9, 0, tzinfo=UTC)
+    [later] = load_text(
+        post_at("+8d 18:00"), source="camp.yaml", default_timezone="UTC", now=applied
+    )
+    assert later.scheduled_at == datetime(2027, 3, 28, 17, 0, tzinfo=UTC)  # BST from the 28th
+
+
+def test_today_and_tomorrow_name_the_apply_dates_days() -> None:
+    applied = datetime(2027, 6, 1, 8, 0, tzinfo=UTC)
+    [today] = load_text(post_at("today 18:00"), source="c", default_timezone="UTC", now=applied)
+    [tomorrow] = load_text(
+        post_at("Tomorrow 9:05"), source="c", default_timezone="UTC", now=applied
+    )
+    assert today.scheduled_at == datetime(2027, 6, 1, 17, 0, tzinfo=UTC)
+    assert tomorrow.scheduled_at == datetime(2027, 6, 2, 8, 5, tzinfo=UTC)
+
+
+def test_a_day_counted_from_today_is_refused_in_a_clock_change_gap_like_a_date() -> None:
+    applied = datetime(2027, 3, 27, 12, 0, tzinfo=UTC)
+    with pytest.raises(SpecError) as caught:
+        load_text(post_at("+1d 01:30"), source="c", default_timezone="UTC", now=applied)
+    [problem] = caught.value.problems
+    assert problem.value == "+1d 01:30"
+    assert "does not exist in Europe/London" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("written", "expected"),
+    [
+        ("+9999d 10:00", "write at most +3660d"),
+        ("+7d 24:00", "is not a time of day"),
+        ("+7d", "write YYYY-MM-DD HH:MM (24-hour)"),
+    ],
+)
+def test_a_badly_written_day_from_today_says_what_to_write(written: str, expected: str) -> None:
+    problem = only_problem(post_at(written))
+    assert problem.value == written
+    assert expected in problem.message
+
+
+def test_parse_time_without_an_apply_date_refuses_a_day_counted_from_it() -> None:
+    with pytest.raises(TimeProblem, match="counted from today, which is not known here"):
+        parse_time("+7d 18:00", LONDON)
 
 
 @pytest.mark.parametrize(

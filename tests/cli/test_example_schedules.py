@@ -1,16 +1,21 @@
 """The example schedules shipped in schedules/ apply as the README shows, whatever the
-date: today, in 200 days, in two years."""
+date: today, in 200 days, in two years (their days count from the apply date)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from bot.campaigns.schedules.applying import apply_schedules
 from bot.campaigns.schedules.files import discover
 from bot.campaigns.schedules.sources import read_files
+from bot.storage.models import Post
+
+LONDON = ZoneInfo("Europe/London")
 
 SHIPPED = discover(Path(__file__).resolve().parents[2] / "schedules")
 
@@ -36,3 +41,13 @@ def test_the_shipped_examples_apply_with_the_clock_moved_ahead(with_accounts, ah
         )
         session.commit()
     assert outcome.posts.created and not outcome.posts.skipped
+    # Their days count from the apply date: the ballot result at noon, London time, two
+    # weeks after it.
+    applied = (datetime.now(UTC) + ahead).astimezone(LONDON).date()
+    with runtime.sessions() as session:
+        result = session.scalar(select(Post).where(Post.key == "result-thread"))
+        assert result is not None
+        at = result.scheduled_at.astimezone(LONDON)
+        assert (at.date() - applied, at.hour, at.minute) == (timedelta(days=14), 12, 0)
+        held = session.scalar(select(Post).where(Post.key == "weekend-push"))
+        assert held is not None and held.hold_on_facebook

@@ -141,10 +141,10 @@ def apply_schedules(
     editor): a post they may not read (another author's embargoed statement) or whose
     approval requirement the file would take off is refused, as the composer refuses it.
     """
-    specs = load_sources(sources, default_timezone=default_timezone)
+    specs = load_sources(sources, default_timezone=default_timezone, now=now)
     if reader is not None and not reader.sees_all:
         _check_reader(session, specs, reader, now)
-    campaigns = load_pledge_sources(sources, default_timezone=default_timezone)
+    campaigns = load_pledge_sources(sources, default_timezone=default_timezone, now=now)
     # One transaction for both: a file's posts and pledge campaigns go in together or
     # not at all.
     campaign_report = apply_campaigns(

@@ -382,7 +382,8 @@ def when(reader: Reader, node: Node, field: str, tz: ZoneInfo | None) -> datetim
     try:
         # With the zone broken (already reported) still check the writing itself;
         # UTC has no clock changes, so only format problems can come from it.
-        moment = parse_time(written, tz or ZoneInfo("UTC"))
+        in_zone = tz or ZoneInfo("UTC")
+        moment = parse_time(written, in_zone, today=reader.today(in_zone))
     except TimeProblem as problem:
         reader.problem(node, field, written, str(problem))
         return None

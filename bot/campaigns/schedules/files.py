@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -128,23 +128,28 @@ def discover(directory: Path) -> list[Path]:
     return sorted(found)
 
 
-def load_files(paths: Sequence[Path], *, default_timezone: str) -> list[PostSpec]:
+def load_files(
+    paths: Sequence[Path], *, default_timezone: str, now: datetime | None = None
+) -> list[PostSpec]:
     """Every post of every file, or SpecError with every problem of every file.
 
     Ids must be unique per campaign across all the files; a duplicate names both places.
-    ``Location.file`` is each path as given.
+    ``Location.file`` is each path as given. Days written as "+7d 18:00" count from
+    ``now``'s date (default: the real clock's).
     """
-    return load_sources(read_files(paths), default_timezone=default_timezone)
+    return load_sources(read_files(paths), default_timezone=default_timezone, now=now)
 
 
-def load_sources(sources: Sequence[ScheduleSource], *, default_timezone: str) -> list[PostSpec]:
+def load_sources(
+    sources: Sequence[ScheduleSource], *, default_timezone: str, now: datetime | None = None
+) -> list[PostSpec]:
     """Every post of every source, or SpecError with every problem of every source."""
     _check_default(default_timezone)
     problems: list[Problem] = []
     specs: list[PostSpec] = []
     declared: list[_Declared] = []
     for source in sources:
-        reader = Reader(source.name, folder=source.folder)
+        reader = Reader(source.name, folder=source.folder, now=now)
         if source.unreadable is not None:
             reader.problem(None, "file", "", source.unreadable)
         else:
@@ -159,10 +164,12 @@ def load_sources(sources: Sequence[ScheduleSource], *, default_timezone: str) ->
     return specs
 
 
-def load_text(text: str, *, source: str, default_timezone: str) -> list[PostSpec]:
+def load_text(
+    text: str, *, source: str, default_timezone: str, now: datetime | None = None
+) -> list[PostSpec]:
     """The posts of one schedule given as text (``source`` names it in problems)."""
     _check_default(default_timezone)
-    reader = Reader(source)
+    reader = Reader(source, now=now)
     specs, declared = _read(reader, text, default_timezone)
     problems = _by_line(reader.problems + _duplicates(declared))
     if problems:

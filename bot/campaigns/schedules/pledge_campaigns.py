@@ -10,7 +10,7 @@ the specs for `pledges apply`. The format is documented in docs/schedule-files.m
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
@@ -313,13 +313,15 @@ def _image(
     return image, (alt or "").strip(), ok
 
 
-def load_pledge_files(paths: Sequence[Path], *, default_timezone: str) -> list[PledgeCampaignSpec]:
+def load_pledge_files(
+    paths: Sequence[Path], *, default_timezone: str, now: datetime | None = None
+) -> list[PledgeCampaignSpec]:
     """Every pledge campaign of every file, or SpecError with every problem."""
-    return load_pledge_sources(read_files(paths), default_timezone=default_timezone)
+    return load_pledge_sources(read_files(paths), default_timezone=default_timezone, now=now)
 
 
 def load_pledge_sources(
-    sources: Sequence[ScheduleSource], *, default_timezone: str
+    sources: Sequence[ScheduleSource], *, default_timezone: str, now: datetime | None = None
 ) -> list[PledgeCampaignSpec]:
     """Every pledge campaign of every source, or SpecError with every problem.
 
@@ -329,7 +331,7 @@ def load_pledge_sources(
     specs: list[PledgeCampaignSpec] = []
     problems: list[Problem] = []
     for source in sources:
-        reader = Reader(source.name, folder=source.folder)
+        reader = Reader(source.name, folder=source.folder, now=now)
         root = None
         if source.unreadable is not None:
             reader.problem(None, "file", "", source.unreadable)

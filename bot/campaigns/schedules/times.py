@@ -1,7 +1,9 @@
 """Times in schedule files: parsing, time zones and DST, reminder offsets, humane wording.
 
-Volunteers write local wall-clock times ("2027-03-01 18:00") in a named IANA zone. A
-wall-clock time can fail to exist (the hour skipped when clocks go forward) or happen
+Volunteers write local wall-clock times ("2027-03-01 18:00") in a named IANA zone, or a
+day counted from the day the file is applied ("+7d 18:00", "today 18:00", "tomorrow
+09:00"), so a file such as the shipped examples applies whatever the date. A wall-clock
+time can fail to exist (the hour skipped when clocks go forward) or happen
 twice (the hour repeated when they go back); both are refused with the fix spelled out
 rather than guessed, because a post an hour early or late can miss a demo.
 """
@@ -22,6 +24,13 @@ _TIME = re.compile(
     r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[Tt]|\s+)(\d{1,2}):(\d{2})(?::(\d{2}))?"
     r"\s*(?P<offset>[Zz]|[+-]\d{1,2}(?::?\d{2})?)?$"
 )
+# "+7d 18:00", "+ 2 days 9:30", "today 18:00", "tomorrow 09:00"; at most ~10 years ahead.
+_RELATIVE = re.compile(
+    r"^(?:\+\s*(?P<days>\d{1,4})\s*d(?:ays?)?|(?P<word>today|tomorrow))"
+    r"\s+(?P<hour>\d{1,2}):(?P<minute>\d{2})$",
+    re.IGNORECASE,
+)
+MAX_DAYS_AHEAD = 3660
 _DATE_ONLY = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}$")
 _CLOCK_ONLY = re.compile(r"^\d{1,2}[:.]\d{2}(?:[:.]\d{2})?\s*(?:[ap]m)?$", re.IGNORECASE)
 _OFFSET = re.compile(
@@ -57,13 +66,19 @@ def zone(name: str) -> ZoneInfo:
     raise TimeProblem(f"unknown time zone; use an IANA name such as {example}")
 
 
-def parse_time(raw: str, tz: ZoneInfo) -> datetime:
-    """An aware datetime in ``tz`` from "YYYY-MM-DD HH:MM[:SS][ offset]" as written.
+def parse_time(raw: str, tz: ZoneInfo, *, today: date | None = None) -> datetime:
+    """An aware datetime in ``tz`` from "YYYY-MM-DD HH:MM[:SS][ offset]" as written, or
+    from a day counted from ``today`` ("+7d 18:00", "today 18:00", "tomorrow 09:00").
 
     Read from the raw text, so it does not matter whether YAML would have typed it as a
     string or a timestamp. An explicit offset ("+01:00", "Z") fixes the instant itself.
+    ``today`` is the date in ``tz`` on which the file is read; without it a relative day
+    is refused (where no apply date is known).
     """
     text = raw.strip()
+    relative = _RELATIVE.match(text)
+    if relative is not None:
+        return _relative_time(relative, tz, today, written=text)
     match = _TIME.match(text)
     if match is None:
         if _DATE_ONLY.match(text):
@@ -83,6 +98,24 @@ def parse_time(raw: str, tz: ZoneInfo) -> datetime:
     if offset is not None:
         return naive.replace(tzinfo=_fixed_offset(offset)).astimezone(tz)
     return localize(naive, tz, written=text)
+
+
+def _relative_time(
+    match: re.Match[str], tz: ZoneInfo, today: date | None, *, written: str
+) -> datetime:
+    if today is None:
+        raise TimeProblem(f"is a day counted from today, which is not known here; e.g. {EXAMPLE}")
+    word = (match.group("word") or "").lower()
+    days = {"today": 0, "tomorrow": 1}[word] if word else int(match.group("days"))
+    if days > MAX_DAYS_AHEAD:
+        raise TimeProblem(
+            f"is {days} days ahead; write at most +{MAX_DAYS_AHEAD}d, or a date, e.g. {EXAMPLE}"
+        )
+    hour, minute = int(match.group("hour")), int(match.group("minute"))
+    if hour > 23 or minute > 59:
+        raise TimeProblem("is not a time of day (24-hour HH:MM); e.g. +7d 18:00")
+    day = today + timedelta(days=days)
+    return localize(datetime(day.year, day.month, day.day, hour, minute), tz, written=written)
 
 
 def _fixed_offset(text: str) -> timezone:

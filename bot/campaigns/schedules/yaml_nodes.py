@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -71,8 +73,12 @@ def suggest(word: str, choices: Iterable[str], aliases: Mapping[str, str] | None
 class Reader:
     """Problems found in one source, and helpers that read typed values from nodes."""
 
-    def __init__(self, source: str, *, folder: Path | None = None) -> None:
+    def __init__(
+        self, source: str, *, folder: Path | None = None, now: datetime | None = None
+    ) -> None:
         self.source = source
+        # When the source is read: days written as "+7d 18:00" count from its date.
+        self.now = now if now is not None else datetime.now(UTC)
         # Where paths written in the source (a pledge campaign's image) start: the file's
         # own folder, or for text pasted in the console the schedules folder.
         self.folder = folder if folder is not None else Path(source).parent
@@ -80,6 +86,10 @@ class Reader:
         # Used only for its node helpers; SafeConstructor builds plain values only.
         self._constructor = yaml.constructor.SafeConstructor()
         self._lines: list[str] = []
+
+    def today(self, tz: ZoneInfo) -> date:
+        """The date in ``tz`` on which the source is read."""
+        return self.now.astimezone(tz).date()
 
     def where(self, node: Node | None) -> Location:
         line = node.start_mark.line + 1 if node is not None else None
