@@ -6,6 +6,8 @@
 - No two modules at the root of bot/ share a prefix (``ledger.py`` + ``ledger_sql.py`` is a
   package that wants to exist).
 - The sandbox keeps one folder per platform: bot/sandbox/x/ and bot/sandbox/graph/.
+- No test imports from a conftest: conftests hold fixtures, and what tests share by import
+  lives in tests/support/.
 
 Each rule is also run on a small tree that breaks it, so a rule that stopped finding
 anything would fail here rather than pass in silence.
@@ -110,6 +112,16 @@ def missing_sandbox_platforms(root: Path) -> list[str]:
     return [p for p in ("x", "graph") if not (root / "sandbox" / p / "__init__.py").is_file()]
 
 
+def conftest_imports(root: Path) -> set[tuple[str, str]]:
+    """(importer, imported) for every import of a name from a ``conftest`` module."""
+    found = set()
+    for name, path, tree in _modules(root):
+        for _, dotted in _imports(name, path, tree):
+            if "conftest" in dotted.split(".")[:-1]:
+                found.add((name, dotted))
+    return found
+
+
 # --- the rules, on bot/ --------------------------------------------------------------------
 
 
@@ -125,6 +137,13 @@ def test_no_test_imports_a_private_name_of_the_code_it_tests() -> None:
     offenders = private_imports(tests)
     assert not offenders, "test the public name instead (make it public if it must be): " + (
         ", ".join(f"{importer} imports {name}" for importer, name in sorted(offenders))
+    )
+
+
+def test_no_test_imports_from_a_conftest() -> None:
+    offenders = conftest_imports(Path(__file__).resolve().parent)
+    assert not offenders, "move what is shared to tests/support/: " + ", ".join(
+        f"{importer} imports {name}" for importer, name in sorted(offenders)
     )
 
 
@@ -193,6 +212,16 @@ def test_root_modules_sharing_a_prefix_are_found(tmp_path: Path) -> None:
         {"ledger.py": "", "ledger_sql.py": "", "delivery/deliverer.py": "", "queue.py": ""},
     )
     assert shared_root_prefixes(root) == [{"ledger", "ledger_sql"}]
+
+
+def test_an_import_from_a_conftest_is_found(tmp_path: Path) -> None:
+    tests = tmp_path / "tests"
+    (tests / "web").mkdir(parents=True)
+    (tests / "__init__.py").write_text("")
+    (tests / "web" / "__init__.py").write_text("")
+    (tests / "web" / "conftest.py").write_text("PASSWORD = 'x'\n")
+    (tests / "web" / "test_a.py").write_text("from tests.web.conftest import PASSWORD\n")
+    assert conftest_imports(tests) == {("tests.web.test_a", "tests.web.conftest.PASSWORD")}
 
 
 def test_a_sandbox_without_its_platform_folders_is_found(tmp_path: Path) -> None:

@@ -10,8 +10,8 @@ from bot.people.audit import cli_actor
 from bot.runtime.wiring import Runtime
 from bot.settings import load_settings
 from bot.storage.models import AuditEntry, Campaign
-from tests.alerts.conftest import AlertsCli
 from tests.support.alerting import HOOK_TOKEN, SECRET, Mail, Receiver
+from tests.support.alerts_harness import AlertsCli
 
 
 def make_campaign(cli: AlertsCli) -> Runtime:

@@ -29,8 +29,8 @@ from bot.storage.models import (
     Post,
     PostState,
 )
-from tests.alerts.conftest import Alerting
 from tests.support.alerting import HOOK_TOKEN, SECRET
+from tests.support.alerts_harness import Alerting
 from tests.support.factories import queue, spec
 
 

@@ -17,8 +17,8 @@ from bot.alerts.sending import SendPolicy
 from bot.alerts.watcher import AlertPolicy
 from bot.platforms.base import PermanentError
 from bot.storage.models import Delivery, DeliveryState
-from tests.alerts.conftest import Alerting
 from tests.support.alerting import free_port
+from tests.support.alerts_harness import Alerting
 from tests.support.factories import queue, spec
 from tests.support.fakes import FakePlatform
 

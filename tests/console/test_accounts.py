@@ -19,7 +19,7 @@ from bot.storage.models import (
     DeliveryState,
     OAuthRequest,
 )
-from tests.console.conftest import console_runtime
+from tests.support.console import console_runtime
 from tests.support.factories import queue, spec
 from tests.support.web import consent_facebook, consent_x, local
 

@@ -13,7 +13,6 @@ from sqlalchemy import Engine, select
 from bot.console.roles import Role
 from bot.runtime.wiring import Runtime
 from bot.storage.models import AlertChannels, AuditEntry, Campaign
-from tests.console.conftest import ConsoleHarness, console_runtime, form_token
 from tests.support.alerting import (
     HOOK_TOKEN,
     SECRET,
@@ -22,6 +21,7 @@ from tests.support.alerting import (
     running_receiver,
     running_smtp,
 )
+from tests.support.console import ConsoleHarness, console_runtime, form_token
 
 
 @pytest.fixture

@@ -22,8 +22,8 @@ from bot.console.roles import Role
 from bot.pledges.mail import Mailer
 from bot.storage.models import Delivery, DeliveryState
 from bot.web.server import serving_web
-from tests.console.conftest import PASSWORD, ConsoleHarness, console_runtime
 from tests.support.alerting import SECRET, Mail, Receiver, running_receiver, running_smtp
+from tests.support.console import PASSWORD, ConsoleHarness, console_runtime
 from tests.support.factories import add_account, queue, spec
 
 CHROMIUM = Path("/usr/bin/chromium")

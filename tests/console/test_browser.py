@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 from bot.cli.users import console_banner
 from bot.sandbox.testing import free_port
 from bot.web.server import serving_web
-from tests.console.conftest import console_runtime
+from tests.support.console import console_runtime
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [

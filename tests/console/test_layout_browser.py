@@ -19,7 +19,6 @@ from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import free_port
 from bot.storage.models import Campaign
 from bot.web.server import serving_web
-from tests.console.conftest import PASSWORD, ConsoleHarness, console_runtime
 from tests.support.browser import (
     ARTIFACTS,
     CHROMIUM,
@@ -27,6 +26,7 @@ from tests.support.browser import (
     chromium,
     serious_violations,
 )
+from tests.support.console import PASSWORD, ConsoleHarness, console_runtime
 from tests.support.console_posts import campaign_accounts, queued
 
 if not CHROMIUM.exists():

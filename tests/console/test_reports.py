@@ -18,7 +18,7 @@ from bot.cli import main
 from bot.console.roles import Role
 from bot.runtime.wiring import Runtime
 from bot.storage.vault import generate_key
-from tests.console.conftest import ConsoleHarness, console_runtime
+from tests.support.console import ConsoleHarness, console_runtime
 from tests.support.processes import runtime_for
 from tests.support.reports import (
     RALLY,

@@ -15,8 +15,8 @@ from bot.console.roles import Role
 from bot.sandbox.testing import SandboxHandle, free_port, running_sandbox
 from bot.storage.models import Campaign, Post
 from bot.web.server import serving_web
-from tests.console.conftest import PASSWORD, console_runtime
 from tests.support.browser import CHROMIUM, VIEWPORTS, chromium, serious_violations, snapshot
+from tests.support.console import PASSWORD, console_runtime
 from tests.support.engagement import Clock, World, make_platforms
 
 if not CHROMIUM.exists():

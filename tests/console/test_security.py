@@ -14,7 +14,7 @@ from bot.console.app import console_routes
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute
 from bot.storage.models import Account
-from tests.console.conftest import PASSWORD, console_runtime, form_token
+from tests.support.console import PASSWORD, console_runtime, form_token
 from tests.support.factories import add_account
 
 ROLES: list[Role | None] = [None, *Role]

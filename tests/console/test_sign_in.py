@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from bot.console.roles import Role
 from bot.people import audit, users
-from tests.console.conftest import PASSWORD, console_runtime
+from tests.support.console import PASSWORD, console_runtime
 
 
 def test_a_signed_out_visitor_is_sent_to_the_sign_in_page(console):

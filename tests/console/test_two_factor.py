@@ -10,7 +10,7 @@ import pyotp
 
 from bot.console.roles import Role
 from bot.people import users
-from tests.console.conftest import PASSWORD
+from tests.support.console import PASSWORD
 
 _KEY = re.compile(r'id="totp-key">([A-Z2-7]+)<')
 

@@ -23,7 +23,7 @@ from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.http import async_session
 from bot.platforms.x import XPlatform
 from bot.sandbox.x import oauth1 as verifier
-from tests.platforms.conftest import Answer, Seen
+from tests.support.tiny_server import Answer, Seen
 
 CK, CS = "consumer-key", "consumer&secret"
 X_CREDS = Credentials("1234-tok/é", "token secret+", "42")
