@@ -180,5 +180,15 @@ def sync(app: AppContext) -> None:
         done = sync_config_accounts(app.runtime)
     except PlatformError as exc:
         raise click.ClickException(f"a token in config.env does not work: {exc.message}") from None
+    if done:
+        with app.runtime.sessions() as session:
+            audit.record(
+                session,
+                actor=audit.cli_actor(),
+                action="accounts.sync",
+                subject="config.env",
+                after={"registered": done},
+            )
+            session.commit()
     for line in done or ["config.env's accounts are already registered (or none are set)"]:
         click.echo(line)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, plural, table
+from bot.people import audit
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
 from bot.storage.models import Account, OAuthRequest, Pledge, User
@@ -177,6 +178,13 @@ def rotate(app: AppContext) -> None:
         set_key(str(app.config_file), "TOKEN_ENCRYPTION_KEYS", combined, quote_mode="never")
         for row, key, value in rotated:
             setattr(row, key, value)
+        audit.record(
+            session,
+            actor=audit.cli_actor(),
+            action="keys.rotate",
+            subject="TOKEN_ENCRYPTION_KEYS",
+            after={"secrets_reencrypted": len(rotated)},
+        )
         session.commit()
     click.echo(
         f"re-encrypted {plural(len(rotated), 'stored secret')} with a new key; the old keys are "

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from bot.cli.context import AppContext, pass_app
+from bot.people import audit
 from bot.storage.backup import (
     KEYS_SETTING,
     SETTINGS_COPY,
@@ -95,6 +96,15 @@ def restore(app: AppContext, file: Path, settings_to: Path | None) -> None:
         manifest = restore_backup(file, settings.database_url, progress=_progress)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from None
+    with app.runtime.sessions() as session:
+        audit.record(
+            session,
+            actor=audit.cli_actor(),
+            action="backup.restore",
+            subject=file.name,
+            after={"kind": manifest.database_kind, "made_at": str(manifest.created_at)},
+        )
+        session.commit()
     click.echo(
         f"restored {file} ({manifest.database_kind} backup of {manifest.created_at}) and "
         "migrated it to the current schema"

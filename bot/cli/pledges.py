@@ -17,8 +17,14 @@ from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, local, plural, table
 from bot.cli.pledge_options import spec_from_options, with_options
+from bot.people import audit
 from bot.pledges import rules
-from bot.pledges.campaigns import CampaignReport, PledgeCampaignSpec, apply_campaigns
+from bot.pledges.campaigns import (
+    CampaignReport,
+    PledgeCampaignSpec,
+    apply_campaigns,
+    audit_view,
+)
 from bot.pledges.pledging import find_campaign, progress
 from bot.settings import Settings
 from bot.storage.models import Campaign, GoalPolicy, PledgeCampaign
@@ -70,16 +76,34 @@ def print_campaign_report(
 
 
 def _apply(app: AppContext, specs: list[PledgeCampaignSpec], dry_run: bool) -> None:
+    """Store ``specs`` with an audit row for each campaign created or changed, in the
+    same transaction, as the console does."""
     runtime = app.runtime
+    now = datetime.now(UTC)
     try:
         with runtime.sessions() as session:
             report = apply_campaigns(
                 session,
                 specs,
-                now=datetime.now(UTC),
+                now=now,
                 default_window=runtime.settings.release_window_minutes,
                 dry_run=dry_run,
+                commit=False,
             )
+            if not dry_run:
+                by_slug = {spec.slug: spec for spec in specs}
+                actor = audit.cli_actor()
+                for action, slugs in (("create", report.created), ("edit", report.updated)):
+                    for slug in slugs:
+                        audit.record(
+                            session,
+                            actor=actor,
+                            action=f"pledge_campaign.{action}",
+                            subject=f"pledge_campaign:{slug}",
+                            after=audit_view(by_slug[slug]),
+                            at=now,
+                        )
+                session.commit()
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
     print_campaign_report(report, dry_run=dry_run, settings=runtime.settings)

@@ -67,6 +67,7 @@ from bot.pledges.campaigns import (
     CampaignReport,
     PledgeCampaignSpec,
     apply_campaigns,
+    audit_view,
 )
 from bot.pledges.cutoff import find_campaign
 from bot.pledges.images import MAX_BYTES, CampaignImage, ImageProblem, from_bytes
@@ -350,24 +351,6 @@ def spec_from_form(
     )
 
 
-def _audit_view(spec: PledgeCampaignSpec) -> dict[str, Any]:
-    """What the audit log keeps of a campaign: its content and plan (no picture bytes)."""
-    return {
-        "title": spec.title,
-        "message": dict(spec.message),
-        "variants": list(spec.variants),
-        "link": spec.link,
-        "goal": spec.goal,
-        "release_at": spec.release_at.isoformat(),
-        "timezone": spec.timezone,
-        "window_minutes": spec.window_minutes,
-        "if_goal_missed": spec.goal_policy,
-        "allow_edit": spec.allow_edit,
-        "image_sha256": spec.image.sha256 if spec.image else None,
-        "image_alt": spec.image_alt,
-    }
-
-
 def save(
     runtime: Runtime, spec: PledgeCampaignSpec, *, actor: str, now: datetime, creating: bool
 ) -> tuple[CampaignReport | None, Errors]:
@@ -395,7 +378,7 @@ def save(
                 actor=actor,
                 action="pledge_campaign.create" if creating else "pledge_campaign.edit",
                 subject=f"pledge_campaign:{spec.slug}",
-                after=_audit_view(spec),
+                after=audit_view(spec),
                 at=now,
             )
         session.commit()

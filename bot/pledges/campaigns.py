@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -253,6 +254,24 @@ def _live_pledge_problems(
             )
         )
     return problems
+
+
+def audit_view(spec: PledgeCampaignSpec) -> dict[str, Any]:
+    """What the audit log keeps of a campaign: its content and plan (no picture bytes)."""
+    return {
+        "title": spec.title,
+        "message": dict(spec.message),
+        "variants": list(spec.variants),
+        "link": spec.link,
+        "goal": spec.goal,
+        "release_at": spec.release_at.isoformat(),
+        "timezone": spec.timezone,
+        "window_minutes": spec.window_minutes,
+        "if_goal_missed": spec.goal_policy,
+        "allow_edit": spec.allow_edit,
+        "image_sha256": spec.image.sha256 if spec.image else None,
+        "image_alt": spec.image_alt,
+    }
 
 
 def apply_campaigns(

@@ -5,12 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from dotenv import dotenv_values
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from bot.people.audit import cli_actor
 from bot.storage.engine import make_engine
-from bot.storage.models import Base
+from bot.storage.models import AuditEntry, Base
 from tests.support.cli import Cli
 from tests.support.factories import add_account
+
+
+def audit_rows(cli: Cli) -> list[AuditEntry]:
+    with cli.runtime().sessions() as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
 def wipe(url: str) -> None:
@@ -49,6 +55,18 @@ def test_backup_warns_the_keys_are_left_out_and_restore_brings_the_posts_back(
     assert dotenv_values(settings)["TOKEN_ENCRYPTION_KEYS"] == ""
     listed = cli("posts", "list")
     assert "Demo at 8:30 outside HQ" in listed.output
+
+
+def test_a_restore_is_audited_in_the_restored_database(cli: Cli, tmp_path: Path) -> None:
+    runtime = cli.runtime()
+    url = runtime.settings.database_url
+    runtime.engine.dispose()
+    archive = tmp_path / "clarion.tar.gz"
+    assert cli("backup", str(archive)).exit_code == 0
+    wipe(url)
+    assert cli("restore", str(archive)).exit_code == 0
+    [row] = [e for e in audit_rows(cli) if e.action == "backup.restore"]
+    assert (row.subject, row.actor) == ("clarion.tar.gz", cli_actor())
 
 
 def test_restore_of_a_file_that_is_not_a_backup_says_so_without_a_traceback(
