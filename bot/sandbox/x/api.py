@@ -100,7 +100,7 @@ def _authenticate(
     form = None
     if headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
         form = body.decode("utf-8", "replace")
-    verify(
+    origin = verify(
         request,
         method=scope["method"],
         path=scope.get("raw_path", b"").decode("latin-1") or scope["path"],
@@ -110,7 +110,7 @@ def _authenticate(
         token_secret=found[1].secret,
         now=state.clock.wall(),
     )
-    return Caller(found[0])
+    return Caller(found[0], origin)
 
 
 async def handle(state: SandboxState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,9 +130,12 @@ async def handle(state: SandboxState, scope: Scope, receive: Receive, send: Send
         status, result = _route(state, caller, method, path, scope, body, extra)
     except Reply as reply:
         window = reply.window or state.limiter.peek(*_peek_args(state, caller, method, path))
-        await _respond(send, reply.status, reply.body, _window_headers(window) + extra)
+        body = r.for_origin(reply.body, caller.origin)
+        await _respond(send, reply.status, body, _window_headers(window) + extra)
         return
-    await _respond(send, status, result, _window_headers(window) + extra)
+    await _respond(
+        send, status, r.for_origin(result, caller.origin), _window_headers(window) + extra
+    )
 
 
 def _peek_args(
@@ -201,7 +204,7 @@ def _route(
     query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
     if path == "/2/tweets":
         if method == "POST":
-            return _create(state, _user(caller), body, extra)
+            return _create(state, caller, body, extra)
         if method == "GET":
             return 200, x_reads.lookup_many(state, caller, query)
     elif path.startswith("/2/tweets/"):
@@ -226,8 +229,9 @@ def _user(caller: Caller) -> XUser:
 
 
 def _create(
-    state: SandboxState, user: XUser, body: bytes, extra: list[tuple[bytes, bytes]]
+    state: SandboxState, caller: Caller, body: bytes, extra: list[tuple[bytes, bytes]]
 ) -> tuple[int, Any]:
+    user = _user(caller)
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
@@ -270,7 +274,8 @@ def _create(
     tweet = state.x.create_tweet(user.id, text, parent, media_ids)
     state.x.posts_this_month[month] = state.x.posts_this_month.get(month, 0) + 1
     state.mark_dirty()
-    extra.append((b"location", f"https://api.twitter.com/2/tweets/{tweet.id}".encode()))
+    # On the host the request was signed for, like the recorded api.twitter.com one.
+    extra.append((b"location", f"{caller.origin}/2/tweets/{tweet.id}".encode()))
     # Create answers carry id and text only: no edit_history_tweet_ids (as recorded).
     return 201, {"data": {"id": tweet.id, "text": tweet.shown}}
 
