@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import twitter_text
 
 from bot.sandbox.ratelimit import Window
+from bot.sandbox.x import params as x_params
 from bot.sandbox.x import reads as x_reads
 from bot.sandbox.x import render as r
 from bot.sandbox.x.oauth1 import OAuthFailure, parse_header, verify
@@ -201,7 +202,14 @@ def _route(
     body: bytes,
     extra: list[tuple[bytes, bytes]],
 ) -> tuple[int, Any]:
-    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    raw_query = scope["query_string"]
+    pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else []
+    route = _params_of(method, path)
+    if pairs and route is not None:
+        errors = x_params.problems(route, pairs)
+        if errors:
+            raise Reply(400, r.invalid_request_for(errors))
+    query = dict(pairs)
     if path == "/2/tweets":
         if method == "POST":
             return _create(state, caller, body, extra)
@@ -222,6 +230,21 @@ def _route(
     raise Reply(404, r.NOT_FOUND_ROUTE)
 
 
+def _params_of(method: str, path: str) -> x_params.Route | None:
+    """The query parameters the route takes (None: no such route; 404 follows)."""
+    if method in ("POST", "DELETE"):
+        return x_params.NO_QUERY
+    if path == "/2/tweets":
+        return x_params.POST_LOOKUP
+    if path == "/2/users/me":
+        return x_params.ME
+    if path.startswith("/2/tweets/"):
+        return x_params.POST_BY_ID
+    if _USER_TWEETS.fullmatch(path):
+        return x_params.TIMELINE
+    return None
+
+
 def _user(caller: Caller) -> XUser:
     if caller.user is None:
         raise Reply(403, r.APP_ONLY_FORBIDDEN)
@@ -238,6 +261,9 @@ def _create(
         raise Reply(400, r.invalid_request("Request body is not valid JSON.", "body", "")) from None
     if not isinstance(payload, dict):
         raise Reply(400, r.invalid_request("Request body must be an object.", "body", ""))
+    unknown = x_params.body_problems(payload)
+    if unknown:
+        raise Reply(400, r.invalid_request_for(unknown))
     text = payload.get("text")
     media_ids = (payload.get("media") or {}).get("media_ids") or []
     if text is None and not media_ids:

@@ -118,8 +118,13 @@ def for_origin(body: Any, origin: str) -> Any:
 
 
 def invalid_request(message: str, parameter: str, value: Any) -> dict[str, Any]:
+    return invalid_request_for([{"parameters": {parameter: [str(value)]}, "message": message}])
+
+
+def invalid_request_for(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """X's 400 problem naming each invalid parameter in ``errors``."""
     return {
-        "errors": [{"parameters": {parameter: [str(value)]}, "message": message}],
+        "errors": errors,
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": PROBLEMS + "invalid-request",
