@@ -113,7 +113,10 @@ def test_what_tweepy_and_clarion_send_is_still_accepted(
         [tweet_id], tweet_fields=["public_metrics", "non_public_metrics"], user_auth=True
     )
     client.get_users_tweets(
-        alice["id"], max_results=100, tweet_fields=["created_at"], start_time="2026-01-01T00:00:00Z",
+        alice["id"],
+        max_results=100,
+        tweet_fields=["created_at"],
+        start_time="2026-01-01T00:00:00Z",
         user_auth=True,
-    )  # fmt: skip
+    )
     client.get_me(user_fields=["public_metrics"], user_auth=True)
