@@ -95,6 +95,7 @@ class Runtime:
                 www_base_url=routes.get(WWW_ORIGIN),
                 timeout=s.http_timeout_seconds,
                 pool_size=s.delivery_concurrency,
+                app_secret=s.facebook_app_secret.reveal() or None,
             ),
         }
 

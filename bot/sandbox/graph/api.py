@@ -163,6 +163,7 @@ async def graph_endpoint(request: Request) -> Response:
         if not value:
             raise errors.no_token()
         token = state.validate(value)
+        state.check_appsecret_proof(value, params.get("appsecret_proof"))
         headers = state.throttle(token)
         body = _dispatch(state, request.method, version, segments, token, params)
         if request.method != "GET" or segments[-1:] == ["accounts"]:
