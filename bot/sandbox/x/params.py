@@ -193,14 +193,16 @@ CREATE_BODY = frozenset(
 
 def problems(route: Route, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """The ``errors`` entries X gives for this query; empty when it is valid."""
-    found: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    grouped: dict[str, list[str]] = {}
     for name, value in pairs:
-        if name in seen:
+        grouped.setdefault(name, []).append(value)
+    found: list[dict[str, Any]] = []
+    for name, values in grouped.items():
+        if len(values) > 1:
             message = f"Duplicate parameters are not allowed: the `{name}` query parameter"
-            found.append({"parameters": {name: [value]}, "message": message})
+            found.append({"parameters": {name: values}, "message": message})
             continue
-        seen.add(name)
+        value = values[0]
         if name not in route.known:
             message = f"The query parameter [{name}] is not one of [{','.join(route.names)}]"
             found.append({"parameters": {name: [value]}, "message": message})
@@ -208,12 +210,11 @@ def problems(route: Route, pairs: list[tuple[str, str]]) -> list[dict[str, Any]]
         allowed = route.lists.get(name)
         if allowed is None:
             continue
-        items = value.split(",")
         if not value:
             message = f"The `{name}` query parameter can not be empty"
             found.append({"parameters": {name: [value]}, "message": message})
             continue
-        for item in items:
+        for item in value.split(","):
             if item not in allowed:
                 message = (
                     f"The `{name}` query parameter value [{item}] is not one of"
