@@ -172,7 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="FACEBOOK_APP_SECRET",
         default="",
         parse=parse_secret,
-        help="Facebook app secret",
+        help="Facebook app secret (also signs every Graph call: appsecret_proof)",
         section="Facebook",
     ),
     Setting(
