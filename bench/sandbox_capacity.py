@@ -62,12 +62,12 @@ def sign_batch(args: tuple[list[dict[str, str]], int, int, str, bool]) -> list[b
             user["access_token_secret"],
         )
         _, headers, _ = client.sign(
-            "https://api.twitter.com/2/tweets",
+            "https://api.x.com/2/tweets",
             "POST",
             headers={"Content-Type": "application/json"},
         )
         requests.append(
-            b"POST /2/tweets HTTP/1.1\r\nHost: api.twitter.com\r\n"
+            b"POST /2/tweets HTTP/1.1\r\nHost: api.x.com\r\n"
             + f"Authorization: {headers['Authorization']}\r\n".encode()
             + b"Content-Type: application/json\r\n"
             + f"Content-Length: {len(body)}\r\n\r\n".encode()

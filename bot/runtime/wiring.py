@@ -19,7 +19,7 @@ from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.monitoring.metrics import Metrics
 from bot.platforms.base import Platform
-from bot.platforms.http import ANY_HOST
+from bot.platforms.http import ANY_HOST, X_API_ORIGIN, X_LEGACY_ORIGIN
 from bot.settings import Secret, Settings
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.lock import DaemonLock
@@ -28,7 +28,7 @@ from bot.storage.vault import Vault
 
 logger = logging.getLogger(__name__)
 
-X_ORIGIN = "https://api.twitter.com"
+X_ORIGIN = X_API_ORIGIN
 GRAPH_ORIGIN = "https://graph.facebook.com"
 WWW_ORIGIN = "https://www.facebook.com"
 
@@ -36,13 +36,16 @@ WWW_ORIGIN = "https://www.facebook.com"
 def routes_for(settings: Settings) -> dict[str, str]:
     """Which real origins go elsewhere. SANDBOX_URL sends every host to one sandbox: X and
     Graph by their own origins, any other host (a Mastodon instance, a Bluesky server)
-    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet."""
+    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet.
+    X's two hosts (``api.x.com`` and the former ``api.twitter.com``) go to the same place."""
     if settings.sandbox_url:
-        routes = {o: settings.sandbox_url for o in (X_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)}
+        origins = (X_ORIGIN, X_LEGACY_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)
+        routes = {o: settings.sandbox_url for o in origins}
         routes[ANY_HOST] = settings.sandbox_url
         return routes
     routes = {
         X_ORIGIN: settings.x_api_base_url,
+        X_LEGACY_ORIGIN: settings.x_api_base_url,
         GRAPH_ORIGIN: settings.facebook_graph_base_url,
         WWW_ORIGIN: settings.facebook_www_base_url,
     }
@@ -92,6 +95,7 @@ class Runtime:
                 www_base_url=routes.get(WWW_ORIGIN),
                 timeout=s.http_timeout_seconds,
                 pool_size=s.delivery_concurrency,
+                app_secret=s.facebook_app_secret.reveal() or None,
             ),
         }
 

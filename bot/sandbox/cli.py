@@ -109,6 +109,11 @@ _RATE = click.FloatRange(0.0, 1.0)
     help="Same text from the same X account within this window is refused as a duplicate.",
 )
 @click.option(
+    "--fb-require-appsecret-proof",
+    is_flag=True,
+    help="As Facebook's 'Require App Secret' app setting: Graph calls need appsecret_proof.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["critical", "error", "warning", "info", "debug"]),
     default="warning",
@@ -138,6 +143,7 @@ def sandbox_command(
     x_posts_per_app: int,
     x_monthly_post_cap: int | None,
     duplicate_window_s: float,
+    fb_require_appsecret_proof: bool,
     log_level: str,
 ) -> None:
     """Run the Clarion sandbox: a stand-in for X API v2 and the Facebook Graph API.
@@ -180,6 +186,7 @@ def sandbox_command(
             x_monthly_post_cap=x_monthly_post_cap,
         ),
         duplicate_window_s=duplicate_window_s,
+        fb_require_appsecret_proof=fb_require_appsecret_proof,
         log_level=log_level,
     )
     base = f"http://{host}:{port}"

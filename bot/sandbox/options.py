@@ -127,6 +127,8 @@ class SandboxOptions:
     bearer_token: str = field(default="clarion-sandbox-bearer-token", repr=False)
     fb_app_id: str = "100000000000001"
     fb_app_secret: str = field(default="clarion-sandbox-fb-app-secret", repr=False)
+    # The app's "Require App Secret" setting: Graph calls without appsecret_proof fail.
+    fb_require_appsecret_proof: bool = False
     log_level: str = "warning"
 
     def __post_init__(self) -> None:

@@ -144,7 +144,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="X_API_BASE_URL",
         default="",
         parse=parse_url,
-        help="Send X API calls here instead of https://api.twitter.com (empty = the real X)",
+        help="Send X API calls here instead of https://api.x.com (empty = the real X)",
         section="X",
     ),
     Setting(
@@ -172,7 +172,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="FACEBOOK_APP_SECRET",
         default="",
         parse=parse_secret,
-        help="Facebook app secret",
+        help="Facebook app secret (also signs every Graph call: appsecret_proof)",
         section="Facebook",
     ),
     Setting(

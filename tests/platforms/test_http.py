@@ -22,16 +22,18 @@ from bot.platforms.http import (
     X_API_ORIGIN,
     HostRerouteAdapter,
     classify_transport_error,
+    current_url,
     normalise_routes,
     reroute_url,
     session_for,
+    x_routes,
 )
 
 
 def test_it_keeps_path_and_query_when_rerouting():
     routes = {X_API_ORIGIN: "http://127.0.0.1:8700"}
     assert (
-        reroute_url("https://api.twitter.com/2/tweets?ids=1,2&x=%20", routes)
+        reroute_url("https://api.x.com/2/tweets?ids=1,2&x=%20", routes)
         == "http://127.0.0.1:8700/2/tweets?ids=1,2&x=%20"
     )
 
@@ -46,10 +48,10 @@ def test_it_puts_the_base_url_path_in_front_of_the_original_path():
 
 def test_it_leaves_other_origins_alone_even_when_they_start_alike():
     routes = {X_API_ORIGIN: "http://127.0.0.1:8700"}
-    assert reroute_url("https://api.twitter.com.evil.test/2/x", routes) == (
-        "https://api.twitter.com.evil.test/2/x"
+    assert reroute_url("https://api.x.com.evil.test/2/x", routes) == (
+        "https://api.x.com.evil.test/2/x"
     )
-    assert reroute_url("http://api.twitter.com/2/x", routes) == "http://api.twitter.com/2/x"
+    assert reroute_url("http://api.x.com/2/x", routes) == "http://api.x.com/2/x"
     assert reroute_url("https://upload.twitter.com/1.1/x", routes) == (
         "https://upload.twitter.com/1.1/x"
     )
@@ -60,9 +62,7 @@ def test_any_other_host_goes_to_the_catch_all_route_under_its_own_name():
     assert reroute_url("https://Social.Example/api/v1/statuses?a=b", routes) == (
         "http://sb:1/p/_host/social.example/api/v1/statuses?a=b"
     )
-    assert reroute_url("https://api.twitter.com/2/tweets", routes) == (
-        "http://127.0.0.1:8700/2/tweets"
-    )
+    assert reroute_url("https://api.x.com/2/tweets", routes) == ("http://127.0.0.1:8700/2/tweets")
 
 
 def test_without_a_catch_all_route_other_hosts_are_not_rerouted():
@@ -80,47 +80,58 @@ def test_the_sandbox_answers_a_host_it_does_not_serve_with_a_404_naming_it(sandb
 
 
 def test_it_refuses_a_base_url_that_is_not_http():
-    with pytest.raises(ValueError, match="api.twitter.com"):
+    with pytest.raises(ValueError, match="api.x.com"):
         session_for({X_API_ORIGIN: "ftp://example.org"})
 
 
 def test_a_session_sends_requests_for_a_routed_origin_to_the_base_url(tiny_server):
     session = session_for({X_API_ORIGIN: tiny_server.url + "/x"})
-    response = session.get("https://api.twitter.com/2/users/me?user.fields=public_metrics")
+    response = session.get("https://api.x.com/2/users/me?user.fields=public_metrics")
     assert response.status_code == 200
     assert response.json() == {"path": "/x/2/users/me", "query": "user.fields=public_metrics"}
     assert tiny_server.seen[0].headers["Host"] == tiny_server.url.removeprefix("http://")
 
 
+def signature_for(header: str, url: str) -> str:
+    """The Authorization header oauthlib makes for ``url`` with ``header``'s nonce and time."""
+    client = OAuth1Client(
+        "ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts"
+    )
+    params = dict(part.strip().split("=", 1) for part in header.removeprefix("OAuth ").split(","))
+    client.nonce = params["oauth_nonce"].strip('"')
+    client.timestamp = params["oauth_timestamp"].strip('"')
+    _, headers, _ = client.sign(url, "POST", headers={"Content-Type": "application/json"})
+    return str(headers["Authorization"])
+
+
 def test_the_oauth_signature_is_computed_over_the_original_url(tiny_server):
     session = session_for({X_API_ORIGIN: tiny_server.url})
     auth = OAuth1("ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts")
+    session.post("https://api.x.com/2/tweets?a=1", json={"text": "hi"}, auth=auth)
+    header = tiny_server.seen[0].headers["Authorization"]
+    assert signature_for(header, "https://api.x.com/2/tweets?a=1") == header
+    assert signature_for(header, tiny_server.url + "/2/tweets?a=1") != header
+
+
+def test_a_url_on_xs_former_host_is_signed_and_sent_for_its_current_host(tiny_server):
+    # tweepy builds https://api.twitter.com URLs; Clarion moves them to api.x.com first.
+    session = session_for(x_routes(tiny_server.url))
+    auth = OAuth1("ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts")
     session.post("https://api.twitter.com/2/tweets?a=1", json={"text": "hi"}, auth=auth)
-    seen = tiny_server.seen[0]
-    header = seen.headers["Authorization"]
-
-    def signature_for(url: str) -> str:
-        client = OAuth1Client(
-            "ck", client_secret="cs", resource_owner_key="tk", resource_owner_secret="ts"
-        )
-        params = dict(
-            part.strip().split("=", 1) for part in header.removeprefix("OAuth ").split(",")
-        )
-        client.nonce = params["oauth_nonce"].strip('"')
-        client.timestamp = params["oauth_timestamp"].strip('"')
-        _, headers, _ = client.sign(url, "POST", headers={"Content-Type": "application/json"})
-        return headers["Authorization"]
-
-    assert signature_for("https://api.twitter.com/2/tweets?a=1") == header
-    assert signature_for(tiny_server.url + "/2/tweets?a=1") != header
+    header = tiny_server.seen[0].headers["Authorization"]
+    assert signature_for(header, "https://api.x.com/2/tweets?a=1") == header
+    assert current_url("https://api.twitter.com/2/tweets?a=1") == "https://api.x.com/2/tweets?a=1"
+    assert (
+        current_url("https://api.twitter.com.evil.test/2") == "https://api.twitter.com.evil.test/2"
+    )
 
 
 def test_it_applies_the_default_timeout_to_requests_that_have_none(tiny_server):
     session = session_for({X_API_ORIGIN: tiny_server.url}, timeout=0.2)
     with pytest.raises(requests.ReadTimeout):
-        session.get("https://api.twitter.com/slow")
+        session.get("https://api.x.com/slow")
     # A caller's own timeout still wins.
-    assert session.get("https://api.twitter.com/slow", timeout=3).status_code == 200
+    assert session.get("https://api.x.com/slow", timeout=3).status_code == 200
 
 
 def test_no_proxy_is_decided_for_the_host_actually_connected_to(

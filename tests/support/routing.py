@@ -2,7 +2,7 @@
 
 The production rerouting lives in bot/platforms/http/routes.py (another module's job);
 this is the same idea kept local so the sandbox's tests do not depend on it.
-OAuth signatures are computed over the original https://api.twitter.com URL before a
+OAuth signatures are computed over the original https://api.x.com (or api.twitter.com) URL before a
 request reaches the transport, so rewriting the URL here leaves them valid.
 """
 
@@ -17,7 +17,12 @@ import tweepy.asynchronous
 from requests.adapters import HTTPAdapter
 from yarl import URL
 
-ORIGINS = ("https://api.twitter.com", "https://graph.facebook.com", "https://www.facebook.com")
+ORIGINS = (
+    "https://api.x.com",
+    "https://api.twitter.com",
+    "https://graph.facebook.com",
+    "https://www.facebook.com",
+)
 
 
 class SandboxAdapter(HTTPAdapter):
@@ -66,7 +71,7 @@ def aiohttp_rerouting(base_url: str) -> Any:
 
     async def reroute(request: aiohttp.ClientRequest, handler: Any) -> aiohttp.ClientResponse:
         url = request.url
-        if url.scheme == "https" and url.host == "api.twitter.com":
+        if url.scheme == "https" and url.host in ("api.x.com", "api.twitter.com"):
             request.url = URL(base + url.raw_path_qs, encoded=True)
         response: aiohttp.ClientResponse = await handler(request)
         return response

@@ -73,7 +73,11 @@ _SECRET_PARAMS = frozenset({"access_token", "client_secret", "fb_exchange_token"
 
 
 class CheckedGraphAPI(facebook.GraphAPI):
-    """facebook-sdk's GraphAPI with a ``request`` that checks the status and body."""
+    """facebook-sdk's GraphAPI with a ``request`` that checks the status and body, and
+    that sends ``appsecret_proof`` for the call's token when the app secret is known
+    (facebook-sdk never does)."""
+
+    app_secret: str | None = None
 
     def request(
         self,
@@ -96,6 +100,13 @@ class CheckedGraphAPI(facebook.GraphAPI):
                 # facebook-sdk would put it in the query string; Graph also takes it as a
                 # Bearer header, which keeps it out of URLs (urllib3 logs them at DEBUG).
                 headers["Authorization"] = f"Bearer {self.access_token}"
+        if self.app_secret:
+            # Proof of the token the call is made with (securing-requests): the one in the
+            # body or query when given there, else the client's own.
+            target = post_args if post_args is not None else args
+            token = target.get("access_token") or self.access_token
+            if token:
+                target["appsecret_proof"] = rules.appsecret_proof(str(token), self.app_secret)
         action = f"Facebook {method} {path.split('?')[0]}"
         try:
             response = self.session.request(
@@ -145,8 +156,12 @@ class FacebookPlatform:
         www_base_url: str | None = None,
         timeout: float = 30.0,
         pool_size: int = 32,
+        app_secret: str | None = None,
     ) -> None:
         self.graph_version = rules.graph_version(graph_version)
+        # With it every call carries appsecret_proof, so the app's "Require App Secret"
+        # setting may be on (https://developers.facebook.com/docs/graph-api/securing-requests).
+        self._app_secret = app_secret or None
         self._timeout = timeout
         self._routes: dict[str, str] = {}
         if graph_base_url:
@@ -162,12 +177,15 @@ class FacebookPlatform:
         # is set on the object afterwards (facebook/__init__.py, GraphAPI.__init__).
         graph = CheckedGraphAPI(access_token=token, timeout=self._timeout, session=self.session)
         graph.version = self.graph_version
+        graph.app_secret = self._app_secret
         return graph
 
     def async_publisher(self, session: aiohttp.ClientSession) -> FacebookAsyncPublisher:
         """Single Page posts on asyncio, for bursts (bot/delivery/dispatcher.py); ``session`` is an
         aiohttp session of the caller's event loop."""
-        return FacebookAsyncPublisher(session, self.graph_version, self._routes or None)
+        return FacebookAsyncPublisher(
+            session, self.graph_version, self._routes or None, app_secret=self._app_secret
+        )
 
     # -- Platform ----------------------------------------------------------------------
 
@@ -188,6 +206,7 @@ class FacebookPlatform:
             link=link,
             reply_to=reply_to,
             publish_at=publish_at,
+            app_secret=self._app_secret,
         )
         published = carry_out(self.session, call)
         logger.info(

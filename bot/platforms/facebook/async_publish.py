@@ -25,10 +25,16 @@ class FacebookAsyncPublisher:
     """Creates Page posts for many Pages concurrently, in one event loop."""
 
     def __init__(
-        self, session: aiohttp.ClientSession, graph_version: str, routes: dict[str, str] | None
+        self,
+        session: aiohttp.ClientSession,
+        graph_version: str,
+        routes: dict[str, str] | None,
+        *,
+        app_secret: str | None = None,
     ) -> None:
         self._sender = AsyncSender(session, routes)
         self._version = graph_version
+        self._app_secret = app_secret
 
     async def publish(
         self,
@@ -47,6 +53,7 @@ class FacebookAsyncPublisher:
             link=link,
             reply_to=reply_to,
             publish_at=publish_at,
+            app_secret=self._app_secret,
         )
         published = await self._sender.carry_out(call)
         logger.debug(

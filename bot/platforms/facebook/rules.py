@@ -13,6 +13,8 @@ Page token in the body (https://developers.facebook.com/docs/pages-api/posts).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import datetime
 from functools import partial
 from urllib.parse import urlencode
@@ -36,6 +38,13 @@ def post_url(post_id: str) -> str:
     return f"https://www.facebook.com/{post_id}"
 
 
+def appsecret_proof(token: str, app_secret: str) -> str:
+    """HMAC-SHA256 of the access token keyed by the app secret, hex: the proof Graph
+    checks whenever a call carries one, and requires when the app's "Require App Secret"
+    setting is on (https://developers.facebook.com/docs/graph-api/securing-requests)."""
+    return hmac.new(app_secret.encode(), token.encode(), hashlib.sha256).hexdigest()
+
+
 def build_post_request(
     version: str,
     page_id: str,
@@ -44,6 +53,7 @@ def build_post_request(
     *,
     link: str | None = None,
     publish_at: datetime | None = None,
+    app_secret: str | None = None,
 ) -> HttpRequest:
     """``POST /{version}/{page-id}/feed``; with ``publish_at``, a post Facebook holds and
     publishes itself (``published=false`` + ``scheduled_publish_time`` in Unix seconds)."""
@@ -57,6 +67,8 @@ def build_post_request(
         fields["scheduled_publish_time"] = str(int(publish_at.timestamp()))
     # In a POST the token goes in the body, as facebook-sdk sends it, never in the URL.
     fields["access_token"] = token
+    if app_secret:
+        fields["appsecret_proof"] = appsecret_proof(token, app_secret)
     return HttpRequest(
         "POST",
         f"{GRAPH_ORIGIN}/{version}/{page_id}/feed",
@@ -93,11 +105,14 @@ def publish_call(
     link: str | None = None,
     reply_to: str | None = None,
     publish_at: datetime | None = None,
+    app_secret: str | None = None,
 ) -> Call[Published]:
     """One Page post: the request and its reader. Facebook has no threads."""
     if reply_to is not None:
         raise PermanentError("Facebook has no threads: join the parts into one post")
     if not token:
         raise AuthError("no Page token for this account")
-    request = build_post_request(version, page_id, token, text, link=link, publish_at=publish_at)
+    request = build_post_request(
+        version, page_id, token, text, link=link, publish_at=publish_at, app_secret=app_secret
+    )
     return Call(request, partial(read_post_response, text=text, token=token))

@@ -3,9 +3,13 @@ and CA bundle, read the same way for the threaded and the asyncio path.
 
 Rerouting is how Clarion talks to the sandbox (or any stand-in, e.g. a recording proxy)
 without a single "if sandbox" branch: requests are built and signed for the platform's
-real origin (``https://api.twitter.com``, ``https://graph.facebook.com``) and only then
+real origin (``https://api.x.com``, ``https://graph.facebook.com``) and only then
 sent to the base URL routed for that origin, so signatures are exactly what the real API
 would see.
+
+A URL on a platform's former host (tweepy hard-codes ``https://api.twitter.com``) is
+moved to the current host (``current_url``) *before* it is signed, so what is signed is
+what is sent.
 """
 
 from __future__ import annotations
@@ -17,10 +21,17 @@ from urllib.parse import urlsplit, urlunsplit
 
 from requests.utils import select_proxy, should_bypass_proxies
 
-X_API_ORIGIN = "https://api.twitter.com"
+# X's API host since 2024 (https://docs.x.com/x-api/introduction: "https://api.x.com/2/").
+X_API_ORIGIN = "https://api.x.com"
+# X still answers on its former host, and tweepy 4 builds every URL on it
+# (client.py ``BaseClient.request``, auth.py ``_get_oauth_url``).
+X_LEGACY_ORIGIN = "https://api.twitter.com"
+X_ORIGINS = (X_API_ORIGIN, X_LEGACY_ORIGIN)
 GRAPH_ORIGIN = "https://graph.facebook.com"
 WWW_FACEBOOK_ORIGIN = "https://www.facebook.com"
-KNOWN_ORIGINS = (X_API_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
+KNOWN_ORIGINS = (X_API_ORIGIN, X_LEGACY_ORIGIN, GRAPH_ORIGIN, WWW_FACEBOOK_ORIGIN)
+# Former host -> current host: Clarion sends (and signs) on the current one.
+ORIGIN_ALIASES = {X_LEGACY_ORIGIN: X_API_ORIGIN}
 
 # The routes key for "every other host": Mastodon instances, Bluesky servers and handle
 # domains are not known in advance. Under it a request keeps its host as a path prefix,
@@ -34,6 +45,23 @@ def origin_of(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, lower-cased: how routes are looked up."""
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
+
+
+def current_url(url: str) -> str:
+    """``url`` moved from a platform's former host to its current one
+    (``https://api.twitter.com/2/tweets`` -> ``https://api.x.com/2/tweets``); other URLs
+    unchanged. Origins are compared exactly, as in ``reroute_url``."""
+    current = ORIGIN_ALIASES.get(origin_of(url))
+    if current is None:
+        return url
+    src = urlsplit(url)
+    dst = urlsplit(current)
+    return urlunsplit((dst.scheme, dst.netloc, src.path, src.query, src.fragment))
+
+
+def x_routes(api_base_url: str | None) -> dict[str, str] | None:
+    """Routes sending both of X's hosts to ``api_base_url`` (None: the real X)."""
+    return {origin: api_base_url for origin in X_ORIGINS} if api_base_url else None
 
 
 def reroute_url(url: str, routes: Mapping[str, str]) -> str:

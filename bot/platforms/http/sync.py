@@ -23,6 +23,7 @@ from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse
 from bot.platforms.http.routes import (
     ANY_HOST,
+    current_url,
     environment_ca_bundle,
     environment_proxies,
     normalise_routes,
@@ -79,6 +80,18 @@ class HostRerouteAdapter(HTTPAdapter):
         )
 
 
+class CurrentHostSession(requests.Session):
+    """A session that moves URLs on a platform's former host to its current host
+    (``routes.current_url``) before the request is prepared, i.e. before requests applies
+    ``auth`` (tweepy's OAuth 1.0a): tweepy builds ``https://api.twitter.com`` URLs, and
+    what is signed must be the URL that is sent."""
+
+    def prepare_request(self, request: requests.Request) -> requests.PreparedRequest:
+        if isinstance(request.url, str):
+            request.url = current_url(request.url)
+        return super().prepare_request(request)
+
+
 def mount_routes(
     session: requests.Session,
     routes: Mapping[str, str] | None,
@@ -105,7 +118,7 @@ def session_for(
     Cookies are refused: API calls never need them, and one session serves
     thousands of accounts, so no state may leak from one account's call to another.
     """
-    session = requests.Session()
+    session = CurrentHostSession()
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     # With trust_env on, requests re-reads the whole environment (proxies, CA bundle)
     # and ~/.netrc on every call: ~0.8 ms of CPU under the GIL per request, measured,

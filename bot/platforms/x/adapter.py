@@ -27,7 +27,7 @@ from bot.platforms.base import (
     Published,
     TransientError,
 )
-from bot.platforms.http import X_API_ORIGIN, carry_out, session_for
+from bot.platforms.http import carry_out, session_for, x_routes
 from bot.platforms.x import rules
 from bot.platforms.x.async_publish import XAsyncPublisher
 from bot.platforms.x.errors import classify_client_failure, response_json
@@ -70,7 +70,7 @@ class XPlatform:
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
         self.bearer_token = bearer_token
-        self._routes = {X_API_ORIGIN: api_base_url} if api_base_url else None
+        self._routes = x_routes(api_base_url)
         # One session for every account and thread: connections to X are pooled.
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
         self._lock = threading.Lock()

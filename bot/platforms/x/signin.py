@@ -30,6 +30,7 @@ from bot.platforms.http import (
     classify_transport_error,
     mount_routes,
     reroute_url,
+    x_routes,
 )
 from bot.platforms.x.adapter import XPlatform
 
@@ -44,6 +45,10 @@ class _RoutedOAuth1UserHandler(tweepy.OAuth1UserHandler):
         self._routes = routes
         self._timeout = timeout
         super().__init__(*args, **kw)
+
+    def _get_oauth_url(self, endpoint: str) -> str:
+        # tweepy's own is on the former host (auth.py); sign and send on X's current one.
+        return f"{X_API_ORIGIN}/oauth/{endpoint}"
 
     @property
     def oauth(self) -> Any:
@@ -95,7 +100,7 @@ class XWebSignIn:
         self._consumer_key = consumer_key
         self._consumer_secret = consumer_secret
         self._api_base_url = api_base_url
-        self._routes = {X_API_ORIGIN: api_base_url} if api_base_url else None
+        self._routes = x_routes(api_base_url)
         self._timeout = timeout
 
     def _handler(self, callback_url: str) -> _RoutedOAuth1UserHandler:
@@ -126,7 +131,7 @@ class XWebSignIn:
         secret = handler.request_token.get("oauth_token_secret", "")
         if not token or not secret:
             raise PermanentError("X sign-in (request token): no oauth_token in X's answer")
-        # tweepy builds https://api.twitter.com/oauth/authorize?...; a stand-in server
+        # The URL is https://api.x.com/oauth/authorize?...; a stand-in server
         # (the sandbox) serves the consent page where it serves the API.
         return reroute_url(url, self._routes or {}), token, secret
 

@@ -31,6 +31,7 @@ from bot.sandbox.graph.fields import (
     render_post,
     render_user,
 )
+from bot.sandbox.graph.insights import page_insights
 from bot.sandbox.graph.model import FbPost, Token
 from bot.sandbox.graph.state import GraphState
 
@@ -163,6 +164,7 @@ async def graph_endpoint(request: Request) -> Response:
         if not value:
             raise errors.no_token()
         token = state.validate(value)
+        state.check_appsecret_proof(value, params.get("appsecret_proof"))
         headers = state.throttle(token)
         body = _dispatch(state, request.method, version, segments, token, params)
         if request.method != "GET" or segments[-1:] == ["accounts"]:
@@ -210,6 +212,7 @@ def _dispatch(
                 state.now(),
                 fields,
                 graph_reads.insights_reader(state, post, token),
+                state.pages.get,
             )
         if page is not None:
             own = token.kind == "page" and token.page_id == page.id
@@ -229,6 +232,12 @@ def _dispatch(
             return _publish(state, page.id, token, params)
         if method == "GET":
             return graph_reads.list_feed(state, version, page.id, edge, token, params)
+    if page is not None and edge == "insights" and method == "GET":
+        graph_reads.require_page_access(state, page.id, token)
+        posts = state.feed(page.id, since=None, until=None)
+        return page_insights(
+            page, posts, state.engagement, state.now(), params, graph_reads.timestamp
+        )
     if post is not None and edge == "insights" and method == "GET":
         graph_reads.require_page_access(state, post.page_id, token)
         return insights(post, state.engagement(post), params.get("metric"), state.retired_metrics)

@@ -226,3 +226,21 @@ def page_limit() -> GraphError:
 
 def custom_limit() -> GraphError:
     return GraphError("(#613) Calls to this api have exceeded the rate limit.", code=613)
+
+
+# --- appsecret_proof (https://developers.facebook.com/docs/graph-api/securing-requests) ---
+# Bodies as reported from the real API (facebook/facebook-python-business-sdk#528,
+# howdyai/botkit#1455): code 100, type GraphMethodException, HTTP 400.
+
+
+def invalid_appsecret_proof() -> GraphError:
+    return GraphError(
+        "Invalid appsecret_proof provided in the API argument", code=100, type_=METHOD
+    )
+
+
+def appsecret_proof_required() -> GraphError:
+    # Not recorded here; the wording users quote for apps with "Require App Secret" on.
+    return GraphError(
+        "API calls from the server require an appsecret_proof argument", code=100, type_=METHOD
+    )

@@ -13,23 +13,52 @@ import functools
 import re
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from bot.sandbox.graph import errors as errors
 from bot.sandbox.graph.model import FbPage, FbPost, FbUser, graph_time
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MODIFIER = re.compile(r"\.([A-Za-z_]+)\(([^()]*)\)")
+# "@[page-id]" in a post's message tags that Page: Graph shows its name in the message
+# and lists it in ``message_tags`` (offset and length in the shown message).
+_MENTION = re.compile(r"@\[([0-9]+)\]")
+# Reaction types a ``reactions.type(...)`` modifier takes
+# (https://developers.facebook.com/docs/graph-api/reference/object/reactions).
+REACTION_TYPES = (
+    "NONE",
+    "LIKE",
+    "LOVE",
+    "WOW",
+    "HAHA",
+    "SAD",
+    "ANGRY",
+    "THANKFUL",
+    "PRIDE",
+    "CARE",
+)
+# Link previews are Facebook's copies of the linked page's image; the sandbox has none,
+# so it names images on a host that never resolves.
+PREVIEW_HOST = "https://external.fbcdn.sandbox.invalid"
+
+
+Field = tuple[str, dict[str, str]]  # (field name, modifiers), e.g. ("likes", {"summary": "true"})
 
 
 @functools.lru_cache(maxsize=512)
-def parse_fields(raw: str | None) -> dict[str, dict[str, str]]:
-    """``"a,b.summary(true).limit(0)"`` -> ``{"a": {}, "b": {"summary": "true", "limit": "0"}}``.
+def parse_fields(raw: str | None) -> dict[str, Field]:
+    """``"a,b.summary(true).limit(0).as(c)"`` ->
+    ``{"a": ("a", {}), "c": ("b", {"summary": "true", "limit": "0"})}``: keyed by the name
+    the answer uses, which ``.as(name)`` sets (field aliases,
+    https://developers.facebook.com/docs/graph-api/aliasing-fields), so one field may be
+    asked for twice under two names (``reactions.type(LIKE).as(like),reactions.type(LOVE)
+    .as(love)``).
 
     Nested ``{...}`` sub-field lists are accepted and ignored (no node here has any).
     Cached (a feed renders every post with the same ``fields``): callers must not mutate
     the result.
     """
-    out: dict[str, dict[str, str]] = {}
+    out: dict[str, Field] = {}
     if not raw:
         return out
     depth = 0
@@ -53,25 +82,29 @@ def parse_fields(raw: str | None) -> dict[str, dict[str, str]]:
         if match is None:
             raise errors.bad_parameter(f'Syntax error "Expected name." at character 0: {item}')
         rest = re.sub(r"\{.*\}$", "", item[match.end() :])
-        out[match.group(0)] = dict(_MODIFIER.findall(rest))
+        modifiers = dict(_MODIFIER.findall(rest))
+        alias = modifiers.pop("as", "")
+        if alias and not _NAME.fullmatch(alias):
+            raise errors.bad_parameter(f"Invalid alias name: {alias}")
+        out[alias or match.group(0)] = (match.group(0), modifiers)
     return out
 
 
 def _pick(
     node_type: str,
-    requested: dict[str, dict[str, str]],
+    requested: dict[str, Field],
     defaults: tuple[str, ...],
     getters: dict[str, Callable[[dict[str, str]], Any]],
 ) -> dict[str, Any]:
-    names = requested or {name: {} for name in defaults}
+    names = requested or {name: (name, {}) for name in defaults}
     out: dict[str, Any] = {}
-    for name, modifiers in names.items():
+    for key, (name, modifiers) in names.items():
         getter = getters.get(name)
         if getter is None:
             raise errors.nonexisting_field(name, node_type)
         value = getter(modifiers)
         if value is not None:  # Graph leaves out fields that have no value (e.g. shares at 0)
-            out[name] = value
+            out[key] = value
     out.setdefault("id", getters["id"]({}))
     return out
 
@@ -85,7 +118,73 @@ def _edge_summary(total: int, modifiers: dict[str, str], summary: dict[str, Any]
     return edge
 
 
+def reactions_by_type(total: int) -> dict[str, int]:
+    """A post's reactions by type: mostly likes, as real Pages skew; the rest loves."""
+    love = total // 5
+    return {"LIKE": total - love, "LOVE": love}
+
+
+def _reactions(total: int, modifiers: dict[str, str]) -> dict[str, Any]:
+    kind = modifiers.get("type", "").upper()
+    if kind and kind not in REACTION_TYPES:
+        raise errors.bad_parameter(f"Param type must be one of {{{', '.join(REACTION_TYPES)}}}")
+    count = reactions_by_type(total).get(kind, 0) if kind else total
+    return _edge_summary(count, modifiers, {"viewer_reaction": "NONE"})
+
+
+def _shown_message(message: str, pages: PageLookup | None) -> tuple[str, list[dict[str, Any]]]:
+    """The message as Graph shows it (tagged Pages by name) and its ``message_tags``."""
+    if pages is None or "@[" not in message:
+        return message, []
+    shown = ""
+    tags: list[dict[str, Any]] = []
+    last = 0
+    for match in _MENTION.finditer(message):
+        page = pages(match.group(1))
+        if page is None:
+            continue
+        shown += message[last : match.start()]
+        tags.append(
+            {
+                "id": page.id,
+                "name": page.name,
+                "type": "page",
+                "offset": len(shown),
+                "length": len(page.name),
+            }
+        )
+        shown += page.name
+        last = match.end()
+    return shown + message[last:], tags
+
+
+def _preview(link: str, width: int, height: int) -> str:
+    return f"{PREVIEW_HOST}/emg1/safe_image.php?w={width}&h={height}&url={quote(link, safe='')}"
+
+
+def _attachments(link: str | None) -> dict[str, Any] | None:
+    """A link post's one attachment, a "share" (the preview card Facebook builds)."""
+    if not link:
+        return None
+    shim = f"https://l.facebook.com/l.php?u={quote(link, safe='')}"
+    return {
+        "data": [
+            {
+                "media": {
+                    "image": {"height": 630, "src": _preview(link, 1200, 630), "width": 1200}
+                },
+                "target": {"url": shim},
+                "title": urlsplit(link).hostname or link,
+                "type": "share",
+                "url": shim,
+                "unshimmed_url": link,
+            }
+        ]
+    }
+
+
 InsightsReader = Callable[[str | None, dict[str, int]], dict[str, Any]]
+PageLookup = Callable[[str], FbPage | None]
 
 
 def render_post(
@@ -95,14 +194,16 @@ def render_post(
     now: float,
     raw: str | None,
     read_insights: InsightsReader | None = None,
+    pages: PageLookup | None = None,
 ) -> dict[str, Any]:
     """``engagement`` is called only if an engagement field is asked for (it costs hashing).
 
     ``read_insights(metric, counts)`` answers the ``insights.metric(...)`` field expansion
     (it checks the token may read the Page's insights); without it the post has no
-    ``insights`` field.
+    ``insights`` field. ``pages`` finds the Pages a message tags (``@[page-id]``).
     """
     published = post.is_published(now)
+    message, tags = _shown_message(post.message, pages)
     cache: dict[str, dict[str, int]] = {}
 
     def counts() -> dict[str, int]:
@@ -112,7 +213,8 @@ def render_post(
 
     getters: dict[str, Callable[[dict[str, str]], Any]] = {
         "id": lambda m: post.id,
-        "message": lambda m: post.message or None,
+        "message": lambda m: message or None,
+        "message_tags": lambda m: tags or None,
         "created_time": lambda m: graph_time(post.created_time),
         "updated_time": lambda m: graph_time(post.created_time),
         "permalink_url": lambda m: post.permalink,
@@ -124,7 +226,17 @@ def render_post(
         "status_type": lambda m: "shared_story" if post.link else "mobile_status_update",
         "from": lambda m: {"name": page.name, "id": page.id} if page else None,
         "shares": lambda m: {"count": counts()["shares"]} if counts()["shares"] else None,
-        "reactions": lambda m: _edge_summary(counts()["reactions"], m, {"viewer_reaction": "NONE"}),
+        "reactions": lambda m: _reactions(counts()["reactions"], m),
+        # The older likes edge: the LIKE reactions.
+        "likes": lambda m: _edge_summary(
+            reactions_by_type(counts()["reactions"])["LIKE"],
+            m,
+            {"can_like": True, "has_liked": False},
+        ),
+        "attachments": lambda m: _attachments(post.link),
+        # Link posts show the preview's image; the sandbox has no photo posts.
+        "full_picture": lambda m: _preview(post.link, 720, 720) if post.link else None,
+        "picture": lambda m: _preview(post.link, 130, 130) if post.link else None,
         "comments": lambda m: _edge_summary(
             counts()["comments"], m, {"order": "ranked", "can_comment": True}
         ),
@@ -220,10 +332,10 @@ def insights(
         if name == "post_media_view":
             value: Any = counts["post_media_view"]
         else:
-            # Split the reaction total the way real Pages skew: mostly likes.
             total = counts["reactions"]
-            love = total // 5
-            value = {"like": total - love, "love": love} if total else {}
+            value = (
+                {kind.lower(): n for kind, n in reactions_by_type(total).items()} if total else {}
+            )
         title, description = POST_METRICS[name]
         data.append(
             {

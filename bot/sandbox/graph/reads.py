@@ -120,6 +120,7 @@ def list_feed(
             now,
             params.get("fields"),
             insights_reader(state, p, token),
+            state.pages.get,
         )
         for p in page_posts
     ]

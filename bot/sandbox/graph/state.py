@@ -9,6 +9,7 @@ kills the Page tokens obtained through it too, as on Facebook.
 
 Options read from S1's ``SandboxOptions`` (each optional, defaults in brackets):
 ``seed`` [1], ``fb_app_id`` ["100000000000001"], ``fb_app_secret`` ["sandbox-fb-app-secret"],
+``fb_require_appsecret_proof`` [False],
 ``duplicate_window_s`` [86400], ``fb_min_version`` [19], ``fb_latest_version``
 ["v26.0"] and the ``fb_*`` limits of :mod:`bot.sandbox.graph.limits`.
 """
@@ -62,6 +63,7 @@ class GraphState(TokensMixin):
         self.clock = clock
         self.app_id = str(_option(options, "fb_app_id", "100000000000001"))
         self.app_secret = str(_option(options, "fb_app_secret", "sandbox-fb-app-secret"))
+        self.require_appsecret_proof = bool(_option(options, "fb_require_appsecret_proof", False))
         self.seed = int(_option(options, "seed", 1))
         self.duplicate_window = float(_option(options, "duplicate_window_s", 86_400))
         self.min_version = int(_option(options, "fb_min_version", 19))

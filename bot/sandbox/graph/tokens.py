@@ -9,6 +9,8 @@ gives the code-190 error, with the subcode for why the token died, that Graph se
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 import threading
@@ -35,6 +37,7 @@ class TokensMixin:
 
     app_id: str
     app_secret: str
+    require_appsecret_proof: bool
     users: dict[str, FbUser]
     tokens: dict[str, Token]
     codes: dict[str, LoginCode]
@@ -113,6 +116,19 @@ class TokensMixin:
     def inspect(self, value: str) -> Token | None:
         with self._lock:
             return self.tokens.get(value)
+
+    def check_appsecret_proof(self, value: str, proof: str | None) -> None:
+        """Graph checks ``appsecret_proof`` whenever a call carries one: the hex
+        HMAC-SHA256 of the call's access token keyed by the app secret; without one the
+        call passes unless the app requires it ("Require App Secret")
+        (https://developers.facebook.com/docs/graph-api/securing-requests)."""
+        if proof is None:
+            if self.require_appsecret_proof:
+                raise errors.appsecret_proof_required()
+            return
+        expected = hmac.new(self.app_secret.encode(), value.encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), proof.encode("utf-8", "replace")):
+            raise errors.invalid_appsecret_proof()
 
     def validate(self, value: str) -> Token:
         """The live token for ``value``, or the Graph error a client would get (code 190)."""

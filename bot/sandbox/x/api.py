@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl
 import twitter_text
 
 from bot.sandbox.ratelimit import Window
+from bot.sandbox.x import params as x_params
 from bot.sandbox.x import reads as x_reads
 from bot.sandbox.x import render as r
 from bot.sandbox.x.oauth1 import OAuthFailure, parse_header, verify
@@ -100,7 +101,7 @@ def _authenticate(
     form = None
     if headers.get(b"content-type", b"").startswith(b"application/x-www-form-urlencoded"):
         form = body.decode("utf-8", "replace")
-    verify(
+    origin = verify(
         request,
         method=scope["method"],
         path=scope.get("raw_path", b"").decode("latin-1") or scope["path"],
@@ -110,7 +111,7 @@ def _authenticate(
         token_secret=found[1].secret,
         now=state.clock.wall(),
     )
-    return Caller(found[0])
+    return Caller(found[0], origin)
 
 
 async def handle(state: SandboxState, scope: Scope, receive: Receive, send: Send) -> None:
@@ -130,9 +131,12 @@ async def handle(state: SandboxState, scope: Scope, receive: Receive, send: Send
         status, result = _route(state, caller, method, path, scope, body, extra)
     except Reply as reply:
         window = reply.window or state.limiter.peek(*_peek_args(state, caller, method, path))
-        await _respond(send, reply.status, reply.body, _window_headers(window) + extra)
+        body = r.for_origin(reply.body, caller.origin)
+        await _respond(send, reply.status, body, _window_headers(window) + extra)
         return
-    await _respond(send, status, result, _window_headers(window) + extra)
+    await _respond(
+        send, status, r.for_origin(result, caller.origin), _window_headers(window) + extra
+    )
 
 
 def _peek_args(
@@ -198,10 +202,17 @@ def _route(
     body: bytes,
     extra: list[tuple[bytes, bytes]],
 ) -> tuple[int, Any]:
-    query = dict(parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True))
+    raw_query = scope["query_string"]
+    pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True) if raw_query else []
+    route = _params_of(method, path)
+    if pairs and route is not None:
+        errors = x_params.problems(route, pairs)
+        if errors:
+            raise Reply(400, r.invalid_request_for(errors))
+    query = dict(pairs)
     if path == "/2/tweets":
         if method == "POST":
-            return _create(state, _user(caller), body, extra)
+            return _create(state, caller, body, extra)
         if method == "GET":
             return 200, x_reads.lookup_many(state, caller, query)
     elif path.startswith("/2/tweets/"):
@@ -219,6 +230,21 @@ def _route(
     raise Reply(404, r.NOT_FOUND_ROUTE)
 
 
+def _params_of(method: str, path: str) -> x_params.Route | None:
+    """The query parameters the route takes (None: no such route; 404 follows)."""
+    if method in ("POST", "DELETE"):
+        return x_params.NO_QUERY
+    if path == "/2/tweets":
+        return x_params.POST_LOOKUP
+    if path == "/2/users/me":
+        return x_params.ME
+    if path.startswith("/2/tweets/"):
+        return x_params.POST_BY_ID
+    if _USER_TWEETS.fullmatch(path):
+        return x_params.TIMELINE
+    return None
+
+
 def _user(caller: Caller) -> XUser:
     if caller.user is None:
         raise Reply(403, r.APP_ONLY_FORBIDDEN)
@@ -226,14 +252,18 @@ def _user(caller: Caller) -> XUser:
 
 
 def _create(
-    state: SandboxState, user: XUser, body: bytes, extra: list[tuple[bytes, bytes]]
+    state: SandboxState, caller: Caller, body: bytes, extra: list[tuple[bytes, bytes]]
 ) -> tuple[int, Any]:
+    user = _user(caller)
     try:
         payload = json.loads(body or b"{}")
     except ValueError:
         raise Reply(400, r.invalid_request("Request body is not valid JSON.", "body", "")) from None
     if not isinstance(payload, dict):
         raise Reply(400, r.invalid_request("Request body must be an object.", "body", ""))
+    unknown = x_params.body_problems(payload)
+    if unknown:
+        raise Reply(400, r.invalid_request_for(unknown))
     text = payload.get("text")
     media_ids = (payload.get("media") or {}).get("media_ids") or []
     if text is None and not media_ids:
@@ -270,7 +300,8 @@ def _create(
     tweet = state.x.create_tweet(user.id, text, parent, media_ids)
     state.x.posts_this_month[month] = state.x.posts_this_month.get(month, 0) + 1
     state.mark_dirty()
-    extra.append((b"location", f"https://api.twitter.com/2/tweets/{tweet.id}".encode()))
+    # On the host the request was signed for, like the recorded api.twitter.com one.
+    extra.append((b"location", f"{caller.origin}/2/tweets/{tweet.id}".encode()))
     # Create answers carry id and text only: no edit_history_tweet_ids (as recorded).
     return 201, {"data": {"id": tweet.id, "text": tweet.shown}}
 

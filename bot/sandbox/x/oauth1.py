@@ -5,10 +5,13 @@ the same base string and signing functions the burst and threaded paths sign wit
 the sandbox and the client can never disagree about RFC 5849 in two different ways;
 tests/sandbox/test_oauth1.py checks it against requests signed by oauthlib (tweepy).
 
-Clients sign the ORIGINAL ``https://api.twitter.com`` URL and are then rerouted to the
-sandbox, so the base string URI is rebuilt from that origin plus the path and query the
-sandbox received. Query and form-encoded body parameters are signed (RFC 5849 3.4.1.3);
-JSON bodies are not.
+Clients sign the ORIGINAL URL and are then rerouted to the sandbox, so the base string
+URI is rebuilt from X's origin plus the path and query the sandbox received. X serves its
+API on two hosts, ``https://api.x.com`` (current) and ``https://api.twitter.com``
+(former), and a request signed for either verifies there; the sandbox cannot see which
+one the client addressed, so it accepts a signature over either and reports which
+(``verify`` returns the origin, which the answers then name, e.g. in ``location``).
+Query and form-encoded body parameters are signed (RFC 5849 3.4.1.3); JSON bodies are not.
 """
 
 from __future__ import annotations
@@ -21,7 +24,10 @@ from oauthlib.common import extract_params
 
 from bot.platforms import oauth1 as signer
 
-X_ORIGIN = "https://api.twitter.com"
+X_ORIGIN = "https://api.x.com"
+X_LEGACY_ORIGIN = "https://api.twitter.com"
+# Tried in this order: Clarion signs for the current host, so it verifies at the first try.
+X_ORIGINS = (X_ORIGIN, X_LEGACY_ORIGIN)
 # X rejects requests whose oauth_timestamp is far from its clock; we allow a wide window.
 MAX_CLOCK_SKEW_S = 15 * 60
 
@@ -52,9 +58,14 @@ def parse_header(authorization: str) -> OAuthRequest:
 
 
 def base_string(
-    method: str, path: str, query: str, request: OAuthRequest, form_body: str | None
+    method: str,
+    path: str,
+    query: str,
+    request: OAuthRequest,
+    form_body: str | None,
+    origin: str = X_ORIGIN,
 ) -> str:
-    """The signature base string (RFC 5849 3.4.1), over the original X origin."""
+    """The signature base string (RFC 5849 3.4.1), over one of X's origins."""
     params = [(k, v) for k, v in request.params.items() if k not in ("oauth_signature", "realm")]
     if query:
         params.extend(parse_qsl(query, keep_blank_values=True))
@@ -62,7 +73,7 @@ def base_string(
         # Signing clients (requests-oauthlib) include a form body only when oauthlib can
         # parse it as one; mirror that exactly or such requests would never verify.
         params.extend(extract_params(form_body) or [])
-    return signer.base_string(method, X_ORIGIN + path, params)
+    return signer.base_string(method, origin + path, params)
 
 
 def verify(
@@ -75,8 +86,9 @@ def verify(
     consumer_secret: str,
     token_secret: str,
     now: float,
-) -> None:
-    """Raise OAuthFailure unless the HMAC-SHA1 signature matches (RFC 5849 3.4.2)."""
+) -> str:
+    """The X origin the request was signed for; OAuthFailure unless the HMAC-SHA1
+    signature (RFC 5849 3.4.2) matches over one of ``X_ORIGINS``."""
     if request.params["oauth_signature_method"] != signer.SIGNATURE_METHOD:
         raise OAuthFailure("only HMAC-SHA1 is supported")
     try:
@@ -85,7 +97,9 @@ def verify(
         raise OAuthFailure("bad oauth_timestamp") from exc
     if abs(now - timestamp) > MAX_CLOCK_SKEW_S:
         raise OAuthFailure("oauth_timestamp out of range")
-    base = base_string(method, path, query, request, form_body)
-    expected = signer.sign(base, consumer_secret, token_secret)
-    if not hmac.compare_digest(expected, request.params["oauth_signature"]):
-        raise OAuthFailure("signature mismatch")
+    given = request.params["oauth_signature"]
+    for origin in X_ORIGINS:
+        base = base_string(method, path, query, request, form_body, origin)
+        if hmac.compare_digest(signer.sign(base, consumer_secret, token_secret), given):
+            return origin
+    raise OAuthFailure("signature mismatch")

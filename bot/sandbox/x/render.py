@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.engagement import metrics
 from bot.sandbox.ratelimit import Window
+from bot.sandbox.x.oauth1 import X_ORIGIN
 
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
@@ -21,9 +22,11 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Caller:
-    """Who signed the request: a user, or the app alone (bearer token)."""
+    """Who signed the request: a user, or the app alone (bearer token), and for which of
+    X's hosts (the one the signature verified over; a bearer token names none)."""
 
     user: XUser | None  # None: app-only bearer token
+    origin: str = X_ORIGIN
 
 
 class Reply(Exception):
@@ -33,7 +36,11 @@ class Reply(Exception):
         self.status, self.body, self.window = status, body, window
 
 
-PROBLEMS = "https://api.twitter.com/2/problems/"
+# Problem types name the host: docs.x.com (response-codes-and-errors) shows
+# "https://api.x.com/2/problems/invalid-request"; bodies reported from clients that call
+# api.twitter.com (e.g. plhery/node-twitter-api-v2#597, Aug 2025) still name that host.
+# The sandbox answers with the host the request was signed for (``for_origin``).
+PROBLEMS = X_ORIGIN + "/2/problems/"
 # X: non_public_metrics and organic_metrics exist only for the author, for 30 days.
 PRIVATE_METRICS_MAX_AGE_S = 30 * 24 * 3600
 
@@ -92,9 +99,32 @@ def usage_capped() -> dict[str, Any]:
     }
 
 
+def for_origin(body: Any, origin: str) -> Any:
+    """``body`` with its problem ``type`` URIs on ``origin`` instead of the current host."""
+    if origin == X_ORIGIN or not isinstance(body, dict):
+        return body
+    theirs = origin + "/2/problems/"
+
+    def moved(problem: Any) -> Any:
+        kind = problem.get("type") if isinstance(problem, dict) else None
+        if isinstance(kind, str) and kind.startswith(PROBLEMS):
+            return {**problem, "type": theirs + kind[len(PROBLEMS) :]}
+        return problem
+
+    answer = moved(body)
+    if isinstance(answer.get("errors"), list):
+        answer = {**answer, "errors": [moved(e) for e in answer["errors"]]}
+    return answer
+
+
 def invalid_request(message: str, parameter: str, value: Any) -> dict[str, Any]:
+    return invalid_request_for([{"parameters": {parameter: [str(value)]}, "message": message}])
+
+
+def invalid_request_for(errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """X's 400 problem naming each invalid parameter in ``errors``."""
     return {
-        "errors": [{"parameters": {parameter: [str(value)]}, "message": message}],
+        "errors": errors,
         "title": "Invalid Request",
         "detail": "One or more parameters to your request was invalid.",
         "type": PROBLEMS + "invalid-request",

@@ -20,7 +20,9 @@ from bot.platforms.base import (
     TransientError,
 )
 from bot.platforms.x import XPinAuth, XPlatform, compose_text
+from bot.sandbox.x import oauth1 as x_oauth1
 from tests.platforms.x.scripted_rows import SCRIPTED_ROWS
+from tests.support.tiny_server import Answer
 
 _handles = itertools.count(1)
 TWEETS = r"^/2/tweets$"
@@ -390,3 +392,27 @@ def test_a_lost_answer_while_reading_the_timeline_is_transient_not_unknown(sb, x
     with pytest.raises(TransientError) as caught:
         x.find_recent(creds, "Anything", datetime.now(UTC) - timedelta(minutes=1))
     assert type(caught.value) is TransientError
+
+
+def test_every_call_to_x_is_signed_for_and_sent_to_xs_current_host(tiny_server):
+    tiny_server.answer = Answer(
+        200, b'{"data":{"id":"7","text":"hi","name":"N","username":"n"},"meta":{}}'
+    )
+    platform = XPlatform("ck", "cs", api_base_url=tiny_server.url, timeout=5.0)
+    creds = Credentials("7-tok", "tok-secret", "7")
+    platform.verify(creds)  # tweepy (it builds api.twitter.com URLs)
+    platform.publish(creds, "hi")  # Clarion's own request
+    platform.find_recent(creds, "hi", datetime.now(UTC) - timedelta(hours=1))  # tweepy again
+    assert len(tiny_server.seen) == 3
+    for seen in tiny_server.seen:
+        signed_for = x_oauth1.verify(
+            x_oauth1.parse_header(seen.headers["Authorization"]),
+            method=seen.method,
+            path=seen.path,
+            query=seen.query,
+            form_body=None,
+            consumer_secret="cs",
+            token_secret="tok-secret",
+            now=time.time(),
+        )
+        assert signed_for == "https://api.x.com", seen.path

@@ -136,3 +136,13 @@ def test_a_link_is_appended_once():
     assert compose_text("Read this", "https://e.org/a") == "Read this\nhttps://e.org/a"
     assert compose_text("Read https://e.org/a now", "https://e.org/a") == "Read https://e.org/a now"
     assert compose_text("Plain", None) == "Plain"
+
+
+@pytest.mark.parametrize("host", ["https://api.x.com", "https://api.twitter.com"])
+def test_problem_types_are_read_the_same_on_either_of_xs_hosts(host):
+    # docs.x.com shows api.x.com problem types; answers on the former host name it instead.
+    for status, body, expected, _ in ROWS:
+        if str(body.get("type", "")).startswith("https://api.twitter.com/"):
+            moved = {**body, "type": host + body["type"][len("https://api.twitter.com") :]}
+            error = classify_x_response(status, moved, {"x-rate-limit-reset": "1"}, now=NOW)
+            assert type(error) is expected, (host, body["type"])

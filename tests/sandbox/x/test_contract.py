@@ -19,6 +19,7 @@ from requests_oauthlib import OAuth1
 
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
+from tests.support.contracts import shape
 from tests.support.routing import route_session
 
 CONTRACTS = Path(__file__).resolve().parents[2] / "fixtures" / "contracts" / "x"
@@ -33,15 +34,6 @@ def test_the_recordings_here_are_the_projects_shared_ones():
     shared = {p.name: json.loads(p.read_text()) for p in SHARED.glob("*.json")}
     copied = {p.name: json.loads(p.read_text()) for p in CONTRACTS.glob("*.json")}
     assert copied == shared, "refresh tests/fixtures/contracts/x from ../shared/contracts/x"
-
-
-def shape(value: Any) -> Any:
-    """Keys and value types, recursively; a list is described by its first element."""
-    if isinstance(value, dict):
-        return {key: shape(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [shape(value[0])] if value else []
-    return type(value).__name__
 
 
 def recorded(name: str) -> list[dict[str, Any]]:
@@ -158,3 +150,78 @@ def test_every_recorded_file_is_covered() -> None:
         "client_get_users_tweets.json",
     }
     assert {p.name for p in CONTRACTS.glob("*.json")} <= covered
+
+
+# --- documented shapes (tests/fixtures/contracts/documented/x_*.json) -------------------
+
+DOCUMENTED = CONTRACTS.parent / "documented"
+
+
+def documented(name: str) -> dict[str, dict[str, Any]]:
+    data = json.loads((DOCUMENTED / name).read_text())
+    return {i.get("name", str(n)): i for n, i in enumerate(data["interactions"])}
+
+
+def generic_parameters(body: Any) -> Any:
+    """The body with each error's ``parameters`` keyed by one placeholder: the documented
+    answers name other routes' parameters than the ones provoked here."""
+    if isinstance(body, dict) and isinstance(body.get("errors"), list):
+        errors = [
+            {**e, "parameters": {"<name>": list(e["parameters"].values())[0]}}
+            if isinstance(e, dict) and e.get("parameters")
+            else e
+            for e in body["errors"]
+        ]
+        return {**body, "errors": errors}
+    return body
+
+
+def test_invalid_requests_match_the_documented_answers(api: Api, alice: dict[str, Any]) -> None:
+    unknown_param, unknown_value, repeated = documented("x_invalid_request.json").values()
+    tweet_id = api.post("a post to ask about")
+    cases = [
+        (
+            f"https://api.twitter.com/2/users/{alice['id']}/tweets?previous_token=b26v89",
+            unknown_param,
+            "The query parameter [previous_token] is not one of [",
+        ),
+        (
+            f"https://api.twitter.com/2/tweets/{tweet_id}"
+            "?tweet.fields=tweet.fields%3Dattachments%2Cauthor_id",
+            unknown_value,
+            "The `tweet.fields` query parameter value [tweet.fields=attachments] is not one of [",
+        ),
+        (
+            f"https://api.twitter.com/2/tweets?ids={tweet_id}&ids={tweet_id}",
+            repeated,
+            "Duplicate parameters are not allowed: the `ids` query parameter",
+        ),
+    ]
+    for uri, interaction, message in cases:
+        response = api.send("GET", uri)
+        expected = interaction["response"]
+        assert response.status_code == expected["status"], uri
+        body = response.json()
+        assert shape(generic_parameters(body)) == shape(generic_parameters(expected["body"]))
+        assert body["type"] == expected["body"]["type"]  # signed for api.twitter.com, as theirs
+        assert body["errors"][0]["message"].startswith(message)
+
+
+def test_errors_match_the_documented_answers(
+    api: Api, sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    cases = documented("x_errors.json")
+    api.post("same words twice")
+    duplicate = api.send("POST", "https://api.x.com/2/tweets", {"text": "same words twice"})
+    unsigned = requests.get(sandbox.url + "/2/users/me", timeout=5)
+    sandbox.admin.set_rate_limits(x_posts_per_user=1)
+    too_many = api.send("POST", "https://api.x.com/2/tweets", {"text": "one too many"})
+    for name, response in (
+        ("duplicate", duplicate),
+        ("unauthorized", unsigned),
+        ("too_many", too_many),
+    ):
+        expected = cases[name]["response"]
+        assert response.status_code == expected["status"], name
+        assert response.json() == expected["body"], name
+        assert set(expected.get("headers", {})) <= set(response.headers.keys())

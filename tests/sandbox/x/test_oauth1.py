@@ -139,3 +139,26 @@ def test_the_length_shortcut_agrees_with_twitter_text() -> None:
         weighted = twitter_text.parse_tweet(text).weightedLength
         expected = weighted if weighted > MAX_WEIGHTED_LENGTH else None
         assert excess_length(text) == expected, text
+
+
+@pytest.mark.parametrize("origin", ["https://api.x.com", "https://api.twitter.com"])
+def test_a_signature_over_either_of_xs_hosts_verifies_and_names_that_host(origin: str) -> None:
+    request = prepare("GET", origin + "/2/users/me?user.fields=public_metrics")
+    header = request.headers["Authorization"]
+    header = header.decode() if isinstance(header, bytes) else header
+    signed_for = oauth1.verify(
+        oauth1.parse_header(header),
+        method="GET",
+        path="/2/users/me",
+        query="user.fields=public_metrics",
+        form_body=None,
+        consumer_secret=CS,
+        token_secret=SECRET,
+        now=time.time(),
+    )
+    assert signed_for == origin
+
+
+def test_a_signature_over_any_other_host_is_refused() -> None:
+    with pytest.raises(oauth1.OAuthFailure, match="signature"):
+        check(prepare("GET", "https://api.example.org/2/users/me"))
