@@ -36,16 +36,17 @@ WWW_ORIGIN = "https://www.facebook.com"
 def routes_for(settings: Settings) -> dict[str, str]:
     """Which real origins go elsewhere. SANDBOX_URL sends every host to one sandbox: X and
     Graph by their own origins, any other host (a Mastodon instance, a Bluesky server)
-    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet."""
-    if settings.sandbox_url:
-        routes = {o: settings.sandbox_url for o in (X_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)}
-        routes[ANY_HOST] = settings.sandbox_url
-        return routes
+    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet. A
+    base URL set for an origin wins over it (a sandbox's door for that platform, which
+    its outages shut: bot/sandbox/doors.py)."""
     routes = {
         X_ORIGIN: settings.x_api_base_url,
         GRAPH_ORIGIN: settings.facebook_graph_base_url,
         WWW_ORIGIN: settings.facebook_www_base_url,
     }
+    if settings.sandbox_url:
+        routes = {o: url or settings.sandbox_url for o, url in routes.items()}
+        routes[ANY_HOST] = settings.sandbox_url
     return {origin: url for origin, url in routes.items() if url}
 
 
