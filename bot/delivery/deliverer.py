@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 # The last try of a post the platform cannot be reached for is made this long before its
 # grace runs out, so that it is still in time when it is claimed.
 _LAST_TRY_MARGIN = timedelta(seconds=1)
+_UNREACHABLE_EVERY = timedelta(minutes=1)
 
 
 class Deliverer:
@@ -83,6 +84,8 @@ class Deliverer:
         # When this attempt's request to create the post was made, per delivery: what an
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
+        # When each platform was last said to be unreachable (a log line a minute).
+        self._unreachable_said: dict[str, datetime] = {}
 
     def run(self, delivery_id: int) -> Outcome | None:
         """Attempt one delivery if it is due and still ours to send; return what happened
@@ -394,11 +397,9 @@ class Deliverer:
 
     def _missed(self, job: Job, now: datetime, why: str = "") -> Outcome:
         late = int((now - job.scheduled_at).total_seconds() // 60)
-        what = (
-            f"{job.parts_done} of {len(job.parts)} parts were sent; the rest were"
-            if (job.parts_done)
-            else "it was"
-        )
+        what = "it was"
+        if job.parts_done:
+            what = f"{job.parts_done} of {len(job.parts)} parts were sent; the rest were"
         reason = why or f"it would have been {late} minutes late"
         self.ledger.missed(job, f"{what} not sent: {reason}", now)
         logger.warning(
@@ -449,7 +450,19 @@ class Deliverer:
         self.ledger.retry_later(job, until, message, ErrorKind.TRANSIENT, now, count_attempt=False)
         if exc.rate_limited:
             return Outcome.DEFERRED
-        logger.info(
+        # Every post to a platform that is down meets this every few seconds: one line
+        # a minute per platform says so; each post's retries are debug.
+        said = self._unreachable_said.get(job.platform)
+        if said is None or now - said >= _UNREACHABLE_EVERY:
+            self._unreachable_said[job.platform] = now
+            logger.warning(
+                "%s cannot be reached (%s): its posts are tried again, at most %.0f s apart, "
+                "until each one's grace runs out",
+                job.platform,
+                exc.message,
+                min(self.policy.max_seconds, self.policy.outage_max_seconds),
+            )
+        logger.debug(
             "%s to %s: %s; trying again in %.1fs",
             job.label,
             job.account_handle,

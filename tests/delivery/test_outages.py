@@ -184,3 +184,20 @@ def test_a_look_that_cannot_reach_the_platform_waits_without_using_the_budget(
     assert outcomes[:20] == ["unknown"] * 20 and outcomes[-1] == "sent"
     assert len(x.posts) == 1  # found, not sent again
     assert row(sessions, d).attempts == 2  # the send and the look that found it
+
+
+def test_an_unreachable_platform_is_logged_once_a_minute_not_once_a_post(
+    sessions, deliverer, x, clock, caplog
+):
+    queue(
+        sessions, *[spec(f"Rally {i}", at=clock.now, key=f"r{i}") for i in range(20)], now=clock.now
+    )
+    with sessions() as s:
+        ids = list(s.scalars(select(Delivery.id)))
+    x.fail_next(*[refused()] * 40)
+    with caplog.at_level("INFO", logger="bot.delivery.deliverer"):
+        assert {deliverer.run(d) for d in ids} == {"retry"}
+        clock.now += timedelta(seconds=61)
+        assert {deliverer.run(d) for d in ids} == {"retry"}
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(said) == 2 and all(m.startswith("x cannot be reached") for m in said)
