@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from bot.campaigns.enqueue import apply_specs
+from bot.delivery.deliverer import Deliverer
 from bot.platforms.base import Credentials
 from bot.runtime.wiring import Runtime
 from bot.sandbox.options import SandboxOptions
@@ -221,3 +222,36 @@ def test_a_minute_long_outage_during_a_release_loses_and_doubles_nothing(
     assert states(runtime, down) + states(runtime, up) == {DeliveryState.SENT: total}
     admin.advance_clock(13 * 60)  # the posts Facebook held are on their Page now
     assert ledger_against_sandbox(runtime, sandbox) == []
+
+
+def test_a_facebook_429_storm_is_waited_out_and_the_post_goes_once_after_it(
+    engine: Engine, database_url: str
+) -> None:
+    with running_sandbox() as sandbox:
+        admin = sandbox.admin
+        runtime = sandbox_runtime(engine, database_url, sandbox.url, admin)
+        campaign_accounts(runtime, admin)
+        now = datetime.now(UTC)
+        with runtime.sessions() as s:
+            apply_specs(s, [spec("Lobby day: meet at noon", at=now, to=("facebook",))], now=now)
+        clock = [now]
+        base = runtime.deliverer()
+        deliverer = Deliverer(
+            base.ledger, base.platforms, base.vault, base.policy, clock=lambda: clock[0]
+        )
+        with runtime.sessions() as s:
+            delivery_id = s.scalars(select(Delivery.id)).one()
+
+        admin.storm(600, platform="facebook")
+        assert deliverer.run(delivery_id) == "deferred"  # Graph's #32: wait, not a try
+        with runtime.sessions() as s:
+            row = s.get(Delivery, delivery_id)
+            assert row is not None and row.attempts == 0 and "rate limit" in (row.error or "")
+            assert row.due_at == now and row.next_attempt_at == now + timedelta(minutes=10)
+        admin.storm(0, platform="facebook")
+        clock[0] = now + timedelta(minutes=10)
+        assert deliverer.run(delivery_id) == "sent"
+        posted = [
+            p["text"] for a in admin.timeline() if a["name"] == "Union HQ" for p in a["posts"]
+        ]
+        assert posted == ["Lobby day: meet at noon"]
