@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import Engine, func, select
 
+from bot.alerts.detection import DeliveryOutcomes
+from bot.alerts.events import AlertKind
 from bot.campaigns.enqueue import apply_specs
 from bot.delivery.deliverer import Deliverer
 from bot.platforms.base import Credentials
@@ -255,3 +257,44 @@ def test_a_facebook_429_storm_is_waited_out_and_the_post_goes_once_after_it(
             p["text"] for a in admin.timeline() if a["name"] == "Union HQ" for p in a["posts"]
         ]
         assert posted == ["Lobby day: meet at noon"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_an_outage_longer_than_the_grace_misses_the_posts_and_reports_them(
+    engine: Engine, database_url: str, sandbox: SandboxHandle
+) -> None:
+    admin = sandbox.admin
+    runtime = sandbox_runtime(
+        engine, database_url, sandbox.url, admin, MISSED_GRACE_MINUTES="1", RETRY_MAX_SECONDS="300"
+    )
+    runtime = through_doors(runtime, admin)
+    campaign_accounts(runtime, admin)
+    now = datetime.now(UTC)
+    due = now + timedelta(seconds=2)
+    specs = [
+        spec(f"March {i} starts at the station", at=due, key=f"m{i}", to=("x",)) for i in range(4)
+    ]
+    specs.append(spec(thread=("1/ Strike day", "2/ Picket lines at 6"), at=due, key="t", to=("x",)))
+    with runtime.sessions() as s:
+        apply_specs(s, specs, now=now)
+    admin.outage("x", 300)
+    try:
+        with daemon_running(runtime):
+            deadline = time.monotonic() + 120
+            while states(runtime, "x")[DeliveryState.MISSED] < len(specs):
+                left = states(runtime, "x")
+                assert not left[DeliveryState.SENT] and not left[DeliveryState.FAILED], left
+                assert time.monotonic() < deadline, f"not missed in time: {left}"
+                time.sleep(0.5)
+            admin.outage("x", 0)  # back: a missed post stays missed, nothing goes late
+            time.sleep(3)
+    finally:
+        admin.outage("x", 0)
+    assert states(runtime, "x") == {DeliveryState.MISSED: len(specs)}
+    with runtime.sessions() as s:
+        errors = set(s.scalars(select(Delivery.error)))
+        events = DeliveryOutcomes().scan(s, datetime.now(UTC), now - timedelta(minutes=1))
+    assert all("could not reach the platform until its 1-minute grace ran out" in e for e in errors)
+    assert Counter(e.kind for e in events) == {AlertKind.DELIVERY_MISSED: len(specs)}
+    assert all(not a["posts"] for a in admin.timeline() if a["platform"] == "x")
