@@ -253,6 +253,7 @@ def _write(
                 )
             )
         else:
+            due = _deliveries_due(spec, wanted[account_id], now)
             done = session.execute(
                 update(Delivery)
                 .where(
@@ -260,7 +261,7 @@ def _write(
                     Delivery.state == DeliveryState.PENDING,
                     Delivery.parts_done == 0,
                 )
-                .values(due_at=_deliveries_due(spec, wanted[account_id], now))
+                .values(due_at=due, next_attempt_at=due)
             )
         if done.rowcount != 1:  # type: ignore[attr-defined]
             raise StartedMeanwhile(f"{spec.campaign}/{spec.key}")

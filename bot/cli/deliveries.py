@@ -10,7 +10,7 @@ from bot.campaigns.enqueue import find_post
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import account_label, emit_json, local, table
 from bot.cli.posts import delivery_json
-from bot.storage.models import Delivery, Post
+from bot.storage.models import Delivery, DeliveryState, Post
 
 
 @click.group()
@@ -59,10 +59,27 @@ def list_deliveries(
                     account_label(d.platform, d.account.handle),
                     d.state,
                     local(d.sent_at or d.due_at, tz),
+                    _next_try(d, tz),
                     d.url or d.error or "",
                 )
                 for d in rows
             ),
-            ("id", "post", "platform", "account", "state", "sent / due", "url or error"),
+            (
+                "id",
+                "post",
+                "platform",
+                "account",
+                "state",
+                "sent / due",
+                "next try",
+                "url or error",
+            ),
             empty="no deliveries" + (f" in state {state}" if state else ""),
         )
+
+
+def _next_try(d: Delivery, tz: str) -> str:
+    """When an open delivery is tried again, if not at its due time (a retry, a wait)."""
+    if d.state not in DeliveryState.OPEN or d.next_attempt_at == d.due_at:
+        return ""
+    return local(d.next_attempt_at, tz)

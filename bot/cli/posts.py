@@ -75,6 +75,7 @@ def delivery_json(d: Delivery) -> dict[str, Any]:
         "account": d.account.handle,
         "state": d.state,
         "due_at": d.due_at,
+        "next_attempt_at": d.next_attempt_at,
         "attempts": d.attempts,
         "platform_ids": d.platform_ids,
         "url": d.url,

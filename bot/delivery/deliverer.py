@@ -4,9 +4,13 @@ Adapters make one attempt and classify the outcome (bot/platforms/base.py); this
 reads that class and records what happens next in the ledger:
 
     TransientError  → pending again after backoff with jitter (or the platform's reset
-                      time); a rate limit does not count as an attempt; after
-                      MAX_ATTEMPTS the delivery fails. If the error says the post may
-                      have been created (a 5xx to a create), it is handled as unknown.
+                      time); after MAX_ATTEMPTS the delivery fails. A rate limit, or a
+                      failure before the request reached the platform (refused, DNS,
+                      connect timeout: ``not_sent``), is not an attempt: it is waited
+                      out (backoff capped at ``outage_max_seconds``) until the post's
+                      grace (``late_after``) runs out, and then it is missed. If the
+                      error says the post may have been created (a 5xx to a create),
+                      it is handled as unknown.
     AuthError       → failed, and the account is marked needs-reconnect
     PermanentError  → failed with the platform's message — except a "duplicate" answer
                       after an attempt of ours whose outcome was unknown: that is most
@@ -26,6 +30,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TypeGuard
 
 from bot.campaigns.enqueue import FACEBOOK_HOLD_MIN
 from bot.delivery.ledger import Job, Ledger
@@ -48,6 +53,11 @@ from bot.storage.vault import Vault, VaultError
 __all__ = ["Deliverer", "RateGates", "RetryPolicy"]
 
 logger = logging.getLogger(__name__)
+
+# The last try of a post the platform cannot be reached for is made this long before its
+# grace runs out, so that it is still in time when it is claimed.
+_LAST_TRY_MARGIN = timedelta(seconds=1)
+_UNREACHABLE_EVERY = timedelta(minutes=1)
 
 
 class Deliverer:
@@ -74,6 +84,8 @@ class Deliverer:
         # When this attempt's request to create the post was made, per delivery: what an
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
+        # When each platform was last said to be unreachable (a log line a minute).
+        self._unreachable_said: dict[str, datetime] = {}
 
     def run(self, delivery_id: int) -> Outcome | None:
         """Attempt one delivery if it is due and still ours to send; return what happened
@@ -260,6 +272,18 @@ class Deliverer:
             return self._unconfirmed(job, exc.message)
         except PlatformError as exc:
             self.metrics.platform_error(job.platform, exc, now)
+            if _waited_out(exc) and not self._past_grace(job, now):
+                # The look never reached the platform: an outage, not a try. Past the
+                # grace, though, the budget below holds, as for every other failure.
+                wait = self._outage_wait(job, exc, now)
+                self.ledger.unknown(
+                    job,
+                    now + timedelta(seconds=wait),
+                    f"could not check yet whether it went out: {exc.message}",
+                    now,
+                    count_attempt=False,
+                )
+                return Outcome.UNKNOWN
             if job.attempts >= self.policy.max_attempts:
                 return self._unconfirmed(job, exc.message)
             wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
@@ -371,34 +395,87 @@ class Deliverer:
         )
         return Outcome.FAILED
 
-    def _missed(self, job: Job, now: datetime) -> Outcome:
+    def _missed(self, job: Job, now: datetime, why: str = "") -> Outcome:
         late = int((now - job.scheduled_at).total_seconds() // 60)
-        self.ledger.missed(job, f"not sent: it would have been {late} minutes late", now)
+        what = "it was"
+        if job.parts_done:
+            what = f"{job.parts_done} of {len(job.parts)} parts were sent; the rest were"
+        reason = why or f"it would have been {late} minutes late"
+        self.ledger.missed(job, f"{what} not sent: {reason}", now)
         logger.warning(
-            "MISSED %s on %s: %s minutes past its time; not sent late",
+            "MISSED %s on %s: %s minutes past its time; not sent late (%s)",
             job.label,
             job.account_handle,
             late,
+            reason,
             extra=job.log_ids,
         )
         return Outcome.MISSED
 
+    def _past_grace(self, job: Job, now: datetime) -> bool:
+        late = self.policy.late_after
+        return late is not None and now >= job.scheduled_at + late
+
+    def _outage_wait(self, job: Job, exc: TransientError, now: datetime) -> float:
+        """How long to wait out a rate limit or an unreachable platform: the platform's
+        word if it gave one, else backoff capped at ``outage_max_seconds``."""
+        if exc.retry_after is not None:
+            return max(0.0, exc.retry_after)
+        return self.policy.outage_delay(now - job.first_sending_at, self._rng)
+
+    def _wait_out(self, job: Job, exc: TransientError, now: datetime) -> Outcome:
+        """Pending again after a wait that is not counted as an attempt; missed instead
+        once the next try would fall past the post's grace (MISSED_GRACE_MINUTES)."""
+        wait = self._outage_wait(job, exc, now)
+        until = now + timedelta(seconds=wait)
+        if exc.rate_limited:
+            self.metrics.rate_limited(job.platform, wait, Work.DELIVERY)
+            self.gates.block(job.platform, job.account_id, until)
+        late = self.policy.late_after
+        if late is not None:
+            # One last try just inside the grace, unless the platform asked us to wait
+            # longer than that (its rate limit): then no try can be in time.
+            last = job.scheduled_at + late - _LAST_TRY_MARGIN
+            if until > last and (exc.rate_limited or now >= last):
+                minutes = int(late.total_seconds() // 60)
+                why = "rate limited" if exc.rate_limited else "could not reach the platform"
+                return self._missed(
+                    job, now, f"{why} until its {minutes}-minute grace ran out ({exc.message})"
+                )
+            until = min(until, last)
+        if exc.rate_limited:
+            message = f"rate limited: {exc.message}"
+        else:
+            message = f"{exc.message}; trying again until its grace runs out"
+        self.ledger.retry_later(job, until, message, ErrorKind.TRANSIENT, now, count_attempt=False)
+        if exc.rate_limited:
+            return Outcome.DEFERRED
+        # Every post to a platform that is down meets this every few seconds: one line
+        # a minute per platform says so; each post's retries are debug.
+        said = self._unreachable_said.get(job.platform)
+        if said is None or now - said >= _UNREACHABLE_EVERY:
+            self._unreachable_said[job.platform] = now
+            logger.warning(
+                "%s cannot be reached (%s): its posts are tried again, at most %.0f s apart, "
+                "until each one's grace runs out",
+                job.platform,
+                exc.message,
+                min(self.policy.max_seconds, self.policy.outage_max_seconds),
+            )
+        logger.debug(
+            "%s to %s: %s; trying again in %.1fs",
+            job.label,
+            job.account_handle,
+            exc.message,
+            (until - now).total_seconds(),
+            extra=job.log_ids,
+        )
+        return Outcome.RETRY
+
     def _transient(self, job: Job, exc: TransientError) -> Outcome:
         now = self.clock()
-        if exc.rate_limited:
-            wait = exc.retry_after if exc.retry_after is not None else self.policy.max_seconds
-            self.metrics.rate_limited(job.platform, wait, Work.DELIVERY)
-            until = now + timedelta(seconds=wait)
-            self.gates.block(job.platform, job.account_id, until)
-            self.ledger.retry_later(
-                job,
-                until,
-                f"rate limited: {exc.message}",
-                ErrorKind.TRANSIENT,
-                now,
-                count_attempt=False,
-            )
-            return Outcome.DEFERRED
+        if _waited_out(exc) and (exc.rate_limited or self.policy.late_after is not None):
+            return self._wait_out(job, exc, now)
         if job.attempts >= self.policy.max_attempts:
             self.ledger.failed(
                 job,
@@ -428,6 +505,14 @@ class Deliverer:
             extra=job.log_ids,
         )
         return Outcome.RETRY
+
+
+def _waited_out(exc: PlatformError) -> TypeGuard[TransientError]:
+    """A rate limit, or a failure that provably left nothing on the platform: waiting it
+    out is safe, and it is not the post's fault, so it is not counted as an attempt."""
+    return isinstance(exc, TransientError) and (
+        exc.rate_limited or (exc.not_sent and not exc.maybe_sent)
+    )
 
 
 def _logged_sent(job: Job) -> Outcome:

@@ -18,6 +18,9 @@ class RetryPolicy:
     max_attempts: int = 5
     base_seconds: float = 2.0
     max_seconds: float = 300.0
+    # The longest wait between tries while a platform cannot be reached or rate-limits
+    # without saying for how long: short, so a post goes out soon after an outage ends.
+    outage_max_seconds: float = 30.0
     reconcile_seconds: float = 5.0  # first look after an unknown outcome
     # A post's absence is trusted only this long after our first attempt: a platform's
     # timeline can lag behind a post it has just accepted.
@@ -31,6 +34,17 @@ class RetryPolicy:
             return max(0.0, retry_after)
         step = min(self.max_seconds, self.base_seconds * (2 ** max(0, attempt - 1)))
         return min(self.max_seconds, step * (0.5 + rng.random()))
+
+    def outage_delay(self, failing_for: timedelta, rng: random.Random) -> float:
+        """Seconds to wait before trying again while nothing reaches the platform.
+
+        Such waits are not counted as attempts, so the step grows with how long the
+        delivery has been failing instead: half of it (so about doubling), at least
+        ``base_seconds``, with the same jitter, capped at ``outage_max_seconds`` (and
+        ``max_seconds``, if smaller)."""
+        cap = min(self.max_seconds, self.outage_max_seconds)
+        step = min(cap, max(self.base_seconds, failing_for.total_seconds() / 2))
+        return min(cap, step * (0.5 + rng.random()))
 
 
 class RateGates:

@@ -37,7 +37,7 @@ CLAIM = (
     .where(
         Delivery.id == bindparam("did"),
         Delivery.state == bindparam("from_state"),
-        Delivery.due_at <= bindparam("now"),
+        Delivery.next_attempt_at <= bindparam("now"),
         or_(
             Delivery.state == DeliveryState.UNKNOWN,
             select(Post.state).where(Post.id == Delivery.post_id).scalar_subquery()
@@ -52,7 +52,7 @@ _JOB_COLUMNS = (
     Delivery.parts_done,
     Delivery.platform_ids,
     Delivery.attempts,
-    Delivery.due_at,
+    Delivery.next_attempt_at.label("due_at"),
     Delivery.first_sending_at,
     Delivery.uncertain_since,
     Account.id.label("account_id"),
@@ -92,8 +92,8 @@ def claim_due(from_state: str) -> Update:
     candidates = (
         select(Delivery.id)
         .join(Post, Delivery.post_id == Post.id)
-        .where(Delivery.state == from_state, Delivery.due_at <= bindparam("now"), live)
-        .order_by(Delivery.due_at, Delivery.id)
+        .where(Delivery.state == from_state, Delivery.next_attempt_at <= bindparam("now"), live)
+        .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(bindparam("limit"))
         .scalar_subquery()
     )
@@ -102,7 +102,7 @@ def claim_due(from_state: str) -> Update:
         .where(
             Delivery.id.in_(candidates),
             Delivery.state == from_state,
-            Delivery.due_at <= bindparam("now"),
+            Delivery.next_attempt_at <= bindparam("now"),
         )
         .values(CLAIMED)
         .returning(Delivery.id)
@@ -150,13 +150,13 @@ PENDING_UNLESS_CANCELLED = case(
 )
 RETRY = guarded(
     state=PENDING_UNLESS_CANCELLED,
-    due_at=bindparam("due"),
+    next_attempt_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=bindparam("kind"),
 )
 RETRY_UNCOUNTED = guarded(
     state=PENDING_UNLESS_CANCELLED,
-    due_at=bindparam("due"),
+    next_attempt_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=bindparam("kind"),
     attempts=Delivery.attempts - 1,
@@ -165,14 +165,14 @@ RETRY_UNCOUNTED = guarded(
 # show on the timeline, so its absence is trusted only settle_seconds after that).
 UNKNOWN = guarded(
     state=DeliveryState.UNKNOWN,
-    due_at=bindparam("due"),
+    next_attempt_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=ErrorKind.UNKNOWN,
     uncertain_since=bindparam("since"),
 )
 UNKNOWN_UNCOUNTED = guarded(
     state=DeliveryState.UNKNOWN,
-    due_at=bindparam("due"),
+    next_attempt_at=bindparam("due"),
     error=bindparam("error"),
     error_kind=ErrorKind.UNKNOWN,
     attempts=Delivery.attempts - 1,

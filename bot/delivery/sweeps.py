@@ -60,7 +60,7 @@ class Sweeps:
                     attempts=func.max(Delivery.attempts - 1, 0)
                     if self._engine.dialect.name == "sqlite"
                     else func.greatest(Delivery.attempts - 1, 0),
-                    due_at=now,
+                    next_attempt_at=now,
                     updated_at=now,
                     error="interrupted mid-send; checking the platform before resending",
                     error_kind=ErrorKind.UNKNOWN,
@@ -150,7 +150,7 @@ class Sweeps:
             done = conn.execute(
                 query.values(
                     state=DeliveryState.UNKNOWN,
-                    due_at=older_than,
+                    next_attempt_at=older_than,
                     error="its result was never recorded; checking the platform first",
                     error_kind=ErrorKind.UNKNOWN,
                     # no send is in flight: whatever it sent, it sent before now
@@ -164,10 +164,10 @@ class Sweeps:
         ``claim_due`` would take by then."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(Delivery.id, Delivery.due_at)
-                .where(_OPEN, Delivery.due_at <= until)
+                select(Delivery.id, Delivery.next_attempt_at)
+                .where(_OPEN, Delivery.next_attempt_at <= until)
                 .join(Post, Delivery.post_id == Post.id)
-                .order_by(Delivery.due_at)
+                .order_by(Delivery.next_attempt_at)
             ).all()
             return [(int(i), d) for i, d in rows]
 
@@ -177,11 +177,11 @@ class Sweeps:
         with self._engine.connect() as conn:
             return list(
                 conn.execute(
-                    select(Delivery.due_at)
+                    select(Delivery.next_attempt_at)
                     .distinct()
                     .join(Post, Delivery.post_id == Post.id)
-                    .where(_OPEN, Delivery.due_at <= until)
-                    .order_by(Delivery.due_at)
+                    .where(_OPEN, Delivery.next_attempt_at <= until)
+                    .order_by(Delivery.next_attempt_at)
                 ).scalars()
             )
 

@@ -33,6 +33,8 @@ class TransientError(PlatformError):
     ``retry_after`` is seconds to wait when the platform said so (X's
     ``x-rate-limit-reset``, Graph's rate-limit codes); None means "use backoff".
     ``rate_limited`` marks a rate limit: the wait is not counted as a failed attempt.
+    ``not_sent`` marks a failure before the request reached the platform (refused, DNS,
+    connect timeout): nothing happened there, so an outage is waited out, not counted.
     """
 
     kind = "transient"
@@ -45,10 +47,12 @@ class TransientError(PlatformError):
         retry_after: float | None = None,
         rate_limited: bool = False,
         maybe_sent: bool = False,
+        not_sent: bool = False,
     ) -> None:
         super().__init__(message, code=code)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
+        self.not_sent = not_sent
         # A 5xx (or Graph's "unexpected error") to a request that creates a post says
         # nothing about whether the post was created: retry only after looking for it.
         self.maybe_sent = maybe_sent

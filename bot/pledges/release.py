@@ -173,6 +173,7 @@ def release(
             "platform": pledge.platform,
             "state": DeliveryState.PENDING,
             "due_at": pc.release_at + timedelta(seconds=offset),
+            "next_attempt_at": pc.release_at + timedelta(seconds=offset),
             "attempts": 0,
             "parts_done": 0,
             "platform_ids": [],

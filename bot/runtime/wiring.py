@@ -36,19 +36,19 @@ WWW_ORIGIN = "https://www.facebook.com"
 def routes_for(settings: Settings) -> dict[str, str]:
     """Which real origins go elsewhere. SANDBOX_URL sends every host to one sandbox: X and
     Graph by their own origins, any other host (a Mastodon instance, a Bluesky server)
-    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet.
-    X's two hosts (``api.x.com`` and the former ``api.twitter.com``) go to the same place."""
-    if settings.sandbox_url:
-        origins = (X_ORIGIN, X_LEGACY_ORIGIN, GRAPH_ORIGIN, WWW_ORIGIN)
-        routes = {o: settings.sandbox_url for o in origins}
-        routes[ANY_HOST] = settings.sandbox_url
-        return routes
+    under ``/_host/<host>`` (``ANY_HOST``), so a rehearsal never reaches the internet. A
+    base URL set for an origin wins over it (a sandbox's door for that platform, which
+    its outages shut: bot/sandbox/doors.py). X's two hosts (``api.x.com`` and the former
+    ``api.twitter.com``) go to the same place."""
     routes = {
         X_ORIGIN: settings.x_api_base_url,
         X_LEGACY_ORIGIN: settings.x_api_base_url,
         GRAPH_ORIGIN: settings.facebook_graph_base_url,
         WWW_ORIGIN: settings.facebook_www_base_url,
     }
+    if settings.sandbox_url:
+        routes = {o: url or settings.sandbox_url for o, url in routes.items()}
+        routes[ANY_HOST] = settings.sandbox_url
     return {origin: url for origin, url in routes.items() if url}
 
 

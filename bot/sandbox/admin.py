@@ -201,13 +201,42 @@ async def rate_limits(request: Request) -> dict[str, Any]:
 
 
 async def storm(request: Request) -> dict[str, Any]:
-    """A 429 storm: every post to the platform is refused for ``seconds``."""
+    """A 429 storm: every post to the platform (X or a Facebook Page) is refused for
+    ``seconds``, with the rate-limit headers saying when it ends."""
     state = _state(request)
     data = await _json(request)
     platform = _platform(data.get("platform", "x"))
     seconds = float(data.get("seconds", 60))
     state.storm_until[platform] = state.clock.wall() + seconds
     return {"platform": platform, "until": state.storm_until[platform]}
+
+
+async def doors(request: Request) -> dict[str, Any]:
+    """Each platform's door: its own port in front of the sandbox (bot/sandbox/doors.py).
+    POST {"platform"} opens that platform's door; every call lists the doors."""
+    state = _state(request)
+    if request.method == "POST":
+        data = await _json(request)
+        await state.doors.door(_platform(data.get("platform")))
+    return state.doors.describe()
+
+
+async def outage(request: Request) -> dict[str, Any]:
+    """Take a platform down for ``seconds``: its door refuses new connections and cuts
+    the open ones, then opens again (``seconds`` 0: up again now). Only clients that
+    reach the platform through its door see it; the sandbox's own port stays up."""
+    state = _state(request)
+    data = await _json(request)
+    platform = _platform(data.get("platform"))
+    seconds = float(data.get("seconds", 60))
+    if not 0 <= seconds <= 24 * 3600:
+        raise AdminError("seconds must be between 0 and 86400")
+    door = await state.doors.door(platform)
+    if seconds:
+        await door.shut(seconds)
+    else:
+        await door.up()
+    return {"platform": platform, "url": door.url, "down_until": door.down_until}
 
 
 async def script(request: Request) -> Any:
@@ -227,7 +256,9 @@ async def script(request: Request) -> Any:
 
 
 async def reset(request: Request) -> dict[str, Any]:
-    _state(request).reset()
+    state = _state(request)
+    state.reset()
+    await state.doors.all_up()
     return {"reset": True}
 
 
@@ -300,6 +331,8 @@ def routes() -> list[BaseRoute]:
                 Route("/latency", endpoint(latency), methods=["POST"]),
                 Route("/rate-limits", endpoint(rate_limits), methods=["GET", "POST"]),
                 Route("/storm", endpoint(storm), methods=["POST"]),
+                Route("/doors", endpoint(doors), methods=["GET", "POST"]),
+                Route("/outage", endpoint(outage), methods=["POST"]),
                 Route("/script", endpoint(script), methods=["GET", "POST", "DELETE"]),
                 Route("/reset", endpoint(reset), methods=["POST"]),
                 Route("/clock", endpoint(clock), methods=["GET", "POST"]),

@@ -11,6 +11,7 @@ from typing import Any
 
 from bot.sandbox import engagement
 from bot.sandbox.clock import SandboxClock
+from bot.sandbox.doors import Doors
 from bot.sandbox.faults import ScriptBook
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
 from bot.sandbox.ratelimit import RateLimiter
@@ -31,6 +32,9 @@ class SandboxState:
         self.scripts = ScriptBook()
         self.limiter = RateLimiter()
         self.storm_until: dict[str, float] = {}  # platform -> wall time a 429 storm ends
+        # Each platform's own port, opened on demand, which an outage shuts (doors.py).
+        local = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
+        self.doors = Doors(local, (local, options.port))
         self.base_url = f"http://{options.host}:{options.port}"
         self.dirty = False
         # Counted only on the fault path (latency, scripts): the hot path stays lean.

@@ -102,6 +102,15 @@ class SandboxAdmin:
         body = {"platform": platform, "seconds": seconds}
         return self._call("POST", "/storm", json=body)
 
+    def door(self, platform: str) -> str:
+        """The URL of the platform's door (opened if need be): its own port, which
+        ``outage`` shuts."""
+        return str(self._call("POST", "/doors", json={"platform": platform})[platform]["url"])
+
+    def outage(self, platform: str, seconds: float) -> dict[str, Any]:
+        """Take ``platform`` down for ``seconds`` (0: up again now), through its door."""
+        return dict(self._call("POST", "/outage", json={"platform": platform, "seconds": seconds}))
+
     def script(
         self, platform: str, method: str, path_regex: str, responses: list[dict[str, Any]]
     ) -> dict[str, Any]:

@@ -49,8 +49,10 @@ SETTINGS: tuple[Setting, ...] = (
         name="MISSED_GRACE_MINUTES",
         default="15",
         parse=parse_int_at_least(1),
-        help="Posts are never sent later than this after their time: after downtime or long "
-        "rate-limit waits they are marked missed and reported instead",
+        help="Posts are never sent later than this after their time. Until then a platform "
+        "that cannot be reached or rate-limits is tried again (at most 30 s apart); after "
+        "downtime, an outage or a rate-limit wait this long they are marked missed and "
+        "reported instead",
         section="Scheduling",
     ),
     Setting(
@@ -80,7 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
         name="MAX_ATTEMPTS",
         default="5",
         parse=parse_int_at_least(1),
-        help="Attempts before a post that keeps failing transiently is marked failed",
+        help="Attempts before a post that keeps failing transiently is marked failed (refused "
+        "connections and rate limits are not counted: they are waited out until "
+        "MISSED_GRACE_MINUTES)",
         section="Delivery",
     ),
     Setting(
@@ -208,8 +212,8 @@ SETTINGS: tuple[Setting, ...] = (
         name="SANDBOX_URL",
         default="",
         parse=parse_url,
-        help="An already running sandbox to use (sets every base URL above); empty = the daemon "
-        "starts its own on SANDBOX_PORT",
+        help="An already running sandbox to use (for every base URL above left empty); empty "
+        "= the daemon starts its own on SANDBOX_PORT",
         section="Sandbox",
     ),
     Setting(

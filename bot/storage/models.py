@@ -181,6 +181,11 @@ class PostApproval(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+def _due_at(context: Any) -> Any:
+    """``next_attempt_at`` when an INSERT does not give one: the delivery's ``due_at``."""
+    return context.get_current_parameters()["due_at"]
+
+
 class DeliveryState(StrEnum):
     PENDING = "pending"  # waiting for due_at
     SENDING = "sending"  # claimed; a network call may be in flight (written before it)
@@ -206,6 +211,7 @@ class Delivery(Base):
     __table_args__ = (
         UniqueConstraint("post_id", "account_id"),
         Index("ix_deliveries_state_due", "state", "due_at"),
+        Index("ix_deliveries_state_next", "state", "next_attempt_at"),
         Index("ix_deliveries_engagement_next", "engagement_next_at"),
     )
 
@@ -214,7 +220,11 @@ class Delivery(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
     platform: Mapped[str] = mapped_column(String(20))
     state: Mapped[str] = mapped_column(String(20), default=DeliveryState.PENDING)
+    # When it is due: the post's time (a release's spread time). Never moved by a retry:
+    # lateness and ``deliveries list`` read it.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When it is next claimed: ``due_at`` until a retry, a wait or a check moves it.
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=_due_at)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     parts_done: Mapped[int] = mapped_column(Integer, default=0)
     platform_ids: Mapped[list[str]] = mapped_column(JSON, default=list)

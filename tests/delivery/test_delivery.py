@@ -117,7 +117,7 @@ def test_a_transient_error_is_retried_after_backoff(sessions, deliverer, x, cloc
     assert deliverer.run(d) == "retry"
     saved = row(sessions, d)
     assert saved.state == DeliveryState.PENDING and saved.attempts == 1
-    assert 1.0 <= (saved.due_at - clock.now).total_seconds() < 3.0  # 2 s ± 50 % jitter
+    assert 1.0 <= (saved.next_attempt_at - clock.now).total_seconds() < 3.0  # 2 s ± 50 % jitter
     assert deliverer.run(d) is None  # not yet due
     clock.advance(3)
     assert deliverer.run(d) == "sent" and len(x.posts) == 1
@@ -142,7 +142,7 @@ def test_a_rate_limit_waits_for_the_reset_without_counting_an_attempt(
     x.fail_next(TransientError("429 Too Many Requests", retry_after=90, rate_limited=True))
     assert deliverer.run(first) == "deferred"
     saved = row(sessions, first)
-    assert saved.attempts == 0 and saved.due_at == clock.now + timedelta(seconds=90)
+    assert saved.attempts == 0 and saved.next_attempt_at == clock.now + timedelta(seconds=90)
     # the same account's next post waits for the same reset, without calling X
     assert deliverer.run(second) == "deferred"
     assert x.calls == [f"publish:{spec().parts['x'][0]}"]

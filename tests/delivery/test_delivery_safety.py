@@ -367,12 +367,12 @@ def test_an_unknown_delivery_keeps_its_check_through_a_rate_limit_wait(sessions,
         now=clock.now,
     )
     a, b = ids(sessions)
-    x.fail_next("accept_then_lose", TransientError("429", retry_after=900, rate_limited=True))
+    x.fail_next("accept_then_lose", TransientError("429", retry_after=600, rate_limited=True))
     assert d.run(a) == "unknown"  # A is on X, answer lost
-    assert d.run(b) == "deferred"  # B meets a 429: the account is gated for 15 min
+    assert d.run(b) == "deferred"  # B meets a 429: the account is gated for 10 min
     clock.advance(3)
     print("A while gated:", d.run(a), row(sessions, a).state)
-    clock.advance(900)
+    clock.advance(600)
     print("A after reset:", d.run(a))
     texts = [p["text"] for p in x.posts]
     assert texts.count("Post A") == 1, texts

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -19,8 +20,11 @@ from bot.platforms.base import OutcomeUnknown, TransientError
 from bot.platforms.http import (
     ANY_HOST,
     GRAPH_ORIGIN,
+    NETWORK_FAILURES,
     X_API_ORIGIN,
     HostRerouteAdapter,
+    async_session,
+    classify_async_failure,
     classify_transport_error,
     current_url,
     normalise_routes,
@@ -181,7 +185,21 @@ def test_a_refused_connection_is_transient_because_nothing_was_sent(closed_port_
         session.post(closed_port_url + "/2/tweets", json={})
     error = classify_transport_error(caught.value, action="publish")
     assert isinstance(error, TransientError)
-    assert not error.rate_limited
+    assert error.not_sent and not error.maybe_sent and not error.rate_limited
+
+
+def test_a_refused_connection_on_the_burst_path_is_not_sent_either(closed_port_url):
+    async def post() -> BaseException:
+        async with async_session(timeout=5, limit=4) as session:
+            try:
+                await session.post(closed_port_url + "/2/tweets", json={})
+            except NETWORK_FAILURES as exc:
+                return exc
+        raise AssertionError("the closed port answered")
+
+    error = classify_async_failure(asyncio.run(post()), action="publish")
+    assert isinstance(error, TransientError)
+    assert error.not_sent and not error.maybe_sent
 
 
 def test_a_dropped_answer_after_sending_is_an_unknown_outcome(tiny_server):
@@ -215,19 +233,36 @@ def _wrapped(reason):
 
 
 @pytest.mark.parametrize(
-    ("exc", "expected"),
+    ("exc", "expected", "not_sent"),
     [
-        pytest.param(_wrapped(NewConnectionError(None, "refused")), TransientError, id="refused"),
-        pytest.param(_wrapped(NameResolutionError("h", None, OSError())), TransientError, id="dns"),
-        pytest.param(requests.ConnectTimeout("connect"), TransientError, id="connect-timeout"),
-        pytest.param(requests.exceptions.ProxyError("proxy"), TransientError, id="proxy"),
         pytest.param(
-            requests.ConnectionError(ProtocolError("aborted")), OutcomeUnknown, id="reset"
+            _wrapped(NewConnectionError(None, "refused")), TransientError, True, id="refused"
         ),
-        pytest.param(requests.exceptions.SSLError("tls"), OutcomeUnknown, id="tls-either-phase"),
-        pytest.param(requests.exceptions.ChunkedEncodingError("cut"), OutcomeUnknown, id="cut"),
-        pytest.param(requests.exceptions.InvalidURL("bad"), TransientError, id="unrecognised"),
+        pytest.param(
+            _wrapped(NameResolutionError("h", None, OSError())), TransientError, True, id="dns"
+        ),
+        pytest.param(
+            requests.ConnectTimeout("connect"), TransientError, True, id="connect-timeout"
+        ),
+        pytest.param(requests.exceptions.ProxyError("proxy"), TransientError, True, id="proxy"),
+        pytest.param(
+            requests.ConnectionError(ProtocolError("aborted")), OutcomeUnknown, False, id="reset"
+        ),
+        pytest.param(
+            requests.exceptions.SSLError("tls"), OutcomeUnknown, False, id="tls-either-phase"
+        ),
+        pytest.param(
+            requests.exceptions.ChunkedEncodingError("cut"), OutcomeUnknown, False, id="cut"
+        ),
+        pytest.param(
+            requests.exceptions.InvalidURL("bad"), TransientError, False, id="unrecognised"
+        ),
     ],
 )
-def test_each_network_failure_is_classified_by_whether_the_request_may_have_gone(exc, expected):
-    assert type(classify_transport_error(exc, action="publish")) is expected
+def test_each_network_failure_is_classified_by_whether_the_request_may_have_gone(
+    exc, expected, not_sent
+):
+    error = classify_transport_error(exc, action="publish")
+    assert type(error) is expected
+    # only what provably never left is waited out as an outage, not counted as a try
+    assert getattr(error, "not_sent", False) is not_sent

@@ -12,6 +12,9 @@ import requests
 import tweepy
 from requests_oauthlib import OAuth1
 
+from bot.platforms.base import Credentials, TransientError
+from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import classify_transport_error
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.testing import SandboxHandle
 from tests.support.routing import route_session
@@ -259,3 +262,59 @@ def test_the_server_counts_requests_held_at_once(
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(lambda i: post(sandbox, alice, f"held {i}"), range(6)))
     assert sandbox.admin.stats()["peak_in_flight"] == 6
+
+
+def test_a_429_storm_refuses_facebook_page_posts_too_saying_when_it_ends(
+    sandbox: SandboxHandle,
+) -> None:
+    page = sandbox.admin.create_page("Fujitsu branch")
+    facebook = FacebookPlatform(graph_base_url=sandbox.url, www_base_url=sandbox.url)
+    creds = Credentials(page["page_token"], "", str(page["page_id"]))
+    sandbox.admin.storm(90, platform="facebook")
+    with pytest.raises(TransientError) as caught:
+        facebook.publish(creds, "in the storm")
+    assert caught.value.rate_limited and caught.value.code == 32
+    assert caught.value.retry_after == 120  # Graph says so in whole minutes: 2
+    assert facebook.verify(creds).platform_user_id == str(page["page_id"])  # reads still work
+    sandbox.admin.storm(0, platform="facebook")
+    assert facebook.publish(creds, "after the storm").platform_id
+
+
+def test_an_outage_refuses_connections_at_the_platforms_door_until_it_ends(
+    sandbox: SandboxHandle, alice: dict[str, Any]
+) -> None:
+    x_door = sandbox.admin.door("x")
+    graph_door = sandbox.admin.door("facebook")
+    assert x_door != graph_door != sandbox.url
+    through_door = route_session(requests.Session(), x_door)
+    answer = through_door.post(POST_URL, json={"text": "before"}, auth=signed(alice), timeout=5)
+    assert answer.status_code == 201  # the door carries X's API as the sandbox's port does
+
+    sandbox.admin.outage("x", 1.5)
+    with pytest.raises(requests.ConnectionError) as caught:
+        through_door.post(POST_URL, json={"text": "during"}, auth=signed(alice), timeout=5)
+    assert isinstance(root_cause(caught.value), ConnectionRefusedError)
+    error = classify_transport_error(caught.value, action="X publish")
+    assert isinstance(error, TransientError) and error.not_sent  # nothing reached X
+    # only X is down, and only at its door
+    assert requests.get(graph_door + "/_sandbox/app", timeout=5).ok
+    assert post(sandbox, alice, "on the sandbox's own port").status_code == 201
+
+    time.sleep(2)  # the outage ends: the same door opens again
+    answer = through_door.post(POST_URL, json={"text": "after"}, auth=signed(alice), timeout=5)
+    assert answer.status_code == 201
+    texts = [p["text"] for p in sandbox.admin.posts("x", alice["id"])]
+    assert "during" not in texts and {"before", "after"} <= set(texts)
+
+
+def test_an_outage_can_be_ended_early_and_bad_lengths_are_refused(sandbox: SandboxHandle) -> None:
+    door = sandbox.admin.door("facebook")
+    assert sandbox.admin.outage("facebook", 600)["down_until"] is not None
+    with pytest.raises(requests.ConnectionError):
+        requests.get(door + "/_sandbox/app", timeout=5)
+    assert sandbox.admin.outage("facebook", 0)["down_until"] is None
+    assert requests.get(door + "/_sandbox/app", timeout=5).ok
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.outage("facebook", -1)
+    with pytest.raises(requests.HTTPError):
+        sandbox.admin.outage("myspace", 10)

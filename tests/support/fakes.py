@@ -31,6 +31,7 @@ class FakePlatform:
         self.posts: list[dict[str, object]] = []
         self.calls: list[str] = []
         self._script: list[PlatformError | str] = []
+        self._find_script: list[PlatformError] = []
         self._ids = itertools.count(1000)
         self._lock = threading.Lock()
         self.valid_tokens: set[str] | None = None
@@ -39,6 +40,10 @@ class FakePlatform:
         """Queue outcomes for the next publish calls: an error to raise, or
         ``"accept_then_lose"`` (the post is created, then OutcomeUnknown is raised)."""
         self._script.extend(outcomes)
+
+    def fail_next_find(self, *errors: PlatformError) -> None:
+        """Queue errors for the next ``find_recent`` calls (a look that fails)."""
+        self._find_script.extend(errors)
 
     def posts_by(self, user_id: str) -> list[dict[str, object]]:
         return [p for p in self.posts if p["user"] == user_id]
@@ -82,6 +87,8 @@ class FakePlatform:
             text = f"{text}\n\n{link}"  # as publish sends it
         with self._lock:
             self.calls.append(f"find:{text}")
+            if self._find_script:
+                raise self._find_script.pop(0)
             for post in reversed(self.posts):
                 created = post["created_at"]
                 assert isinstance(created, datetime)

@@ -301,6 +301,7 @@ def daemon_running(runtime: Runtime) -> Iterator[Daemon]:
         runtime.lock(),
         poll_interval=s.poll_interval_seconds,
         concurrency=s.delivery_concurrency,
+        max_in_flight=s.delivery_max_in_flight,
         periodic=[job for job in periodic(runtime) if job[0] == "pledge-releases"],
     )
     daemon.start()

@@ -63,7 +63,7 @@ def classify_async_failure(
 ) -> PlatformError:
     """Classify a network failure (no status received).
 
-    Only a failure to connect proves nothing was sent (TransientError). Anything after
+    Only a failure to connect proves nothing was sent (TransientError, ``not_sent``). Anything after
     the connection was made — reset, server disconnect, a read timeout, the total
     timeout, a broken body — may follow a post the platform created: OutcomeUnknown, so
     the ledger looks for it before sending again; for an idempotent read it is just
@@ -71,7 +71,9 @@ def classify_async_failure(
     """
     kind = type(exc).__name__
     if isinstance(exc, aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
-        return TransientError(f"{action}: could not connect ({kind})", code=kind)
+        # Refused, DNS (ClientConnectorDNSError), the TLS handshake (ClientConnectorSSLError)
+        # and the connect timeout all fail before a byte of the request is written.
+        return TransientError(f"{action}: could not connect ({kind})", code=kind, not_sent=True)
     if idempotent:
         return TransientError(f"{action}: no answer ({kind})", code=kind)
     return OutcomeUnknown(

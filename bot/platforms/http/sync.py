@@ -159,7 +159,8 @@ def classify_transport_error(
 ) -> PlatformError:
     """Classify a network failure (no HTTP status was received).
 
-    Before sending -> TransientError: nothing happened, try again.
+    Before sending -> TransientError(not_sent=True): nothing happened, try again (an
+    outage is waited out until the post's grace runs out).
     After sending (read timeout, reset, truncated body) -> OutcomeUnknown for a
     write, since the post may exist; for an idempotent read it is just transient.
     Anything else -> TransientError (the ledger caps retries).
@@ -168,7 +169,7 @@ def classify_transport_error(
     """
     kind = type(exc).__name__
     if _not_sent(exc):
-        return TransientError(f"{action}: could not connect ({kind})", code=kind)
+        return TransientError(f"{action}: could not connect ({kind})", code=kind, not_sent=True)
     maybe_sent = isinstance(
         exc,
         requests.ReadTimeout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from typing import Any
 from urllib.parse import parse_qsl
@@ -166,6 +167,8 @@ async def graph_endpoint(request: Request) -> Response:
         token = state.validate(value)
         state.check_appsecret_proof(value, params.get("appsecret_proof"))
         headers = state.throttle(token)
+        if request.method == "POST" and segments[1:2] == ["feed"]:
+            _refuse_in_a_storm(request, token)
         body = _dispatch(state, request.method, version, segments, token, params)
         if request.method != "GET" or segments[-1:] == ["accounts"]:
             mark_dirty(request)  # a post, a deletion or a new Page token: persist it
@@ -174,6 +177,36 @@ async def graph_endpoint(request: Request) -> Response:
         # A refused call still counted: keep the usage headers Graph sends with it.
         error.headers = {**headers, **error.headers}
         return error_response(state, version, error)
+
+
+def _refuse_in_a_storm(request: Request, token: Token) -> None:
+    """During a 429 storm (``POST /_sandbox/storm``, platform facebook) every Page post is
+    refused as Graph refuses a throttled Page: error #32 with the Page's usage at 100 %
+    and the minutes until it regains access in X-Business-Use-Case-Usage
+    (https://developers.facebook.com/docs/graph-api/overview/rate-limiting#headers-2)."""
+    sandbox = request.app.state.sandbox
+    # The Graph half served on its own (its tests) has no storms.
+    storms: dict[str, float] = getattr(sandbox, "storm_until", {})
+    if "facebook" not in storms:
+        return
+    left = storms["facebook"] - sandbox.clock.wall()
+    if left <= 0:
+        return
+    page_id = token.page_id or "0"
+    usage = {
+        page_id: [
+            {
+                "type": "pages",
+                "call_count": 100,
+                "total_cputime": 50,
+                "total_time": 50,
+                "estimated_time_to_regain_access": max(1, math.ceil(left / 60)),
+            }
+        ]
+    }
+    error = errors.page_limit()
+    error.headers = {"X-Business-Use-Case-Usage": json.dumps(usage, separators=(",", ":"))}
+    raise error
 
 
 def _dispatch(

@@ -1,7 +1,7 @@
 """daemon_heartbeat.stopped_at: a daemon stopped cleanly says so at once
 
 Revision ID: 0014
-Revises: 0008_approvals
+Revises: 0009_next_attempt
 Create Date: 2026-12-06 04:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bot.storage.models
 
 revision = "0014"
-down_revision = "0008_approvals"
+down_revision = "0009_next_attempt"
 branch_labels = None
 depends_on = None
 
