@@ -6,6 +6,7 @@ prints, and waits for a signal.
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
@@ -18,12 +19,29 @@ from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
 from bot.delivery import heartbeat
 from bot.delivery.sweeps import Missed
-from bot.runtime.logs import configure_logging
-from bot.runtime.process import ProcessOptions, StartError, start_everything
+from bot.runtime.logs import LogFormat, configure_logging
+from bot.runtime.process import ProcessOptions, Say, StartError, start_everything
 
 
 def echo(message: str, *, err: bool = False) -> None:
     click.echo(message, err=err)
+
+
+# What `run` and `web` tell the operator, as log records when LOG_FORMAT=json.
+announcements = logging.getLogger("clarion")
+
+
+def announcer(log_format: str) -> Say:
+    """How `run` and `web` speak to the operator: plain lines on the terminal, or, with
+    LOG_FORMAT=json, log records like every other line, so the output stays one JSON
+    object a line (journald and `docker compose logs` merge stdout and stderr)."""
+    if LogFormat(log_format) is not LogFormat.JSON:
+        return echo
+
+    def say(message: str, *, err: bool = False) -> None:
+        announcements.log(logging.WARNING if err else logging.INFO, "%s", message)
+
+    return say
 
 
 HOW_TO_START = "start one with `make run` or `python main.py run`"
@@ -57,16 +75,16 @@ def warn_without_daemon(app: AppContext) -> None:
         )
 
 
-def _print_missed(missed: list[Missed]) -> None:
-    click.echo(
+def _print_missed(missed: list[Missed], say: Say = echo) -> None:
+    lines = [
         f"{plural(len(missed), 'delivery', 'deliveries', verb='was')} due while Clarion was "
         "not running, and not sent late (see `python main.py deliveries list --state missed`):",
-        err=True,
-    )
-    for item in missed:
-        click.echo(
-            f"  {item.label} on @{item.account}, due {item.due_at:%Y-%m-%d %H:%M} UTC", err=True
-        )
+        *(
+            f"  {item.label} on @{item.account}, due {item.due_at:%Y-%m-%d %H:%M} UTC"
+            for item in missed
+        ),
+    ]
+    say("\n".join(lines), err=True)
 
 
 def until_signal(stop: threading.Event) -> None:
@@ -94,28 +112,29 @@ def run(app: AppContext, examples: bool) -> None:
     """
     settings = app.settings
     configure_logging(settings.log_level, settings.log_format)
-    options = ProcessOptions(examples=examples, on_missed=_print_missed)
+    say = announcer(settings.log_format)
+    options = ProcessOptions(examples=examples, on_missed=lambda missed: _print_missed(missed, say))
     try:
-        process = start_everything(app.runtime, options, echo)
+        process = start_everything(app.runtime, options, say)
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
     if process.web_address is not None:
         with process.runtime.sessions() as session:
             for line in campaign_page_lines(session, settings):
-                click.echo(line)
+                say(line)
         for line in console_banner(app.runtime):
-            click.echo(line)
+            say(line)
     stop = threading.Event()
     until_signal(stop)
-    click.echo(
+    say(
         "Clarion is running. See what went out: `python main.py deliveries list`; stop with Ctrl-C."
     )
     try:
         while not stop.wait(1.0) and not process.stopping:
             pass
     finally:
-        click.echo("stopping: letting requests in flight finish…")
+        say("stopping: letting requests in flight finish…")
         process.stop()
-        click.echo("stopped; anything not yet sent stays queued for the next start")
+        say("stopped; anything not yet sent stays queued for the next start")
     if process.failure:
         raise click.ClickException(process.failure)

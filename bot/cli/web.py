@@ -11,7 +11,7 @@ import threading
 import click
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.daemon import daemon_last_seen, echo, until_signal
+from bot.cli.daemon import announcer, daemon_last_seen, until_signal
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
 from bot.runtime.logs import configure_logging
@@ -41,25 +41,26 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
             web_base_url=local_base_url(host or settings.web_host, port or settings.web_port)
         )
     options = ProcessOptions(post=False, web_host=host, web_port=port)
+    say = announcer(settings.log_format)
     try:
-        process = start_everything(runtime, options, echo)
+        process = start_everything(runtime, options, say)
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
     stop = threading.Event()
     until_signal(stop)
     public = process.runtime.settings.web_base_url
-    click.echo(f"serving the campaign pages on {process.web_address} (public address: {public})")
+    say(f"serving the campaign pages on {process.web_address} (public address: {public})")
     with process.runtime.sessions() as session:
         for line in campaign_page_lines(session, process.runtime.settings):
-            click.echo(line)
+            say(line)
     for line in console_banner(process.runtime):
-        click.echo(line)
-    click.echo("stop with Ctrl-C")
+        say(line)
+    say("stop with Ctrl-C")
     try:
         while not stop.wait(1.0):
             pass
     finally:
-        click.echo("stopping the campaign pages")
+        say("stopping the campaign pages")
         process.stop()
 
 

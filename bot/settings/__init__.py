@@ -150,7 +150,11 @@ class Settings:
 
     @property
     def has_real_facebook(self) -> bool:
-        return bool(self.facebook_page_id and self.facebook_page_token)
+        """A Page set in config.env, or the Facebook app whose Login connects Pages
+        (`accounts connect facebook`, the console, supporters' pledges)."""
+        page = self.facebook_page_id and self.facebook_page_token
+        app = self.facebook_app_id and self.facebook_app_secret
+        return bool(page or app)
 
     @property
     def uses_sandbox(self) -> bool:
@@ -253,6 +257,13 @@ def missing_credentials(values: Mapping[str, Any]) -> list[str]:
             "X_CONSUMER_KEY and X_CONSUMER_SECRET are missing: the campaign's X account "
             f"({' and '.join(x_account)}) posts through an X app, whose API key and secret "
             "they are (developer.x.com, your app's Keys and tokens)"
+        )
+    if values.get("x_bearer_token") and not x_app:
+        problems.append(
+            "X_CONSUMER_KEY and X_CONSUMER_SECRET are missing: X_BEARER_TOKEN is set, and "
+            "it belongs to an X app whose API key and secret Clarion needs as well "
+            "(developer.x.com, your app's Keys and tokens); set them, or empty X_BEARER_TOKEN "
+            "(no credentials = the sandbox)"
         )
     return problems
 

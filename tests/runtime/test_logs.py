@@ -124,8 +124,13 @@ def test_the_daemon_logs_json_lines_with_the_delivery_post_and_campaign_ids_when
             time.sleep(0.2)
         daemon.terminate()
         output = daemon.output()
-    entries = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    # stdout and stderr together, as journald and `docker compose logs` keep them: every
+    # line is a JSON object, the start banner and the stop messages too (jq reads it all).
+    entries = [json.loads(line) for line in output.splitlines() if line.strip()]
     assert entries, output
+    said = [e["message"] for e in entries if e["logger"] == "clarion"]
+    assert any(m.startswith("Clarion is running.") for m in said), said
+    assert "stopped; anything not yet sent stays queued for the next start" in said
     [sent] = [e for e in entries if e["message"].startswith("sent ")]
     assert isinstance(sent["delivery_id"], int) and sent["level"] == "INFO"
     # The line about one delivery names its post and campaign too, for `jq` to group by.

@@ -21,6 +21,7 @@ from bot.settings import ConfigError, load_settings
         ({"FACEBOOK_PAGE_ID": "123"}, "FACEBOOK_PAGE_TOKEN is missing"),
         ({"FACEBOOK_PAGE_TOKEN": "page-token"}, "FACEBOOK_PAGE_ID is missing"),
         ({"FACEBOOK_APP_ID": "42"}, "FACEBOOK_APP_SECRET is missing"),
+        ({"X_BEARER_TOKEN": "bearer"}, "X_BEARER_TOKEN is set"),
     ],
 )
 def test_part_of_a_platforms_credentials_is_an_error_naming_what_is_missing(given, missing):
@@ -39,6 +40,11 @@ def test_whole_sets_mean_the_real_platforms_and_none_means_the_sandbox():
     real = load_settings(None, environ={"FACEBOOK_PAGE_ID": "1", "FACEBOOK_PAGE_TOKEN": "t"})
     assert not real.uses_sandbox
     assert load_settings(None, environ={}).uses_sandbox
+
+
+def test_a_facebook_app_alone_means_the_real_facebook_whose_login_connects_pages():
+    settings = load_settings(None, environ={"FACEBOOK_APP_ID": "42", "FACEBOOK_APP_SECRET": "s"})
+    assert not settings.uses_sandbox
 
 
 def test_asking_for_the_sandbox_outright_lets_a_half_set_stay():
