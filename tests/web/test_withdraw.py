@@ -188,7 +188,8 @@ def test_one_plain_address_is_kept_with_its_domain_in_lower_case(
     private = pledge_x(client, "rep_one")
     page = client.get(private)
     response = client.post(
-        private + "/edit", data={"csrf": csrf_of(page.text), "email": " Ann.Lee+pledge@Union.Example "}
+        private + "/edit",
+        data={"csrf": csrf_of(page.text), "email": " Ann.Lee+pledge@Union.Example "},
     )
     assert response.status_code < 400
     assert open_email(runtime.vault, _pledge(runtime)[0].email) == "Ann.Lee+pledge@union.example"
