@@ -6,6 +6,7 @@ import logging
 
 import click
 
+from bot.runtime.logs import configure_logging
 from bot.sandbox.options import LATENCY_DISTRIBUTIONS, FaultConfig, RateLimits, SandboxOptions
 
 _RATE = click.FloatRange(0.0, 1.0)
@@ -147,7 +148,8 @@ def sandbox_command(
     # Imported here so `clarion --help` stays fast and needs no server libraries.
     from bot.sandbox.server import serve
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # Account names and post texts reach these logs: one record a line (bot.runtime.logs).
+    configure_logging(log_level, text_layout="%(levelname)s %(name)s: %(message)s", quieten=False)
     options = SandboxOptions(
         host=host,
         port=port,
