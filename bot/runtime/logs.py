@@ -101,7 +101,7 @@ def formatter_for(fmt: LogFormat | str, text_layout: str = TEXT_FORMAT) -> loggi
     return JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else TextFormatter(text_layout)
 
 
-class OneLineHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class OneLineHandler(logging.StreamHandler):
     """The stderr handler Clarion installs (so a later call can replace it)."""
 
 

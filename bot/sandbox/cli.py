@@ -114,6 +114,14 @@ _RATE = click.FloatRange(0.0, 1.0)
     show_default=True,
     help="Server log level.",
 )
+@click.option(
+    "--admin-token",
+    envvar="SANDBOX_ADMIN_TOKEN",
+    default="",
+    help="Require this token (header X-Sandbox-Admin-Token) on every /_sandbox/ admin call; "
+    "Clarion sends SANDBOX_ADMIN_TOKEN. Default: none (the API still refuses cross-site "
+    "browser requests).",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -138,6 +146,7 @@ def sandbox_command(
     x_monthly_post_cap: int | None,
     duplicate_window_s: float,
     log_level: str,
+    admin_token: str,
 ) -> None:
     """Run the Clarion sandbox: a stand-in for X API v2 and the Facebook Graph API.
 
@@ -181,6 +190,7 @@ def sandbox_command(
         ),
         duplicate_window_s=duplicate_window_s,
         log_level=log_level,
+        admin_token=admin_token,
     )
     base = f"http://{host}:{port}"
     click.echo(f"Clarion sandbox on {base}")
@@ -191,6 +201,8 @@ def sandbox_command(
     click.echo(f"  Facebook app id:     {options.fb_app_id}")
     click.echo(f"  Facebook app secret: {options.fb_app_secret}")
     click.echo("  (sandbox-only credentials; they work nowhere else)")
+    if admin_token:
+        click.echo("  admin API:           needs the admin token (X-Sandbox-Admin-Token)")
     if state_file:
         click.echo(f"  state file:          {state_file}")
     serve(options)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 PLATFORMS = ("x", "facebook")
+# The header that carries the admin token, when the sandbox has one (bot/sandbox/admin_guard.py).
+ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"  # noqa: S105 - a header name, not a token
 LATENCY_DISTRIBUTIONS = ("fixed", "exponential", "normal")
 
 
@@ -128,6 +130,8 @@ class SandboxOptions:
     fb_app_id: str = "100000000000001"
     fb_app_secret: str = field(default="clarion-sandbox-fb-app-secret", repr=False)
     log_level: str = "warning"
+    # When set, every /_sandbox/ admin call must carry it in ADMIN_TOKEN_HEADER.
+    admin_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         for platform in PLATFORMS:
@@ -146,3 +150,8 @@ class SandboxOptions:
             copy.latency_distribution = self.latency_distribution
         copy.validate()
         return copy
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """Headers for a call to the sandbox's admin API with ``token`` (none when empty)."""
+    return {ADMIN_TOKEN_HEADER: token} if token else {}
