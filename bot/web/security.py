@@ -205,8 +205,17 @@ SECURITY_HEADERS = [
 ]
 
 
+# A response that does not say how to cache it may hold one person's data (a pledge, its
+# private link, their Pages' names, a CSRF token): no browser or proxy keeps it (RFC 9111
+# §5.2.2.5). Public pages say otherwise themselves (the campaign page, its image, /static/).
+DEFAULT_CACHE_CONTROL = (b"cache-control", b"no-store")
+# Our stylesheets and scripts: public, so left to the browser's own caching.
+PUBLIC_PREFIXES = ("/static/",)
+
+
 class SecurityHeaders:
-    """Adds the headers above to every HTTP response."""
+    """Adds the headers above to every HTTP response, and ``no-store`` to every response
+    that names no caching of its own, outside /static/."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -220,6 +229,8 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                if b"cache-control" not in names and not scope["path"].startswith(PUBLIC_PREFIXES):
+                    extra.append(DEFAULT_CACHE_CONTROL)
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
