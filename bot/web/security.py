@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -235,3 +235,28 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class PublicAddress:
+    """Makes every request look addressed to WEB_BASE_URL: its scheme and Host header
+    replace the request's own before anything reads them. Starlette builds absolute URLs
+    from them (``request.url``, ``url_for``, the router's redirect from ``/console`` to
+    ``/console/``), and a client chooses its Host header freely: a forged one would put
+    another site into a page or a redirect, and a shared cache would keep it for everyone
+    (OWASP, "Testing for Host Header Injection")."""
+
+    def __init__(self, app: ASGIApp, *, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(n, v) for n, v in scope["headers"] if n not in _ADDRESS_HEADERS]
+            scope = {**scope, "scheme": self.scheme, "headers": [*headers, (b"host", self.host)]}
+        await self.app(scope, receive, send)
+
+
+# The Host header and the proxy headers some libraries read in its place.
+_ADDRESS_HEADERS = frozenset({b"host", b"x-forwarded-host", b"forwarded"})
