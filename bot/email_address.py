@@ -30,23 +30,30 @@ class EmailAddressError(ValueError):
     """The text is not exactly one email address; the message says why, to the person."""
 
 
+def refuse_several(text: str) -> None:
+    """EmailAddressError unless ``text`` can name at most one mailbox: no list separators,
+    one ``@`` and no look-alike of it, no routing characters before it. For fields that
+    take addresses a public validator would refuse (a console user ``admin@localhost``)."""
+    if len(text) > MAX_LENGTH:
+        raise EmailAddressError(f"it is longer than {MAX_LENGTH} characters")
+    if any(sep in text for sep in (",", ";")) or text.count("@") > 1:
+        raise EmailAddressError("it holds more than one address; type just one")
+    # Full-width "＠" and the small "﹫" read as "@" and normalise to it (NFKC).
+    if unicodedata.normalize("NFKC", text).count("@") != text.count("@"):
+        raise EmailAddressError("it contains a look-alike of @; type a plain @")
+    if any(c in text.rpartition("@")[0] for c in ROUTING_CHARACTERS):
+        raise EmailAddressError(
+            "it contains % or !, which route mail to another address; type the address itself"
+        )
+
+
 def one_address(text: str) -> str:
     """``text`` as one normalised address (domain in lower case), or EmailAddressError
     naming what is wrong."""
     address = text.strip()
-    if len(address) > MAX_LENGTH:
-        raise EmailAddressError(f"it is longer than {MAX_LENGTH} characters")
-    if any(sep in address for sep in (",", ";")) or address.count("@") > 1:
-        raise EmailAddressError("it holds more than one address; type just one")
-    # Full-width "＠" and the small "﹫" read as "@" and normalise to it (NFKC).
-    if unicodedata.normalize("NFKC", address).count("@") != address.count("@"):
-        raise EmailAddressError("it contains a look-alike of @; type a plain @")
+    refuse_several(address)
     try:
         valid = validate_email(address, check_deliverability=False)
     except EmailNotValidError as exc:
         raise EmailAddressError(str(exc).rstrip(".")) from None
-    if any(c in valid.local_part for c in ROUTING_CHARACTERS):
-        raise EmailAddressError(
-            "it contains % or !, which route mail to another address; type the address itself"
-        )
     return valid.normalized
