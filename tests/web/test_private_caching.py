@@ -3,12 +3,13 @@ cacheable."""
 
 from __future__ import annotations
 
+import httpx
 from starlette.testclient import TestClient
 
 from tests.support.web import consent_facebook, csrf_of, local, pledge_x, start_facebook
 
 
-def _no_store(response) -> bool:  # type: ignore[no-untyped-def]
+def _no_store(response: httpx.Response) -> bool:
     return response.headers.get("cache-control") == "no-store"
 
 
