@@ -21,6 +21,7 @@ from bot.cli.report import report
 from bot.cli.schedules import apply, schedules
 from bot.cli.users import users
 from bot.cli.web import web
+from bot.runtime.logs import escape_by_default
 
 
 class LazySandbox(click.Command):
@@ -65,6 +66,7 @@ def main(ctx: click.Context, config_file: Path) -> None:
       python main.py apply              queue the schedule files in schedules/
       python main.py deliveries list    what went out, where, with which id
     """
+    escape_by_default()
     ctx.obj = AppContext(config_file)
 
 

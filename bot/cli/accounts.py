@@ -13,6 +13,7 @@ from bot.cli.output import account_label, emit_json, table
 from bot.people import audit
 from bot.platforms.base import AccountInfo, Credentials, PlatformError
 from bot.runtime.wiring import X_ORIGIN, routes_for
+from bot.sandbox.options import admin_headers
 from bot.storage.models import Account
 
 
@@ -69,7 +70,8 @@ def list_accounts(app: AppContext, as_json: bool) -> None:
 
 def _sandbox_app(app: AppContext) -> dict[str, str]:
     url = app.settings.sandbox_url
-    answer = requests.get(f"{url}/_sandbox/app", timeout=10)
+    token = app.settings.sandbox_admin_token.reveal()
+    answer = requests.get(f"{url}/_sandbox/app", timeout=10, headers=admin_headers(token))
     answer.raise_for_status()
     data: dict[str, str] = answer.json()
     return data

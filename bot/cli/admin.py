@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
+import stat
 from pathlib import Path
 
 import click
@@ -17,6 +17,7 @@ from bot.cli.output import emit_json, plural, table
 from bot.people import audit
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
+from bot.storage.engine import PRIVATE_FILE_MODE, sqlite_path
 from bot.storage.models import Account, OAuthRequest, Pledge, User
 from bot.storage.vault import Vault, generate_key
 
@@ -34,9 +35,14 @@ def init(app: AppContext) -> None:
     if not path.exists():
         if not EXAMPLE.exists():
             raise click.ClickException(f"{EXAMPLE} is missing: run this from the Clarion folder")
-        shutil.copyfile(EXAMPLE, path)
-        path.chmod(0o600)
+        # Created 0600 from the start: it is about to hold the keys (a copy, then a chmod,
+        # would leave it readable by all for a moment).
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(EXAMPLE.read_text(encoding="utf-8"))
         click.echo(f"created {path} from {EXAMPLE}")
+    elif _tighten(path):
+        click.echo(f"made {path} readable by its owner only (it holds the keys)")
     try:
         settings = load_settings(path)
     except ConfigError as exc:
@@ -50,6 +56,9 @@ def init(app: AppContext) -> None:
         click.echo(f"generated a web secret key in {path} (signs cookies and withdraw links)")
         settings = load_settings(path)
     Runtime(settings).migrate()
+    database = sqlite_path(settings.database_url)
+    if database is not None and _tighten(Path(database)):
+        click.echo(f"made {database} readable by its owner only")
     click.echo(f"database ready: {_safe_url(settings.database_url)}")
     mode = (
         "the built-in sandbox (no real credentials set)"
@@ -60,6 +69,21 @@ def init(app: AppContext) -> None:
     click.echo(
         "next: `python main.py run` starts the daemon; `python main.py --help` lists every command"
     )
+
+
+def _tighten(path: Path) -> bool:
+    """Make an existing file 0600 (with its SQLite -wal and -shm files, if any) when others
+    could read or write it; True when something changed."""
+    changed = False
+    for each in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        try:
+            mode = stat.S_IMODE(each.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            each.chmod(PRIVATE_FILE_MODE)
+            changed = True
+    return changed
 
 
 def _safe_url(url: str) -> str:

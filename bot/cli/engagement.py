@@ -10,6 +10,7 @@ from sqlalchemy import select
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import plural, table
 from bot.runtime.wiring import Runtime
+from bot.sandbox.options import admin_headers
 from bot.storage.models import Campaign, EngagementPolicy
 
 
@@ -30,7 +31,11 @@ def platform_runtime(app: AppContext) -> Runtime:
         return runtime
     url = settings.sandbox_url or f"http://127.0.0.1:{settings.sandbox_port}"
     try:
-        answer = requests.get(f"{url}/_sandbox/app", timeout=10)
+        answer = requests.get(
+            f"{url}/_sandbox/app",
+            timeout=10,
+            headers=admin_headers(settings.sandbox_admin_token.reveal()),
+        )
         answer.raise_for_status()
     except requests.RequestException:
         raise click.ClickException(

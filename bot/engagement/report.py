@@ -8,7 +8,6 @@ sampled reading as well. A metric no delivery could give stays ``None`` (unavail
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,13 +18,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot import spreadsheet
 from bot.campaigns import embargo
 from bot.engagement import estimates
 from bot.engagement.estimates import Chunk, ChunkKey
 from bot.engagement.plan import REFRESH, RELEASE_KIND
 from bot.engagement.store import RELEASE_ESTIMATE_SOURCE
 from bot.platforms.base import METRIC_NAMES
-from bot.spreadsheet import safe_cell
 from bot.storage.models import Account, Campaign, Delivery, DeliveryState, EngagementSnapshot, Post
 
 # Interactions: what the chart and "top posts" add up (views and clicks are not).
@@ -370,7 +369,7 @@ def write_csv(
     post: str | None = None,
 ) -> int:
     """One row per delivery per snapshot, with the text that went out; an unavailable
-    metric is an empty cell. Text cells are formula-safe (``bot.spreadsheet``).
+    metric is an empty cell. Text cells are formula-safe (``bot.spreadsheet.writer``).
 
     ``acceleration``: the sandbox's clock rate, for the post's age in sandbox time
     (``sandbox_hours_after_sending``, empty at real time); ``post``: only that post."""
@@ -386,7 +385,7 @@ def write_csv(
             .where(*where)
         )
     }
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(CSV_COLUMNS)
     written = 0
     current: tuple[int, datetime] | None = None
@@ -403,14 +402,14 @@ def write_csv(
         sandbox_hours = None if hours is None or acceleration == 1 else hours * acceleration
         writer.writerow(
             [
-                safe_cell(slug),
-                safe_cell(row.key),
-                safe_cell(sent_text(row.parts, row.platform)),
+                slug,
+                row.key,
+                sent_text(row.parts, row.platform),
                 row.id,
                 row.platform,
-                safe_cell(row.handle),
-                safe_cell((row.platform_ids or [""])[0]),
-                safe_cell(row.url or ""),
+                row.handle,
+                (row.platform_ids or [""])[0],
+                row.url or "",
                 row.sent_at.isoformat() if row.sent_at else "",
                 current[1].isoformat(),
                 label,

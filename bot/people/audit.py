@@ -6,7 +6,6 @@ or roll back together. Actors: a console user's email, or ``cli:<os user>``.
 
 from __future__ import annotations
 
-import csv
 import getpass
 import io
 from collections.abc import Iterable
@@ -17,7 +16,7 @@ from typing import Any
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from bot.spreadsheet import safe_cell
+from bot import spreadsheet
 from bot.storage.models import AuditEntry, utcnow
 
 # Keys whose values are never written, whatever a caller passes: a slip must not put a
@@ -122,7 +121,7 @@ CSV_HEADER = ("at_utc", "actor", "action", "subject", "before", "after")
 
 def to_csv(rows: Iterable[AuditEntry]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     for row in rows:
         cells = (
@@ -133,5 +132,5 @@ def to_csv(rows: Iterable[AuditEntry]) -> str:
             describe(row.before),
             describe(row.after),
         )
-        writer.writerow([safe_cell(c) for c in cells])
+        writer.writerow(cells)
     return out.getvalue()

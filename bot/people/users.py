@@ -23,6 +23,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.email_address import EmailAddressError, refuse_several
 from bot.people import audit
 from bot.people.roles import Role
 from bot.platforms.base import Credentials
@@ -111,6 +112,10 @@ def normal_email(raw: str) -> str:
     email = raw.strip().lower()
     if not _EMAIL.match(email) or len(email) > 320:
         raise PeopleError(f"email {raw.strip()!r} is not an email address (name@example.org)")
+    try:
+        refuse_several(email)  # invitations and reset links are mailed to it
+    except EmailAddressError as exc:
+        raise PeopleError(f"email {raw.strip()!r} is not one email address: {exc}") from None
     return email
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.campaigns.schedules.fields import X_MAX_CHARS_TO_COUNT
+from bot.email_address import EmailAddressError, one_address
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
 from bot.pledges.cutoff import (
@@ -71,8 +72,6 @@ X_MAX_WORDING_CHARS = X_MAX_CHARS_TO_COUNT
 # C0 control characters other than tab and newline: PostgreSQL refuses NUL in text, and no
 # platform post or email address needs the others.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-# RFC 5321 caps a path at 256 octets, so an address is at most 254 characters.
-_EMAIL = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']+\.[^@\s<>\"']+$")
 
 
 @dataclass(frozen=True)
@@ -106,9 +105,12 @@ def _clean_email(email: str | None) -> str | None:
         return None
     email = email.strip()
     _refuse_controls(email, "that email address")
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise PledgeError("that email address does not look right; check it or leave it empty")
-    return email
+    try:
+        return one_address(email)
+    except EmailAddressError as exc:
+        raise PledgeError(
+            f"that email address does not look right: {exc}; check it or leave it empty"
+        ) from None
 
 
 def _clean_wording(

@@ -53,8 +53,8 @@ class TextFormatter(logging.Formatter):
     """The classic line, with the message kept to one line and any ids appended.
     A traceback's lines are indented, so none of them can pass for a record."""
 
-    def __init__(self) -> None:
-        super().__init__(TEXT_FORMAT, TEXT_DATE_FORMAT)
+    def __init__(self, fmt: str = TEXT_FORMAT) -> None:
+        super().__init__(fmt, TEXT_DATE_FORMAT)
 
     def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
         line = super().formatMessage(record)
@@ -97,16 +97,53 @@ class JsonFormatter(logging.Formatter):
         return line.translate(_JSON_BREAKS)
 
 
-def formatter_for(fmt: LogFormat | str) -> logging.Formatter:
-    return JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else TextFormatter()
+def formatter_for(fmt: LogFormat | str, text_layout: str = TEXT_FORMAT) -> logging.Formatter:
+    return JsonFormatter() if LogFormat(fmt) is LogFormat.JSON else TextFormatter(text_layout)
 
 
-def configure_logging(level: str, fmt: LogFormat | str = LogFormat.TEXT) -> None:
-    """Log to stderr at ``level`` in ``fmt``; quieten the libraries that are noisy or that
-    would log secrets."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(formatter_for(fmt))
-    logging.basicConfig(level=level.upper(), handlers=[handler])
+class OneLineHandler(logging.StreamHandler):
+    """The stderr handler Clarion installs (so a later call can replace it)."""
+
+
+def _install(formatter: logging.Formatter) -> bool:
+    """Put a OneLineHandler with ``formatter`` on the root logger, replacing ours; like
+    ``logging.basicConfig``, leave a root that has someone else's handlers alone (a test
+    runner's capture, an embedding program)."""
+    root = logging.getLogger()
+    ours = [h for h in root.handlers if isinstance(h, OneLineHandler)]
+    if len(ours) != len(root.handlers):
+        return False
+    for old in ours:
+        root.removeHandler(old)
+    handler = OneLineHandler()
+    handler.setFormatter(formatter)
+    root.addHandler(handler)
+    return True
+
+
+def escape_by_default() -> None:
+    """Before a command configures logging, a warning would reach logging's "last resort"
+    handler, which writes the message raw: give it the one-line text formatter, with the
+    last resort's bare ``message`` layout, unless the process already has handlers."""
+    if not logging.getLogger().handlers:
+        _install(TextFormatter("%(message)s"))
+        logging.getLogger().setLevel(logging.WARNING)
+
+
+def configure_logging(
+    level: str,
+    fmt: LogFormat | str = LogFormat.TEXT,
+    *,
+    text_layout: str = TEXT_FORMAT,
+    quieten: bool = True,
+) -> None:
+    """Log to stderr at ``level`` in ``fmt`` (replacing the handler an earlier call, or
+    ``escape_by_default``, installed); quieten the libraries that are noisy or that would
+    log secrets."""
+    if _install(formatter_for(fmt, text_layout)):
+        logging.getLogger().setLevel(level.upper())
+    if not quieten:
+        return
     # One line per request from the HTTP clients and the scheduler is noise at INFO.
     for noisy in ("apscheduler", "alembic", "urllib3", "uvicorn.access", "httpx"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

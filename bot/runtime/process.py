@@ -254,11 +254,13 @@ def embedded_sandbox(settings: Settings, stack: contextlib.ExitStack) -> tuple[s
     from bot.sandbox.testing import SandboxAdmin, running_sandbox
 
     if settings.sandbox_url:
-        return settings.sandbox_url, SandboxAdmin(settings.sandbox_url)
+        token = settings.sandbox_admin_token.reveal()
+        return settings.sandbox_url, SandboxAdmin(settings.sandbox_url, token=token)
     options = SandboxOptions(
         port=settings.sandbox_port,
         state_file=settings.sandbox_state_file or None,
         time_acceleration=settings.sandbox_time_acceleration,
+        admin_token=settings.sandbox_admin_token.reveal(),
     )
     try:
         handle = stack.enter_context(running_sandbox(options, fixed_port=True))

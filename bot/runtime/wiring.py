@@ -127,7 +127,9 @@ class Runtime:
         so engagement snapshots follow the sandbox's time, not SANDBOX_TIME_ACCELERATION's
         guess of it."""
         if acceleration is None:
-            acceleration = sandbox_acceleration(url)
+            acceleration = sandbox_acceleration(
+                url, token=self.settings.sandbox_admin_token.reveal()
+            )
         return self.with_settings(
             sandbox_time_acceleration=acceleration,
             sandbox_url=url,
@@ -142,13 +144,20 @@ class Runtime:
         self.engine.dispose()
 
 
-def sandbox_acceleration(url: str, timeout: float = 5.0, default: float = 1.0) -> float:
+def sandbox_acceleration(
+    url: str, timeout: float = 5.0, default: float = 1.0, token: str = ""
+) -> float:
     """The running sandbox's clock rate (sandbox seconds per real second); ``default``
-    when it cannot be asked (1, real time, for planning: late snapshots, never early)."""
+    when it cannot be asked (1, real time, for planning: late snapshots, never early).
+    ``token``: the sandbox's admin token (SANDBOX_ADMIN_TOKEN), if it has one."""
     import requests
 
+    from bot.sandbox.options import admin_headers
+
     try:
-        answer = requests.get(f"{url}/_sandbox/clock", timeout=timeout)
+        answer = requests.get(
+            f"{url}/_sandbox/clock", timeout=timeout, headers=admin_headers(token)
+        )
         answer.raise_for_status()
         rate = float(answer.json()["acceleration"])
     except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
@@ -165,5 +174,10 @@ def clock_rate(settings: Settings) -> float:
     1 on the real platforms."""
     rate = settings.clock_acceleration
     if settings.uses_sandbox and settings.sandbox_url:
-        return sandbox_acceleration(settings.sandbox_url, timeout=2.0, default=rate)
+        return sandbox_acceleration(
+            settings.sandbox_url,
+            timeout=2.0,
+            default=rate,
+            token=settings.sandbox_admin_token.reveal(),
+        )
     return rate

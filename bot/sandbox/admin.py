@@ -9,11 +9,13 @@ import importlib
 import logging
 from typing import TYPE_CHECKING, Any
 
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
 from bot.sandbox import page, seed
+from bot.sandbox.admin_guard import AdminGuard
 from bot.sandbox.options import PLATFORMS
 
 if TYPE_CHECKING:
@@ -340,5 +342,6 @@ def routes() -> list[BaseRoute]:
                 *_facebook_admin_routes(),
                 *seed.routes(),  # bulk seeding for bench/engagement.py
             ],
+            middleware=[Middleware(AdminGuard)],
         )
     ]

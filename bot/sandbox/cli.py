@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 import click
 
+from bot.runtime.logs import configure_logging
 from bot.sandbox.options import LATENCY_DISTRIBUTIONS, FaultConfig, RateLimits, SandboxOptions
 
 _RATE = click.FloatRange(0.0, 1.0)
@@ -120,6 +119,14 @@ _RATE = click.FloatRange(0.0, 1.0)
     show_default=True,
     help="Server log level.",
 )
+@click.option(
+    "--admin-token",
+    envvar="SANDBOX_ADMIN_TOKEN",
+    default="",
+    help="Require this token (header X-Sandbox-Admin-Token) on every /_sandbox/ admin call; "
+    "Clarion sends SANDBOX_ADMIN_TOKEN. Default: none (the API still refuses cross-site "
+    "browser requests).",
+)
 def sandbox_command(
     host: str,
     port: int,
@@ -145,6 +152,7 @@ def sandbox_command(
     duplicate_window_s: float,
     fb_require_appsecret_proof: bool,
     log_level: str,
+    admin_token: str,
 ) -> None:
     """Run the Clarion sandbox: a stand-in for X API v2 and the Facebook Graph API.
 
@@ -153,7 +161,8 @@ def sandbox_command(
     # Imported here so `clarion --help` stays fast and needs no server libraries.
     from bot.sandbox.server import serve
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    # Account names and post texts reach these logs: one record a line (bot.runtime.logs).
+    configure_logging(log_level, text_layout="%(levelname)s %(name)s: %(message)s", quieten=False)
     options = SandboxOptions(
         host=host,
         port=port,
@@ -188,6 +197,7 @@ def sandbox_command(
         duplicate_window_s=duplicate_window_s,
         fb_require_appsecret_proof=fb_require_appsecret_proof,
         log_level=log_level,
+        admin_token=admin_token,
     )
     base = f"http://{host}:{port}"
     click.echo(f"Clarion sandbox on {base}")
@@ -198,6 +208,8 @@ def sandbox_command(
     click.echo(f"  Facebook app id:     {options.fb_app_id}")
     click.echo(f"  Facebook app secret: {options.fb_app_secret}")
     click.echo("  (sandbox-only credentials; they work nowhere else)")
+    if admin_token:
+        click.echo("  admin API:           needs the admin token (X-Sandbox-Admin-Token)")
     if state_file:
         click.echo(f"  state file:          {state_file}")
     serve(options)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 
 PLATFORMS = ("x", "facebook")
+# The header that carries the admin token, when the sandbox has one (bot/sandbox/admin_guard.py).
+ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"  # noqa: S105 - a header name, not a token
 LATENCY_DISTRIBUTIONS = ("fixed", "exponential", "normal")
 
 
@@ -130,6 +132,8 @@ class SandboxOptions:
     # The app's "Require App Secret" setting: Graph calls without appsecret_proof fail.
     fb_require_appsecret_proof: bool = False
     log_level: str = "warning"
+    # When set, every /_sandbox/ admin call must carry it in ADMIN_TOKEN_HEADER.
+    admin_token: str = field(default="", repr=False)
 
     def __post_init__(self) -> None:
         for platform in PLATFORMS:
@@ -148,3 +152,8 @@ class SandboxOptions:
             copy.latency_distribution = self.latency_distribution
         copy.validate()
         return copy
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """Headers for a call to the sandbox's admin API with ``token`` (none when empty)."""
+    return {ADMIN_TOKEN_HEADER: token} if token else {}

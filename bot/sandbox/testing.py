@@ -24,7 +24,7 @@ from typing import Any
 import requests
 import uvicorn
 
-from bot.sandbox.options import SandboxOptions
+from bot.sandbox.options import SandboxOptions, admin_headers
 from bot.sandbox.server import create_app, uvicorn_config
 from bot.sandbox.state import SandboxState
 
@@ -34,12 +34,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 class SandboxAdmin:
     """A small client for /_sandbox/ (raises requests.HTTPError on refusals)."""
 
-    def __init__(self, url: str, timeout: float = 10.0) -> None:
+    def __init__(self, url: str, timeout: float = 10.0, token: str = "") -> None:
         self.url = url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
+        self.session.headers.update(admin_headers(token))
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        if method != "GET" and "json" not in kwargs:
+            kwargs["json"] = {}  # the admin API takes only JSON bodies (admin_guard.py)
         response = self.session.request(
             method, f"{self.url}/_sandbox{path}", timeout=self.timeout, **kwargs
         )
@@ -188,7 +191,9 @@ def running_sandbox(
         host = "127.0.0.1" if options.host in ("0.0.0.0", "") else options.host  # noqa: S104
         url = f"http://{host}:{options.port}"
         app.state.sandbox.base_url = url
-        yield SandboxHandle(url, options, SandboxAdmin(url), app.state.sandbox)
+        yield SandboxHandle(
+            url, options, SandboxAdmin(url, token=options.admin_token), app.state.sandbox
+        )
     finally:
         server.should_exit = True
         thread.join(timeout=10)

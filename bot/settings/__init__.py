@@ -90,6 +90,7 @@ class Settings:
     facebook_www_base_url: str
     sandbox: str
     sandbox_url: str
+    sandbox_admin_token: Secret
     sandbox_port: int
     sandbox_state_file: str
     sandbox_time_acceleration: float

@@ -217,6 +217,15 @@ SETTINGS: tuple[Setting, ...] = (
         section="Sandbox",
     ),
     Setting(
+        name="SANDBOX_ADMIN_TOKEN",
+        default="",
+        parse=parse_secret,
+        help="A token the sandbox's admin API (/_sandbox/) then requires of every call; "
+        "Clarion sends it. Set the same value for a separate `python main.py sandbox` "
+        "(--admin-token). Empty = no token (cross-site browser requests are refused anyway)",
+        section="Sandbox",
+    ),
+    Setting(
         name="SANDBOX_PORT",
         default="8700",
         parse=parse_int_at_least(1),

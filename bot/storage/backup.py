@@ -48,7 +48,7 @@ from sqlalchemy import Engine, func, inspect, make_url, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import SETTINGS, ConfigError, Secret
-from bot.storage.engine import make_engine, sqlite_path
+from bot.storage.engine import create_private_file, make_engine, sqlite_path
 from bot.storage.lock import AlreadyRunning, DaemonLock
 from bot.storage.migrate import alembic_config, upgrade
 from bot.storage.models import Account, Base
@@ -576,6 +576,7 @@ def _restore_sqlite(dump: Path, url: str, engine: Engine, progress: Progress) ->
         raise BackupError("DATABASE_URL must name a SQLite file to restore into")
     engine.dispose()
     progress(f"copying into {path}")
+    create_private_file(path)
     src = sqlite3.connect(f"file:{dump}?mode=ro", uri=True)
     dst = sqlite3.connect(path)
     try:

@@ -13,8 +13,30 @@ from sqlalchemy.orm import Session, sessionmaker
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+# Only the user Clarion runs as may read the database: it holds sealed tokens, supporters'
+# sealed emails and the audit log.
+PRIVATE_FILE_MODE = 0o600
+
+
+def create_private_file(path: str | os.PathLike[str]) -> None:
+    """Create ``path`` empty with mode 0600 unless it exists. SQLite would create its
+    database file following the umask (0644 by default), and gives the ``-wal`` and
+    ``-shm`` files it makes beside it the database file's own permissions (os_unix.c,
+    ``findCreateFileMode``), so creating the file first keeps all three private. An empty
+    file is a valid empty SQLite database. A missing folder is left for SQLite to report."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except (FileExistsError, FileNotFoundError):
+        return
+    os.close(fd)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        path = sqlite_path(url)
+        # A "file:" URI (uri=true) names its file with options: let SQLite read it.
+        if path is not None and not (make_url(url).database or "").startswith("file:"):
+            create_private_file(path)
         engine = create_engine(
             url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs
         )

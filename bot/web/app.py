@@ -35,6 +35,7 @@ from bot.web import campaign, health, pledge_facebook, pledge_x, support, withdr
 from bot.web.page_cache import PageCache
 from bot.web.pages import SESSION_COOKIE, friendly, render
 from bot.web.security import (
+    PublicAddress,
     RateLimiter,
     Refused,
     SecurityHeaders,
@@ -108,6 +109,7 @@ def create_web_app(
     page_cache = PageCache(page_cache_seconds)
     now = clock or (lambda: datetime.now(UTC))
     middleware = [
+        Middleware(PublicAddress, base_url=settings.web_base_url),
         Middleware(SecurityHeaders),
         Middleware(campaign.CachedPageShortcut, cache=page_cache, clock=now),
         Middleware(

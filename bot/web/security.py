@@ -16,7 +16,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlsplit
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -205,8 +205,17 @@ SECURITY_HEADERS = [
 ]
 
 
+# A response that does not say how to cache it may hold one person's data (a pledge, its
+# private link, their Pages' names, a CSRF token): no browser or proxy keeps it (RFC 9111
+# §5.2.2.5). Public pages say otherwise themselves (the campaign page, its image, /static/).
+DEFAULT_CACHE_CONTROL = (b"cache-control", b"no-store")
+# Our stylesheets and scripts: public, so left to the browser's own caching.
+PUBLIC_PREFIXES = ("/static/",)
+
+
 class SecurityHeaders:
-    """Adds the headers above to every HTTP response."""
+    """Adds the headers above to every HTTP response, and ``no-store`` to every response
+    that names no caching of its own, outside /static/."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -220,7 +229,34 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 names = {name for name, _ in message.get("headers", [])}
                 extra = [(n, v) for n, v in SECURITY_HEADERS if n not in names]
+                if b"cache-control" not in names and not scope["path"].startswith(PUBLIC_PREFIXES):
+                    extra.append(DEFAULT_CACHE_CONTROL)
                 message["headers"] = list(message.get("headers", [])) + extra
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class PublicAddress:
+    """Makes every request look addressed to WEB_BASE_URL: its scheme and Host header
+    replace the request's own before anything reads them. Starlette builds absolute URLs
+    from them (``request.url``, ``url_for``, the router's redirect from ``/console`` to
+    ``/console/``), and a client chooses its Host header freely: a forged one would put
+    another site into a page or a redirect, and a shared cache would keep it for everyone
+    (OWASP, "Testing for Host Header Injection")."""
+
+    def __init__(self, app: ASGIApp, *, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("latin-1")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(n, v) for n, v in scope["headers"] if n not in _ADDRESS_HEADERS]
+            scope = {**scope, "scheme": self.scheme, "headers": [*headers, (b"host", self.host)]}
+        await self.app(scope, receive, send)
+
+
+# The Host header and the proxy headers some libraries read in its place.
+_ADDRESS_HEADERS = frozenset({b"host", b"x-forwarded-host", b"forwarded"})

@@ -9,7 +9,9 @@ import re
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from bot.cli import main
 from bot.engagement.report import CSV_COLUMNS
@@ -67,6 +69,27 @@ def test_the_csv_has_one_row_per_delivery_per_snapshot(cli: Cli, tmp_path: Path)
         ("facebook", "24h", "30"),
     ]
     assert rows[2]["views"] == "" and rows[1]["hours_after_sending"] == "24.00"
+
+
+@pytest.mark.parametrize(
+    "page_name",
+    ['=HYPERLINK("http://evil.example")', " =1+1", "\uff1dcmd|' /C calc'!A0", "@SUM(A1)"],
+)
+def test_a_page_named_like_a_formula_is_text_in_the_csv(
+    cli: Cli, tmp_path: Path, page_name: str
+) -> None:
+    seed(cli)
+    with cli.runtime().sessions() as session:
+        session.execute(
+            update(Account).where(Account.platform == "facebook").values(handle=page_name)
+        )
+        session.commit()
+    out = tmp_path / "demo.csv"
+    assert cli("report", "demo", "--csv", str(out)).exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(out.read_text(encoding="utf-8"))))
+    pages = {r["account"] for r in rows if r["platform"] == "facebook"}
+    assert pages == {"'" + page_name}
+    assert {r["likes"] for r in rows} == {"10", "30"}  # numbers stay numbers
 
 
 def test_the_csv_columns_are_the_ones_documented(tmp_path: Path):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import getpass
 import re
 
+import pytest
+
 from bot.cli.users import console_banner
 from bot.people import audit, users
 from bot.storage.models import Invite
@@ -39,6 +41,20 @@ def test_a_bad_role_email_or_expiry_is_named_with_what_to_do(users_cli):
     assert expires.exit_code == 2 and "use hours or days, e.g. 24h or 3d" in expires.output
     unknown = users_cli("users", "disable", "nobody@example.org")
     assert unknown.exit_code == 1 and "see `python main.py users list`" in unknown.output
+
+
+@pytest.mark.parametrize(
+    "typed", ["sam,boss@rival.example", "sam;boss@rival.example", "boss%rival@x.org"]
+)
+def test_a_console_email_naming_more_than_one_mailbox_is_refused(users_cli, typed):
+    result = users_cli("users", "add", typed, "--role", "editor")
+    assert result.exit_code == 1 and "is not one email address" in result.output
+    assert "boss" not in users_cli("users", "list").output
+
+
+def test_the_first_admins_local_address_is_still_an_email(users_cli):
+    result = users_cli("users", "add", "ops@localhost", "--role", "admin")
+    assert result.exit_code == 0, result.output
 
 
 def test_list_role_disable_reset_and_the_audit_log_names_the_os_user(users_cli):

@@ -137,3 +137,38 @@ def test_the_daemon_logs_json_lines_with_the_delivery_post_and_campaign_ids_when
     assert isinstance(sent["post_id"], int) and isinstance(sent["campaign_id"], int), sent
     # Nothing logged in the text format slipped through (uvicorn's lines included).
     assert not [line for line in output.splitlines() if " INFO " in line or " WARNING " in line]
+
+
+def test_a_name_with_a_line_break_logged_by_a_cli_command_stays_one_line() -> None:
+    """Commands other than `run` and `web` configure no logging: without a handler a
+    warning reaches logging's last resort, which writes the message raw."""
+    program = (
+        "import logging, sys; from bot.cli import main\n"
+        "main(['keys', '--help'], standalone_mode=False)\n"
+        "logging.getLogger('bot.campaigns').warning('campaign %s refused', sys.argv[1])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program, FORGED],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("campaign Demo\\n2026-12-06 09:00:00 ERROR") and line.endswith("refused")
+
+
+def test_configure_logging_replaces_its_own_handler_and_leaves_others_alone() -> None:
+    program = (
+        "import logging; from bot.runtime.logs import configure_logging, escape_by_default\n"
+        "escape_by_default(); configure_logging('info'); configure_logging('info', 'json')\n"
+        "assert len(logging.getLogger().handlers) == 1, logging.getLogger().handlers\n"
+        "logging.getLogger('bot.x').info('one')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    [line] = result.stderr.splitlines()
+    assert json.loads(line)["message"] == "one"

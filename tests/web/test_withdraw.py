@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from bot.pledges.pledging import find_campaign
+from bot.pledges.pledging import find_campaign, open_email
 from bot.pledges.release import release
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, Pledge, PledgeState
@@ -156,3 +157,39 @@ def test_a_facebook_length_wording_in_four_byte_characters_is_read_not_refused_a
     big = client.post(private + "/edit", data={"csrf": csrf, "wording": "\U0001f600" * 63_206})
     # read and checked: too long for X, said on the pledge page, not a 413
     assert big.status_code == 400 and "That is too long" not in big.text
+
+
+@pytest.mark.parametrize(
+    ("typed", "reason"),
+    [
+        ("ann@union.example, boss@rival.example", "more than one address"),
+        ("ann@union.example;boss@rival.example", "more than one address"),
+        ("ann,boss@rival.example", "more than one address"),
+        ("boss%40rival.example@union.example", "route mail to another address"),
+        ("boss%rival.example@union.example", "route mail to another address"),
+        ("rival!boss@union.example", "route mail to another address"),
+        ("boss\uff20rival.example@union.example", "look-alike of @"),
+    ],
+)
+def test_an_email_box_holding_more_than_one_address_is_refused_with_the_reason(
+    client: TestClient, runtime: Runtime, campaign: str, typed: str, reason: str
+) -> None:
+    private = pledge_x(client, "rep_many")
+    page = client.get(private)
+    response = client.post(private + "/edit", data={"csrf": csrf_of(page.text), "email": typed})
+    assert response.status_code == 400
+    assert "email address does not look right" in response.text and reason in response.text
+    assert _pledge(runtime)[0].email is None
+
+
+def test_one_plain_address_is_kept_with_its_domain_in_lower_case(
+    client: TestClient, runtime: Runtime, campaign: str
+) -> None:
+    private = pledge_x(client, "rep_one")
+    page = client.get(private)
+    response = client.post(
+        private + "/edit",
+        data={"csrf": csrf_of(page.text), "email": " Ann.Lee+pledge@Union.Example "},
+    )
+    assert response.status_code < 400
+    assert open_email(runtime.vault, _pledge(runtime)[0].email) == "Ann.Lee+pledge@union.example"
