@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from bot.campaigns import embargo
 from bot.campaigns.editing import post_subject, snapshot
 from bot.campaigns.enqueue import ApplyReport, apply_specs
-from bot.campaigns.schedules.files import load_sources
-from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
+from bot.campaigns.schedules.files import read_schedules
 from bot.campaigns.schedules.sources import ScheduleSource
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 from bot.people import audit
@@ -141,10 +140,10 @@ def apply_schedules(
     editor): a post they may not read (another author's embargoed statement) or whose
     approval requirement the file would take off is refused, as the composer refuses it.
     """
-    specs = load_sources(sources, default_timezone=default_timezone)
+    read = read_schedules(sources, default_timezone=default_timezone)
+    specs, campaigns = read.posts, read.pledge_campaigns
     if reader is not None and not reader.sees_all:
         _check_reader(session, specs, reader, now)
-    campaigns = load_pledge_sources(sources, default_timezone=default_timezone)
     # One transaction for both: a file's posts and pledge campaigns go in together or
     # not at all.
     campaign_report = apply_campaigns(

@@ -202,7 +202,11 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
             continue
         seen.add(id(node))
         try:
-            used = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+            pieces = [
+                (f, spec, conversion)
+                for _, f, spec, conversion in string.Formatter().parse(template)
+                if f is not None
+            ]
         except ValueError:
             reader.problem(
                 node,
@@ -213,8 +217,21 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
             )
             ok = False
             continue
-        for placeholder in used:
-            if placeholder not in PLACEHOLDERS:
+        for placeholder, spec, conversion in pieces:
+            if spec or conversion:
+                # {title:>999999999} would pad to a gigabyte; only plain names are filled.
+                written = "{" + placeholder + (f"!{conversion}" if conversion else "")
+                written += (f":{spec}" if spec else "") + "}"
+                reader.problem(
+                    node,
+                    field,
+                    template,
+                    f"{written[:40]} has a format after the name; write the placeholder "
+                    "alone, e.g. {" + (placeholder if placeholder in PLACEHOLDERS else "when")
+                    + "} (a literal brace is written {{ or }})",
+                )
+                ok = False
+            elif placeholder not in PLACEHOLDERS:
                 hint = suggest(placeholder, PLACEHOLDERS)
                 shown_name = "{" + placeholder + "}"
                 reader.problem(
