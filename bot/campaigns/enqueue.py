@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from bot.campaigns import approvals, text_rules
 from bot.campaigns.specs import PLATFORMS, PostSpec, Problem, SpecError
+from bot.storage.ids import row_id
 from bot.storage.models import (
     Account,
     AccountStatus,
@@ -390,8 +391,9 @@ def _at(spec: PostSpec, when: datetime) -> PostSpec:
 
 def find_post(session: Session, ref: str) -> Post | None:
     """A post by numeric id or by ``campaign/key``."""
-    if ref.isdigit():
-        return session.get(Post, int(ref))
+    if ref.isascii() and ref.isdigit():
+        number = row_id(ref)
+        return session.get(Post, number) if number is not None else None
     slug, _, key = ref.partition("/")
     return session.scalars(
         select(Post).join(Campaign).where(Campaign.slug == slug, Post.key == key)

@@ -15,7 +15,14 @@ from sqlalchemy import select
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, plural, table
 from bot.runtime.wiring import Runtime
-from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
+from bot.settings import (
+    ConfigError,
+    Secret,
+    base_url_mismatch,
+    describe,
+    folder_problems,
+    load_settings,
+)
 from bot.storage.models import Account, OAuthRequest, Pledge, User
 from bot.storage.vault import Vault, generate_key
 
@@ -78,7 +85,7 @@ def config_group() -> None:
 def check(app: AppContext, as_json: bool) -> None:
     """Validate every setting and show them, secrets masked. Exit status 1 on a problem."""
     settings = app.settings  # a bad value stops here with the variable's name
-    problems = []
+    problems = folder_problems(settings)
     try:
         Vault(settings.token_encryption_keys)
     except ConfigError as exc:
@@ -92,7 +99,7 @@ def check(app: AppContext, as_json: bool) -> None:
         rows = [(n, _safe_url(v) if n == "DATABASE_URL" else v, sec) for n, v, sec in rows]
     mode = "sandbox" if settings.uses_sandbox else "real platforms"
     mismatch = base_url_mismatch(settings)
-    warnings = [mismatch] if mismatch else []
+    warnings = ([mismatch] if mismatch else [])
     if as_json:
         emit_json(
             {

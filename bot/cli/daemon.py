@@ -20,6 +20,7 @@ from bot.delivery import heartbeat
 from bot.delivery.sweeps import Missed
 from bot.runtime.logs import configure_logging
 from bot.runtime.process import ProcessOptions, StartError, start_everything
+from bot.settings import folder_problems
 
 
 def echo(message: str, *, err: bool = False) -> None:
@@ -92,6 +93,9 @@ def run(app: AppContext, examples: bool) -> None:
     everything else stays queued for the next start. Only one daemon runs per database.
     """
     settings = app.settings
+    problems = folder_problems(settings)
+    if problems:
+        raise click.ClickException("bad configuration:\n  " + "\n  ".join(problems))
     configure_logging(settings.log_level, settings.log_format)
     options = ProcessOptions(examples=examples, on_missed=_print_missed)
     try:
