@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 
 from twitter_text import extract_urls_with_indices, parse_tweet
 from twitter_text.has_invalid_characters import has_invalid_characters
@@ -54,6 +55,7 @@ def is_blank(text: str) -> bool:
     return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
 
 
+@lru_cache(maxsize=65536)
 def weighted_length(text: str) -> int:
     """X's weighted length of ``text``: URLs 23, emoji and CJK 2, most others 1."""
     if text.isascii():

@@ -222,15 +222,20 @@ def _check_reader(
         raise SpecError(problems)
 
 
-def _posts_by_label(session: Session, labels: Sequence[str]) -> dict[str, Post]:
+def _posts_by_label(
+    session: Session, labels: Sequence[str], *, fresh: bool = False
+) -> dict[str, Post]:
+    """The posts named ``campaign/key``; ``fresh``: re-read from the database (as
+    session.refresh would, in a few queries instead of one per post)."""
     wanted = {tuple(label.split("/", 1)) for label in labels}
     found: dict[str, Post] = {}
     for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
-        keys = [key for s, key in wanted if s == slug]
-        if keys:
-            for post in session.scalars(
-                select(Post).where(Post.campaign_id == campaign_id, Post.key.in_(keys))
-            ):
+        keys = sorted(key for s, key in wanted if s == slug)
+        for start in range(0, len(keys), 500):  # under SQLite's limit on parameters
+            query = select(Post).where(
+                Post.campaign_id == campaign_id, Post.key.in_(keys[start : start + 500])
+            )
+            for post in session.scalars(query.execution_options(populate_existing=fresh)):
                 found[f"{slug}/{post.key}"] = post
     return found
 
@@ -247,8 +252,7 @@ def _audit_posts(
     page shows what a schedule file did to it as it shows the composer's edits."""
     session.flush()
     changed = [*report.created, *report.updated]
-    for label, post in _posts_by_label(session, changed).items():
-        session.refresh(post)
+    for label, post in _posts_by_label(session, changed, fresh=True).items():
         audit.record(
             session,
             actor=author,
@@ -262,10 +266,13 @@ def _audit_posts(
 def _set_author(session: Session, labels: Sequence[str], author: str) -> None:
     wanted = {tuple(label.split("/", 1)) for label in labels}
     for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
-        keys = [key for s, key in wanted if s == slug]
-        if keys:
+        keys = sorted(key for s, key in wanted if s == slug)
+        for start in range(0, len(keys), 500):  # under SQLite's limit on parameters
             session.execute(
                 update(Post)
-                .where(Post.campaign_id == campaign_id, Post.key.in_(keys))
+                .where(Post.campaign_id == campaign_id, Post.key.in_(keys[start : start + 500]))
                 .values(created_by=author)
+                # "fetch": the posts in the session learn their author by id; the default
+                # ("evaluate") tests every post in the session against every key.
+                .execution_options(synchronize_session="fetch")
             )
