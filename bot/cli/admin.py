@@ -99,7 +99,7 @@ def check(app: AppContext, as_json: bool) -> None:
         rows = [(n, _safe_url(v) if n == "DATABASE_URL" else v, sec) for n, v, sec in rows]
     mode = "sandbox" if settings.uses_sandbox else "real platforms"
     mismatch = base_url_mismatch(settings)
-    warnings = ([mismatch] if mismatch else [])
+    warnings = [mismatch] if mismatch else []
     if as_json:
         emit_json(
             {

@@ -45,10 +45,17 @@ def record(error: BaseException) -> str:
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(trace)
     except OSError as problem:
-        logger.error("unexpected error; its trace could not be written to %s: %s", path, problem)
+        _log("unexpected error; its trace could not be written to %s: %s", path, problem)
         return f"the trace could not be written to {path} ({problem.strerror or problem})"
-    logger.error("unexpected error; full trace in %s", path)
+    _log("unexpected error; full trace in %s", path)
     return f"the full trace is in {path}"
+
+
+def _log(message: str, *args: object) -> None:
+    # Only where logging is set up (the daemon): otherwise Python's last-resort handler
+    # would print it as a second line beside the one the volunteer is meant to read.
+    if logging.getLogger().handlers:
+        logger.error(message, *args)
 
 
 def one_line(error: BaseException) -> str:

@@ -21,7 +21,9 @@ from bot.settings import local_base_url
 
 @click.command("web")
 @click.option("--host", default=None, help="Interface to listen on (default: WEB_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default: WEB_PORT).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: WEB_PORT)."
+)
 @pass_app
 def web(app: AppContext, host: str | None, port: int | None) -> None:
     """Serve the campaign pages (pledging, withdraw links) until Ctrl-C or SIGTERM.
