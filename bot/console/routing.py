@@ -81,7 +81,11 @@ def route(
     second factor (the set-up page itself and signing out)."""
     return ConsoleRoute(
         path.replace(":int}", ":rowid}"),
-        endpoint, role=role, methods=methods, name=name, before_2fa=before_2fa
+        endpoint,
+        role=role,
+        methods=methods,
+        name=name,
+        before_2fa=before_2fa,
     )
 
 

@@ -242,8 +242,7 @@ def folder_problems(settings: Settings) -> list[str]:
         folder = Path(value).expanduser().parent
         if not folder.is_dir():
             problems.append(
-                f"{name}: the folder {str(folder)!r} does not exist; create it or change "
-                f"{name}"
+                f"{name}: the folder {str(folder)!r} does not exist; create it or change {name}"
             )
     return problems
 

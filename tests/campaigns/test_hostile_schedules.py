@@ -88,9 +88,7 @@ def test_a_raw_control_character_is_refused_with_its_line_and_column() -> None:
     assert "U+0007" in problem.message and "column 15" in problem.message
 
 
-@pytest.mark.parametrize(
-    ("written", "code"), [('"Demo\\x07"', "U+0007"), ('"\\ud800 demo"', None)]
-)
+@pytest.mark.parametrize(("written", "code"), [('"Demo\\x07"', "U+0007"), ('"\\ud800 demo"', None)])
 def test_a_control_character_or_lone_surrogate_written_as_an_escape_is_refused(
     written: str, code: str | None
 ) -> None:

@@ -19,7 +19,7 @@ from bot.campaigns.schedules.applying import apply_schedules
 from bot.campaigns.schedules.files import load_text
 from bot.campaigns.schedules.sources import ScheduleSource
 from bot.campaigns.specs import PostSpec, SpecError
-from bot.storage.models import Account, AuditEntry, Campaign, Delivery, Post, PledgeCampaign
+from bot.storage.models import Account, AuditEntry, Campaign, Delivery, PledgeCampaign, Post
 from bot.storage.vault import Vault
 from tests.support.factories import add_account
 
@@ -68,8 +68,10 @@ scalars = st.one_of(
 )
 anything = st.recursive(
     scalars,
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.sampled_from(["id", "to", "text", "x", "a", "<<"]), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.sampled_from(["id", "to", "text", "x", "a", "<<"]), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 

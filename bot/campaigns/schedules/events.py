@@ -227,7 +227,8 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
                     field,
                     template,
                     f"{written[:40]} has a format after the name; write the placeholder "
-                    "alone, e.g. {" + (placeholder if placeholder in PLACEHOLDERS else "when")
+                    "alone, e.g. {"
+                    + (placeholder if placeholder in PLACEHOLDERS else "when")
                     + "} (a literal brace is written {{ or }})",
                 )
                 ok = False

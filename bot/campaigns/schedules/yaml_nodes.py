@@ -45,31 +45,31 @@ class Refused(Exception):
         self.message = message
 
 
-def _parser() -> type:
+def _parser() -> Any:
     # libyaml's scanner and parser (C, when PyYAML was built with it) feed the pure-Python
     # composer below, which counts aliases and depth as it goes: the speed of C with the
     # limits enforced before anything large is built.
     try:
-        from yaml._yaml import CParser
+        from yaml.cyaml import CParser  # type: ignore[attr-defined]
     except ImportError:  # PyYAML without libyaml
         from yaml.parser import Parser
         from yaml.reader import Reader as StreamReader
         from yaml.scanner import Scanner
 
-        class PurePython(StreamReader, Scanner, Parser):  # type: ignore[misc]
+        class PurePython(StreamReader, Scanner, Parser):
             def __init__(self, stream: str) -> None:
                 StreamReader.__init__(self, stream)
                 Scanner.__init__(self)
                 Parser.__init__(self)
 
         return PurePython
-    return CParser  # type: ignore[no-any-return]
+    return CParser
 
 
-_Parser = _parser()
+_Parser: Any = _parser()
 
 
-class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):  # type: ignore[misc, valid-type]
+class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):
     """Composes a YAML document into nodes (plain YAML types only), refusing one nested
     deeper than MAX_DEPTH, with more than MAX_ALIASES aliases, whose aliases would expand
     to more than MAX_EXPANDED_VALUES values, or with an alias inside the value it names
@@ -87,11 +87,11 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):  # type: igno
         self._open: set[str] = set()
         self._size: dict[str, tuple[int, int]] = {}  # anchor → (values, levels)
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
-        event = self.peek_event()
+    def compose_node(self, parent: Node | None, index: Any) -> Any:
+        event: Any = self.peek_event()
         line = event.start_mark.line + 1 if event.start_mark is not None else None
+        anchor: str | None = event.anchor
         if isinstance(event, yaml.AliasEvent):
-            anchor = str(event.anchor)
             if anchor in self._open:
                 raise Refused(
                     line,
@@ -99,14 +99,13 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):  # type: igno
                     "would never end; copy the value out instead",
                 )
             self._aliases += 1
-            values, levels = self._size.get(anchor, (1, 1))
+            values, levels = self._size.get(anchor or "", (1, 1))
             self._count(line, values, self._depth + levels)
             if self._aliases > MAX_ALIASES:
                 raise Refused(
                     line, f"has more than {MAX_ALIASES:,} aliases ('*name'); write values out"
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
-        anchor = getattr(event, "anchor", None)
+            return super().compose_node(parent, index)
         before, deepest = self._values, self._deepest
         self._depth += 1
         self._deepest = self._depth
@@ -116,12 +115,13 @@ class BoundedLoader(Composer, _Parser, SafeConstructor, Resolver):  # type: igno
         try:
             node = super().compose_node(parent, index)
         finally:
-            self._open.discard(anchor)  # type: ignore[arg-type]
+            if anchor is not None:
+                self._open.discard(anchor)
         if anchor is not None:
             self._size[anchor] = (self._values - before, self._deepest - self._depth + 1)
         self._depth -= 1
         self._deepest = max(deepest, self._deepest)
-        return node  # type: ignore[no-any-return]
+        return node
 
     def _count(self, line: int | None, values: int, depth: int) -> None:
         self._values += values
@@ -253,7 +253,12 @@ class Reader:
             return None
         except RecursionError:  # nothing should nest this deep below MAX_DEPTH; belt and braces
             self.problems.append(
-                Problem(Location(self.source), "YAML", "", f"is nested too deeply (over {MAX_DEPTH} levels)")
+                Problem(
+                    Location(self.source),
+                    "YAML",
+                    "",
+                    f"is nested too deeply (over {MAX_DEPTH} levels)",
+                )
             )
             return None
         except yaml.MarkedYAMLError as error:
