@@ -252,15 +252,19 @@ def _audit_posts(
     page shows what a schedule file did to it as it shows the composer's edits."""
     session.flush()
     changed = [*report.created, *report.updated]
-    for label, post in _posts_by_label(session, changed, fresh=True).items():
-        audit.record(
-            session,
-            actor=author,
-            action="post.edit" if label in before else "post.create",
-            subject=post_subject(post),
-            before=before.get(label),
-            after=snapshot(post),
-        )
+    audit.record_many(
+        session,
+        [
+            audit.Entry(
+                actor=author,
+                action="post.edit" if label in before else "post.create",
+                subject=post_subject(post),
+                before=before.get(label),
+                after=snapshot(post),
+            )
+            for label, post in _posts_by_label(session, changed, fresh=True).items()
+        ],
+    )
 
 
 def _set_author(session: Session, labels: Sequence[str], author: str) -> None:
