@@ -95,7 +95,7 @@ def check(platform: str, text: str) -> str | None:
         return "is empty; write the text of the post"
     bad = forbidden(text)
     if bad is not None:
-        return f"contains the control character {bad}; remove it"
+        return f"contains the character {bad}; remove it"
     if platform == "x":
         return _check_x(text)
     length = facebook_length(text)

@@ -300,7 +300,7 @@ class Reader:
                     Location(self.source, line),
                     "file",
                     written.strip(),
-                    f"contains the control character {text_rules.describe(match.group())} at "
+                    f"contains the character {text_rules.describe(match.group())} at "
                     f"column {match.start() - start + 1}; remove it (it is invisible in most "
                     "editors: retype the line)",
                 )
@@ -407,7 +407,7 @@ class Reader:
                     node,
                     field,
                     value,
-                    f"contains the control character {text_rules.describe(bad.group())}; "
+                    f"contains the character {text_rules.describe(bad.group())}; "
                     "remove it (tabs and line breaks are fine)",
                 )
                 return None
