@@ -26,9 +26,10 @@ FACEBOOK_MAX_CHARS = 63206
 LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS}
 
 # Characters no post, name or time needs: C0 controls other than tab, line feed and
-# carriage return; DEL; C1 controls; and unpaired UTF-16 surrogates (which cannot even be
-# encoded to send). Kept as a pattern so readers of schedule files can search whole files.
-FORBIDDEN_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]"
+# carriage return; DEL; C1 controls; unpaired UTF-16 surrogates (which cannot even be
+# encoded to send); and U+FFFE, U+FFFF, which are not characters (YAML refuses them too).
+# Kept as a pattern so readers of schedule files can search whole files.
+FORBIDDEN_CHARACTERS = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]"
 _FORBIDDEN = re.compile(FORBIDDEN_CHARACTERS)
 
 
@@ -37,6 +38,8 @@ def describe(character: str) -> str:
     name = unicodedata.name(character, "")
     if not name and "\ud800" <= character <= "\udfff":
         name = "an unpaired surrogate"
+    elif not name and character in "\ufffe\uffff":
+        name = "not a character"
     elif not name:
         name = "a control character"
     return f"U+{ord(character):04X} ({name})"

@@ -138,9 +138,14 @@ def assert_well_formed(outcome: list[PostSpec] | SpecError, *, lines: bool) -> N
                 assert not text_rules.is_blank(text) and text_rules.forbidden(text) is None
 
 
-@given(st.text(st.sampled_from(list("-:[]{}&*!|>'\"# \n\tab01\x07\x85\u200b\ud800")), max_size=200))
-def test_any_text_is_accepted_or_refused_with_its_problems_named(text: str) -> None:
-    assert_well_formed(read(text), lines=False)
+@given(
+    st.text(
+        st.sampled_from(list("-:[]{}&*!|>'\"# \n\tab01\x07\x85\u200b\ud800\uffff")), max_size=200
+    )
+    | st.text(max_size=200)
+)
+def test_any_text_is_accepted_or_refused_with_file_line_and_field(text: str) -> None:
+    assert_well_formed(read(text), lines=True)
 
 
 @given(documents)

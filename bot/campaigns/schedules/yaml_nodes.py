@@ -233,7 +233,8 @@ class Reader:
         return found
 
     def problem(self, node: Node | None, field: str, value: str, message: str) -> None:
-        self.problems.append(Problem(self.where(node), field, value, message))
+        # A key written as nothing ('': 1, or ': 1') still gets a name to point at.
+        self.problems.append(Problem(self.where(node), field or "file", value, message))
 
     def compose(self, text: str) -> Node | None:
         """The document's root node, or None (with a problem) if the YAML is broken/empty."""
