@@ -170,3 +170,13 @@ def test_every_ascii_text_weighs_what_twitter_text_says() -> None:
 
     for text in ["a https://x.com/b c", "x.com\r\nwww.union.org.uk/a?b=1 #t", "http://a.b " * 30]:
         assert text_rules.weighted_length(text) == parse_tweet(text).weightedLength
+
+
+def test_placeholders_that_would_fill_in_to_gigabytes_are_refused_before_filling_in() -> None:
+    text = (
+        f"campaign: demo\nevents:\n  - id: e\n    title: '{'T' * 100_000}'\n"
+        "    starts: 2031-01-01 10:00\n    reminders: [-1d]\n    to: [facebook]\n"
+        f"    text: '{'{title}' * 100_000}'\n"
+    )
+    problem = only_problem(text)
+    assert "would be 10,000,000,000 characters" in problem.message
