@@ -303,13 +303,21 @@ def _peek_id(node: Node) -> str | None:
     # copy: Reader.mapping must still see which keys were written in the post.
     merged = yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark)
     try:
-        yaml.constructor.SafeConstructor().flatten_mapping(merged)
+        _FLATTEN.flatten_mapping(merged)
     except yaml.YAMLError:
         return None  # reported when the post itself is read
     ids = [v for k, v in merged.value if isinstance(k, yaml.ScalarNode) and k.value == "id"]
     if not ids or not isinstance(ids[-1], yaml.ScalarNode):
         return None
-    return str(ids[-1].value) if ident(Reader("-"), ids[-1], "id") else None
+    usable = ident(_QUIET, ids[-1], "id") is not None
+    _QUIET.problems.clear()
+    return str(ids[-1].value) if usable else None
+
+
+# Used by _peek_id only: merge keys flattened, and ids checked without keeping problems
+# (the post's own reading reports them), made once rather than once per post.
+_FLATTEN = yaml.constructor.SafeConstructor()
+_QUIET = Reader("-")
 
 
 def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:
