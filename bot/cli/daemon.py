@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from bot.cli.context import AppContext, pass_app
+from bot.cli.context import AppContext, pass_app, refuse_missing_folders
 from bot.cli.output import plural
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
@@ -20,7 +20,6 @@ from bot.delivery import heartbeat
 from bot.delivery.sweeps import Missed
 from bot.runtime.logs import configure_logging
 from bot.runtime.process import ProcessOptions, StartError, start_everything
-from bot.settings import folder_problems
 
 
 def echo(message: str, *, err: bool = False) -> None:
@@ -93,9 +92,7 @@ def run(app: AppContext, examples: bool) -> None:
     everything else stays queued for the next start. Only one daemon runs per database.
     """
     settings = app.settings
-    problems = folder_problems(settings)
-    if problems:
-        raise click.ClickException("bad configuration:\n  " + "\n  ".join(problems))
+    refuse_missing_folders(settings)
     configure_logging(settings.log_level, settings.log_format)
     options = ProcessOptions(examples=examples, on_missed=_print_missed)
     try:

@@ -10,7 +10,7 @@ import threading
 
 import click
 
-from bot.cli.context import AppContext, pass_app
+from bot.cli.context import AppContext, pass_app, refuse_missing_folders
 from bot.cli.daemon import daemon_last_seen, echo, until_signal
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
@@ -33,6 +33,7 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
     pages: the built-in sandbox starts too, unless SANDBOX_URL names one.
     """
     settings = app.settings
+    refuse_missing_folders(settings)
     configure_logging(settings.log_level, settings.log_format)
     _refuse_beside_daemon(app, port)
     runtime = app.runtime

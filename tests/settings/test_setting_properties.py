@@ -71,15 +71,16 @@ def test_a_file_setting_in_a_folder_that_does_not_exist_is_a_problem(tmp_path: P
     ]
 
 
-def test_config_check_and_run_refuse_a_folder_that_does_not_exist(cli, tmp_path: Path) -> None:
+def test_config_check_run_and_web_refuse_a_folder_that_does_not_exist(cli, tmp_path: Path) -> None:
     cli.config.write_text(
         cli.config.read_text() + f"SANDBOX_STATE_FILE={tmp_path / 'nowhere' / 's.db'}\n"
     )
     checked = cli("config", "check")
     assert checked.exit_code == 1
     assert "problem: SANDBOX_STATE_FILE: the folder" in checked.output
-    ran = cli("run")
-    assert ran.exit_code == 1 and "SANDBOX_STATE_FILE: the folder" in ran.output
+    for command in ("run", "web"):
+        ran = cli(command)
+        assert ran.exit_code == 1 and "SANDBOX_STATE_FILE: the folder" in ran.output
 
 
 def test_config_check_refuses_a_port_out_of_range_and_a_timeout_that_is_not_a_number(cli):
