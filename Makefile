@@ -48,6 +48,7 @@ bench: install
 	$(BIN)/python bench/lateness.py
 	$(BIN)/python bench/engagement.py
 	$(BIN)/python bench/release.py
+	$(BIN)/python bench/apply.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

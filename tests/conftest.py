@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,6 +28,27 @@ from tests.support.cli import Cli
 
 DB_FIXTURES = {"database_url", "empty_database", "engine", "sessions"}
 TEST_DB = os.environ.get("CLARION_TEST_DB", "sqlite")
+
+# Property-based tests (Hypothesis) run the same bounded set of examples on every run, so
+# `make test` takes a known time and a failure repeats: derandomized, no example database.
+# Each example is allowed 5 s: the machine may be busy, and a hang is what is looked for.
+# `HYPOTHESIS_PROFILE=thorough` tries many more, at random, for a hunt by hand.
+settings.register_profile(
+    "clarion",
+    max_examples=60,
+    deadline=timedelta(seconds=5),
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    parent=settings.get_profile("clarion"),
+    max_examples=2000,
+    derandomize=False,
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "clarion"))
 
 
 def pytest_report_header() -> str:

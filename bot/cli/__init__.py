@@ -11,6 +11,7 @@ from bot.cli.admin import config_group, init, keys
 from bot.cli.alerts import alerts
 from bot.cli.backup import backup, restore
 from bot.cli.context import AppContext
+from bot.cli.crash import GuardedGroup
 from bot.cli.daemon import run
 from bot.cli.deliveries import deliveries
 from bot.cli.engagement import engagement
@@ -42,7 +43,10 @@ class LazySandbox(click.Command):
         sandbox_command.main(args=ctx.args, prog_name=ctx.command_path, standalone_mode=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=GuardedGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.option(
     "--config",
     "config_file",

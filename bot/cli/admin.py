@@ -16,7 +16,14 @@ from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, plural, table
 from bot.people import audit
 from bot.runtime.wiring import Runtime
-from bot.settings import ConfigError, Secret, base_url_mismatch, describe, load_settings
+from bot.settings import (
+    ConfigError,
+    Secret,
+    base_url_mismatch,
+    describe,
+    folder_problems,
+    load_settings,
+)
 from bot.storage.engine import PRIVATE_FILE_MODE, sqlite_path
 from bot.storage.models import Account, OAuthRequest, Pledge, User
 from bot.storage.vault import Vault, generate_key
@@ -103,7 +110,7 @@ def config_group() -> None:
 def check(app: AppContext, as_json: bool) -> None:
     """Validate every setting and show them, secrets masked. Exit status 1 on a problem."""
     settings = app.settings  # a bad value stops here with the variable's name
-    problems = []
+    problems = folder_problems(settings)
     try:
         Vault(settings.token_encryption_keys)
     except ConfigError as exc:

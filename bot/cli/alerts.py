@@ -15,7 +15,7 @@ from bot.alerts.channel_settings import ChannelSettingsError
 from bot.alerts.events import AlertKind, WebhookFormat
 from bot.alerts.watcher import watcher_for
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, emit_json, local, table
+from bot.cli.output import LIMIT, clip, emit_json, local, table
 from bot.people import audit
 from bot.settings import ConfigError
 from bot.storage.models import Campaign
@@ -30,7 +30,9 @@ def alerts() -> None:
 
 @alerts.command("list")
 @click.option("--campaign", help="Only this campaign's alerts (its slug).")
-@click.option("--limit", default=20, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit", default=20, show_default=True, type=LIMIT, help="At most this many, newest first."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @pass_app
 def list_alerts(app: AppContext, campaign: str | None, limit: int, as_json: bool) -> None:

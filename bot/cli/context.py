@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from bot.runtime.wiring import Runtime
-from bot.settings import ConfigError, Settings, load_settings
+from bot.settings import ConfigError, Settings, folder_problems, load_settings
 
 
 class AppContext:
@@ -36,6 +36,14 @@ class AppContext:
                 "check the setting and that the database server is running"
             ) from None
         return runtime
+
+
+def refuse_missing_folders(settings: Settings) -> None:
+    """Before a long-running process starts: a setting naming a folder that does not
+    exist stops it here, by name, rather than minutes later in a traceback."""
+    problems = folder_problems(settings)
+    if problems:
+        raise click.ClickException("bad configuration:\n  " + "\n  ".join(problems))
 
 
 pass_app = click.make_pass_decorator(AppContext)

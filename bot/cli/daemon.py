@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from bot.cli.context import AppContext, pass_app
+from bot.cli.context import AppContext, pass_app, refuse_missing_folders
 from bot.cli.output import plural
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
@@ -111,6 +111,7 @@ def run(app: AppContext, examples: bool) -> None:
     everything else stays queued for the next start. Only one daemon runs per database.
     """
     settings = app.settings
+    refuse_missing_folders(settings)
     configure_logging(settings.log_level, settings.log_format)
     say = announcer(settings.log_format)
     options = ProcessOptions(examples=examples, on_missed=lambda missed: _print_missed(missed, say))

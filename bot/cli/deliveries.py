@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.campaigns.enqueue import find_post
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import account_label, emit_json, local, table
+from bot.cli.output import LIMIT, account_label, emit_json, local, table
 from bot.cli.posts import delivery_json
 from bot.storage.models import Delivery, DeliveryState, Post
 
@@ -21,7 +21,9 @@ def deliveries() -> None:
 @deliveries.command("list")
 @click.option("--state", help="pending, sending, unknown, sent, failed, missed or cancelled.")
 @click.option("--post", "post_ref", help="Only this post (id or campaign/key).")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit", default=50, show_default=True, type=LIMIT, help="At most this many, newest first."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @pass_app
 def list_deliveries(

@@ -11,6 +11,10 @@ from zoneinfo import ZoneInfo
 import click
 from tabulate import tabulate
 
+# `--limit`, `--top`: how many rows to show. Bounded so the number always fits the
+# database's LIMIT (a 20-digit number overflows SQLite's 64-bit integer).
+LIMIT = click.IntRange(1, 1_000_000)
+
 
 def table(rows: Iterable[Sequence[Any]], headers: Sequence[str], *, empty: str) -> None:
     rows = list(rows)

@@ -21,7 +21,7 @@ from bot.campaigns.specs import PLATFORMS, SpecError
 from bot.campaigns.status import post_status
 from bot.cli.context import AppContext, pass_app
 from bot.cli.daemon import warn_without_daemon
-from bot.cli.output import account_label, clip, emit_json, local, plural, table
+from bot.cli.output import LIMIT, account_label, clip, emit_json, local, plural, table
 from bot.people.audit import cli_actor
 from bot.storage.models import Campaign, Delivery, Post, PostState
 
@@ -457,7 +457,9 @@ def _load_posts(session: Any, campaign: str | None, limit: int) -> list[Post]:
 @posts.command("list")
 @click.option("--campaign", help="Only this campaign.")
 @click.option("--status", help="Only posts with this status (scheduled, sent, failed, ...).")
-@click.option("--limit", default=50, show_default=True, help="At most this many, newest first.")
+@click.option(
+    "--limit", default=50, show_default=True, type=LIMIT, help="At most this many, newest first."
+)
 @click.option("--json", "as_json", is_flag=True, help="JSON for scripts.")
 @SHOW_EMBARGOED
 @pass_app

@@ -64,7 +64,13 @@ def _bar(st: releases.ReleaseStatus, width: int = 30) -> str:
     default=None,
     help="Keep the progress bar updating until every post is final (default in a terminal).",
 )
-@click.option("--every", default=1.0, show_default=True, help="Seconds between updates.")
+@click.option(
+    "--every",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="Seconds between updates.",
+)
 @pass_app
 def status(app: AppContext, campaign: str, as_json: bool, watch: bool | None, every: float) -> None:
     """How far CAMPAIGN's release has gone: a live progress bar, or counts in --json."""

@@ -11,7 +11,7 @@ import click
 from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
-from bot.cli.output import clip, emit_json, plural, table
+from bot.cli.output import LIMIT, clip, emit_json, plural, table
 from bot.cli.posts import cli_reader
 from bot.engagement.report import Stage
 from bot.platforms.base import METRIC_NAMES
@@ -65,7 +65,7 @@ def _shown(total: object) -> str:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Draw cumulative engagement over time per platform to FILE.png or FILE.svg.",
 )
-@click.option("--top", default=5, show_default=True, help="How many top posts to list.")
+@click.option("--top", default=5, show_default=True, type=LIMIT, help="How many top posts to list.")
 @click.option(
     "--post",
     "post_key",

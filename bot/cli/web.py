@@ -10,7 +10,7 @@ import threading
 
 import click
 
-from bot.cli.context import AppContext, pass_app
+from bot.cli.context import AppContext, pass_app, refuse_missing_folders
 from bot.cli.daemon import announcer, daemon_last_seen, until_signal
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
@@ -21,7 +21,9 @@ from bot.settings import local_base_url
 
 @click.command("web")
 @click.option("--host", default=None, help="Interface to listen on (default: WEB_HOST).")
-@click.option("--port", type=int, default=None, help="Port (default: WEB_PORT).")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=None, help="Port (default: WEB_PORT)."
+)
 @pass_app
 def web(app: AppContext, host: str | None, port: int | None) -> None:
     """Serve the campaign pages (pledging, withdraw links) until Ctrl-C or SIGTERM.
@@ -31,6 +33,7 @@ def web(app: AppContext, host: str | None, port: int | None) -> None:
     pages: the built-in sandbox starts too, unless SANDBOX_URL names one.
     """
     settings = app.settings
+    refuse_missing_folders(settings)
     configure_logging(settings.log_level, settings.log_format)
     _refuse_beside_daemon(app, port)
     runtime = app.runtime

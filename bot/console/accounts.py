@@ -56,6 +56,7 @@ from bot.console.roles import Role
 from bot.console.routing import route
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.pledges import oauth_requests
+from bot.storage.ids import row_id
 from bot.storage.models import AccountStatus
 from bot.web import signins
 from bot.web.pledge_facebook import SCOPES, facebook_of, pages_offered
@@ -85,10 +86,10 @@ CHECK_WORDS = {
 
 
 def _account_id(request: Request) -> int:
-    raw = request.path_params["account_id"]
-    if not raw.isdigit():
+    number = row_id(request.path_params["account_id"])
+    if number is None:
         raise Refused(404, "No such account", "Go back to Accounts and pick one from the list.")
-    return int(raw)
+    return number
 
 
 def _problem(exc: AccountProblem) -> Refused:
@@ -223,11 +224,12 @@ async def _reconnecting(request: Request) -> int | None:
     if not raw:
         request.session.pop(RECONNECT_KEY, None)
         return None
-    if not raw.isdigit():
+    number = row_id(raw)
+    if number is None:
         raise Refused(400, "No such account", "Go back to Accounts and pick one from the list.")
-    await run_in_threadpool(_one, request, int(raw))
-    request.session[RECONNECT_KEY] = int(raw)
-    return int(raw)
+    await run_in_threadpool(_one, request, number)
+    request.session[RECONNECT_KEY] = number
+    return number
 
 
 def _onwards(request: Request, platform: str, url: str) -> Response:

@@ -15,12 +15,14 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from urllib.parse import quote
 
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from bot.console.pages import current_user, message, see_other
 from bot.console.roles import Role
+from bot.storage.ids import row_id
 from bot.web.security import Refused
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,23 @@ class ConsoleRoute(Route):
         )
 
 
+class RowIdConvertor(Convertor[int]):
+    """``{post_id:int}`` in a console path: at most 10 digits, and a number no row can
+    have (bot.storage.ids) becomes 0, which no row has either, so the page answers "not
+    found" rather than the database overflowing."""
+
+    regex = "[0-9]{1,10}"
+
+    def convert(self, value: str) -> int:
+        return row_id(value) or 0
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+register_url_convertor("rowid", RowIdConvertor())
+
+
 def route(
     path: str,
     endpoint: Endpoint,
@@ -61,7 +80,12 @@ def route(
     """A console route. ``before_2fa``: reachable by someone who must still set up a
     second factor (the set-up page itself and signing out)."""
     return ConsoleRoute(
-        path, endpoint, role=role, methods=methods, name=name, before_2fa=before_2fa
+        path.replace(":int}", ":rowid}"),
+        endpoint,
+        role=role,
+        methods=methods,
+        name=name,
+        before_2fa=before_2fa,
     )
 
 

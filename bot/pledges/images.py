@@ -16,6 +16,8 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.safe_files import FileRefused, read_regular
+
 MAX_BYTES = 5 * 1024 * 1024
 # A side above this is no campaign picture (X's cards take up to 4096 px; Facebook
 # recommends 1200 × 630); a header claiming more is a wrong or hostile file.
@@ -149,15 +151,12 @@ def from_bytes(data: bytes, source: str = "") -> CampaignImage:
 def read_image(path: Path, source: str | None = None) -> CampaignImage:
     """The picture at ``path`` checked, or ImageProblem saying why not."""
     try:
-        size = path.stat().st_size
-        _check_size(size)  # before reading a huge file into memory
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ImageProblem("no such file") from None
-    except IsADirectoryError:
-        raise ImageProblem("is a folder, not an image file") from None
-    except OSError as error:
-        raise ImageProblem(f"cannot be read: {error.strerror or error}") from None
+        # Size checked on the open file before reading; a device or pipe is refused.
+        data = read_regular(path, MAX_BYTES)
+    except FileRefused as refused:
+        if refused.size is not None:
+            _check_size(refused.size)
+        raise ImageProblem(str(refused)) from None
     return from_bytes(data, str(path) if source is None else source)
 
 

@@ -9,6 +9,7 @@ keeps the two in step.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from bot.safe_files import FileRefused, read_regular
 from bot.settings.table import SETTINGS
 from bot.settings.values import (
     ConfigError,
@@ -44,6 +46,7 @@ __all__ = [
 ]
 
 DEFAULT_ENV_FILE = Path("config.env")
+MAX_CONFIG_BYTES = 1024 * 1024
 # After a pledge post's last engagement snapshot is due, its token is kept this much
 # longer (platform time) so a late round still finds it; 29 d + 1 d = the 30 days the
 # pledge pages promise.
@@ -196,7 +199,11 @@ def load_settings(
     env = dict(os.environ if environ is None else environ)
     from_file: dict[str, str | None] = {}
     if env_file is not None and env_file.exists():
-        from_file = dotenv_values(env_file)
+        try:
+            text = read_regular(env_file, MAX_CONFIG_BYTES).decode("utf-8")
+        except (FileRefused, UnicodeDecodeError) as error:
+            raise ConfigError(f"bad configuration: {env_file} {error}") from None
+        from_file = dotenv_values(stream=io.StringIO(text))
     values: dict[str, Any] = {}
     problems: list[str] = []
     for setting in SETTINGS:
@@ -211,7 +218,7 @@ def load_settings(
             )
         try:
             values[setting.name.lower()] = setting.parse(raw)
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:
             shown = "***" if setting.secret else repr(without_password(raw))
             problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
     if not problems:
@@ -222,6 +229,27 @@ def load_settings(
         values["web_base_url"] = local_base_url(values["web_host"], values["web_port"])
         values["web_base_url_follows"] = True
     return Settings(**values)
+
+
+def folder_problems(settings: Settings) -> list[str]:
+    """Settings naming a folder or a file whose folder does not exist, each said with its
+    variable: checked by `config check` and before the daemon starts."""
+    problems = []
+    schedules = Path(settings.schedules_dir)
+    if schedules.exists() and not schedules.is_dir():
+        problems.append(f"SCHEDULES_DIR={settings.schedules_dir!r}: is a file, not a folder")
+    files = {"SANDBOX_STATE_FILE": settings.sandbox_state_file}
+    if settings.database_url.startswith("sqlite:///"):
+        database = settings.database_url.removeprefix("sqlite:///").partition("?")[0]
+        if database and database != ":memory:":
+            files["DATABASE_URL"] = database
+    for name, value in files.items():
+        folder = Path(value).expanduser().parent
+        if not folder.is_dir():
+            problems.append(
+                f"{name}: the folder {str(folder)!r} does not exist; create it or change {name}"
+            )
+    return problems
 
 
 def local_base_url(host: str, port: int) -> str:

@@ -15,6 +15,7 @@ from bot.settings.values import (
     parse_graph_version,
     parse_int_at_least,
     parse_offsets,
+    parse_port,
     parse_secret,
     parse_text,
     parse_timezone,
@@ -228,7 +229,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="SANDBOX_PORT",
         default="8700",
-        parse=parse_int_at_least(1),
+        parse=parse_port,
         help="Port of the embedded sandbox",
         section="Sandbox",
     ),
@@ -251,7 +252,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="WEB_PORT",
         default="8080",
-        parse=parse_int_at_least(1),
+        parse=parse_port,
         help="Port of the campaign pages (served by `run` and by `web`)",
         section="Pledge campaigns",
     ),
@@ -393,7 +394,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="SMTP_PORT",
         default="587",
-        parse=parse_int_at_least(1),
+        parse=parse_port,
         help="Mail server port",
         section="Email",
     ),

@@ -6,6 +6,7 @@ with what is expected; bot/settings/table.py pairs them with names, defaults and
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,34 +86,52 @@ def parse_database_url(raw: str) -> str:
     return value
 
 
-def _at_least(kind: Callable[[str], N], low: N, noun: str) -> Callable[[str], N]:
-    """A parser for a number of ``kind`` (int or float) no smaller than ``low``."""
+# The largest number any setting takes: above every sensible value (a million seconds is
+# 11 days, a million hours 114 years), and small enough that adding it to today as a
+# duration never leaves the calendar.
+MAX_NUMBER = 1_000_000
+
+
+def _between(kind: Callable[[str], N], low: N, high: N, noun: str) -> Callable[[str], N]:
+    """A parser for a finite number of ``kind`` (int or float) from ``low`` to ``high``."""
+    expected = f"{noun} from {low} to {high:,}"
 
     def parse(raw: str) -> N:
+        text = raw.strip()
+        if len(text) > 40:  # no setting needs more digits; int() of 5,000 digits refuses
+            raise ValueError(expected)
         try:
-            value = kind(raw.strip())
+            value = kind(text)
         except ValueError:
-            raise ValueError(f"{noun} (at least {low})") from None
-        if value < low:
-            raise ValueError(f"{noun} (at least {low})")
+            raise ValueError(expected) from None
+        # float("nan") compares false with everything, so it would pass a range check.
+        if not math.isfinite(value) or not low <= value <= high:
+            raise ValueError(expected)
         return value
 
     return parse
 
 
-def parse_int_at_least(low: int) -> Callable[[str], int]:
-    return _at_least(int, low, "a whole number")
+def parse_int_at_least(low: int, high: int = MAX_NUMBER) -> Callable[[str], int]:
+    return _between(int, low, high, "a whole number")
 
 
-def parse_float_at_least(low: float) -> Callable[[str], float]:
-    return _at_least(float, low, "a number")
+def parse_float_at_least(low: float, high: float = MAX_NUMBER) -> Callable[[str], float]:
+    return _between(float, low, high, "a number")
+
+
+def parse_port(raw: str) -> int:
+    """A TCP port: 1 to 65535."""
+    return _between(int, 1, 65535, "a port number")(raw)
 
 
 def parse_timezone(raw: str) -> str:
     name = raw.strip()
     try:
+        if len(name) > 64:  # longer than any zone name (and than a file name may be)
+            raise ValueError(name)
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ValueError("an IANA time zone name such as Europe/London") from None
     return name
 
@@ -154,6 +173,7 @@ def parse_graph_version(raw: str) -> str:
 
 
 _UNITS = {"m": 60, "h": 3600, "d": 86400}
+MAX_OFFSET_SECONDS = 400 * 86400
 
 
 class Offsets(tuple[tuple[str, int], ...]):
@@ -169,9 +189,11 @@ def parse_offsets(raw: str) -> Offsets:
     out: list[tuple[str, int]] = []
     for part in raw.replace(" ", "").split(","):
         number, unit = part[:-1], part[-1:].lower()
-        if not number.isdigit() or unit not in _UNITS or int(number) == 0:
+        if not number.isdigit() or len(number) > 6 or unit not in _UNITS or int(number) == 0:
             raise ValueError(expected)
         seconds = int(number) * _UNITS[unit]
+        if seconds > MAX_OFFSET_SECONDS:
+            raise ValueError(expected + ", at most 400d")
         if out and seconds <= out[-1][1]:
             raise ValueError(expected)
         out.append((part, seconds))

@@ -3,6 +3,7 @@ audit trail, and only the actions the person's role allows."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, update
 
 from bot.console.roles import Role
@@ -113,3 +114,9 @@ def test_a_post_that_has_all_gone_out_cannot_be_cancelled_into_saying_cancelled(
             session.scalars(select(AuditEntry).where(AuditEntry.action == "post.cancel"))
         )
     assert 'class="state-sent"' in editor.get("/console/posts").text
+
+
+@pytest.mark.parametrize("number", ["2147483648", "9999999999", "99999999999999999999", "0"])
+def test_a_post_number_no_row_can_have_is_a_plain_not_found_page(console, number):
+    page = console.client(Role.VIEWER).get(f"/console/posts/{number}")
+    assert page.status_code == 404

@@ -4,6 +4,7 @@ header, and refused with a reason a volunteer can act on."""
 from __future__ import annotations
 
 import hashlib
+import os
 import struct
 from pathlib import Path
 
@@ -106,3 +107,23 @@ def test_alt_text_is_required_and_bounded() -> None:
     assert "describe the picture" in (alt_problem("  ") or "")
     assert "describe the picture" in (alt_problem(None) or "")
     assert "keep the description under 1000" in (alt_problem("a" * 1001) or "")
+
+
+def test_a_pipe_or_a_device_named_as_the_picture_is_refused_without_reading_it(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "picture.jpg"
+    os.mkfifo(fifo)
+    for path in (fifo, Path("/dev/zero")):
+        with pytest.raises(ImageProblem, match="not a regular file"):
+            read_image(path)
+
+
+def test_a_picture_over_the_limit_is_refused_by_its_size_before_it_is_read(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "huge.jpg"
+    with path.open("wb") as handle:
+        handle.truncate(MAX_BYTES + 1)  # sparse: nothing is written
+    with pytest.raises(ImageProblem, match="at most 5 MB"):
+        read_image(path)

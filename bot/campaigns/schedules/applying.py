@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 from bot.campaigns import embargo
 from bot.campaigns.editing import post_subject, snapshot
 from bot.campaigns.enqueue import ApplyReport, apply_specs
-from bot.campaigns.schedules.files import load_sources
-from bot.campaigns.schedules.pledge_campaigns import load_pledge_sources
+from bot.campaigns.schedules.files import read_schedules
 from bot.campaigns.schedules.sources import ScheduleSource
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
 from bot.people import audit
@@ -141,10 +140,10 @@ def apply_schedules(
     editor): a post they may not read (another author's embargoed statement) or whose
     approval requirement the file would take off is refused, as the composer refuses it.
     """
-    specs = load_sources(sources, default_timezone=default_timezone, now=now)
+    read = read_schedules(sources, default_timezone=default_timezone, now=now)
+    specs, campaigns = read.posts, read.pledge_campaigns
     if reader is not None and not reader.sees_all:
         _check_reader(session, specs, reader, now)
-    campaigns = load_pledge_sources(sources, default_timezone=default_timezone, now=now)
     # One transaction for both: a file's posts and pledge campaigns go in together or
     # not at all.
     campaign_report = apply_campaigns(
@@ -223,15 +222,20 @@ def _check_reader(
         raise SpecError(problems)
 
 
-def _posts_by_label(session: Session, labels: Sequence[str]) -> dict[str, Post]:
+def _posts_by_label(
+    session: Session, labels: Sequence[str], *, fresh: bool = False
+) -> dict[str, Post]:
+    """The posts named ``campaign/key``; ``fresh``: re-read from the database (as
+    session.refresh would, in a few queries instead of one per post)."""
     wanted = {tuple(label.split("/", 1)) for label in labels}
     found: dict[str, Post] = {}
     for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
-        keys = [key for s, key in wanted if s == slug]
-        if keys:
-            for post in session.scalars(
-                select(Post).where(Post.campaign_id == campaign_id, Post.key.in_(keys))
-            ):
+        keys = sorted(key for s, key in wanted if s == slug)
+        for start in range(0, len(keys), 500):  # under SQLite's limit on parameters
+            query = select(Post).where(
+                Post.campaign_id == campaign_id, Post.key.in_(keys[start : start + 500])
+            )
+            for post in session.scalars(query.execution_options(populate_existing=fresh)):
                 found[f"{slug}/{post.key}"] = post
     return found
 
@@ -248,25 +252,31 @@ def _audit_posts(
     page shows what a schedule file did to it as it shows the composer's edits."""
     session.flush()
     changed = [*report.created, *report.updated]
-    for label, post in _posts_by_label(session, changed).items():
-        session.refresh(post)
-        audit.record(
-            session,
-            actor=author,
-            action="post.edit" if label in before else "post.create",
-            subject=post_subject(post),
-            before=before.get(label),
-            after=snapshot(post),
-        )
+    audit.record_many(
+        session,
+        [
+            audit.Entry(
+                actor=author,
+                action="post.edit" if label in before else "post.create",
+                subject=post_subject(post),
+                before=before.get(label),
+                after=snapshot(post),
+            )
+            for label, post in _posts_by_label(session, changed, fresh=True).items()
+        ],
+    )
 
 
 def _set_author(session: Session, labels: Sequence[str], author: str) -> None:
     wanted = {tuple(label.split("/", 1)) for label in labels}
     for campaign_id, slug in session.execute(select(Campaign.id, Campaign.slug)):
-        keys = [key for s, key in wanted if s == slug]
-        if keys:
+        keys = sorted(key for s, key in wanted if s == slug)
+        for start in range(0, len(keys), 500):  # under SQLite's limit on parameters
             session.execute(
                 update(Post)
-                .where(Post.campaign_id == campaign_id, Post.key.in_(keys))
+                .where(Post.campaign_id == campaign_id, Post.key.in_(keys[start : start + 500]))
                 .values(created_by=author)
+                # "fetch": the posts in the session learn their author by id; the default
+                # ("evaluate") tests every post in the session against every key.
+                .execution_options(synchronize_session="fetch")
             )

@@ -118,6 +118,19 @@ def read_event(ctx: FileContext, node: Node, index: int, event_id: str | None) -
         ok = True
         for platform, template in wording.per_platform.items():
             field = wording.field_of[platform]
+            filled = _filled_length(template, values)
+            if filled > MAX_FILLED_CHARS:
+                # Counted before filling in: {title} written 100,000 times after a long
+                # title would build gigabytes to say "too long".
+                reader.problem(
+                    wording.node_of[platform],
+                    field,
+                    template,
+                    f"would be {filled:,} characters with the placeholders filled in; "
+                    f"no platform takes more than {text_rules.FACEBOOK_MAX_CHARS:,}: shorten it",
+                )
+                ok = False
+                continue
             try:
                 text = template.format_map(values)
             except (ValueError, IndexError, KeyError) as error:
@@ -152,6 +165,18 @@ def read_event(ctx: FileContext, node: Node, index: int, event_id: str | None) -
             )
         )
     return specs
+
+
+MAX_FILLED_CHARS = text_rules.FACEBOOK_MAX_CHARS
+
+
+def _filled_length(template: str, values: dict[str, str]) -> int:
+    """How long ``template`` is with ``values`` filled in, without filling them in (the
+    placeholders were checked: plain names only)."""
+    return sum(
+        len(literal) + (len(values.get(name, "")) if name is not None else 0)
+        for literal, name, _, _ in string.Formatter().parse(template)
+    )
 
 
 def _reminders(ctx: FileContext, node: Node, name: str) -> list[Reminder] | None:
@@ -202,7 +227,11 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
             continue
         seen.add(id(node))
         try:
-            used = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+            pieces = [
+                (f, spec, conversion)
+                for _, f, spec, conversion in string.Formatter().parse(template)
+                if f is not None
+            ]
         except ValueError:
             reader.problem(
                 node,
@@ -213,8 +242,22 @@ def _placeholders_ok(ctx: FileContext, wording: Texts, place: str | None, name: 
             )
             ok = False
             continue
-        for placeholder in used:
-            if placeholder not in PLACEHOLDERS:
+        for placeholder, spec, conversion in pieces:
+            if spec or conversion:
+                # {title:>999999999} would pad to a gigabyte; only plain names are filled.
+                written = "{" + placeholder + (f"!{conversion}" if conversion else "")
+                written += (f":{spec}" if spec else "") + "}"
+                reader.problem(
+                    node,
+                    field,
+                    template,
+                    f"{written[:40]} has a format after the name; write the placeholder "
+                    "alone, e.g. {"
+                    + (placeholder if placeholder in PLACEHOLDERS else "when")
+                    + "} (a literal brace is written {{ or }})",
+                )
+                ok = False
+            elif placeholder not in PLACEHOLDERS:
                 hint = suggest(placeholder, PLACEHOLDERS)
                 shown_name = "{" + placeholder + "}"
                 reader.problem(

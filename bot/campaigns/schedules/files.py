@@ -38,6 +38,7 @@ from bot.campaigns.schedules.sources import ScheduleSource, read_files
 from bot.campaigns.schedules.times import TimeProblem, zone
 from bot.campaigns.schedules.yaml_nodes import Node, Reader, shown
 from bot.campaigns.specs import Location, PostSpec, Problem, SpecError
+from bot.pledges.campaigns import PledgeCampaignSpec
 
 logger = logging.getLogger(__name__)
 
@@ -140,28 +141,48 @@ def load_files(
     return load_sources(read_files(paths), default_timezone=default_timezone, now=now)
 
 
+@dataclass(frozen=True)
+class Schedules:
+    """What a set of schedule files asks for: posts (and event reminders) and pledge
+    campaigns, each file read once."""
+
+    posts: list[PostSpec]
+    pledge_campaigns: list[PledgeCampaignSpec]
+
+
 def load_sources(
     sources: Sequence[ScheduleSource], *, default_timezone: str, now: datetime | None = None
 ) -> list[PostSpec]:
     """Every post of every source, or SpecError with every problem of every source."""
+    return read_schedules(sources, default_timezone=default_timezone, now=now).posts
+
+
+def read_schedules(
+    sources: Sequence[ScheduleSource], *, default_timezone: str, now: datetime | None = None
+) -> Schedules:
+    """Every post and pledge campaign of every source, each source parsed once; or
+    SpecError with every problem of every source. Days written as "+7d 18:00" count from
+    ``now``'s date (default: the real clock's)."""
     _check_default(default_timezone)
     problems: list[Problem] = []
     specs: list[PostSpec] = []
+    campaigns: list[PledgeCampaignSpec] = []
     declared: list[_Declared] = []
     for source in sources:
         reader = Reader(source.name, folder=source.folder, now=now)
         if source.unreadable is not None:
             reader.problem(None, "file", "", source.unreadable)
         else:
-            found, ids = _read(reader, source.text, default_timezone)
-            specs.extend(found)
-            declared.extend(ids)
+            found = _read(reader, source.text, default_timezone)
+            specs.extend(found.posts)
+            campaigns.extend(found.pledge_campaigns)
+            declared.extend(found.declared)
         problems.extend(_by_line(reader.problems))
     problems.extend(_duplicates(declared))
     if problems:
         raise SpecError(problems)
     logger.debug("read %s posts from %s sources", len(specs), len(sources))
-    return specs
+    return Schedules(specs, campaigns)
 
 
 def load_text(
@@ -170,11 +191,11 @@ def load_text(
     """The posts of one schedule given as text (``source`` names it in problems)."""
     _check_default(default_timezone)
     reader = Reader(source, now=now)
-    specs, declared = _read(reader, text, default_timezone)
-    problems = _by_line(reader.problems + _duplicates(declared))
+    found = _read(reader, text, default_timezone)
+    problems = _by_line(reader.problems + _duplicates(found.declared))
     if problems:
         raise SpecError(problems)
-    return specs
+    return found.posts
 
 
 def _check_default(name: str) -> None:
@@ -186,12 +207,20 @@ def _check_default(name: str) -> None:
         raise ValueError(f"default time zone {name!r}: {problem}") from None
 
 
-def _read(
-    reader: Reader, text: str, default_timezone: str
-) -> tuple[list[PostSpec], list[_Declared]]:
+@dataclass(frozen=True)
+class _File:
+    posts: list[PostSpec]
+    pledge_campaigns: list[PledgeCampaignSpec]
+    declared: list[_Declared]
+
+
+_NOTHING = _File([], [], [])
+
+
+def _read(reader: Reader, text: str, default_timezone: str) -> _File:
     root = reader.compose(text)
     if root is None:
-        return [], []
+        return _NOTHING
     fields = reader.mapping(
         root,
         "",
@@ -200,7 +229,7 @@ def _read(
         aliases=TOP_ALIASES,
     )
     if fields is None:
-        return [], []
+        return _NOTHING
     ctx = FileContext(
         reader=reader,
         campaign=campaign(reader, fields["campaign"]) if "campaign" in fields else None,
@@ -234,13 +263,13 @@ def _read(
                     replace(reminder, requires_approval=ctx.requires_approval)
                     for reminder in read_event(ctx, node, index, given)
                 )
+    campaigns: list[PledgeCampaignSpec] = []
     if "pledge_campaigns" in fields:
-        # Checked here so `apply` refuses a file whose pledge campaigns are wrong; they
-        # are stored by `pledges apply` (bot.campaigns.schedules.pledge_campaigns).
-        lists += len(read_pledge_campaigns(ctx, fields["pledge_campaigns"])) or 1
+        campaigns = read_pledge_campaigns(ctx, fields["pledge_campaigns"])
+        lists += len(campaigns) or 1
     if lists == 0 and not reader.problems:
         reader.problem(root, "posts", "", "the file has no posts or events; add a 'posts:' list")
-    return specs, declared
+    return _File(specs, campaigns, declared)
 
 
 def _file_zone(ctx: FileContext, node: Node) -> None:
@@ -284,13 +313,21 @@ def _peek_id(node: Node) -> str | None:
     # copy: Reader.mapping must still see which keys were written in the post.
     merged = yaml.MappingNode(node.tag, list(node.value), node.start_mark, node.end_mark)
     try:
-        yaml.constructor.SafeConstructor().flatten_mapping(merged)
+        _FLATTEN.flatten_mapping(merged)
     except yaml.YAMLError:
         return None  # reported when the post itself is read
     ids = [v for k, v in merged.value if isinstance(k, yaml.ScalarNode) and k.value == "id"]
     if not ids or not isinstance(ids[-1], yaml.ScalarNode):
         return None
-    return str(ids[-1].value) if ident(Reader("-"), ids[-1], "id") else None
+    usable = ident(_QUIET, ids[-1], "id") is not None
+    _QUIET.problems.clear()
+    return str(ids[-1].value) if usable else None
+
+
+# Used by _peek_id only: merge keys flattened, and ids checked without keeping problems
+# (the post's own reading reports them), made once rather than once per post.
+_FLATTEN = yaml.constructor.SafeConstructor()
+_QUIET = Reader("-")
 
 
 def _post(ctx: FileContext, node: Node, name: str) -> PostSpec | None:

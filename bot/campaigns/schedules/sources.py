@@ -6,6 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.safe_files import FileRefused, read_regular
+
+# A schedule file on disk: 20,000 posts take about 3 MB. Far larger is a mistake (or a
+# file that is not a schedule) and would tie the command up parsing it.
+MAX_FILE_BYTES = 10 * 1024 * 1024
+
 
 @dataclass(frozen=True)
 class ScheduleSource:
@@ -23,15 +29,18 @@ class ScheduleSource:
 
 
 def read_files(paths: Sequence[Path]) -> list[ScheduleSource]:
-    """Each path's text; a file that cannot be read carries the reason instead."""
+    """Each path's text; a file that cannot be read carries the reason instead (so is one
+    that is not a regular file, or is larger than MAX_FILE_BYTES)."""
     sources = []
     for path in paths:
         try:
-            sources.append(ScheduleSource(str(path), path.read_text(encoding="utf-8")))
+            text = read_regular(path, MAX_FILE_BYTES).decode("utf-8")
+            # As Python's text mode reads it: CRLF and CR line ends become LF.
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+            sources.append(ScheduleSource(str(path), text))
         except UnicodeDecodeError as error:
             reason = f"is not UTF-8 text ({error.reason}); save it as UTF-8"
             sources.append(ScheduleSource(str(path), unreadable=reason))
-        except OSError as error:
-            reason = f"cannot be read: {error.strerror or error}"
-            sources.append(ScheduleSource(str(path), unreadable=reason))
+        except FileRefused as refused:
+            sources.append(ScheduleSource(str(path), unreadable=str(refused)))
     return sources

@@ -42,6 +42,15 @@ _OFFSET = re.compile(
 _ZONE_ALIASES = {"bst": "Europe/London", "uk": "Europe/London", "gmt+1": "Europe/London"}
 
 
+# The longest IANA name is 32 characters (America/Argentina/ComodRivadavia).
+MAX_ZONE_NAME = 64
+# Years a schedule may name: wider than any campaign, narrow enough that a zone's offset
+# or a reminder's days never push a time past datetime's years 1 to 9999.
+YEARS = range(2000, 3000)
+# A reminder at most this long before its event.
+MAX_OFFSET_DAYS = 3660
+
+
 class TimeProblem(ValueError):
     """A time or offset that cannot be used; the message says what to write instead."""
 
@@ -53,10 +62,15 @@ def _zone_names() -> frozenset[str]:
 
 def zone(name: str) -> ZoneInfo:
     """The IANA zone called ``name``, or TimeProblem with a suggestion."""
+    if len(name) > MAX_ZONE_NAME:
+        raise TimeProblem(
+            f"is {len(name):,} characters, longer than any time zone name; use an IANA "
+            "name such as Europe/London"
+        )
     try:
         if name.strip() == name and name:
             return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         pass
     names = _zone_names()
     # "London" → "Europe/London": match the city part before fuzzy matching.
@@ -90,6 +104,10 @@ def parse_time(raw: str, tz: ZoneInfo, *, today: date | None = None) -> datetime
         )
     year, month, day, hour, minute = (int(match.group(i)) for i in range(1, 6))
     second = int(match.group(6) or 0)
+    if year not in YEARS:
+        raise TimeProblem(
+            f"has the year {year}; write a year from {YEARS[0]} to {YEARS[-1]}, e.g. {EXAMPLE}"
+        )
     try:
         naive = datetime(year, month, day, hour, minute, second)
     except ValueError as error:
@@ -202,10 +220,14 @@ def parse_offset(raw: str) -> Offset:
                 f"e.g. -{text.lstrip('+')}"
             )
         raise TimeProblem("is not an offset; write e.g. -7d, -1d, -2h, -30m or -1d2h")
+    if any(len(v or "") > 6 for v in match.groupdict().values()):
+        raise TimeProblem(f"is more than {MAX_OFFSET_DAYS} days; e.g. -7d")
     number = {k: int(v or 0) for k, v in match.groupdict().items()}
     offset = Offset(days=number["w"] * 7 + number["d"], minutes=number["h"] * 60 + number["m"])
     if offset.days == 0 and offset.minutes == 0:
         raise TimeProblem("is zero; reminders go before the start, e.g. -30m")
+    if offset.days + offset.minutes // 1440 > MAX_OFFSET_DAYS:
+        raise TimeProblem(f"is more than {MAX_OFFSET_DAYS} days; e.g. -7d")
     return offset
 
 
