@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-PLATFORMS = ("x", "facebook")
+PLATFORMS = ("x", "facebook", "bluesky")
 LATENCY_DISTRIBUTIONS = ("fixed", "exponential", "normal")
 
 
