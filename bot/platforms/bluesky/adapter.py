@@ -11,7 +11,8 @@ parent of a thread part for its CID and root).
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import aiohttp
@@ -43,6 +44,10 @@ CREATE_POINTS = 3
 REQUESTS_PER_IP_PER_5_MINUTES = 3000
 
 
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
 class BlueskyPlatform:
     """Bluesky. ``creds`` hold a session (``credentials.pack``); ``platform_user_id`` is
     the account's DID and a post's ``platform_id`` its ``at://`` URI."""
@@ -66,15 +71,19 @@ class BlueskyPlatform:
         timeout: float = 30.0,
         pool_size: int = 32,
         on_refresh: OnRefresh | None = None,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._routes = routes or None
         self.appview_url = appview_url
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
         self.sessions = Sessions(on_refresh)
+        self.clock = clock  # stamps each record's createdAt
 
     def async_publisher(self, session: aiohttp.ClientSession) -> BlueskyAsyncPublisher:
         """Single posts on asyncio, for bursts; ``session`` belongs to the caller's loop."""
-        return BlueskyAsyncPublisher(session, routes=self._routes, sessions=self.sessions)
+        return BlueskyAsyncPublisher(
+            session, routes=self._routes, sessions=self.sessions, clock=self.clock
+        )
 
     def account(self, creds: Credentials) -> dict[str, Any]:
         """The account's session, refreshed first when its access token is about to expire."""
@@ -107,7 +116,9 @@ class BlueskyPlatform:
                     f"the post this thread part answers is gone from Bluesky ({reply_to})"
                 )
             reply = rules.reply_refs(parent)
-        call = rules.publish_call(account, text, link=link, reply=reply, record_key=record_key)
+        call = rules.publish_call(
+            account, text, link=link, reply=reply, record_key=record_key, created_at=self.clock()
+        )
         published = carry_out(self.session, call)
         logger.info("published Bluesky post %s", published.platform_id)
         return published

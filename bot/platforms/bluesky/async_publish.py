@@ -8,6 +8,7 @@ same ``publish_call`` ``BlueskyPlatform.publish`` carries out on requests, sent 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime
 
 import aiohttp
@@ -29,9 +30,11 @@ class BlueskyAsyncPublisher:
         *,
         routes: dict[str, str] | None,
         sessions: Sessions,
+        clock: Callable[[], datetime],
     ) -> None:
         self._sender = AsyncSender(session, routes)
         self._sessions = sessions
+        self._clock = clock
 
     async def publish(
         self,
@@ -50,7 +53,12 @@ class BlueskyAsyncPublisher:
             account = await self._sender.carry_out(rules.refresh_call(account))
             self._sessions.refreshed(creds, account)
         call = rules.publish_call(
-            account, text, link=link, publish_at=publish_at, record_key=record_key
+            account,
+            text,
+            link=link,
+            publish_at=publish_at,
+            record_key=record_key,
+            created_at=self._clock(),
         )
         published = await self._sender.carry_out(call)
         logger.debug("published Bluesky post %s", published.platform_id)
