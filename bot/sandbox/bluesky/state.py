@@ -28,6 +28,7 @@ PDS_URL = "https://bsky.social"
 PDS_HOST = "bsky.social"
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300  # app.bsky.feed.post lexicon: text maxGraphemes
+MAX_BYTES = 3000  # ... and maxLength, which Lexicon counts in UTF-8 bytes
 # Write points per account (https://docs.bsky.app/docs/advanced-guides/rate-limits):
 # 5,000 an hour, 35,000 a day; create 3, update 2, delete 1.
 WRITE_POINTS_PER_HOUR = 5000
@@ -296,6 +297,13 @@ class BlueskySandbox:
                 f"{MAX_GRAPHEMES} graphemes",
             )
         size = len(text.encode())
+        if size > MAX_BYTES:
+            raise XrpcError(
+                400,
+                "InvalidRequest",
+                f"Invalid app.bsky.feed.post record: Record/text must not be longer than "
+                f"{MAX_BYTES} characters",
+            )
         for facet in value.get("facets") or []:
             index = facet.get("index") if isinstance(facet, dict) else None
             start = index.get("byteStart") if isinstance(index, dict) else None

@@ -14,7 +14,7 @@ from bot.platforms.base import (
     PermanentError,
     TransientError,
 )
-from bot.platforms.bluesky import BlueskyPlatform, BlueskyMetrics
+from bot.platforms.bluesky import BlueskyMetrics, BlueskyPlatform
 from bot.platforms.bluesky.credentials import unpack
 from bot.platforms.record_keys import new_record_key, part_record_key
 from tests.platforms.bluesky.accounts import CREATE, new_account, routes_to, texts_on, xrpc_error
@@ -224,7 +224,9 @@ def test_a_post_over_300_graphemes_is_refused_by_the_pds(sb, bsky, account):
     _, creds = account
     with pytest.raises(PermanentError, match="300 graphemes"):
         bsky.publish(creds, "é" * 301)
-    bsky.publish(creds, "👩‍👩‍👧‍👦" * 300)  # one grapheme each, many code points
+    bsky.publish(creds, "💪🏽" * 300)  # one grapheme each, two code points, 8 bytes
+    with pytest.raises(PermanentError, match="3000"):
+        bsky.publish(creds, "👩‍👩‍👧‍👦" * 200)  # 200 graphemes but 5,000 bytes
 
 
 def test_a_server_error_to_a_create_may_have_posted(sb, bsky, account):

@@ -161,3 +161,12 @@ def test_a_jwts_expiry_is_read_without_its_signature():
     payload = base64.urlsafe_b64encode(b'{"exp": 1800000000}').rstrip(b"=").decode()
     assert token_expiry(f"e30.{payload}.sig") == 1_800_000_000
     assert token_expiry("opaque") is None
+
+
+def test_the_queue_counts_bluesky_text_in_graphemes_and_bytes():
+    from bot.campaigns import text_rules
+
+    assert text_rules.bluesky_length("Grève 👩‍👩‍👧‍👦!") == 8
+    assert text_rules.check("bluesky", "💪🏽" * 300) is None
+    assert "shorten by 1" in (text_rules.check("bluesky", "a" * 301) or "")
+    assert "5,000 bytes" in (text_rules.check("bluesky", "👩‍👩‍👧‍👦" * 200) or "")
