@@ -33,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 Inner = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ACTIONS = ("drop", "reset", "accept_then_drop", "accept_then_error", "timeout")
+# "pass" answers as the platform would: a script can let some requests through before
+# the one it breaks (part 2 of a thread).
+ACTIONS = ("drop", "reset", "accept_then_drop", "accept_then_error", "timeout", "pass")
 
 # X's body for a 503 (problem-details shape shared by all v2 errors).
 X_5XX_BODY = {
@@ -284,7 +286,9 @@ async def _run_script(
     x_headers: Callable[[], list[tuple[bytes, bytes]]],
 ) -> None:
     action = script.get("action")
-    if action == "drop":
+    if action == "pass":
+        await inner(scope, receive, send)
+    elif action == "drop":
         await _drain(receive)
         await drop(transport)
     elif action == "reset":
