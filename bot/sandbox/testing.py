@@ -79,6 +79,9 @@ class SandboxAdmin:
         """Set a post's likeCount, repostCount, replyCount and quoteCount."""
         return self._call("POST", "/bluesky/counts", json={"uri": uri, "counts": counts})
 
+    def bluesky_delete(self, uri: str) -> dict[str, Any]:
+        return self._call("POST", "/bluesky/delete", json={"uri": uri})
+
     def bluesky_revoke(self, actor: str) -> dict[str, Any]:
         return self._call("POST", f"/bluesky/accounts/{actor}/revoke")
 

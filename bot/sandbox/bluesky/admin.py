@@ -112,6 +112,14 @@ async def counts(request: Request) -> dict[str, Any]:
     return sandbox.post_view(record)
 
 
+async def delete(request: Request) -> dict[str, Any]:
+    """The author deleted a post (the AppView stops showing it)."""
+    data = await _body(request)
+    if not _sandbox(request).delete(str(data["uri"])):
+        raise LookupError(f"no post {data['uri']!r}")
+    return {"deleted": data["uri"]}
+
+
 async def limits(request: Request) -> dict[str, Any]:
     sandbox = _sandbox(request)
     if request.method == "POST":
@@ -136,5 +144,6 @@ def routes() -> list[BaseRoute]:
         Route("/accounts/{actor}/revoke", _guarded(revoke), methods=["POST"]),
         Route("/accounts/{actor}/posts", _guarded(posts), methods=["GET"]),
         Route("/counts", _guarded(counts), methods=["POST"]),
+        Route("/delete", _guarded(delete), methods=["POST"]),
         Route("/limits", _guarded(limits), methods=["GET", "POST"]),
     ]
