@@ -68,6 +68,9 @@ class SandboxAdmin:
         body = {"handle": handle, "password": password, "followers": followers}
         return self._call("POST", "/bluesky/accounts", json=body)
 
+    def bluesky_accounts(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/bluesky/accounts")
+
     def bluesky_session(self, actor: str) -> dict[str, Any]:
         """A fresh app-password session for ``actor`` (DID or handle), ready to seal."""
         return self._call("POST", f"/bluesky/accounts/{actor}/session")
