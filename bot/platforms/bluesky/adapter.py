@@ -78,6 +78,7 @@ class BlueskyPlatform:
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
         self.sessions = Sessions(on_refresh)
         self.clock = clock  # stamps each record's createdAt
+        rules.facet_detector.warm_up()
 
     def async_publisher(self, session: aiohttp.ClientSession) -> BlueskyAsyncPublisher:
         """Single posts on asyncio, for bursts; ``session`` belongs to the caller's loop."""

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -92,12 +93,47 @@ def post_url(handle: str | None, did: str, rkey: str) -> str:
     return f"{BSKY_APP}/profile/{handle or did}/post/{rkey}"
 
 
+class FacetDetector:
+    """The atproto SDK's facet detector, imported once, by one thread.
+
+    atproto_client takes ~1.7 s to import and its modules import each other: two threads
+    importing it at once can see a half-initialised module ("cannot import name
+    'detect_facets'", seen with 16 delivery threads). So the first caller imports it
+    under a lock and every other waits; the adapter starts that import in the background
+    when it is built (``warm_up``), so no post waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._detect: Callable[[str], list[Any]] | None = None
+        self._as_dict: Callable[[Any], dict[str, Any]] | None = None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._detect is not None:
+                return
+            from atproto_client.models.utils import get_model_as_dict
+            from atproto_client.utils import detect_facets
+
+            self._as_dict = get_model_as_dict
+            self._detect = detect_facets
+
+    def warm_up(self) -> None:
+        threading.Thread(target=self.load, name="atproto-import", daemon=True).start()
+
+    def __call__(self, text: str) -> list[dict[str, Any]]:
+        if self._detect is None:
+            self.load()
+        assert self._detect is not None and self._as_dict is not None  # noqa: S101
+        return [self._as_dict(facet) for facet in self._detect(text)]
+
+
+facet_detector = FacetDetector()
+
+
 def facets(text: str) -> list[dict[str, Any]]:
     """Link and hashtag facets of ``text``, with UTF-8 byte offsets, as JSON."""
-    from atproto_client.models.utils import get_model_as_dict
-    from atproto_client.utils import detect_facets
-
-    return [get_model_as_dict(facet) for facet in detect_facets(text)]
+    return facet_detector(text)
 
 
 def link_card(link: str) -> dict[str, Any]:
