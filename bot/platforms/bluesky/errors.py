@@ -48,6 +48,13 @@ BLUESKY_ERROR_TABLE: tuple[BlueskyErrorRule, ...] = (
     BlueskyErrorRule(
         range(400, 402), "InvalidToken", AuthError, "Bluesky rejected the session token"
     ),
+    # 401 use_dpop_nonce: an OAuth (DPoP) request without the nonce the server wants now;
+    # its answer carries the new ``DPoP-Nonce``, which the OAuth module keeps
+    # (``rules.AuthorizeRequest.observe``), and the request is refused before anything is
+    # written (RFC 9449 §8; https://atproto.com/specs/oauth#dpop): try again, not reconnect.
+    BlueskyErrorRule(
+        _s(401), "use_dpop_nonce", TransientError, "the server asked for a fresh DPoP nonce"
+    ),
     # 401 AuthenticationRequired / AuthMissing / DPoP problems: no usable credentials.
     BlueskyErrorRule(_s(401), None, AuthError, "Bluesky refused the account's credentials"),
     # AccountTakedown / AccountDeactivated: the account cannot post until a person acts.

@@ -65,6 +65,17 @@ class AuthorizeRequest:
             return headers
         return {"Authorization": f"Bearer {session['access_token']}"}
 
+    def observe(self, session: Mapping[str, Any], url: str, response: HttpResponse) -> None:
+        """Hand an OAuth session's answer to the OAuth module (its ``observe_response``,
+        when it has one): the PDS sends a fresh ``DPoP-Nonce`` on its answers, which the
+        next request must carry."""
+        if session.get("auth") != "oauth":
+            return
+        oauth = importlib.import_module("bot.platforms.bluesky.oauth")
+        hook = getattr(oauth, "observe_response", None)
+        if hook is not None:
+            hook(session, url, dict(response.headers))
+
 
 authorize = AuthorizeRequest()
 
@@ -184,11 +195,15 @@ def reply_refs(parent: Mapping[str, Any]) -> dict[str, Any]:
     return {"root": {"uri": root["uri"], "cid": root["cid"]}, "parent": ref}
 
 
+def create_url(session: Mapping[str, Any]) -> str:
+    return xrpc_url(session["pds_url"], "com.atproto.repo.createRecord")
+
+
 def build_post_request(
     session: Mapping[str, Any], record: Mapping[str, Any], record_key: str
 ) -> HttpRequest:
     """``com.atproto.repo.createRecord`` of ``record`` under ``record_key``, signed."""
-    url = xrpc_url(session["pds_url"], "com.atproto.repo.createRecord")
+    url = create_url(session)
     body = {
         "repo": session["did"],
         "collection": POST_COLLECTION,
@@ -214,6 +229,7 @@ def read_post_response(
     response: HttpResponse, *, session: Mapping[str, Any], record_key: str, text: str
 ) -> Published:
     """The post created, or the classified error (``BLUESKY_ERROR_TABLE``)."""
+    authorize.observe(session, create_url(session), response)
     if not response.ok:
         raise _error(response)
     parsed = json_or_none(response.body)

@@ -24,6 +24,7 @@ ROWS = [
     (429, xrpc("RateLimitExceeded", "Rate Limit Exceeded"), TransientError, "rate limited"),
     (400, xrpc("ExpiredToken", "Token has expired"), AuthError, "expired"),
     (401, xrpc("InvalidToken", "Token could not be verified"), AuthError, "rejected"),
+    (401, xrpc("use_dpop_nonce", "Authorization server requires nonce"), TransientError, "nonce"),
     (401, xrpc("AuthenticationRequired", "Authentication Required"), AuthError, "credentials"),
     (400, xrpc("AccountTakedown", "Account has been taken down"), AuthError, "taken down"),
     (400, xrpc("AccountDeactivated", "Account is deactivated"), AuthError, "deactivated"),
@@ -66,6 +67,12 @@ def test_an_invalid_post_is_not_a_duplicate():
     error = classify_bluesky_response(400, xrpc("InvalidRequest", "text too long"), now=NOW)
     assert isinstance(error, PermanentError)
     assert not error.duplicate
+
+
+def test_a_dpop_nonce_challenge_is_tried_again_and_posted_nothing():
+    error = classify_bluesky_response(401, xrpc("use_dpop_nonce"), now=NOW)
+    assert isinstance(error, TransientError)
+    assert not error.maybe_sent and not error.rate_limited
 
 
 def test_a_server_error_may_have_created_the_post():
