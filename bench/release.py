@@ -43,7 +43,8 @@ from bot.storage.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
 from tests.support.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TARGET_S = 15.0
+TARGET_S = 15.0  # X and Facebook (issue 4)
+TARGET_ALL_NETWORKS_S = 20.0  # with Bluesky (and Mastodon) accounts too (issue 13)
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -130,6 +131,7 @@ def main() -> int:
     if args.quick:
         args.x, args.pages = 1_000, 100
     total = args.x + args.pages + args.bluesky
+    target = TARGET_ALL_NETWORKS_S if args.bluesky else TARGET_S
 
     workdir = Path(tempfile.mkdtemp(prefix="clarion-release-"))
     database = f"sqlite:///{workdir / 'bench.db'}"
@@ -246,7 +248,7 @@ def main() -> int:
         )
     print(
         f"sent {len(sent)}/{total}; last acknowledged {to_last:.1f} s after the release "
-        f"(target {TARGET_S:.0f} s); {rate:.0f} posts/s; daemon peak memory "
+        f"(target {target:.0f} s); {rate:.0f} posts/s; daemon peak memory "
         f"{peak_kib / 1024:.0f} MiB; DELIVERY_CONCURRENCY={args.concurrency}, "
         f"DELIVERY_MAX_IN_FLIGHT={args.max_in_flight}; sandbox latency "
         f"{args.latency_ms:.0f} ms"
@@ -260,11 +262,11 @@ def main() -> int:
         print(f"(b) {cap}")
         seq_text = f", sequential tweepy ≈{seq * total:.0f} s"
     print(f"accounts without exactly one post on the sandbox: {wrong}")
-    ok = len(sent) == total and wrong == 0 and to_last <= TARGET_S
+    ok = len(sent) == total and wrong == 0 and to_last <= target
     print(
         f"release: {len(sent)}/{total} acknowledged ({wrong} not exactly once), "
         f"last after {to_last:.1f} s "
-        f"({'met' if ok else 'MISSED'} {TARGET_S:.0f} s), ack p50 {statistics.median(acked):.1f} s "
+        f"({'met' if ok else 'MISSED'} {target:.0f} s), ack p50 {statistics.median(acked):.1f} s "
         f"p99 {percentile(acked, 99):.1f} s, {rate:.0f} posts/s, daemon peak "
         f"{peak_kib / 1024:.0f} MiB{seq_text}"
     )
