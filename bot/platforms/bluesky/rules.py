@@ -15,7 +15,8 @@ most once, and a lost answer is settled by reading that record (``get_record_cal
 - a thread part is a reply naming both the thread's first post (``root``) and the part
   before it (``parent``), each by URI and CID.
 
-Authentication is added here, over the real URL (``auth.authorize``), like X's signature.
+Authentication is added here, over the real URL (``authorize``), like X's signature: a
+bearer access JWT for app-password sessions, a DPoP-bound token and proof for OAuth ones.
 """
 
 from __future__ import annotations
@@ -47,8 +48,6 @@ BSKY_APP = "https://bsky.app"
 PUBLIC_APPVIEW = "https://public.api.bsky.app"
 # app.bsky.feed.getPosts: "List of post AT-URIs to return hydrated views for", maxLength 25.
 MAX_URIS_PER_CALL = 25
-
-Headers = Mapping[str, str]
 
 
 class AuthorizeRequest:
