@@ -90,8 +90,11 @@ class BlueskyPlatform:
         """The account's session, refreshed first when its access token is about to expire."""
         account = self.sessions.current(creds)
         if self.sessions.needs_refresh(account):
-            account = carry_out(self.session, rules.refresh_call(account))
-            self.sessions.refreshed(creds, account)
+            with self.sessions.refresh_lock(creds):
+                account = self.sessions.current(creds)  # another thread may have done it
+                if self.sessions.needs_refresh(account):
+                    account = carry_out(self.session, rules.refresh_call(account))
+                    self.sessions.refreshed(creds, account)
         return account
 
     # -- Platform ----------------------------------------------------------------------

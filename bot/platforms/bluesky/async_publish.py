@@ -7,6 +7,7 @@ same ``publish_call`` ``BlueskyPlatform.publish`` carries out on requests, sent 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -35,6 +36,8 @@ class BlueskyAsyncPublisher:
         self._sender = AsyncSender(session, routes)
         self._sessions = sessions
         self._clock = clock
+        # A refresh token works once: tasks of one account wait for one refresh.
+        self._refreshing: dict[str, asyncio.Lock] = {}
 
     async def publish(
         self,
@@ -50,8 +53,12 @@ class BlueskyAsyncPublisher:
             raise PermanentError("thread parts go through the threaded path")
         account = self._sessions.current(creds)
         if self._sessions.needs_refresh(account):
-            account = await self._sender.carry_out(rules.refresh_call(account))
-            self._sessions.refreshed(creds, account)
+            key = str(account["refresh_token"])
+            async with self._refreshing.setdefault(key, asyncio.Lock()):
+                account = self._sessions.current(creds)  # another task may have done it
+                if self._sessions.needs_refresh(account):
+                    account = await self._sender.carry_out(rules.refresh_call(account))
+                    self._sessions.refreshed(creds, account)
         call = rules.publish_call(
             account,
             text,

@@ -39,6 +39,15 @@ class Sessions:
         self.on_refresh = on_refresh
         self._lock = threading.Lock()
         self._fresh: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._refreshing: dict[str, threading.Lock] = {}
+
+    def refresh_lock(self, creds: Credentials) -> threading.Lock:
+        """One lock per sealed session: a refresh token works once, so two threads must
+        not both spend it (the second would be refused and the account marked for
+        reconnecting). The second waits, then finds the first one's fresh pair."""
+        key = credentials.unpack(creds)["refresh_token"]
+        with self._lock:
+            return self._refreshing.setdefault(key, threading.Lock())
 
     def current(self, creds: Credentials) -> dict[str, Any]:
         """The session to use for ``creds``: the sealed one, or its refreshed successor."""
@@ -63,7 +72,8 @@ class Sessions:
             self._fresh[stored["refresh_token"]] = fresh
             self._fresh.move_to_end(stored["refresh_token"])
             while len(self._fresh) > _CACHE_SIZE:
-                self._fresh.popitem(last=False)
+                old, _ = self._fresh.popitem(last=False)
+                self._refreshing.pop(old, None)
         logger.info("refreshed the Bluesky session of %s", fresh.get("did"))
         if self.on_refresh is not None:
             try:

@@ -258,3 +258,19 @@ def test_publish_at_is_refused_before_any_request(bsky, account):
     _, creds = account
     with pytest.raises(PermanentError, match="cannot hold"):
         bsky.publish(creds, "Later", publish_at=datetime.now(UTC) + timedelta(hours=1))
+
+
+def test_threads_posting_for_one_expiring_account_spend_its_refresh_token_once(sb):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sb.admin.bluesky_limits(access_lifetime_s=30)
+    refreshed = []
+    bsky = BlueskyPlatform(
+        routes=routes_to(sb.url), timeout=5.0, on_refresh=lambda did, c: refreshed.append(did)
+    )
+    info, creds = new_account(sb)  # its access token expires within the margin
+    sb.admin.bluesky_limits(access_lifetime_s=7200)  # the refreshed one will not
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda n: bsky.publish(creds, f"At once {n}"), range(8)))
+    assert len(texts_on(sb, info["did"])) == 8
+    assert len(refreshed) == 1

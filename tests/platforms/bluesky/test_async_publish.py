@@ -97,3 +97,22 @@ def test_each_answer_is_classified_as_on_the_threaded_path(sb, bsky, answer, exp
     sb.admin.script("bluesky", "POST", CREATE, [answer])
     with pytest.raises(expected):
         publish(bsky, creds, "Scripted burst")
+
+
+def test_tasks_posting_for_one_expiring_account_spend_its_refresh_token_once(sb, bsky):
+    sb.admin.bluesky_limits(access_lifetime_s=30)
+    info, creds = new_account(sb)  # its access token expires within the margin
+    sb.admin.bluesky_limits(access_lifetime_s=7200)  # the refreshed one will not
+    refreshed: list[str] = []
+    bsky.sessions.on_refresh = lambda did, c: refreshed.append(did)
+
+    async def run() -> None:
+        async with async_session(timeout=5.0, limit=10) as session:
+            publisher = bsky.async_publisher(session)
+            await asyncio.gather(
+                *(publisher.publish(creds, f"Burst {n}", link=None) for n in range(8))
+            )
+
+    asyncio.run(run())
+    assert len(texts_on(sb, info["did"])) == 8
+    assert refreshed == [info["did"]]
