@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -83,10 +84,16 @@ def draft_of(post: Post) -> Draft:
 
 
 def texts_for(
-    texts: tuple[str, ...], *, x: str | None = None, facebook: str | None = None
+    texts: tuple[str, ...],
+    *,
+    x: str | None = None,
+    facebook: str | None = None,
+    bluesky: str | None = None,
+    platforms: Collection[str] = (),
 ) -> dict[str, tuple[str, ...]]:
     """Parts per platform as `posts add` makes them: several texts are a thread on X and
-    one post on Facebook (numbering dropped); ``x``/``facebook`` are own wordings."""
+    one post on Facebook (numbering dropped), and on any other of ``platforms`` (Bluesky)
+    a thread too; ``x``/``facebook``/``bluesky`` are own wordings."""
     parts: dict[str, tuple[str, ...]] = {}
     x_parts = (x,) if x else texts
     if x_parts:
@@ -94,6 +101,10 @@ def texts_for(
     facebook_text = facebook or (text_rules.join_thread(texts) if texts else "")
     if facebook_text:
         parts["facebook"] = (facebook_text,)
+    if bluesky or "bluesky" in platforms:
+        bluesky_parts = (bluesky,) if bluesky else texts
+        if bluesky_parts:
+            parts["bluesky"] = tuple(bluesky_parts)
     return parts
 
 

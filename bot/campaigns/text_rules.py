@@ -11,6 +11,7 @@ import unicodedata
 from collections.abc import Sequence
 from functools import lru_cache
 
+import regex
 from twitter_text import extract_urls_with_indices, parse_tweet
 from twitter_text.has_invalid_characters import has_invalid_characters
 
@@ -23,7 +24,13 @@ X_URL_WEIGHT = 23
 # posts (the Graph /feed reference for `message` states no number).
 FACEBOOK_MAX_CHARS = 63206
 
-LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS}
+# Bluesky: the app.bsky.feed.post lexicon's ``text`` has maxGraphemes 300 (and maxLength
+# 3000 bytes); a grapheme is an extended grapheme cluster (UAX #29), so a family emoji
+# built of seven code points counts one. https://docs.bsky.app/docs/advanced-guides/posts
+BLUESKY_MAX_GRAPHEMES = 300
+BLUESKY_MAX_BYTES = 3000
+
+LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS, "bluesky": BLUESKY_MAX_GRAPHEMES}
 
 # Characters no post, name or time needs: C0 controls other than tab, line feed and
 # carriage return; DEL; C1 controls; unpaired UTF-16 surrogates (which cannot even be
@@ -76,6 +83,11 @@ def facebook_length(text: str) -> int:
     return len(unicodedata.normalize("NFC", text))
 
 
+def bluesky_length(text: str) -> int:
+    """Bluesky's length of ``text``: extended grapheme clusters (``\\X``)."""
+    return len(regex.findall(r"\X", text))
+
+
 def x_text(text: str, link: str | None) -> str:
     """The text as it goes out on X: ``link`` appended on its own line unless already in it.
 
@@ -101,12 +113,28 @@ def check(platform: str, text: str) -> str | None:
         return f"contains the character {bad}; remove it"
     if platform == "x":
         return _check_x(text)
+    if platform == "bluesky":
+        return _check_bluesky(text)
     length = facebook_length(text)
     if length > FACEBOOK_MAX_CHARS:
         return (
             f"is {length:,} characters; Facebook's limit is {FACEBOOK_MAX_CHARS:,}: "
             f"shorten by {length - FACEBOOK_MAX_CHARS:,}"
         )
+    return None
+
+
+def _check_bluesky(text: str) -> str | None:
+    length = bluesky_length(text)
+    if length > BLUESKY_MAX_GRAPHEMES:
+        return (
+            f"is {length} characters by Bluesky's count; the limit is {BLUESKY_MAX_GRAPHEMES} "
+            f"(an emoji counts as 1; the campaign link goes as a card and does not count): "
+            f"shorten by {length - BLUESKY_MAX_GRAPHEMES}"
+        )
+    size = len(text.encode())
+    if size > BLUESKY_MAX_BYTES:
+        return f"is {size:,} bytes; Bluesky's limit is {BLUESKY_MAX_BYTES:,}: shorten it"
     return None
 
 

@@ -63,7 +63,8 @@ def list_accounts(app: AppContext, as_json: bool) -> None:
                 for a in rows
             ),
             ("id", "platform", "account", "owner", "from", "followers", "status"),
-            empty="no accounts yet: `python main.py accounts connect x` (or facebook), or "
+            empty="no accounts yet: `python main.py accounts connect x` (or facebook, "
+            "bluesky), or "
             "start `python main.py run` to use the sandbox",
         )
 
@@ -106,7 +107,7 @@ def _save_audited(app: AppContext, platform: str, creds: Credentials, who: Accou
 
 @accounts.group("connect")
 def connect() -> None:
-    """Connect the campaign's own X account or Facebook Page."""
+    """Connect the campaign's own X account, Facebook Page or Bluesky account."""
 
 
 @connect.command("x")
@@ -171,6 +172,39 @@ def connect_facebook(app: AppContext, page_id: str, token: str) -> None:
     click.echo(
         f"connected the Page {account.name} ({account.platform_user_id}); it is now the "
         "campaign's default Facebook Page"
+    )
+
+
+@connect.command("bluesky")
+@click.option("--handle", required=True, help="The account's handle, e.g. union.bsky.social.")
+@click.option(
+    "--app-password",
+    prompt="App password",
+    hide_input=True,
+    help="An app password made at bsky.app > Settings > Privacy and security > App "
+    "passwords (asked for if not given; never stored).",
+)
+@pass_app
+def connect_bluesky(app: AppContext, handle: str, app_password: str) -> None:
+    """Sign the campaign's Bluesky account in with an app password and store its session.
+
+    The app password is used once, to make a session, and is not kept: the session's
+    tokens are sealed in the vault and refreshed before they expire. Supporters never
+    give an app password; they sign in with Bluesky's OAuth on the pledge page.
+    """
+    from bot.platforms.bluesky import BlueskyPlatform
+
+    platform = app.runtime.platform("bluesky")
+    assert isinstance(platform, BlueskyPlatform)  # noqa: S101 - the registry's adapter
+    try:
+        creds = platform.sign_in(handle.strip().lstrip("@"), app_password.strip())
+        who = platform.verify(creds)
+    except PlatformError as exc:
+        raise click.ClickException(f"Bluesky refused the sign-in: {exc.message}") from None
+    account = _save_audited(app, "bluesky", creds, who)
+    click.echo(
+        f"connected @{account.handle} ({account.platform_user_id}); it is now the "
+        "campaign's default Bluesky account"
     )
 
 

@@ -42,8 +42,9 @@ def local(moment: datetime | None, tz: str) -> str:
 
 
 def account_label(platform: str, handle: str) -> str:
-    """How an account is named to people: @handle on X, the Page's name on Facebook."""
-    return f"@{handle.lstrip('@')}" if platform == "x" else handle
+    """How an account is named to people: @handle on X and Bluesky, the Page's name on
+    Facebook."""
+    return f"@{handle.lstrip('@')}" if platform in ("x", "bluesky") else handle
 
 
 def clip(text: str, width: int = 50) -> str:

@@ -222,6 +222,8 @@ def summary(session: Any, pc: PledgeCampaign, settings: Any) -> dict[str, Any]:
         "rules": {
             "x_posts": r.x_posts,
             "facebook_posts": r.facebook_posts,
+            "bluesky_posts": r.bluesky_posts,
+            "bluesky_minutes_at_worst": r.bluesky_minutes_at_worst,
             "x_with_url": r.x_with_url,
             "cost_usd": r.cost_usd,
             "app_daily_limit": r.app_daily_limit,

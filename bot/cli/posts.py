@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 
 from bot.campaigns import approvals, editing, embargo
 from bot.campaigns.editing import Draft, PostExists, PostStarted, draft_of, texts_for
-from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, find_post
+from bot.campaigns.enqueue import ApplyReport, StartedMeanwhile, find_post, platforms_of_targets
 from bot.campaigns.schedules.fields import PLATFORM_ALIASES
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.campaigns.schedules.yaml_nodes import suggest
@@ -171,13 +171,17 @@ def posts() -> None:
     default=("x", "facebook"),
     show_default=True,
     callback=lambda _ctx, _param, value: checked_targets(value),
-    help="Where: x, facebook, or platform:@handle. Repeat for several.",
+    help="Where: x, facebook, bluesky, or platform:@handle. Repeat for several.",
 )
 @click.option("--campaign", default="general", show_default=True, help="Campaign slug.")
 @click.option("--id", "key", help="Stable id within the campaign (default: generated).")
-@click.option("--link", help="A link: appended on X (counts 23), attached on Facebook.")
+@click.option(
+    "--link",
+    help="A link: appended on X (counts 23), attached on Facebook, a link card on Bluesky.",
+)
 @click.option("--text-x", help="Different wording for X.")
 @click.option("--text-facebook", help="Different wording for Facebook.")
+@click.option("--text-bluesky", help="Different wording for Bluesky (300 characters).")
 @click.option(
     "--hold-on-facebook",
     is_flag=True,
@@ -208,6 +212,7 @@ def add(
     link: str | None,
     text_x: str | None,
     text_facebook: str | None,
+    text_bluesky: str | None,
     hold_on_facebook: bool,
     requires_approval: bool,
     embargoed: bool,
@@ -231,7 +236,13 @@ def add(
     moment = datetime.now(UTC)
     when = _when(at_text, in_text, now, tz_name, moment)
     draft = Draft(
-        parts=texts_for(text, x=text_x, facebook=text_facebook),
+        parts=texts_for(
+            text,
+            x=text_x,
+            facebook=text_facebook,
+            bluesky=text_bluesky,
+            platforms=platforms_of_targets(targets),
+        ),
         scheduled_at=when,
         timezone=tz_name,
         targets=targets,
@@ -379,7 +390,11 @@ def edit(
         if texts or text_x or text_facebook:
             parts = dict(draft.parts)
             if texts:
-                parts = texts_for(texts, facebook=text_facebook)
+                parts = texts_for(
+                    texts,
+                    facebook=text_facebook,
+                    platforms=platforms_of_targets(targets or draft.targets),
+                )
             if text_x:
                 parts["x"] = (text_x,)
             if text_facebook:

@@ -47,6 +47,7 @@ from bot.platforms.base import (
     PlatformError,
     TransientError,
 )
+from bot.platforms.record_keys import part_record_key
 from bot.storage.models import utcnow
 from bot.storage.vault import Vault, VaultError
 
@@ -139,7 +140,12 @@ class Deliverer:
         creds = self.vault.open(job.sealed_credentials)
         self._publishing[job.delivery_id] = self.clock()
         self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
-        published = await publisher.publish(creds, job.parts[0], link=job.link)
+        if _keyed(self.platforms[job.platform], job):
+            published = await publisher.publish(
+                creds, job.parts[0], link=job.link, record_key=job.record_key
+            )
+        else:
+            published = await publisher.publish(creds, job.parts[0], link=job.link)
         self.metrics.published(job.platform, job.due_at, self.clock())
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
@@ -231,13 +237,23 @@ class Deliverer:
             if index == job.parts_done:  # the attempt's first request
                 self.metrics.request_started(job.platform, job.due_at, started)
             try:
-                published = platform.publish(
-                    creds,
-                    job.parts[index],
-                    reply_to=ids[-1] if index > 0 else None,
-                    link=job.link if index == 0 else None,
-                    publish_at=publish_at,
-                )
+                if _keyed(platform, job):
+                    published = platform.publish(
+                        creds,
+                        job.parts[index],
+                        reply_to=ids[-1] if index > 0 else None,
+                        link=job.link if index == 0 else None,
+                        publish_at=publish_at,
+                        record_key=part_record_key(str(job.record_key), index),
+                    )
+                else:
+                    published = platform.publish(
+                        creds,
+                        job.parts[index],
+                        reply_to=ids[-1] if index > 0 else None,
+                        link=job.link if index == 0 else None,
+                        publish_at=publish_at,
+                    )
             except PlatformError as exc:
                 return self._classified(job, exc)
             ids.append(published.platform_id)
@@ -262,9 +278,18 @@ class Deliverer:
         """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
         now = self.clock()
         try:
-            found = platform.find_recent(
-                creds, job.parts[index], job.since, link=job.link if index == 0 else None
-            )
+            if _keyed(platform, job):
+                found = platform.find_recent(
+                    creds,
+                    job.parts[index],
+                    job.since,
+                    link=job.link if index == 0 else None,
+                    record_key=part_record_key(str(job.record_key), index),
+                )
+            else:
+                found = platform.find_recent(
+                    creds, job.parts[index], job.since, link=job.link if index == 0 else None
+                )
         except AuthError as exc:
             return self._classified(job, exc)
         except PermanentError as exc:
@@ -525,3 +550,10 @@ def _logged_sent(job: Job) -> Outcome:
         extra=job.log_ids,
     )
     return Outcome.SENT
+
+
+def _keyed(platform: Platform, job: Job) -> bool:
+    """Whether this delivery's record key goes to the platform: only to platforms that let
+    the client name its records (Bluesky), and only when the row has one (rows written
+    before keys existed have none, and were never for such a platform)."""
+    return platform.limits.client_record_keys and job.record_key is not None

@@ -76,6 +76,7 @@ class Job:
     publish_at: datetime | None
     parts_done: int
     platform_ids: tuple[str, ...]
+    record_key: str | None  # the delivery's client-chosen record key (Bluesky)
     attempts: int
     check_first: bool  # it was ``unknown``: look on the platform before sending
     cancelled: bool  # the post was cancelled while this delivery's outcome was unknown
@@ -172,6 +173,7 @@ class Ledger:
             publish_at=row.scheduled_at if hold else None,
             parts_done=row.parts_done,
             platform_ids=tuple(row.platform_ids or ()),
+            record_key=row.record_key,
             attempts=row.attempts,
             check_first=state == DeliveryState.UNKNOWN,
             cancelled=row.post_state == PostState.CANCELLED,

@@ -51,6 +51,7 @@ _JOB_COLUMNS = (
     Delivery.platform,
     Delivery.parts_done,
     Delivery.platform_ids,
+    Delivery.record_key,
     Delivery.attempts,
     Delivery.next_attempt_at.label("due_at"),
     Delivery.first_sending_at,

@@ -32,6 +32,7 @@ from bot.engagement.svgchart import KEY, Figure, Line, Marker, Panel, Point, Tic
 PLATFORM_STYLES = {
     "x": ("X", "#1d1d1f", Marker.CIRCLE),
     "facebook": ("Facebook", "#1f5fbf", Marker.SQUARE),
+    "bluesky": ("Bluesky", "#0b6b8a", Marker.DIAMOND),  # 5.9:1 on white
 }
 OTHER_STYLE = ("#8a4b08", Marker.TRIANGLE)
 INTERACTIONS_TITLE = "likes + reposts + replies + quotes"

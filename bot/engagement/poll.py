@@ -6,6 +6,8 @@
 - Facebook: up to 50 posts of one Page a call, with the Page's token: reactions, comments,
   shares and insights (``post_media_view``) in that one call. A deleted post or another
   Page's post in a batch costs a few more calls (``bot.platforms.facebook.metrics``).
+- Bluesky: up to 25 posts a call from the public AppView (``app.bsky.feed.getPosts``), no
+  token needed: likes, reposts, replies and quotes; Bluesky shows no views.
 - Rate limits go through ``bot.delivery.deliverer.RateGates``: user-token and Page reads are keyed
   (platform, account id), app-token reads (platform, 0). A 429 closes that gate until the
   platform's reset time; every later batch behind a closed gate is left for the next
@@ -53,6 +55,8 @@ logger = logging.getLogger(__name__)
 
 X_BATCH = 100  # GET /2/tweets?ids=: up to 100 ids
 FACEBOOK_BATCH = 50  # GET /?ids=: up to 50 ids
+BLUESKY_BATCH = 25  # app.bsky.feed.getPosts: up to 25 URIs
+BATCH_SIZES = {"x": X_BATCH, "facebook": FACEBOOK_BATCH, "bluesky": BLUESKY_BATCH}
 # X gives private metrics for 30 days; a margin keeps a read that is slow to arrive
 # from falling just past the window.
 PRIVATE_WINDOW = timedelta(days=30) - timedelta(minutes=10)
@@ -139,6 +143,7 @@ class Poller:
         self._go.set()
         self._x: Any = None
         self._facebook: Any = None
+        self._bluesky: Any = None
         if "x" in platforms:
             from bot.platforms.x import XMetrics
 
@@ -147,6 +152,10 @@ class Poller:
             from bot.platforms.facebook import FacebookMetrics
 
             self._facebook = FacebookMetrics(platforms["facebook"])  # type: ignore[arg-type]
+        if "bluesky" in platforms:
+            from bot.platforms.bluesky import BlueskyMetrics
+
+            self._bluesky = BlueskyMetrics(platforms["bluesky"])  # type: ignore[arg-type]
 
     # -- the round ---------------------------------------------------------------------
 
@@ -192,7 +201,7 @@ class Poller:
             for future in as_completed(futures):
                 outcome = future.result()
                 result.batches += outcome.batches
-                if outcome.task.platform == "x":
+                if outcome.task.platform in ("x", "bluesky"):
                     result.calls += outcome.batches  # one call each
                 if outcome.error:
                     result.errors.append(outcome.error)
@@ -327,9 +336,11 @@ class Poller:
                 by_key[("x", item.account_id if private else 0)].append(item)
             elif item.platform == "facebook" and self._facebook is not None:
                 by_key[("facebook", item.account_id)].append(item)
+            elif item.platform == "bluesky" and self._bluesky is not None:
+                by_key[("bluesky", 0)].append(item)  # the public AppView: no token
         tasks = []
         for (platform, key), group in by_key.items():
-            size = X_BATCH if platform == "x" else FACEBOOK_BATCH
+            size = BATCH_SIZES[platform]
             account_creds = open_creds(group[0]) if key else None
             for start in range(0, len(group), size):
                 tasks.append(_Task(platform, key, account_creds, group[start : start + size]))
@@ -354,6 +365,8 @@ class Poller:
                         logger.info("X account %s: %s; reading public metrics", task.gate_key, exc)
                         batches = 2
                 return _Outcome(task, self._x.read_public(ids), batches)
+            if task.platform == "bluesky":
+                return _Outcome(task, self._bluesky.read(ids), 1)
             if task.creds is None:
                 return _Outcome(task, None, 0, f"facebook account {task.gate_key}: no usable token")
             return _Outcome(task, self._facebook.read(task.creds, ids), 1)

@@ -99,6 +99,9 @@ class Limits:
     supports_threads: bool
     posts_per_window_per_user: int | None = None
     window_seconds: int | None = None
+    # The client names each record (Bluesky's record keys): the ledger hands the
+    # delivery's ``record_key`` to ``publish`` and ``find_recent``.
+    client_record_keys: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,12 @@ class Platform(Protocol):
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        record_key: str | None = None,
     ) -> Published:
         """Create one post. ``reply_to`` chains an X thread part to the previous one.
+
+        ``record_key`` is given only to platforms whose ``limits.client_record_keys`` is
+        set: the key the post is created under, the same on every attempt.
 
         ``publish_at`` asks the platform itself to hold the post (Facebook's
         ``published=false`` + ``scheduled_publish_time``); adapters that cannot,
@@ -163,11 +170,18 @@ class Platform(Protocol):
         ...
 
     def find_recent(
-        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+        self,
+        creds: Credentials,
+        text: str,
+        since: datetime,
+        *,
+        link: str | None = None,
+        record_key: str | None = None,
     ) -> Published | None:
         """Look on the account for a post with exactly the text ``publish`` would send for
         (``text``, ``link``), created at or after ``since``: how an ``unknown`` delivery
-        is reconciled."""
+        is reconciled. With ``record_key`` (``limits.client_record_keys``), read that one
+        record instead of searching."""
         ...
 
     def verify(self, creds: Credentials) -> AccountInfo:
@@ -181,8 +195,11 @@ class AsyncPublisher(Protocol):
     built and read by the same platform ``rules`` as ``Platform.publish``, so the request
     and its classification are the same."""
 
-    async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
-        """Create one post (not a thread part, not held by the platform)."""
+    async def publish(
+        self, creds: Credentials, text: str, *, link: str | None, record_key: str | None = None
+    ) -> Published:
+        """Create one post (not a thread part, not held by the platform); ``record_key``
+        only for platforms with ``limits.client_record_keys``."""
         ...
 
 

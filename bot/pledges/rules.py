@@ -9,6 +9,11 @@
   so only an account pledged to several campaigns released together comes near it.
 - X pay-per-use prices (Feb 2026): a post costs X_POST_COST_USD, or X_POST_WITH_URL_COST_USD
   when it contains a URL.
+- Bluesky's servers allow 3,000 requests per 5 minutes from one IP address
+  (https://docs.bsky.app/docs/advanced-guides/rate-limits): a release whose Bluesky
+  accounts all live on one server needs at least that long from one Clarion, so we say
+  how long at worst and warn when the spread window is shorter. Its Community Guidelines
+  forbid spam and platform manipulation: the identical-text warning covers Bluesky too.
 - X's automation rules forbid posting identical content from several accounts
   (help.x.com/rules-and-policies/x-automation): wording variants and supporters' edits are
   how a pledge campaign stays within them, so we warn when more than
@@ -33,12 +38,16 @@ from bot.storage.models import Delivery, DeliveryState, Pledge, PledgeCampaign, 
 X_DAY = timedelta(hours=24)
 X_USER_POSTS_PER_WINDOW = 100
 X_USER_WINDOW = timedelta(minutes=15)
+BLUESKY_REQUESTS_PER_IP = 3000
+BLUESKY_IP_WINDOW_MINUTES = 5
 
 
 @dataclass
 class RulesReport:
     x_posts: int = 0
     facebook_posts: int = 0
+    bluesky_posts: int = 0
+    bluesky_minutes_at_worst: int = 0  # all on one server, 3,000 requests per 5 minutes
     x_with_url: int = 0
     cost_usd: float = 0.0
     app_daily_limit: int = 0
@@ -54,12 +63,19 @@ class RulesReport:
         """For people: what will go out, what it costs, what to watch for."""
         out = [
             f"X: {self.x_posts} posts ({self.x_with_url} with a link); "
-            f"Facebook: {self.facebook_posts} posts",
+            f"Facebook: {self.facebook_posts} posts; Bluesky: {self.bluesky_posts} posts",
             f"estimated X cost: {dollars(self.cost_usd)} (pay-per-use; Facebook posts are free)",
             f"X per-app limit: {self.app_daily_limit:,} posts per 24 h; "
             f"{self.app_used_before:,} sent or queued in the 24 h before the release; "
             f"{self.go_at_release:,} would go at the release",
         ]
+        if self.bluesky_posts:
+            out.append(
+                f"Bluesky: at {BLUESKY_REQUESTS_PER_IP:,} requests per "
+                f"{BLUESKY_IP_WINDOW_MINUTES} minutes per address, the posts take at most "
+                f"{self.bluesky_minutes_at_worst} minutes even if every account is on one "
+                "server (free, like Facebook)"
+            )
         return out + [f"WARNING: {w}" for w in self.warnings]
 
 
@@ -83,6 +99,7 @@ def check(
     ).all()
     report = RulesReport(app_daily_limit=settings.x_app_daily_post_limit)
     x_texts: Counter[str] = Counter()
+    bluesky_texts: Counter[str] = Counter()
     for pledge in pledges:
         link = texts.tagged_link(pc, pledge.platform)
         text = texts.as_posted(
@@ -95,6 +112,9 @@ def check(
             x_texts[text] += 1
             if _has_url(text):
                 report.x_with_url += 1
+        elif pledge.platform == "bluesky":
+            report.bluesky_posts += 1
+            bluesky_texts[text] += 1
         else:
             report.facebook_posts += 1
     report.cost_usd = round(
@@ -113,7 +133,33 @@ def check(
                 "identical posts across accounts; add wording variants or let supporters "
                 f"edit. Text: {text[:60]!r}"
             )
+    bluesky_rules(report, pc, bluesky_texts, settings.identical_text_warn_accounts)
     return report
+
+
+def bluesky_rules(
+    report: RulesReport, pc: PledgeCampaign, by_text: Counter[str], warn_above: int
+) -> None:
+    """How long Bluesky's per-address limit can stretch the release, and identical texts."""
+    if not report.bluesky_posts:
+        return
+    rounds = -(-report.bluesky_posts // BLUESKY_REQUESTS_PER_IP)  # ceiling
+    report.bluesky_minutes_at_worst = (rounds - 1) * BLUESKY_IP_WINDOW_MINUTES
+    if report.bluesky_minutes_at_worst > pc.window_minutes:
+        report.warnings.append(
+            f"{report.bluesky_posts:,} Bluesky posts: if their accounts share one server, "
+            f"it takes {report.bluesky_minutes_at_worst} minutes at Bluesky's limit of "
+            f"{BLUESKY_REQUESTS_PER_IP:,} requests per {BLUESKY_IP_WINDOW_MINUTES} minutes per "
+            f"address, longer than the {pc.window_minutes}-minute window; spread the release "
+            "over that long so no post waits past MISSED_GRACE_MINUTES"
+        )
+    for text, count in by_text.most_common():
+        if count > warn_above:
+            report.warnings.append(
+                f"{count} Bluesky accounts would post identical text (more than {warn_above}): "
+                "Bluesky labels mass identical posting as spam; add wording variants or let "
+                f"supporters edit. Text: {text[:60]!r}"
+            )
 
 
 def _app_limit(

@@ -23,6 +23,8 @@ CAMPAIGN_X_HANDLE = "ClarionCampaign"  # X handles are 1-15 characters
 CAMPAIGN_X_FOLLOWERS = 4_200
 CAMPAIGN_PAGE_NAME = "Clarion Campaign"
 CAMPAIGN_PAGE_FOLLOWERS = 2_600
+CAMPAIGN_BSKY_HANDLE = "clarion-campaign.bsky.social"
+CAMPAIGN_BSKY_FOLLOWERS = 1_800
 FIRST_EXAMPLE_AFTER = timedelta(minutes=2)
 EXAMPLE_SPACING = timedelta(seconds=30)
 
@@ -35,6 +37,14 @@ class SandboxAdmin(Protocol):
     def x_credentials(self, user_id: str, new_token: bool = ...) -> Any: ...
 
     def create_page(self, name: str, followers: int = ...) -> Any: ...
+
+    def bluesky_accounts(self) -> Any: ...
+
+    def create_bluesky_account(
+        self, handle: str, *, password: str | None = ..., followers: int = ...
+    ) -> Any: ...
+
+    def bluesky_session(self, actor: str) -> Any: ...
 
 
 def _default_account(runtime: Runtime, platform: str) -> Account | None:
@@ -62,17 +72,20 @@ def _still_works(runtime: Runtime, account: Account) -> bool:
 
 
 def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]:
-    """Give the campaign an X account and a Facebook Page on the sandbox, once.
+    """Give the campaign an X account, a Facebook Page and a Bluesky account on the
+    sandbox, once.
 
     An account whose token the sandbox no longer knows (its state was reset) is created
     again on the sandbox and stored anew. Returns what was done, to print.
     """
     done = []
-    for platform in ("x", "facebook"):
+    for platform in ("x", "facebook", "bluesky"):
         account = _default_account(runtime, platform)
         if account is not None and _still_works(runtime, account):
             continue
-        if platform == "x":
+        if platform == "bluesky":
+            creds, who = _sandbox_bluesky_account(admin)
+        elif platform == "x":
             made = _sandbox_x_user(admin)
             creds = Credentials(made["access_token"], made["access_token_secret"], str(made["id"]))
             who = AccountInfo(
@@ -88,9 +101,28 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
                 CAMPAIGN_PAGE_FOLLOWERS,
             )
         save_campaign_account(runtime, platform, creds, who, source="sandbox")
-        label = f"X account @{who.handle}" if platform == "x" else f"Facebook Page {who.name!r}"
+        label = {
+            "x": f"X account @{who.handle}",
+            "facebook": f"Facebook Page {who.name!r}",
+            "bluesky": f"Bluesky account @{who.handle}",
+        }[platform]
         done.append(f"created the campaign's {label} on the sandbox")
     return done
+
+
+def _sandbox_bluesky_account(admin: SandboxAdmin) -> tuple[Credentials, AccountInfo]:
+    """The campaign's sandbox Bluesky account with a fresh session: created, or taken over
+    when the sandbox kept it from an earlier run."""
+    from bot.platforms.bluesky.credentials import pack
+
+    known = {str(a["handle"]) for a in admin.bluesky_accounts()}
+    if CAMPAIGN_BSKY_HANDLE not in known:
+        admin.create_bluesky_account(CAMPAIGN_BSKY_HANDLE, followers=CAMPAIGN_BSKY_FOLLOWERS)
+    session = admin.bluesky_session(CAMPAIGN_BSKY_HANDLE)
+    who = AccountInfo(
+        str(session["did"]), CAMPAIGN_BSKY_HANDLE, "Clarion Campaign", CAMPAIGN_BSKY_FOLLOWERS
+    )
+    return pack(session), who
 
 
 def _sandbox_x_user(admin: SandboxAdmin) -> Any:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.deliverer import Deliverer, RetryPolicy
 from bot.delivery.ledger import Ledger
 from bot.monitoring.metrics import Metrics
-from bot.platforms.base import Platform
+from bot.platforms.base import Credentials, Platform
 from bot.platforms.http import ANY_HOST, X_API_ORIGIN, X_LEGACY_ORIGIN
 from bot.settings import Secret, Settings
 from bot.storage.engine import make_engine, make_session_factory
@@ -75,6 +75,7 @@ class Runtime:
 
     @cached_property
     def platforms(self) -> dict[str, Platform]:
+        from bot.platforms.bluesky import BlueskyPlatform
         from bot.platforms.facebook import FacebookPlatform
         from bot.platforms.x import XPlatform
 
@@ -97,7 +98,30 @@ class Runtime:
                 pool_size=s.delivery_concurrency,
                 app_secret=s.facebook_app_secret.reveal() or None,
             ),
+            # Bluesky's servers are any host (each account's own PDS): only SANDBOX_URL's
+            # every-host route applies.
+            "bluesky": BlueskyPlatform(
+                routes={ANY_HOST: routes[ANY_HOST]} if ANY_HOST in routes else None,
+                timeout=s.http_timeout_seconds,
+                pool_size=s.delivery_concurrency,
+                on_refresh=self.store_refreshed_session,
+            ),
         }
+
+    def store_refreshed_session(self, platform_user_id: str, creds: Credentials) -> None:
+        """Seal a Bluesky session the adapter refreshed over the one stored, so a restart
+        does not start from a refresh token the server has already retired."""
+        from sqlalchemy import update
+
+        from bot.storage.models import Account
+
+        with self.sessions() as session:
+            session.execute(
+                update(Account)
+                .where(Account.platform == "bluesky", Account.platform_user_id == platform_user_id)
+                .values(credentials=self.vault.seal(creds))
+            )
+            session.commit()
 
     def ledger(self) -> Ledger:
         return Ledger(self.sessions, f"{socket.gethostname()}:{os.getpid()}")

@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from bot.sandbox import page, seed
 from bot.sandbox.admin_guard import AdminGuard
+from bot.sandbox.bluesky import admin as bluesky_admin
 from bot.sandbox.options import PLATFORMS
 
 if TYPE_CHECKING:
@@ -340,6 +341,7 @@ def routes() -> list[BaseRoute]:
                 Route("/clock", endpoint(clock), methods=["GET", "POST"]),
                 Route("/stats", endpoint(stats), methods=["GET", "POST"]),
                 *_facebook_admin_routes(),
+                Mount("/bluesky", routes=bluesky_admin.routes()),
                 *seed.routes(),  # bulk seeding for bench/engagement.py
             ],
             middleware=[Middleware(AdminGuard)],

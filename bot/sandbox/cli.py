@@ -74,6 +74,25 @@ _RATE = click.FloatRange(0.0, 1.0)
     help="Share of Graph calls carried out but answered 5xx (as a busy gateway can).",
 )
 @click.option(
+    "--bsky-error-rate", type=_RATE, default=0.0, help="Share of XRPC calls answered 500."
+)
+@click.option(
+    "--bsky-timeout-rate", type=_RATE, default=0.0, help="Share of XRPC calls held, then dropped."
+)
+@click.option("--bsky-reset-rate", type=_RATE, default=0.0, help="Share of XRPC calls reset.")
+@click.option(
+    "--bsky-accept-then-drop-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of XRPC calls carried out whose answer is then lost.",
+)
+@click.option(
+    "--bsky-accept-then-error-rate",
+    type=_RATE,
+    default=0.0,
+    help="Share of XRPC calls carried out but answered 5xx.",
+)
+@click.option(
     "--timeout-hold-s",
     type=float,
     default=30.0,
@@ -145,6 +164,11 @@ def sandbox_command(
     fb_reset_rate: float,
     fb_accept_then_drop_rate: float,
     fb_accept_then_error_rate: float,
+    bsky_error_rate: float,
+    bsky_timeout_rate: float,
+    bsky_reset_rate: float,
+    bsky_accept_then_drop_rate: float,
+    bsky_accept_then_error_rate: float,
     timeout_hold_s: float,
     x_posts_per_user: int,
     x_posts_per_app: int,
@@ -154,7 +178,7 @@ def sandbox_command(
     log_level: str,
     admin_token: str,
 ) -> None:
-    """Run the Clarion sandbox: a stand-in for X API v2 and the Facebook Graph API.
+    """Run the Clarion sandbox: a stand-in for X API v2, the Facebook Graph API and Bluesky.
 
     Point Clarion at it to rehearse a campaign without touching real accounts.
     """
@@ -186,6 +210,14 @@ def sandbox_command(
                 reset_rate=fb_reset_rate,
                 accept_then_drop_rate=fb_accept_then_drop_rate,
                 accept_then_error_rate=fb_accept_then_error_rate,
+                timeout_hold_s=timeout_hold_s,
+            ),
+            "bluesky": FaultConfig(
+                error_rate=bsky_error_rate,
+                timeout_rate=bsky_timeout_rate,
+                reset_rate=bsky_reset_rate,
+                accept_then_drop_rate=bsky_accept_then_drop_rate,
+                accept_then_error_rate=bsky_accept_then_error_rate,
                 timeout_hold_s=timeout_hold_s,
             ),
         },

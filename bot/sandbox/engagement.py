@@ -26,7 +26,8 @@ Kinds (X only, argument ``kind``):
 
 All kinds for one post are computed from the same per-metric curves, so, for example,
 ``impression_count`` is the same number in public, non-public and organic metrics.
-Facebook (``platform="facebook"``) returns reactions, comments, shares, post_media_view.
+Facebook (``platform="facebook"``) returns reactions, comments, shares, post_media_view;
+Bluesky (``platform="bluesky"``) the AppView's likeCount, repostCount, replyCount, quoteCount.
 """
 
 from __future__ import annotations
@@ -84,6 +85,15 @@ _FB_CURVES = {
     "comments": _Curve(0.005, 6.0),
     "shares": _Curve(0.003, 8.0),
 }
+# Bluesky shows no views; they only drive the other curves.
+_BSKY_CURVES = {
+    _VIEWS: _Curve(0.30, 2.0),
+    "likeCount": _Curve(0.030, 3.0),
+    "repostCount": _Curve(0.006, 4.0),
+    "replyCount": _Curve(0.003, 6.0),
+    "quoteCount": _Curve(0.001, 8.0),
+}
+BLUESKY_KEYS = ("likeCount", "repostCount", "replyCount", "quoteCount")
 # Views from outside the follower base (search, shares of shares): keeps small accounts alive.
 _OUTSIDE_REACH = 20
 
@@ -147,7 +157,12 @@ def metrics(
         )
         values["post_media_view"] = values[_VIEWS]
         return {key: values[key] for key in FACEBOOK_KEYS}
-    raise ValueError(f"unknown platform {platform!r}; use 'x' or 'facebook'")
+    if platform == "bluesky":
+        values = _all(
+            _BSKY_CURVES, followers=followers, age_seconds=age_seconds, seed=seed, post_id=post_id
+        )
+        return {key: values[key] for key in BLUESKY_KEYS}
+    raise ValueError(f"unknown platform {platform!r}; use 'x', 'facebook' or 'bluesky'")
 
 
 def x_non_public(

@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Message, Receive, Scope, Send
 
+from bot.sandbox.options import PLATFORMS
+
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
 
@@ -31,7 +33,9 @@ logger = logging.getLogger(__name__)
 
 Inner = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ACTIONS = ("drop", "reset", "accept_then_drop", "accept_then_error", "timeout")
+# "pass" answers as the platform would: a script can let some requests through before
+# the one it breaks (part 2 of a thread).
+ACTIONS = ("drop", "reset", "accept_then_drop", "accept_then_error", "timeout", "pass")
 
 # X's body for a 503 (problem-details shape shared by all v2 errors).
 X_5XX_BODY = {
@@ -40,6 +44,8 @@ X_5XX_BODY = {
     "type": "about:blank",
     "status": 503,
 }
+# An XRPC server error (https://atproto.com/specs/xrpc#error-responses).
+XRPC_5XX_BODY = {"error": "InternalServerError", "message": "Internal Server Error"}
 _trace_ids = itertools.count(1)
 
 
@@ -88,8 +94,8 @@ class ScriptBook:
     def add(
         self, platform: str, method: str, path_regex: str, responses: list[dict[str, Any]]
     ) -> Script:
-        if platform not in ("x", "facebook"):
-            raise ValueError("platform must be 'x' or 'facebook'")
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {list(PLATFORMS)}")
         if not responses:
             raise ValueError("responses must not be empty")
         for response in responses:
@@ -131,6 +137,16 @@ class ScriptBook:
 
 
 # connection-level faults --------------------------------------------------------------
+def transport_of(send: Any) -> asyncio.BaseTransport | None:
+    """The connection's transport, to drop or reset it without an answer.
+
+    uvicorn's ``send`` is a bound method of its per-request cycle object (httptools and
+    h11 implementations alike), which keeps the connection's ``transport``.
+    """
+    cycle = getattr(send, "__self__", None)
+    return getattr(cycle, "transport", None)
+
+
 async def drop(transport: asyncio.BaseTransport | None) -> None:
     """Close the connection cleanly (FIN) without a response: RemoteDisconnected."""
     if transport is None:
@@ -253,6 +269,8 @@ async def _send_5xx(
 ) -> None:
     if platform == "x":
         await send_json(send, 503, X_5XX_BODY, x_headers())
+    elif platform == "bluesky":
+        await send_json(send, 500, XRPC_5XX_BODY)
     else:
         await send_json(send, 500, graph_5xx_body())
 
@@ -268,7 +286,9 @@ async def _run_script(
     x_headers: Callable[[], list[tuple[bytes, bytes]]],
 ) -> None:
     action = script.get("action")
-    if action == "drop":
+    if action == "pass":
+        await inner(scope, receive, send)
+    elif action == "drop":
         await _drain(receive)
         await drop(transport)
     elif action == "reset":

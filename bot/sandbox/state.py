@@ -1,4 +1,4 @@
-"""Everything one running sandbox knows: clock, X world, Graph world, faults, limits."""
+"""Everything one running sandbox knows: clock, X, Graph and Bluesky worlds, faults, limits."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox import engagement
+from bot.sandbox.bluesky.state import BlueskySandbox
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.doors import Doors
 from bot.sandbox.faults import ScriptBook
@@ -28,6 +29,7 @@ class SandboxState:
         self.rng = random.Random(options.seed)
         self.x = XState(self.clock)
         self.fb: Any = _make_graph_state(options, self.clock)
+        self.bluesky = BlueskySandbox(self.clock, options.seed)
         self.faults: dict[str, FaultConfig] = {p: options.effective_faults(p) for p in PLATFORMS}
         self.scripts = ScriptBook()
         self.limiter = RateLimiter()
@@ -51,6 +53,7 @@ class SandboxState:
         self.x.reset()
         if self.fb is not None:
             self.fb.reset()
+        self.bluesky.reset()
         self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}
         self.scripts.clear()
         self.limiter.clear()
@@ -63,6 +66,7 @@ class SandboxState:
             "clock": self.clock.snapshot(),
             "x": self.x.snapshot(),
             "fb": self.fb.snapshot() if self.fb is not None else None,
+            "bluesky": self.bluesky.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -73,6 +77,7 @@ class SandboxState:
         self.x.restore(data.get("x") or {})
         if self.fb is not None and data.get("fb") is not None:
             self.fb.restore(data["fb"])
+        self.bluesky.restore(data.get("bluesky") or {})
 
     def timeline(self) -> list[dict[str, Any]]:
         """Every account with its posts, newest first, for the page and the admin API."""
@@ -106,6 +111,7 @@ class SandboxState:
             )
         if self.fb is not None:
             accounts.extend(self.fb.timeline())
+        accounts.extend(self.bluesky.timeline())
         return accounts
 
 

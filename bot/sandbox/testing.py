@@ -65,6 +65,35 @@ class SandboxAdmin:
         method = "POST" if new_token else "GET"
         return self._call(method, f"/x/users/{user_id}/credentials")
 
+    def create_bluesky_account(
+        self, handle: str, *, password: str | None = None, followers: int = 100
+    ) -> dict[str, Any]:
+        body = {"handle": handle, "password": password, "followers": followers}
+        return self._call("POST", "/bluesky/accounts", json=body)
+
+    def bluesky_accounts(self) -> list[dict[str, Any]]:
+        return self._call("GET", "/bluesky/accounts")
+
+    def bluesky_session(self, actor: str) -> dict[str, Any]:
+        """A fresh app-password session for ``actor`` (DID or handle), ready to seal."""
+        return self._call("POST", f"/bluesky/accounts/{actor}/session")
+
+    def bluesky_posts(self, actor: str) -> list[dict[str, Any]]:
+        return self._call("GET", f"/bluesky/accounts/{actor}/posts")
+
+    def bluesky_counts(self, uri: str, **counts: int) -> dict[str, Any]:
+        """Set a post's likeCount, repostCount, replyCount and quoteCount."""
+        return self._call("POST", "/bluesky/counts", json={"uri": uri, "counts": counts})
+
+    def bluesky_delete(self, uri: str) -> dict[str, Any]:
+        return self._call("POST", "/bluesky/delete", json={"uri": uri})
+
+    def bluesky_revoke(self, actor: str) -> dict[str, Any]:
+        return self._call("POST", f"/bluesky/accounts/{actor}/revoke")
+
+    def bluesky_limits(self, **changes: Any) -> dict[str, Any]:
+        return self._call("POST", "/bluesky/limits", json=changes)
+
     def create_page(self, name: str, followers: int = 100) -> dict[str, Any]:
         """Delegates to the Graph part's admin route (page_id, page_token, user_token)."""
         body = {"name": name, "followers": followers}

@@ -29,6 +29,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from bot.platforms.record_keys import new_record_key
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -246,6 +248,12 @@ class Delivery(Base):
     engagement_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     engagement_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     platform_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # Chosen when the row is written, before anything is sent, and the same on every
+    # attempt: the record key of a platform that lets the client name its records
+    # (Bluesky), so a retry cannot make a second post (bot/platforms/record_keys.py).
+    record_key: Mapped[str | None] = mapped_column(
+        String(16), nullable=True, default=new_record_key
+    )
 
     post: Mapped[Post] = relationship(back_populates="deliveries")
     account: Mapped[Account] = relationship()

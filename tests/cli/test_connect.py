@@ -109,3 +109,49 @@ def test_connecting_a_page_on_the_command_line_is_audited_without_its_token(
     assert rows[0].before is None and rows[0].after["platform_user_id"] == page["page_id"]
     assert rows[1].before == rows[0].after
     assert page["page_token"] not in repr([(r.before, r.after) for r in rows])
+
+
+def test_connect_bluesky_asks_for_the_app_password_and_keeps_only_a_sealed_session(
+    tmp_path, empty_database, sandbox
+):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    made = sandbox.admin.create_bluesky_account(
+        "nurses-union", password="abcd-efgh-ijkl-mnop", followers=4200
+    )
+    command = [sys.executable, "main.py", "--config", str(config), "accounts", "connect"]
+    wrong = subprocess.run(
+        [*command, "bluesky", "--handle", made["handle"]],
+        cwd=ROOT,
+        env=clean_env(),
+        input="wrong-wrong-wrong-wrong\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert wrong.returncode == 1 and "Bluesky refused the sign-in" in wrong.stderr
+    done = subprocess.run(
+        [*command, "bluesky", "--handle", "@" + made["handle"]],
+        cwd=ROOT,
+        env=clean_env(),
+        input="abcd-efgh-ijkl-mnop\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "abcd-efgh-ijkl-mnop" not in done.stdout + done.stderr  # never echoed
+    assert f"connected @{made['handle']}" in done.stdout
+    [account] = cli_json(config, "accounts", "list")
+    assert (account["platform"], account["platform_user_id"], account["followers"]) == (
+        "bluesky",
+        made["did"],
+        4200,
+    )
+    engine = create_engine(empty_database)
+    try:
+        with engine.connect() as connection:
+            stored = connection.exec_driver_sql("SELECT credentials FROM accounts").scalar_one()
+    finally:
+        engine.dispose()
+    assert "abcd-efgh-ijkl-mnop" not in stored and "did:plc" not in stored
+    assert "access_token" not in stored  # the session is sealed, not written in plain

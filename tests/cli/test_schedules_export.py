@@ -188,3 +188,37 @@ def test_a_time_with_fractions_of_a_second_is_written_to_the_second_and_said_so(
     assert "# Written to the second" in text and "in-an-hour" in text
     dry = with_accounts("apply", "--dry-run", str(out))
     assert "1 post would be updated: soon/in-an-hour" in dry.output
+
+
+def test_bluesky_threads_and_own_texts_export_and_apply_back_unchanged(with_accounts, tmp_path):
+    from tests.support.factories import add_account
+
+    runtime = with_accounts.runtime()
+    add_account(runtime.sessions, runtime.vault, "bluesky", "union.bsky.social")
+    schedule = f"""\
+campaign: fujitsu
+timezone: Europe/London
+posts:
+  - id: bsky-thread
+    at: {LATER} 18:00
+    to: [x, bluesky]
+    thread: ["1/ We voted YES #PayBallot", "2/ Now we negotiate"]
+    link: https://example.org/result
+  - id: bsky-own
+    at: {LATER} 19:00
+    to: [x, facebook, bluesky]
+    text:
+      x: "Short for X"
+      facebook: "Longer for Facebook"
+      bluesky: "Just right for Bluesky 🦋"
+"""
+    applied = _apply_file(with_accounts, tmp_path, "bsky.yaml", schedule)
+    assert applied.exit_code == 0, applied.output
+    out = tmp_path / "exported.yaml"
+    exported = with_accounts("schedules", "export", "fujitsu", "-o", str(out))
+    assert "wrote 2 pending posts" in exported.output, exported.output
+    dry = with_accounts("apply", "--dry-run", str(out))
+    assert "2 posts would be unchanged" in dry.output, dry.output
+    by_id = {p["id"]: p for p in yaml.safe_load(out.read_text(encoding="utf-8"))["posts"]}
+    assert by_id["bsky-thread"]["thread"] == ["1/ We voted YES #PayBallot", "2/ Now we negotiate"]
+    assert by_id["bsky-own"]["text"]["bluesky"] == "Just right for Bluesky 🦋"

@@ -1,6 +1,6 @@
-"""Crash safety: SIGKILL the daemon at random points during a burst of 500 deliveries, with
-the sandbox also losing answers and answering 5xx to posts it created, restart it each
-time, and every post exists exactly once on the sandbox."""
+"""Crash safety: SIGKILL the daemon at random points during a burst of 510 deliveries (X,
+Facebook and Bluesky), with the sandbox also losing answers and answering 5xx to posts it
+created, restart it each time, and every post exists exactly once on the sandbox."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState
 from tests.support.processes import DaemonProcess, runtime_for, write_config
 
-POSTS_PER_PLATFORM = 250  # × 2 platforms = 500 deliveries
+POSTS_PER_PLATFORM = 170  # × 3 platforms = 510 deliveries, as many as X and Facebook had
+PLATFORMS = ("x", "facebook", "bluesky")
 
 
 @pytest.fixture
@@ -42,6 +43,12 @@ def sandbox():
         "0.02",
         "--fb-error-rate",
         "0.02",
+        "--bsky-accept-then-drop-rate",
+        "0.02",
+        "--bsky-accept-then-error-rate",
+        "0.02",
+        "--bsky-error-rate",
+        "0.02",
     )
     try:
         yield f"http://127.0.0.1:{port}"
@@ -55,7 +62,7 @@ def queue_burst(runtime, start: datetime) -> None:
 
     specs = []
     for i in range(POSTS_PER_PLATFORM):
-        for platform in ("x", "facebook"):
+        for platform in PLATFORMS:
             text = f"Crash test post {i} on {platform}: solidarity with the Fujitsu reps"
             specs.append(
                 PostSpec(
@@ -69,6 +76,13 @@ def queue_burst(runtime, start: datetime) -> None:
             )
     with runtime.sessions() as session:
         apply_specs(session, specs, now=datetime.now(UTC))
+
+
+def posts_on(admin: SandboxAdmin, platform: str, account: str) -> list[dict]:
+    """The account's posts on the sandbox as {"id", "text"}."""
+    if platform == "bluesky":
+        return [{"id": p["uri"], "text": p["record"]["text"]} for p in admin.bluesky_posts(account)]
+    return admin.posts(platform, account)
 
 
 @pytest.mark.slow
@@ -120,15 +134,15 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     with runtime.sessions() as session:
         rows = list(session.scalars(select(Delivery)))
         accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
-    assert len(rows) == 2 * POSTS_PER_PLATFORM
+    assert len(rows) == len(PLATFORMS) * POSTS_PER_PLATFORM
     unsent = [
         (r.post_id, r.platform, r.state, r.attempts, r.error)
         for r in rows
         if r.state != DeliveryState.SENT
     ]
     assert not unsent, f"not sent: {unsent}"
-    for platform in ("x", "facebook"):
-        on_sandbox = admin.posts(platform, accounts[platform])
+    for platform in PLATFORMS:
+        on_sandbox = posts_on(admin, platform, accounts[platform])
         counts = Counter(p["text"] for p in on_sandbox)
         doubled = {text: n for text, n in counts.items() if n > 1}
         assert not doubled, f"posted more than once on {platform}: {doubled}"

@@ -195,3 +195,72 @@ def test_facebook_answers_are_read_the_same_on_both_paths(tiny_server, fb, answe
     two = outcome(burst, fb, PAGE, "Same words", publish_at=LATER - timedelta(days=1))
     assert one == two
     assert PAGE.token not in repr(one)
+
+
+BSKY_SESSION = {
+    "did": "did:plc:bothpaths",
+    "handle": "both.bsky.social",
+    "pds_url": "https://bsky.social",
+    "auth": "app_password",
+    "access_token": "access-token",
+    "refresh_token": "refresh-token",
+}
+BSKY_KEY = "3lbqzq2g3ab2c"
+
+
+@pytest.fixture
+def bsky(tiny_server):
+    from bot.platforms.bluesky import BlueskyPlatform
+    from bot.platforms.http import ANY_HOST
+
+    return BlueskyPlatform(routes={ANY_HOST: tiny_server.url}, timeout=5, clock=lambda: LATER)
+
+
+def bsky_creds() -> Credentials:
+    from bot.platforms.bluesky.credentials import pack
+
+    return pack(BSKY_SESSION)
+
+
+def test_bluesky_posts_are_the_same_request_on_both_paths(tiny_server, bsky):
+    uri = f"at://did:plc:bothpaths/app.bsky.feed.post/{BSKY_KEY}"
+    tiny_server.answer = Answer(200, json.dumps({"uri": uri, "cid": "bafy"}).encode())
+    delivery = {"text": "Rally #Strike", "link": "https://union.test/r", "record_key": BSKY_KEY}
+    one = threaded(bsky, bsky_creds(), **delivery)
+    two = burst(bsky, bsky_creds(), **delivery)
+    first, second = tiny_server.seen
+    assert request_shape(first) == request_shape(second)
+    assert first.path == "/_host/bsky.social/xrpc/com.atproto.repo.createRecord"
+    assert request_shape(first)["other auth"] == "Bearer access-token"
+    body = json.loads(first.body)
+    assert (body["rkey"], body["record"]["createdAt"]) == (BSKY_KEY, "2026-12-24T09:30:00.000Z")
+    url = f"https://bsky.app/profile/both.bsky.social/post/{BSKY_KEY}"
+    assert one == two == Published(uri, url, "Rally #Strike")
+
+
+BSKY_ANSWERS = [
+    pytest.param(Answer(200, b'{"cid": "bafy"}'), id="accepted-without-uri"),
+    pytest.param(Answer(200, b"not json"), id="accepted-unreadable"),
+    pytest.param(
+        Answer(429, b'{"error": "RateLimitExceeded"}', {"ratelimit-reset": "4102444800"}),
+        id="rate-limited",
+    ),
+    pytest.param(
+        Answer(400, b'{"error": "InvalidRequest", "message": "Record already exists"}'),
+        id="duplicate-key",
+    ),
+    pytest.param(Answer(400, b'{"error": "ExpiredToken"}'), id="expired-token"),
+    pytest.param(Answer(500, b'{"error": "InternalServerError"}'), id="server-error"),
+    pytest.param(Answer(418, b"teapot"), id="unknown"),
+]
+
+
+@pytest.mark.parametrize("answer", BSKY_ANSWERS)
+def test_bluesky_answers_are_read_the_same_on_both_paths(tiny_server, bsky, answer):
+    tiny_server.answer = answer
+    one = outcome(threaded, bsky, bsky_creds(), "Same words", record_key=BSKY_KEY)
+    two = outcome(burst, bsky, bsky_creds(), "Same words", record_key=BSKY_KEY)
+    if isinstance(one, tuple) and "retry_after" in one[1]:  # seconds from now: moments apart
+        assert one[1].pop("retry_after") == pytest.approx(two[1].pop("retry_after"), abs=2)
+    assert one == two
+    assert "access-token" not in repr(one)

@@ -107,3 +107,41 @@ def test_the_cost_of_a_single_post_is_shown_to_the_tenth_of_a_cent(
     pledge_factory("fujitsu", "1")
     lines = report(sessions).lines()
     assert any("estimated X cost: $0.015 " in line for line in lines), lines
+
+
+def test_bluesky_pledges_are_counted_and_a_window_too_short_for_the_per_address_limit_warns(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+
+    with sessions() as s:
+        pc = make_campaign(s, link=None, window=0)
+        pc.message = {**pc.message, "bluesky": "Stand with the Fujitsu reps"}
+        s.commit()
+    for user in range(4):
+        pledge_factory("fujitsu", f"did:plc:u{user}", platform="bluesky")
+    pledge_factory("fujitsu", "9")
+    quiet = report(sessions)
+    assert (quiet.x_posts, quiet.facebook_posts, quiet.bluesky_posts) == (1, 0, 4)
+    assert quiet.bluesky_minutes_at_worst == 0 and quiet.warnings == []
+    assert any("Bluesky: 4 posts" in line for line in quiet.lines())
+    loud = report(sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="3")
+    assert any("4 Bluesky accounts would post identical text" in w for w in loud.warnings)
+
+
+def test_thousands_of_bluesky_posts_warn_when_the_window_is_shorter_than_the_limit_needs(
+    sessions: sessionmaker[Session],
+) -> None:
+    from collections import Counter
+
+    from bot.pledges.rules import RulesReport, bluesky_rules
+
+    with sessions() as s:
+        pc = make_campaign(s, link=None, window=5)
+        many = RulesReport(bluesky_posts=7000)  # 3 rounds of 3,000: 10 minutes at worst
+        bluesky_rules(many, pc, Counter(), 10)
+        assert many.bluesky_minutes_at_worst == 10
+        assert "10 minutes" in many.warnings[0] and "5-minute window" in many.warnings[0]
+        pc.window_minutes = 15
+        enough = RulesReport(bluesky_posts=7000)
+        bluesky_rules(enough, pc, Counter(), 10)
+        assert enough.warnings == []

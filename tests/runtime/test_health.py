@@ -96,6 +96,7 @@ def test_readyz_is_ready_with_a_daemon_ticking_on_a_migrated_database(
     # No post was attempted: nothing is known about the platforms, which is no failure.
     assert checks["platforms"] == {
         "ok": True,
+        "bluesky": {"reachable": None, "last_attempt": None},
         "facebook": {"reachable": None, "last_attempt": None},
         "x": {"reachable": None, "last_attempt": None},
     }

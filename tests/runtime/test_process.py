@@ -167,3 +167,8 @@ def test_a_rehearsal_on_a_fresh_database_takes_over_the_sandboxs_campaign_accoun
     assert "created the campaign's X account @ClarionCampaign" in said.text(err=False)
     handles = [u["username"] for u in sandbox.admin.x_users()]
     assert handles.count("ClarionCampaign") == 1
+    assert "created the campaign's Bluesky account @clarion-campaign.bsky.social" in said.text(
+        err=False
+    )
+    bsky = [a["handle"] for a in sandbox.admin.bluesky_accounts()]
+    assert bsky.count("clarion-campaign.bsky.social") == 1

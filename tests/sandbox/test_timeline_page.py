@@ -90,3 +90,20 @@ def test_a_count_of_one_reads_in_the_singular_on_the_page(
     html = _page(sandbox)
     assert "(s)" not in html
     assert re.search(r"\b1 post\b", html) and not re.search(r"\b1 posts\b", html)
+
+
+def test_a_bluesky_post_shows_its_likes_reposts_replies_and_quotes(
+    sandbox: SandboxHandle,
+) -> None:
+    from bot.platforms.bluesky import BlueskyPlatform
+    from bot.platforms.bluesky.credentials import pack
+    from bot.platforms.http import ANY_HOST
+
+    made = sandbox.admin.create_bluesky_account("bakers-branch", followers=5000)
+    creds = pack(sandbox.admin.bluesky_session(made["did"]))
+    BlueskyPlatform(routes={ANY_HOST: sandbox.url}).publish(creds, "Stand with the reps")
+    sandbox.admin.advance_clock(86400)
+    html = _page(sandbox, account=f"bluesky:{made['did']}")
+    [line] = re.findall(r'data-testid="engagement">([^<]+)</span>', html)
+    assert re.fullmatch(r"[\d,]+ likes? · [\d,]+ reposts? · [\d,]+ repl(y|ies) · .*", line)
+    assert '<span class="tag bluesky">bluesky</span>' in html

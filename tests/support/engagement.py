@@ -18,7 +18,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.engagement.poll import Poller
 from bot.platforms.base import Credentials
+from bot.platforms.bluesky import BlueskyPlatform
 from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import ANY_HOST
 from bot.platforms.x import XPlatform
 from bot.sandbox.testing import SandboxHandle
 from bot.storage.models import (
@@ -65,6 +67,13 @@ class World:
         page = self.sandbox.admin.create_page(f"Page {next(_names)}", followers=followers)
         creds = Credentials(page["page_token"], "", page["page_id"])
         return self._account("facebook", page["name"], creds, followers)
+
+    def bluesky_account(self, followers: int = 1000) -> int:
+        from bot.platforms.bluesky.credentials import pack
+
+        made = self.sandbox.admin.create_bluesky_account(f"vol{next(_names)}", followers=followers)
+        creds = pack(self.sandbox.admin.bluesky_session(made["did"]))
+        return self._account("bluesky", made["handle"], creds, followers)
 
     def _account(self, platform: str, handle: str, creds: Credentials, followers: int) -> int:
         with self.sessions() as session:
@@ -232,6 +241,7 @@ def make_platforms(url: str, app: dict[str, str]) -> dict[str, Any]:
             bearer_token=app["bearer_token"],
         ),
         "facebook": FacebookPlatform(graph_base_url=url, www_base_url=url),
+        "bluesky": BlueskyPlatform(routes={ANY_HOST: url}),
     }
 
 

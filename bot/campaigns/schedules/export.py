@@ -136,26 +136,28 @@ def _file_zone(campaign: Campaign, posts: list[Post]) -> str:
 def _entry(post: Post, zone_name: str) -> dict[str, Any] | None:
     """The post as a schedule file writes it; None when the format cannot express it."""
     wanted = [p for p in PLATFORMS if p in platforms_of_targets(post.targets)]
-    x_parts = list(post.parts.get("x", [])) if "x" in wanted else []
-    facebook = (post.parts.get("facebook") or [""])[0] if "facebook" in wanted else None
-    if x_parts:
+    texts: dict[str, list[str]] = {p: list(post.parts.get(p, [])) for p in wanted}
+    if texts.get("x"):
         # Stored X texts carry the link in part 1 (enqueue.stored_parts): write the text
         # as the volunteer did, and `link:` once.
-        x_parts[0] = _without_link(x_parts[0], post.link)
+        texts["x"][0] = _without_link(texts["x"][0], post.link)
     entry: dict[str, Any] = {"id": post.key, "at": _at(post, zone_name)}
     if post.timezone != zone_name:
         entry["timezone"] = post.timezone
     entry["to"] = _Flow(post.targets)
-    if len(x_parts) > 1:
-        if facebook is not None and facebook != text_rules.join_thread(x_parts):
+    # Facebook gets a thread joined into one post; every other platform part by part.
+    threaded = [p for p in wanted if p != "facebook" and len(texts[p]) > 1]
+    if threaded:
+        thread = texts[threaded[0]]
+        if any(texts[p] != thread for p in wanted if p != "facebook"):
             return None
-        entry["thread"] = x_parts
-    elif x_parts and facebook is not None and x_parts[0] != facebook:
-        entry["text"] = {"x": x_parts[0], "facebook": facebook}
-    elif x_parts:
-        entry["text"] = x_parts[0]
-    elif facebook is not None:
-        entry["text"] = facebook
+        if "facebook" in wanted and texts["facebook"] != [text_rules.join_thread(thread)]:
+            return None
+        entry["thread"] = thread
+    elif wanted:
+        single = {p: (texts[p] or [""])[0] for p in wanted}
+        different = len(set(single.values())) > 1
+        entry["text"] = single if different else single[wanted[0]]
     else:
         return None
     if post.link:

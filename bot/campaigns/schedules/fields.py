@@ -19,6 +19,7 @@ from bot.campaigns import text_rules
 from bot.campaigns.schedules.times import EXAMPLE, TimeProblem, parse_time, zone
 from bot.campaigns.schedules.yaml_nodes import Node, Reader, shown, suggest
 from bot.campaigns.specs import PLATFORMS
+from bot.platforms import PLATFORM_LABELS
 
 # Ids name a post in `python main.py posts ...` and key it across re-applies.
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -30,8 +31,14 @@ _X_HANDLE = re.compile(r"^@?[A-Za-z0-9_]{1,15}$")
 # texts are refused without counting, as supporters' pledge wordings are
 # (bot.pledges.pledging.X_MAX_WORDING_CHARS).
 X_MAX_CHARS_TO_COUNT = 2000
-PLATFORM_ALIASES = {"twitter": "x", "tw": "x", "fb": "facebook", "meta": "facebook"}
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+PLATFORM_ALIASES = {
+    "twitter": "x",
+    "tw": "x",
+    "fb": "facebook",
+    "meta": "facebook",
+    "bsky": "bluesky",
+}
+PLATFORM_NAMES = PLATFORM_LABELS  # how people read each platform's name (the registry's)
 TO_EXAMPLE = "to: [x, facebook]"
 EXAMPLE_AT = f"at: {EXAMPLE}"
 

@@ -422,7 +422,7 @@ def _single(
 def _thread(
     ctx: FileContext, node: Node, field: str, wanted: tuple[str, ...] | None, link: str | None
 ) -> dict[str, tuple[str, ...]] | None:
-    """An X thread: each part a reply to the one before; Facebook gets them joined."""
+    """A thread: each part a reply to the one before (X, Bluesky); Facebook gets them joined."""
     reader = ctx.reader
     items = reader.sequence(node, field, "thread: ['1/ ...', '2/ ...']")
     if items is None:
@@ -467,6 +467,15 @@ def _thread(
         label = "the thread joined into one post"
         ok &= check_length(reader, node, field, "facebook", joined, label)
         parts["facebook"] = (joined,)
+    for platform in wanted:
+        if platform in ("x", "facebook"):
+            continue
+        # Every other platform threads as X does, each part a reply, the link on the
+        # first part as its own (Bluesky's link card) rather than in the text.
+        for number, (item, text) in enumerate(zip(items, raw, strict=True), 1):
+            label = f"part {number} of the thread"
+            ok &= check_length(reader, item, f"{field}[{number}]", platform, text, label)
+        parts[platform] = tuple(raw)
     return parts if ok else None
 
 

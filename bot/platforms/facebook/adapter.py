@@ -197,6 +197,7 @@ class FacebookPlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published:
         call = rules.publish_call(
             self.graph_version,
@@ -215,7 +216,13 @@ class FacebookPlatform:
         return published
 
     def find_recent(
-        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+        self,
+        creds: Credentials,
+        text: str,
+        since: datetime,
+        *,
+        link: str | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published | None:
         """GET /{page-id}/feed since ``since``; then the Page's scheduled posts, since a
         post held by Facebook (``publish_at``) is not in the feed until it goes out.

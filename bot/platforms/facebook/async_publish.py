@@ -44,6 +44,7 @@ class FacebookAsyncPublisher:
         link: str | None,
         reply_to: str | None = None,
         publish_at: datetime | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published:
         call = rules.publish_call(
             self._version,

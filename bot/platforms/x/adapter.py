@@ -150,6 +150,7 @@ class XPlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published:
         call = rules.publish_call(
             self._consumer_key,
@@ -168,7 +169,13 @@ class XPlatform:
         return published
 
     def find_recent(
-        self, creds: Credentials, text: str, since: datetime, *, link: str | None = None
+        self,
+        creds: Credentials,
+        text: str,
+        since: datetime,
+        *,
+        link: str | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published | None:
         """GET /2/users/:id/tweets from ``since``, newest first, a few pages at most.
 

@@ -48,6 +48,7 @@ class XAsyncPublisher:
         link: str | None,
         reply_to: str | None = None,
         publish_at: datetime | None = None,
+        record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published:
         """Post ``text`` (with ``link`` composed as ``XPlatform.publish`` does) as the account."""
         call = rules.publish_call(

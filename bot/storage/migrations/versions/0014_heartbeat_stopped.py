@@ -1,7 +1,7 @@
 """daemon_heartbeat.stopped_at: a daemon stopped cleanly says so at once
 
 Revision ID: 0014
-Revises: 0009_next_attempt
+Revises: 0011
 Create Date: 2026-12-06 04:40:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import bot.storage.models
 
 revision = "0014"
-down_revision = "0009_next_attempt"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,248 @@
+"""Bluesky (AT Protocol) adapter: posts are records written to the account's own PDS.
+
+Every request is built and read by ``bot.platforms.bluesky.rules`` and sent on the
+adapter's pooled requests session (``http.carry_out``); the atproto SDK supplies the
+rich-text facet detector and the record models, not the transport, so the rerouting to
+the sandbox and the classification of failures stay ours. One attempt per call: the only
+extra requests are reads a post needs first (refreshing a session about to expire, the
+parent of a thread part for its CID and root).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import aiohttp
+
+from bot.platforms.base import (
+    AccountInfo,
+    Credentials,
+    Limits,
+    PermanentError,
+    Published,
+)
+from bot.platforms.bluesky import rules
+from bot.platforms.bluesky.async_publish import BlueskyAsyncPublisher
+from bot.platforms.bluesky.sessions import OnRefresh, Sessions
+from bot.platforms.http import carry_out, session_for
+
+logger = logging.getLogger(__name__)
+
+_FIND_RECENT_PAGES = 3
+
+# Bluesky's write limits per account (https://docs.bsky.app/docs/advanced-guides/rate-limits,
+# "Repo Write Limits"): 5,000 points per hour and 35,000 per day, a create costing 3
+# points: 1,666 posts an hour, 11,666 a day. Per IP address, the PDS allows 3,000
+# requests per 5 minutes (same page): a server posting for thousands of accounts on one
+# PDS (bsky.social) must spread them.
+WRITE_POINTS_PER_HOUR = 5000
+WRITE_POINTS_PER_DAY = 35000
+CREATE_POINTS = 3
+REQUESTS_PER_IP_PER_5_MINUTES = 3000
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class BlueskyPlatform:
+    """Bluesky. ``creds`` hold a session (``credentials.pack``); ``platform_user_id`` is
+    the account's DID and a post's ``platform_id`` its ``at://`` URI."""
+
+    name = "bluesky"
+    # 300 graphemes: app.bsky.feed.post lexicon, ``text`` maxGraphemes 300.
+    limits = Limits(
+        max_length=300,
+        weighted_length=False,
+        supports_threads=True,
+        posts_per_window_per_user=WRITE_POINTS_PER_HOUR // CREATE_POINTS,
+        window_seconds=3600,
+        client_record_keys=True,
+    )
+
+    def __init__(
+        self,
+        *,
+        routes: dict[str, str] | None = None,
+        appview_url: str = rules.PUBLIC_APPVIEW,
+        timeout: float = 30.0,
+        pool_size: int = 32,
+        on_refresh: OnRefresh | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._routes = routes or None
+        self.appview_url = appview_url
+        self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
+        self.sessions = Sessions(on_refresh)
+        self.clock = clock  # stamps each record's createdAt
+        rules.facet_detector.warm_up()
+
+    def async_publisher(self, session: aiohttp.ClientSession) -> BlueskyAsyncPublisher:
+        """Single posts on asyncio, for bursts; ``session`` belongs to the caller's loop."""
+        return BlueskyAsyncPublisher(
+            session, routes=self._routes, sessions=self.sessions, clock=self.clock
+        )
+
+    def account(self, creds: Credentials) -> dict[str, Any]:
+        """The account's session, refreshed first when its access token is about to expire."""
+        account = self.sessions.current(creds)
+        if self.sessions.needs_refresh(account):
+            with self.sessions.refresh_lock(creds):
+                account = self.sessions.current(creds)  # another thread may have done it
+                if self.sessions.needs_refresh(account):
+                    account = carry_out(self.session, rules.refresh_call(account))
+                    self.sessions.refreshed(creds, account)
+        return account
+
+    # -- Platform ----------------------------------------------------------------------
+
+    def publish(
+        self,
+        creds: Credentials,
+        text: str,
+        *,
+        reply_to: str | None = None,
+        link: str | None = None,
+        publish_at: datetime | None = None,
+        record_key: str | None = None,
+    ) -> Published:
+        if publish_at is not None:  # before any request: refused in the rules' words
+            rules.publish_call({}, text, publish_at=publish_at)
+        account = self.account(creds)
+        reply = None
+        if reply_to is not None:
+            parent = carry_out(self.session, rules.get_record_call(account, reply_to))
+            if parent is None:
+                raise PermanentError(
+                    f"the post this thread part answers is gone from Bluesky ({reply_to})"
+                )
+            reply = rules.reply_refs(parent)
+        call = rules.publish_call(
+            account, text, link=link, reply=reply, record_key=record_key, created_at=self.clock()
+        )
+        published = carry_out(self.session, call)
+        logger.info("published Bluesky post %s", published.platform_id)
+        return published
+
+    def find_recent(
+        self,
+        creds: Credentials,
+        text: str,
+        since: datetime,
+        *,
+        link: str | None = None,
+        record_key: str | None = None,
+    ) -> Published | None:
+        """With ``record_key`` (the ledger always has one): read that one record; it is
+        ours whatever it says, since no one else writes under a key we chose. Without:
+        the account's recent posts with exactly ``text``, created since ``since``."""
+        account = self.account(creds)
+        did = account["did"]
+        if record_key is not None:
+            uri = rules.post_uri(did, record_key)
+            found = carry_out(self.session, rules.get_record_call(account, uri))
+            if found is None:
+                return None
+            return _published(account, found)
+        cursor: str | None = None
+        for _ in range(_FIND_RECENT_PAGES):
+            page = carry_out(self.session, rules.list_records_call(account, cursor))
+            for item in page.get("records") or []:
+                if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
+                    continue
+                value = item["value"]
+                created = _parse_time(value.get("createdAt"))
+                if created is not None and created < since:
+                    return None  # newest first: nothing older can be ours
+                if value.get("text") == text and _card_uri(value) == link:
+                    return _published(account, item)
+            cursor = page.get("cursor")
+            if not cursor:
+                return None
+        return None
+
+    def verify(self, creds: Credentials) -> AccountInfo:
+        account = self.account(creds)
+        me = carry_out(self.session, rules.get_session_call(account))
+        did = str(me.get("did") or account["did"])
+        handle = str(me.get("handle") or account.get("handle") or "")
+        profile = carry_out(self.session, rules.get_profile_call(did, self.appview_url))
+        followers = profile.get("followersCount")
+        return AccountInfo(
+            platform_user_id=did,
+            handle=handle,
+            name=str(profile.get("displayName") or handle),
+            followers=followers if isinstance(followers, int) else None,
+        )
+
+    def sign_in(self, handle: str, app_password: str) -> Credentials:
+        """An app-password session for the campaign's own account: the handle is resolved
+        to its DID and PDS, and the session made on that PDS."""
+        pds = self.resolve_pds(handle)
+        session = carry_out(self.session, rules.create_session_call(pds, handle, app_password))
+        from bot.platforms.bluesky.credentials import pack
+
+        return pack(session)
+
+    def resolve_pds(self, handle: str) -> str:
+        """handle -> DID (the handle's own domain, /.well-known/atproto-did) -> DID
+        document -> PDS (https://atproto.com/specs/handle#handle-resolution)."""
+        did = self.resolve_handle(handle)
+        document = carry_out(self.session, rules.did_document_call(did))
+        pds = rules.pds_of(document)
+        if pds is None:
+            raise PermanentError(f"the DID document of {handle} names no PDS")
+        return pds
+
+    def resolve_handle(self, handle: str) -> str:
+        from bot.platforms.http import send
+        from bot.platforms.http.messages import HttpRequest
+
+        url = f"https://{handle}/.well-known/atproto-did"
+        answer = send(
+            self.session,
+            HttpRequest("GET", url, {}, action="Bluesky handle lookup", idempotent=True),
+        )
+        did = answer.body.decode("utf-8", "replace").strip() if answer.ok else ""
+        if did.startswith("did:"):
+            return did
+        # Handles without that file publish a DNS TXT record instead: ask the AppView,
+        # which resolves both.
+        found = carry_out(self.session, rules.resolve_handle_call(handle, self.appview_url))
+        resolved = found.get("did")
+        if not isinstance(resolved, str) or not resolved.startswith("did:"):
+            raise PermanentError(f"could not resolve the Bluesky handle {handle!r}")
+        return resolved
+
+
+def _card_uri(value: dict[str, Any]) -> str | None:
+    embed = value.get("embed")
+    external = embed.get("external") if isinstance(embed, dict) else None
+    uri = external.get("uri") if isinstance(external, dict) else None
+    return uri if isinstance(uri, str) else None
+
+
+def _published(account: dict[str, Any], record: dict[str, Any]) -> Published:
+    uri = str(record["uri"])
+    did, _, rkey = rules.split_uri(uri)
+    value = record.get("value")
+    if not isinstance(value, dict):
+        value = {}
+    return Published(
+        platform_id=uri,
+        url=rules.post_url(account.get("handle"), did, rkey),
+        text=str(value.get("text", "")),
+        created_at=_parse_time(value.get("createdAt")),
+    )
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None

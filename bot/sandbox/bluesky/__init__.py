@@ -1,0 +1,1 @@
+"""The Bluesky stand-in: a PDS, an AppView, handle resolution and plc.directory."""

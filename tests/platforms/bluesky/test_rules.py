@@ -1,0 +1,172 @@
+"""A Bluesky post's request, built by pure functions: the record, its facets (UTF-8 byte
+offsets), the link card, thread replies and the record key chosen before sending."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.platforms.base import OutcomeUnknown, PermanentError
+from bot.platforms.bluesky import rules
+from bot.platforms.bluesky.credentials import pack, token_expiry, unpack
+from bot.platforms.http.messages import HttpResponse
+from bot.platforms.record_keys import (
+    decode_tid,
+    encode_tid,
+    is_tid,
+    new_record_key,
+    part_record_key,
+)
+
+SESSION = {
+    "did": "did:plc:campaign",
+    "handle": "union.bsky.social",
+    "pds_url": "https://bsky.social",
+    "auth": "app_password",
+    "access_token": "access-1",
+    "refresh_token": "refresh-1",
+}
+AT = datetime(2026, 12, 6, 9, 30, tzinfo=UTC)
+
+
+def body_of(call) -> dict:
+    return json.loads(call.request.body)
+
+
+def test_a_post_is_created_under_the_record_key_it_was_given():
+    key = new_record_key()
+    call = rules.publish_call(SESSION, "Hello", record_key=key, created_at=AT)
+    body = body_of(call)
+    assert call.request.url == "https://bsky.social/xrpc/com.atproto.repo.createRecord"
+    assert call.request.headers["Authorization"] == "Bearer access-1"
+    assert not call.request.idempotent
+    assert body["repo"] == "did:plc:campaign"
+    assert body["collection"] == "app.bsky.feed.post"
+    assert body["rkey"] == key
+    assert body["record"] == {
+        "$type": "app.bsky.feed.post",
+        "text": "Hello",
+        "createdAt": "2026-12-06T09:30:00.000Z",
+    }
+
+
+def test_link_and_hashtag_facets_count_utf8_bytes_not_characters():
+    text = "Grève 💪 https://union.example/strike #Strike4Pay!"
+    record = body_of(rules.publish_call(SESSION, text, record_key=new_record_key()))["record"]
+    encoded = text.encode()
+    spans = {
+        facet["features"][0]["$type"]: encoded[
+            facet["index"]["byteStart"] : facet["index"]["byteEnd"]
+        ].decode()
+        for facet in record["facets"]
+    }
+    assert spans == {
+        "app.bsky.richtext.facet#link": "https://union.example/strike",
+        "app.bsky.richtext.facet#tag": "#Strike4Pay",
+    }
+    # The byte offset, past "è" (2 bytes) and "💪" (4 bytes), differs from the index.
+    link = record["facets"][0]
+    assert link["index"]["byteStart"] == text.index("https") + 1 + 3
+
+
+def test_the_campaign_link_is_a_link_card():
+    record = body_of(
+        rules.publish_call(SESSION, "Sign it", link="https://e.org/petition/", record_key=None)
+    )["record"]
+    assert record["embed"] == {
+        "$type": "app.bsky.embed.external",
+        "external": {
+            "uri": "https://e.org/petition/",
+            "title": "e.org/petition",
+            "description": "",
+        },
+    }
+    assert record["text"] == "Sign it"
+
+
+def test_a_reply_names_the_threads_root_and_its_parent():
+    first = {"uri": "at://d/app.bsky.feed.post/a", "cid": "cid-a", "value": {"text": "1"}}
+    refs = rules.reply_refs(first)
+    assert refs == {"root": {"uri": first["uri"], "cid": "cid-a"}, "parent": refs["root"]}
+    second = {
+        "uri": "at://d/app.bsky.feed.post/b",
+        "cid": "cid-b",
+        "value": {"text": "2", "reply": refs},
+    }
+    assert rules.reply_refs(second) == {
+        "root": {"uri": first["uri"], "cid": "cid-a"},
+        "parent": {"uri": second["uri"], "cid": "cid-b"},
+    }
+    record = body_of(rules.publish_call(SESSION, "3", reply=rules.reply_refs(second)))["record"]
+    assert record["reply"]["root"]["cid"] == "cid-a"
+    assert record["reply"]["parent"]["cid"] == "cid-b"
+
+
+def test_bluesky_cannot_hold_a_post_for_later():
+    with pytest.raises(PermanentError, match="cannot hold a post"):
+        rules.publish_call(SESSION, "Later", publish_at=AT)
+
+
+def test_a_record_key_that_is_not_a_tid_is_refused():
+    with pytest.raises(PermanentError, match="not a TID"):
+        rules.publish_call(SESSION, "Hi", record_key="delivery-12")
+
+
+def test_an_accepted_post_is_read_into_its_uri_and_bsky_app_url():
+    call = rules.publish_call(SESSION, "Hi", record_key="3lbqzq2g3ab2c")
+    answer = {"uri": "at://did:plc:campaign/app.bsky.feed.post/3lbqzq2g3ab2c", "cid": "bafy"}
+    published = call.read(HttpResponse(200, json.dumps(answer).encode(), {}))
+    assert published.platform_id == answer["uri"]
+    assert published.url == "https://bsky.app/profile/union.bsky.social/post/3lbqzq2g3ab2c"
+
+
+def test_an_accepted_post_without_a_readable_uri_is_an_unknown_outcome():
+    call = rules.publish_call(SESSION, "Hi", record_key="3lbqzq2g3ab2c")
+    with pytest.raises(OutcomeUnknown):
+        call.read(HttpResponse(200, b"{}", {}))
+
+
+def test_tids_round_trip_and_sort_by_time():
+    assert decode_tid(encode_tid(1_700_000_000_000_000, 17)) == (1_700_000_000_000_000, 17)
+    keys = [new_record_key() for _ in range(50)]
+    assert keys == sorted(keys)
+    assert len(set(keys)) == 50
+    assert all(is_tid(key) for key in keys)
+    assert not is_tid("not-a-tid-at-all")
+
+
+def test_thread_parts_take_consecutive_keys_after_the_deliverys_key():
+    key = new_record_key()
+    parts = [part_record_key(key, index) for index in range(4)]
+    assert parts[0] == key
+    assert parts == sorted(parts)
+    assert len(set(parts)) == 4
+    assert decode_tid(parts[3])[0] - decode_tid(key)[0] == 3
+
+
+def test_a_session_survives_the_vault_and_a_broken_one_asks_for_reconnecting():
+    assert unpack(pack(SESSION)) == SESSION
+    assert pack(SESSION).platform_user_id == "did:plc:campaign"
+    from bot.platforms.base import AuthError, Credentials
+
+    with pytest.raises(AuthError, match="connect the account again"):
+        unpack(Credentials(token="not json"))
+
+
+def test_a_jwts_expiry_is_read_without_its_signature():
+    import base64
+
+    payload = base64.urlsafe_b64encode(b'{"exp": 1800000000}').rstrip(b"=").decode()
+    assert token_expiry(f"e30.{payload}.sig") == 1_800_000_000
+    assert token_expiry("opaque") is None
+
+
+def test_the_queue_counts_bluesky_text_in_graphemes_and_bytes():
+    from bot.campaigns import text_rules
+
+    assert text_rules.bluesky_length("Grève 👩‍👩‍👧‍👦!") == 8
+    assert text_rules.check("bluesky", "💪🏽" * 300) is None
+    assert "shorten by 1" in (text_rules.check("bluesky", "a" * 301) or "")
+    assert "5,000 bytes" in (text_rules.check("bluesky", "👩‍👩‍👧‍👦" * 200) or "")
