@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox import engagement
+from bot.sandbox.bluesky.oauth_server import BlueskyOAuthState
+from bot.sandbox.bluesky.state import BlueskySandbox
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.faults import ScriptBook
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
@@ -27,6 +29,8 @@ class SandboxState:
         self.rng = random.Random(options.seed)
         self.x = XState(self.clock)
         self.fb: Any = _make_graph_state(options, self.clock)
+        self.bluesky = BlueskySandbox()
+        self.bluesky_oauth = BlueskyOAuthState()
         self.faults: dict[str, FaultConfig] = {p: options.effective_faults(p) for p in PLATFORMS}
         self.scripts = ScriptBook()
         self.limiter = RateLimiter()
@@ -45,6 +49,8 @@ class SandboxState:
         rate limits the sandbox was started with."""
         self.options.rate_limits = dataclasses.replace(self._initial_rate_limits)
         self.x.reset()
+        self.bluesky.reset()
+        self.bluesky_oauth.reset()
         if self.fb is not None:
             self.fb.reset()
         self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}

@@ -1,0 +1,1 @@
+"""Bluesky (AT Protocol): the supporters' OAuth sign-in (``oauth``)."""

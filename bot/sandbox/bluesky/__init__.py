@@ -1,0 +1,2 @@
+"""The sandbox's Bluesky: accounts and identity (``state``, ``service``) and the OAuth
+authorization server (``oauth_server``)."""
