@@ -13,7 +13,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from bot.platforms.bluesky import oauth
 from bot.platforms.http import reroute_url
+
+PDS_SESSION = "https://pds.bsky.network/xrpc/com.atproto.server.getSession"
 
 
 @contextlib.contextmanager
@@ -74,3 +77,21 @@ def consent_bluesky(
 
 def query_of(url: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def call_pds(
+    session: requests.Session,
+    creds: dict[str, Any],
+    nonces: oauth.NonceBook,
+    url: str = PDS_SESSION,
+) -> requests.Response:
+    """One DPoP-authenticated GET, sent once more if the PDS asks for a nonce."""
+    response = None
+    for _ in range(2):
+        headers = oauth.authorize_request(creds, "GET", url, nonces=nonces)
+        response = session.get(url, headers=headers, timeout=10)
+        nonces.note(url, response.headers)
+        if not oauth.is_nonce_challenge(response.status_code, response.headers, response.content):
+            break
+    assert response is not None
+    return response

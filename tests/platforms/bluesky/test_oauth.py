@@ -17,9 +17,9 @@ from joserfc.jwk import ECKey
 from bot.platforms.base import AuthError
 from bot.platforms.bluesky import oauth
 from bot.platforms.http import ANY_HOST, session_for
-from tests.support.bluesky import consent_bluesky, documents_server, query_of
+from tests.support.bluesky import PDS_SESSION, consent_bluesky, documents_server, query_of
+from tests.support.bluesky import call_pds as support_call_pds
 
-PDS_SESSION = "https://pds.bsky.network/xrpc/com.atproto.server.getSession"
 _numbers = itertools.count(1)
 
 
@@ -71,16 +71,7 @@ def account(sandbox: Any, password: str = "correct horse") -> Any:
 def call_pds(
     client: oauth.OAuthClient, creds: dict[str, Any], url: str = PDS_SESSION
 ) -> requests.Response:
-    """One authenticated GET, sent once more if the PDS asks for a nonce."""
-    response = None
-    for _ in range(2):
-        headers = oauth.authorize_request(creds, "GET", url, nonces=client.nonces)
-        response = client.session.get(url, headers=headers, timeout=10)
-        client.nonces.note(url, response.headers)
-        if not oauth.is_nonce_challenge(response.status_code, response.headers, response.content):
-            break
-    assert response is not None
-    return response
+    return support_call_pds(client.session, creds, client.nonces, url)
 
 
 def sign_in(
