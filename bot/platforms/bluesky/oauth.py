@@ -25,8 +25,8 @@ https://atproto.com/specs/oauth):
 
 Three kinds of client (spec, "Client Types"): a confidential web client, whose client
 metadata document (``client_metadata``) is served from WEB_BASE_URL and whose key
-(BLUESKY_OAUTH_KEY) signs a client assertion — Bluesky keeps its sessions for up to two
-years, where a public client's end after two weeks, which matters for pledges taken
+(BLUESKY_OAUTH_KEY) signs a client assertion — Bluesky caps a public client's sessions at
+two weeks and keeps a confidential client's for months, which matters for pledges taken
 weeks before a release; a public client with the same document when no key is set; and
 the spec's loopback development client (``client_id=http://localhost?...``) when
 WEB_BASE_URL is http on this machine, since no server can fetch a document from there.
