@@ -83,6 +83,12 @@ _HANDLE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 )
 _DID = re.compile(r"^did:(plc|web):[a-zA-Z0-9._:%-]+$")
+# Top-level domains a handle may not use (https://atproto.com/specs/handle, "Additional
+# Non-Syntax Restrictions"): they also keep the handle's own well-known request (made
+# from our server) off names that only mean something inside a network.
+DISALLOWED_TLDS = frozenset(
+    {"alt", "arpa", "example", "internal", "invalid", "local", "localhost", "onion"}
+)
 
 
 class HandleNotFound(PermanentError):
@@ -102,7 +108,7 @@ def normalise_handle(raw: str) -> str:
     if _DID.match(text):
         return text
     text = text.lower()
-    if len(text) > 253 or not _HANDLE.match(text):
+    if len(text) > 253 or not _HANDLE.match(text) or text.rsplit(".", 1)[-1] in DISALLOWED_TLDS:
         raise HandleNotFound(
             f"{raw.strip()[:80]!r} is not a Bluesky handle: it looks like "
             "yourname.bsky.social or your own domain"

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 import requests
+from hypothesis import given
+from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
 from bot.platforms.base import AuthError
@@ -345,3 +347,28 @@ def test_a_client_key_that_is_not_a_private_p256_jwk_is_refused_naming_the_setti
     )["keys"][0]
     with pytest.raises(ValueError, match="private P-256"):
         oauth.parse_client_key(json.dumps(public_only))
+
+
+@given(st.text(max_size=300))
+def test_any_typed_handle_is_either_a_valid_handle_or_explained(typed: str) -> None:
+    try:
+        handle = oauth.normalise_handle(typed)
+    except oauth.HandleNotFound as exc:
+        assert "is not a Bluesky handle" in exc.message
+        return
+    assert handle.startswith("did:") or (
+        handle == handle.lower() and "." in handle and " " not in handle
+    )
+
+
+@pytest.mark.parametrize(
+    "typed", ["intranet.local", "printer.internal", "my.localhost", "a.onion", "x.arpa"]
+)
+def test_handles_on_reserved_domains_are_refused_before_any_request(typed: str) -> None:
+    with pytest.raises(oauth.HandleNotFound, match="not a Bluesky handle"):
+        oauth.normalise_handle(typed)
+
+
+def test_a_typed_handle_is_trimmed_of_its_at_and_case() -> None:
+    assert oauth.normalise_handle("  @Alice.BSKY.social ") == "alice.bsky.social"
+    assert oauth.normalise_handle("did:plc:abc123") == "did:plc:abc123"
