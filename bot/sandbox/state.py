@@ -65,6 +65,7 @@ class SandboxState:
             "clock": self.clock.snapshot(),
             "x": self.x.snapshot(),
             "fb": self.fb.snapshot() if self.fb is not None else None,
+            "bluesky_oauth": self.bluesky_oauth.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -75,6 +76,7 @@ class SandboxState:
         self.x.restore(data.get("x") or {})
         if self.fb is not None and data.get("fb") is not None:
             self.fb.restore(data["fb"])
+        self.bluesky_oauth.restore(data.get("bluesky_oauth") or {})
 
     def timeline(self) -> list[dict[str, Any]]:
         """Every account with its posts, newest first, for the page and the admin API."""

@@ -29,6 +29,7 @@ Time here is wall time, not the sandbox clock: DPoP proofs carry real ``iat`` va
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import secrets
@@ -150,6 +151,20 @@ class BlueskyOAuthState:
             self.access_seconds = ACCESS_SECONDS
             self.nonce_challenges = 0
 
+    def snapshot(self) -> dict[str, Any]:
+        """The tokens issued, so a rehearsal's pledges still sign in after a restart
+        (sign-ins in progress, nonces and seen proofs are not kept)."""
+        with self.lock:
+            return {
+                "access": {t: dataclasses.asdict(i) for t, i in self.access.items()},
+                "refresh": {t: dataclasses.asdict(i) for t, i in self.refresh.items()},
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.access = {t: Issued(**i) for t, i in (data.get("access") or {}).items()}
+            self.refresh = {t: Issued(**i) for t, i in (data.get("refresh") or {}).items()}
+
     def current_nonce(self) -> str:
         now = time.time()
         if not self.nonce or now - self.nonce_since > NONCE_SECONDS:
@@ -264,10 +279,7 @@ def refusal_response(state: Any, exc: AccessRefused) -> Response:
         nonce = oauth.current_nonce()
     challenge = f'DPoP algs="ES256", error="{exc.error}"'
     return JSONResponse(
-        {
-            "error": "UseDpopNonce" if exc.error == "use_dpop_nonce" else exc.error,
-            "message": exc.description,
-        },
+        {"error": exc.error, "message": exc.description},
         status_code=401,
         headers={"WWW-Authenticate": challenge, "DPoP-Nonce": nonce},
     )
@@ -587,6 +599,7 @@ async def token(state: Any, request: Request) -> Response:
             body = _issue(oauth, old.did, jkt, client.client_id, old.scope)
         else:
             raise OAuthRefused("unsupported_grant_type", f"grant_type {grant_type!r}")
+    state.mark_dirty()
     return _json(oauth, body)
 
 

@@ -4,6 +4,7 @@ did not declare, clients whose metadata cannot be read, and codes used twice."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -164,3 +165,16 @@ def test_a_code_is_exchanged_once(sandbox: SandboxHandle, http: requests.Session
     assert first.status_code == 200 and first.json()["sub"] == who.did
     assert first.json()["token_type"] == "DPoP"
     assert second.status_code == 400 and error_of(second) == "invalid_grant"
+
+
+def test_issued_tokens_survive_a_snapshot_and_restore() -> None:
+    from bot.sandbox.bluesky.oauth_server import BlueskyOAuthState, Issued
+
+    kept = BlueskyOAuthState()
+    kept.refresh["sbx-rt-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 0.0)
+    kept.access["sbx-at-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 99.0)
+
+    restored = BlueskyOAuthState()
+    restored.restore(json.loads(json.dumps(kept.snapshot())))
+
+    assert restored.refresh == kept.refresh and restored.access == kept.access
