@@ -169,8 +169,17 @@ async def callback(request: Request) -> Response:
             )
         if cancelled:
             return ""
+        pending = oauth.PendingSignIn.loads(kept)
         try:
-            creds = signin.client.finish(dict(query), oauth.PendingSignIn.loads(kept))
+            creds = signin.client.finish(dict(query), pending)
+        except oauth.OtherAccount:
+            raise Refused(
+                400,
+                "You signed in as another Bluesky account",
+                f"You typed {pending.handle} but signed in to Bluesky as a different account. "
+                "Nothing was pledged: go back to the campaign and type the handle of the "
+                "account you want to pledge.",
+            ) from None
         except AuthError as exc:
             logger.info("Bluesky sign-in not confirmed: %s", exc.message)
             raise Refused(

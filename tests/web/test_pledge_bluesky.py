@@ -208,3 +208,18 @@ def runtime_with(engine: Engine, sandbox: SandboxHandle, base: str, key: str) ->
         },
     )
     return Runtime(settings, engine).with_sandbox(sandbox.url, sandbox.admin.app())
+
+
+def test_signing_in_as_another_account_pledges_nothing_and_says_why(
+    bsky_client: TestClient, bsky_runtime: Runtime, sandbox: SandboxHandle
+) -> None:
+    typed, other = supporter(sandbox), supporter(sandbox)
+    started = start(bsky_client, typed.handle)
+    back = consent_bluesky(started.headers["location"], other.handle, "pass phrase")
+
+    answer = bsky_client.get(back_here(back))
+
+    assert answer.status_code == 400
+    assert "another Bluesky account" in answer.text and typed.handle in answer.text
+    with bsky_runtime.sessions() as session:
+        assert session.scalars(select(Pledge)).first() is None

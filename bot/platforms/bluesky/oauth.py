@@ -95,6 +95,11 @@ class HandleNotFound(PermanentError):
     """The handle (or DID) does not lead to a Bluesky account: the supporter mistyped it."""
 
 
+class OtherAccount(AuthError):
+    """The supporter signed in, on their server's page, as another account than the
+    handle they typed (the token's ``sub`` is not the DID we resolved)."""
+
+
 def b64url_sha256(text: str) -> str:
     """base64url(SHA-256(text)) without padding: PKCE's S256 challenge and DPoP's ``ath``."""
     digest = hashlib.sha256(text.encode("ascii")).digest()
@@ -650,7 +655,7 @@ class OAuthClient:
         }
         tokens = self._token_call(pending.token_endpoint, form, pending.dpop_private_jwk)
         if tokens.get("sub") != pending.did:
-            raise AuthError("Bluesky sign-in: the account signed in is not the one asked for")
+            raise OtherAccount("Bluesky sign-in: the account signed in is not the one asked for")
         # The DID's own PDS must name this server (spec, "Authorization Response"):
         # otherwise any server could claim any account.
         pds_url = self.pds_of(self.did_document(pending.did))

@@ -372,3 +372,14 @@ def test_handles_on_reserved_domains_are_refused_before_any_request(typed: str) 
 def test_a_typed_handle_is_trimmed_of_its_at_and_case() -> None:
     assert oauth.normalise_handle("  @Alice.BSKY.social ") == "alice.bsky.social"
     assert oauth.normalise_handle("did:plc:abc123") == "did:plc:abc123"
+
+
+def test_signing_in_as_another_account_than_the_handle_typed_is_refused(
+    client: oauth.OAuthClient, sandbox: Any, routes: dict[str, str]
+) -> None:
+    typed, other = account(sandbox), account(sandbox)
+    pending = client.start(typed.handle)
+    back = consent_bluesky(pending.authorize_url, other.handle, "correct horse", routes=routes)
+
+    with pytest.raises(oauth.OtherAccount):
+        client.finish(query_of(back), pending)
