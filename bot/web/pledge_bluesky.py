@@ -29,10 +29,9 @@ from starlette.routing import BaseRoute, Route
 
 from bot.platforms.base import AccountInfo, AuthError, PlatformError
 from bot.platforms.bluesky import oauth
-from bot.platforms.http import reroute_url, session_for
-from bot.pledges import oauth_requests, pledging
+from bot.platforms.http import reroute_url
+from bot.pledges import oauth_requests, oauth_sessions, pledging
 from bot.runtime.wiring import Runtime, routes_for
-from bot.settings import ConfigError
 from bot.web import signins
 from bot.web.campaign import forget_page, load_campaign
 from bot.web.pages import friendly, now_of, runtime_of
@@ -51,16 +50,9 @@ class BlueskySignIn:
     """The OAuth client the campaign pages use, made once per app from the settings."""
 
     def __init__(self, runtime: Runtime) -> None:
-        settings = runtime.settings
-        try:
-            key = oauth.parse_client_key(settings.bluesky_oauth_key.reveal())
-        except ValueError as exc:
-            raise ConfigError(str(exc)) from None
-        self.base_url = settings.web_base_url.rstrip("/")
-        self.routes = routes_for(settings)
-        session = session_for(self.routes, pool_size=8, timeout=settings.http_timeout_seconds)
-        config = oauth.client_config(self.base_url, key)
-        self.client = oauth.OAuthClient(config, session, timeout=settings.http_timeout_seconds)
+        self.base_url = runtime.settings.web_base_url.rstrip("/")
+        self.routes = routes_for(runtime.settings)
+        self.client = oauth_sessions.bluesky_client(runtime)
 
     def browser_url(self, url: str) -> str:
         """Where the browser goes: the server's real URL, or the sandbox standing in for

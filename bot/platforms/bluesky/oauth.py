@@ -78,6 +78,7 @@ ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 # halfway (Bluesky's access tokens live minutes, not hours).
 REFRESH_MARGIN_SECONDS = 120
 PROOF_LIFETIME_SECONDS = 60
+METADATA_SECONDS = 300.0
 
 _HANDLE = re.compile(
     r"^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
@@ -407,6 +408,10 @@ class OAuthClient:
         self.session = session
         self.timeout = timeout
         self.nonces = nonces
+        # Servers' metadata, kept a few minutes: a release refreshes thousands of
+        # sessions on the same server, and the metadata is the same for all of them.
+        self._metadata: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._metadata_lock = threading.Lock()
 
     # -- HTTP -----------------------------------------------------------------------
 
@@ -566,7 +571,17 @@ class OAuthClient:
 
     def server_metadata(self, issuer: str) -> dict[str, Any]:
         """The authorization server's metadata, checked against atproto's requirements
-        (spec, "Authorization Servers")."""
+        (spec, "Authorization Servers"); read again after METADATA_SECONDS."""
+        with self._metadata_lock:
+            kept = self._metadata.get(issuer)
+        if kept is not None and time.monotonic() - kept[0] < METADATA_SECONDS:
+            return kept[1]
+        meta = self._fetch_metadata(issuer)
+        with self._metadata_lock:
+            self._metadata[issuer] = (time.monotonic(), meta)
+        return meta
+
+    def _fetch_metadata(self, issuer: str) -> dict[str, Any]:
         meta = self._get_json(
             f"{issuer}/.well-known/oauth-authorization-server", "the authorization server"
         )
