@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from bot.platforms.base import Credentials
 from bot.platforms.bluesky.oauth import OAuthClient
 from bot.pledges import kept_tokens, oauth_requests, oauth_sessions, rules
 from bot.pledges import release as releases
@@ -74,16 +75,24 @@ class PledgeJobs:
         with self.runtime.sessions() as session:
             return kept_tokens.forget_spent_tokens(session, self.clock(), self.runtime.settings)
 
-    def bluesky_sessions(self) -> tuple[int, int]:
-        """Refresh the Bluesky sessions of pledges going out soon or now."""
+    def bluesky_client(self) -> OAuthClient:
         if self._bluesky is None:
             self._bluesky = oauth_sessions.bluesky_client(self.runtime)
+        return self._bluesky
+
+    def bluesky_sessions(self) -> tuple[int, int]:
+        """Refresh the Bluesky sessions of pledges going out soon or now."""
         return oauth_sessions.refresh_expiring(
             self.runtime.sessions,
             self.runtime.vault,
-            self._bluesky,
+            self.bluesky_client(),
             self.clock(),
             concurrency=self.runtime.settings.delivery_concurrency,
+        )
+
+    def fresh_bluesky(self, account_id: int) -> Credentials:
+        return oauth_sessions.fresh_credentials(
+            self.runtime.sessions, self.runtime.vault, self.bluesky_client(), account_id
         )
 
     def readiness(self) -> None:
@@ -100,6 +109,7 @@ class PledgeJobs:
             base_url=s.web_base_url,
             mailer=Mailer(s),
             concurrency=s.delivery_concurrency,
+            fresh={oauth_sessions.PLATFORM: self.fresh_bluesky},
         )
 
 

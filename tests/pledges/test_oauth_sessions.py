@@ -20,10 +20,11 @@ from bot.platforms.bluesky import oauth
 from bot.platforms.http import ANY_HOST, session_for
 from bot.pledges import oauth_sessions, pledging
 from bot.pledges.jobs import PledgeJobs
+from bot.pledges.readiness import check_readiness
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
-from bot.storage.models import Account, PledgeCampaign
-from tests.support.bluesky import consent_bluesky, query_of
+from bot.storage.models import Account, Pledge, PledgeCampaign
+from tests.support.bluesky import call_pds, consent_bluesky, query_of
 from tests.support.web import add_campaign, make_runtime
 
 _numbers = itertools.count(1)
@@ -233,3 +234,56 @@ def test_the_daemons_job_refreshes_the_pledges_going_out_soon(
     assert PledgeJobs(runtime).bluesky_sessions() == (1, 0)
 
     assert stored(runtime, account_id)["access_token"] != creds["access_token"]
+
+
+class PdsCheck:
+    """Verifies a Bluesky account as an adapter would: getSession on the PDS with the
+    DPoP-bound token."""
+
+    def __init__(self, routes: dict[str, str]) -> None:
+        self.http = session_for(routes)
+
+    def verify(self, credentials: Any) -> AccountInfo:
+        creds = oauth.creds_of(credentials)
+        answer = call_pds(self.http, creds, oauth.NonceBook())
+        if answer.status_code == 401:
+            raise AuthError(f"the PDS refused the token: {answer.json()['error']}")
+        return AccountInfo(creds["did"], creds["handle"], creds["handle"])
+
+
+@pytest.mark.parametrize("refreshed_first", [True, False])
+def test_the_readiness_check_refreshes_a_bluesky_session_before_checking_it(
+    runtime: Runtime,
+    client: oauth.OAuthClient,
+    sandbox: SandboxHandle,
+    routes: dict[str, str],
+    refreshed_first: bool,
+) -> None:
+    assert sandbox.state is not None
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.access_seconds = -1.0  # the token is already out of date, as a day later
+    try:
+        account_id, _ = pledged(runtime, client, sandbox, routes, release_in=timedelta(hours=6))
+    finally:
+        oauth_state.access_seconds = 900.0
+    with runtime.sessions() as session:  # checked at pledge time; due again a day before
+        session.execute(update(Pledge).values(verified_at=None))
+        session.commit()
+    fresh = {
+        "bluesky": lambda aid: oauth_sessions.fresh_credentials(
+            runtime.sessions, runtime.vault, client, aid
+        )
+    }
+
+    report = check_readiness(
+        runtime.sessions,
+        runtime.vault,
+        {"bluesky": PdsCheck(routes)},  # type: ignore[dict-item]
+        now=datetime.now(UTC),
+        hours=24,
+        base_url="http://127.0.0.1:8080",
+        fresh=fresh if refreshed_first else None,
+    )
+
+    # Without the refresh a working sign-in would be taken for a broken one.
+    assert (report.ready, report.broken) == ((1, 0) if refreshed_first else (0, 1))
