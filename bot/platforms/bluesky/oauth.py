@@ -520,7 +520,10 @@ class OAuthClient:
             host = did.removeprefix("did:web:").replace("%3A", ":")
             if ":" in host:  # did:web with a path is not allowed in atproto
                 raise HandleNotFound(f"{did} is not a DID atproto supports")
-            url = f"https://{host}/.well-known/did.json"
+            try:
+                url = _require_public_https(f"https://{host}/.well-known/did.json", did)
+            except AuthError:
+                raise HandleNotFound(f"{did} is not a DID atproto supports") from None
         doc = self._get_json(url, "the DID directory")
         if not isinstance(doc, dict) or doc.get("id") != did:
             raise HandleNotFound(f"no DID document for {did}")
@@ -683,6 +686,13 @@ class OAuthClient:
     def refreshed(self, creds: Mapping[str, Any]) -> dict[str, Any]:
         """New tokens for ``creds`` (refresh_token grant). The old refresh token is used
         up (Bluesky rotates them): store the result before anything else."""
+        if creds.get("client_id") != self.config.client_id:
+            # Sessions belong to the client that made them (its client_id, its key): a
+            # changed WEB_BASE_URL cannot refresh them.
+            raise AuthError(
+                "this Bluesky sign-in was made by Clarion at another address (WEB_BASE_URL "
+                "changed): the supporter must sign in again"
+            )
         issuer = str(creds["auth_server"])
         meta = self.server_metadata(issuer)
         form = {

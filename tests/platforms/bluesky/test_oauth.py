@@ -383,3 +383,23 @@ def test_signing_in_as_another_account_than_the_handle_typed_is_refused(
 
     with pytest.raises(oauth.OtherAccount):
         client.finish(query_of(back), pending)
+
+
+def test_a_session_made_at_another_address_is_not_refreshed_but_explained(
+    client: oauth.OAuthClient, sandbox: Any, routes: dict[str, str]
+) -> None:
+    _, creds = sign_in(client, sandbox, routes)
+    moved = oauth.OAuthClient(
+        dataclasses.replace(client.config, client_id="https://moved.example/c.json"),
+        client.session,
+    )
+    with pytest.raises(AuthError, match="WEB_BASE_URL"):
+        moved.refreshed(creds)
+
+
+@pytest.mark.parametrize("did", ["did:web:127.0.0.1", "did:web:localhost", "did:web:10.0.0.8"])
+def test_a_did_web_on_this_machine_or_network_is_not_fetched(
+    client: oauth.OAuthClient, did: str
+) -> None:
+    with pytest.raises(oauth.HandleNotFound, match="not a DID atproto supports"):
+        client.did_document(did)
