@@ -1,6 +1,8 @@
-"""The sandbox's Bluesky hosts: identity (handles, plc.directory) and the OAuth
-authorization server (``oauth_server``), with one authenticated XRPC method,
-``com.atproto.server.getSession``, that checks DPoP-bound tokens as a PDS does."""
+"""The sandbox's Bluesky hosts: identity (a handle's ``/.well-known/atproto-did``, the
+AppView's ``com.atproto.identity.resolveHandle``, plc.directory's DID documents), the
+OAuth authorization server (``oauth_server``, for ``/oauth/...`` and
+``/.well-known/oauth-...``) and ``com.atproto.server.getSession``, which checks
+DPoP-bound tokens (``oauth_server.verify_access``) as a PDS does for every call."""
 
 from __future__ import annotations
 

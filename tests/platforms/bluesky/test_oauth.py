@@ -403,3 +403,12 @@ def test_a_did_web_on_this_machine_or_network_is_not_fetched(
 ) -> None:
     with pytest.raises(oauth.HandleNotFound, match="not a DID atproto supports"):
         client.did_document(did)
+
+
+def test_new_key_prints_a_key_the_setting_accepts(capsys: pytest.CaptureFixture[str]) -> None:
+    assert oauth.main(["new-key"]) == 0
+    printed = capsys.readouterr().out.strip()
+    assert "\n" not in printed
+    key = oauth.parse_client_key(printed)
+    assert key is not None and key["kid"] and "d" in key
+    assert oauth.main([]) == 2
