@@ -1,5 +1,6 @@
 """The daemon's pledge housekeeping: releases when they are due, readiness before them,
-and deleting supporters' tokens once their posts' engagement has been read.
+supporters' Bluesky sessions kept fresh around them, and deleting supporters' tokens
+once their posts' engagement has been read.
 
 ``periodic(runtime)`` gives the Daemon its (name, function, seconds) jobs. Each runs in
 its own single thread beside posting, so a slow readiness check never delays a post.
@@ -12,7 +13,9 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from bot.pledges import kept_tokens, oauth_requests, rules
+from bot.platforms.base import Credentials
+from bot.platforms.bluesky.oauth import OAuthClient
+from bot.pledges import kept_tokens, oauth_requests, oauth_sessions, rules
 from bot.pledges import release as releases
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
@@ -24,6 +27,9 @@ logger = logging.getLogger(__name__)
 RELEASE_EVERY_SECONDS = 1.0
 READINESS_EVERY_SECONDS = 60.0
 KEPT_TOKENS_EVERY_SECONDS = 60.0
+# Bluesky's access tokens last minutes: looked at every minute from REFRESH_AHEAD before a
+# release until it ends (bot/pledges/oauth_sessions.py).
+BLUESKY_SESSIONS_EVERY_SECONDS = 60.0
 
 
 class PledgeJobs:
@@ -31,6 +37,7 @@ class PledgeJobs:
         self.runtime = runtime
         self.clock = clock
         self._lock = threading.Lock()
+        self._bluesky: OAuthClient | None = None
 
     def releases(self) -> list[releases.ReleaseOutcome]:
         """Release every due campaign (logging its rules and costs first), then settle
@@ -68,6 +75,26 @@ class PledgeJobs:
         with self.runtime.sessions() as session:
             return kept_tokens.forget_spent_tokens(session, self.clock(), self.runtime.settings)
 
+    def bluesky_client(self) -> OAuthClient:
+        if self._bluesky is None:
+            self._bluesky = oauth_sessions.bluesky_client(self.runtime)
+        return self._bluesky
+
+    def bluesky_sessions(self) -> tuple[int, int]:
+        """Refresh the Bluesky sessions of pledges going out soon or now."""
+        return oauth_sessions.refresh_expiring(
+            self.runtime.sessions,
+            self.runtime.vault,
+            self.bluesky_client(),
+            self.clock(),
+            concurrency=self.runtime.settings.delivery_concurrency,
+        )
+
+    def fresh_bluesky(self, account_id: int) -> Credentials:
+        return oauth_sessions.fresh_credentials(
+            self.runtime.sessions, self.runtime.vault, self.bluesky_client(), account_id
+        )
+
     def readiness(self) -> None:
         s = self.runtime.settings
         now = self.clock()
@@ -82,6 +109,7 @@ class PledgeJobs:
             base_url=s.web_base_url,
             mailer=Mailer(s),
             concurrency=s.delivery_concurrency,
+            fresh={oauth_sessions.PLATFORM: self.fresh_bluesky},
         )
 
 
@@ -91,4 +119,5 @@ def periodic(runtime: Runtime) -> list[tuple[str, Callable[[], object], float]]:
         ("pledge-releases", jobs.releases, RELEASE_EVERY_SECONDS),
         ("pledge-readiness", jobs.readiness, READINESS_EVERY_SECONDS),
         ("pledge-kept-tokens", jobs.forget_spent_tokens, KEPT_TOKENS_EVERY_SECONDS),
+        ("pledge-bluesky-sessions", jobs.bluesky_sessions, BLUESKY_SESSIONS_EVERY_SECONDS),
     ]

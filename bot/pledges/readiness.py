@@ -10,7 +10,7 @@ marked broken on a platform hiccup.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.platforms.base import AccountInfo, AuthError, Platform, PlatformError
+from bot.platforms.base import AccountInfo, AuthError, Credentials, Platform, PlatformError
 from bot.pledges.mail import Mailer, MailError, reconnect_message
 from bot.pledges.pledging import open_email
 from bot.storage.models import (
@@ -98,8 +98,13 @@ def check_readiness(
     base_url: str,
     mailer: Mailer | None = None,
     concurrency: int = 8,
+    fresh: Mapping[str, Callable[[int], Credentials]] | None = None,
 ) -> ReadinessReport:
-    """Verify every pledge due a check; the daemon runs this every minute."""
+    """Verify every pledge due a check; the daemon runs this every minute.
+
+    ``fresh`` gives, by platform, the account's credentials made usable first (by
+    account id): Bluesky's OAuth sessions are refreshed and stored before the check, as
+    their access tokens last minutes (bot/pledges/oauth_sessions.py)."""
     with sessions() as session:
         checks = due_checks(session, now, hours)
     report = ReadinessReport()
@@ -108,7 +113,9 @@ def check_readiness(
 
     def verify(check: _Check) -> AccountInfo | PlatformError:
         try:
-            return platforms[check.platform].verify(vault.open(check.sealed))
+            opener = (fresh or {}).get(check.platform)
+            creds = opener(check.account_id) if opener else vault.open(check.sealed)
+            return platforms[check.platform].verify(creds)
         except VaultError as exc:
             return AuthError(str(exc))
         except PlatformError as exc:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.sandbox import engagement
+from bot.sandbox.bluesky.oauth_server import BlueskyOAuthState
 from bot.sandbox.bluesky.state import BlueskySandbox
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.doors import Doors
@@ -30,6 +31,7 @@ class SandboxState:
         self.x = XState(self.clock)
         self.fb: Any = _make_graph_state(options, self.clock)
         self.bluesky = BlueskySandbox(self.clock, options.seed)
+        self.bluesky_oauth = BlueskyOAuthState()
         self.faults: dict[str, FaultConfig] = {p: options.effective_faults(p) for p in PLATFORMS}
         self.scripts = ScriptBook()
         self.limiter = RateLimiter()
@@ -51,6 +53,8 @@ class SandboxState:
         rate limits the sandbox was started with."""
         self.options.rate_limits = dataclasses.replace(self._initial_rate_limits)
         self.x.reset()
+        self.bluesky.reset()
+        self.bluesky_oauth.reset()
         if self.fb is not None:
             self.fb.reset()
         self.bluesky.reset()
@@ -67,6 +71,7 @@ class SandboxState:
             "x": self.x.snapshot(),
             "fb": self.fb.snapshot() if self.fb is not None else None,
             "bluesky": self.bluesky.snapshot(),
+            "bluesky_oauth": self.bluesky_oauth.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -78,6 +83,7 @@ class SandboxState:
         if self.fb is not None and data.get("fb") is not None:
             self.fb.restore(data["fb"])
         self.bluesky.restore(data.get("bluesky") or {})
+        self.bluesky_oauth.restore(data.get("bluesky_oauth") or {})
 
     def timeline(self) -> list[dict[str, Any]]:
         """Every account with its posts, newest first, for the page and the admin API."""

@@ -91,6 +91,7 @@ class Settings:
     facebook_graph_version: str
     facebook_graph_base_url: str
     facebook_www_base_url: str
+    bluesky_oauth_key: Secret
     sandbox: str
     sandbox_url: str
     sandbox_admin_token: Secret

@@ -202,6 +202,16 @@ SETTINGS: tuple[Setting, ...] = (
         section="Facebook",
     ),
     Setting(
+        name="BLUESKY_OAUTH_KEY",
+        default="",
+        parse=parse_secret,
+        help="Private key (a JWK) that signs Clarion's Bluesky OAuth client assertions, so "
+        "supporters' sign-ins last until the release; make one with `python -m "
+        "bot.platforms.bluesky.oauth new-key`. Empty = a public client (sessions end after "
+        "two weeks)",
+        section="Bluesky",
+    ),
+    Setting(
         name="SANDBOX",
         default="auto",
         parse=parse_choice("auto", "on", "off"),

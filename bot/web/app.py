@@ -3,11 +3,11 @@ Starlette app, server-rendered with Jinja2 (autoescaped).
 
     app = create_web_app(runtime)   # served by `python main.py web` and inside `run`
 
-Routes are split by concern: ``campaign`` (the public page), ``pledge_x`` and
-``pledge_facebook`` (signing in and pledging), ``withdraw`` (the private link: confirm,
-edit, withdraw). ``security`` holds CSRF, form parsing, rate limits and headers.
-``health`` (/healthz, /readyz, /metrics) is mounted here unless METRICS_BIND serves it
-apart.
+Routes are split by concern: ``campaign`` (the public page), ``pledge_x``,
+``pledge_facebook`` and ``pledge_bluesky`` (signing in and pledging), ``withdraw`` (the
+private link: confirm, edit, withdraw). ``security`` holds CSRF, form parsing, rate
+limits and headers. ``health`` (/healthz, /readyz, /metrics) is mounted here unless
+METRICS_BIND serves it apart.
 """
 
 from __future__ import annotations
@@ -31,7 +31,15 @@ from starlette.templating import Jinja2Templates
 from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
-from bot.web import campaign, health, pledge_facebook, pledge_x, support, withdraw
+from bot.web import (
+    campaign,
+    health,
+    pledge_bluesky,
+    pledge_facebook,
+    pledge_x,
+    support,
+    withdraw,
+)
 from bot.web.page_cache import PageCache
 from bot.web.pages import SESSION_COOKIE, friendly, render
 from bot.web.security import (
@@ -126,6 +134,7 @@ def create_web_app(
         *campaign.routes(),
         *pledge_x.routes(),
         *pledge_facebook.routes(),
+        *pledge_bluesky.routes(),
         *support.routes(),
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
@@ -150,4 +159,5 @@ def create_web_app(
     app.state.clock = now
     app.state.page_cache = page_cache
     app.state.link_mail_limits = withdraw.LinkMailLimits()
+    app.state.bluesky_signin = pledge_bluesky.BlueskySignIn(runtime)
     return app

@@ -29,7 +29,7 @@ from bot.web.page_cache import CachedPage, PageCache, etag_matches
 from bot.web.pages import SESSION_COOKIE, now_of, runtime_of
 from bot.web.security import Refused
 
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "bluesky": "Bluesky"}
 GOING_OUT = (
     PledgeCampaignState.RELEASING,
     PledgeCampaignState.RELEASED,

@@ -1,7 +1,7 @@
 """The step between the campaign page and a platform's sign-in: what will be posted,
 what happens to the sign-in, and the button that starts it.
 
-GET /c/{slug}/pledge/x, GET /c/{slug}/pledge/facebook
+GET /c/{slug}/pledge/x, GET /c/{slug}/pledge/facebook, GET /c/{slug}/pledge/bluesky
 
 The campaign page's Support buttons are plain links here, so the page itself carries no
 per-visitor CSRF token and can be cached and shared between visitors; this step is
@@ -36,6 +36,20 @@ class SupportStep:
 
 async def support_step(request: Request) -> Response:
     slug, platform = request.path_params["slug"], request.path_params["platform"]
+    return await render_step(request, slug, platform)
+
+
+async def render_step(
+    request: Request,
+    slug: str,
+    platform: str,
+    *,
+    handle: str = "",
+    error: str = "",
+    status: int = 200,
+) -> Response:
+    """The step's page; ``handle`` and ``error`` show a Bluesky handle that was not
+    found again, with what was wrong, so the supporter can correct it."""
     if platform not in PLATFORM_NAMES:
         raise Refused(404, "Page not found", "Check the link you were given, or ask its sender.")
     runtime, now = runtime_of(request), now_of(request)
@@ -67,7 +81,10 @@ async def support_step(request: Request) -> Response:
             "s": step,
             "platform_name": PLATFORM_NAMES[platform],
             "read_days": runtime.settings.pledge_token_read_days,
+            "handle": handle,
+            "error": error,
         },
+        status=status,
     )
     # The form's CSRF token belongs to this browser: no cache may keep or share it.
     response.headers["cache-control"] = "no-store"

@@ -30,7 +30,7 @@ def test_hold_then_resume_at_a_new_time(cli: Cli) -> None:
     assert state(cli) == PledgeCampaignState.OPEN
     with cli.runtime().sessions() as s:
         rows = s.scalars(select(AuditEntry).order_by(AuditEntry.id)).all()
-    assert [r.action for r in rows] == ["release.hold", "release.resume"]
+    assert [r.action for r in rows] == ["pledge_campaign.create", "release.hold", "release.resume"]
     assert all(r.actor.startswith("cli:") for r in rows)
 
 

@@ -36,7 +36,7 @@ def test_the_release_job_logs_rules_and_costs_then_releases_once(
     assert "1 would go at the release" in caplog.text
 
 
-def test_the_daemon_gets_a_release_job_every_second_a_readiness_job_and_a_token_sweep(
+def test_the_daemon_gets_a_release_job_every_second_readiness_and_token_sweeps(
     engine: Engine, database_url: str
 ) -> None:
     runtime = Runtime(load_settings(None, environ={"DATABASE_URL": database_url}), engine)
@@ -44,6 +44,7 @@ def test_the_daemon_gets_a_release_job_every_second_a_readiness_job_and_a_token_
         ("pledge-releases", 1.0),
         ("pledge-readiness", 60.0),
         ("pledge-kept-tokens", 60.0),  # tokens whose posts' engagement has been read
+        ("pledge-bluesky-sessions", 60.0),  # refreshed around their release
     ]
 
 

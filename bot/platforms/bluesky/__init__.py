@@ -3,7 +3,8 @@
 ``rules`` builds and reads each request (pure: both transports carry it out), ``errors``
 classifies Bluesky's XRPC answers once, ``adapter`` is the threaded ``Platform``,
 ``async_publish`` the burst path, ``sessions`` keeps app-password sessions fresh,
-``credentials`` says how a session is sealed, ``metrics`` reads engagement in batches.
+``credentials`` says how a session is sealed, ``metrics`` reads engagement in batches,
+``oauth`` is the supporters' AT Protocol OAuth sign-in.
 """
 
 from bot.platforms.bluesky.adapter import BlueskyPlatform

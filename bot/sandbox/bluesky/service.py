@@ -345,6 +345,12 @@ async def xrpc(
         await respond(send, exc.status, exc.body(), exc.headers)
         return
     except Exception as exc:
+        server = oauth_server()
+        if server is not None and isinstance(exc, server.AccessRefused):
+            # A DPoP-bound token refused (a nonce to use, a bad proof): answered as the
+            # PDS does, with the WWW-Authenticate and DPoP-Nonce headers.
+            await server.refusal_response(state, exc)(scope, receive, send)
+            return
         refused = getattr(exc, "status", None)
         if isinstance(refused, int):  # the OAuth server's refusal, sent as it is
             await respond(send, refused, getattr(exc, "body", {}), getattr(exc, "headers", {}))

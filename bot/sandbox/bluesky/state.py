@@ -1,8 +1,9 @@
 """Everything the Bluesky stand-in knows: accounts, sessions, repositories, write budgets.
 
 One ``BlueskySandbox`` hangs off ``SandboxState.bluesky``. Its accounts live on one PDS
-(``https://bsky.social``); their DIDs are ``did:plc:...`` documents served by the
-sandbox's plc.directory naming that PDS. What the OAuth authorization server
+(``https://pds.bsky.network``: a host of its own, as Bluesky's PDSes are, apart from the
+entryway ``bsky.social`` where people sign in); their DIDs are ``did:plc:...``
+documents served by the sandbox's plc.directory naming that PDS. What the OAuth authorization server
 (``oauth_server.py``) needs to sign people in is public here: ``account_by_handle``,
 ``account_by_did`` and ``check_password``.
 """
@@ -24,8 +25,9 @@ from bot.platforms.record_keys import is_tid
 from bot.sandbox import engagement
 from bot.sandbox.clock import SandboxClock
 
-PDS_URL = "https://bsky.social"
-PDS_HOST = "bsky.social"
+PDS_URL = "https://pds.bsky.network"
+PDS_HOST = "pds.bsky.network"
+HANDLE_DOMAIN = "bsky.social"  # where handles without a domain of their own live
 POST_COLLECTION = "app.bsky.feed.post"
 MAX_GRAPHEMES = 300  # app.bsky.feed.post lexicon: text maxGraphemes
 MAX_BYTES = 3000  # ... and maxLength, which Lexicon counts in UTF-8 bytes
@@ -123,14 +125,14 @@ class BlueskySandbox:
     def create_account(
         self,
         handle: str,
-        *,
         password: str | None = None,
+        *,
         display_name: str = "",
         followers: int = 100,
     ) -> BlueskyAccount:
         handle = handle.lower().lstrip("@")
         if "." not in handle:
-            handle = f"{handle}.{PDS_HOST}"
+            handle = f"{handle}.{HANDLE_DOMAIN}"
         with self.lock:
             if handle in self.handles:
                 raise ValueError(f"handle {handle!r} is taken")

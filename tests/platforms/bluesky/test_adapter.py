@@ -142,7 +142,7 @@ def test_an_app_password_signs_the_campaign_account_in_through_its_handle(sb, bs
     made = sb.admin.create_bluesky_account("campaign-hq", password="abcd-efgh-ijkl-mnop")
     creds = bsky.sign_in(made["handle"], "abcd-efgh-ijkl-mnop")
     session = unpack(creds)
-    assert (session["did"], session["pds_url"]) == (made["did"], "https://bsky.social")
+    assert (session["did"], session["pds_url"]) == (made["did"], "https://pds.bsky.network")
     assert bsky.verify(creds).handle == made["handle"]
     with pytest.raises(AuthError):
         bsky.sign_in(made["handle"], "wrong-pass-word-here")
