@@ -257,6 +257,14 @@ def creds_of(credentials: Credentials) -> dict[str, Any]:
     return found
 
 
+def observe_response(
+    creds: Mapping[str, Any], url: str, headers: Mapping[str, str], *, nonces: NonceBook = NONCES
+) -> None:
+    """Keep the ``DPoP-Nonce`` a PDS sent with its answer to ``creds``' request, so the
+    next request to it carries the nonce (the adapter calls this after every answer)."""
+    nonces.note(url, headers)
+
+
 def authorize_request(
     creds: Mapping[str, Any], method: str, url: str, *, nonces: NonceBook = NONCES
 ) -> dict[str, str]:

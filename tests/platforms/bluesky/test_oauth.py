@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
-from bot.platforms.base import AuthError
-from bot.platforms.bluesky import oauth
+from bot.platforms.base import AuthError, TransientError
+from bot.platforms.bluesky import BlueskyPlatform, oauth
 from bot.platforms.http import ANY_HOST, session_for
 from bot.sandbox.bluesky.state import PDS_URL
 from tests.support.bluesky import PDS_SESSION, consent_bluesky, documents_server, query_of
@@ -215,6 +215,25 @@ def test_a_stale_nonce_is_asked_for_again_and_the_call_goes_through(
     assert call_pds(client, creds).status_code == 200
 
     assert oauth_state.nonce_challenges == asked_before + 1
+
+
+def test_a_supporters_oauth_session_posts_through_the_adapter_and_a_stale_nonce_costs_one_try(
+    client: oauth.OAuthClient, sandbox: Any, routes: dict[str, str]
+) -> None:
+    who, creds = sign_in(client, sandbox, routes)
+    platform = BlueskyPlatform(routes={ANY_HOST: sandbox.url}, timeout=10.0)
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.rotate_nonce()
+    oauth_state.rotate_nonce()  # whatever nonce Clarion holds is stale now
+    pledged = oauth.credentials_of(creds)
+
+    with pytest.raises(TransientError):  # use_dpop_nonce: not sent, tried again
+        platform.publish(pledged, "Stand with the Fujitsu rep #DefendTheUnion")
+    published = platform.publish(pledged, "Stand with the Fujitsu rep #DefendTheUnion")
+
+    posts = sandbox.admin.bluesky_posts(who.did)
+    assert [p["record"]["text"] for p in posts] == ["Stand with the Fujitsu rep #DefendTheUnion"]
+    assert published.platform_id == posts[0]["uri"]
 
 
 def test_a_refresh_gives_working_tokens_and_spends_the_old_refresh_token(
