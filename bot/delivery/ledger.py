@@ -44,6 +44,7 @@ from bot.delivery.statements import (
     UNCLAIM,
     UNKNOWN,
     UNKNOWN_UNCOUNTED,
+    Lane,
 )
 from bot.platforms.base import Published
 from bot.storage.models import (
@@ -122,22 +123,25 @@ class Ledger:
         return self._job(row, state, now)
 
     def claim_due(self, now: datetime, limit: int, unknown: int = 0) -> list[Job]:
-        """Claim, in one transaction, at most ``limit`` due deliveries, oldest first: up to
-        ``unknown`` of them whose last outcome is unknown (to be looked for first), the
-        rest pending; return their jobs. Each row is ``sending`` and committed before this
-        returns, so before any network call, exactly as with ``claim``. If the jobs cannot
-        be read, the claims are given back before the error is raised."""
+        """Claim, in one transaction, at most ``limit`` due deliveries: ordinary pending
+        ones first, then up to ``unknown`` whose last outcome is unknown (to be looked for
+        first), then a pledge release's pending ones, each lane oldest first (``Lane``);
+        return their jobs. Each row is ``sending`` and committed before this returns, so
+        before any network call, exactly as with ``claim``. If the jobs cannot be read, the
+        claims are given back before the error is raised."""
         won: list[tuple[int, str]] = []
         with self._engine.begin() as conn:
-            for state, most in (
-                (DeliveryState.UNKNOWN, min(unknown, limit)),
-                (DeliveryState.PENDING, limit),
+            for lane, most in (
+                (Lane.ORDINARY, limit),
+                (Lane.UNKNOWN, min(unknown, limit)),
+                (Lane.RELEASE, limit),
             ):
                 most = min(most, limit - len(won))
                 if most <= 0:
                     continue
                 params = {"now": now, "limit": most, "me": self.worker}
-                won += [(int(i), state) for i in conn.execute(CLAIM_DUE[state], params).scalars()]
+                state = DeliveryState.UNKNOWN if lane == Lane.UNKNOWN else DeliveryState.PENDING
+                won += [(int(i), state) for i in conn.execute(CLAIM_DUE[lane], params).scalars()]
         if not won:
             return []
         states = dict(won)
