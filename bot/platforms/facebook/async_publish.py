@@ -59,7 +59,7 @@ class FacebookAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the Page's feed once (a few pages at most) from the earliest ``since`` and
+        """Read the Page's feed once (a few pages, and one more per hundred wanted) from the earliest ``since`` and
         match every wanted post in it. Only the feed: the dispatcher sends posts Facebook
         holds (whose absence is settled on its scheduled posts) on the threaded path."""
         if not wanted:
@@ -68,7 +68,9 @@ class FacebookAsyncPublisher:
         page_id = creds.platform_user_id
         posts: list[tuple[str | None, Published]] = []
         after: str | None = None
-        for _ in range(rules.FIND_RECENT_PAGES):
+        # Each wanted post can take one place on the timeline: a big batch reads as many
+        # more pages as it could fill, so none of ours is pushed out of reach by another.
+        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
             call = rules.feed_call(self._version, page_id, creds.token, since, after=after)
             page = await self._sender.carry_out(call)
             posts.extend(page.posts)

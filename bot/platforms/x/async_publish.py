@@ -70,7 +70,7 @@ class XAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the account's timeline once (a few pages at most) from the earliest
+        """Read the account's timeline once (a few pages, and one more per hundred wanted) from the earliest
         ``since`` and match every wanted post in it, as ``XPlatform.find_recent`` does
         for one."""
         if not wanted:
@@ -79,7 +79,9 @@ class XAsyncPublisher:
         username = self._username_for(creds.platform_user_id)
         posts: list[Published] = []
         token: str | None = None
-        for _ in range(rules.FIND_RECENT_PAGES):
+        # Each wanted post can take one place on the timeline: a big batch reads as many
+        # more pages as it could fill, so none of ours is pushed out of reach by another.
+        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
             call = rules.timeline_call(
                 self._consumer_key,
                 self._consumer_secret,
