@@ -90,12 +90,21 @@ def main() -> int:
     sandbox = start_sandbox_process(port, "--x-posts-per-app", "100000000")
     url = f"http://127.0.0.1:{port}"
     admin = SandboxAdmin(url, timeout=120)
-    common = {"log_level": "warning", "delivery_concurrency": args.concurrency}
-    crash_config = write_config(
-        workdir / "crash.env", database, url, delivery_max_in_flight=crash_in_flight, **common
-    )
     config = write_config(
-        workdir / "config.env", database, url, delivery_max_in_flight=args.max_in_flight, **common
+        workdir / "config.env",
+        database,
+        url,
+        log_level="warning",
+        delivery_concurrency=args.concurrency,
+        delivery_max_in_flight=args.max_in_flight,
+    )
+    # The same settings and keys, but every due post claimed at once.
+    crash_config = workdir / "crash.env"
+    crash_config.write_text(
+        config.read_text().replace(
+            f"DELIVERY_MAX_IN_FLIGHT={args.max_in_flight}",
+            f"DELIVERY_MAX_IN_FLIGHT={crash_in_flight}",
+        )
     )
     try:
         t0 = time.monotonic()
