@@ -11,7 +11,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Update, bindparam, case, func, or_, select, true, update
+from sqlalchemy import JSON, ColumnElement, Update, bindparam, case, func, or_, select, true, update
 
 from bot.delivery.outcomes import ErrorKind
 from bot.storage.models import (
@@ -108,6 +108,7 @@ def claim_due(lane: Lane) -> Update:
     (PostgreSQL re-checks it on the new version) is not taken.
     """
     from_state = DeliveryState.UNKNOWN if lane == Lane.UNKNOWN else DeliveryState.PENDING
+    which: ColumnElement[bool]
     if lane == Lane.UNKNOWN:
         which = true()
     elif lane == Lane.RELEASE:

@@ -59,9 +59,10 @@ class FacebookAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the Page's feed once (a few pages, and one more per hundred wanted) from the earliest ``since`` and
-        match every wanted post in it. Only the feed: the dispatcher sends posts Facebook
-        holds (whose absence is settled on its scheduled posts) on the threaded path."""
+        """Read the Page's feed once (a few pages, and one more per hundred wanted) from
+        the earliest ``since`` and match every wanted post in it. Only the feed: the
+        dispatcher sends posts Facebook holds (whose absence is settled on its scheduled
+        posts) on the threaded path."""
         if not wanted:
             return []
         since = min(w.since for w in wanted)

@@ -70,9 +70,9 @@ class XAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the account's timeline once (a few pages, and one more per hundred wanted) from the earliest
-        ``since`` and match every wanted post in it, as ``XPlatform.find_recent`` does
-        for one."""
+        """Read the account's timeline once (a few pages, and one more per hundred wanted)
+        from the earliest ``since`` and match every wanted post in it, as
+        ``XPlatform.find_recent`` does for one."""
         if not wanted:
             return []
         since = min(w.since for w in wanted)
