@@ -41,6 +41,7 @@ from bot.platforms.base import (
     PermanentError,
     Platform,
     PlatformError,
+    Published,
     TransientError,
     Wanted,
 )
@@ -190,32 +191,45 @@ class Deliverer:
         try:
             creds = self.vault.open(jobs[0].sealed_credentials)
         except VaultError as exc:
-            return [await asyncio.to_thread(self._unknown, job, str(exc)) for job in jobs]
+            message = str(exc)
+            return list(
+                await asyncio.gather(
+                    *(asyncio.to_thread(self._unknown, job, message) for job in jobs)
+                )
+            )
         wanted = [Wanted(job.parts[0], job.link, job.since) for job in jobs]
         try:
             found = await reconciler.find_recent_many(creds, wanted)
         except PlatformError as exc:
-            return [await asyncio.to_thread(self.check_failed, job, exc) for job in jobs]
-        outcomes: list[Outcome | None] = []
-        for job, post in zip(jobs, found, strict=True):
-            if post is None:
-                outcomes.append(await asyncio.to_thread(self.not_there, job))
-                continue
-            logger.info(
-                "%s was already on %s (%s): not resending",
-                job.label,
-                job.account_handle,
-                post.platform_id,
-                extra=job.log_ids,
+            return list(
+                await asyncio.gather(
+                    *(asyncio.to_thread(self.check_failed, job, exc) for job in jobs)
+                )
             )
-            ids = [post.platform_id]
-            later = self.ledger.sent_later(job, ids, post, self.clock())
-            if later is not None:
-                kept = await asyncio.wrap_future(later)
-            else:
-                kept = await asyncio.to_thread(self.ledger.sent, job, ids, post, self.clock())
-            outcomes.append(Outcome.SENT if kept else Outcome.LOST)
-        return outcomes
+        return list(
+            await asyncio.gather(
+                *(self._settled(job, post) for job, post in zip(jobs, found, strict=True))
+            )
+        )
+
+    async def _settled(self, job: Job, post: Published | None) -> Outcome | None:
+        """Record what one look found for ``job`` (see ``reconcile``)."""
+        if post is None:
+            return await asyncio.to_thread(self.not_there, job)
+        logger.info(
+            "%s was already on %s (%s): not resending",
+            job.label,
+            job.account_handle,
+            post.platform_id,
+            extra=job.log_ids,
+        )
+        ids = [post.platform_id]
+        later = self.ledger.sent_later(job, ids, post, self.clock())
+        if later is not None:
+            kept = await asyncio.wrap_future(later)
+        else:
+            kept = await asyncio.to_thread(self.ledger.sent, job, ids, post, self.clock())
+        return Outcome.SENT if kept else Outcome.LOST
 
     def check_failed(self, job: Job, exc: PlatformError) -> Outcome:
         """Record a look for an unknown outcome that could not be made (blocking)."""
