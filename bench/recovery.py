@@ -16,11 +16,16 @@ per second), i.e. what bench/release.py measures.
 
     .venv/bin/python bench/recovery.py            # 10,000 X + 1,000 Pages
     .venv/bin/python bench/recovery.py --quick    # 1,000 X + 100 Pages
+    .venv/bin/python bench/recovery.py --quick --restart-from ../main   # another checkout
+
+``--restart-from``: the restarted daemon runs another checkout's code (same database
+schema), e.g. one from before the asyncio recovery, to measure the threaded one.
 """
 
 from __future__ import annotations
 
 import argparse
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,9 +41,32 @@ from bench.support import make_accounts, move_release, percentile, pledge_campai
 from bot.runtime.wiring import Runtime  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from bot.storage.models import Delivery, DeliveryState, Pledge  # noqa: E402
-from tests.support.processes import DaemonProcess, runtime_for, write_config  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    DaemonProcess,
+    clean_env,
+    runtime_for,
+    write_config,
+)
 
 TARGET_S = 60.0
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class DaemonFrom(DaemonProcess):
+    """``python main.py run`` from the checkout ``root``, on the same config file."""
+
+    def __init__(self, config: Path, root: Path) -> None:
+        self.config = config
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open, as DaemonProcess
+            prefix="clarion-daemon-", suffix=".log", delete=False
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "main.py", "--config", str(config), "run", "--no-examples"],
+            cwd=root,
+            env={**clean_env(), "PYTHONPATH": str(root)},
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+        )
 
 
 def release_rows(runtime: Runtime, pc_id: int) -> list[Delivery]:
@@ -78,7 +106,11 @@ def main() -> int:
     parser.add_argument("--lead", type=float, default=15.0, help="seconds to the release")
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after (s)")
     parser.add_argument("--quick", action="store_true", help="1,000 X + 100 Pages")
+    parser.add_argument(
+        "--restart-from", type=Path, default=ROOT, help="the checkout the restart runs"
+    )
     args = parser.parse_args()
+    restart_root = args.restart_from.resolve()
     if args.quick:
         args.x, args.pages = 1_000, 100
     total = args.x + args.pages
@@ -158,7 +190,7 @@ def main() -> int:
         # 2. The restart, and recovery.
         restarted_at = datetime.now(UTC)
         started = time.monotonic()
-        with DaemonProcess(config) as daemon:
+        with DaemonFrom(config, restart_root) as daemon:
             daemon.wait_ready(timeout=120)
             ready_s = time.monotonic() - started
             deadline = time.monotonic() + args.timeout
@@ -213,8 +245,9 @@ def main() -> int:
     print(
         f"accounts without exactly one post: {wrong}; ledger ids not on the sandbox: {mismatched}"
     )
+    code = "" if restart_root == ROOT else f" (restart ran {restart_root})"
     print(
-        f"recovery: {len(sent)}/{total} settled, last {last:.1f} s after the restart "
+        f"recovery{code}: {len(sent)}/{total} settled, last {last:.1f} s after the restart "
         f"({'met' if ok else 'MISSED'} {TARGET_S:.0f} s), {len(interrupted)} unknown "
         f"({found} found, {resent} sent once), {wrong} not exactly once, "
         f"{rate:.0f} settled/s vs the release before the kill {release_rate:.0f} posts/s"
