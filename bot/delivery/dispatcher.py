@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable, Mapping
@@ -78,6 +79,11 @@ class Dispatcher:
         self._threaded = 0  # jobs handed to the thread pool and not finished
         self._saturated = False
         self._reconcilers: dict[str, AsyncReconciler] = {}  # set by the loop
+        # Whether the next claim looks for ordinary posts. Their lane scans every due
+        # pending row (36 ms beside 11,000 release posts, measured), so it runs when the
+        # clock or the poll says something fell due, not on every slot a finished send
+        # frees during a release.
+        self._ordinary_due = True
         self.outcomes: dict[Outcome, int] = {}
         deliverer.metrics.watch_in_flight(lambda: len(self._jobs))
         self.failure: str | None = None
@@ -92,6 +98,7 @@ class Dispatcher:
 
     def wake(self) -> None:
         """Something may be due: claim what is (safe from any thread)."""
+        self._ordinary_due = True
         loop, wake = self._loop, self._wake
         if loop is not None and wake is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed in between: stopping
@@ -168,11 +175,14 @@ class Dispatcher:
             # Unknown outcomes the asyncio path can settle need no thread; one that turns
             # out to need one (a thread, a held post) waits for it, claimed.
             unknown = room if self._reconcilers else threads_free
+            ordinary, self._ordinary_due = self._ordinary_due, False
+            claim = functools.partial(
+                self.ledger.claim_due, self.clock(), room, unknown, ordinary=ordinary
+            )
             try:
-                jobs = await loop.run_in_executor(
-                    self._db, self.ledger.claim_due, self.clock(), room, unknown
-                )
+                jobs = await loop.run_in_executor(self._db, claim)
             except Exception:
+                self._ordinary_due = self._ordinary_due or ordinary
                 logger.exception("could not claim due deliveries; trying again at the next poll")
                 return
             if self.stopping:  # claimed while the stop came: give them back unsent

@@ -122,17 +122,20 @@ class Ledger:
             row = conn.execute(JOB, {"did": delivery_id}).one()
         return self._job(row, state, now)
 
-    def claim_due(self, now: datetime, limit: int, unknown: int = 0) -> list[Job]:
+    def claim_due(
+        self, now: datetime, limit: int, unknown: int = 0, *, ordinary: bool = True
+    ) -> list[Job]:
         """Claim, in one transaction, at most ``limit`` due deliveries: ordinary pending
-        ones first, then up to ``unknown`` whose last outcome is unknown (to be looked for
-        first), then a pledge release's pending ones, each lane oldest first (``Lane``);
-        return their jobs. Each row is ``sending`` and committed before this returns, so
-        before any network call, exactly as with ``claim``. If the jobs cannot be read, the
-        claims are given back before the error is raised."""
+        ones first (unless ``ordinary`` is false: nothing new can be due among them), then
+        up to ``unknown`` whose last outcome is unknown (to be looked for first), then a
+        pledge release's pending ones, each lane oldest first (``Lane``); return their
+        jobs. Each row is ``sending`` and committed before this returns, so before any
+        network call, exactly as with ``claim``. If the jobs cannot be read, the claims are
+        given back before the error is raised."""
         won: list[tuple[int, str]] = []
         with self._engine.begin() as conn:
             for lane, most in (
-                (Lane.ORDINARY, limit),
+                (Lane.ORDINARY, limit if ordinary else 0),
                 (Lane.UNKNOWN, min(unknown, limit)),
                 (Lane.RELEASE, limit),
             ):
