@@ -32,18 +32,21 @@ import contextlib
 import functools
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from bot.delivery.deliverer import Deliverer
-from bot.delivery.ledger import Job, Ledger
+from bot.delivery.ledger import EVER, Job, Ledger
 from bot.delivery.outcomes import Outcome
 from bot.platforms.base import AsyncPublisher, AsyncReconciler, Platform
 from bot.platforms.http import async_session
 from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
+
+FULL_LOOK_SECONDS = 2.0
 
 
 class Dispatcher:
@@ -79,11 +82,15 @@ class Dispatcher:
         self._threaded = 0  # jobs handed to the thread pool and not finished
         self._saturated = False
         self._reconcilers: dict[str, AsyncReconciler] = {}  # set by the loop
-        # Whether the next claim looks for ordinary posts. Their lane scans every due
-        # pending row (36 ms beside 11,000 release posts, measured), so it runs when the
-        # clock or the poll says something fell due, not on every slot a finished send
-        # frees during a release.
+        # Whether the next claim looks for ordinary posts, and from which due time. The
+        # lane reads only rows due since its last look that found them all; a full look
+        # (every due pending row: 36 ms beside 11,000 release posts, measured) is made at
+        # most every FULL_LOOK_SECONDS, for rows given back or queued with a past time. It
+        # runs when the clock or the poll says something fell due, not on every slot a
+        # finished send frees during a release.
         self._ordinary_due = True
+        self._ordinary_from = EVER
+        self._full_look_at = 0.0
         self.outcomes: dict[Outcome, int] = {}
         deliverer.metrics.watch_in_flight(lambda: len(self._jobs))
         self.failure: str | None = None
@@ -176,8 +183,12 @@ class Dispatcher:
             # out to need one (a thread, a held post) waits for it, claimed.
             unknown = room if self._reconcilers else threads_free
             ordinary, self._ordinary_due = self._ordinary_due, False
+            now, since = self.clock(), None
+            full = time.monotonic() >= self._full_look_at
+            if ordinary:
+                since = EVER if full else self._ordinary_from
             claim = functools.partial(
-                self.ledger.claim_due, self.clock(), room, unknown, ordinary=ordinary
+                self.ledger.claim_due, now, room, unknown, ordinary_since=since
             )
             try:
                 jobs = await loop.run_in_executor(self._db, claim)
@@ -185,6 +196,13 @@ class Dispatcher:
                 self._ordinary_due = self._ordinary_due or ordinary
                 logger.exception("could not claim due deliveries; trying again at the next poll")
                 return
+            if ordinary:
+                if sum(not job.check_first and not job.release for job in jobs) < room:
+                    self._ordinary_from = now  # every ordinary post due by now is claimed
+                    if full:
+                        self._full_look_at = time.monotonic() + FULL_LOOK_SECONDS
+                else:  # the room ran out first: look again from the same time
+                    self._ordinary_due = True
             if self.stopping:  # claimed while the stop came: give them back unsent
                 await loop.run_in_executor(self._db, self._give_back, jobs)
                 return

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, Update, update
@@ -51,6 +51,7 @@ from bot.storage.models import (
     Account,
     AccountStatus,
     DeliveryState,
+    PostKind,
     PostState,
 )
 
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 # How far before the first attempt a reconciliation looks for the post: clocks differ.
 RECONCILE_LOOKBACK = timedelta(minutes=5)
+# Before any delivery: "ordinary posts due since ever" is every due one.
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class Job:
     scheduled_at: datetime
     due_at: datetime  # when this attempt fell due (a retry's, a release's spread time)
     label: str
+    release: bool = False  # one supporter's post of a pledge release
 
     @property
     def log_ids(self) -> dict[str, int]:
@@ -123,26 +127,36 @@ class Ledger:
         return self._job(row, state, now)
 
     def claim_due(
-        self, now: datetime, limit: int, unknown: int = 0, *, ordinary: bool = True
+        self,
+        now: datetime,
+        limit: int,
+        unknown: int = 0,
+        *,
+        ordinary_since: datetime | None = EVER,
     ) -> list[Job]:
         """Claim, in one transaction, at most ``limit`` due deliveries: ordinary pending
-        ones first (unless ``ordinary`` is false: nothing new can be due among them), then
-        up to ``unknown`` whose last outcome is unknown (to be looked for first), then a
-        pledge release's pending ones, each lane oldest first (``Lane``); return their
-        jobs. Each row is ``sending`` and committed before this returns, so before any
-        network call, exactly as with ``claim``. If the jobs cannot be read, the claims are
-        given back before the error is raised."""
+        ones first (those due after ``ordinary_since``; None: none), then up to
+        ``unknown`` whose last outcome is unknown (to be looked for first), then a pledge
+        release's pending ones, each lane oldest first (``Lane``); return their jobs. Each
+        row is ``sending`` and committed before this returns, so before any network call,
+        exactly as with ``claim``. If the jobs cannot be read, the claims are given back
+        before the error is raised."""
         won: list[tuple[int, str]] = []
         with self._engine.begin() as conn:
             for lane, most in (
-                (Lane.ORDINARY, limit if ordinary else 0),
+                (Lane.ORDINARY, 0 if ordinary_since is None else limit),
                 (Lane.UNKNOWN, min(unknown, limit)),
                 (Lane.RELEASE, limit),
             ):
                 most = min(most, limit - len(won))
                 if most <= 0:
                     continue
-                params = {"now": now, "limit": most, "me": self.worker}
+                params = {
+                    "now": now,
+                    "limit": most,
+                    "me": self.worker,
+                    "since": ordinary_since or EVER,
+                }
                 state = DeliveryState.UNKNOWN if lane == Lane.UNKNOWN else DeliveryState.PENDING
                 won += [(int(i), state) for i in conn.execute(CLAIM_DUE[lane], params).scalars()]
         if not won:
@@ -188,6 +202,7 @@ class Ledger:
             scheduled_at=row.scheduled_at,
             due_at=row.due_at,
             label=f"{row.slug}/{row.key}",
+            release=row.post_kind == PostKind.PLEDGE,
         )
 
     def unclaim(self, job: Job, now: datetime) -> bool:

@@ -72,6 +72,7 @@ _JOB_COLUMNS = (
     Post.hold_on_facebook,
     Post.scheduled_at,
     Post.state.label("post_state"),
+    Post.kind.label("post_kind"),
     Post.key,
     Post.id.label("post_id"),
     Campaign.slug,
@@ -114,7 +115,13 @@ def claim_due(lane: Lane) -> Update:
     elif lane == Lane.RELEASE:
         which = (Post.state == PostState.SCHEDULED) & (Post.kind == PostKind.PLEDGE)
     else:
-        which = (Post.state == PostState.SCHEDULED) & (Post.kind != PostKind.PLEDGE)
+        # Only rows due after ``:since``: the index on (state, due_at) reads just those,
+        # not the thousands of release rows due before them (``Ledger.claim_due``).
+        which = (
+            (Post.state == PostState.SCHEDULED)
+            & (Post.kind != PostKind.PLEDGE)
+            & (Delivery.due_at > bindparam("since"))
+        )
     candidates = (
         select(Delivery.id)
         .join(Post, Delivery.post_id == Post.id)
