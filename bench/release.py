@@ -24,19 +24,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import select, update  # noqa: E402
+from sqlalchemy import select  # noqa: E402
 
-from bot.platforms.base import AccountInfo, Credentials  # noqa: E402
-from bot.platforms.bluesky.credentials import pack  # noqa: E402
-from bot.pledges.campaigns import PledgeCampaignSpec, apply_campaigns  # noqa: E402
-from bot.pledges.pledging import add_pledge, find_campaign  # noqa: E402
+from bench.support import make_accounts, move_release, percentile, pledge_campaign  # noqa: E402
 from bot.pledges.release import status  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from bot.storage.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
@@ -45,40 +41,6 @@ from tests.support.processes import DaemonProcess, runtime_for, write_config  # 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 15.0  # X and Facebook (issue 4)
 TARGET_ALL_NETWORKS_S = 20.0  # with Bluesky (and Mastodon) accounts too (issue 13)
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
-
-
-def make_accounts(
-    admin: SandboxAdmin, x: int, pages: int, bluesky: int = 0
-) -> list[dict[str, str]]:
-    def x_user(i: int) -> dict[str, str]:
-        u = admin.create_x_user(f"bench{i}", followers=50 + i % 500)
-        return {"platform": "x", "id": u["id"], "handle": u["username"],
-                "token": u["access_token"], "secret": u["access_token_secret"]}  # fmt: skip
-
-    def page(i: int) -> dict[str, str]:
-        p = admin.create_page(f"Branch {i}", followers=200 + i % 900)
-        return {"platform": "facebook", "id": str(p["page_id"]), "handle": f"branch{i}",
-                "token": p["page_token"], "secret": ""}  # fmt: skip
-
-    def bsky(i: int) -> dict[str, str]:
-        made = admin.create_bluesky_account(f"bench{i}", followers=80 + i % 700)
-        session = admin.bluesky_session(made["did"])
-        # The session rides in the token (bot.platforms.bluesky.credentials.pack).
-        creds = pack(session)
-        return {"platform": "bluesky", "id": made["did"], "handle": made["handle"],
-                "token": creds.token, "secret": ""}  # fmt: skip
-
-    with ThreadPoolExecutor(16) as pool:
-        return (
-            list(pool.map(x_user, range(x)))
-            + list(pool.map(page, range(pages)))
-            + list(pool.map(bsky, range(bluesky)))
-        )
 
 
 def sequential_tweepy(url: str, app: dict[str, Any], users: list[dict[str, str]]) -> float:
@@ -152,35 +114,8 @@ def main() -> int:
         accounts = make_accounts(admin, args.x, args.pages, args.bluesky)
         t_accounts = time.monotonic() - t0
         runtime = runtime_for(config)
-        spec = PledgeCampaignSpec(
-            slug="bench-release",
-            title="Defend the union at Fujitsu",
-            message={
-                "x": "Fujitsu: stop victimising union reps. #DefendTheUnion",
-                "facebook": "Fujitsu must stop victimising union reps.",
-                "bluesky": "Fujitsu: stop victimising union reps. #DefendTheUnion",
-            },
-            variants=("Reinstate the Fujitsu reps now. #DefendTheUnion",),
-            goal=total,
-            release_at=datetime.now(UTC) + timedelta(days=1),
-            timezone="Europe/London",
-            window_minutes=0,
-        )
         t0 = time.monotonic()
-        with runtime.sessions() as session:
-            apply_campaigns(session, [spec], now=datetime.now(UTC), default_window=0)
-            pc = find_campaign(session, spec.slug)
-            assert pc is not None
-            for a in accounts:
-                add_pledge(
-                    session,
-                    runtime.vault,
-                    pc,
-                    a["platform"],
-                    Credentials(a["token"], a["secret"], a["id"]),
-                    AccountInfo(a["id"], a["handle"], a["handle"], 100),
-                    now=datetime.now(UTC),
-                )
+        pc_id = pledge_campaign(runtime, "bench-release", accounts)
         t_pledges = time.monotonic() - t0
         print(
             f"setup: {total} accounts in {t_accounts:.1f} s, pledged in {t_pledges:.1f} s "
@@ -191,19 +126,13 @@ def main() -> int:
         with DaemonProcess(config) as daemon:
             daemon.wait_ready(timeout=60)
             release_at = datetime.now(UTC) + timedelta(seconds=args.lead)
-            with runtime.sessions() as session:
-                session.execute(
-                    update(PledgeCampaign)
-                    .where(PledgeCampaign.id == pc.id)
-                    .values(release_at=release_at)
-                )
-                session.commit()
+            move_release(runtime, pc_id, release_at)
             print(f"release at {release_at:%H:%M:%S} UTC ({args.lead:.0f} s); waiting…", flush=True)
             deadline = time.monotonic() + args.lead + args.timeout
             last_print = 0.0
             while time.monotonic() < deadline:
                 with runtime.sessions() as session:
-                    pc_now = session.get(PledgeCampaign, pc.id)
+                    pc_now = session.get(PledgeCampaign, pc_id)
                     assert pc_now is not None
                     st = status(session, pc_now)
                 if st.state == "released":
@@ -218,7 +147,7 @@ def main() -> int:
             rows = session.execute(
                 select(Delivery.state, Delivery.due_at, Delivery.sending_at, Delivery.sent_at)
                 .join(Pledge, Pledge.delivery_id == Delivery.id)
-                .where(Pledge.pledge_campaign_id == pc.id)
+                .where(Pledge.pledge_campaign_id == pc_id)
             ).all()
         sent = [r for r in rows if r.sent_at is not None]
         acked = [(r.sent_at - r.due_at).total_seconds() for r in sent]

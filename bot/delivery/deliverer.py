@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TypeGuard
 
@@ -39,13 +39,16 @@ from bot.delivery.policy import RateGates, RetryPolicy
 from bot.monitoring.metrics import Metrics, Work
 from bot.platforms.base import (
     AsyncPublisher,
+    AsyncReconciler,
     AuthError,
     Credentials,
     OutcomeUnknown,
     PermanentError,
     Platform,
     PlatformError,
+    Published,
     TransientError,
+    Wanted,
 )
 from bot.platforms.record_keys import part_record_key
 from bot.storage.models import utcnow
@@ -179,6 +182,130 @@ class Deliverer:
             )
             return self._unknown(job, f"internal error ({type(error).__name__})")
 
+    # --- settling unknown outcomes in batches (bot/delivery/dispatcher.py) -----------------
+
+    def settleable(self, job: Job, now: datetime) -> bool:
+        """Whether a job whose outcome is unknown can be settled on the asyncio path: one
+        post (not a thread, nothing of it recorded out yet), not held by Facebook (its
+        absence is read from scheduled posts, on the threaded path), not rate-gated. After
+        the look it is either recorded or, when provably absent, sent as ``simple`` jobs
+        are."""
+        return (
+            job.check_first
+            and job.parts_done == 0
+            and len(job.parts) == 1
+            and job.publish_at is None
+            and self.gates.open_at(job.platform, job.account_id, now) is None
+        )
+
+    async def reconcile(
+        self, jobs: Sequence[Job], reconciler: AsyncReconciler
+    ) -> list[Outcome | None]:
+        """Look once on the platform for every job (``settleable``, all of one account) and
+        record what the look settles: found → sent, not resent; a failed look → as
+        ``_check`` records it. None for a job that is provably not there and may be sent
+        now (the caller sends it with ``send_simple``, under the claim it already holds).
+        Blocking writes go to threads; a found post's write to the group commit."""
+        try:
+            creds = self.vault.open(jobs[0].sealed_credentials)
+        except VaultError as exc:
+            message = str(exc)
+            return list(
+                await asyncio.gather(
+                    *(asyncio.to_thread(self._unknown, job, message) for job in jobs)
+                )
+            )
+        wanted = [Wanted(job.parts[0], job.link, job.since) for job in jobs]
+        try:
+            found = await reconciler.find_recent_many(creds, wanted)
+        except PlatformError as exc:
+            return list(
+                await asyncio.gather(
+                    *(asyncio.to_thread(self.check_failed, job, exc) for job in jobs)
+                )
+            )
+        return list(
+            await asyncio.gather(
+                *(self._settled(job, post) for job, post in zip(jobs, found, strict=True))
+            )
+        )
+
+    async def _settled(self, job: Job, post: Published | None) -> Outcome | None:
+        """Record what one look found for ``job`` (see ``reconcile``)."""
+        if post is None:
+            return await asyncio.to_thread(self.not_there, job)
+        logger.info(
+            "%s was already on %s (%s): not resending",
+            job.label,
+            job.account_handle,
+            post.platform_id,
+            extra=job.log_ids,
+        )
+        ids = [post.platform_id]
+        later = self.ledger.sent_later(job, ids, post, self.clock())
+        if later is not None:
+            kept = await asyncio.wrap_future(later)
+        else:
+            kept = await asyncio.to_thread(self.ledger.sent, job, ids, post, self.clock())
+        return Outcome.SENT if kept else Outcome.LOST
+
+    def check_failed(self, job: Job, exc: PlatformError) -> Outcome:
+        """Record a look for an unknown outcome that could not be made (blocking)."""
+        now = self.clock()
+        if isinstance(exc, AuthError):
+            return self._classified(job, exc)
+        self.metrics.platform_error(job.platform, exc, now)
+        if isinstance(exc, PermanentError):
+            return self._unconfirmed(job, exc.message)
+        if _waited_out(exc) and not self._past_grace(job, now):
+            # The look never reached the platform: an outage, not a try. Past the grace,
+            # though, the budget below holds, as for every other failure.
+            wait = self._outage_wait(job, exc, now)
+            self.ledger.unknown(
+                job,
+                now + timedelta(seconds=wait),
+                f"could not check yet whether it went out: {exc.message}",
+                now,
+                count_attempt=False,
+            )
+            return Outcome.UNKNOWN
+        if job.attempts >= self.policy.max_attempts:
+            return self._unconfirmed(job, exc.message)
+        wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
+        self.ledger.unknown(
+            job,
+            now + timedelta(seconds=wait),
+            f"could not check yet whether it went out: {exc.message}",
+            now,
+        )
+        return Outcome.UNKNOWN
+
+    def not_there(self, job: Job) -> Outcome | None:
+        """A single post the look did not find: record why it is not sent now (too soon to
+        trust its absence, cancelled, too late), or None: send it (blocking)."""
+        now = self.clock()
+        settled = job.uncertain_since + timedelta(seconds=self.policy.settle_seconds)
+        if now < settled:
+            # Too soon to trust its absence: the timeline may not show it yet. A wait,
+            # not a try.
+            self.ledger.unknown(
+                job,
+                settled,
+                "not seen yet; looking again before resending",
+                now,
+                count_attempt=False,
+            )
+            return Outcome.UNKNOWN
+        if job.cancelled:
+            self.ledger.cancelled(job, now)
+            return Outcome.CANCELLED
+        if self._too_late(job, now):
+            return self._missed(job, now)
+        logger.info(
+            "%s was not found on %s: sending it", job.label, job.account_handle, extra=job.log_ids
+        )
+        return None
+
     def _too_late(self, job: Job, now: datetime) -> bool:
         late = self.policy.late_after
         return late is not None and now - job.scheduled_at > late
@@ -290,35 +417,8 @@ class Deliverer:
                 found = platform.find_recent(
                     creds, job.parts[index], job.since, link=job.link if index == 0 else None
                 )
-        except AuthError as exc:
-            return self._classified(job, exc)
-        except PermanentError as exc:
-            self.metrics.platform_error(job.platform, exc, now)
-            return self._unconfirmed(job, exc.message)
         except PlatformError as exc:
-            self.metrics.platform_error(job.platform, exc, now)
-            if _waited_out(exc) and not self._past_grace(job, now):
-                # The look never reached the platform: an outage, not a try. Past the
-                # grace, though, the budget below holds, as for every other failure.
-                wait = self._outage_wait(job, exc, now)
-                self.ledger.unknown(
-                    job,
-                    now + timedelta(seconds=wait),
-                    f"could not check yet whether it went out: {exc.message}",
-                    now,
-                    count_attempt=False,
-                )
-                return Outcome.UNKNOWN
-            if job.attempts >= self.policy.max_attempts:
-                return self._unconfirmed(job, exc.message)
-            wait = self.policy.delay(job.attempts, getattr(exc, "retry_after", None), self._rng)
-            self.ledger.unknown(
-                job,
-                now + timedelta(seconds=wait),
-                f"could not check yet whether it went out: {exc.message}",
-                now,
-            )
-            return Outcome.UNKNOWN
+            return self.check_failed(job, exc)
         if found is not None:
             logger.info(
                 "%s was already on %s (%s): not resending",

@@ -19,7 +19,7 @@ import logging
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Row, Update, update
@@ -44,12 +44,14 @@ from bot.delivery.statements import (
     UNCLAIM,
     UNKNOWN,
     UNKNOWN_UNCOUNTED,
+    Lane,
 )
 from bot.platforms.base import Published
 from bot.storage.models import (
     Account,
     AccountStatus,
     DeliveryState,
+    PostKind,
     PostState,
 )
 
@@ -57,6 +59,8 @@ logger = logging.getLogger(__name__)
 
 # How far before the first attempt a reconciliation looks for the post: clocks differ.
 RECONCILE_LOOKBACK = timedelta(minutes=5)
+# Before any delivery: "ordinary posts due since ever" is every due one.
+EVER = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -86,6 +90,7 @@ class Job:
     scheduled_at: datetime
     due_at: datetime  # when this attempt fell due (a retry's, a release's spread time)
     label: str
+    release: bool = False  # one supporter's post of a pledge release
 
     @property
     def log_ids(self) -> dict[str, int]:
@@ -122,23 +127,39 @@ class Ledger:
             row = conn.execute(JOB, {"did": delivery_id}).one()
         return self._job(row, state, now)
 
-    def claim_due(self, now: datetime, limit: int, unknown: int = 0) -> list[Job]:
-        """Claim, in one transaction, at most ``limit`` due deliveries, oldest first: up to
-        ``unknown`` of them whose last outcome is unknown (to be looked for first), the
-        rest pending; return their jobs. Each row is ``sending`` and committed before this
-        returns, so before any network call, exactly as with ``claim``. If the jobs cannot
-        be read, the claims are given back before the error is raised."""
+    def claim_due(
+        self,
+        now: datetime,
+        limit: int,
+        unknown: int = 0,
+        *,
+        ordinary_since: datetime | None = EVER,
+    ) -> list[Job]:
+        """Claim, in one transaction, at most ``limit`` due deliveries: ordinary pending
+        ones first (those due after ``ordinary_since``; None: none), then up to
+        ``unknown`` whose last outcome is unknown (to be looked for first), then a pledge
+        release's pending ones, each lane oldest first (``Lane``); return their jobs. Each
+        row is ``sending`` and committed before this returns, so before any network call,
+        exactly as with ``claim``. If the jobs cannot be read, the claims are given back
+        before the error is raised."""
         won: list[tuple[int, str]] = []
         with self._engine.begin() as conn:
-            for state, most in (
-                (DeliveryState.UNKNOWN, min(unknown, limit)),
-                (DeliveryState.PENDING, limit),
+            for lane, most in (
+                (Lane.ORDINARY, 0 if ordinary_since is None else limit),
+                (Lane.UNKNOWN, min(unknown, limit)),
+                (Lane.RELEASE, limit),
             ):
                 most = min(most, limit - len(won))
                 if most <= 0:
                     continue
-                params = {"now": now, "limit": most, "me": self.worker}
-                won += [(int(i), state) for i in conn.execute(CLAIM_DUE[state], params).scalars()]
+                params = {
+                    "now": now,
+                    "limit": most,
+                    "me": self.worker,
+                    "since": ordinary_since or EVER,
+                }
+                state = DeliveryState.UNKNOWN if lane == Lane.UNKNOWN else DeliveryState.PENDING
+                won += [(int(i), state) for i in conn.execute(CLAIM_DUE[lane], params).scalars()]
         if not won:
             return []
         states = dict(won)
@@ -183,6 +204,7 @@ class Ledger:
             scheduled_at=row.scheduled_at,
             due_at=row.due_at,
             label=f"{row.slug}/{row.key}",
+            release=row.post_kind == PostKind.PLEDGE,
         )
 
     def unclaim(self, job: Job, now: datetime) -> bool:

@@ -8,12 +8,21 @@ the writing worker, so a worker that lost its claim can never overwrite another'
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Update, bindparam, case, func, or_, select, true, update
+from sqlalchemy import JSON, ColumnElement, Update, bindparam, case, func, or_, select, true, update
 
 from bot.delivery.outcomes import ErrorKind
-from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post, PostState
+from bot.storage.models import (
+    Account,
+    Campaign,
+    Delivery,
+    DeliveryState,
+    Post,
+    PostKind,
+    PostState,
+)
 
 STATE = select(Delivery.state).where(Delivery.id == bindparam("did"))
 POST_STATE = (
@@ -64,6 +73,7 @@ _JOB_COLUMNS = (
     Post.hold_on_facebook,
     Post.scheduled_at,
     Post.state.label("post_state"),
+    Post.kind.label("post_kind"),
     Post.key,
     Post.id.label("post_id"),
     Campaign.slug,
@@ -79,8 +89,18 @@ JOB = _JOB_FROM.where(Delivery.id == bindparam("did"))
 JOBS = _JOB_FROM.where(Delivery.id.in_(bindparam("ids", expanding=True)))
 
 
-def claim_due(from_state: str) -> Update:
-    """Claim up to ``:limit`` deliveries in ``from_state`` that are due by ``:now``, oldest
+class Lane(StrEnum):
+    """What one claim statement takes, in the order a claim round takes them: ordinary
+    posts first (a demo reminder must not queue behind a release), then outcomes to look
+    for, then a pledge release's posts, which fill whatever room is left."""
+
+    ORDINARY = "ordinary"  # pending, of any post but a pledge release's
+    UNKNOWN = "unknown"  # its last outcome is unknown: look on the platform first
+    RELEASE = "release"  # pending, one supporter's post of a pledge release
+
+
+def claim_due(lane: Lane) -> Update:
+    """Claim up to ``:limit`` deliveries of ``lane`` that are due by ``:now``, oldest
     first, in one statement; RETURNING says which rows this worker won.
 
     The same rows ``Ledger.due`` reports: a pending delivery only while its post is still
@@ -89,11 +109,24 @@ def claim_due(from_state: str) -> Update:
     The outer WHERE repeats the state and time so a row changed since the subquery read it
     (PostgreSQL re-checks it on the new version) is not taken.
     """
-    live = Post.state == PostState.SCHEDULED if from_state == DeliveryState.PENDING else true()
+    from_state = DeliveryState.UNKNOWN if lane == Lane.UNKNOWN else DeliveryState.PENDING
+    which: ColumnElement[bool]
+    if lane == Lane.UNKNOWN:
+        which = true()
+    elif lane == Lane.RELEASE:
+        which = (Post.state == PostState.SCHEDULED) & (Post.kind == PostKind.PLEDGE)
+    else:
+        # Only rows due after ``:since``: the index on (state, next_attempt_at) reads just
+        # those, not the thousands of release rows due before them (``Ledger.claim_due``).
+        which = (
+            (Post.state == PostState.SCHEDULED)
+            & (Post.kind != PostKind.PLEDGE)
+            & (Delivery.next_attempt_at > bindparam("since"))
+        )
     candidates = (
         select(Delivery.id)
         .join(Post, Delivery.post_id == Post.id)
-        .where(Delivery.state == from_state, Delivery.next_attempt_at <= bindparam("now"), live)
+        .where(Delivery.state == from_state, Delivery.next_attempt_at <= bindparam("now"), which)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(bindparam("limit"))
         .scalar_subquery()
@@ -110,7 +143,7 @@ def claim_due(from_state: str) -> Update:
     )
 
 
-CLAIM_DUE = {state: claim_due(state) for state in (DeliveryState.PENDING, DeliveryState.UNKNOWN)}
+CLAIM_DUE = {lane: claim_due(lane) for lane in Lane}
 
 
 def guarded(**values: Any) -> Update:

@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.types import TypeDecorator
 
 from bot.engagement import bulk
-from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post
+from bot.storage.models import Account, Campaign, Delivery, DeliveryState, Post, PostKind
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ Offsets = Sequence[tuple[str, float]]  # (label, seconds after sending), ascendi
 REFRESH = "refresh"
 # Post.kind of a pledge release's posts: bot.pledges.release writes one post per pledge
 # (each supporter's own wording), so a release is many posts of this kind in one campaign.
-RELEASE_KIND = "pledge"
+RELEASE_KIND = PostKind.PLEDGE
 DELIVERIES = cast(Table, Delivery.__table__)  # Core, for executemany
 
 

@@ -7,9 +7,10 @@ delivery ledger live in ``bot.delivery.deliverer``; adapters never sleep or retr
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class PlatformError(Exception):
@@ -201,6 +202,53 @@ class AsyncPublisher(Protocol):
         """Create one post (not a thread part, not held by the platform); ``record_key``
         only for platforms with ``limits.client_record_keys``."""
         ...
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """One post looked for when reconciling: the text and link ``publish`` was given, and
+    the earliest time it can have been created (our first attempt, less clock skew)."""
+
+    text: str
+    link: str | None
+    since: datetime
+
+
+@runtime_checkable
+class AsyncReconciler(Protocol):
+    """Looks for posts whose outcome is unknown on asyncio, several for one account in one
+    read: how the dispatcher settles a crash's unknown outcomes in batches. Read and
+    matched by the same platform ``rules`` as ``Platform.find_recent``."""
+
+    async def find_recent_many(
+        self, creds: Credentials, wanted: Sequence[Wanted]
+    ) -> list[Published | None]:
+        """For each of ``wanted`` (in order), the account's post that matches it, or None.
+        A post matches one wanted item at most."""
+        ...
+
+
+def assign_matches(
+    wanted: Sequence[tuple[str, datetime]], candidates: Iterable[tuple[str, Published]]
+) -> list[Published | None]:
+    """Pair each wanted (form, since) with a distinct candidate (form, post) of the same
+    form created at or after ``since`` (a post of unknown time matches), in the order the
+    candidates come (newest first, as the platforms list them)."""
+    found: list[Published | None] = [None] * len(wanted)
+    open_by_form: dict[str, list[int]] = {}
+    for index, (form, _) in enumerate(wanted):
+        open_by_form.setdefault(form, []).append(index)
+    for form, post in candidates:
+        waiting = open_by_form.get(form)
+        if not waiting:
+            continue
+        for position, index in enumerate(waiting):
+            since = wanted[index][1]
+            if post.created_at is None or post.created_at >= since:
+                found[index] = post
+                del waiting[position]
+                break
+    return found
 
 
 # Engagement metrics under one name on every platform (reports add them up across

@@ -38,6 +38,7 @@ from bot.storage.models import (
     PledgeCampaignState,
     PledgeState,
     Post,
+    PostKind,
     PostState,
 )
 
@@ -147,7 +148,7 @@ def release(
             {
                 "campaign_id": pc.campaign_id,
                 "key": f"pledge-{pledge.id}",
-                "kind": "pledge",
+                "kind": PostKind.PLEDGE,
                 "parts": {pledge.platform: [text]},
                 "link": link,
                 # Each pledge has its own post, so the post's own time is its slot: the

@@ -125,6 +125,15 @@ class PostState(StrEnum):
     UNAPPROVED = nonmember((AWAITING_APPROVAL, REJECTED))
 
 
+class PostKind(StrEnum):
+    POST = "post"
+    THREAD = "thread"
+    REMINDER = "reminder"  # an event's reminder (bot.campaigns.schedules.events)
+    # One supporter's post in a pledge release (bot.pledges.release writes one per pledge,
+    # in their own wording): a release is thousands of these due at once.
+    PLEDGE = "pledge"
+
+
 class Post(Base):
     """One message at one time to one or more accounts.
 

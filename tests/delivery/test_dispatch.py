@@ -284,8 +284,8 @@ class PausingLedger(Ledger):
         self.claimed = threading.Event()
         self.go = threading.Event()
 
-    def claim_due(self, now, pending, unknown=0):
-        jobs = super().claim_due(now, pending, unknown)
+    def claim_due(self, now, pending, unknown=0, **kwargs):
+        jobs = super().claim_due(now, pending, unknown, **kwargs)
         if jobs:
             self.claimed.set()
             self.go.wait(5)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import threading
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.platforms.base import (
@@ -19,6 +20,7 @@ from bot.platforms.base import (
     PermanentError,
     PlatformError,
     Published,
+    Wanted,
 )
 
 
@@ -109,16 +111,56 @@ class FakePlatform:
 class FakeAsyncPlatform(FakePlatform):
     """A FakePlatform with the burst path (``async_publisher``), so the dispatcher sends
     its plain single posts on asyncio; they land in the same ``posts`` and follow the
-    same ``fail_next`` script."""
+    same ``fail_next`` script. ``hold``: seconds each async answer takes (a platform's
+    latency, so sends stay in flight)."""
+
+    def __init__(self, name: str = "x", *, hold: float = 0.0, **kwargs: bool) -> None:
+        super().__init__(name, **kwargs)
+        self.hold = hold
 
     def async_publisher(self, session: object) -> FakeAsyncPublisher:
         return FakeAsyncPublisher(self)
 
+    def find_many(self, creds: Credentials, wanted: Sequence[Wanted]) -> list[Published | None]:
+        """One read of the account's posts that answers for every wanted post (recorded
+        in ``calls`` as ``find_many:<how many>``)."""
+        with self._lock:
+            self.calls.append(f"find_many:{len(wanted)}")
+            taken: set[object] = set()
+            found: list[Published | None] = []
+            for item in wanted:
+                text = item.text
+                if item.link and item.link not in text:
+                    text = f"{text}\n\n{item.link}"  # as publish sends it
+                match = None
+                for post in reversed(self.posts):
+                    created = post["created_at"]
+                    assert isinstance(created, datetime)
+                    if (
+                        post["id"] not in taken
+                        and post["user"] == creds.platform_user_id
+                        and created >= item.since
+                        and post["text"] == text
+                    ):
+                        match = Published(
+                            str(post["id"]), f"https://example.test/{post['id']}", text
+                        )
+                        taken.add(post["id"])
+                        break
+                found.append(match)
+            return found
+
 
 class FakeAsyncPublisher:
-    def __init__(self, platform: FakePlatform) -> None:
+    def __init__(self, platform: FakeAsyncPlatform) -> None:
         self.platform = platform
 
     async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
-        await asyncio.sleep(0)  # a real publisher yields to the loop while it waits
+        await asyncio.sleep(self.platform.hold)  # a real publisher yields while it waits
         return self.platform.publish(creds, text, link=link)
+
+    async def find_recent_many(
+        self, creds: Credentials, wanted: Sequence[Wanted]
+    ) -> list[Published | None]:
+        await asyncio.sleep(self.platform.hold)
+        return self.platform.find_many(creds, wanted)

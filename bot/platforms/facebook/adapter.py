@@ -18,7 +18,6 @@ and classifies the status and body once (``GRAPH_ERROR_TABLE``, ``errors``).
 from __future__ import annotations
 
 import logging
-import unicodedata
 from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs
@@ -50,8 +49,6 @@ from bot.platforms.http import (
 )
 
 logger = logging.getLogger(__name__)
-
-_FIND_RECENT_PAGES = 3
 
 
 def _parse_body(response: requests.Response) -> Any:
@@ -135,10 +132,6 @@ class CheckedGraphAPI(facebook.GraphAPI):
             if k in _SECRET_PARAMS and v
         )
         raise classify_graph_response(response.status_code, body, response.headers, secrets=secrets)
-
-
-def _normalise(text: str) -> str:
-    return unicodedata.normalize("NFC", text).strip()
 
 
 class FacebookPlatform:
@@ -243,10 +236,10 @@ class FacebookPlatform:
     def _search(
         graph: CheckedGraphAPI, creds: Credentials, edge: str, text: str, extra: dict[str, str]
     ) -> Published | None:
-        wanted = _normalise(text)
+        wanted = rules.normalise_message(text)
         page_id = creds.platform_user_id
         after: str | None = None
-        for _ in range(_FIND_RECENT_PAGES):
+        for _ in range(rules.FIND_RECENT_PAGES):
             args = {"fields": "id,message,created_time,from", "limit": "100", **extra}
             if after:
                 args["after"] = after
@@ -258,14 +251,14 @@ class FacebookPlatform:
                 author = item.get("from")
                 if isinstance(author, dict) and str(author.get("id")) != page_id:
                     continue
-                if _normalise(str(item.get("message") or "")) == wanted:
+                if rules.normalise_message(str(item.get("message") or "")) == wanted:
                     return Published(
                         platform_id=str(item["id"]),
                         url=f"https://www.facebook.com/{item['id']}",
                         text=str(item.get("message") or ""),
-                        created_at=_parse_time(item.get("created_time")),
+                        created_at=rules.parse_time(item.get("created_time")),
                     )
-            after = _next_cursor(page)
+            after = rules.next_cursor(page)
             if not after:
                 return None
         return None
@@ -321,22 +314,3 @@ def _token_from(result: Any, action: str) -> str:
     if not token:
         raise TransientError(f"Facebook {action}: no access_token in the answer")
     return str(token)
-
-
-def _next_cursor(page: Any) -> str | None:
-    paging = page.get("paging") if isinstance(page, dict) else None
-    if not isinstance(paging, dict) or not paging.get("next"):
-        return None
-    cursors = paging.get("cursors")
-    after = cursors.get("after") if isinstance(cursors, dict) else None
-    return str(after) if after else None
-
-
-def _parse_time(value: Any) -> datetime | None:
-    # Graph times look like 2026-03-01T12:00:00+0000.
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z")
-    except ValueError:
-        return None

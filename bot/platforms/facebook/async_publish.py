@@ -1,4 +1,5 @@
-"""POST /{page-id}/feed on asyncio: the burst path for Page posts (pledge releases).
+"""POST /{page-id}/feed on asyncio: the burst path for Page posts (pledge releases), and
+the feed reads that settle unknown outcomes after a crash in batches.
 
 Only a transport: facebook-sdk is synchronous (requests), so a release of 1,000 Pages
 through it needs a thread per request in flight. The request is built and read by
@@ -10,11 +11,12 @@ One attempt per call.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 import aiohttp
 
-from bot.platforms.base import Credentials, Published
+from bot.platforms.base import Credentials, Published, Wanted
 from bot.platforms.facebook import rules
 from bot.platforms.http.aio import AsyncSender
 
@@ -61,3 +63,35 @@ class FacebookAsyncPublisher:
             "published Facebook post %s on Page %s", published.platform_id, creds.platform_user_id
         )
         return published
+
+    async def find_recent_many(
+        self, creds: Credentials, wanted: Sequence[Wanted]
+    ) -> list[Published | None]:
+        """Read the Page's feed once (a few pages, and one more per hundred wanted) from
+        the earliest ``since`` and match every wanted post in it. Only the feed: the
+        dispatcher sends posts Facebook holds (whose absence is settled on its scheduled
+        posts) on the threaded path."""
+        if not wanted:
+            return []
+        since = min(w.since for w in wanted)
+        page_id = creds.platform_user_id
+        posts: list[tuple[str | None, Published]] = []
+        after: str | None = None
+        # Each wanted post can take one place on the timeline: a big batch reads as many
+        # more pages as it could fill, so none of ours is pushed out of reach by another.
+        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
+            call = rules.feed_call(
+                self._version,
+                page_id,
+                creds.token,
+                since,
+                after=after,
+                app_secret=self._app_secret,
+            )
+            page = await self._sender.carry_out(call)
+            posts.extend(page.posts)
+            found = rules.match_feed(page_id, wanted, posts)
+            after = page.after
+            if not after or all(post is not None for post in found):
+                return found
+        return rules.match_feed(page_id, wanted, posts)

@@ -14,7 +14,6 @@ import logging
 import threading
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
 
 import aiohttp
 import requests
@@ -39,7 +38,6 @@ logger = logging.getLogger(__name__)
 # Covers a 10,000-account release without rebuilding clients (~90 us each, measured).
 _CLIENT_CACHE_SIZE = 16384
 _USERNAME_CACHE_SIZE = 65536
-_FIND_RECENT_PAGES = 3
 
 
 class XPlatform:
@@ -186,7 +184,7 @@ class XPlatform:
         wanted_forms = {normalise_for_match(compose_text(text, link))}
         client = self.user_client(creds)
         token: str | None = None
-        for _ in range(_FIND_RECENT_PAGES):
+        for _ in range(rules.FIND_RECENT_PAGES):
             try:
                 response = client.get_users_tweets(
                     creds.platform_user_id,
@@ -212,7 +210,7 @@ class XPlatform:
                         platform_id=post_id,
                         url=self.post_url(creds.platform_user_id, post_id),
                         text=str(item.get("text", "")),
-                        created_at=_parse_time(item.get("created_at")),
+                        created_at=rules.parse_time(item.get("created_at")),
                     )
             meta = page.get("meta")
             token = meta.get("next_token") if isinstance(meta, dict) else None
@@ -241,12 +239,3 @@ class XPlatform:
         if info.handle:
             self.remember_handle(info.platform_user_id, info.handle)
         return info
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None

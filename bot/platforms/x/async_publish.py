@@ -1,4 +1,5 @@
-"""POST /2/tweets on asyncio: the burst path for posts (pledge releases).
+"""POST /2/tweets on asyncio: the burst path for posts (pledge releases), and the timeline
+reads that settle unknown outcomes after a crash in batches.
 
 Only a transport: the request is built, signed and read by ``bot.platforms.x.rules``, the
 same ``publish_call`` ``XPlatform.publish`` carries out on requests, and sent by
@@ -11,12 +12,12 @@ as every adapter method.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import aiohttp
 
-from bot.platforms.base import Credentials, Published
+from bot.platforms.base import Credentials, Published, Wanted
 from bot.platforms.http.aio import AsyncSender
 from bot.platforms.x import rules
 
@@ -66,3 +67,34 @@ class XAsyncPublisher:
             "published X post %s for user %s", published.platform_id, creds.platform_user_id
         )
         return published
+
+    async def find_recent_many(
+        self, creds: Credentials, wanted: Sequence[Wanted]
+    ) -> list[Published | None]:
+        """Read the account's timeline once (a few pages, and one more per hundred wanted)
+        from the earliest ``since`` and match every wanted post in it, as
+        ``XPlatform.find_recent`` does for one."""
+        if not wanted:
+            return []
+        since = min(w.since for w in wanted)
+        username = self._username_for(creds.platform_user_id)
+        posts: list[Published] = []
+        token: str | None = None
+        # Each wanted post can take one place on the timeline: a big batch reads as many
+        # more pages as it could fill, so none of ours is pushed out of reach by another.
+        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
+            call = rules.timeline_call(
+                self._consumer_key,
+                self._consumer_secret,
+                creds,
+                since,
+                pagination_token=token,
+                username=username,
+            )
+            page = await self._sender.carry_out(call)
+            posts.extend(page.posts)
+            found = rules.match_timeline(wanted, posts)
+            token = page.next_token
+            if not token or all(post is not None for post in found):
+                return found
+        return rules.match_timeline(wanted, posts)

@@ -16,18 +16,33 @@ import html
 import json
 import re
 import unicodedata
-from datetime import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
+from typing import Any
+from urllib.parse import quote, urlencode
 
 from bot.campaigns import text_rules
 from bot.platforms import oauth1
-from bot.platforms.base import Credentials, OutcomeUnknown, PermanentError, Published
+from bot.platforms.base import (
+    Credentials,
+    OutcomeUnknown,
+    PermanentError,
+    Published,
+    TransientError,
+    Wanted,
+    assign_matches,
+)
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse, json_or_none
 from bot.platforms.http.routes import X_API_ORIGIN
 from bot.platforms.x.errors import classify_x_response
 
 CREATE_URL = f"{X_API_ORIGIN}/2/tweets"
 PUBLISH_ACTION = "X publish"
+TIMELINE_ACTION = "X timeline lookup"
+# How many pages of 100 a reconciliation reads before concluding a post is not there.
+FIND_RECENT_PAGES = 3
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
@@ -147,3 +162,90 @@ def publish_call(
         timestamp=timestamp,
     )
     return Call(request, partial(read_post_response, text=body, username=username))
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    """One page of an account's posts, newest first, and the token of the next page."""
+
+    posts: tuple[Published, ...]
+    next_token: str | None
+
+
+def timeline_call(
+    consumer_key: str,
+    consumer_secret: str,
+    creds: Credentials,
+    since: datetime,
+    *,
+    pagination_token: str | None = None,
+    username: str | None = None,
+) -> Call[TimelinePage]:
+    """``GET /2/users/:id/tweets`` from ``since``, 100 a page, with the query tweepy's
+    ``get_users_tweets`` sends for the threaded path's ``find_recent``
+    (docs.x.com/x-api/users/get-posts), signed with the account's user token."""
+    query: dict[str, str] = {
+        "max_results": "100",
+        "start_time": since.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "tweet.fields": "created_at",
+    }
+    if pagination_token:
+        query["pagination_token"] = pagination_token
+    url = (
+        f"{X_API_ORIGIN}/2/users/{creds.platform_user_id}/tweets?"
+        f"{urlencode(query, quote_via=quote, safe='')}"
+    )
+    authorization = oauth1.authorization_header(
+        "GET",
+        url,
+        consumer_key=consumer_key,
+        consumer_secret=consumer_secret,
+        token=creds.token,
+        token_secret=creds.secret,
+    )
+    request = HttpRequest(
+        "GET", url, {"Authorization": authorization}, None, action=TIMELINE_ACTION, idempotent=True
+    )
+    return Call(request, partial(read_timeline_page, username=username))
+
+
+def read_timeline_page(response: HttpResponse, *, username: str | None) -> TimelinePage:
+    """The posts of one timeline page, or the classified error (``X_ERROR_TABLE``)."""
+    parsed = json_or_none(response.body)
+    if not response.ok:
+        raise classify_x_response(response.status, parsed, response.headers)
+    if not isinstance(parsed, dict):
+        raise TransientError(f"{TIMELINE_ACTION}: unreadable answer")
+    posts = []
+    for item in parsed.get("data") or []:
+        if not isinstance(item, dict) or "id" not in item:
+            continue
+        post_id = str(item["id"])
+        posts.append(
+            Published(
+                platform_id=post_id,
+                url=post_url(username, post_id),
+                text=str(item.get("text", "")),
+                created_at=parse_time(item.get("created_at")),
+            )
+        )
+    meta = parsed.get("meta")
+    token = meta.get("next_token") if isinstance(meta, dict) else None
+    return TimelinePage(tuple(posts), str(token) if token else None)
+
+
+def match_timeline(wanted: Sequence[Wanted], posts: Sequence[Published]) -> list[Published | None]:
+    """Which of ``posts`` is each wanted post: exactly the text ``publish`` sent for its
+    (text, link), compared in ``normalise_for_match`` form."""
+    forms = [(normalise_for_match(compose_text(w.text, w.link)), w.since) for w in wanted]
+    return assign_matches(forms, ((normalise_for_match(p.text), p) for p in posts))
+
+
+def parse_time(value: Any) -> datetime | None:
+    """X's ``created_at`` (ISO 8601 with a ``Z``), or None when absent or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
