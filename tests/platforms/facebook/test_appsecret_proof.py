@@ -14,7 +14,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bot.platforms.base import Credentials, PlatformError, Published
+from bot.platforms.base import Credentials, PlatformError, Published, Wanted
 from bot.platforms.facebook import FacebookMetrics, FacebookPlatform
 from bot.platforms.http import async_session
 from bot.sandbox.options import SandboxOptions
@@ -42,12 +42,19 @@ def test_with_the_app_secret_every_call_passes_where_the_app_requires_the_proof(
     assert fb.verify(creds).platform_user_id == creds.platform_user_id
     posted = fb.publish(creds, "Rally on Saturday")
 
-    async def burst() -> Published:
-        async with async_session(timeout=5, limit=2) as session:
-            return await fb.async_publisher(session).publish(creds, "Rally on Sunday", link=None)
-
-    asyncio.run(burst())
     since = datetime.now(UTC) - timedelta(hours=1)
+
+    async def burst() -> list[Published | None]:
+        async with async_session(timeout=5, limit=2) as session:
+            publisher = fb.async_publisher(session)
+            await publisher.publish(creds, "Rally on Sunday", link=None)
+            # The batch look after a crash reads the feed on the same path.
+            return await publisher.find_recent_many(
+                creds, [Wanted("Rally on Saturday", None, since)]
+            )
+
+    (looked,) = asyncio.run(burst())
+    assert looked is not None and looked.platform_id == posted.platform_id
     found = fb.find_recent(creds, "Rally on Saturday", since)
     assert found is not None and found.platform_id == posted.platform_id
     (reading,) = FacebookMetrics(fb).read(creds, [posted.platform_id])
