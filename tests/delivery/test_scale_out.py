@@ -1,0 +1,249 @@
+"""Scaled out on PostgreSQL: a scheduler and several worker processes share a release
+through Procrastinate, a worker SIGKILLed mid-release loses and doubles nothing, and a
+standby scheduler takes over within 10 s of the active one dying.
+
+Real processes (`python main.py run --role ...`) against a sandbox process, on a
+PostgreSQL database of their own: the suite's server with CLARION_TEST_DB=postgres, else
+one started here from the machine's binaries (skipped when it has none)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from bot.campaigns.enqueue import apply_specs
+from bot.campaigns.specs import PostSpec
+from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.storage.models import Account, Delivery, DeliveryState
+from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
+
+POSTS_PER_PLATFORM = 400  # × 2 platforms = 800 deliveries
+
+ACTIVE = "is now the active scheduler"
+
+
+@pytest.fixture(scope="module")
+def postgres_server_url(postgres_server: str | None) -> Iterator[str]:
+    if postgres_server:
+        yield postgres_server
+        return
+    from tests.support.postgres import ThrowawayPostgres
+
+    try:
+        server = ThrowawayPostgres()
+    except RuntimeError as exc:
+        pytest.skip(str(exc))
+    url = server.start()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server_url: str) -> str:
+    """A database of this test's own on the server (the roles' processes share it)."""
+    name = f"scale_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def sandbox() -> Iterator[str]:
+    port = free_port()
+    # Latency keeps many requests in flight, so the kill lands mid-send.
+    process = start_sandbox_process(port, "--latency-ms", "150")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def configured(tmp_path: Path, database_url: str, sandbox: str) -> Path:
+    admin = SandboxAdmin(sandbox)
+    admin.set_rate_limits(x_posts_per_user=100_000, x_posts_per_app=1_000_000)
+    config = write_config(
+        tmp_path / "config.env",
+        database_url,
+        sandbox,
+        delivery_concurrency=8,
+        retry_base_seconds=0.2,
+        max_attempts=20,
+        # A dead worker's claims are settled HTTP_TIMEOUT_SECONDS + 10 s after they were
+        # made: short here, so the test is quick.
+        http_timeout_seconds=3,
+    )
+    # Migrates, and registers the campaign's stand-in accounts on the sandbox.
+    with DaemonProcess(config) as first:
+        first.wait_ready()
+        first.terminate()
+    return config
+
+
+def queue_release(config: Path, start: datetime) -> None:
+    specs = []
+    for i in range(POSTS_PER_PLATFORM):
+        for platform in ("x", "facebook"):
+            text_ = f"Scale-out post {i} on {platform}: solidarity with the Fujitsu reps"
+            specs.append(
+                PostSpec(
+                    campaign="scale",
+                    key=f"{platform}-{i}",
+                    scheduled_at=start + timedelta(milliseconds=10 * i),
+                    timezone="UTC",
+                    targets=(platform,),
+                    parts={platform: (text_,)},
+                )
+            )
+    runtime = runtime_for(config)
+    with runtime.sessions() as session:
+        apply_specs(session, specs, now=datetime.now(UTC))
+    runtime.close()
+
+
+def wait_for(predicate, timeout: float, what: str) -> float:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if predicate():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+@pytest.mark.slow
+def test_a_release_across_three_workers_goes_out_exactly_once_though_one_is_killed(
+    tmp_path, postgres_url, sandbox
+):
+    config = configured(tmp_path, postgres_url, sandbox)
+    start = datetime.now(UTC) + timedelta(seconds=8)
+    queue_release(config, start)
+    scheduler = DaemonProcess(config, "--role", "scheduler")
+    workers = [DaemonProcess(config, "--role", "worker") for _ in range(3)]
+    processes = [scheduler, *workers]
+    runtime = runtime_for(config)
+    try:
+        for process in processes:
+            process.wait_ready()
+        wait_for(lambda: ACTIVE in scheduler.output(), 10, "the scheduler became active")
+        victim = workers[0]
+        victim_name = None
+
+        def victim_is_sending() -> bool:
+            nonlocal victim_name
+            with runtime.sessions() as session:
+                rows = session.execute(
+                    select(Delivery.claimed_by).where(Delivery.state == DeliveryState.SENDING)
+                ).scalars()
+                names = {n for n in rows if n and n.endswith(f":{victim.process.pid}")}
+            victim_name = next(iter(names), None)
+            return victim_name is not None
+
+        wait_for(victim_is_sending, 30, "the first worker had claims in flight")
+        victim.kill()
+
+        def all_settled() -> bool:
+            with runtime.sessions() as session:
+                left = session.scalar(
+                    select(Delivery.id).where(Delivery.state.in_(DeliveryState.OPEN)).limit(1)
+                )
+            return left is None
+
+        wait_for(all_settled, 50, "every delivery settled")
+        with runtime.sessions() as session:
+            rows = list(session.scalars(select(Delivery)))
+            accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
+    finally:
+        for process in processes:
+            if process.process.poll() is None:
+                process.terminate()
+        runtime.close()
+
+    assert len(rows) == 2 * POSTS_PER_PLATFORM
+    unsent = [(r.id, r.platform, r.state, r.error) for r in rows if r.state != DeliveryState.SENT]
+    assert not unsent, f"not sent: {unsent[:10]}"
+    senders = Counter(r.claimed_by for r in rows)
+    assert len(senders) >= 3, f"the release was not shared among the workers: {senders}"
+    assert "died mid-send" in scheduler.output(), (
+        "the kill landed on no claim in flight: the test proved nothing about the lease"
+    )
+    assert victim_name not in senders or senders[victim_name] < len(rows)
+    admin = SandboxAdmin(sandbox)
+    for platform in ("x", "facebook"):
+        on_sandbox = admin.posts(platform, accounts[platform])
+        counts = Counter(p["text"] for p in on_sandbox)
+        doubled = {t: n for t, n in counts.items() if n > 1}
+        assert not doubled, f"posted more than once on {platform}: {doubled}"
+        assert len(counts) == POSTS_PER_PLATFORM
+        ledger_ids = {r.platform_ids[0] for r in rows if r.platform == platform}
+        assert ledger_ids == {p["id"] for p in on_sandbox}
+
+
+@pytest.mark.slow
+def test_a_standby_scheduler_takes_over_within_ten_seconds_of_the_active_one_dying(
+    tmp_path, postgres_url, sandbox
+):
+    config = configured(tmp_path, postgres_url, sandbox)
+    first = DaemonProcess(config, "--role", "scheduler").wait_ready()
+    wait_for(lambda: ACTIVE in first.output(), 10, "the first scheduler became active")
+    second = DaemonProcess(config, "--role", "scheduler").wait_ready()
+    worker = DaemonProcess(config, "--role", "worker").wait_ready()
+    try:
+        time.sleep(2)
+        assert ACTIVE not in second.output(), "two schedulers were active at once"
+        first.kill()
+        took = wait_for(lambda: ACTIVE in second.output(), 10, "the standby took over")
+        # The new scheduler plans: a post queued now goes out through the worker.
+        queue_release_of_one(config)
+        runtime = runtime_for(config)
+
+        def sent() -> bool:
+            with runtime.sessions() as session:
+                state = session.scalar(select(Delivery.state))
+            return state == DeliveryState.SENT
+
+        wait_for(sent, 15, "the post queued after the takeover went out")
+        runtime.close()
+    finally:
+        for process in (first, second, worker):
+            if process.process.poll() is None:
+                process.terminate()
+    print(f"standby took over {took:.1f} s after the active scheduler was killed")
+    assert took < 10
+
+
+def queue_release_of_one(config: Path) -> None:
+    runtime = runtime_for(config)
+    spec = PostSpec(
+        campaign="failover",
+        key="after",
+        scheduled_at=datetime.now(UTC) + timedelta(seconds=2),
+        timezone="UTC",
+        targets=("x",),
+        parts={"x": ("Posted after the scheduler failed over",)},
+    )
+    with runtime.sessions() as session:
+        apply_specs(session, [spec], now=datetime.now(UTC))
+    runtime.close()
+
+
+def test_workers_and_schedulers_refuse_sqlite_and_say_what_to_do(tmp_path):
+    config = write_config(
+        tmp_path / "config.env", f"sqlite:///{tmp_path / 'c.db'}", "http://127.0.0.1:9"
+    )
+    for role in ("worker", "scheduler"):
+        result = cli(config, "run", "--role", role, check=False)
+        assert result.returncode != 0
+        assert "needs PostgreSQL" in result.stderr
+        assert "python main.py run" in result.stderr
