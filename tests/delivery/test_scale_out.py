@@ -137,20 +137,25 @@ def test_a_release_across_three_workers_goes_out_exactly_once_though_one_is_kill
         for process in processes:
             process.wait_ready()
         wait_for(lambda: ACTIVE in scheduler.output(), 10, "the scheduler became active")
-        victim = workers[0]
+        by_pid = {f":{w.process.pid}": w for w in workers}
         victim_name = None
 
-        def victim_is_sending() -> bool:
+        def a_worker_is_sending() -> bool:
             nonlocal victim_name
             with runtime.sessions() as session:
-                rows = session.execute(
-                    select(Delivery.claimed_by).where(Delivery.state == DeliveryState.SENDING)
-                ).scalars()
-                names = {n for n in rows if n and n.endswith(f":{victim.process.pid}")}
-            victim_name = next(iter(names), None)
-            return victim_name is not None
+                claims = Counter(
+                    session.execute(
+                        select(Delivery.claimed_by).where(Delivery.state == DeliveryState.SENDING)
+                    ).scalars()
+                )
+            if not claims:
+                return False
+            victim_name = claims.most_common(1)[0][0]
+            return True
 
-        wait_for(victim_is_sending, 30, "the first worker had claims in flight")
+        wait_for(a_worker_is_sending, 30, "a worker had claims in flight")
+        assert victim_name is not None
+        victim = by_pid[victim_name[victim_name.rindex(":") :]]
         victim.kill()
 
         def all_settled() -> bool:
@@ -160,7 +165,7 @@ def test_a_release_across_three_workers_goes_out_exactly_once_though_one_is_kill
                 )
             return left is None
 
-        wait_for(all_settled, 50, "every delivery settled")
+        took = wait_for(all_settled, 50, "every delivery settled")
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery)))
             accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
@@ -174,11 +179,13 @@ def test_a_release_across_three_workers_goes_out_exactly_once_though_one_is_kill
     unsent = [(r.id, r.platform, r.state, r.error) for r in rows if r.state != DeliveryState.SENT]
     assert not unsent, f"not sent: {unsent[:10]}"
     senders = Counter(r.claimed_by for r in rows)
-    assert len(senders) >= 3, f"the release was not shared among the workers: {senders}"
-    assert "died mid-send" in scheduler.output(), (
+    survivors = set(senders) - {victim_name}
+    assert len(survivors) == 2, f"the release was not shared among the workers: {senders}"
+    released = [line for line in scheduler.output().splitlines() if "died mid-send" in line]
+    print(f"{len(rows)} deliveries settled {took:.1f} s after the kill; {released}")
+    assert released, (
         "the kill landed on no claim in flight: the test proved nothing about the lease"
     )
-    assert victim_name not in senders or senders[victim_name] < len(rows)
     admin = SandboxAdmin(sandbox)
     for platform in ("x", "facebook"):
         on_sandbox = admin.posts(platform, accounts[platform])
