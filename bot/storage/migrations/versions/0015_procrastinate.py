@@ -14,6 +14,7 @@ Create Date: 2026-12-06 05:10:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
@@ -26,6 +27,8 @@ def upgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
+    if bind.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
+        return  # already there (a database restored from a dump, an earlier attempt)
     from procrastinate.schema import SchemaManager
 
     # The driver's own cursor, without parameters: the schema is many statements, with
@@ -37,21 +40,6 @@ def downgrade() -> None:
     bind = op.get_bind()
     if bind.dialect.name != "postgresql":
         return
-    op.execute(
-        """
-        DROP TABLE IF EXISTS procrastinate_events, procrastinate_periodic_defers,
-            procrastinate_jobs, procrastinate_workers CASCADE;
-        DO $$
-        DECLARE f record;
-        BEGIN
-            FOR f IN SELECT p.oid::regprocedure AS sig FROM pg_proc p
-                     JOIN pg_namespace n ON n.oid = p.pronamespace
-                     WHERE n.nspname = current_schema() AND p.proname LIKE 'procrastinate\\_%'
-            LOOP
-                EXECUTE 'DROP FUNCTION ' || f.sig || ' CASCADE';
-            END LOOP;
-        END $$;
-        DROP TYPE IF EXISTS procrastinate_job_to_defer_v1, procrastinate_job_event_type,
-            procrastinate_job_status CASCADE;
-        """
-    )
+    from bot.storage.job_tables import DROP_SCHEMA
+
+    bind.connection.driver_connection.execute(DROP_SCHEMA)  # type: ignore[union-attr]
