@@ -129,6 +129,8 @@ def run(app: AppContext, examples: bool, role: str) -> None:
         process = start_role(app.runtime, Role(role), options, say)
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
+    if Role(role) is Role.WEB:
+        say(f"serving the campaign pages and the console on {process.web_address}; never sends")
     if process.web_address is not None:
         with process.runtime.sessions() as session:
             for line in campaign_page_lines(session, settings):

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
@@ -254,3 +255,38 @@ def test_workers_and_schedulers_refuse_sqlite_and_say_what_to_do(tmp_path):
         assert result.returncode != 0
         assert "needs PostgreSQL" in result.stderr
         assert "python main.py run" in result.stderr
+
+
+@pytest.mark.slow
+def test_scale_out_roles_and_a_single_machine_daemon_refuse_to_run_together(
+    tmp_path, postgres_url, sandbox
+):
+    config = configured(tmp_path, postgres_url, sandbox)
+    with DaemonProcess(config).wait_ready():
+        refused = cli(config, "run", "--role", "worker", check=False)
+        assert refused.returncode != 0
+        assert "single-machine Clarion daemon" in refused.stderr
+    with DaemonProcess(config, "--role", "worker").wait_ready():
+        refused = cli(config, "run", check=False)
+        assert refused.returncode != 0
+        assert "already running" in refused.stderr
+
+
+@pytest.mark.slow
+def test_the_web_role_serves_the_pages_and_never_sends(tmp_path, postgres_url, sandbox):
+    config = configured(tmp_path, postgres_url, sandbox)
+    port = free_port()
+    with config.open("a") as file:
+        file.write(f"WEB_SECRET_KEY={uuid.uuid4().hex * 2}\nWEB_PORT={port}\n")
+    queue_release_of_one(config)
+    runtime = runtime_for(config)
+    with DaemonProcess(config, "--role", "web") as web:
+        web.wait_ready()
+        assert "serving the campaign pages and the console" in web.output()
+        assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=5).status_code == 200
+        time.sleep(4)  # the post fell due 2 s after it was queued
+        with runtime.sessions() as session:
+            state = session.scalar(select(Delivery.state))
+        web.terminate()
+    runtime.close()
+    assert state == DeliveryState.PENDING
