@@ -125,7 +125,7 @@ def wait_for(predicate, timeout: float, what: str) -> float:
 
 
 @pytest.mark.slow
-def test_a_release_across_three_workers_goes_out_exactly_once_though_a_worker_and_the_scheduler_are_killed(
+def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_scheduler_die(
     tmp_path, postgres_url, sandbox
 ):
     config = configured(tmp_path, postgres_url, sandbox)
