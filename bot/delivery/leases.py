@@ -75,10 +75,10 @@ class RoleLock:
             ).scalar()
             conn.commit()
         except BaseException:
-            conn.close()
+            _end_session(conn)
             raise
         if not got:
-            conn.close()  # also lets go of the shared daemon lock
+            _end_session(conn)  # lets go of the shared daemon lock too
             return False
         self._conn = conn
         return True
@@ -101,9 +101,18 @@ class RoleLock:
         if self._conn is None:
             return
         try:
-            self._conn.close()  # session locks end with the session
+            _end_session(self._conn)
         finally:
             self._conn = None
+
+
+def _end_session(conn: Connection) -> None:
+    """Close the database session itself, not just hand the connection back to the pool
+    (where it would live on holding its advisory locks): session locks end with it."""
+    try:
+        conn.invalidate()
+    finally:
+        conn.close()
 
 
 def scheduler_lock(engine: Engine) -> RoleLock:

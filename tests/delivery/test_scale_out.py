@@ -17,8 +17,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select, text
 
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
@@ -29,35 +28,6 @@ from tests.support.processes import DaemonProcess, cli, runtime_for, write_confi
 POSTS_PER_PLATFORM = 300  # × 2 platforms = 600 deliveries
 
 ACTIVE = "is now the active scheduler"
-
-
-@pytest.fixture(scope="module")
-def postgres_server_url(postgres_server: str | None) -> Iterator[str]:
-    if postgres_server:
-        yield postgres_server
-        return
-    from tests.support.postgres import ThrowawayPostgres
-
-    try:
-        server = ThrowawayPostgres()
-    except RuntimeError as exc:
-        pytest.skip(str(exc))
-    url = server.start()
-    try:
-        yield url
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def postgres_url(postgres_server_url: str) -> str:
-    """A database of this test's own on the server (the roles' processes share it)."""
-    name = f"scale_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(postgres_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(postgres_server_url).set(database=name).render_as_string(hide_password=False)
 
 
 @pytest.fixture
