@@ -81,6 +81,7 @@ class Scheduler:
         self.failure: str | None = None
         self.deferred = 0  # jobs deferred while active (for tests and the log)
         self._planned: set[tuple[datetime, int]] = set()
+        self._housekeeping: dict[str, threading.Thread] = {}
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
 
@@ -99,10 +100,14 @@ class Scheduler:
             raise RuntimeError(self.failure)
 
     def stop(self) -> None:
+        """Stop planning and the housekeeping (a round under way finishes), then let go
+        of the lock for a standby."""
         self.stopping.set()
         if self._thread is not None:
             self._thread.join()
         self.active.clear()
+        for thread in self._housekeeping.values():
+            thread.join()
         self.lock.release()
 
     # --- the loop ------------------------------------------------------------------------
@@ -155,12 +160,17 @@ class Scheduler:
         self._report_missed(self.sweeps.mark_missed(now, self.grace))
         self.active.set()
         for name, function, seconds in self.periodic:
-            threading.Thread(
+            running = self._housekeeping.get(name)
+            if running is not None and running.is_alive():
+                continue  # still going from before a lost lock: it carries on
+            thread = threading.Thread(
                 target=self._every,
                 args=(name, function, seconds),
                 name=f"clarion-{name}",
                 daemon=True,
-            ).start()
+            )
+            self._housekeeping[name] = thread
+            thread.start()
 
     def _every(self, name: str, function: Callable[[], object], seconds: float) -> None:
         """A housekeeping job, while this scheduler is the active one."""

@@ -217,6 +217,10 @@ def test_a_standby_scheduler_takes_over_within_ten_seconds_of_the_active_one_dyi
 
         wait_for(sent, 15, "the post queued after the takeover went out")
         runtime.close()
+        # SIGTERM: both stop cleanly (sends finished, claims given back, lock let go).
+        assert worker.terminate() == 0, worker.output()[-2000:]
+        assert second.terminate() == 0, second.output()[-2000:]
+        assert "anything not yet sent stays queued" in worker.output()
     finally:
         for process in (first, second, worker):
             if process.process.poll() is None:
