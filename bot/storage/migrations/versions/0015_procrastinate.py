@@ -14,8 +14,9 @@ Create Date: 2026-12-06 05:10:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from alembic import op
+
+from bot.storage.job_tables import drop_schema, ensure_schema
 
 revision = "0015"
 down_revision = "0014"
@@ -24,22 +25,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    if bind.execute(sa.text("SELECT to_regclass('procrastinate_jobs')")).scalar() is not None:
-        return  # already there (a database restored from a dump, an earlier attempt)
-    from procrastinate.schema import SchemaManager
-
-    # The driver's own cursor, without parameters: the schema is many statements, with
-    # colons and percent signs that SQLAlchemy's text() and paramstyles would misread.
-    bind.connection.driver_connection.execute(SchemaManager.get_schema())  # type: ignore[union-attr]
+    ensure_schema(op.get_bind())
 
 
 def downgrade() -> None:
-    bind = op.get_bind()
-    if bind.dialect.name != "postgresql":
-        return
-    from bot.storage.job_tables import DROP_SCHEMA
-
-    bind.connection.driver_connection.execute(DROP_SCHEMA)  # type: ignore[union-attr]
+    drop_schema(op.get_bind())
