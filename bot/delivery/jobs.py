@@ -34,6 +34,10 @@ def conninfo(database_url: str) -> str:
 
 def make_app(database_url: str, *, pool_size: int = 4) -> App:
     """A Procrastinate app on the ledger's database, with the one task Clarion runs."""
+    if logging.getLogger().getEffectiveLevel() > logging.DEBUG:
+        # Procrastinate logs every job deferred, started and finished at INFO: a release
+        # spread over many due times would drown what Clarion says about the posts.
+        logging.getLogger("procrastinate").setLevel(logging.WARNING)
     app = App(
         connector=PsycopgConnector(
             conninfo=conninfo(database_url), min_size=1, max_size=max(2, pool_size)
