@@ -93,6 +93,10 @@ def _drop_everything(engine: Engine) -> None:
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    from bot.storage.job_tables import drop_schema  # migration 0015's, on PostgreSQL
+
+    with engine.begin() as conn:
+        drop_schema(conn)
 
 
 @pytest.fixture

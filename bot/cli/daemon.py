@@ -20,7 +20,8 @@ from bot.cli.users import console_banner
 from bot.delivery import heartbeat
 from bot.delivery.sweeps import Missed
 from bot.runtime.logs import LogFormat, configure_logging
-from bot.runtime.process import ProcessOptions, Say, StartError, start_everything
+from bot.runtime.process import ProcessOptions, Say, StartError
+from bot.runtime.roles import Role, start_role
 
 
 def echo(message: str, *, err: bool = False) -> None:
@@ -103,12 +104,22 @@ def until_signal(stop: threading.Event) -> None:
     help="On the sandbox, when the queue is empty, queue the example schedules "
     "a few minutes ahead so you can watch them go out.",
 )
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.ALL.value,
+    show_default=True,
+    help="all: the whole of Clarion in this process (one per database). On PostgreSQL, "
+    "to scale out: scheduler (one active, others stand by), worker (any number; they "
+    "send), web (the pages and console; never sends). See docs/scale-out.md.",
+)
 @pass_app
-def run(app: AppContext, examples: bool) -> None:
+def run(app: AppContext, examples: bool, role: str) -> None:
     """Run the scheduler: post everything queued, at its time, until stopped.
 
     Stops cleanly on Ctrl-C or SIGTERM: requests in flight finish and are recorded;
-    everything else stays queued for the next start. Only one daemon runs per database.
+    everything else stays queued for the next start. Only one daemon runs per database,
+    unless it is split into --role scheduler and worker processes on PostgreSQL.
     """
     settings = app.settings
     refuse_missing_folders(settings)
@@ -116,9 +127,11 @@ def run(app: AppContext, examples: bool) -> None:
     say = announcer(settings.log_format)
     options = ProcessOptions(examples=examples, on_missed=lambda missed: _print_missed(missed, say))
     try:
-        process = start_everything(app.runtime, options, say)
+        process = start_role(app.runtime, Role(role), options, say)
     except StartError as exc:
         raise click.ClickException(str(exc)) from None
+    if Role(role) is Role.WEB:
+        say(f"serving the campaign pages and the console on {process.web_address}; never sends")
     if process.web_address is not None:
         with process.runtime.sessions() as session:
             for line in campaign_page_lines(session, settings):

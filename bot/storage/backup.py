@@ -49,6 +49,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.settings import SETTINGS, ConfigError, Secret
 from bot.storage.engine import create_private_file, make_engine, sqlite_path
+from bot.storage.job_tables import drop_schema, ensure_schema, is_procrastinate_table
 from bot.storage.lock import AlreadyRunning, DaemonLock
 from bot.storage.migrate import alembic_config, upgrade
 from bot.storage.models import Account, Base
@@ -462,11 +463,12 @@ def known_revisions(database_url: str) -> set[str]:
 
 
 def data_tables(engine: Engine) -> dict[str, int]:
-    """Every table (but alembic_version) with its row count."""
+    """Every table (but alembic_version and the job queue's, which hold no campaign data)
+    with its row count."""
     counts = {}
     with engine.connect() as conn:
         for name in inspect(conn).get_table_names():
-            if name != "alembic_version":
+            if name != "alembic_version" and not is_procrastinate_table(name):
                 quoted = engine.dialect.identifier_preparer.quote(name)
                 counts[name] = int(
                     conn.execute(text(f"SELECT count(*) FROM {quoted}")).scalar_one()
@@ -490,6 +492,8 @@ def _drop_all(engine: Engine) -> None:
     replaces them whole."""
     with engine.begin() as conn:
         Base.metadata.drop_all(conn)
+        # The job queue's types and functions too: a PostgreSQL dump recreates them.
+        drop_schema(conn)
         names = inspect(conn).get_table_names()
         preparer = engine.dialect.identifier_preparer
         for name in names:
@@ -521,6 +525,7 @@ def restore_backup(archive: Path, database_url: str, *, progress: Progress = _qu
             _restore_into(manifest, folder, database_url, progress)
             progress("running the migrations up to the current schema")
             upgrade(database_url)
+            _ensure_job_tables(database_url)
         except (SQLAlchemyError, OSError) as exc:
             raise BackupError(
                 f"cannot restore into the database at DATABASE_URL ({type(exc).__name__}: "
@@ -531,6 +536,16 @@ def restore_backup(archive: Path, database_url: str, *, progress: Progress = _qu
         "restored %s onto the database (from revision %s)", archive, manifest.alembic_revision
     )
     return manifest
+
+
+def _ensure_job_tables(database_url: str) -> None:
+    """A SQLite backup restored onto PostgreSQL past migration 0015 never ran it there."""
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as conn:
+            ensure_schema(conn)
+    finally:
+        engine.dispose()
 
 
 def _restore_into(manifest: Manifest, folder: Path, database_url: str, progress: Progress) -> None:

@@ -36,6 +36,7 @@ from bot.storage.backup import (
     settings_copy,
 )
 from bot.storage.engine import make_engine, make_session_factory
+from bot.storage.job_tables import drop_schema, is_procrastinate_table
 from bot.storage.lock import DaemonLock
 from bot.storage.migrate import alembic_config, upgrade
 from bot.storage.models import (
@@ -135,7 +136,8 @@ def everything(url: str) -> dict[str, list[tuple[Any, ...]]]:
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
-            names = set(inspect(conn).get_table_names())
+            # Procrastinate's job queue (PostgreSQL only) is not campaign data.
+            names = {n for n in inspect(conn).get_table_names() if not is_procrastinate_table(n)}
             assert names == set(Base.metadata.tables) | {"alembic_version"}
             rows = {
                 table.name: [
@@ -159,6 +161,7 @@ def wipe(url: str) -> None:
     Base.metadata.drop_all(engine)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        drop_schema(conn)  # Procrastinate's, on PostgreSQL
     engine.dispose()
 
 

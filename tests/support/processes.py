@@ -76,13 +76,14 @@ class DaemonProcess:
 
     READY = "Clarion is running"
 
-    def __init__(self, config: Path) -> None:
+    def __init__(self, config: Path, *args: str) -> None:
+        """``args``: more options for `run`, e.g. ``"--role", "worker"``."""
         self.config = config
         self.log: IO[bytes] = tempfile.NamedTemporaryFile(  # noqa: SIM115 - kept open
             prefix="clarion-daemon-", suffix=".log", delete=False
         )
         self.process = subprocess.Popen(
-            [sys.executable, "main.py", "--config", str(config), "run", "--no-examples"],
+            [sys.executable, "main.py", "--config", str(config), "run", "--no-examples", *args],
             cwd=ROOT,
             env=clean_env(),
             stdout=self.log,

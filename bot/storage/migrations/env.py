@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from bot.storage.engine import make_engine
+from bot.storage.job_tables import is_procrastinate_table
 from bot.storage.models import Base
 
 config = context.config
@@ -34,9 +35,19 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
+def include_name(name: str | None, type_: str, parent_names: object) -> bool:
+    """Autogenerate leaves Procrastinate's tables (migration 0015) alone."""
+    return not (type_ == "table" and is_procrastinate_table(name))
+
+
 def _run(connection: Connection) -> None:
     # render_as_batch: SQLite cannot ALTER most things; batch mode copies the table.
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        include_name=include_name,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

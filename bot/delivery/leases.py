@@ -1,0 +1,181 @@
+"""PostgreSQL locks for scaled-out roles: the one active scheduler, and each worker's lease.
+
+Each lock is a session advisory lock on a connection kept open for the life of the role,
+so it dies with the process: a SIGKILLed scheduler's lock is free as soon as PostgreSQL
+sees its connection close, and a standby takes it on its next try; a SIGKILLed worker's
+lease is gone at once, which tells the scheduler that the worker's claims have no send
+in flight any more (https://www.postgresql.org/docs/current/explicit-locking.html#ADVISORY-LOCKS).
+
+Every role also holds the one-daemon lock (bot/storage/lock.py) *shared*: any number of
+schedulers and workers run together, but not beside a single-machine daemon (``run``,
+``--role all``), which holds it exclusively and treats every ``sending`` row as its own
+after a crash.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, text
+
+from bot.delivery.outcomes import ErrorKind
+from bot.storage.lock import PG_ADVISORY_KEY, AlreadyRunning
+from bot.storage.models import DeliveryState
+
+logger = logging.getLogger(__name__)
+
+# Two-key advisory locks (int4, int4) live in a key space of their own, apart from the
+# daemon lock's one bigint key.
+SCHEDULER_CLASS = 0x436C6173  # "Clas": the scheduler's lock; second key 0
+LEASE_CLASS = 0x436C6177  # "Claw": a worker's lease; second key hashtext(worker name)
+
+_HELD = (
+    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted "
+    "AND pid = pg_backend_pid() AND classid = :c AND objid = ({key})::bigint & 4294967295 "
+    "AND objsubid = 2"
+)
+
+_ALL_DAEMON = (
+    "a single-machine Clarion daemon (`run` or `run --role all`) is running on this "
+    "database; stop it before starting schedulers and workers (they share the queue, it "
+    "does not)"
+)
+
+
+class RoleLock:
+    """A connection holding the shared daemon lock and one two-key advisory lock."""
+
+    def __init__(self, engine: Engine, classid: int, key_sql: str, params: dict[str, object]):
+        self._engine = engine
+        self._classid = classid
+        self._key_sql = key_sql  # an SQL expression for the second key
+        self._params = params
+        self._conn: Connection | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._conn is not None
+
+    def try_acquire(self) -> bool:
+        """Take the lock if free: True when held now. Raises ``AlreadyRunning`` while a
+        single-machine daemon holds the daemon lock."""
+        if self._conn is not None:
+            return True
+        conn = self._engine.connect()
+        try:
+            shared = conn.execute(
+                text("SELECT pg_try_advisory_lock_shared(:k)"), {"k": PG_ADVISORY_KEY}
+            ).scalar()
+            if not shared:
+                raise AlreadyRunning(_ALL_DAEMON)
+            got = conn.execute(
+                text(f"SELECT pg_try_advisory_lock(:c, {self._key_sql})"),
+                {"c": self._classid, **self._params},
+            ).scalar()
+            conn.commit()
+        except BaseException:
+            _end_session(conn)
+            raise
+        if not got:
+            _end_session(conn)  # lets go of the shared daemon lock too
+            return False
+        self._conn = conn
+        return True
+
+    def still_held(self) -> bool:
+        """Whether the lock is still ours (it dies with its connection: a database restart
+        or a dropped network)."""
+        if self._conn is None:
+            return False
+        try:
+            row = self._conn.execute(
+                text(_HELD.format(key=self._key_sql)), {"c": self._classid, **self._params}
+            ).first()
+            self._conn.commit()
+        except Exception:
+            return False
+        return row is not None
+
+    def release(self) -> None:
+        if self._conn is None:
+            return
+        try:
+            _end_session(self._conn)
+        finally:
+            self._conn = None
+
+
+def _end_session(conn: Connection) -> None:
+    """Close the database session itself, not just hand the connection back to the pool
+    (where it would live on holding its advisory locks): session locks end with it."""
+    try:
+        conn.invalidate()
+    finally:
+        conn.close()
+
+
+def scheduler_lock(engine: Engine) -> RoleLock:
+    """The lock only the active scheduler holds."""
+    return RoleLock(engine, SCHEDULER_CLASS, "0", {})
+
+
+def worker_lease(engine: Engine, worker: str) -> RoleLock:
+    """The lease of the worker that claims under ``worker`` (the ledger's name)."""
+    return RoleLock(engine, LEASE_CLASS, "hashtext(:w)", {"w": worker})
+
+
+_LEASE_LIVE = (
+    "EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype = 'advisory' AND l.granted "
+    "AND l.classid = :lease AND l.objsubid = 2 "
+    "AND l.objid = hashtext(d.claimed_by)::bigint & 4294967295)"
+)
+
+
+def live_workers(engine: Engine) -> int:
+    """How many workers hold a lease now."""
+    with engine.connect() as conn:
+        count = conn.execute(
+            text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = :lease AND objsubid = 2"
+            ),
+            {"lease": LEASE_CLASS},
+        ).scalar()
+    return int(count or 0)
+
+
+def release_dead_claims(engine: Engine, older_than: datetime, now: datetime) -> int:
+    """Claims left ``sending`` by workers whose lease is gone become ``unknown``, to be
+    looked for on the platform before any resend — as after a single daemon's crash
+    (``Sweeps.recover_interrupted``). Only claims made before ``older_than``: a worker
+    that lost its lease while still alive (its connection dropped) stops claiming at its
+    next poll, and a send it had under way ends within HTTP_TIMEOUT_SECONDS; the check
+    must not run before that send could have landed. The interrupted attempt is not
+    counted against MAX_ATTEMPTS: it was our failure, not the platform's."""
+    with engine.begin() as conn:
+        done = conn.execute(
+            text(
+                "UPDATE deliveries AS d SET state = :unknown, "
+                "attempts = greatest(d.attempts - 1, 0), next_attempt_at = :now, "
+                "updated_at = :now, uncertain_since = :now, error_kind = :kind, "
+                "error = 'its worker died mid-send; checking the platform before resending' "
+                f"WHERE d.state = :sending AND d.sending_at < :older AND NOT {_LEASE_LIVE}"
+            ),
+            {
+                "unknown": DeliveryState.UNKNOWN.value,
+                "sending": DeliveryState.SENDING.value,
+                "kind": ErrorKind.UNKNOWN.value,
+                "now": now,
+                "older": older_than,
+                "lease": LEASE_CLASS,
+            },
+        )
+    count = int(done.rowcount or 0)
+    if count:
+        logger.warning(
+            "%s deliveries were claimed by workers that died mid-send; checking the "
+            "platforms before resending any of them",
+            count,
+        )
+    return count
