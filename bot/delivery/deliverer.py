@@ -127,7 +127,9 @@ class Deliverer:
         creds = self.vault.open(job.sealed_credentials)
         self._publishing[job.delivery_id] = self.clock()
         self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
-        published = await publisher.publish(creds, job.parts[0], link=job.link)
+        published = await publisher.publish(
+            creds, job.parts[0], link=job.link, idempotency_key=job.idempotency_key(0)
+        )
         self.metrics.published(job.platform, job.due_at, self.clock())
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
@@ -225,6 +227,7 @@ class Deliverer:
                     reply_to=ids[-1] if index > 0 else None,
                     link=job.link if index == 0 else None,
                     publish_at=publish_at,
+                    idempotency_key=job.idempotency_key(index),
                 )
             except PlatformError as exc:
                 return self._classified(job, exc)

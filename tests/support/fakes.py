@@ -51,6 +51,7 @@ class FakePlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Published:
         with self._lock:
             self.calls.append(f"publish:{text}")
@@ -112,6 +113,13 @@ class FakeAsyncPublisher:
     def __init__(self, platform: FakePlatform) -> None:
         self.platform = platform
 
-    async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
+    async def publish(
+        self,
+        creds: Credentials,
+        text: str,
+        *,
+        link: str | None,
+        idempotency_key: str | None = None,
+    ) -> Published:
         await asyncio.sleep(0)  # a real publisher yields to the loop while it waits
         return self.platform.publish(creds, text, link=link)

@@ -179,6 +179,7 @@ class FacebookPlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,  # Graph has none: unknown outcomes are looked for
     ) -> Published:
         call = rules.publish_call(
             self.graph_version,

@@ -38,6 +38,7 @@ class FacebookAsyncPublisher:
         link: str | None,
         reply_to: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,  # Graph has none: unknown outcomes are looked for
     ) -> Published:
         call = rules.publish_call(
             self._version,

@@ -150,6 +150,7 @@ class XPlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,  # X has none: unknown outcomes are looked for
     ) -> Published:
         call = rules.publish_call(
             self._consumer_key,

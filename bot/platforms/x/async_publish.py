@@ -48,6 +48,7 @@ class XAsyncPublisher:
         link: str | None,
         reply_to: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,  # X has none: unknown outcomes are looked for
     ) -> Published:
         """Post ``text`` (with ``link`` composed as ``XPlatform.publish`` does) as the account."""
         call = rules.publish_call(
