@@ -22,7 +22,14 @@ X_URL_WEIGHT = 23
 # posts (the Graph /feed reference for `message` states no number).
 FACEBOOK_MAX_CHARS = 63206
 
-LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS}
+# Mastodon: each instance sets its own limit (configuration.statuses.max_characters in
+# GET /api/v2/instance); 500 is Mastodon's default. Every URL counts as 23 characters
+# (configuration.statuses.characters_reserved_per_url) and a mention of a remote account
+# only by its local part. https://docs.joinmastodon.org/user/posting/#text
+MASTODON_DEFAULT_MAX = 500
+MASTODON_URL_WEIGHT = 23
+
+LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS, "mastodon": MASTODON_DEFAULT_MAX}
 
 
 def weighted_length(text: str) -> int:
@@ -46,10 +53,27 @@ def x_text(text: str, link: str | None) -> str:
     return f"{text}\n{link}"
 
 
-def check(platform: str, text: str) -> str | None:
+def mastodon_text(text: str, link: str | None) -> str:
+    """The text as it goes out on Mastodon: the link added as on X (Mastodon has no link
+    field; a URL in the text becomes a link and its preview card)."""
+    return x_text(text, link)
+
+
+def mastodon_length(text: str) -> int:
+    """The length a Mastodon instance counts: graphemes, URLs as 23, ``@user@domain``
+    as ``@user`` (``bot.platforms.mastodon.rules.status_length``)."""
+    # Imported here: that module imports this one (for the link rule).
+    from bot.platforms.mastodon.rules import status_length
+
+    return status_length(text)
+
+
+def check(platform: str, text: str, *, max_length: int | None = None) -> str | None:
     """None when ``text`` can be posted on ``platform``, else a message saying what to fix.
 
-    For X, pass the text with its link already added (``x_text``): the link counts 23.
+    For X and Mastodon, pass the text with its link already added (``x_text``,
+    ``mastodon_text``): the link counts 23. ``max_length``: a Mastodon instance's own
+    limit when it is known (default 500).
     """
     if platform not in LIMITS:
         raise ValueError(f"unknown platform {platform!r}")
@@ -57,6 +81,8 @@ def check(platform: str, text: str) -> str | None:
         return "is empty; write the text of the post"
     if platform == "x":
         return _check_x(text)
+    if platform == "mastodon":
+        return _check_mastodon(text, max_length or MASTODON_DEFAULT_MAX)
     length = facebook_length(text)
     if length > FACEBOOK_MAX_CHARS:
         return (
@@ -76,6 +102,16 @@ def _check_x(text: str) -> str | None:
             f"is {length} characters by X's count; the limit is {X_MAX_WEIGHTED} "
             f"(links count as {X_URL_WEIGHT}, emoji as 2): "
             f"shorten by {length - X_MAX_WEIGHTED}"
+        )
+    return None
+
+
+def _check_mastodon(text: str, limit: int) -> str | None:
+    length = mastodon_length(text)
+    if length > limit:
+        return (
+            f"is {length} characters by Mastodon's count; the limit is {limit} "
+            f"(links count as {MASTODON_URL_WEIGHT}): shorten by {length - limit}"
         )
     return None
 

@@ -37,6 +37,7 @@ class PlatformEntry:
 REGISTRY: tuple[PlatformEntry, ...] = (
     PlatformEntry("x", "X", "bot.platforms.x", "XPlatform"),
     PlatformEntry("facebook", "Facebook", "bot.platforms.facebook", "FacebookPlatform"),
+    PlatformEntry("mastodon", "Mastodon", "bot.platforms.mastodon", "MastodonPlatform"),
 )
 
 PLATFORM_NAMES = tuple(entry.name for entry in REGISTRY)
