@@ -24,10 +24,23 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.types import Message, Receive, Scope, Send
 
+from bot.sandbox.options import PLATFORMS
+
 if TYPE_CHECKING:
     from bot.sandbox.state import SandboxState
 
 logger = logging.getLogger(__name__)
+
+
+def transport_of(send: Any) -> asyncio.BaseTransport | None:
+    """The connection's transport, to drop or reset it without an answer.
+
+    uvicorn's ``send`` is a bound method of its per-request cycle object (httptools and
+    h11 implementations alike), which keeps the connection's ``transport``.
+    """
+    cycle = getattr(send, "__self__", None)
+    return getattr(cycle, "transport", None)
+
 
 Inner = Callable[[Scope, Receive, Send], Awaitable[None]]
 
@@ -88,8 +101,8 @@ class ScriptBook:
     def add(
         self, platform: str, method: str, path_regex: str, responses: list[dict[str, Any]]
     ) -> Script:
-        if platform not in ("x", "facebook"):
-            raise ValueError("platform must be 'x' or 'facebook'")
+        if platform not in PLATFORMS:
+            raise ValueError(f"platform must be one of {list(PLATFORMS)}")
         if not responses:
             raise ValueError("responses must not be empty")
         for response in responses:
@@ -253,6 +266,9 @@ async def _send_5xx(
 ) -> None:
     if platform == "x":
         await send_json(send, 503, X_5XX_BODY, x_headers())
+    elif platform == "mastodon":
+        # What a Mastodon instance behind its proxy answers when Puma is overloaded.
+        await send_json(send, 503, {"error": "Service Unavailable"})
     else:
         await send_json(send, 500, graph_5xx_body())
 

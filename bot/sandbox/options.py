@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-PLATFORMS = ("x", "facebook")
+PLATFORMS = ("x", "facebook", "mastodon")
 LATENCY_DISTRIBUTIONS = ("fixed", "exponential", "normal")
 
 

@@ -17,7 +17,7 @@ from starlette.types import Receive, Scope, Send
 
 from bot.platforms.http import HOST_PREFIX
 from bot.sandbox import admin, hosts, persistence
-from bot.sandbox.faults import run_with_faults
+from bot.sandbox.faults import run_with_faults, transport_of
 from bot.sandbox.options import SandboxOptions
 from bot.sandbox.state import SandboxState
 from bot.sandbox.x import api as x_api
@@ -28,16 +28,6 @@ logger = logging.getLogger(__name__)
 # Graph API paths always start with a version (/v25.0/...); the adapters reroute
 # graph.facebook.com and www.facebook.com here unchanged.
 _GRAPH_PATH = re.compile(r"/v[0-9]")
-
-
-def _transport_of(send: Any) -> asyncio.BaseTransport | None:
-    """The connection's transport, to drop or reset it without an answer.
-
-    uvicorn's ``send`` is a bound method of its per-request cycle object (httptools and
-    h11 implementations alike), which keeps the connection's ``transport``.
-    """
-    cycle = getattr(send, "__self__", None)
-    return getattr(cycle, "transport", None)
 
 
 class SandboxApp(Starlette):
@@ -65,7 +55,7 @@ class SandboxApp(Starlette):
                     scope,
                     receive,
                     send,
-                    _transport_of(send),
+                    transport_of(send),
                     inner,
                     lambda: x_api.peek_headers(state, scope["method"], path),
                 )

@@ -36,6 +36,8 @@ class SandboxState:
         # Counted only on the fault path (latency, scripts): the hot path stays lean.
         self.in_flight = 0
         self.peak_in_flight = 0
+        # Mastodon instances (bot.sandbox.mastodon.service.world makes them on first use).
+        self.mastodon: Any = None
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -47,6 +49,8 @@ class SandboxState:
         self.x.reset()
         if self.fb is not None:
             self.fb.reset()
+        if self.mastodon is not None:
+            self.mastodon.reset()
         self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}
         self.scripts.clear()
         self.limiter.clear()
@@ -102,6 +106,8 @@ class SandboxState:
             )
         if self.fb is not None:
             accounts.extend(self.fb.timeline())
+        if self.mastodon is not None:
+            accounts.extend(self.mastodon.timeline())
         return accounts
 
 

@@ -78,6 +78,26 @@ class SandboxAdmin:
     def timeline(self) -> list[dict[str, Any]]:
         return self._call("GET", "/timeline")
 
+    def mastodon_instance(self, host: str, **settings: Any) -> dict[str, Any]:
+        """Make (or change) the instance at ``host``: max_characters, statuses_per_window,
+        statuses_window_s."""
+        return self._call("POST", "/mastodon/instances", json={"host": host, **settings})
+
+    def create_mastodon_account(
+        self, host: str, username: str, followers: int = 100
+    ) -> dict[str, Any]:
+        """An account on ``host`` (made on first use) with a read+write token:
+        id, username, server, access_token."""
+        body = {"host": host, "username": username, "followers": followers}
+        return self._call("POST", "/mastodon/accounts", json=body)
+
+    def mastodon_statuses(self, host: str, account_id: str) -> list[dict[str, Any]]:
+        params = {"host": host, "account_id": account_id}
+        return self._call("GET", "/mastodon/statuses", params=params)
+
+    def mastodon_revoke(self, host: str, token: str) -> None:
+        self._call("POST", "/mastodon/revoke", json={"host": host, "token": token})
+
     def revoke(self, platform: str, token: str) -> None:
         self._call("POST", "/revoke", json={"platform": platform, "token": token})
 
