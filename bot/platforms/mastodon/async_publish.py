@@ -47,7 +47,8 @@ class MastodonAsyncPublisher:
         )
         published = await self._sender.carry_out(call)
         logger.debug(
-            "published Mastodon status %s for account %s", published.platform_id,
+            "published Mastodon status %s for account %s",
+            published.platform_id,
             creds.platform_user_id,
         )
         return published

@@ -11,6 +11,7 @@ Mastodon answers errors as ``{"error": "..."}`` with the HTTP status carrying th
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -82,10 +83,8 @@ def reset_wait(headers: Any, now: float | None = None) -> float | None:
     current = now if now is not None else time.time()
     date = headers.get("date")
     if date and now is None:
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             current = parsedate_to_datetime(str(date)).timestamp()
-        except (TypeError, ValueError):
-            pass
     return max(1.0, reset - current)
 
 

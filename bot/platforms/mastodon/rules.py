@@ -16,7 +16,7 @@ answer cannot post twice.
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -49,9 +49,7 @@ def instance_url(value: str) -> str:
     parts = urlsplit(raw)
     host = (parts.hostname or "").lower()
     if parts.scheme not in ("http", "https") or not host or "." not in host.strip("."):
-        raise ValueError(
-            f"{value!r} is not a Mastodon server: give its name, like mastodon.social"
-        )
+        raise ValueError(f"{value!r} is not a Mastodon server: give its name, like mastodon.social")
     port = f":{parts.port}" if parts.port else ""
     return f"{parts.scheme}://{host}{port}"
 
@@ -107,9 +105,7 @@ def published_from(status: dict[str, object], text: str) -> Published | None:
     if not status_id:
         return None
     url = status.get("url") or status.get("uri") or ""
-    return Published(
-        platform_id=str(status_id), url=str(url), text=text, created_at=_time(status)
-    )
+    return Published(platform_id=str(status_id), url=str(url), text=text, created_at=_time(status))
 
 
 def read_post_response(response: HttpResponse, *, text: str, token: str) -> Published:
@@ -123,9 +119,7 @@ def read_post_response(response: HttpResponse, *, text: str, token: str) -> Publ
                 f"{PUBLISH_ACTION}: accepted (HTTP {response.status}) but no status id came back"
             )
         return published
-    raise classify_mastodon_response(
-        response.status, body, response.headers, secrets=(token,)
-    )
+    raise classify_mastodon_response(response.status, body, response.headers, secrets=(token,))
 
 
 def publish_call(
@@ -156,11 +150,11 @@ def publish_call(
 
 def _time(status: dict[str, object]) -> datetime | None:
     value = status.get("created_at")
-    if isinstance(value, datetime):
-        return value
-    if not isinstance(value, str):
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    if not isinstance(value, datetime):
         return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)

@@ -218,8 +218,14 @@ async def server_info(request: Request) -> Response:
             "authorization_endpoint": f"{base}/oauth/authorize",
             "token_endpoint": f"{base}/oauth/token",
             "revocation_endpoint": f"{base}/oauth/revoke",
-            "scopes_supported": ["read", "write", "read:accounts", "read:statuses",
-                                 "write:statuses", "profile"],
+            "scopes_supported": [
+                "read",
+                "write",
+                "read:accounts",
+                "read:statuses",
+                "write:statuses",
+                "profile",
+            ],
             "response_types_supported": ["code"],
             "grant_types_supported": ["authorization_code", "client_credentials"],
             "code_challenge_methods_supported": ["S256"],
@@ -365,9 +371,8 @@ async def account_statuses(request: Request) -> Response:
     page = found[:limit]
     headers = {}
     if len(found) > limit:
-        next_url = (
-            f"{instance.base}/api/v1/accounts/{account_id}/statuses?"
-            + urlencode({"limit": limit, "max_id": page[-1].id})
+        next_url = f"{instance.base}/api/v1/accounts/{account_id}/statuses?" + urlencode(
+            {"limit": limit, "max_id": page[-1].id}
         )
         headers["Link"] = f'<{next_url}>; rel="next"'
     body = [mastodon.status_json(instance, s) for s in page]
@@ -429,7 +434,11 @@ async def get_statuses(request: Request) -> Response:
     ids = request.query_params.getlist("id[]")
     mastodon = _world(request)
     return JSONResponse(
-        [mastodon.status_json(instance, instance.statuses[i]) for i in ids if i in instance.statuses]
+        [
+            mastodon.status_json(instance, instance.statuses[i])
+            for i in ids
+            if i in instance.statuses
+        ]
     )
 
 
