@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
@@ -171,7 +171,8 @@ def _upsert_supporter(
     account.name = who.name
     account.followers = who.followers
     account.is_default = False
-    account.credentials = vault.seal(Credentials(creds.token, creds.secret, who.platform_user_id))
+    # replace(): keeps what else the credentials carry (a Mastodon account's server).
+    account.credentials = vault.seal(replace(creds, platform_user_id=who.platform_user_id))
     account.token_fingerprint = vault.fingerprint(creds.token)
     account.source = "pledge"
     account.status = AccountStatus.ACTIVE

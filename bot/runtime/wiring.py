@@ -73,6 +73,7 @@ class Runtime:
     @cached_property
     def platforms(self) -> dict[str, Platform]:
         from bot.platforms.facebook import FacebookPlatform
+        from bot.platforms.mastodon import MastodonPlatform
         from bot.platforms.x import XPlatform
 
         s = self.settings
@@ -92,6 +93,13 @@ class Runtime:
                 www_base_url=routes.get(WWW_ORIGIN),
                 timeout=s.http_timeout_seconds,
                 pool_size=s.delivery_concurrency,
+            ),
+            # Instances are not known in advance: only SANDBOX_URL reroutes them (ANY_HOST).
+            "mastodon": MastodonPlatform(
+                routes={k: v for k, v in routes.items() if k == ANY_HOST} or None,
+                timeout=s.http_timeout_seconds,
+                pool_size=s.delivery_concurrency,
+                website=s.web_base_url or None,
             ),
         }
 

@@ -210,7 +210,9 @@ class MastodonPlatform:
         client = self.client(creds.server, creds.token)
         page = _sdk(
             "Mastodon account statuses",
-            lambda: client.account_statuses(creds.platform_user_id, exclude_reblogs=True, limit=40),
+            lambda: client.account_statuses(
+                local_id(creds.platform_user_id), exclude_reblogs=True, limit=40
+            ),
             creds.token,
             client,
         )
@@ -242,7 +244,7 @@ class MastodonPlatform:
         handle = acct if "@" in acct else f"{acct}@{host}"
         followers = account.get("followers_count")
         return AccountInfo(
-            platform_user_id=str(account["id"]),
+            platform_user_id=f"{account['id']}@{host}",
             handle=handle,
             name=str(account.get("display_name") or account.get("username") or ""),
             followers=int(followers) if isinstance(followers, int) else None,
@@ -366,6 +368,12 @@ class MastodonPlatform:
                 "used): sign in again"
             ) from None
         return str(token)
+
+
+def local_id(platform_user_id: str) -> str:
+    """The account's id on its instance. Clarion keys a Mastodon account as ``id@host``
+    (``verify``): ids are only unique within one instance."""
+    return platform_user_id.split("@", 1)[0]
 
 
 def _require_server(creds: Credentials) -> None:

@@ -153,7 +153,7 @@ def test_find_recent_follows_the_pages_of_the_account(sb, md, account):
 def test_verify_says_whose_token_it_is_with_followers(sb, md):
     creds = new_account(sb, host="verify.social", followers=321)
     who = md.verify(creds)
-    assert who.platform_user_id == creds.platform_user_id
+    assert who.platform_user_id == f"{creds.platform_user_id}@verify.social"
     assert who.handle.endswith("@verify.social")
     assert who.followers == 321
 
