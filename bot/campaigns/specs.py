@@ -11,7 +11,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-PLATFORMS = ("x", "facebook")
+from bot.platforms import PLATFORM_NAMES
+
+# Every registered platform (bot/platforms/__init__.py REGISTRY), in its order.
+PLATFORMS = PLATFORM_NAMES
 
 
 @dataclass(frozen=True)

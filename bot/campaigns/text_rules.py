@@ -30,6 +30,12 @@ MASTODON_DEFAULT_MAX = 500
 MASTODON_URL_WEIGHT = 23
 
 LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS, "mastodon": MASTODON_DEFAULT_MAX}
+# Where the link goes into the first part's text, on its own line (and counts 23); Facebook
+# takes it beside the message.
+LINK_IN_TEXT = ("x", "mastodon")
+# Where each account's server sets its own limit (``Account.max_length``, read when the
+# account is connected).
+PER_ACCOUNT_LIMIT = ("mastodon",)
 
 
 def weighted_length(text: str) -> int:

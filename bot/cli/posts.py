@@ -170,13 +170,14 @@ def posts() -> None:
     default=("x", "facebook"),
     show_default=True,
     callback=lambda _ctx, _param, value: checked_targets(value),
-    help="Where: x, facebook, or platform:@handle. Repeat for several.",
+    help="Where: x, facebook, mastodon, or platform:@handle. Repeat for several.",
 )
 @click.option("--campaign", default="general", show_default=True, help="Campaign slug.")
 @click.option("--id", "key", help="Stable id within the campaign (default: generated).")
 @click.option("--link", help="A link: appended on X (counts 23), attached on Facebook.")
 @click.option("--text-x", help="Different wording for X.")
 @click.option("--text-facebook", help="Different wording for Facebook.")
+@click.option("--text-mastodon", help="Different wording for Mastodon.")
 @click.option(
     "--hold-on-facebook",
     is_flag=True,
@@ -207,12 +208,14 @@ def add(
     link: str | None,
     text_x: str | None,
     text_facebook: str | None,
+    text_mastodon: str | None,
     hold_on_facebook: bool,
     requires_approval: bool,
     embargoed: bool,
     as_json: bool,
 ) -> None:
-    """Queue TEXT. Several TEXT arguments make a thread: replies on X, one post on Facebook.
+    """Queue TEXT. Several TEXT arguments make a thread: replies on X and Mastodon, one post
+    on Facebook.
 
     \b
     Examples:
@@ -230,7 +233,9 @@ def add(
     moment = datetime.now(UTC)
     when = _when(at_text, in_text, now, tz_name, moment)
     draft = Draft(
-        parts=texts_for(text, x=text_x, facebook=text_facebook),
+        parts=texts_for(
+            text, x=text_x, facebook=text_facebook, mastodon=text_mastodon, targets=targets
+        ),
         scheduled_at=when,
         timezone=tz_name,
         targets=targets,
@@ -304,6 +309,7 @@ def _when(
 )
 @click.option("--text-x", help="New wording for X only (one post).")
 @click.option("--text-facebook", help="New wording for Facebook only.")
+@click.option("--text-mastodon", help="New wording for Mastodon only.")
 @click.option(
     "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="New time, in --tz (or the post's zone)."
 )
@@ -342,6 +348,7 @@ def edit(
     texts: tuple[str, ...],
     text_x: str | None,
     text_facebook: str | None,
+    text_mastodon: str | None,
     at_text: str | None,
     in_text: str | None,
     now: bool,
@@ -375,14 +382,16 @@ def edit(
         if post is None:
             raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
         draft = draft_of(post)
-        if texts or text_x or text_facebook:
+        if texts or text_x or text_facebook or text_mastodon:
             parts = dict(draft.parts)
             if texts:
-                parts = texts_for(texts, facebook=text_facebook)
+                parts = texts_for(texts, facebook=text_facebook, targets=targets or draft.targets)
             if text_x:
                 parts["x"] = (text_x,)
             if text_facebook:
                 parts["facebook"] = (text_facebook,)
+            if text_mastodon:
+                parts["mastodon"] = (text_mastodon,)
             draft = replace(draft, parts=parts)
         if at_text or in_text or now or tz_name:
             tz = tz_name or draft.timezone

@@ -624,7 +624,7 @@ def test_every_problem_in_a_file_is_reported_at_once_in_line_order() -> None:
             text: hi
           - id: a
             at: tomorrow
-            to: [mastodon]
+            to: [myspace]
             text: hi
         """
     )
