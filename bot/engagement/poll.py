@@ -53,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 X_BATCH = 100  # GET /2/tweets?ids=: up to 100 ids
 FACEBOOK_BATCH = 50  # GET /?ids=: up to 50 ids
+MASTODON_BATCH = 20  # GET /api/v1/statuses?id[]=: 20 ids (bot.platforms.mastodon.metrics)
 # X gives private metrics for 30 days; a margin keeps a read that is slow to arrive
 # from falling just past the window.
 PRIVATE_WINDOW = timedelta(days=30) - timedelta(minutes=10)
@@ -143,6 +144,11 @@ class Poller:
             from bot.platforms.x import XMetrics
 
             self._x = XMetrics(platforms["x"])  # type: ignore[arg-type]
+        self._mastodon: Any = None
+        if "mastodon" in platforms:
+            from bot.platforms.mastodon.metrics import MastodonMetrics
+
+            self._mastodon = MastodonMetrics(platforms["mastodon"])  # type: ignore[arg-type]
         if "facebook" in platforms:
             from bot.platforms.facebook import FacebookMetrics
 
@@ -327,9 +333,12 @@ class Poller:
                 by_key[("x", item.account_id if private else 0)].append(item)
             elif item.platform == "facebook" and self._facebook is not None:
                 by_key[("facebook", item.account_id)].append(item)
+            elif item.platform == "mastodon" and self._mastodon is not None:
+                # Each status is read on its own instance with its account's token.
+                by_key[("mastodon", item.account_id)].append(item)
         tasks = []
         for (platform, key), group in by_key.items():
-            size = X_BATCH if platform == "x" else FACEBOOK_BATCH
+            size = {"x": X_BATCH, "mastodon": MASTODON_BATCH}.get(platform, FACEBOOK_BATCH)
             account_creds = open_creds(group[0]) if key else None
             for start in range(0, len(group), size):
                 tasks.append(_Task(platform, key, account_creds, group[start : start + size]))
@@ -355,7 +364,11 @@ class Poller:
                         batches = 2
                 return _Outcome(task, self._x.read_public(ids), batches)
             if task.creds is None:
-                return _Outcome(task, None, 0, f"facebook account {task.gate_key}: no usable token")
+                return _Outcome(
+                    task, None, 0, f"{task.platform} account {task.gate_key}: no usable token"
+                )
+            if task.platform == "mastodon":
+                return _Outcome(task, self._mastodon.read(task.creds, ids), 1)
             return _Outcome(task, self._facebook.read(task.creds, ids), 1)
         except TransientError as exc:
             if exc.rate_limited:

@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.engagement.poll import Poller
 from bot.platforms.base import Credentials
 from bot.platforms.facebook import FacebookPlatform
+from bot.platforms.http import ANY_HOST
+from bot.platforms.mastodon import MastodonPlatform
 from bot.platforms.x import XPlatform
 from bot.sandbox.testing import SandboxHandle
 from bot.storage.models import (
@@ -65,6 +67,13 @@ class World:
         page = self.sandbox.admin.create_page(f"Page {next(_names)}", followers=followers)
         creds = Credentials(page["page_token"], "", page["page_id"])
         return self._account("facebook", page["name"], creds, followers)
+
+    def mastodon_account(self, followers: int = 1000, host: str = "union.social") -> int:
+        made = self.sandbox.admin.create_mastodon_account(
+            host, f"vol{next(_names)}", followers=followers
+        )
+        creds = Credentials(made["access_token"], "", f"{made['id']}@{host}", server=made["server"])
+        return self._account("mastodon", f"{made['username']}@{host}", creds, followers)
 
     def _account(self, platform: str, handle: str, creds: Credentials, followers: int) -> int:
         with self.sessions() as session:
@@ -232,6 +241,7 @@ def make_platforms(url: str, app: dict[str, str]) -> dict[str, Any]:
             bearer_token=app["bearer_token"],
         ),
         "facebook": FacebookPlatform(graph_base_url=url, www_base_url=url),
+        "mastodon": MastodonPlatform(routes={ANY_HOST: url}),
     }
 
 

@@ -208,7 +208,7 @@ class MastodonPlatform:
         _require_server(creds)
         wanted = comparable(rules.status_text(text, link))
         client = self.client(creds.server, creds.token)
-        page = _sdk(
+        page = sdk_call(
             "Mastodon account statuses",
             lambda: client.account_statuses(
                 local_id(creds.platform_user_id), exclude_reblogs=True, limit=40
@@ -225,7 +225,7 @@ class MastodonPlatform:
                     return None
                 if comparable(plain_text(str(status.get("content") or ""))) == wanted:
                     return rules.published_from(dict(status), rules.status_text(text, link))
-            page = _sdk(
+            page = sdk_call(
                 "Mastodon account statuses", partial(client.fetch_next, page), creds.token, client
             )
         return None
@@ -234,7 +234,7 @@ class MastodonPlatform:
         """GET /api/v1/accounts/verify_credentials: whose token this is."""
         _require_server(creds)
         client = self.client(creds.server, creds.token)
-        account = _sdk(
+        account = sdk_call(
             "Mastodon verify_credentials", client.account_verify_credentials, creds.token, client
         )
         if not account or not account.get("id"):
@@ -261,7 +261,7 @@ class MastodonPlatform:
             return cached[1]
         client = self.client(base)
         try:
-            info = _sdk("Mastodon instance", client.instance_v2, "", client)
+            info = sdk_call("Mastodon instance", client.instance_v2, "", client)
         except PermanentError:  # 404: no v2 (Mastodon < 4.0): the defaults apply
             info = {}
         config = info.get("configuration") if isinstance(info, dict) else None
@@ -295,7 +295,7 @@ class MastodonPlatform:
         from mastodon import Mastodon
 
         try:
-            client_id, client_secret = _sdk(
+            client_id, client_secret = sdk_call(
                 "Mastodon app registration",
                 lambda: Mastodon.create_app(
                     self.client_name,
@@ -329,7 +329,7 @@ class MastodonPlatform:
         rehearsals)."""
         # Mastodon.py wants a secret beside an id; building the URL never sends it.
         client = self.client(server, client_id=client_id, client_secret="unused")  # noqa: S106
-        url = _sdk(
+        url = sdk_call(
             "Mastodon authorize URL",
             lambda: client.auth_request_url(
                 redirect_uris=redirect_uri, scopes=list(scopes), state=state, force_login=True
@@ -354,7 +354,7 @@ class MastodonPlatform:
 
         client = self.client(server, client_id=client_id, client_secret=client_secret)
         try:
-            token = _sdk(
+            token = sdk_call(
                 "Mastodon token exchange",
                 lambda: client.log_in(code=code, redirect_uri=redirect_uri, scopes=list(scopes)),
                 client_secret,
@@ -397,7 +397,7 @@ def _aware(value: Any) -> datetime | None:
     return None
 
 
-def _sdk(action: str, call: Callable[[], T], secret: str, client: Any) -> T:
+def sdk_call(action: str, call: Callable[[], T], secret: str, client: Any) -> T:
     """Run one Mastodon.py call and classify what it raises, once (``errors``)."""
     from mastodon.errors import (
         MastodonAPIError,
