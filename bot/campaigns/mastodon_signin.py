@@ -91,19 +91,19 @@ def authorize_url(
 
 
 def finish(
-    session: Session,
-    vault: Vault,
     platform: MastodonPlatform,
     server: str,
     redirect_uri: str,
     code: str,
+    app: tuple[str, str],
 ) -> SignedIn:
-    """Exchange ``code`` for the account's token, check whose it is and read the
-    instance's character limit."""
+    """Exchange ``code`` for the account's token with the ``app`` (client id and secret,
+    ``app_for``) it was issued to, check whose it is and read the instance's character
+    limit. Three calls to the server and no database: hold no session across them."""
     from bot.platforms.mastodon import instance_url
 
     base = instance_url(server)
-    client_id, client_secret = app_for(session, vault, platform, base, redirect_uri)
+    client_id, client_secret = app
     token = platform.exchange_code(base, client_id, client_secret, redirect_uri, code.strip())
     probe = Credentials(token, server=base)
     who: AccountInfo = platform.verify(probe)

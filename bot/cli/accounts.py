@@ -183,9 +183,10 @@ def connect_mastodon(app: AppContext, server: str, code: str | None) -> None:
         )
         code = code or click.prompt("2. Type the code the server shows")
         with app.runtime.sessions() as session:
-            done = mastodon_signin.finish(
-                session, app.runtime.vault, platform, base, redirect, code
+            registered = mastodon_signin.app_for(
+                session, app.runtime.vault, platform, base, redirect
             )
+        done = mastodon_signin.finish(platform, base, redirect, code, registered)
     except PlatformError as exc:
         raise click.ClickException(exc.message) from None
     account = _save_audited(app, "mastodon", done.creds, done.who)

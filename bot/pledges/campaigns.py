@@ -20,6 +20,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.campaigns.specs import PLATFORMS, Location, Problem, SpecError
+from bot.platforms import PLATFORM_LABELS
 from bot.pledges import texts
 from bot.pledges.cutoff import LIVE
 from bot.pledges.images import CampaignImage, alt_problem
@@ -35,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 POLICIES = (GoalPolicy.ALL_OR_NOTHING, GoalPolicy.RELEASE_ANYWAY)
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+PLATFORM_NAMES = dict(PLATFORM_LABELS)
 MAX_WINDOW_MINUTES = 24 * 60
 
 

@@ -17,7 +17,9 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.campaigns import text_rules
 from bot.campaigns.schedules.fields import X_MAX_CHARS_TO_COUNT
+from bot.platforms import PLATFORM_LABELS
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
 from bot.pledges.cutoff import (
@@ -132,7 +134,7 @@ def _clean_wording(
         )
     problem = texts.refusal(platform, wording, texts.tagged_link(pc, platform))
     if problem:
-        where = "X" if platform == "x" else "Facebook"
+        where = PLATFORM_LABELS.get(platform, platform)
         raise PledgeError(f"your wording {problem} (with the campaign link, on {where})")
     return wording
 
@@ -148,7 +150,7 @@ def _receipt(pc: PledgeCampaign, pledge: Pledge, handle: str, secret: str) -> Pl
         release_at=pc.release_at,
         timezone=pc.timezone,
         withdraw_secret=secret,
-        link=link if pledge.platform != "x" else None,
+        link=link if pledge.platform not in text_rules.LINK_IN_TEXT else None,
     )
 
 

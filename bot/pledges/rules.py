@@ -39,6 +39,7 @@ X_USER_WINDOW = timedelta(minutes=15)
 class RulesReport:
     x_posts: int = 0
     facebook_posts: int = 0
+    mastodon_posts: int = 0
     x_with_url: int = 0
     cost_usd: float = 0.0
     app_daily_limit: int = 0
@@ -54,7 +55,8 @@ class RulesReport:
         """For people: what will go out, what it costs, what to watch for."""
         out = [
             f"X: {self.x_posts} posts ({self.x_with_url} with a link); "
-            f"Facebook: {self.facebook_posts} posts",
+            f"Facebook: {self.facebook_posts} posts"
+            + (f"; Mastodon: {self.mastodon_posts} posts" if self.mastodon_posts else ""),
             f"estimated X cost: {dollars(self.cost_usd)} (pay-per-use; Facebook posts are free)",
             f"X per-app limit: {self.app_daily_limit:,} posts per 24 h; "
             f"{self.app_used_before:,} sent or queued in the 24 h before the release; "
@@ -95,8 +97,10 @@ def check(
             x_texts[text] += 1
             if _has_url(text):
                 report.x_with_url += 1
-        else:
+        elif pledge.platform == "facebook":
             report.facebook_posts += 1
+        elif pledge.platform == "mastodon":
+            report.mastodon_posts += 1
     report.cost_usd = round(
         report.x_with_url * settings.x_post_with_url_cost_usd
         + (report.x_posts - report.x_with_url) * settings.x_post_cost_usd,

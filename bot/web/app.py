@@ -31,7 +31,15 @@ from starlette.templating import Jinja2Templates
 from bot.console.app import console_mount
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError
-from bot.web import campaign, health, pledge_facebook, pledge_x, support, withdraw
+from bot.web import (
+    campaign,
+    health,
+    pledge_facebook,
+    pledge_mastodon,
+    pledge_x,
+    support,
+    withdraw,
+)
 from bot.web.page_cache import PageCache
 from bot.web.pages import SESSION_COOKIE, friendly, render
 from bot.web.security import (
@@ -124,6 +132,7 @@ def create_web_app(
         *campaign.routes(),
         *pledge_x.routes(),
         *pledge_facebook.routes(),
+        *pledge_mastodon.routes(),
         *support.routes(),
         *withdraw.routes(),
         Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
