@@ -84,11 +84,12 @@ class SandboxAdmin:
         return self._call("POST", "/mastodon/instances", json={"host": host, **settings})
 
     def create_mastodon_account(
-        self, host: str, username: str, followers: int = 100
+        self, host: str, username: str, followers: int = 100, reuse: bool = False
     ) -> dict[str, Any]:
         """An account on ``host`` (made on first use) with a read+write token:
-        id, username, server, access_token."""
-        body = {"host": host, "username": username, "followers": followers}
+        id, username, server, access_token. ``reuse``: an account of that name already
+        there is given a fresh token instead of being refused."""
+        body = {"host": host, "username": username, "followers": followers, "reuse": reuse}
         return self._call("POST", "/mastodon/accounts", json=body)
 
     def mastodon_statuses(self, host: str, account_id: str) -> list[dict[str, Any]]:

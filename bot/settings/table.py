@@ -208,8 +208,8 @@ SETTINGS: tuple[Setting, ...] = (
         name="SANDBOX_URL",
         default="",
         parse=parse_url,
-        help="An already running sandbox to use (sets every base URL above); empty = the daemon "
-        "starts its own on SANDBOX_PORT",
+        help="An already running sandbox to use (sets every base URL above, and stands in for "
+        "every Mastodon server); empty = the daemon starts its own on SANDBOX_PORT",
         section="Sandbox",
     ),
     Setting(

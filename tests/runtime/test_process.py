@@ -167,3 +167,7 @@ def test_a_rehearsal_on_a_fresh_database_takes_over_the_sandboxs_campaign_accoun
     assert "created the campaign's X account @ClarionCampaign" in said.text(err=False)
     handles = [u["username"] for u in sandbox.admin.x_users()]
     assert handles.count("ClarionCampaign") == 1
+    said_mastodon = "created the campaign's Mastodon account @ClarionCampaign@clarion.social"
+    assert said_mastodon in said.text(err=False)
+    accounts = [a for a in sandbox.admin.timeline() if a["platform"] == "mastodon"]
+    assert [a["name"] for a in accounts] == ["@ClarionCampaign@clarion.social"]

@@ -541,12 +541,19 @@ async def admin_account(request: Request) -> Response:
     if not host:
         raise ValueError("host is required (e.g. union.social)")
     mastodon = _admin_world(request)
-    account, issued = mastodon.create_account(
-        host,
-        str(data.get("username", "")),
-        followers=int(data.get("followers", 100)),
-        display_name=data.get("display_name"),
-    )
+    instance = mastodon.instance(host)
+    existing = instance.account_by_name(str(data.get("username", "")))
+    if existing is not None and data.get("reuse"):
+        # As when its owner signs in again: the same account, a fresh token.
+        account = existing
+        issued = mastodon.issue_token(instance, account.id, ["read", "write"], None)
+    else:
+        account, issued = mastodon.create_account(
+            host,
+            str(data.get("username", "")),
+            followers=int(data.get("followers", 100)),
+            display_name=data.get("display_name"),
+        )
     request.app.state.sandbox.mark_dirty()
     return JSONResponse(
         {
