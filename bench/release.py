@@ -12,6 +12,7 @@ extrapolated to the whole release, and (b) the sandbox's own capacity
     .venv/bin/python bench/release.py                      # 10,000 X + 1,000 Pages
     .venv/bin/python bench/release.py --quick              # 1,000 X + 100 Pages
     .venv/bin/python bench/release.py --max-in-flight 500  # DELIVERY_MAX_IN_FLIGHT
+    .venv/bin/python bench/release.py --mastodon 5000      # + Mastodon, on 20 instances
 """
 
 from __future__ import annotations
@@ -48,7 +49,12 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
-def make_accounts(admin: SandboxAdmin, x: int, pages: int) -> list[dict[str, str]]:
+INSTANCES = 20  # Mastodon accounts are spread over this many sandbox instances
+
+
+def make_accounts(
+    admin: SandboxAdmin, x: int, pages: int, mastodon: int = 0
+) -> list[dict[str, str]]:
     def x_user(i: int) -> dict[str, str]:
         u = admin.create_x_user(f"bench{i}", followers=50 + i % 500)
         return {"platform": "x", "id": u["id"], "handle": u["username"],
@@ -59,8 +65,19 @@ def make_accounts(admin: SandboxAdmin, x: int, pages: int) -> list[dict[str, str
         return {"platform": "facebook", "id": str(p["page_id"]), "handle": f"branch{i}",
                 "token": p["page_token"], "secret": ""}  # fmt: skip
 
+    def toot(i: int) -> dict[str, str]:
+        host = f"instance{i % INSTANCES}.example"
+        m = admin.create_mastodon_account(host, f"bench{i}", followers=100 + i % 700)
+        return {"platform": "mastodon", "id": str(m["id"]), "handle": f"bench{i}@{host}",
+                "token": m["access_token"], "secret": "", "server": m["server"],
+                "key": f"{m['id']}@{host}"}  # fmt: skip
+
     with ThreadPoolExecutor(16) as pool:
-        return list(pool.map(x_user, range(x))) + list(pool.map(page, range(pages)))
+        return (
+            list(pool.map(x_user, range(x)))
+            + list(pool.map(page, range(pages)))
+            + list(pool.map(toot, range(mastodon)))
+        )
 
 
 def sequential_tweepy(url: str, app: dict[str, Any], users: list[dict[str, str]]) -> float:
@@ -101,6 +118,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--x", type=int, default=10_000, help="pledged X accounts")
     parser.add_argument("--pages", type=int, default=1_000, help="pledged Facebook Pages")
+    parser.add_argument(
+        "--mastodon",
+        type=int,
+        default=0,
+        help=f"pledged Mastodon accounts on {INSTANCES} instances",
+    )
     parser.add_argument("--latency-ms", type=float, default=250.0)
     parser.add_argument("--concurrency", type=int, default=16, help="DELIVERY_CONCURRENCY")
     parser.add_argument("--max-in-flight", type=int, default=1000, help="DELIVERY_MAX_IN_FLIGHT")
@@ -111,7 +134,7 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.x, args.pages = 1_000, 100
-    total = args.x + args.pages
+    total = args.x + args.pages + args.mastodon
 
     workdir = Path(tempfile.mkdtemp(prefix="clarion-release-"))
     database = f"sqlite:///{workdir / 'bench.db'}"
@@ -129,7 +152,7 @@ def main() -> int:
     )
     try:
         t0 = time.monotonic()
-        accounts = make_accounts(admin, args.x, args.pages)
+        accounts = make_accounts(admin, args.x, args.pages, args.mastodon)
         t_accounts = time.monotonic() - t0
         runtime = runtime_for(config)
         spec = PledgeCampaignSpec(
@@ -138,6 +161,7 @@ def main() -> int:
             message={
                 "x": "Fujitsu: stop victimising union reps. #DefendTheUnion",
                 "facebook": "Fujitsu must stop victimising union reps.",
+                "mastodon": "Fujitsu: stop victimising union reps. #DefendTheUnion",
             },
             variants=("Reinstate the Fujitsu reps now. #DefendTheUnion",),
             goal=total,
@@ -156,8 +180,10 @@ def main() -> int:
                     runtime.vault,
                     pc,
                     a["platform"],
-                    Credentials(a["token"], a["secret"], a["id"]),
-                    AccountInfo(a["id"], a["handle"], a["handle"], 100),
+                    Credentials(
+                        a["token"], a["secret"], a.get("key", a["id"]), server=a.get("server", "")
+                    ),
+                    AccountInfo(a.get("key", a["id"]), a["handle"], a["handle"], 100),
                     now=datetime.now(UTC),
                 )
         t_pledges = time.monotonic() - t0

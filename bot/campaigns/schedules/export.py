@@ -136,28 +136,36 @@ def _file_zone(campaign: Campaign, posts: list[Post]) -> str:
 def _entry(post: Post, zone_name: str) -> dict[str, Any] | None:
     """The post as a schedule file writes it; None when the format cannot express it."""
     wanted = [p for p in PLATFORMS if p in platforms_of_targets(post.targets)]
-    x_parts = list(post.parts.get("x", [])) if "x" in wanted else []
+    # Where a thread is a thread (X, Mastodon), the stored texts carry the link in part 1
+    # (enqueue.stored_parts): write the text as the volunteer did, and `link:` once.
+    threads: dict[str, list[str]] = {}
+    for platform in text_rules.LINK_IN_TEXT:
+        parts = list(post.parts.get(platform, [])) if platform in wanted else []
+        if parts:
+            parts[0] = _without_link(parts[0], post.link)
+            threads[platform] = parts
     facebook = (post.parts.get("facebook") or [""])[0] if "facebook" in wanted else None
-    if x_parts:
-        # Stored X texts carry the link in part 1 (enqueue.stored_parts): write the text
-        # as the volunteer did, and `link:` once.
-        x_parts[0] = _without_link(x_parts[0], post.link)
     entry: dict[str, Any] = {"id": post.key, "at": _at(post, zone_name)}
     if post.timezone != zone_name:
         entry["timezone"] = post.timezone
     entry["to"] = _Flow(post.targets)
-    if len(x_parts) > 1:
-        if facebook is not None and facebook != text_rules.join_thread(x_parts):
+    texts: dict[str, str] = {}
+    if any(len(parts) > 1 for parts in threads.values()):
+        thread = next(iter(threads.values()))
+        if any(parts != thread for parts in threads.values()):
+            return None  # a file writes one thread for every platform
+        if facebook is not None and facebook != text_rules.join_thread(thread):
             return None
-        entry["thread"] = x_parts
-    elif x_parts and facebook is not None and x_parts[0] != facebook:
-        entry["text"] = {"x": x_parts[0], "facebook": facebook}
-    elif x_parts:
-        entry["text"] = x_parts[0]
-    elif facebook is not None:
-        entry["text"] = facebook
+        entry["thread"] = thread
     else:
-        return None
+        texts = {p: parts[0] for p, parts in threads.items()}
+        if facebook is not None:
+            texts["facebook"] = facebook
+        if not texts:
+            return None
+        ordered = {p: texts[p] for p in PLATFORMS if p in texts}
+        single = set(ordered.values())
+        entry["text"] = single.pop() if len(single) == 1 else ordered
     if post.link:
         entry["link"] = post.link
     if post.hold_on_facebook:
