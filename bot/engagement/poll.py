@@ -340,6 +340,10 @@ class Poller:
         for (platform, key), group in by_key.items():
             size = {"x": X_BATCH, "mastodon": MASTODON_BATCH}.get(platform, FACEBOOK_BATCH)
             account_creds = open_creds(group[0]) if key else None
+            if platform == "mastodon" and account_creds is None:
+                # Public statuses' counts need no token: a supporter's token deleted after
+                # the release still leaves them readable on the server named in the key.
+                account_creds = public_mastodon(accounts[group[0].account_id].platform_user_id)
             for start in range(0, len(group), size):
                 tasks.append(_Task(platform, key, account_creds, group[start : start + size]))
         return tasks
@@ -413,6 +417,15 @@ class Poller:
             writer.members([*live, *rest], population, len(live))
             writer.covered(rest)
         return written
+
+
+def public_mastodon(platform_user_id: str) -> Credentials | None:
+    """Tokenless credentials for reading a Mastodon account's public statuses: its server
+    from the account's key (``id@host``, bot.platforms.mastodon.adapter.local_id)."""
+    _, at, host = platform_user_id.partition("@")
+    return (
+        Credentials("", platform_user_id=platform_user_id, server=f"https://{host}") if at else None
+    )
 
 
 def poller_for(runtime: Runtime) -> Poller:

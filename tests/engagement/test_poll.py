@@ -44,6 +44,18 @@ def test_mastodon_favourites_boosts_and_replies_grow_and_views_are_not_available
     assert [(v, a) for _, v, a in series(world, status, "views")] == [(None, False)] * 3
 
 
+def test_a_mastodon_status_is_still_read_after_its_token_is_deleted(world: World):
+    account = world.mastodon_account(followers=3000)
+    status = world.send(world.post(), account)
+    with world.sessions() as session:
+        session.execute(update(Account).where(Account.id == account).values(credentials=""))
+        session.commit()
+    world.advance(3600)
+    assert world.poller().run().read == 1
+    [(label, likes, available)] = series(world, status, "likes")
+    assert label == "1h" and available and likes is not None
+
+
 def test_private_x_metrics_come_with_the_authors_token_inside_30_days(world: World):
     account = world.x_account(followers=20000)
     delivery = world.send(world.post(), account)

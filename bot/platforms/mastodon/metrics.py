@@ -50,7 +50,8 @@ class MastodonMetrics:
         self.calls = 0
 
     def read(self, creds: Credentials, ids: Sequence[str]) -> list[MetricsReading]:
-        client = self.platform.client(creds.server, creds.token)
+        # No token (a supporter's, deleted after the release): public statuses still read.
+        client = self.platform.client(creds.server, creds.token or None)
         wanted = [str(i) for i in ids]
         found: dict[str, MetricsReading] = {}
         for start in range(0, len(wanted), MASTODON_BATCH):
