@@ -21,7 +21,8 @@ from bot.sandbox.templating import templates
 REFRESH_S = 3
 MAX_POSTS_PER_ACCOUNT = 50
 # What each platform's numbers are called on the page, in this order (the keys are the
-# platforms' own: X public_metrics, the Graph API's post fields and insights).
+# platforms' own: X public_metrics, the Graph API's post fields and insights, Mastodon's
+# Status counts).
 METRIC_NAMES = {
     "x": {
         "impression_count": ("view", "views"),
@@ -36,6 +37,11 @@ METRIC_NAMES = {
         "reactions": ("reaction", "reactions"),
         "comments": ("comment", "comments"),
         "shares": ("share", "shares"),
+    },
+    "mastodon": {
+        "favourites_count": ("favourite", "favourites"),
+        "reblogs_count": ("boost", "boosts"),
+        "replies_count": ("reply", "replies"),
     },
 }
 

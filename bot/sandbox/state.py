@@ -12,6 +12,7 @@ from typing import Any
 from bot.sandbox import engagement
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.faults import ScriptBook
+from bot.sandbox.mastodon.state import MastodonWorld
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.x.state import XState
@@ -36,8 +37,8 @@ class SandboxState:
         # Counted only on the fault path (latency, scripts): the hot path stays lean.
         self.in_flight = 0
         self.peak_in_flight = 0
-        # Mastodon instances (bot.sandbox.mastodon.service.world makes them on first use).
-        self.mastodon: Any = None
+        # Every Mastodon instance, told apart by host (bot/sandbox/mastodon/).
+        self.mastodon = MastodonWorld(self.clock, options.seed)
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -49,8 +50,7 @@ class SandboxState:
         self.x.reset()
         if self.fb is not None:
             self.fb.reset()
-        if self.mastodon is not None:
-            self.mastodon.reset()
+        self.mastodon.reset()
         self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}
         self.scripts.clear()
         self.limiter.clear()
@@ -63,6 +63,7 @@ class SandboxState:
             "clock": self.clock.snapshot(),
             "x": self.x.snapshot(),
             "fb": self.fb.snapshot() if self.fb is not None else None,
+            "mastodon": self.mastodon.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -73,6 +74,7 @@ class SandboxState:
         self.x.restore(data.get("x") or {})
         if self.fb is not None and data.get("fb") is not None:
             self.fb.restore(data["fb"])
+        self.mastodon.restore(data.get("mastodon") or {})
 
     def timeline(self) -> list[dict[str, Any]]:
         """Every account with its posts, newest first, for the page and the admin API."""
@@ -106,8 +108,7 @@ class SandboxState:
             )
         if self.fb is not None:
             accounts.extend(self.fb.timeline())
-        if self.mastodon is not None:
-            accounts.extend(self.mastodon.timeline())
+        accounts.extend(self.mastodon.timeline())
         return accounts
 
 

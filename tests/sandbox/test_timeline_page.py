@@ -90,3 +90,20 @@ def test_a_count_of_one_reads_in_the_singular_on_the_page(
     html = _page(sandbox)
     assert "(s)" not in html
     assert re.search(r"\b1 post\b", html) and not re.search(r"\b1 posts\b", html)
+
+
+def test_a_mastodon_status_shows_its_favourites_boosts_and_replies(
+    sandbox: SandboxHandle,
+) -> None:
+    made = sandbox.admin.create_mastodon_account("page.example", "pagerep", followers=5000)
+    posted = requests.post(
+        f"{sandbox.url}/_host/page.example/api/v1/statuses",
+        json={"status": "Solidarity from the fediverse"},
+        headers={"Authorization": f"Bearer {made['access_token']}"},
+        timeout=5,
+    )
+    assert posted.status_code == 200
+    sandbox.admin.advance_clock(86400)
+    html = _page(sandbox, account=f"mastodon:{made['id']}")
+    assert "@pagerep@page.example" in html and "Solidarity from the fediverse" in html
+    assert re.search(r"\d+ favourites?", html) and re.search(r"\d+ boosts?", html)

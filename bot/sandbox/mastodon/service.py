@@ -59,11 +59,8 @@ _REMOTE_MENTION = re.compile(r"(^|[^/\w])@([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+", r
 
 
 def world(state: SandboxState) -> MastodonWorld:
-    """The sandbox's Mastodon instances, made on first use."""
-    found: MastodonWorld | None = getattr(state, "mastodon", None)
-    if found is None:
-        found = MastodonWorld(state.clock, state.options.seed)
-        state.mastodon = found
+    """The sandbox's Mastodon instances."""
+    found: MastodonWorld = state.mastodon
     return found
 
 

@@ -13,7 +13,7 @@ import re
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.sandbox import engagement
@@ -150,6 +150,45 @@ class MastodonWorld:
     def reset(self) -> None:
         with self.lock:
             self.instances.clear()
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything, for the sandbox's state file (idempotency keys are not kept: they
+        last an hour on Mastodon too)."""
+        with self.lock:
+            return {
+                "instances": [
+                    {
+                        "host": i.host,
+                        "max_characters": i.max_characters,
+                        "statuses_per_window": i.statuses_per_window,
+                        "statuses_window_s": i.statuses_window_s,
+                        "apps": [asdict(a) for a in i.apps.values()],
+                        "accounts": [asdict(a) for a in i.accounts.values()],
+                        "tokens": [asdict(t) for t in i.tokens.values()],
+                        "statuses": [asdict(s) for s in i.statuses.values()],
+                    }
+                    for i in self.instances.values()
+                ],
+                "last_id": int(self.next_id()),
+            }
+
+    def restore(self, data: dict[str, Any]) -> None:
+        with self.lock:
+            self.reset()
+            for raw in data.get("instances", []):
+                instance = Instance(
+                    raw["host"],
+                    raw["max_characters"],
+                    raw["statuses_per_window"],
+                    raw["statuses_window_s"],
+                )
+                instance.apps = {a["client_id"]: App(**a) for a in raw.get("apps", [])}
+                instance.accounts = {a["id"]: Account(**a) for a in raw.get("accounts", [])}
+                instance.tokens = {t["token"]: Token(**t) for t in raw.get("tokens", [])}
+                instance.statuses = {s["id"]: Status(**s) for s in raw.get("statuses", [])}
+                self.instances[instance.host] = instance
+            last = int(data.get("last_id", 0))
+            self._ids = itertools.count(max(last + 1, int(time.time() * 1000) << 16))
 
     def next_id(self) -> str:
         return str(next(self._ids))
