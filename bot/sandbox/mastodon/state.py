@@ -90,6 +90,19 @@ class Instance:
     grants: dict[str, Grant] = field(default_factory=dict)
     statuses: dict[str, Status] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], tuple[float, str]] = field(default_factory=dict)
+    # Kept as statuses are made, so rendering one never scans the instance (a release
+    # puts thousands on one instance at once).
+    statuses_by_account: dict[str, int] = field(default_factory=dict)
+    replies_to: dict[str, int] = field(default_factory=dict)
+
+    def count(self, status: Status) -> None:
+        self.statuses_by_account[status.account_id] = (
+            self.statuses_by_account.get(status.account_id, 0) + 1
+        )
+        if status.in_reply_to_id:
+            self.replies_to[status.in_reply_to_id] = (
+                self.replies_to.get(status.in_reply_to_id, 0) + 1
+            )
 
     @property
     def base(self) -> str:
@@ -186,6 +199,8 @@ class MastodonWorld:
                 instance.accounts = {a["id"]: Account(**a) for a in raw.get("accounts", [])}
                 instance.tokens = {t["token"]: Token(**t) for t in raw.get("tokens", [])}
                 instance.statuses = {s["id"]: Status(**s) for s in raw.get("statuses", [])}
+                for status in instance.statuses.values():
+                    instance.count(status)
                 self.instances[instance.host] = instance
             last = int(data.get("last_id", 0))
             self._ids = itertools.count(max(last + 1, int(time.time() * 1000) << 16))
@@ -265,6 +280,7 @@ class MastodonWorld:
                 self.next_id(), account_id, text, self.clock.time(), in_reply_to_id, application
             )
             instance.statuses[status.id] = status
+            instance.count(status)
             if key:
                 instance.idempotency[(account_id, key)] = (now, status.id)
             return status, True
@@ -277,8 +293,7 @@ class MastodonWorld:
     # -- entities ------------------------------------------------------------------------
 
     def account_json(self, instance: Instance, account: Account) -> dict[str, Any]:
-        with self.lock:
-            count = sum(1 for s in instance.statuses.values() if s.account_id == account.id)
+        count = instance.statuses_by_account.get(account.id, 0)
         return {
             "id": account.id,
             "username": account.username,
@@ -310,8 +325,7 @@ class MastodonWorld:
             seed=self.seed,
             post_id=status.id,
         )
-        with self.lock:
-            replies = sum(1 for s in instance.statuses.values() if s.in_reply_to_id == status.id)
+        replies = instance.replies_to.get(status.id, 0)
         return {
             "favourites_count": simulated.get("like_count", 0),
             "reblogs_count": simulated.get("retweet_count", 0),
