@@ -39,6 +39,7 @@ from bot.console.pages import (
 )
 from bot.console.roles import Role
 from bot.console.routing import ConsoleRoute, route
+from bot.platforms import PLATFORM_LABELS
 from bot.storage.models import (
     ApprovalStep,
     AuditEntry,
@@ -51,7 +52,7 @@ from bot.storage.models import (
 
 logger = logging.getLogger(__name__)
 
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+PLATFORM_NAMES = dict(PLATFORM_LABELS)  # every registered platform
 # A state is never told by colour alone: each has a symbol and its word.
 STATUS_SYMBOLS = {
     PostStatus.AWAITING_APPROVAL: "◌",
