@@ -99,6 +99,8 @@ def status_length(text: str) -> int:
     their local part."""
     countable = _URL.sub("x" * 23, text)
     countable = _REMOTE_MENTION.sub(r"\1@\2", countable)
+    if countable.isascii():  # one grapheme per character; grapheme.length costs ~90 µs
+        return len(countable)
     return int(grapheme.length(countable))
 
 
