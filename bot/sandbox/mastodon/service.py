@@ -466,7 +466,8 @@ async def instance_v2(request: Request) -> Response:
     )
 
 
-async def not_found(request: Request) -> Response:
+async def not_found(request: Request, exc: Exception) -> Response:
+    """A path the instance has no route for: Mastodon's JSON 404."""
     return _error(404, "Record not found")
 
 
@@ -486,7 +487,7 @@ def _routes() -> list[BaseRoute]:
     ]
 
 
-_APP = Starlette(routes=_routes())
+_APP = Starlette(routes=_routes(), exception_handlers={404: not_found})
 
 
 # -- admin API (/_sandbox/mastodon/...) -------------------------------------------------
