@@ -296,7 +296,10 @@ def _blank(session: Session, request: Request, fallback_zone: str) -> tuple[Comp
     defaults = [
         c.value
         for c in account_choices(session)
-        if not c.note  # an account that needs reconnecting is left for the person to tick
+        # An account that needs reconnecting is left for the person to tick; so is a
+        # Mastodon account, which has no text field of its own here (ticked, it takes
+        # the X parts).
+        if not c.note and c.platform != "mastodon"
     ]
     composed = Composed(
         campaign=campaign,
