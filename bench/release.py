@@ -14,6 +14,7 @@ extrapolated to the whole release, and (b) the sandbox's own capacity
     .venv/bin/python bench/release.py --quick              # 1,000 X + 100 Pages
     .venv/bin/python bench/release.py --max-in-flight 500  # DELIVERY_MAX_IN_FLIGHT
     .venv/bin/python bench/release.py --bluesky 5000       # and 5,000 Bluesky accounts
+    .venv/bin/python bench/release.py --mastodon 5000      # + Mastodon, on 20 instances
 """
 
 from __future__ import annotations
@@ -32,7 +33,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sqlalchemy import select  # noqa: E402
 
-from bench.support import make_accounts, move_release, percentile, pledge_campaign  # noqa: E402
+from bench.support import (  # noqa: E402
+    INSTANCES,
+    make_accounts,
+    move_release,
+    percentile,
+    pledge_campaign,
+)
 from bot.pledges.release import status  # noqa: E402
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process  # noqa: E402
 from bot.storage.models import Delivery, Pledge, PledgeCampaign  # noqa: E402
@@ -82,6 +89,12 @@ def main() -> int:
     parser.add_argument("--x", type=int, default=10_000, help="pledged X accounts")
     parser.add_argument("--pages", type=int, default=1_000, help="pledged Facebook Pages")
     parser.add_argument("--bluesky", type=int, default=0, help="pledged Bluesky accounts")
+    parser.add_argument(
+        "--mastodon",
+        type=int,
+        default=0,
+        help=f"pledged Mastodon accounts on {INSTANCES} instances",
+    )
     parser.add_argument("--latency-ms", type=float, default=250.0)
     parser.add_argument("--concurrency", type=int, default=16, help="DELIVERY_CONCURRENCY")
     parser.add_argument("--max-in-flight", type=int, default=1000, help="DELIVERY_MAX_IN_FLIGHT")
@@ -92,8 +105,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.quick:
         args.x, args.pages = 1_000, 100
-    total = args.x + args.pages + args.bluesky
-    target = TARGET_ALL_NETWORKS_S if args.bluesky else TARGET_S
+    total = args.x + args.pages + args.bluesky + args.mastodon
+    target = TARGET_ALL_NETWORKS_S if args.bluesky or args.mastodon else TARGET_S
 
     workdir = Path(tempfile.mkdtemp(prefix="clarion-release-"))
     database = f"sqlite:///{workdir / 'bench.db'}"
@@ -111,7 +124,7 @@ def main() -> int:
     )
     try:
         t0 = time.monotonic()
-        accounts = make_accounts(admin, args.x, args.pages, args.bluesky)
+        accounts = make_accounts(admin, args.x, args.pages, args.bluesky, args.mastodon)
         t_accounts = time.monotonic() - t0
         runtime = runtime_for(config)
         t0 = time.monotonic()

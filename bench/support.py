@@ -22,11 +22,15 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * (len(ordered) - 1))))]
 
 
+INSTANCES = 20  # Mastodon accounts are spread over this many sandbox instances
+
+
 def make_accounts(
-    admin: SandboxAdmin, x: int, pages: int, bluesky: int = 0
+    admin: SandboxAdmin, x: int, pages: int, bluesky: int = 0, mastodon: int = 0
 ) -> list[dict[str, str]]:
-    """``x`` X users, ``pages`` Facebook Pages and ``bluesky`` Bluesky accounts on the
-    sandbox, with their tokens."""
+    """``x`` X users, ``pages`` Facebook Pages, ``bluesky`` Bluesky accounts and
+    ``mastodon`` Mastodon accounts (on ``INSTANCES`` instances) on the sandbox, with their
+    tokens."""
 
     def x_user(i: int) -> dict[str, str]:
         u = admin.create_x_user(f"bench{i}", followers=50 + i % 500)
@@ -45,11 +49,19 @@ def make_accounts(
         return {"platform": "bluesky", "id": made["did"], "handle": made["handle"],
                 "token": creds.token, "secret": ""}  # fmt: skip
 
+    def toot(i: int) -> dict[str, str]:
+        host = f"instance{i % INSTANCES}.example"
+        m = admin.create_mastodon_account(host, f"bench{i}", followers=100 + i % 700)
+        return {"platform": "mastodon", "id": str(m["id"]), "handle": f"bench{i}@{host}",
+                "token": m["access_token"], "secret": "", "server": m["server"],
+                "key": f"{m['id']}@{host}"}  # fmt: skip
+
     with ThreadPoolExecutor(16) as pool:
         return (
             list(pool.map(x_user, range(x)))
             + list(pool.map(page, range(pages)))
             + list(pool.map(bsky, range(bluesky)))
+            + list(pool.map(toot, range(mastodon)))
         )
 
 
@@ -64,6 +76,7 @@ def pledge_campaign(runtime: Runtime, slug: str, accounts: list[dict[str, str]])
             "x": "Fujitsu: stop victimising union reps. #DefendTheUnion",
             "facebook": "Fujitsu must stop victimising union reps.",
             "bluesky": "Fujitsu: stop victimising union reps. #DefendTheUnion",
+            "mastodon": "Fujitsu: stop victimising union reps. #DefendTheUnion",
         },
         variants=("Reinstate the Fujitsu reps now. #DefendTheUnion",),
         goal=len(accounts),
@@ -81,8 +94,10 @@ def pledge_campaign(runtime: Runtime, slug: str, accounts: list[dict[str, str]])
                 runtime.vault,
                 pc,
                 a["platform"],
-                Credentials(a["token"], a["secret"], a["id"]),
-                AccountInfo(a["id"], a["handle"], a["handle"], 100),
+                Credentials(
+                    a["token"], a["secret"], a.get("key", a["id"]), server=a.get("server", "")
+                ),
+                AccountInfo(a.get("key", a["id"]), a["handle"], a["handle"], 100),
                 now=datetime.now(UTC),
             )
         return pc.id

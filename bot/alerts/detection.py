@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.events import AlertKind
 from bot.campaigns.embargo import COVER
+from bot.platforms import PLATFORM_LABELS
 from bot.storage.models import (
     Account,
     AccountStatus,
@@ -39,7 +40,7 @@ from bot.storage.models import (
 
 logger = logging.getLogger(__name__)
 
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook"}
+PLATFORM_NAMES = dict(PLATFORM_LABELS)  # every registered platform
 # Why a delivery failed, in the words an organiser reads (Delivery.error_kind).
 REASONS = {
     "auth": "token rejected",

@@ -9,6 +9,7 @@ says so without keeping or sending the token anywhere else.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -72,7 +73,8 @@ def store_campaign_account(
     account.handle = who.handle
     account.name = who.name
     account.followers = who.followers
-    account.credentials = vault.seal(Credentials(creds.token, creds.secret, who.platform_user_id))
+    # replace(): keeps what else the credentials carry (a Mastodon account's server).
+    account.credentials = vault.seal(replace(creds, platform_user_id=who.platform_user_id))
     account.token_fingerprint = vault.fingerprint(creds.token)
     account.source = source
     account.status = AccountStatus.ACTIVE

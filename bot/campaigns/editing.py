@@ -29,6 +29,7 @@ from bot.campaigns.enqueue import (
     apply_specs,
     cancel_post,
     find_post,
+    platforms_of_targets,
     started,
 )
 from bot.campaigns.specs import PLATFORMS, Location, PostSpec, Problem, SpecError
@@ -62,10 +63,10 @@ def written_parts(post: Post) -> dict[str, tuple[str, ...]]:
     """The post's texts as its author wrote them: the link that storing added to the end
     of the first X part (``text_rules.x_text``) is taken off again."""
     parts = {platform: tuple(texts) for platform, texts in post.parts.items()}
-    x_parts = parts.get("x")
-    if post.link and x_parts and x_parts[0].endswith(f"\n{post.link}"):
-        first = x_parts[0][: -len(post.link) - 1]
-        parts["x"] = (first, *x_parts[1:])
+    for platform in text_rules.LINK_IN_TEXT:
+        own = parts.get(platform)
+        if post.link and own and own[0].endswith(f"\n{post.link}"):
+            parts[platform] = (own[0][: -len(post.link) - 1], *own[1:])
     return parts
 
 
@@ -89,15 +90,21 @@ def texts_for(
     x: str | None = None,
     facebook: str | None = None,
     bluesky: str | None = None,
+    mastodon: str | None = None,
     platforms: Collection[str] = (),
+    targets: tuple[str, ...] = (),
 ) -> dict[str, tuple[str, ...]]:
-    """Parts per platform as `posts add` makes them: several texts are a thread on X and
-    one post on Facebook (numbering dropped), and on any other of ``platforms`` (Bluesky)
-    a thread too; ``x``/``facebook``/``bluesky`` are own wordings."""
+    """Parts per platform as `posts add` makes them: several texts are a thread on X (on
+    Bluesky when ``platforms`` has it, on Mastodon when ``targets`` post there) and one
+    post on Facebook (numbering dropped); ``x``/``facebook``/``bluesky``/``mastodon`` are
+    own wordings."""
     parts: dict[str, tuple[str, ...]] = {}
     x_parts = (x,) if x else texts
     if x_parts:
         parts["x"] = tuple(x_parts)
+    mastodon_parts = (mastodon,) if mastodon else texts
+    if mastodon_parts and (mastodon or "mastodon" in platforms_of_targets(targets)):
+        parts["mastodon"] = tuple(mastodon_parts)
     facebook_text = facebook or (text_rules.join_thread(texts) if texts else "")
     if facebook_text:
         parts["facebook"] = (facebook_text,)

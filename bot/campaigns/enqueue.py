@@ -141,13 +141,14 @@ def _check_spec(
         if not parts:
             problem("text", "", f"no text for {account.platform}", account.platform)
         for index, part in enumerate(parts):
-            # On X the link goes into the first part's text, where it counts 23.
+            # On X and Mastodon the link goes into the first part's text, where it counts 23.
             sent = (
                 text_rules.x_text(part, spec.link)
-                if account.platform == "x" and index == 0
+                if account.platform in text_rules.LINK_IN_TEXT and index == 0
                 else part
             )
-            refusal = text_rules.check(account.platform, sent)
+            # A Mastodon account's own instance limit, read when it was connected.
+            refusal = text_rules.check(account.platform, sent, max_length=account.max_length)
             if refusal:
                 label = f"thread[{index + 1}]" if len(parts) > 1 else "text"
                 problem(label, part, f"{account.platform}: {refusal}", account.platform)
@@ -174,8 +175,9 @@ def stored_parts(spec: PostSpec) -> dict[str, list[str]]:
     """The texts exactly as they will be sent: on X the link is part of the first text
     (where it was counted), so what is stored, sent and looked for is one string."""
     parts = {platform: list(texts) for platform, texts in spec.parts.items()}
-    if spec.link and parts.get("x"):
-        parts["x"][0] = text_rules.x_text(parts["x"][0], spec.link)
+    for platform in text_rules.LINK_IN_TEXT:
+        if spec.link and parts.get(platform):
+            parts[platform][0] = text_rules.x_text(parts[platform][0], spec.link)
     return parts
 
 

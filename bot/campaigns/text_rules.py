@@ -30,7 +30,25 @@ FACEBOOK_MAX_CHARS = 63206
 BLUESKY_MAX_GRAPHEMES = 300
 BLUESKY_MAX_BYTES = 3000
 
-LIMITS = {"x": X_MAX_WEIGHTED, "facebook": FACEBOOK_MAX_CHARS, "bluesky": BLUESKY_MAX_GRAPHEMES}
+# Mastodon: each instance sets its own limit (configuration.statuses.max_characters in
+# GET /api/v2/instance); 500 is Mastodon's default. Every URL counts as 23 characters
+# (configuration.statuses.characters_reserved_per_url) and a mention of a remote account
+# only by its local part. https://docs.joinmastodon.org/user/posting/#text
+MASTODON_DEFAULT_MAX = 500
+MASTODON_URL_WEIGHT = 23
+
+LIMITS = {
+    "x": X_MAX_WEIGHTED,
+    "facebook": FACEBOOK_MAX_CHARS,
+    "bluesky": BLUESKY_MAX_GRAPHEMES,
+    "mastodon": MASTODON_DEFAULT_MAX,
+}
+# Where the link goes into the first part's text, on its own line (and counts 23); Facebook
+# takes it beside the message.
+LINK_IN_TEXT = ("x", "mastodon")
+# Where each account's server sets its own limit (``Account.max_length``, read when the
+# account is connected).
+PER_ACCOUNT_LIMIT = ("mastodon",)
 
 # Characters no post, name or time needs: C0 controls other than tab, line feed and
 # carriage return; DEL; C1 controls; unpaired UTF-16 surrogates (which cannot even be
@@ -99,10 +117,27 @@ def x_text(text: str, link: str | None) -> str:
     return f"{text}\n{link}"
 
 
-def check(platform: str, text: str) -> str | None:
+def mastodon_text(text: str, link: str | None) -> str:
+    """The text as it goes out on Mastodon: the link added as on X (Mastodon has no link
+    field; a URL in the text becomes a link and its preview card)."""
+    return x_text(text, link)
+
+
+def mastodon_length(text: str) -> int:
+    """The length a Mastodon instance counts: graphemes, URLs as 23, ``@user@domain``
+    as ``@user`` (``bot.platforms.mastodon.rules.status_length``)."""
+    # Imported here: that module imports this one (for the link rule).
+    from bot.platforms.mastodon.rules import status_length
+
+    return status_length(text)
+
+
+def check(platform: str, text: str, *, max_length: int | None = None) -> str | None:
     """None when ``text`` can be posted on ``platform``, else a message saying what to fix.
 
-    For X, pass the text with its link already added (``x_text``): the link counts 23.
+    For X and Mastodon, pass the text with its link already added (``x_text``,
+    ``mastodon_text``): the link counts 23. ``max_length``: a Mastodon instance's own
+    limit when it is known (default 500).
     """
     if platform not in LIMITS:
         raise ValueError(f"unknown platform {platform!r}")
@@ -115,6 +150,8 @@ def check(platform: str, text: str) -> str | None:
         return _check_x(text)
     if platform == "bluesky":
         return _check_bluesky(text)
+    if platform == "mastodon":
+        return _check_mastodon(text, max_length or MASTODON_DEFAULT_MAX)
     length = facebook_length(text)
     if length > FACEBOOK_MAX_CHARS:
         return (
@@ -148,6 +185,16 @@ def _check_x(text: str) -> str | None:
             f"is {length} characters by X's count; the limit is {X_MAX_WEIGHTED} "
             f"(links count as {X_URL_WEIGHT}, emoji as 2): "
             f"shorten by {length - X_MAX_WEIGHTED}"
+        )
+    return None
+
+
+def _check_mastodon(text: str, limit: int) -> str | None:
+    length = mastodon_length(text)
+    if length > limit:
+        return (
+            f"is {length} characters by Mastodon's count; the limit is {limit} "
+            f"(links count as {MASTODON_URL_WEIGHT}): shorten by {length - limit}"
         )
     return None
 

@@ -64,7 +64,7 @@ def list_accounts(app: AppContext, as_json: bool) -> None:
             ),
             ("id", "platform", "account", "owner", "from", "followers", "status"),
             empty="no accounts yet: `python main.py accounts connect x` (or facebook, "
-            "bluesky), or "
+            "bluesky, or mastodon --instance SERVER), or "
             "start `python main.py run` to use the sandbox",
         )
 
@@ -107,7 +107,7 @@ def _save_audited(app: AppContext, platform: str, creds: Credentials, who: Accou
 
 @accounts.group("connect")
 def connect() -> None:
-    """Connect the campaign's own X account, Facebook Page or Bluesky account."""
+    """Connect the campaign's own X account, Facebook Page, Bluesky or Mastodon account."""
 
 
 @connect.command("x")
@@ -149,6 +149,57 @@ def connect_x(app: AppContext, pin: str | None) -> None:
     click.echo(
         f"connected @{account.handle} (X user {account.platform_user_id}); it is now "
         "the campaign's default X account"
+    )
+
+
+@connect.command("mastodon")
+@click.option(
+    "--instance",
+    "server",
+    required=True,
+    help="The campaign account's Mastodon server, e.g. mastodon.social or https://union.social.",
+)
+@click.option("--code", help="The code the server showed (otherwise you are asked for it).")
+@pass_app
+def connect_mastodon(app: AppContext, server: str, code: str | None) -> None:
+    """Sign in to a Mastodon server (OAuth 2; Clarion registers itself there the first time)
+    and store the account's token, asking only to post and read statuses."""
+    from bot.campaigns import mastodon_signin
+    from bot.platforms.mastodon import MastodonPlatform, instance_url
+
+    try:
+        base = instance_url(server)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--instance") from None
+    platform = app.runtime.platform("mastodon")
+    assert isinstance(platform, MastodonPlatform)
+    redirect = mastodon_signin.OUT_OF_BAND
+    try:
+        with app.runtime.sessions() as session:
+            url = mastodon_signin.authorize_url(
+                session, app.runtime.vault, platform, base, redirect, state="cli"
+            )
+            session.commit()
+        click.echo(
+            f"1. Open this address, sign in as the campaign's account and authorise:\n   {url}"
+        )
+        code = code or click.prompt("2. Type the code the server shows")
+        with app.runtime.sessions() as session:
+            registered = mastodon_signin.app_for(
+                session, app.runtime.vault, platform, base, redirect
+            )
+        done = mastodon_signin.finish(platform, base, redirect, code, registered)
+    except PlatformError as exc:
+        raise click.ClickException(exc.message) from None
+    account = _save_audited(app, "mastodon", done.creds, done.who)
+    with app.runtime.sessions() as session:
+        stored = session.get(Account, account.id)
+        if stored is not None:
+            stored.max_length = done.max_length
+            session.commit()
+    click.echo(
+        f"connected @{account.handle} (posts up to {done.max_length} characters there); it "
+        "is now the campaign's default Mastodon account"
     )
 
 

@@ -27,10 +27,12 @@ _options = [
     click.option("--text", "text_all", help="The message, on every platform."),
     click.option("--x-text", help="The message on X (instead of --text there)."),
     click.option("--facebook-text", help="The message on Facebook (instead of --text there)."),
+    click.option("--mastodon-text", help="The message on Mastodon (instead of --text there)."),
     click.option(
         "--platforms",
         default=None,
-        help="Where supporters can pledge, comma-separated (create: x,facebook; edit: as it is).",
+        help="Where supporters can pledge, comma-separated: x, facebook, mastodon (create: "
+        "x,facebook; edit: as it is).",
     ),
     click.option("--variant", "variants", multiple=True, help="Another wording (repeatable)."),
     click.option("--link", help="A web address; UTM-tagged per platform."),
@@ -135,7 +137,11 @@ def spec_from_options(
     message = {p: current[p] for p in platforms if p in current}
     if given["text_all"]:
         message = {p: given["text_all"] for p in platforms}
-    for platform, key in (("x", "x_text"), ("facebook", "facebook_text")):
+    for platform, key in (
+        ("x", "x_text"),
+        ("facebook", "facebook_text"),
+        ("mastodon", "mastodon_text"),
+    ):
         if given[key]:
             message[platform] = given[key]
     if not message:

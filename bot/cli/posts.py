@@ -171,7 +171,7 @@ def posts() -> None:
     default=("x", "facebook"),
     show_default=True,
     callback=lambda _ctx, _param, value: checked_targets(value),
-    help="Where: x, facebook, bluesky, or platform:@handle. Repeat for several.",
+    help="Where: x, facebook, bluesky, mastodon, or platform:@handle. Repeat for several.",
 )
 @click.option("--campaign", default="general", show_default=True, help="Campaign slug.")
 @click.option("--id", "key", help="Stable id within the campaign (default: generated).")
@@ -182,6 +182,7 @@ def posts() -> None:
 @click.option("--text-x", help="Different wording for X.")
 @click.option("--text-facebook", help="Different wording for Facebook.")
 @click.option("--text-bluesky", help="Different wording for Bluesky (300 characters).")
+@click.option("--text-mastodon", help="Different wording for Mastodon.")
 @click.option(
     "--hold-on-facebook",
     is_flag=True,
@@ -213,12 +214,14 @@ def add(
     text_x: str | None,
     text_facebook: str | None,
     text_bluesky: str | None,
+    text_mastodon: str | None,
     hold_on_facebook: bool,
     requires_approval: bool,
     embargoed: bool,
     as_json: bool,
 ) -> None:
-    """Queue TEXT. Several TEXT arguments make a thread: replies on X, one post on Facebook.
+    """Queue TEXT. Several TEXT arguments make a thread: replies on X and Mastodon, one post
+    on Facebook.
 
     \b
     Examples:
@@ -241,7 +244,9 @@ def add(
             x=text_x,
             facebook=text_facebook,
             bluesky=text_bluesky,
+            mastodon=text_mastodon,
             platforms=platforms_of_targets(targets),
+            targets=targets,
         ),
         scheduled_at=when,
         timezone=tz_name,
@@ -316,6 +321,7 @@ def _when(
 )
 @click.option("--text-x", help="New wording for X only (one post).")
 @click.option("--text-facebook", help="New wording for Facebook only.")
+@click.option("--text-mastodon", help="New wording for Mastodon only.")
 @click.option(
     "--at", "at_text", metavar="'YYYY-MM-DD HH:MM'", help="New time, in --tz (or the post's zone)."
 )
@@ -354,6 +360,7 @@ def edit(
     texts: tuple[str, ...],
     text_x: str | None,
     text_facebook: str | None,
+    text_mastodon: str | None,
     at_text: str | None,
     in_text: str | None,
     now: bool,
@@ -387,18 +394,21 @@ def edit(
         if post is None:
             raise click.ClickException(f"no post {ref!r}; see `python main.py posts list`")
         draft = draft_of(post)
-        if texts or text_x or text_facebook:
+        if texts or text_x or text_facebook or text_mastodon:
             parts = dict(draft.parts)
             if texts:
                 parts = texts_for(
                     texts,
                     facebook=text_facebook,
                     platforms=platforms_of_targets(targets or draft.targets),
+                    targets=targets or draft.targets,
                 )
             if text_x:
                 parts["x"] = (text_x,)
             if text_facebook:
                 parts["facebook"] = (text_facebook,)
+            if text_mastodon:
+                parts["mastodon"] = (text_mastodon,)
             draft = replace(draft, parts=parts)
         if at_text or in_text or now or tz_name:
             tz = tz_name or draft.timezone

@@ -54,6 +54,7 @@ from bot.console.pages import (
 )
 from bot.console.roles import Role
 from bot.console.routing import route
+from bot.platforms import PLATFORM_LABELS
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.pledges import oauth_requests
 from bot.storage.ids import row_id
@@ -128,7 +129,7 @@ def _rows(request: Request) -> list[dict[str, Any]]:
         return [
             {
                 "id": a.id,
-                "platform": "X" if a.platform == "x" else "Facebook",
+                "platform": PLATFORM_LABELS.get(a.platform, a.platform),
                 "platform_key": a.platform,
                 "handle": a.handle,
                 "name": a.name,

@@ -115,6 +115,9 @@ def choice_of(account: Account) -> Choice:
     if account.platform == "x":
         handle = "@" + account.handle.lstrip("@")
         value, label, name = f"x:{handle}", f"{handle} on X", handle
+    elif account.platform == "mastodon":
+        handle = "@" + account.handle.lstrip("@")  # @name@server
+        value, label, name = f"mastodon:{handle}", f"{handle} on Mastodon", handle
     else:
         name = account.handle
         value, label = f"facebook:{name}", f"{name} (Facebook Page)"
@@ -158,6 +161,10 @@ def draft_of(
     parts: dict[str, tuple[str, ...]] = {}
     if written:
         parts["x"] = tuple(composed.x_parts)
+        # Mastodon takes the same parts as X (a thread there too), when it is ticked.
+        chosen = targets if targets is not None else tuple(composed.targets)
+        if any(t.partition(":")[0] == "mastodon" for t in chosen):
+            parts["mastodon"] = tuple(composed.x_parts)
     facebook = composed.facebook_text.strip() and composed.facebook_text
     facebook = facebook or (text_rules.join_thread(written) if written else "")
     if facebook:
@@ -289,7 +296,10 @@ def _blank(session: Session, request: Request, fallback_zone: str) -> tuple[Comp
     defaults = [
         c.value
         for c in account_choices(session)
-        if not c.note  # an account that needs reconnecting is left for the person to tick
+        # An account that needs reconnecting is left for the person to tick; so is a
+        # Mastodon account, which has no text field of its own here (ticked, it takes
+        # the X parts).
+        if not c.note and c.platform != "mastodon"
     ]
     composed = Composed(
         campaign=campaign,

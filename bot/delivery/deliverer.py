@@ -145,10 +145,16 @@ class Deliverer:
         self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
         if _keyed(self.platforms[job.platform], job):
             published = await publisher.publish(
-                creds, job.parts[0], link=job.link, record_key=job.record_key
+                creds,
+                job.parts[0],
+                link=job.link,
+                record_key=job.record_key,
+                idempotency_key=job.idempotency_key(0),
             )
         else:
-            published = await publisher.publish(creds, job.parts[0], link=job.link)
+            published = await publisher.publish(
+                creds, job.parts[0], link=job.link, idempotency_key=job.idempotency_key(0)
+            )
         self.metrics.published(job.platform, job.due_at, self.clock())
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
@@ -372,6 +378,7 @@ class Deliverer:
                         link=job.link if index == 0 else None,
                         publish_at=publish_at,
                         record_key=part_record_key(str(job.record_key), index),
+                        idempotency_key=job.idempotency_key(index),
                     )
                 else:
                     published = platform.publish(
@@ -380,6 +387,7 @@ class Deliverer:
                         reply_to=ids[-1] if index > 0 else None,
                         link=job.link if index == 0 else None,
                         publish_at=publish_at,
+                        idempotency_key=job.idempotency_key(index),
                     )
             except PlatformError as exc:
                 return self._classified(job, exc)

@@ -92,6 +92,14 @@ class Job:
     label: str
     release: bool = False  # one supporter's post of a pledge release
 
+    def idempotency_key(self, part: int) -> str:
+        """The key every attempt at thread part ``part`` of this delivery sends, for a
+        platform that honours one (Mastodon's ``Idempotency-Key``: a repeat within an hour
+        returns the status already made). The first claim's time is in it, so a database
+        restored or started afresh, whose delivery ids start again, never repeats a key
+        the instance still remembers."""
+        return f"clarion-{self.delivery_id}-{part}-{int(self.first_sending_at.timestamp())}"
+
     @property
     def log_ids(self) -> dict[str, int]:
         """What a log line about this attempt is about (fields of LOG_FORMAT=json)."""

@@ -67,6 +67,7 @@ class AccountKey:
 
     sealed_credentials: str
     active: bool
+    platform_user_id: str = ""
 
 
 def on_clock(offsets: Offsets, acceleration: float) -> tuple[tuple[str, float], ...]:
@@ -217,9 +218,13 @@ def due_items(
     for start in range(0, len(account_ids), 500):
         chunk = account_ids[start : start + 500]
         for account in session.execute(
-            select(Account.id, Account.credentials, Account.status).where(Account.id.in_(chunk))
+            select(Account.id, Account.credentials, Account.status, Account.platform_user_id).where(
+                Account.id.in_(chunk)
+            )
         ):
-            accounts[account.id] = AccountKey(account.credentials, account.status == "active")
+            accounts[account.id] = AccountKey(
+                account.credentials, account.status == "active", account.platform_user_id
+            )
     return items, accounts
 
 

@@ -56,7 +56,13 @@ logger = logging.getLogger(__name__)
 X_BATCH = 100  # GET /2/tweets?ids=: up to 100 ids
 FACEBOOK_BATCH = 50  # GET /?ids=: up to 50 ids
 BLUESKY_BATCH = 25  # app.bsky.feed.getPosts: up to 25 URIs
-BATCH_SIZES = {"x": X_BATCH, "facebook": FACEBOOK_BATCH, "bluesky": BLUESKY_BATCH}
+MASTODON_BATCH = 20  # GET /api/v1/statuses?id[]=: 20 ids (bot.platforms.mastodon.metrics)
+BATCH_SIZES = {
+    "x": X_BATCH,
+    "facebook": FACEBOOK_BATCH,
+    "bluesky": BLUESKY_BATCH,
+    "mastodon": MASTODON_BATCH,
+}
 # X gives private metrics for 30 days; a margin keeps a read that is slow to arrive
 # from falling just past the window.
 PRIVATE_WINDOW = timedelta(days=30) - timedelta(minutes=10)
@@ -148,6 +154,11 @@ class Poller:
             from bot.platforms.x import XMetrics
 
             self._x = XMetrics(platforms["x"])  # type: ignore[arg-type]
+        self._mastodon: Any = None
+        if "mastodon" in platforms:
+            from bot.platforms.mastodon.metrics import MastodonMetrics
+
+            self._mastodon = MastodonMetrics(platforms["mastodon"])  # type: ignore[arg-type]
         if "facebook" in platforms:
             from bot.platforms.facebook import FacebookMetrics
 
@@ -338,10 +349,17 @@ class Poller:
                 by_key[("facebook", item.account_id)].append(item)
             elif item.platform == "bluesky" and self._bluesky is not None:
                 by_key[("bluesky", 0)].append(item)  # the public AppView: no token
+            elif item.platform == "mastodon" and self._mastodon is not None:
+                # Each status is read on its own instance with its account's token.
+                by_key[("mastodon", item.account_id)].append(item)
         tasks = []
         for (platform, key), group in by_key.items():
             size = BATCH_SIZES[platform]
             account_creds = open_creds(group[0]) if key else None
+            if platform == "mastodon" and account_creds is None:
+                # Public statuses' counts need no token: a supporter's token deleted after
+                # the release still leaves them readable on the server named in the key.
+                account_creds = public_mastodon(accounts[group[0].account_id].platform_user_id)
             for start in range(0, len(group), size):
                 tasks.append(_Task(platform, key, account_creds, group[start : start + size]))
         return tasks
@@ -368,7 +386,11 @@ class Poller:
             if task.platform == "bluesky":
                 return _Outcome(task, self._bluesky.read(ids), 1)
             if task.creds is None:
-                return _Outcome(task, None, 0, f"facebook account {task.gate_key}: no usable token")
+                return _Outcome(
+                    task, None, 0, f"{task.platform} account {task.gate_key}: no usable token"
+                )
+            if task.platform == "mastodon":
+                return _Outcome(task, self._mastodon.read(task.creds, ids), 1)
             return _Outcome(task, self._facebook.read(task.creds, ids), 1)
         except TransientError as exc:
             if exc.rate_limited:
@@ -413,6 +435,15 @@ class Poller:
             writer.members([*live, *rest], population, len(live))
             writer.covered(rest)
         return written
+
+
+def public_mastodon(platform_user_id: str) -> Credentials | None:
+    """Tokenless credentials for reading a Mastodon account's public statuses: its server
+    from the account's key (``id@host``, bot.platforms.mastodon.adapter.local_id)."""
+    _, at, host = platform_user_id.partition("@")
+    return (
+        Credentials("", platform_user_id=platform_user_id, server=f"https://{host}") if at else None
+    )
 
 
 def poller_for(runtime: Runtime) -> Poller:

@@ -38,6 +38,7 @@ REGISTRY: tuple[PlatformEntry, ...] = (
     PlatformEntry("x", "X", "bot.platforms.x", "XPlatform"),
     PlatformEntry("facebook", "Facebook", "bot.platforms.facebook", "FacebookPlatform"),
     PlatformEntry("bluesky", "Bluesky", "bot.platforms.bluesky", "BlueskyPlatform"),
+    PlatformEntry("mastodon", "Mastodon", "bot.platforms.mastodon", "MastodonPlatform"),
 )
 
 PLATFORM_NAMES = tuple(entry.name for entry in REGISTRY)

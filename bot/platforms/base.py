@@ -111,12 +111,15 @@ class Credentials:
 
     X: ``token`` and ``secret`` are the user's OAuth 1.0a access token and secret.
     Facebook: ``token`` is the Page access token, ``secret`` is unused.
-    ``platform_user_id`` is the X user id or the Facebook Page id.
+    Mastodon: ``token`` is the user's OAuth 2 access token, ``server`` the base URL of the
+    account's instance (``https://social.example``): every instance is its own API.
+    ``platform_user_id`` is the X user id, the Facebook Page id or the Mastodon account id.
     """
 
     token: str = field(repr=False)
     secret: str = field(default="", repr=False)
     platform_user_id: str = ""
+    server: str = ""
 
     def __str__(self) -> str:
         return f"Credentials(platform_user_id={self.platform_user_id!r}, token=***)"
@@ -158,15 +161,19 @@ class Platform(Protocol):
         link: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Published:
-        """Create one post. ``reply_to`` chains an X thread part to the previous one.
+        """Create one post. ``reply_to`` chains a thread part to the previous one.
 
         ``record_key`` is given only to platforms whose ``limits.client_record_keys`` is
         set: the key the post is created under, the same on every attempt.
 
         ``publish_at`` asks the platform itself to hold the post (Facebook's
         ``published=false`` + ``scheduled_publish_time``); adapters that cannot,
-        raise PermanentError.
+        raise PermanentError. ``idempotency_key`` is the same on every attempt at one
+        part of one delivery (``Job.idempotency_key``): a platform that honours one
+        (Mastodon's ``Idempotency-Key``) answers a repeat with the post already made;
+        the others ignore it.
         """
         ...
 
@@ -197,10 +204,17 @@ class AsyncPublisher(Protocol):
     and its classification are the same."""
 
     async def publish(
-        self, creds: Credentials, text: str, *, link: str | None, record_key: str | None = None
+        self,
+        creds: Credentials,
+        text: str,
+        *,
+        link: str | None,
+        record_key: str | None = None,
+        idempotency_key: str | None = None,
     ) -> Published:
         """Create one post (not a thread part, not held by the platform); ``record_key``
-        only for platforms with ``limits.client_record_keys``."""
+        only for platforms with ``limits.client_record_keys``; ``idempotency_key`` as for
+        ``Platform.publish``."""
         ...
 
 

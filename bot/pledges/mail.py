@@ -11,6 +11,7 @@ import logging
 import smtplib
 from email.message import EmailMessage
 
+from bot.platforms import PLATFORM_LABELS
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -71,14 +72,22 @@ class Mailer:
             ) from None
 
 
+def account_words(platform: str, handle: str) -> str:
+    """How a mail names the pledged account: an X or Mastodon account by its @handle, a
+    Facebook Page by its name."""
+    if platform == "facebook":
+        return f"Facebook Page “{handle}”"
+    return f"{PLATFORM_LABELS.get(platform, platform)} account @{handle}"
+
+
 def reconnect_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:
     """(subject, body) asking a supporter to reconnect a pledged account."""
-    where = "X" if platform == "x" else "Facebook"
+    where = PLATFORM_LABELS.get(platform, platform)
     # A header cannot hold a line break (email.message refuses it), and a title written as
     # a YAML block or on several lines may have one: the subject gets it on one line.
     one_line = " ".join(title.split())
     # An X account has an @handle; a Facebook Page is known by its name.
-    account = f"X account @{handle}" if platform == "x" else f"Facebook Page “{handle}”"
+    account = account_words(platform, handle)
     subject = f"Please reconnect your {where} account for “{one_line}”"
     body = (
         f"You pledged your {account} to “{one_line}”.\n\n"
@@ -93,7 +102,7 @@ def reconnect_message(title: str, handle: str, platform: str, link: str) -> tupl
 def private_link_message(title: str, handle: str, platform: str, link: str) -> tuple[str, str]:
     """(subject, body) carrying a pledge's private link, sent when its supporter asks."""
     one_line = " ".join(title.split())
-    account = f"X account @{handle}" if platform == "x" else f"Facebook Page “{handle}”"
+    account = account_words(platform, handle)
     subject = f"Your private link for “{one_line}”"
     body = (
         f"You pledged your {account} to “{one_line}” and asked for its private link:\n\n"

@@ -11,14 +11,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from bot.campaigns import text_rules
 from bot.campaigns.schedules.fields import X_MAX_CHARS_TO_COUNT
 from bot.email_address import EmailAddressError, one_address
+from bot.platforms import PLATFORM_LABELS
 from bot.platforms.base import AccountInfo, Credentials
 from bot.pledges import texts
 from bot.pledges.cutoff import (
@@ -134,7 +136,7 @@ def _clean_wording(
         )
     problem = texts.refusal(platform, wording, texts.tagged_link(pc, platform))
     if problem:
-        where = "X" if platform == "x" else "Facebook"
+        where = PLATFORM_LABELS.get(platform, platform)
         raise PledgeError(f"your wording {problem} (with the campaign link, on {where})")
     return wording
 
@@ -150,7 +152,7 @@ def _receipt(pc: PledgeCampaign, pledge: Pledge, handle: str, secret: str) -> Pl
         release_at=pc.release_at,
         timezone=pc.timezone,
         withdraw_secret=secret,
-        link=link if pledge.platform != "x" else None,
+        link=link if pledge.platform not in text_rules.LINK_IN_TEXT else None,
     )
 
 
@@ -173,7 +175,8 @@ def _upsert_supporter(
     account.name = who.name
     account.followers = who.followers
     account.is_default = False
-    account.credentials = vault.seal(Credentials(creds.token, creds.secret, who.platform_user_id))
+    # replace(): keeps what else the credentials carry (a Mastodon account's server).
+    account.credentials = vault.seal(replace(creds, platform_user_id=who.platform_user_id))
     account.token_fingerprint = vault.fingerprint(creds.token)
     account.source = "pledge"
     account.status = AccountStatus.ACTIVE

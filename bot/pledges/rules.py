@@ -48,6 +48,7 @@ class RulesReport:
     facebook_posts: int = 0
     bluesky_posts: int = 0
     bluesky_minutes_at_worst: int = 0  # all on one server, 3,000 requests per 5 minutes
+    mastodon_posts: int = 0
     x_with_url: int = 0
     cost_usd: float = 0.0
     app_daily_limit: int = 0
@@ -63,7 +64,8 @@ class RulesReport:
         """For people: what will go out, what it costs, what to watch for."""
         out = [
             f"X: {self.x_posts} posts ({self.x_with_url} with a link); "
-            f"Facebook: {self.facebook_posts} posts; Bluesky: {self.bluesky_posts} posts",
+            f"Facebook: {self.facebook_posts} posts; Bluesky: {self.bluesky_posts} posts"
+            + (f"; Mastodon: {self.mastodon_posts} posts" if self.mastodon_posts else ""),
             f"estimated X cost: {dollars(self.cost_usd)} (pay-per-use; Facebook posts are free)",
             f"X per-app limit: {self.app_daily_limit:,} posts per 24 h; "
             f"{self.app_used_before:,} sent or queued in the 24 h before the release; "
@@ -115,8 +117,10 @@ def check(
         elif pledge.platform == "bluesky":
             report.bluesky_posts += 1
             bluesky_texts[text] += 1
-        else:
+        elif pledge.platform == "facebook":
             report.facebook_posts += 1
+        elif pledge.platform == "mastodon":
+            report.mastodon_posts += 1
     report.cost_usd = round(
         report.x_with_url * settings.x_post_with_url_cost_usd
         + (report.x_posts - report.x_with_url) * settings.x_post_cost_usd,

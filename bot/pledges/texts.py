@@ -65,9 +65,10 @@ def base_text(pc: PledgeCampaign, platform: str, variant: int | None, wording: s
 
 
 def as_posted(platform: str, text: str, link: str | None) -> str:
-    """What appears on the platform: on X the link goes into the text (where it counts 23
-    characters); on Facebook the link is attached to the post as its ``link`` field."""
-    return text_rules.x_text(text, link) if platform == "x" else text
+    """What appears on the platform: on X and Mastodon the link goes into the text (where it
+    counts 23 characters); on Facebook the link is attached to the post as its ``link``
+    field."""
+    return text_rules.x_text(text, link) if platform in text_rules.LINK_IN_TEXT else text
 
 
 def refusal(platform: str, text: str, link: str | None) -> str | None:

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from bot.campaigns.accounts import save_campaign_account
 from bot.campaigns.specs import PostSpec
+from bot.platforms import PLATFORM_LABELS
 from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, Post
@@ -25,6 +26,10 @@ CAMPAIGN_PAGE_NAME = "Clarion Campaign"
 CAMPAIGN_PAGE_FOLLOWERS = 2_600
 CAMPAIGN_BSKY_HANDLE = "clarion-campaign.bsky.social"
 CAMPAIGN_BSKY_FOLLOWERS = 1_800
+# The campaign's Mastodon account lives on a sandbox instance of its own name.
+CAMPAIGN_MASTODON_HOST = "clarion.social"
+CAMPAIGN_MASTODON_USER = "ClarionCampaign"
+CAMPAIGN_MASTODON_FOLLOWERS = 1_800
 FIRST_EXAMPLE_AFTER = timedelta(minutes=2)
 EXAMPLE_SPACING = timedelta(seconds=30)
 
@@ -45,6 +50,10 @@ class SandboxAdmin(Protocol):
     ) -> Any: ...
 
     def bluesky_session(self, actor: str) -> Any: ...
+
+    def create_mastodon_account(
+        self, host: str, username: str, followers: int = ..., reuse: bool = ...
+    ) -> Any: ...
 
 
 def _default_account(runtime: Runtime, platform: str) -> Account | None:
@@ -72,14 +81,14 @@ def _still_works(runtime: Runtime, account: Account) -> bool:
 
 
 def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]:
-    """Give the campaign an X account, a Facebook Page and a Bluesky account on the
+    """Give the campaign an X account, a Facebook Page, a Bluesky and a Mastodon account on the
     sandbox, once.
 
     An account whose token the sandbox no longer knows (its state was reset) is created
     again on the sandbox and stored anew. Returns what was done, to print.
     """
     done = []
-    for platform in ("x", "facebook", "bluesky"):
+    for platform in ("x", "facebook", "bluesky", "mastodon"):
         account = _default_account(runtime, platform)
         if account is not None and _still_works(runtime, account):
             continue
@@ -91,6 +100,21 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
             who = AccountInfo(
                 str(made["id"]), str(made["username"]), "Clarion Campaign", CAMPAIGN_X_FOLLOWERS
             )
+        elif platform == "mastodon":
+            made = admin.create_mastodon_account(
+                CAMPAIGN_MASTODON_HOST,
+                CAMPAIGN_MASTODON_USER,
+                followers=CAMPAIGN_MASTODON_FOLLOWERS,
+                reuse=True,
+            )
+            key = f"{made['id']}@{CAMPAIGN_MASTODON_HOST}"
+            creds = Credentials(made["access_token"], "", key, server=made["server"])
+            who = AccountInfo(
+                key,
+                f"{made['username']}@{CAMPAIGN_MASTODON_HOST}",
+                "Clarion Campaign",
+                CAMPAIGN_MASTODON_FOLLOWERS,
+            )
         else:
             made = admin.create_page(CAMPAIGN_PAGE_NAME, followers=CAMPAIGN_PAGE_FOLLOWERS)
             creds = Credentials(made["page_token"], "", str(made["page_id"]))
@@ -101,11 +125,11 @@ def ensure_campaign_accounts(runtime: Runtime, admin: SandboxAdmin) -> list[str]
                 CAMPAIGN_PAGE_FOLLOWERS,
             )
         save_campaign_account(runtime, platform, creds, who, source="sandbox")
-        label = {
-            "x": f"X account @{who.handle}",
-            "facebook": f"Facebook Page {who.name!r}",
-            "bluesky": f"Bluesky account @{who.handle}",
-        }[platform]
+        label = (
+            f"Facebook Page {who.name!r}"
+            if platform == "facebook"
+            else f"{PLATFORM_LABELS[platform]} account @{who.handle}"
+        )
         done.append(f"created the campaign's {label} on the sandbox")
     return done
 

@@ -77,6 +77,7 @@ class Runtime:
     def platforms(self) -> dict[str, Platform]:
         from bot.platforms.bluesky import BlueskyPlatform
         from bot.platforms.facebook import FacebookPlatform
+        from bot.platforms.mastodon import MastodonPlatform
         from bot.platforms.x import XPlatform
 
         s = self.settings
@@ -105,6 +106,13 @@ class Runtime:
                 timeout=s.http_timeout_seconds,
                 pool_size=s.delivery_concurrency,
                 on_refresh=self.store_refreshed_session,
+            ),
+            # Instances are not known in advance: only SANDBOX_URL reroutes them (ANY_HOST).
+            "mastodon": MastodonPlatform(
+                routes={k: v for k, v in routes.items() if k == ANY_HOST} or None,
+                timeout=s.http_timeout_seconds,
+                pool_size=s.delivery_concurrency,
+                website=s.web_base_url or None,
             ),
         }
 

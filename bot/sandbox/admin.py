@@ -313,6 +313,12 @@ def _facebook_admin_routes() -> list[BaseRoute]:
     return [Mount("/facebook", routes=module.admin_routes())]
 
 
+def _mastodon_admin_routes() -> list[BaseRoute]:
+    from bot.sandbox.mastodon import service
+
+    return [Mount("/mastodon", routes=service.admin_routes())]
+
+
 def routes() -> list[BaseRoute]:
     return [
         Mount(
@@ -342,6 +348,7 @@ def routes() -> list[BaseRoute]:
                 Route("/stats", endpoint(stats), methods=["GET", "POST"]),
                 *_facebook_admin_routes(),
                 Mount("/bluesky", routes=bluesky_admin.routes()),
+                *_mastodon_admin_routes(),
                 *seed.routes(),  # bulk seeding for bench/engagement.py
             ],
             middleware=[Middleware(AdminGuard)],

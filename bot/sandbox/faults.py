@@ -31,6 +31,17 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+
+def transport_of(send: Any) -> asyncio.BaseTransport | None:
+    """The connection's transport, to drop or reset it without an answer.
+
+    uvicorn's ``send`` is a bound method of its per-request cycle object (httptools and
+    h11 implementations alike), which keeps the connection's ``transport``.
+    """
+    cycle = getattr(send, "__self__", None)
+    return getattr(cycle, "transport", None)
+
+
 Inner = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # "pass" answers as the platform would: a script can let some requests through before
@@ -137,16 +148,6 @@ class ScriptBook:
 
 
 # connection-level faults --------------------------------------------------------------
-def transport_of(send: Any) -> asyncio.BaseTransport | None:
-    """The connection's transport, to drop or reset it without an answer.
-
-    uvicorn's ``send`` is a bound method of its per-request cycle object (httptools and
-    h11 implementations alike), which keeps the connection's ``transport``.
-    """
-    cycle = getattr(send, "__self__", None)
-    return getattr(cycle, "transport", None)
-
-
 async def drop(transport: asyncio.BaseTransport | None) -> None:
     """Close the connection cleanly (FIN) without a response: RemoteDisconnected."""
     if transport is None:
@@ -271,6 +272,9 @@ async def _send_5xx(
         await send_json(send, 503, X_5XX_BODY, x_headers())
     elif platform == "bluesky":
         await send_json(send, 500, XRPC_5XX_BODY)
+    elif platform == "mastodon":
+        # What a Mastodon instance behind its proxy answers when Puma is overloaded.
+        await send_json(send, 503, {"error": "Service Unavailable"})
     else:
         await send_json(send, 500, graph_5xx_body())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 
-PLATFORMS = ("x", "facebook", "bluesky")
+PLATFORMS = ("x", "facebook", "bluesky", "mastodon")
 # The header that carries the admin token, when the sandbox has one (bot/sandbox/admin_guard.py).
 ADMIN_TOKEN_HEADER = "X-Sandbox-Admin-Token"  # noqa: S105 - a header name, not a token
 LATENCY_DISTRIBUTIONS = ("fixed", "exponential", "normal")

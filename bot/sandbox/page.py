@@ -22,7 +22,7 @@ REFRESH_S = 3
 MAX_POSTS_PER_ACCOUNT = 50
 # What each platform's numbers are called on the page, in this order (the keys are the
 # platforms' own: X public_metrics, the Graph API's post fields and insights, Bluesky's
-# AppView post view).
+# AppView post view, Mastodon's Status counts).
 METRIC_NAMES = {
     "x": {
         "impression_count": ("view", "views"),
@@ -43,6 +43,11 @@ METRIC_NAMES = {
         "repostCount": ("repost", "reposts"),
         "replyCount": ("reply", "replies"),
         "quoteCount": ("quote", "quotes"),
+    },
+    "mastodon": {
+        "favourites_count": ("favourite", "favourites"),
+        "reblogs_count": ("boost", "boosts"),
+        "replies_count": ("reply", "replies"),
     },
 }
 

@@ -15,6 +15,7 @@ from bot.sandbox.bluesky.state import BlueskySandbox
 from bot.sandbox.clock import SandboxClock
 from bot.sandbox.doors import Doors
 from bot.sandbox.faults import ScriptBook
+from bot.sandbox.mastodon.state import MastodonWorld
 from bot.sandbox.options import PLATFORMS, FaultConfig, SandboxOptions
 from bot.sandbox.ratelimit import RateLimiter
 from bot.sandbox.x.state import XState
@@ -44,6 +45,8 @@ class SandboxState:
         # Counted only on the fault path (latency, scripts): the hot path stays lean.
         self.in_flight = 0
         self.peak_in_flight = 0
+        # Every Mastodon instance, told apart by host (bot/sandbox/mastodon/).
+        self.mastodon = MastodonWorld(self.clock, options.seed)
 
     def mark_dirty(self) -> None:
         self.dirty = True
@@ -58,6 +61,7 @@ class SandboxState:
         if self.fb is not None:
             self.fb.reset()
         self.bluesky.reset()
+        self.mastodon.reset()
         self.faults = {p: self.options.effective_faults(p) for p in PLATFORMS}
         self.scripts.clear()
         self.limiter.clear()
@@ -72,6 +76,7 @@ class SandboxState:
             "fb": self.fb.snapshot() if self.fb is not None else None,
             "bluesky": self.bluesky.snapshot(),
             "bluesky_oauth": self.bluesky_oauth.snapshot(),
+            "mastodon": self.mastodon.snapshot(),
         }
 
     def restore(self, data: dict[str, Any]) -> None:
@@ -84,6 +89,7 @@ class SandboxState:
             self.fb.restore(data["fb"])
         self.bluesky.restore(data.get("bluesky") or {})
         self.bluesky_oauth.restore(data.get("bluesky_oauth") or {})
+        self.mastodon.restore(data.get("mastodon") or {})
 
     def timeline(self) -> list[dict[str, Any]]:
         """Every account with its posts, newest first, for the page and the admin API."""
@@ -118,6 +124,7 @@ class SandboxState:
         if self.fb is not None:
             accounts.extend(self.fb.timeline())
         accounts.extend(self.bluesky.timeline())
+        accounts.extend(self.mastodon.timeline())
         return accounts
 
 

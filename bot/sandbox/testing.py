@@ -110,6 +110,27 @@ class SandboxAdmin:
     def timeline(self) -> list[dict[str, Any]]:
         return self._call("GET", "/timeline")
 
+    def mastodon_instance(self, host: str, **settings: Any) -> dict[str, Any]:
+        """Make (or change) the instance at ``host``: max_characters, statuses_per_window,
+        statuses_window_s."""
+        return self._call("POST", "/mastodon/instances", json={"host": host, **settings})
+
+    def create_mastodon_account(
+        self, host: str, username: str, followers: int = 100, reuse: bool = False
+    ) -> dict[str, Any]:
+        """An account on ``host`` (made on first use) with a read+write token:
+        id, username, server, access_token. ``reuse``: an account of that name already
+        there is given a fresh token instead of being refused."""
+        body = {"host": host, "username": username, "followers": followers, "reuse": reuse}
+        return self._call("POST", "/mastodon/accounts", json=body)
+
+    def mastodon_statuses(self, host: str, account_id: str) -> list[dict[str, Any]]:
+        params = {"host": host, "account_id": account_id}
+        return self._call("GET", "/mastodon/statuses", params=params)
+
+    def mastodon_revoke(self, host: str, token: str) -> None:
+        self._call("POST", "/mastodon/revoke", json={"host": host, "token": token})
+
     def revoke(self, platform: str, token: str) -> None:
         self._call("POST", "/revoke", json={"platform": platform, "token": token})
 

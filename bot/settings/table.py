@@ -223,8 +223,9 @@ SETTINGS: tuple[Setting, ...] = (
         name="SANDBOX_URL",
         default="",
         parse=parse_url,
-        help="An already running sandbox to use (for every base URL above left empty); empty "
-        "= the daemon starts its own on SANDBOX_PORT",
+        help="An already running sandbox to use (for every base URL above left empty, and "
+        "standing in for every Mastodon server and Bluesky host); empty = the daemon starts "
+        "its own on SANDBOX_PORT",
         section="Sandbox",
     ),
     Setting(

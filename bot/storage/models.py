@@ -109,8 +109,29 @@ class Account(Base):
     # When the account's token was last checked against the platform (the console's
     # accounts page shows it); NULL: never checked.
     last_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    # The longest post the account's server takes, where each server sets its own (a
+    # Mastodon instance's max_characters, read when the account is connected); NULL: the
+    # platform's one limit.
+    max_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class MastodonApp(Base):
+    """Clarion as an app on one Mastodon instance (POST /api/v1/apps), registered the first
+    time someone signs in from that instance and reused after: instances are many and
+    not known in advance. ``client_secret`` is sealed (bot.storage.vault.seal_text)."""
+
+    __tablename__ = "mastodon_apps"
+    __table_args__ = (UniqueConstraint("server", "redirect_uri", "scopes"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    server: Mapped[str] = mapped_column(String(300))  # https://host, as rules.instance_url
+    redirect_uri: Mapped[str] = mapped_column(String(1000))
+    scopes: Mapped[str] = mapped_column(String(300))
+    client_id: Mapped[str] = mapped_column(Text)
+    client_secret: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class PostState(StrEnum):

@@ -45,6 +45,8 @@ class Vault:
 
     def seal(self, creds: Credentials) -> str:
         payload = {"token": creds.token, "secret": creds.secret, "uid": creds.platform_user_id}
+        if creds.server:
+            payload["server"] = creds.server
         return self._fernet.encrypt(json.dumps(payload).encode()).decode()
 
     def open(self, ciphertext: str) -> Credentials:
@@ -56,7 +58,10 @@ class Vault:
                 "removed? Put the old key back after the new one"
             ) from None
         return Credentials(
-            token=payload["token"], secret=payload["secret"], platform_user_id=payload["uid"]
+            token=payload["token"],
+            secret=payload["secret"],
+            platform_user_id=payload["uid"],
+            server=payload.get("server", ""),
         )
 
     def seal_text(self, text: str) -> str:

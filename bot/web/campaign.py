@@ -23,13 +23,14 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.campaigns import previews as shown_as
 from bot.engagement import report
+from bot.platforms import PLATFORM_LABELS
 from bot.pledges import pledging, release
 from bot.storage.models import Campaign, PledgeCampaign, PledgeCampaignState
 from bot.web.page_cache import CachedPage, PageCache, etag_matches
 from bot.web.pages import SESSION_COOKIE, now_of, runtime_of
 from bot.web.security import Refused
 
-PLATFORM_NAMES = {"x": "X", "facebook": "Facebook", "bluesky": "Bluesky"}
+PLATFORM_NAMES = dict(PLATFORM_LABELS)
 GOING_OUT = (
     PledgeCampaignState.RELEASING,
     PledgeCampaignState.RELEASED,

@@ -91,7 +91,7 @@ def test_every_problem_is_reported_at_once(sessions, accounts):
             sessions,
             spec("", key="empty"),
             spec(key="late", at=past),
-            spec(key="where", to=("mastodon",)),
+            spec(key="where", to=("myspace",)),
         )
     fields = sorted(p.field for p in caught.value.problems)
     assert fields == ["at", "text", "to"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.campaigns.text_rules import check, join_thread, weighted_length, x_text
+from bot.campaigns.text_rules import check, join_thread, mastodon_length, weighted_length, x_text
 
 
 def test_plain_latin_text_counts_one_per_character() -> None:
@@ -92,7 +92,20 @@ def test_x_refuses_characters_it_cannot_post() -> None:
 
 def test_an_unknown_platform_is_a_programming_error() -> None:
     with pytest.raises(ValueError, match="unknown platform"):
-        check("mastodon", "hi")
+        check("myspace", "hi")
+
+
+def test_mastodon_counts_graphemes_and_links_as_23_against_the_instances_limit() -> None:
+    link = "https://union.org.uk/" + "a" * 300
+    assert check("mastodon", "✊🏽" * 476 + " " + link) is None  # 476 + 1 + 23 = 500
+    too_long = check("mastodon", "x" * 478 + " " + link)
+    assert too_long is not None and "is 502 characters" in too_long and "by 2" in too_long
+    assert check("mastodon", "x" * 900, max_length=1000) is None
+    assert "limit is 800" in (check("mastodon", "x" * 900, max_length=800) or "")
+
+
+def test_mastodon_counts_a_remote_mention_by_its_local_part() -> None:
+    assert mastodon_length("@alice@very.long.instance.example hi") == len("@alice hi")
 
 
 def test_x_text_appends_the_link_on_its_own_line() -> None:

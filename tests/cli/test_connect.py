@@ -155,3 +155,76 @@ def test_connect_bluesky_asks_for_the_app_password_and_keeps_only_a_sealed_sessi
         engine.dispose()
     assert "abcd-efgh-ijkl-mnop" not in stored and "did:plc" not in stored
     assert "access_token" not in stored  # the session is sealed, not written in plain
+
+
+def test_connect_mastodon_registers_the_app_once_signs_in_and_stores_the_account(
+    tmp_path, empty_database, sandbox
+):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    sandbox.admin.mastodon_instance("nurses.social", max_characters=1000)
+    sandbox.admin.create_mastodon_account("nurses.social", "NurseUnion", followers=700)
+
+    def sign_in() -> str:
+        command = subprocess.Popen(
+            [
+                sys.executable,
+                "main.py",
+                "--config",
+                str(config),
+                "accounts",
+                "connect",
+                "mastodon",
+                "--instance",
+                "Nurses.Social",
+            ],
+            cwd=ROOT,
+            env=clean_env(),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert command.stdout is not None and command.stdin is not None
+        url = ""
+        for line in command.stdout:
+            if "/oauth/authorize?" in line:
+                url = line.strip()
+                break
+        assert url.startswith(sandbox.url + "/_host/nurses.social/"), url
+        assert "scope=read%3Aaccounts+read%3Astatuses+write%3Astatuses" in url
+        shown = requests.post(
+            url, data={"username": "NurseUnion", "decision": "approve"}, timeout=5
+        )
+        code = re.search(r"<code>([^<]+)</code>", shown.text).group(1)
+        output, _ = command.communicate(code + "\n", timeout=30)
+        assert command.returncode == 0, output
+        return output
+
+    output = sign_in()
+    assert "connected @NurseUnion@nurses.social (posts up to 1000 characters there)" in output
+    sign_in()  # again: the app registered the first time is reused, the account reconnected
+    [account] = cli_json(config, "accounts", "list")
+    assert (account["platform"], account["handle"], account["default"]) == (
+        "mastodon",
+        "NurseUnion@nurses.social",
+        True,
+    )
+    engine = create_engine(empty_database)
+    with Session(engine) as session:
+        from bot.storage.models import MastodonApp
+
+        [app] = session.scalars(select(MastodonApp)).all()
+        assert app.server == "https://nurses.social"
+        assert app.client_secret.startswith("gAAAAA")  # sealed (Fernet), never stored plain
+        actions = [a.action for a in session.scalars(select(AuditEntry)).all()]
+    assert actions == ["account.connect", "account.reconnect"]
+    engine.dispose()
+
+
+def test_connect_mastodon_names_a_server_that_is_not_one(tmp_path, empty_database, sandbox):
+    config = write_config(tmp_path / "config.env", empty_database, sandbox.url)
+    refused = cli(
+        config, "accounts", "connect", "mastodon", "--instance", "not a server", check=False
+    )
+    assert refused.returncode == 2
+    assert "is not a Mastodon server" in refused.stderr

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, update
 from bot.console.roles import Role
 from bot.storage.models import AuditEntry, Delivery, DeliveryState, Post
 from tests.support.console_posts import ZONE, campaign_accounts, compose_form, queued
+from tests.support.factories import add_account
 
 
 @pytest.fixture
@@ -61,6 +62,24 @@ def test_an_editor_schedules_a_thread_and_lands_on_its_page(console, editor, for
         assert entry.actor == "editor@example.org" and entry.subject == f"post:{post.id}"
     page = editor.get(answer.headers["location"])
     assert "Scheduled demo/" in page.text and "post.create" in page.text
+
+
+def test_a_thread_can_go_to_the_campaigns_mastodon_account_too(console, editor, form_token):
+    add_account(console.sessions, console.runtime.vault, "mastodon", "union@union.social")
+    page = editor.get("/console/posts/new").text
+    assert 'value="mastodon:@union@union.social"' in page and "on Mastodon" in page
+    form = compose_form(
+        form_token(editor, "/console/posts/new"),
+        "1/ Ballot result: 87% yes",
+        "2/ Turnout 71%",
+        when=_soon(console),
+        to=("x:@union", "mastodon:@union@union.social"),
+    )
+    assert editor.post("/console/posts/new", data=form).status_code == 303
+    with console.sessions() as session:
+        post = session.scalars(select(Post)).one()
+        assert post.parts["mastodon"] == ["1/ Ballot result: 87% yes", "2/ Turnout 71%"]
+        assert sorted(d.platform for d in post.deliveries) == ["mastodon", "x"]
 
 
 def test_a_part_too_long_for_x_is_shown_beside_that_part_and_nothing_is_stored(

@@ -1,6 +1,6 @@
-"""Crash safety: SIGKILL the daemon at random points during a burst of 510 deliveries (X,
-Facebook and Bluesky), with the sandbox also losing answers and answering 5xx to posts it
-created, restart it each time, and every post exists exactly once on the sandbox."""
+"""Crash safety: SIGKILL the daemon at random points during a burst of 512 deliveries (X,
+Facebook, Bluesky and Mastodon), with the sandbox also losing answers and answering 5xx to
+posts it created, restart it each time, and every post exists exactly once on the sandbox."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState
 from tests.support.processes import DaemonProcess, runtime_for, write_config
 
-POSTS_PER_PLATFORM = 170  # × 3 platforms = 510 deliveries, as many as X and Facebook had
-PLATFORMS = ("x", "facebook", "bluesky")
+POSTS_PER_PLATFORM = 128  # × 4 platforms = 512 deliveries, as many as X and Facebook had
+PLATFORMS = ("x", "facebook", "bluesky", "mastodon")
 
 
 @pytest.fixture
@@ -82,6 +82,9 @@ def posts_on(admin: SandboxAdmin, platform: str, account: str) -> list[dict]:
     """The account's posts on the sandbox as {"id", "text"}."""
     if platform == "bluesky":
         return [{"id": p["uri"], "text": p["record"]["text"]} for p in admin.bluesky_posts(account)]
+    if platform == "mastodon":
+        local, _, host = account.partition("@")
+        return [{"id": s["id"], "text": s["text"]} for s in admin.mastodon_statuses(host, local)]
     return admin.posts(platform, account)
 
 
@@ -92,6 +95,14 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     rng = random.Random(2026)
     admin = SandboxAdmin(sandbox)
     admin.set_rate_limits(x_posts_per_user=100_000, x_posts_per_app=1_000_000)
+    # The command line sets X's and Graph's faults; Mastodon's are set here, the same.
+    admin.set_faults(
+        "mastodon",
+        latency_ms=40,
+        accept_then_drop_rate=0.02,
+        accept_then_error_rate=0.02,
+        error_rate=0.02,
+    )
     config = write_config(
         tmp_path / "config.env",
         empty_database,
@@ -110,7 +121,7 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
 
     kills = 0
     logs = []
-    deadline = time.monotonic() + 240
+    deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
         with runtime.sessions() as session:
             open_rows = session.scalar(

@@ -184,7 +184,7 @@ class SlowAsyncPlatform(FakeAsyncPlatform):
         platform = self
 
         class Publisher:
-            async def publish(self, creds, text, *, link):
+            async def publish(self, creds, text, *, link, idempotency_key=None):
                 platform.started.append(datetime.now(UTC))
                 await asyncio.sleep(platform.hold)
                 return platform.publish(creds, text, link=link)

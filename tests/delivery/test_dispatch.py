@@ -43,7 +43,9 @@ class AsyncFake(FakePlatform):
         fake = self
 
         class Publisher:
-            async def publish(self, creds: Credentials, text: str, *, link: str | None):
+            async def publish(
+                self, creds: Credentials, text: str, *, link: str | None, idempotency_key=None
+            ):
                 fake.paths.append("async")
                 fake.check_claimed(text)
                 fake.in_flight += 1

@@ -31,6 +31,31 @@ def test_x_and_facebook_series_grow_at_each_offset_and_keep_every_snapshot(world
     assert poller.run().due == 0  # every offset taken: the plan is finished
 
 
+def test_mastodon_favourites_boosts_and_replies_grow_and_views_are_not_available(world: World):
+    account = world.mastodon_account(followers=5000)
+    status = world.send(world.post(), account)
+    poller = world.poller()
+    for hours in (1, 23, 6 * 24):
+        world.advance(hours * 3600)
+        assert poller.run().read == 1
+    favourites = [v for _, v, _ in series(world, status, "likes")]
+    assert favourites == sorted(favourites) and favourites[-1] > 0
+    assert [a for _, _, a in series(world, status, "reposts")] == [True, True, True]
+    assert [(v, a) for _, v, a in series(world, status, "views")] == [(None, False)] * 3
+
+
+def test_a_mastodon_status_is_still_read_after_its_token_is_deleted(world: World):
+    account = world.mastodon_account(followers=3000)
+    status = world.send(world.post(), account)
+    with world.sessions() as session:
+        session.execute(update(Account).where(Account.id == account).values(credentials=""))
+        session.commit()
+    world.advance(3600)
+    assert world.poller().run().read == 1
+    [(label, likes, available)] = series(world, status, "likes")
+    assert label == "1h" and available and likes is not None
+
+
 def test_private_x_metrics_come_with_the_authors_token_inside_30_days(world: World):
     account = world.x_account(followers=20000)
     delivery = world.send(world.post(), account)

@@ -20,7 +20,8 @@ import pytest
 from bot.platforms import oauth1
 from bot.platforms.base import Credentials, PlatformError, Published
 from bot.platforms.facebook import FacebookPlatform
-from bot.platforms.http import async_session
+from bot.platforms.http import ANY_HOST, async_session
+from bot.platforms.mastodon import MastodonPlatform
 from bot.platforms.x import XPlatform
 from bot.sandbox.x import oauth1 as verifier
 from tests.support.tiny_server import Answer, Seen
@@ -264,3 +265,82 @@ def test_bluesky_answers_are_read_the_same_on_both_paths(tiny_server, bsky, answ
         assert one[1].pop("retry_after") == pytest.approx(two[1].pop("retry_after"), abs=2)
     assert one == two
     assert "access-token" not in repr(one)
+
+
+MD_CREDS = Credentials("md-token_AZ-09", "", "1090", server="https://union.social")
+
+
+@pytest.fixture
+def md(tiny_server):
+    tiny_server.answer = Answer(
+        200,
+        json.dumps(
+            {
+                "id": "1100",
+                "url": "https://union.social/@a/1100",
+                "created_at": "2026-12-06T04:00:00.000Z",
+            }
+        ).encode(),
+    )
+    return MastodonPlatform(routes={ANY_HOST: tiny_server.url})
+
+
+@pytest.mark.parametrize(
+    "delivery",
+    [
+        pytest.param({"text": "Reinstate the reps ✊ & <now>"}, id="single-post"),
+        pytest.param(
+            {"text": "Picket at 7", "link": "https://union.test/p?a=1&b=é"}, id="post-with-link"
+        ),
+        pytest.param({"text": "2/ and bring a friend", "reply_to": "1099"}, id="thread-reply"),
+    ],
+)
+def test_mastodon_statuses_are_the_same_request_on_both_paths(tiny_server, md, delivery):
+    key = "clarion-41-0-1765000000"
+    one = threaded(md, MD_CREDS, idempotency_key=key, **delivery)
+    two = burst(md, MD_CREDS, idempotency_key=key, **delivery)
+    first, second = tiny_server.seen
+    assert request_shape(first) == request_shape(second)
+    assert first.path == "/_host/union.social/api/v1/statuses"
+    assert request_shape(first)["other auth"] == f"Bearer {MD_CREDS.token}"
+    for seen in (first, second):
+        assert {k.lower(): v for k, v in seen.headers.items()}["idempotency-key"] == key
+    body = json.loads(first.body)
+    assert body.get("in_reply_to_id") == delivery.get("reply_to")
+    assert one == two
+
+
+MD_ANSWERS = [
+    pytest.param(Answer(200, b'{"id": "1101", "url": "https://u/@a/1101"}'), id="created"),
+    pytest.param(Answer(200, b"not json"), id="accepted-unreadable"),
+    pytest.param(
+        Answer(401, b'{"error": "The access token is invalid md-token_AZ-09"}'),
+        id="revoked-token-quoted-back",
+    ),
+    pytest.param(
+        Answer(422, b'{"error": "Validation failed: Text character limit of 500 exceeded"}'),
+        id="too-long",
+    ),
+    pytest.param(
+        Answer(
+            429,
+            b'{"error": "Too many requests"}',
+            {
+                "x-ratelimit-reset": "2099-01-01T00:00:00.000Z",
+                "date": "Sun, 06 Dec 2026 04:00:00 GMT",
+            },
+        ),
+        id="rate-limited",
+    ),
+    pytest.param(Answer(503, b"<html>down</html>"), id="server-error"),
+    pytest.param(Answer(418, b'{"error": "teapot"}'), id="unknown"),
+]
+
+
+@pytest.mark.parametrize("answer", MD_ANSWERS)
+def test_mastodon_answers_are_read_the_same_on_both_paths(tiny_server, md, answer):
+    tiny_server.answer = answer
+    one = outcome(threaded, md, MD_CREDS, "Same words", idempotency_key="k")
+    two = outcome(burst, md, MD_CREDS, "Same words", idempotency_key="k")
+    assert one == two
+    assert MD_CREDS.token not in repr(one)

@@ -76,11 +76,19 @@ def test_without_a_catch_all_route_other_hosts_are_not_rerouted():
     )
 
 
-def test_the_sandbox_answers_a_host_it_does_not_serve_with_a_404_naming_it(sandbox):
+def test_any_host_no_other_stand_in_claims_is_a_mastodon_instance_of_the_sandbox(sandbox):
     session = session_for({ANY_HOST: sandbox.url})
+    instance = session.get("https://nobody.invalid/api/v2/instance")
+    assert instance.status_code == 200 and instance.json()["domain"] == "nobody.invalid"
     response = session.get("https://nobody.invalid/xrpc/anything")
+    assert response.status_code == 404  # Mastodon's own "Record not found"
+    assert response.json() == {"error": "Record not found"}
+
+
+def test_a_request_naming_no_host_is_answered_404_saying_so(sandbox):
+    response = requests.get(f"{sandbox.url}/_host/", timeout=5)
     assert response.status_code == 404
-    assert "nobody.invalid" in response.json()["error"]
+    assert "names no host" in response.json()["error"]
 
 
 def test_it_refuses_a_base_url_that_is_not_http():

@@ -30,7 +30,8 @@ def test_each_platform_has_rules_errors_an_adapter_and_a_test_folder(entry):
 
 def test_an_unknown_platform_is_refused_by_name():
     with pytest.raises(
-        ValueError, match="unknown platform 'myspace'; known platforms: x, facebook, bluesky"
+        ValueError,
+        match="unknown platform 'myspace'; known platforms: x, facebook, bluesky, mastodon",
     ):
         platform_class("myspace")
-    assert PLATFORM_NAMES == ("x", "facebook", "bluesky")
+    assert PLATFORM_NAMES == ("x", "facebook", "bluesky", "mastodon")

@@ -38,6 +38,23 @@ def test_create_then_show_as_json_has_progress_rules_and_cost(cli: Cli) -> None:
     assert "pledged: 1 of 2" in text and "estimated X cost: $0.20" in text
 
 
+def test_a_campaign_can_offer_mastodon_with_its_own_wording(cli: Cli) -> None:
+    create(
+        cli, "fujitsu-fedi", "--platforms", "x,mastodon", "--mastodon-text", "Toot: stand with us"
+    )
+    data = cli.json("pledges", "show", "fujitsu-fedi")
+    assert isinstance(data, dict)
+    assert data["message"] == {
+        "x": "Fujitsu: stop victimising union reps. #DefendTheUnion",
+        "mastodon": "Toot: stand with us",
+    }
+    refused = cli(
+        "pledges", "create", "too-long-toot", "--title", "T", "--platforms", "mastodon",
+        "--text", "a" * 501, "--goal", "2", "--release", "2030-01-01 10:00",
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "Mastodon" in refused.output and "500" in refused.output
+
+
 def test_edit_changes_only_what_is_given(cli: Cli) -> None:
     create(cli)
     result = cli("pledges", "edit", "fujitsu-demo", "--goal", "300", "--window", "0")

@@ -98,6 +98,7 @@ def test_readyz_is_ready_with_a_daemon_ticking_on_a_migrated_database(
         "ok": True,
         "bluesky": {"reachable": None, "last_attempt": None},
         "facebook": {"reachable": None, "last_attempt": None},
+        "mastodon": {"reachable": None, "last_attempt": None},
         "x": {"reachable": None, "last_attempt": None},
     }
 

@@ -172,3 +172,7 @@ def test_a_rehearsal_on_a_fresh_database_takes_over_the_sandboxs_campaign_accoun
     )
     bsky = [a["handle"] for a in sandbox.admin.bluesky_accounts()]
     assert bsky.count("clarion-campaign.bsky.social") == 1
+    said_mastodon = "created the campaign's Mastodon account @ClarionCampaign@clarion.social"
+    assert said_mastodon in said.text(err=False)
+    accounts = [a for a in sandbox.admin.timeline() if a["platform"] == "mastodon"]
+    assert [a["name"] for a in accounts] == ["@ClarionCampaign@clarion.social"]

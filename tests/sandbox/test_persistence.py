@@ -33,6 +33,33 @@ def test_a_restart_keeps_users_tokens_and_posts(tmp_path: Path) -> None:
             client.create_tweet(text="I survive restarts", user_auth=True)
 
 
+def test_a_restart_keeps_mastodon_instances_apps_accounts_tokens_and_statuses(
+    tmp_path: Path,
+) -> None:
+    from bot.platforms.base import Credentials
+    from bot.platforms.http import ANY_HOST
+    from bot.platforms.mastodon import MastodonPlatform
+
+    state_file = str(tmp_path / "sandbox.sqlite")
+    with running_sandbox(SandboxOptions(state_file=state_file)) as first:
+        first.admin.mastodon_instance("kept.example", max_characters=900)
+        made = first.admin.create_mastodon_account("kept.example", "ann", followers=42)
+        creds = Credentials(made["access_token"], "", made["id"], server=made["server"])
+        md = MastodonPlatform(routes={ANY_HOST: first.url})
+        kept = md.publish(creds, "I survive restarts")
+        client_id, _ = md.register_app("kept.example", "https://clarion.test/cb")
+    with running_sandbox(SandboxOptions(state_file=state_file)) as second:
+        md = MastodonPlatform(routes={ANY_HOST: second.url})
+        assert md.verify(creds).followers == 42
+        assert md.instance_limits("kept.example").max_characters == 900
+        newer = md.publish(creds, "after restart")
+        assert int(newer.platform_id) > int(kept.platform_id)
+        statuses = second.admin.mastodon_statuses("kept.example", made["id"])
+        assert [s["text"] for s in statuses] == ["after restart", "I survive restarts"]
+        url = md.authorize_url("kept.example", client_id, "https://clarion.test/cb", "s")
+        assert requests.get(url, timeout=5).status_code == 200  # the app is still known
+
+
 def test_revocations_survive_a_restart(tmp_path: Path) -> None:
     state_file = str(tmp_path / "sandbox.sqlite")
     with running_sandbox(SandboxOptions(state_file=state_file)) as first:

@@ -107,3 +107,20 @@ def test_a_bluesky_post_shows_its_likes_reposts_replies_and_quotes(
     [line] = re.findall(r'data-testid="engagement">([^<]+)</span>', html)
     assert re.fullmatch(r"[\d,]+ likes? · [\d,]+ reposts? · [\d,]+ repl(y|ies) · .*", line)
     assert '<span class="tag bluesky">bluesky</span>' in html
+
+
+def test_a_mastodon_status_shows_its_favourites_boosts_and_replies(
+    sandbox: SandboxHandle,
+) -> None:
+    made = sandbox.admin.create_mastodon_account("page.example", "pagerep", followers=5000)
+    posted = requests.post(
+        f"{sandbox.url}/_host/page.example/api/v1/statuses",
+        json={"status": "Solidarity from the fediverse"},
+        headers={"Authorization": f"Bearer {made['access_token']}"},
+        timeout=5,
+    )
+    assert posted.status_code == 200
+    sandbox.admin.advance_clock(86400)
+    html = _page(sandbox, account=f"mastodon:{made['id']}")
+    assert "@pagerep@page.example" in html and "Solidarity from the fediverse" in html
+    assert re.search(r"\d+ favourites?", html) and re.search(r"\d+ boosts?", html)

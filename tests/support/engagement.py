@@ -21,6 +21,7 @@ from bot.platforms.base import Credentials
 from bot.platforms.bluesky import BlueskyPlatform
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.http import ANY_HOST
+from bot.platforms.mastodon import MastodonPlatform
 from bot.platforms.x import XPlatform
 from bot.sandbox.testing import SandboxHandle
 from bot.storage.models import (
@@ -74,6 +75,13 @@ class World:
         made = self.sandbox.admin.create_bluesky_account(f"vol{next(_names)}", followers=followers)
         creds = pack(self.sandbox.admin.bluesky_session(made["did"]))
         return self._account("bluesky", made["handle"], creds, followers)
+
+    def mastodon_account(self, followers: int = 1000, host: str = "union.social") -> int:
+        made = self.sandbox.admin.create_mastodon_account(
+            host, f"vol{next(_names)}", followers=followers
+        )
+        creds = Credentials(made["access_token"], "", f"{made['id']}@{host}", server=made["server"])
+        return self._account("mastodon", f"{made['username']}@{host}", creds, followers)
 
     def _account(self, platform: str, handle: str, creds: Credentials, followers: int) -> int:
         with self.sessions() as session:
@@ -242,6 +250,7 @@ def make_platforms(url: str, app: dict[str, str]) -> dict[str, Any]:
         ),
         "facebook": FacebookPlatform(graph_base_url=url, www_base_url=url),
         "bluesky": BlueskyPlatform(routes={ANY_HOST: url}),
+        "mastodon": MastodonPlatform(routes={ANY_HOST: url}),
     }
 
 

@@ -58,6 +58,7 @@ class FakePlatform:
         reply_to: str | None = None,
         link: str | None = None,
         publish_at: datetime | None = None,
+        idempotency_key: str | None = None,
     ) -> Published:
         with self._lock:
             self.calls.append(f"publish:{text}")
@@ -155,7 +156,15 @@ class FakeAsyncPublisher:
     def __init__(self, platform: FakeAsyncPlatform) -> None:
         self.platform = platform
 
-    async def publish(self, creds: Credentials, text: str, *, link: str | None) -> Published:
+    async def publish(
+        self,
+        creds: Credentials,
+        text: str,
+        *,
+        link: str | None,
+        record_key: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Published:
         await asyncio.sleep(self.platform.hold)  # a real publisher yields while it waits
         return self.platform.publish(creds, text, link=link)
 

@@ -137,10 +137,12 @@ def _entry(post: Post, zone_name: str) -> dict[str, Any] | None:
     """The post as a schedule file writes it; None when the format cannot express it."""
     wanted = [p for p in PLATFORMS if p in platforms_of_targets(post.targets)]
     texts: dict[str, list[str]] = {p: list(post.parts.get(p, [])) for p in wanted}
-    if texts.get("x"):
-        # Stored X texts carry the link in part 1 (enqueue.stored_parts): write the text
-        # as the volunteer did, and `link:` once.
-        texts["x"][0] = _without_link(texts["x"][0], post.link)
+    for platform in text_rules.LINK_IN_TEXT:
+        if texts.get(platform):
+            # Stored texts of the platforms whose link goes in the text (X, Mastodon) carry
+            # it in part 1 (enqueue.stored_parts): write the text as the volunteer did, and
+            # `link:` once.
+            texts[platform][0] = _without_link(texts[platform][0], post.link)
     entry: dict[str, Any] = {"id": post.key, "at": _at(post, zone_name)}
     if post.timezone != zone_name:
         entry["timezone"] = post.timezone
@@ -150,7 +152,7 @@ def _entry(post: Post, zone_name: str) -> dict[str, Any] | None:
     if threaded:
         thread = texts[threaded[0]]
         if any(texts[p] != thread for p in wanted if p != "facebook"):
-            return None
+            return None  # a file writes one thread for every platform
         if "facebook" in wanted and texts["facebook"] != [text_rules.join_thread(thread)]:
             return None
         entry["thread"] = thread

@@ -20,6 +20,7 @@ import yaml
 from bot.campaigns import text_rules
 from bot.campaigns.schedules.events import read_event
 from bot.campaigns.schedules.fields import (
+    PLATFORM_NAMES,
     FileContext,
     approval,
     campaign,
@@ -408,7 +409,7 @@ def _single(
     ok = True
     for platform, text in wording.per_platform.items():
         label = "the text"
-        if platform == "x":
+        if platform in text_rules.LINK_IN_TEXT:
             if link and text and link not in text:
                 label += " with the link"
             text = text_rules.x_text(text, link)
@@ -441,27 +442,28 @@ def _thread(
     raw = [part.strip() for part in written if part is not None]
     ok = True
     parts: dict[str, tuple[str, ...]] = {}
-    if "x" in wanted:
+    for platform in (p for p in text_rules.LINK_IN_TEXT if p in wanted):
         on_x = list(raw)
         # On X the link goes into the first part (bot.campaigns.enqueue does the same at delivery).
         if link and raw[0]:
             on_x[0] = text_rules.x_text(raw[0], link)
             later = [n for n, part in enumerate(raw[1:], 2) if link in part]
-            if later and link not in raw[0]:
+            if later and link not in raw[0] and platform == wanted_link_first(wanted):
                 reader.problem(
                     items[later[0] - 1],
                     f"{field}[{later[0]}]",
                     raw[later[0] - 1],
-                    f"already contains the link, which is also added to part 1 on X; "
-                    f"remove 'link:' or take the address out of part {later[0]}",
+                    f"already contains the link, which is also added to part 1 on "
+                    f"{PLATFORM_NAMES[platform]}; remove 'link:' or take the address out of "
+                    f"part {later[0]}",
                 )
                 ok = False
         for number, (item, text) in enumerate(zip(items, on_x, strict=True), 1):
             label = f"part {number} of the thread"
             if text != raw[number - 1]:
                 label += " with the link"
-            ok &= check_length(reader, item, f"{field}[{number}]", "x", text, label)
-        parts["x"] = tuple(on_x)
+            ok &= check_length(reader, item, f"{field}[{number}]", platform, text, label)
+        parts[platform] = tuple(on_x)
     if "facebook" in wanted:
         joined = text_rules.join_thread(raw)
         label = "the thread joined into one post"
@@ -477,6 +479,11 @@ def _thread(
             ok &= check_length(reader, item, f"{field}[{number}]", platform, text, label)
         parts[platform] = tuple(raw)
     return parts if ok else None
+
+
+def wanted_link_first(wanted: tuple[str, ...]) -> str:
+    """The first platform that takes the link into part 1 (one problem said once)."""
+    return next(p for p in text_rules.LINK_IN_TEXT if p in wanted)
 
 
 def _in(scope: str) -> str:

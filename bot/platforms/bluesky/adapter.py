@@ -108,6 +108,7 @@ class BlueskyPlatform:
         link: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,
+        idempotency_key: str | None = None,  # record keys make repeats harmless instead
     ) -> Published:
         if publish_at is not None:  # before any request: refused in the rules' words
             rules.publish_call({}, text, publish_at=publish_at)

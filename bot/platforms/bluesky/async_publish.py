@@ -48,6 +48,7 @@ class BlueskyAsyncPublisher:
         reply_to: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,
+        idempotency_key: str | None = None,  # record keys make repeats harmless instead
     ) -> Published:
         if reply_to is not None:
             raise PermanentError("thread parts go through the threaded path")

@@ -191,6 +191,7 @@ class FacebookPlatform:
         link: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,  # unused: the platform names its own posts
+        idempotency_key: str | None = None,  # Graph has none: unknown outcomes are looked for
     ) -> Published:
         call = rules.publish_call(
             self.graph_version,

@@ -149,6 +149,7 @@ class XPlatform:
         link: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,  # unused: the platform names its own posts
+        idempotency_key: str | None = None,  # X has none: unknown outcomes are looked for
     ) -> Published:
         call = rules.publish_call(
             self._consumer_key,

@@ -50,6 +50,7 @@ class XAsyncPublisher:
         reply_to: str | None = None,
         publish_at: datetime | None = None,
         record_key: str | None = None,  # unused: the platform names its own posts
+        idempotency_key: str | None = None,  # X has none: unknown outcomes are looked for
     ) -> Published:
         """Post ``text`` (with ``link`` composed as ``XPlatform.publish`` does) as the account."""
         call = rules.publish_call(

@@ -1,7 +1,7 @@
 """deliveries.record_key: the client-chosen record key (Bluesky), fixed before sending
 
 Revision ID: 0011
-Revises: 0009_next_attempt
+Revises: 0010_mastodon
 Create Date: 2026-12-06 04:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011"
-down_revision = "0009_next_attempt"
+down_revision = "0010_mastodon"
 branch_labels = None
 depends_on = None
 
