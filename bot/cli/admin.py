@@ -25,7 +25,14 @@ from bot.settings import (
     load_settings,
 )
 from bot.storage.engine import PRIVATE_FILE_MODE, sqlite_path
-from bot.storage.models import Account, OAuthRequest, Pledge, User
+from bot.storage.models import (
+    Account,
+    AlertChannels,
+    MastodonApp,
+    OAuthRequest,
+    Pledge,
+    User,
+)
 from bot.storage.vault import Vault, generate_key
 
 EXAMPLE = Path("config.env.example")
@@ -168,7 +175,8 @@ def generate() -> None:
 @pass_app
 def rotate(app: AppContext) -> None:
     """Add a new key in front and re-encrypt every stored secret with it: account tokens,
-    supporters' emails, sign-ins in progress.
+    supporters' emails, sign-ins in progress, two-step secrets, alert webhooks, Clarion's
+    Mastodon app secrets.
 
     The old keys stay in TOKEN_ENCRYPTION_KEYS (so nothing is lost if this is
     interrupted); remove them by hand once this has finished. Restart the daemon
@@ -191,6 +199,9 @@ def rotate(app: AppContext) -> None:
         (Pledge, Pledge.email),
         (OAuthRequest, OAuthRequest.secret),
         (User, User.totp_secret),  # two-step sign-in secrets are sealed like tokens
+        (AlertChannels, AlertChannels.webhook_url),  # a Slack/Discord URL is a credential
+        (AlertChannels, AlertChannels.webhook_secret),
+        (MastodonApp, MastodonApp.client_secret),  # Clarion's app on each Mastodon server
     )
     with app.runtime.sessions() as session:
         rows = [
