@@ -470,7 +470,7 @@ def _thread(
         ok &= check_length(reader, node, field, "facebook", joined, label)
         parts["facebook"] = (joined,)
     for platform in wanted:
-        if platform in ("x", "facebook"):
+        if platform == "facebook" or platform in text_rules.LINK_IN_TEXT:
             continue
         # Every other platform threads as X does, each part a reply, the link on the
         # first part as its own (Bluesky's link card) rather than in the text.
