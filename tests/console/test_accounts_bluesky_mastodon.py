@@ -221,3 +221,22 @@ def test_a_form_without_its_csrf_token_is_refused(console, sandbox):
         data={"handle": made["handle"], "app_password": PASSWORD},
     )
     assert answer.status_code == 403 and _accounts(console) == []
+
+
+def test_reconnecting_a_bluesky_account_asks_for_a_new_app_password(console, form_token, sandbox):
+    made = sandbox.admin.create_bluesky_account(f"union-{next(_names)}", password=PASSWORD)
+    client = console.client(Role.ADMIN)
+    _bluesky(client, form_token, made["handle"], PASSWORD)
+    [account] = _accounts(console)
+    token = form_token(client, "/console/accounts")
+    asked = client.post(
+        "/console/accounts/bluesky/connect", data={"csrf": token, "account": str(account.id)}
+    )
+    assert asked.status_code == 200
+    assert f"Type an app password for @{made['handle']} to reconnect it." in asked.text
+    bluesky_form = asked.text.split('id="connect-bluesky"', 1)[1]
+    assert f'name="account" value="{account.id}"' in bluesky_form
+    done = _bluesky(client, form_token, made["handle"], PASSWORD, account=str(account.id))
+    assert done.status_code == 303
+    assert "Reconnected the Bluesky account" in client.get("/console/accounts").text
+    assert _actions(console) == ["account.connect", "account.reconnect"]
