@@ -9,14 +9,21 @@ GET  /console/accounts/x/callback            ... X sends the browser back here
 POST /console/accounts/facebook/connect      Facebook Login (admin) ...
 GET  /console/accounts/facebook/callback     ... Facebook sends the browser back here
 GET  /console/accounts/facebook/pages        pick the Page; POST connects it (admin)
+POST /console/accounts/bluesky/connect       handle and app password, signed in at once (admin)
+POST /console/accounts/mastodon/connect      the server's OAuth 2 (admin) ...
+GET  /console/accounts/mastodon/callback     ... the Mastodon server sends the browser back here
 
 The sign-ins are the campaign pages' own (bot.web.pledge_x, bot.web.pledge_facebook,
 bot.web.signins), with the console's callbacks: register
 ``{WEB_BASE_URL}/console/accounts/x/callback`` with the X app and
 ``{WEB_BASE_URL}/console/accounts/facebook/callback`` as a valid OAuth redirect URI of
-the Facebook app. A connect form answers with a page that goes on to the platform: the
-console's CSP allows forms to post only to itself (form-action 'self'), and browsers
-apply that to a form's redirects too.
+the Facebook app. Mastodon needs nothing registered by hand: Clarion registers its app on
+each server the first time with the console's callback (bot.campaigns.mastodon_signin, as
+the CLI and the pledge pages do). Bluesky's campaign accounts sign in with an app password
+(https://bsky.app/settings/app-passwords), used once to make a session and never kept,
+as ``accounts connect bluesky`` does. A connect form answers with a page that goes on to
+the platform: the console's CSP allows forms to post only to itself (form-action 'self'),
+and browsers apply that to a form's redirects too.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from bot.campaigns import mastodon_signin
 from bot.campaigns.account_admin import (
     AccountProblem,
     CheckOutcome,
@@ -42,6 +50,7 @@ from bot.campaigns.account_admin import (
     waiting_deliveries,
 )
 from bot.console.pages import (
+    Form,
     NavItem,
     base_url_of,
     flash,
@@ -55,12 +64,21 @@ from bot.console.pages import (
 from bot.console.roles import Role
 from bot.console.routing import route
 from bot.platforms import PLATFORM_LABELS
-from bot.platforms.base import AccountInfo, AuthError, Credentials, PlatformError
+from bot.platforms.base import (
+    AccountInfo,
+    AuthError,
+    Credentials,
+    PermanentError,
+    PlatformError,
+)
+from bot.platforms.bluesky import BlueskyPlatform
+from bot.platforms.mastodon import instance_url
 from bot.pledges import oauth_requests
 from bot.storage.ids import row_id
 from bot.storage.models import AccountStatus
 from bot.web import signins
 from bot.web.pledge_facebook import SCOPES, facebook_of, pages_offered
+from bot.web.pledge_mastodon import mastodon_of
 from bot.web.pledge_x import x_web_signin
 from bot.web.security import Refused
 
@@ -70,6 +88,8 @@ X_KEY = "console_x_oauth"
 FB_STATE_KEY = "console_fb_state"
 FB_PICK_KEY = "console_fb_pick"
 RECONNECT_KEY = "console_reconnect"
+MD_STATE_KEY = "console_md_state"
+MASTODON = "mastodon"
 PAGES_PROVIDER = "facebook_pages"
 HERE = "/console/accounts"
 
@@ -146,7 +166,19 @@ def _rows(request: Request) -> list[dict[str, Any]]:
         ]
 
 
-async def accounts_page(request: Request) -> Response:
+def _blank_form() -> dict[str, str]:
+    return {"handle": "", "server": "", "account": "", "error": ""}
+
+
+async def _page(
+    request: Request,
+    *,
+    bluesky: dict[str, str] | None = None,
+    mastodon: dict[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The Accounts page; ``bluesky`` / ``mastodon``: a connect form sent back with what was
+    typed (never the app password) and the error to show beside its field."""
     rows = await run_in_threadpool(_rows, request)
     settings = runtime_of(request).settings
     return render(
@@ -160,8 +192,15 @@ async def accounts_page(request: Request) -> Response:
                 "x": f"{base_url_of(request)}{HERE}/x/callback",
                 "facebook": f"{base_url_of(request)}{HERE}/facebook/callback",
             },
+            "bluesky": bluesky or _blank_form(),
+            "mastodon": mastodon or _blank_form(),
         },
+        status=status,
     )
+
+
+async def accounts_page(request: Request) -> Response:
+    return await _page(request)
 
 
 async def check(request: Request) -> Response:
@@ -218,9 +257,9 @@ async def disconnect(request: Request) -> Response:
     return see_other(HERE)
 
 
-async def _reconnecting(request: Request) -> int | None:
+async def _reconnecting(request: Request, form: Form | None = None) -> int | None:
     """The account a Reconnect button named (checked to exist), or None for Connect."""
-    form = await read_form(request)
+    form = form or await read_form(request)
     raw = form["account"]
     if not raw:
         request.session.pop(RECONNECT_KEY, None)
@@ -266,9 +305,15 @@ async def x_connect(request: Request) -> Response:
 
 
 def _connect(
-    request: Request, platform: str, creds: Credentials, who: AccountInfo
+    request: Request,
+    platform: str,
+    creds: Credentials,
+    who: AccountInfo,
+    *,
+    max_length: int | None = None,
 ) -> tuple[str, bool]:
-    """Store the account; (handle, reconnected)."""
+    """Store the account (with the server's post limit, ``max_length``, for Mastodon);
+    (handle, reconnected)."""
     user = user_of(request)
     reconnecting = request.session.get(RECONNECT_KEY)
     account_id = reconnecting if isinstance(reconnecting, int) else None
@@ -286,6 +331,8 @@ def _connect(
             )
         except AccountProblem as exc:
             raise _problem(exc) from None
+        if max_length is not None:
+            account.max_length = max_length
         session.commit()
         return account.handle, account_id is not None
 
@@ -516,6 +563,173 @@ async def facebook_pick(request: Request) -> Response:
     return see_other(HERE)
 
 
+def _account_handle(request: Request, account_id: int | None) -> str:
+    if account_id is None:
+        return ""
+    handle: str = _one(request, account_id)["handle"]
+    return handle
+
+
+async def bluesky_connect(request: Request) -> Response:
+    form = await read_form(request)
+    reconnecting = await _reconnecting(request, form)
+    handle = form["handle"].strip().lstrip("@")
+    password = form["app_password"].strip()
+    shown = {**_blank_form(), "handle": handle, "account": form["account"]}
+    if reconnecting is not None and not handle:
+        shown["handle"] = await run_in_threadpool(_account_handle, request, reconnecting)
+        shown["error"] = f"Type an app password for @{shown['handle']} to reconnect it."
+        return await _page(request, bluesky=shown, status=200)
+    if not handle or not password:
+        shown["error"] = "Type the account's handle and an app password made for Clarion."
+        return await _page(request, bluesky=shown, status=400)
+    platform = runtime_of(request).platform("bluesky")
+    assert isinstance(platform, BlueskyPlatform)  # noqa: S101 - the registry's adapter
+
+    def run() -> tuple[str, bool]:
+        # The app password makes one session here and is forgotten with this frame: only
+        # the session's tokens are stored, sealed, and refreshed by the adapter.
+        creds = platform.sign_in(handle, password)
+        who = platform.verify(creds)
+        return _connect(request, "bluesky", creds, who)
+
+    try:
+        done, reconnected = await run_in_threadpool(run)
+    except (AuthError, PermanentError) as exc:
+        logger.info("Bluesky refused the console sign-in of %s: %s", handle, exc.message)
+        shown["error"] = (
+            f"Bluesky refused the sign-in: {exc.message}. Check the handle, and make a new "
+            "app password if this one was revoked."
+        )
+        return await _page(request, bluesky=shown, status=400)
+    except PlatformError as exc:
+        raise _not_reachable("Bluesky", exc) from None
+    request.session.pop(RECONNECT_KEY, None)
+    flash(request, f"{'Reconnected' if reconnected else 'Connected'} the Bluesky account @{done}.")
+    return see_other(HERE)
+
+
+def _server_of(request: Request, account_id: int) -> str:
+    """The Mastodon server a stored account lives on (for Reconnect)."""
+    with runtime_of(request).sessions() as session:
+        try:
+            account = campaign_account(session, account_id)
+        except AccountProblem as exc:
+            raise _problem(exc) from None
+        if account.platform != MASTODON or not account.credentials:
+            return ""
+        return runtime_of(request).vault.open(account.credentials).server
+
+
+async def mastodon_connect(request: Request) -> Response:
+    form = await read_form(request)
+    reconnecting = await _reconnecting(request, form)
+    typed = form["server"]
+    if not typed.strip() and reconnecting is not None:
+        typed = await run_in_threadpool(_server_of, request, reconnecting)
+    shown = {**_blank_form(), "server": typed, "account": form["account"]}
+    try:
+        server = instance_url(typed)
+    except ValueError:
+        shown["error"] = (
+            "That is not a Mastodon server's name: type the server the account is on, like "
+            "mastodon.social (the part after the second @ of its address)."
+        )
+        return await _page(request, mastodon=shown, status=400)
+    runtime, now = runtime_of(request), now_of(request)
+    state = secrets.token_urlsafe(32)
+    redirect_uri = f"{base_url_of(request)}{HERE}/mastodon/callback"
+
+    def begin() -> str:
+        with runtime.sessions() as session:
+            oauth_requests.remember(
+                session,
+                runtime.vault,
+                provider=MASTODON,
+                key=state,
+                secret=server,
+                pledge_campaign_id=None,
+                now=now,
+            )
+            try:
+                url = mastodon_signin.authorize_url(
+                    session, runtime.vault, mastodon_of(runtime), server, redirect_uri, state
+                )
+            except PlatformError as exc:
+                raise _not_reachable(server, exc) from None
+            session.commit()
+            return url
+
+    url = await run_in_threadpool(begin)
+    request.session[MD_STATE_KEY] = state
+    return _onwards(request, server.split("://", 1)[1], url)
+
+
+async def mastodon_callback(request: Request) -> Response:
+    runtime, now = runtime_of(request), now_of(request)
+    query = request.query_params
+    state = query.get("state", "")
+    if not signins.in_this_browser(request, MD_STATE_KEY, state):
+        raise Refused(
+            400,
+            "This sign-in link is not valid",
+            "It did not come from a sign-in started in this browser. Nothing was connected; "
+            "go back to Accounts and press Connect again.",
+        )
+    request.session.pop(MD_STATE_KEY, None)
+    code, cancelled = query.get("code", ""), "error" in query
+    redirect_uri = f"{base_url_of(request)}{HERE}/mastodon/callback"
+
+    def finish() -> tuple[str, bool]:
+        with runtime.sessions() as session:
+            server = oauth_requests.claim(
+                session,
+                runtime.vault,
+                provider=MASTODON,
+                key=state,
+                pledge_campaign_id=None,
+                now=now,
+            )
+        if server is None:
+            raise Refused(
+                400,
+                "This sign-in link was already used",
+                "Each sign-in works once. Go back to Accounts and press Connect again.",
+            )
+        if cancelled:
+            return "", False
+        if not code or not server:
+            raise Refused(400, "This sign-in link is not valid", "The server sent no code.")
+        # No database session is held across the server's three calls.
+        platform = mastodon_of(runtime)
+        try:
+            with runtime.sessions() as session:
+                app = mastodon_signin.app_for(
+                    session, runtime.vault, platform, server, redirect_uri
+                )
+                session.commit()
+            done = mastodon_signin.finish(platform, server, redirect_uri, code, app)
+        except AuthError:
+            raise Refused(
+                400,
+                f"{server} did not confirm this sign-in",
+                "Nothing was connected. Go back to Accounts and try again.",
+            ) from None
+        except PlatformError as exc:
+            raise _not_reachable(server, exc) from None
+        return _connect(request, MASTODON, done.creds, done.who, max_length=done.max_length)
+
+    handle, reconnected = await run_in_threadpool(finish)
+    request.session.pop(RECONNECT_KEY, None)
+    if cancelled:
+        flash(request, "You cancelled on the Mastodon server: nothing was connected.")
+        return see_other(HERE)
+    flash(
+        request, f"{'Reconnected' if reconnected else 'Connected'} the Mastodon account @{handle}."
+    )
+    return see_other(HERE)
+
+
 ROUTES = [
     route("/accounts", accounts_page, role=Role.VIEWER, name="accounts"),
     route(
@@ -565,6 +779,26 @@ ROUTES = [
         role=Role.ADMIN,
         methods=("POST",),
         name="accounts_facebook_pick",
+    ),
+    route(
+        "/accounts/bluesky/connect",
+        bluesky_connect,
+        role=Role.ADMIN,
+        methods=("POST",),
+        name="accounts_bluesky",
+    ),
+    route(
+        "/accounts/mastodon/connect",
+        mastodon_connect,
+        role=Role.ADMIN,
+        methods=("POST",),
+        name="accounts_mastodon",
+    ),
+    route(
+        "/accounts/mastodon/callback",
+        mastodon_callback,
+        role=Role.ADMIN,
+        name="accounts_mastodon_callback",
     ),
 ]
 NAV = [NavItem("Accounts", "/accounts", Role.VIEWER)]
