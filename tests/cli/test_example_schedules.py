@@ -14,22 +14,33 @@ from bot.campaigns.schedules.applying import apply_schedules
 from bot.campaigns.schedules.files import discover
 from bot.campaigns.schedules.sources import read_files
 from bot.storage.models import Post
+from tests.support.factories import add_account
 
 LONDON = ZoneInfo("Europe/London")
 
 SHIPPED = discover(Path(__file__).resolve().parents[2] / "schedules")
 
 
-def test_the_shipped_examples_apply_today_as_the_readme_shows(with_accounts):
+@pytest.fixture
+def on_every_network(with_accounts):
+    """The CLI with the campaign's accounts on all four networks, as `make run` makes
+    them on the sandbox (the examples' eve-of-demo post goes to each)."""
+    runtime = with_accounts.runtime()
+    add_account(runtime.sessions, runtime.vault, "bluesky", "union.bsky.social")
+    add_account(runtime.sessions, runtime.vault, "mastodon", "union@union.social")
+    return with_accounts
+
+
+def test_the_shipped_examples_apply_today_as_the_readme_shows(on_every_network):
     assert len(SHIPPED) == 3
-    result = with_accounts("apply", *map(str, SHIPPED))
+    result = on_every_network("apply", *map(str, SHIPPED))
     assert result.exit_code == 0, result.output
     assert "posts were created" in result.output
 
 
 @pytest.mark.parametrize("ahead", [timedelta(0), timedelta(days=200), timedelta(days=730)])
-def test_the_shipped_examples_apply_with_the_clock_moved_ahead(with_accounts, ahead):
-    runtime = with_accounts.runtime()
+def test_the_shipped_examples_apply_with_the_clock_moved_ahead(on_every_network, ahead):
+    runtime = on_every_network.runtime()
     with runtime.sessions() as session:
         outcome = apply_schedules(
             session,
@@ -51,3 +62,5 @@ def test_the_shipped_examples_apply_with_the_clock_moved_ahead(with_accounts, ah
         assert (at.date() - applied, at.hour, at.minute) == (timedelta(days=14), 12, 0)
         held = session.scalar(select(Post).where(Post.key == "weekend-push"))
         assert held is not None and held.hold_on_facebook
+        eve = session.scalar(select(Post).where(Post.key == "demo-eve"))
+        assert eve is not None and set(eve.parts) == {"x", "facebook", "bluesky", "mastodon"}

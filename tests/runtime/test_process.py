@@ -9,12 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.campaigns.accounts import save_campaign_account
 from bot.platforms.base import AccountInfo, Credentials
 from bot.runtime.process import Process, ProcessOptions, StartError, start_everything
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
+from bot.storage.models import Delivery, Post
 from tests.support.processes import runtime_for, write_config
 
 # Port 0: the pages on a free port (WEB_PORT itself must be a real one).
@@ -176,3 +178,27 @@ def test_a_rehearsal_on_a_fresh_database_takes_over_the_sandboxs_campaign_accoun
     assert said_mastodon in said.text(err=False)
     accounts = [a for a in sandbox.admin.timeline() if a["platform"] == "mastodon"]
     assert [a["name"] for a in accounts] == ["@ClarionCampaign@clarion.social"]
+
+
+def test_a_first_rehearsal_queues_the_examples_on_all_four_networks(
+    tmp_path: Path, empty_database: str, sandbox: SandboxHandle, started: list[Process]
+) -> None:
+    config = write_config(
+        tmp_path / "examples.env",
+        empty_database,
+        sandbox.url,
+        web_secret_key=secrets.token_urlsafe(32),
+        schedules_dir=Path(__file__).resolve().parents[2] / "schedules",
+    )
+    runtime = runtime_for(config)
+    said = Said()
+    started.append(start_everything(runtime, ProcessOptions(web_port=0), said))
+    with runtime.sessions() as session:
+        platforms = set(
+            session.scalars(
+                select(Delivery.platform).join(Post).where(Post.key == "demo-eve")
+            ).all()
+        )
+    runtime.close()
+    assert platforms == {"x", "facebook", "bluesky", "mastodon"}
+    assert "queued" in said.text(err=False)
