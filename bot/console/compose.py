@@ -94,7 +94,7 @@ class Composed:
 class Choice:
     """One account checkbox."""
 
-    value: str  # a target as in `to:`: x:@handle, facebook:Page name
+    value: str  # a target as in `to:`: x:@handle, facebook:Page name, bluesky:@handle
     label: str
     platform: str
     name: str  # as the platform shows the author: @handle, the Page's name
@@ -118,6 +118,9 @@ def choice_of(account: Account) -> Choice:
     elif account.platform == "mastodon":
         handle = "@" + account.handle.lstrip("@")  # @name@server
         value, label, name = f"mastodon:{handle}", f"{handle} on Mastodon", handle
+    elif account.platform == "bluesky":
+        handle = "@" + account.handle.lstrip("@")  # @name.bsky.social
+        value, label, name = f"bluesky:{handle}", f"{handle} on Bluesky", handle
     else:
         name = account.handle
         value, label = f"facebook:{name}", f"{name} (Facebook Page)"
@@ -161,10 +164,11 @@ def draft_of(
     parts: dict[str, tuple[str, ...]] = {}
     if written:
         parts["x"] = tuple(composed.x_parts)
-        # Mastodon takes the same parts as X (a thread there too), when it is ticked.
+        # Bluesky and Mastodon take the same parts as X (a thread there too), when ticked.
         chosen = targets if targets is not None else tuple(composed.targets)
-        if any(t.partition(":")[0] == "mastodon" for t in chosen):
-            parts["mastodon"] = tuple(composed.x_parts)
+        for platform in ("bluesky", "mastodon"):
+            if any(t.partition(":")[0] == platform for t in chosen):
+                parts[platform] = tuple(composed.x_parts)
     facebook = composed.facebook_text.strip() and composed.facebook_text
     facebook = facebook or (text_rules.join_thread(written) if written else "")
     if facebook:
@@ -296,10 +300,10 @@ def _blank(session: Session, request: Request, fallback_zone: str) -> tuple[Comp
     defaults = [
         c.value
         for c in account_choices(session)
-        # An account that needs reconnecting is left for the person to tick; so is a
-        # Mastodon account, which has no text field of its own here (ticked, it takes
-        # the X parts).
-        if not c.note and c.platform != "mastodon"
+        # An account that needs reconnecting is left for the person to tick; so are
+        # Bluesky and Mastodon accounts, which have no text field of their own here
+        # (ticked, they take the X parts).
+        if not c.note and c.platform not in ("bluesky", "mastodon")
     ]
     composed = Composed(
         campaign=campaign,

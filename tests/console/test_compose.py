@@ -82,6 +82,28 @@ def test_a_thread_can_go_to_the_campaigns_mastodon_account_too(console, editor, 
         assert sorted(d.platform for d in post.deliveries) == ["mastodon", "x"]
 
 
+def test_a_thread_can_go_to_the_campaigns_bluesky_account_too_but_is_not_ticked_for_it(
+    console, editor, form_token
+):
+    add_account(console.sessions, console.runtime.vault, "bluesky", "union.bsky.social")
+    page = editor.get("/console/posts/new").text
+    assert 'value="bluesky:@union.bsky.social"' in page and "on Bluesky" in page
+    assert "(Facebook Page)" not in page.split('value="bluesky:')[1].split("</label>")[0]
+    assert 'value="bluesky:@union.bsky.social" checked' not in page
+    form = compose_form(
+        form_token(editor, "/console/posts/new"),
+        "1/ Ballot result: 87% yes",
+        "2/ Turnout 71%",
+        when=_soon(console),
+        to=("x:@union", "bluesky:@union.bsky.social"),
+    )
+    assert editor.post("/console/posts/new", data=form).status_code == 303
+    with console.sessions() as session:
+        post = session.scalars(select(Post)).one()
+        assert post.parts["bluesky"] == ["1/ Ballot result: 87% yes", "2/ Turnout 71%"]
+        assert sorted(d.platform for d in post.deliveries) == ["bluesky", "x"]
+
+
 def test_a_part_too_long_for_x_is_shown_beside_that_part_and_nothing_is_stored(
     console, editor, form_token
 ):

@@ -28,7 +28,7 @@ def concrete(path: str) -> str:
     """The path with every parameter filled in (ids that do not exist: a 404 from an
     allowed role is fine; what matters is who gets past the role check)."""
     return "/console" + _PARAM.sub(
-        lambda m: "999999" if m.group(2) == "int" else "no-such-thing", path
+        lambda m: "999999" if m.group(2) in ("int", "rowid") else "no-such-thing", path
     )
 
 
