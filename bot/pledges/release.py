@@ -26,7 +26,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.outcomes import ErrorKind
-from bot.pledges import texts
+from bot.platforms import PLATFORM_LABELS
+from bot.pledges import limits, texts
 from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
 from bot.storage.models import (
     Account,
@@ -63,6 +64,39 @@ def spread(count: int, window_minutes: int, rng: random.Random) -> list[float]:
         return [0.0] * count
     slot = window_minutes * 60 / count
     return [(i + rng.random()) * slot for i in range(count)]
+
+
+def plan_offsets(
+    ready: list[Pledge], handles: dict[int, str], window_minutes: int, rng: random.Random
+) -> tuple[list[float], list[limits.Duration]]:
+    """Each pledge's offset in seconds from the release time, in ``ready``'s order, and
+    the networks whose limits need longer than the window. Those networks' posts are
+    spread over what their limit needs (bot.pledges.limits); every other network's share
+    the window as before, interleaved in ``ready``'s order."""
+    by_platform: dict[str, list[int]] = {}
+    for i, pledge in enumerate(ready):
+        by_platform.setdefault(pledge.platform, []).append(i)
+    stretched = [
+        d
+        for d in limits.durations(
+            {
+                p: [handles.get(ready[i].account_id or 0, "") for i in idx]
+                for p, idx in by_platform.items()
+            },
+            window_minutes,
+        )
+        if d.stretched
+    ]
+    apart = {d.platform for d in stretched}
+    offsets = [0.0] * len(ready)
+    together = [i for i, p in enumerate(ready) if p.platform not in apart]
+    for i, offset in zip(together, spread(len(together), window_minutes, rng), strict=True):
+        offsets[i] = offset
+    for d in stretched:
+        idx = by_platform[d.platform]
+        for i, offset in zip(idx, spread(len(idx), d.minutes, rng), strict=True):
+            offsets[i] = offset
+    return offsets, stretched
 
 
 def due_campaigns(session: Session, now: datetime) -> list[int]:
@@ -134,12 +168,13 @@ def release(
     ready = [p for p in pledges if p.state == PledgeState.ACTIVE and p.account_id is not None]
     outcome.skipped = len(pledges) - len(ready)
     rng.shuffle(ready)  # who goes first in a spread window is left to chance
-    offsets = spread(len(ready), pc.window_minutes, rng)
     handles = dict(
         session.execute(
             select(Account.id, Account.handle).where(Account.id.in_([p.account_id for p in ready]))
         ).all()
     )
+    offsets, stretched = plan_offsets(ready, handles, pc.window_minutes, rng)
+    outcome.notes += [limits.sentence(d, PLATFORM_LABELS, pc.window_minutes) for d in stretched]
     rows: list[dict[str, Any]] = []
     for pledge, offset in zip(ready, offsets, strict=True):
         link = texts.tagged_link(pc, pledge.platform)
@@ -196,12 +231,13 @@ def release(
             f"{outcome.skipped} pledges need reconnecting and were left out of the release"
         )
     logger.info(
-        "pledge campaign %s released: %s posts over %s minutes (%s by platform)%s",
+        "pledge campaign %s released: %s posts over %s minutes (%s by platform)%s%s",
         slug,
         len(ready),
         pc.window_minutes,
         dict(Counter(p.platform for p in ready)),
         f"; {outcome.skipped} left out (need reconnecting)" if outcome.skipped else "",
+        "".join(f"; {d.platform} over {d.minutes} minutes (its limits need it)" for d in stretched),
     )
     return outcome
 
