@@ -139,7 +139,7 @@ def check(
             texts.base_text(pc, pledge.platform, pledge.variant, pledge.wording),
             link,
         )
-        by_platform.setdefault(pledge.platform, []).append(handles.get(pledge.account_id, ""))
+        by_platform.setdefault(pledge.platform, []).append(handles.get(pledge.account_id or 0, ""))
         if pledge.platform == "x":
             report.x_posts += 1
             x_texts[text] += 1
