@@ -23,12 +23,26 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-BLUESKY_REQUESTS_PER_ADDRESS = 3000
+from bot.settings import Settings
+
+BLUESKY_REQUESTS_PER_ADDRESS = 3000  # BLUESKY_REQUESTS_PER_5_MINUTES's default
 BLUESKY_ADDRESS_WINDOW_MINUTES = 5
-MASTODON_REQUESTS_PER_INSTANCE = 300
+MASTODON_REQUESTS_PER_INSTANCE = 300  # MASTODON_REQUESTS_PER_5_MINUTES's default
 MASTODON_INSTANCE_WINDOW_MINUTES = 5
 # 1.1 requests per post, kept as a fraction so 6,000 posts come to exactly 11 minutes.
 REQUESTS_PER_POST_TENTHS = 11
+
+
+@dataclass(frozen=True)
+class Budgets:
+    """Requests per 5 minutes from one address (the settings BLUESKY_REQUESTS_PER_5_MINUTES
+    and MASTODON_REQUESTS_PER_5_MINUTES); 0: no such limit applies."""
+
+    bluesky: int = BLUESKY_REQUESTS_PER_ADDRESS
+    mastodon: int = MASTODON_REQUESTS_PER_INSTANCE
+
+
+DEFAULT_BUDGETS = Budgets()
 
 
 class Bound(StrEnum):
@@ -50,6 +64,7 @@ class Duration:
     bound: Bound
     instance: str = ""  # Mastodon: the instance with the most posts
     instance_posts: int = 0
+    budget: int = 0  # the requests per 5 minutes that bound it
 
     @property
     def stretched(self) -> bool:
@@ -60,9 +75,10 @@ class Duration:
 def minutes_for(requests_posts: int, budget: int, window_minutes: int) -> int:
     """Least whole minutes for ``requests_posts`` posts at ``budget`` requests per
     ``window_minutes``, each post costing REQUESTS_PER_POST_TENTHS / 10 requests, sent
-    evenly. Posts whose requests fit in one budget may all go at once: 0."""
+    evenly. Posts whose requests fit in one budget may all go at once: 0. Budget 0: no
+    limit, 0."""
     requests_tenths = requests_posts * REQUESTS_PER_POST_TENTHS
-    if requests_tenths <= budget * 10:
+    if budget <= 0 or requests_tenths <= budget * 10:
         return 0
     return -(-(requests_tenths * window_minutes) // (budget * 10))  # ceiling
 
@@ -72,30 +88,45 @@ def instance_of(handle: str) -> str:
     return handle.rsplit("@", 1)[-1].strip().lower() if "@" in handle else ""
 
 
-def duration(platform: str, handles: Iterable[str], window_minutes: int) -> Duration:
+def duration(
+    platform: str,
+    handles: Iterable[str],
+    window_minutes: int,
+    budgets: Budgets = DEFAULT_BUDGETS,
+) -> Duration:
     """How long ``platform``'s posts (one per handle) take at least with a spread window
     of ``window_minutes``."""
     handles = list(handles)
     posts = len(handles)
     window = max(0, window_minutes)
     if platform == "bluesky":
-        need = minutes_for(posts, BLUESKY_REQUESTS_PER_ADDRESS, BLUESKY_ADDRESS_WINDOW_MINUTES)
+        need = minutes_for(posts, budgets.bluesky, BLUESKY_ADDRESS_WINDOW_MINUTES)
         bound = Bound.PER_ADDRESS if need > window else Bound.WINDOW
-        return Duration(platform, posts, need, max(need, window), bound)
+        return Duration(platform, posts, need, max(need, window), bound, budget=budgets.bluesky)
     if platform == "mastodon":
         by_instance = Counter(instance_of(h) for h in handles)
         host, largest = by_instance.most_common(1)[0] if by_instance else ("", 0)
-        need = minutes_for(
-            largest, MASTODON_REQUESTS_PER_INSTANCE, MASTODON_INSTANCE_WINDOW_MINUTES
-        )
+        need = minutes_for(largest, budgets.mastodon, MASTODON_INSTANCE_WINDOW_MINUTES)
         bound = Bound.PER_INSTANCE if need > window else Bound.WINDOW
-        return Duration(platform, posts, need, max(need, window), bound, host, largest)
+        return Duration(
+            platform, posts, need, max(need, window), bound, host, largest, budgets.mastodon
+        )
     return Duration(platform, posts, 0, window, Bound.WINDOW)
 
 
-def durations(by_platform: dict[str, list[str]], window_minutes: int) -> list[Duration]:
+def durations(
+    by_platform: dict[str, list[str]], window_minutes: int, budgets: Budgets = DEFAULT_BUDGETS
+) -> list[Duration]:
     """One Duration per network with posts, in the order given."""
-    return [duration(p, hs, window_minutes) for p, hs in by_platform.items() if hs]
+    return [duration(p, hs, window_minutes, budgets) for p, hs in by_platform.items() if hs]
+
+
+def budgets_of(settings: Settings) -> Budgets:
+    """The budgets the settings name."""
+    return Budgets(
+        bluesky=settings.bluesky_requests_per_5_minutes,
+        mastodon=settings.mastodon_requests_per_5_minutes,
+    )
 
 
 def sentence(d: Duration, names: dict[str, str], window_minutes: int) -> str:
@@ -105,7 +136,7 @@ def sentence(d: Duration, names: dict[str, str], window_minutes: int) -> str:
     if d.bound == Bound.PER_ADDRESS:
         return (
             f"{name}: {posts} need at least {d.needed_minutes} min at Bluesky's per-address "
-            f"limit ({BLUESKY_REQUESTS_PER_ADDRESS:,} requests per "
+            f"limit ({d.budget:,} requests per "
             f"{BLUESKY_ADDRESS_WINDOW_MINUTES} minutes); they will be spread over "
             f"{d.minutes} min"
         )
@@ -113,7 +144,7 @@ def sentence(d: Duration, names: dict[str, str], window_minutes: int) -> str:
         return (
             f"{name}: {posts}; the largest instance, {d.instance}, has {d.instance_posts:,}, "
             f"which need at least {d.needed_minutes} min at its per-address limit "
-            f"({MASTODON_REQUESTS_PER_INSTANCE:,} requests per "
+            f"({d.budget:,} requests per "
             f"{MASTODON_INSTANCE_WINDOW_MINUTES} minutes); they will be spread over "
             f"{d.minutes} min"
         )

@@ -67,7 +67,11 @@ def spread(count: int, window_minutes: int, rng: random.Random) -> list[float]:
 
 
 def plan_offsets(
-    ready: list[Pledge], handles: dict[int, str], window_minutes: int, rng: random.Random
+    ready: list[Pledge],
+    handles: dict[int, str],
+    window_minutes: int,
+    rng: random.Random,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
 ) -> tuple[list[float], list[limits.Duration]]:
     """Each pledge's offset in seconds from the release time, in ``ready``'s order, and
     the networks whose limits need longer than the window. Those networks' posts are
@@ -84,6 +88,7 @@ def plan_offsets(
                 for p, idx in by_platform.items()
             },
             window_minutes,
+            budgets,
         )
         if d.stretched
     ]
@@ -125,10 +130,15 @@ def _claim(session: Session, pc_id: int, to_state: str, now: datetime) -> bool:
 
 
 def release(
-    session: Session, pc_id: int, now: datetime, rng: random.Random | None = None
+    session: Session,
+    pc_id: int,
+    now: datetime,
+    rng: random.Random | None = None,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
 ) -> ReleaseOutcome:
     """Release one campaign if it is due and still open; commits. Safe to call from
-    several processes at once: exactly one of them writes the release."""
+    several processes at once: exactly one of them writes the release. ``budgets``: the
+    per-address limits its Bluesky and Mastodon posts are spread to stay under."""
     rng = rng or random.Random()
     pc = session.get(PledgeCampaign, pc_id)
     if pc is None:
@@ -173,7 +183,7 @@ def release(
             select(Account.id, Account.handle).where(Account.id.in_([p.account_id for p in ready]))
         ).all()
     )
-    offsets, stretched = plan_offsets(ready, handles, pc.window_minutes, rng)
+    offsets, stretched = plan_offsets(ready, handles, pc.window_minutes, rng, budgets)
     outcome.notes += [limits.sentence(d, PLATFORM_LABELS, pc.window_minutes) for d in stretched]
     rows: list[dict[str, Any]] = []
     for pledge, offset in zip(ready, offsets, strict=True):
@@ -367,13 +377,17 @@ def releasing_campaigns(session: Session) -> list[int]:
     )
 
 
-def run_due(sessions: sessionmaker[Session], now: datetime) -> list[ReleaseOutcome]:
+def run_due(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
+) -> list[ReleaseOutcome]:
     """The daemon's periodic job: release what is due, settle what is going out."""
     outcomes = []
     with sessions() as session:
         for pc_id in due_campaigns(session, now):
             try:
-                outcomes.append(release(session, pc_id, now))
+                outcomes.append(release(session, pc_id, now, budgets=budgets))
             except Exception:  # one campaign's failure must not block the others
                 session.rollback()
                 logger.exception("pledge campaign %s: the release failed", pc_id)

@@ -169,7 +169,12 @@ def check(
                 f"edit. Text: {text[:60]!r}"
             )
     report.durations = limits.durations(
-        {p: by_platform[p] for p in PLATFORM_LABELS if p in by_platform}, pc.window_minutes
+        {p: by_platform[p] for p in PLATFORM_LABELS if p in by_platform},
+        pc.window_minutes,
+        limits.budgets_of(settings),
+    )
+    report.bluesky_minutes_at_worst = next(
+        (d.needed_minutes for d in report.durations if d.platform == "bluesky"), 0
     )
     bluesky_rules(report, pc, bluesky_texts, settings.identical_text_warn_accounts)
     return report
@@ -178,14 +183,7 @@ def check(
 def bluesky_rules(
     report: RulesReport, pc: PledgeCampaign, by_text: Counter[str], warn_above: int
 ) -> None:
-    """How long Bluesky's per-address limit makes the release, and identical texts."""
-    if not report.bluesky_posts:
-        return
-    report.bluesky_minutes_at_worst = limits.minutes_for(
-        report.bluesky_posts,
-        limits.BLUESKY_REQUESTS_PER_ADDRESS,
-        limits.BLUESKY_ADDRESS_WINDOW_MINUTES,
-    )
+    """Identical Bluesky texts (its per-address limit is in ``report.durations``)."""
     for text, count in by_text.most_common():
         if count > warn_above:
             report.warnings.append(

@@ -20,6 +20,18 @@ def test_six_thousand_bluesky_posts_need_eleven_minutes_at_the_per_address_limit
     )
 
 
+def test_seven_thousand_bluesky_posts_need_thirteen_minutes_and_no_budget_needs_none() -> None:
+    # 7,700 requests at 600 a minute: 12.8 -> 13
+    assert limits.minutes_for(7000, 3000, 5) == 13
+    unlimited = limits.Budgets(bluesky=0, mastodon=0)
+    assert limits.duration("bluesky", ["h"] * 7000, 0, unlimited).minutes == 0
+    assert limits.duration("mastodon", ["a@one.example"] * 7000, 0, unlimited).minutes == 0
+    tighter = limits.duration("bluesky", ["h"] * 7000, 0, limits.Budgets(bluesky=1000))
+    assert tighter.minutes == 39 and "(1,000 requests per 5 minutes)" in limits.sentence(
+        tighter, PLATFORM_LABELS, 0
+    )
+
+
 def test_bluesky_posts_that_fit_in_one_budget_may_all_go_at_once() -> None:
     d = limits.duration("bluesky", ["h"] * 2727, window_minutes=0)  # 2,999.7 requests
     assert (d.needed_minutes, d.minutes, d.stretched) == (0, 0, False)

@@ -195,6 +195,24 @@ def test_a_big_mastodon_instance_is_spread_past_the_window_and_written_once(
     assert all(due == scheduled for _, due, scheduled in rows)  # lateness is per slot
 
 
+def test_with_no_per_address_limit_set_a_big_mastodon_instance_keeps_the_window(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    from bot.pledges.limits import Budgets
+
+    with sessions() as s:
+        pc = make_campaign(s, goal=1, window=0)
+        pc.message = {**pc.message, "mastodon": "Stand with the Fujitsu reps"}
+        s.commit()
+    for user in range(300):
+        pledge_factory("fujitsu", f"m{user}", platform="mastodon", handle=f"u{user}@big.example")
+    with sessions() as s:
+        out = release(s, campaign_id(sessions), RELEASE, budgets=Budgets(mastodon=0))
+        dues = set(s.scalars(select(Delivery.due_at)))
+    assert out.posts == 300 and out.notes == []
+    assert {d.replace(tzinfo=None) for d in dues} == {RELEASE.replace(tzinfo=None)}
+
+
 def test_withdrawn_pledges_post_nothing(
     sessions: sessionmaker[Session], pledge_factory: Pledger
 ) -> None:
