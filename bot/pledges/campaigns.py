@@ -26,6 +26,7 @@ from bot.pledges import texts
 from bot.pledges.cutoff import LIVE
 from bot.pledges.images import CampaignImage, alt_problem
 from bot.storage.models import (
+    Account,
     Campaign,
     GoalPolicy,
     Pledge,
@@ -218,13 +219,13 @@ def _live_pledge_problems(
     must still fit once the new link is in (X would refuse them at the release)."""
     problems: list[Problem] = []
     live = session.execute(
-        select(Pledge.platform, Pledge.id, Pledge.wording).where(
-            Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE)
-        )
+        select(Pledge.platform, Pledge.id, Pledge.wording, Account.max_length)
+        .outerjoin(Account, Pledge.account_id == Account.id)
+        .where(Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(LIVE))
     ).all()
-    dropped = sorted({p for p, _, _ in live if p not in spec.message})
+    dropped = sorted({p for p, _, _, _ in live if p not in spec.message})
     for platform in dropped:
-        count = sum(1 for p, _, _ in live if p == platform)
+        count = sum(1 for p, _, _, _ in live if p == platform)
         problems.append(
             Problem(
                 spec.where("text"),
@@ -235,13 +236,13 @@ def _live_pledge_problems(
             )
         )
     unfit: dict[str, list[int]] = {}
-    for platform, pledge_id, wording in live:
+    for platform, pledge_id, wording, max_length in live:
         if not wording or platform not in spec.message:
             continue
         link = (
             texts.utm_tag(spec.link, platform=platform, campaign=spec.slug) if spec.link else None
         )
-        if texts.refusal(platform, wording, link):
+        if texts.refusal(platform, wording, link, max_length=max_length):
             unfit.setdefault(platform, []).append(pledge_id)
     for platform, ids in sorted(unfit.items()):
         problems.append(

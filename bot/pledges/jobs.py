@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.platforms.base import Credentials
 from bot.platforms.bluesky.oauth import OAuthClient
-from bot.pledges import kept_tokens, oauth_requests, oauth_sessions, rules
+from bot.pledges import kept_tokens, limits, oauth_requests, oauth_sessions, rules
 from bot.pledges import release as releases
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
@@ -54,7 +54,9 @@ class PledgeJobs:
                     if pc is not None:
                         for line in rules.check(session, pc, settings).lines():
                             logger.info("pledge campaign %s: %s", pc.campaign.slug, line)
-                    outcomes.append(releases.release(session, pc_id, now))
+                    outcomes.append(
+                        releases.release(session, pc_id, now, budgets=limits.budgets_of(settings))
+                    )
                 except Exception:
                     session.rollback()
                     logger.exception("pledge campaign %s: the release failed", pc_id)

@@ -116,7 +116,11 @@ def _clean_email(email: str | None) -> str | None:
 
 
 def _clean_wording(
-    pc: PledgeCampaign, platform: str, variant: int | None, wording: str | None
+    pc: PledgeCampaign,
+    platform: str,
+    variant: int | None,
+    wording: str | None,
+    max_length: int | None = None,
 ) -> str | None:
     if wording is None or not wording.strip():
         return None
@@ -134,7 +138,9 @@ def _clean_wording(
         raise PledgeError(
             f"your wording is {len(wording):,} characters; X allows 280 (links count as 23)"
         )
-    problem = texts.refusal(platform, wording, texts.tagged_link(pc, platform))
+    problem = texts.refusal(
+        platform, wording, texts.tagged_link(pc, platform), max_length=max_length
+    )
     if problem:
         where = PLATFORM_LABELS.get(platform, platform)
         raise PledgeError(f"your wording {problem} (with the campaign link, on {where})")
@@ -157,7 +163,12 @@ def _receipt(pc: PledgeCampaign, pledge: Pledge, handle: str, secret: str) -> Pl
 
 
 def _upsert_supporter(
-    session: Session, vault: Vault, platform: str, creds: Credentials, who: AccountInfo
+    session: Session,
+    vault: Vault,
+    platform: str,
+    creds: Credentials,
+    who: AccountInfo,
+    max_length: int | None = None,
 ) -> Account:
     account = session.scalars(
         select(Account).where(
@@ -175,6 +186,8 @@ def _upsert_supporter(
     account.name = who.name
     account.followers = who.followers
     account.is_default = False
+    if max_length is not None:  # the server's own limit, read at sign-in (Mastodon)
+        account.max_length = max_length
     # replace(): keeps what else the credentials carry (a Mastodon account's server).
     account.credentials = vault.seal(replace(creds, platform_user_id=who.platform_user_id))
     account.token_fingerprint = vault.fingerprint(creds.token)
@@ -195,6 +208,7 @@ def add_pledge(
     wording: str | None = None,
     email: str | None = None,
     now: datetime,
+    max_length: int | None = None,
 ) -> PledgeReceipt:
     """Pledge the account ``who`` (just authorised with ``creds``) to ``pc``; commits.
 
@@ -209,7 +223,7 @@ def add_pledge(
         _refuse_controls(wording, "your wording")
     hold_open(session, pc.id, now)
     session.refresh(pc)  # the campaign as it is now, inside this transaction
-    account = _upsert_supporter(session, vault, platform, creds, who)
+    account = _upsert_supporter(session, vault, platform, creds, who, max_length)
     session.flush()
     pledge = session.scalars(
         select(Pledge).where(Pledge.pledge_campaign_id == pc.id, Pledge.account_id == account.id)
@@ -233,7 +247,9 @@ def add_pledge(
     # None keeps what a re-pledging supporter chose before; an empty string clears it.
     try:
         if wording is not None:
-            pledge.wording = _clean_wording(pc, platform, pledge.variant, wording)
+            pledge.wording = _clean_wording(
+                pc, platform, pledge.variant, wording, account.max_length
+            )
     except PledgeError:
         session.rollback()
         raise
@@ -299,7 +315,8 @@ def edit_pledge(
     session.refresh(pc)
     if wording is not None:
         try:
-            pledge.wording = _clean_wording(pc, pledge.platform, pledge.variant, wording)
+            limit = pledge.account.max_length if pledge.account is not None else None
+            pledge.wording = _clean_wording(pc, pledge.platform, pledge.variant, wording, limit)
         except PledgeError:
             session.rollback()
             raise

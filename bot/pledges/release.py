@@ -26,7 +26,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.outcomes import ErrorKind
-from bot.pledges import texts
+from bot.platforms import PLATFORM_LABELS
+from bot.pledges import limits, texts
 from bot.pledges.pledging import LIVE, PREPARE, forget_supporters
 from bot.storage.models import (
     Account,
@@ -65,6 +66,44 @@ def spread(count: int, window_minutes: int, rng: random.Random) -> list[float]:
     return [(i + rng.random()) * slot for i in range(count)]
 
 
+def plan_offsets(
+    ready: list[Pledge],
+    handles: dict[int, str],
+    window_minutes: int,
+    rng: random.Random,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
+) -> tuple[list[float], list[limits.Duration]]:
+    """Each pledge's offset in seconds from the release time, in ``ready``'s order, and
+    the networks whose limits need longer than the window. Those networks' posts are
+    spread over what their limit needs (bot.pledges.limits); every other network's share
+    the window as before, interleaved in ``ready``'s order."""
+    by_platform: dict[str, list[int]] = {}
+    for i, pledge in enumerate(ready):
+        by_platform.setdefault(pledge.platform, []).append(i)
+    stretched = [
+        d
+        for d in limits.durations(
+            {
+                p: [handles.get(ready[i].account_id or 0, "") for i in idx]
+                for p, idx in by_platform.items()
+            },
+            window_minutes,
+            budgets,
+        )
+        if d.stretched
+    ]
+    apart = {d.platform for d in stretched}
+    offsets = [0.0] * len(ready)
+    together = [i for i, p in enumerate(ready) if p.platform not in apart]
+    for i, offset in zip(together, spread(len(together), window_minutes, rng), strict=True):
+        offsets[i] = offset
+    for d in stretched:
+        idx = by_platform[d.platform]
+        for i, offset in zip(idx, spread(len(idx), d.minutes, rng), strict=True):
+            offsets[i] = offset
+    return offsets, stretched
+
+
 def due_campaigns(session: Session, now: datetime) -> list[int]:
     return list(
         session.scalars(
@@ -91,10 +130,15 @@ def _claim(session: Session, pc_id: int, to_state: str, now: datetime) -> bool:
 
 
 def release(
-    session: Session, pc_id: int, now: datetime, rng: random.Random | None = None
+    session: Session,
+    pc_id: int,
+    now: datetime,
+    rng: random.Random | None = None,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
 ) -> ReleaseOutcome:
     """Release one campaign if it is due and still open; commits. Safe to call from
-    several processes at once: exactly one of them writes the release."""
+    several processes at once: exactly one of them writes the release. ``budgets``: the
+    per-address limits its Bluesky and Mastodon posts are spread to stay under."""
     rng = rng or random.Random()
     pc = session.get(PledgeCampaign, pc_id)
     if pc is None:
@@ -134,12 +178,13 @@ def release(
     ready = [p for p in pledges if p.state == PledgeState.ACTIVE and p.account_id is not None]
     outcome.skipped = len(pledges) - len(ready)
     rng.shuffle(ready)  # who goes first in a spread window is left to chance
-    offsets = spread(len(ready), pc.window_minutes, rng)
     handles = dict(
         session.execute(
             select(Account.id, Account.handle).where(Account.id.in_([p.account_id for p in ready]))
         ).all()
     )
+    offsets, stretched = plan_offsets(ready, handles, pc.window_minutes, rng, budgets)
+    outcome.notes += [limits.sentence(d, PLATFORM_LABELS, pc.window_minutes) for d in stretched]
     rows: list[dict[str, Any]] = []
     for pledge, offset in zip(ready, offsets, strict=True):
         link = texts.tagged_link(pc, pledge.platform)
@@ -196,12 +241,13 @@ def release(
             f"{outcome.skipped} pledges need reconnecting and were left out of the release"
         )
     logger.info(
-        "pledge campaign %s released: %s posts over %s minutes (%s by platform)%s",
+        "pledge campaign %s released: %s posts over %s minutes (%s by platform)%s%s",
         slug,
         len(ready),
         pc.window_minutes,
         dict(Counter(p.platform for p in ready)),
         f"; {outcome.skipped} left out (need reconnecting)" if outcome.skipped else "",
+        "".join(f"; {d.platform} over {d.minutes} minutes (its limits need it)" for d in stretched),
     )
     return outcome
 
@@ -331,13 +377,17 @@ def releasing_campaigns(session: Session) -> list[int]:
     )
 
 
-def run_due(sessions: sessionmaker[Session], now: datetime) -> list[ReleaseOutcome]:
+def run_due(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    budgets: limits.Budgets = limits.DEFAULT_BUDGETS,
+) -> list[ReleaseOutcome]:
     """The daemon's periodic job: release what is due, settle what is going out."""
     outcomes = []
     with sessions() as session:
         for pc_id in due_campaigns(session, now):
             try:
-                outcomes.append(release(session, pc_id, now))
+                outcomes.append(release(session, pc_id, now, budgets=budgets))
             except Exception:  # one campaign's failure must not block the others
                 session.rollback()
                 logger.exception("pledge campaign %s: the release failed", pc_id)

@@ -9,11 +9,11 @@
   so only an account pledged to several campaigns released together comes near it.
 - X pay-per-use prices (Feb 2026): a post costs X_POST_COST_USD, or X_POST_WITH_URL_COST_USD
   when it contains a URL.
-- Bluesky's servers allow 3,000 requests per 5 minutes from one IP address
-  (https://docs.bsky.app/docs/advanced-guides/rate-limits): a release whose Bluesky
-  accounts all live on one server needs at least that long from one Clarion, so we say
-  how long at worst and warn when the spread window is shorter. Its Community Guidelines
-  forbid spam and platform manipulation: the identical-text warning covers Bluesky too.
+- Bluesky's servers allow 3,000 requests per 5 minutes from one IP address, and Mastodon
+  instances 300 per 5 minutes (bot.pledges.limits): we say how long each network's posts
+  take at least, and when that is longer than the spread window, that the release spreads
+  them over that long. Bluesky's Community Guidelines forbid spam and platform
+  manipulation: the identical-text warning covers Bluesky too.
 - X's automation rules forbid posting identical content from several accounts
   (help.x.com/rules-and-policies/x-automation): wording variants and supporters' edits are
   how a pledge campaign stays within them, so we warn when more than
@@ -30,16 +30,15 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twitter_text.extract_urls import extract_urls
 
-from bot.pledges import texts
+from bot.platforms import PLATFORM_LABELS
+from bot.pledges import limits, texts
 from bot.pledges.cutoff import LIVE
 from bot.settings import Settings
-from bot.storage.models import Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
+from bot.storage.models import Account, Delivery, DeliveryState, Pledge, PledgeCampaign, PledgeState
 
 X_DAY = timedelta(hours=24)
 X_USER_POSTS_PER_WINDOW = 100
 X_USER_WINDOW = timedelta(minutes=15)
-BLUESKY_REQUESTS_PER_IP = 3000
-BLUESKY_IP_WINDOW_MINUTES = 5
 
 
 @dataclass
@@ -47,8 +46,10 @@ class RulesReport:
     x_posts: int = 0
     facebook_posts: int = 0
     bluesky_posts: int = 0
-    bluesky_minutes_at_worst: int = 0  # all on one server, 3,000 requests per 5 minutes
+    bluesky_minutes_at_worst: int = 0  # least minutes Bluesky's per-address limit needs
     mastodon_posts: int = 0
+    window_minutes: int = 0  # the campaign's spread window
+    durations: list[limits.Duration] = field(default_factory=list)  # per network with posts
     x_with_url: int = 0
     cost_usd: float = 0.0
     app_daily_limit: int = 0
@@ -59,6 +60,29 @@ class RulesReport:
     busiest_account_posts: int = 0  # most posts one X account makes in the release window
     identical: list[tuple[str, int]] = field(default_factory=list)  # (text, accounts)
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def release_minutes(self) -> int:
+        """Least minutes for the whole release: its slowest network."""
+        return max((d.minutes for d in self.durations), default=self.window_minutes)
+
+    def durations_json(self) -> list[dict[str, object]]:
+        return [
+            {
+                "platform": d.platform,
+                "posts": d.posts,
+                "minutes": d.minutes,
+                "needed_minutes": d.needed_minutes,
+                "bound": d.bound.value,
+                "stretched": d.stretched,
+                **(
+                    {"instance": d.instance, "instance_posts": d.instance_posts}
+                    if d.instance
+                    else {}
+                ),
+            }
+            for d in self.durations
+        ]
 
     def lines(self) -> list[str]:
         """For people: what will go out, what it costs, what to watch for."""
@@ -71,13 +95,9 @@ class RulesReport:
             f"{self.app_used_before:,} sent or queued in the 24 h before the release; "
             f"{self.go_at_release:,} would go at the release",
         ]
-        if self.bluesky_posts:
-            out.append(
-                f"Bluesky: at {BLUESKY_REQUESTS_PER_IP:,} requests per "
-                f"{BLUESKY_IP_WINDOW_MINUTES} minutes per address, the posts take at most "
-                f"{self.bluesky_minutes_at_worst} minutes even if every account is on one "
-                "server (free, like Facebook)"
-            )
+        out += [limits.sentence(d, PLATFORM_LABELS, self.window_minutes) for d in self.durations]
+        if self.durations:
+            out.append(f"the release takes at least {self.release_minutes} min")
         return out + [f"WARNING: {w}" for w in self.warnings]
 
 
@@ -99,7 +119,17 @@ def check(
     pledges = session.scalars(
         select(Pledge).where(Pledge.pledge_campaign_id == pc.id, Pledge.state.in_(states))
     ).all()
-    report = RulesReport(app_daily_limit=settings.x_app_daily_post_limit)
+    report = RulesReport(
+        app_daily_limit=settings.x_app_daily_post_limit, window_minutes=pc.window_minutes
+    )
+    handles = dict(
+        session.execute(
+            select(Account.id, Account.handle).where(
+                Account.id.in_([p.account_id for p in pledges if p.account_id is not None])
+            )
+        ).all()
+    )
+    by_platform: dict[str, list[str]] = {}
     x_texts: Counter[str] = Counter()
     bluesky_texts: Counter[str] = Counter()
     for pledge in pledges:
@@ -109,6 +139,7 @@ def check(
             texts.base_text(pc, pledge.platform, pledge.variant, pledge.wording),
             link,
         )
+        by_platform.setdefault(pledge.platform, []).append(handles.get(pledge.account_id or 0, ""))
         if pledge.platform == "x":
             report.x_posts += 1
             x_texts[text] += 1
@@ -137,6 +168,14 @@ def check(
                 "identical posts across accounts; add wording variants or let supporters "
                 f"edit. Text: {text[:60]!r}"
             )
+    report.durations = limits.durations(
+        {p: by_platform[p] for p in PLATFORM_LABELS if p in by_platform},
+        pc.window_minutes,
+        limits.budgets_of(settings),
+    )
+    report.bluesky_minutes_at_worst = next(
+        (d.needed_minutes for d in report.durations if d.platform == "bluesky"), 0
+    )
     bluesky_rules(report, pc, bluesky_texts, settings.identical_text_warn_accounts)
     return report
 
@@ -144,19 +183,7 @@ def check(
 def bluesky_rules(
     report: RulesReport, pc: PledgeCampaign, by_text: Counter[str], warn_above: int
 ) -> None:
-    """How long Bluesky's per-address limit can stretch the release, and identical texts."""
-    if not report.bluesky_posts:
-        return
-    rounds = -(-report.bluesky_posts // BLUESKY_REQUESTS_PER_IP)  # ceiling
-    report.bluesky_minutes_at_worst = (rounds - 1) * BLUESKY_IP_WINDOW_MINUTES
-    if report.bluesky_minutes_at_worst > pc.window_minutes:
-        report.warnings.append(
-            f"{report.bluesky_posts:,} Bluesky posts: if their accounts share one server, "
-            f"it takes {report.bluesky_minutes_at_worst} minutes at Bluesky's limit of "
-            f"{BLUESKY_REQUESTS_PER_IP:,} requests per {BLUESKY_IP_WINDOW_MINUTES} minutes per "
-            f"address, longer than the {pc.window_minutes}-minute window; spread the release "
-            "over that long so no post waits past MISSED_GRACE_MINUTES"
-        )
+    """Identical Bluesky texts (its per-address limit is in ``report.durations``)."""
     for text, count in by_text.most_common():
         if count > warn_above:
             report.warnings.append(

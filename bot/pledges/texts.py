@@ -71,8 +71,12 @@ def as_posted(platform: str, text: str, link: str | None) -> str:
     return text_rules.x_text(text, link) if platform in text_rules.LINK_IN_TEXT else text
 
 
-def refusal(platform: str, text: str, link: str | None) -> str | None:
-    """None when ``text`` (with ``link``) fits ``platform``, else what to fix."""
+def refusal(
+    platform: str, text: str, link: str | None, *, max_length: int | None = None
+) -> str | None:
+    """None when ``text`` (with ``link``) fits ``platform``, else what to fix.
+    ``max_length``: the account's own server's limit (``Account.max_length``), where
+    each server sets its own (Mastodon); None: the platform's default."""
     posted = as_posted(platform, text, link)
     if platform == "x" and len(posted) > X_MAX_CHARS_TO_COUNT:
         # not counted: twitter-text's weighted count slows down on long texts
@@ -80,4 +84,4 @@ def refusal(platform: str, text: str, link: str | None) -> str | None:
             f"is {len(posted):,} characters; X allows {text_rules.X_MAX_WEIGHTED} "
             f"(links count as {text_rules.X_URL_WEIGHT})"
         )
-    return text_rules.check(platform, posted)
+    return text_rules.check(platform, posted, max_length=max_length)

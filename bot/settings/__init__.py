@@ -106,6 +106,8 @@ class Settings:
     readiness_hours: float
     identical_text_warn_accounts: int
     x_app_daily_post_limit: int
+    bluesky_requests_per_5_minutes: int
+    mastodon_requests_per_5_minutes: int
     x_post_cost_usd: float
     x_post_with_url_cost_usd: float
     pledge_tokens_kept_for_engagement: bool

@@ -323,6 +323,22 @@ SETTINGS: tuple[Setting, ...] = (
         section="Pledge campaigns",
     ),
     Setting(
+        name="BLUESKY_REQUESTS_PER_5_MINUTES",
+        default="3000",
+        parse=parse_int_at_least(0),
+        help="Requests per 5 minutes one address may make to Bluesky-hosted servers; a release "
+        "spreads its Bluesky posts to stay under it (0 = no such limit: supporters' own servers)",
+        section="Pledge campaigns",
+    ),
+    Setting(
+        name="MASTODON_REQUESTS_PER_5_MINUTES",
+        default="300",
+        parse=parse_int_at_least(0),
+        help="Requests per 5 minutes one address may make to one Mastodon server; a release "
+        "spreads each server's posts to stay under it (0 = no such limit)",
+        section="Pledge campaigns",
+    ),
+    Setting(
         name="X_POST_COST_USD",
         default="0.015",
         parse=parse_float_at_least(0.0),

@@ -162,7 +162,14 @@ async def callback(request: Request) -> Response:
             pc = load_campaign(session, slug)
             try:
                 receipt = pledging.add_pledge(
-                    session, runtime.vault, pc, PROVIDER, done.creds, done.who, now=now
+                    session,
+                    runtime.vault,
+                    pc,
+                    PROVIDER,
+                    done.creds,
+                    done.who,
+                    now=now,
+                    max_length=done.max_length,
                 )
             except pledging.PledgeError as exc:
                 raise Refused(409, "Your pledge was not taken", str(exc)) from None

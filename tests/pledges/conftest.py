@@ -28,6 +28,7 @@ def pledge_factory(sessions: sessionmaker[Session], vault: Vault) -> Callable[..
         email: str | None = None,
         wording: str | None = None,
         now: datetime = NOW,
+        handle: str | None = None,
     ) -> PledgeReceipt:
         from bot.pledges.pledging import find_campaign
 
@@ -40,7 +41,7 @@ def pledge_factory(sessions: sessionmaker[Session], vault: Vault) -> Callable[..
                 pc,
                 platform,
                 Credentials(token or f"tok-{user}", f"sec-{user}", user),
-                AccountInfo(user, f"h{user}", f"Name {user}", followers),
+                AccountInfo(user, handle or f"h{user}", f"Name {user}", followers),
                 wording=wording,
                 email=email,
                 now=now,

@@ -109,6 +109,20 @@ def test_release_status_counts_in_json_and_check_says_what_goes(cli: Cli) -> Non
         pledge(cli, "fujitsu-demo", user)
     checked = cli("release", "check", "fujitsu-demo").output
     assert "2 would go at the release" in checked and "no rule is in the way" in checked
+    assert "X: 2 posts, all at the release time" in checked
+    as_json = cli.json("release", "check", "fujitsu-demo")
+    assert isinstance(as_json, dict)
+    assert (as_json["window_minutes"], as_json["release_minutes"]) == (0, 0)
+    assert as_json["durations"] == [
+        {
+            "platform": "x",
+            "posts": 2,
+            "minutes": 0,
+            "needed_minutes": 0,
+            "bound": "window",
+            "stretched": False,
+        }
+    ]
     from bot.pledges.release import release
 
     runtime = cli.runtime()

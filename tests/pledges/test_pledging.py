@@ -295,3 +295,47 @@ def test_control_characters_in_a_wording_are_refused_plainly(
         pledge_factory("fujitsu", "2", wording=bad)
     ok = pledge_factory("fujitsu", "3", wording="Two lines\n\tand a tab")
     assert "Two lines\n\tand a tab" in ok.text
+
+
+def test_a_mastodon_supporters_wording_is_checked_against_their_own_servers_limit(
+    sessions: sessionmaker[Session], vault: Vault
+) -> None:
+    with sessions() as s:
+        pc = make_campaign(s, link=None)
+        pc.message = {**pc.message, "mastodon": "Stand with the Fujitsu reps"}
+        s.commit()
+    long_words = "Solidarity with the reps. " * 30  # 779 characters: past Mastodon's 500
+    creds = Credentials("tok", "", "", server="https://long.example")
+
+    def pledge(user: str, max_length: int | None, wording: str | None) -> str:
+        with sessions() as s:
+            pc = find_campaign(s, "fujitsu")
+            assert pc is not None
+            who = AccountInfo(user, f"{user}@long.example", user, 10)
+            receipt = add_pledge(
+                s,
+                vault,
+                pc,
+                "mastodon",
+                creds,
+                who,
+                wording=wording,
+                now=NOW,
+                max_length=max_length,
+            )
+            return receipt.withdraw_secret
+
+    with pytest.raises(PledgeError, match="500"):
+        pledge("short", None, long_words)  # a server that said nothing: the default
+    secret = pledge("roomy", 1000, long_words)
+    with sessions() as s:
+        [(stored, limit)] = s.execute(
+            select(Pledge.wording, Account.max_length)
+            .join(Account)
+            .where(Account.handle == "roomy@long.example")
+        ).all()
+        assert (stored, limit) == (long_words.strip(), 1000)
+        # an edit later is checked against the limit kept for the account
+        with pytest.raises(PledgeError, match="1000|1,000"):
+            edit_pledge(s, vault, secret, wording=long_words * 2, email=None, now=NOW)
+        edit_pledge(s, vault, secret, wording=long_words + "And more.", email=None, now=NOW)

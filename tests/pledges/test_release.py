@@ -154,6 +154,65 @@ def test_window_zero_sends_all_at_release_time_and_a_window_spreads_them() -> No
     assert max(offsets) > 590 - 6 and min(offsets) < 6
 
 
+def test_a_big_mastodon_instance_is_spread_past_the_window_and_written_once(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    with sessions() as s:
+        pc = make_campaign(s, goal=1, window=2)
+        pc.message = {**pc.message, "mastodon": "Stand with the Fujitsu reps"}
+        s.commit()
+    for user in range(300):
+        pledge_factory("fujitsu", f"m{user}", platform="mastodon", handle=f"u{user}@big.example")
+    for user in range(5):
+        pledge_factory("fujitsu", str(user))
+    pc_id = campaign_id(sessions)
+    with sessions() as s:
+        out = release(s, pc_id, RELEASE, random.Random(4))
+    with sessions() as s:
+        again = release(s, pc_id, RELEASE, random.Random(4))
+    assert (out.posts, again.posts) == (305, 0)
+    # 300 x 1.1 requests at big.example's 300 per 5 minutes: 6 minutes, not the window's 2
+    assert out.notes == [
+        "Mastodon: 300 posts; the largest instance, big.example, has 300, which need at "
+        "least 6 min at its per-address limit (300 requests per 5 minutes); they will be "
+        "spread over 6 min"
+    ]
+    with sessions() as s:
+        rows = s.execute(
+            select(Delivery.platform, Delivery.due_at, Post.scheduled_at).join(Post)
+        ).all()
+    assert len(rows) == 305
+    late = {
+        platform: sorted(
+            (due.replace(tzinfo=None) - RELEASE.replace(tzinfo=None)).total_seconds()
+            for p, due, _ in rows
+            if p == platform
+        )
+        for platform in ("x", "mastodon")
+    }
+    assert all(0 <= o < 120 for o in late["x"])  # X keeps the 2-minute window
+    assert 5 * 60 < late["mastodon"][-1] < 6 * 60 and late["mastodon"][0] < 2
+    assert all(due == scheduled for _, due, scheduled in rows)  # lateness is per slot
+
+
+def test_with_no_per_address_limit_set_a_big_mastodon_instance_keeps_the_window(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
+) -> None:
+    from bot.pledges.limits import Budgets
+
+    with sessions() as s:
+        pc = make_campaign(s, goal=1, window=0)
+        pc.message = {**pc.message, "mastodon": "Stand with the Fujitsu reps"}
+        s.commit()
+    for user in range(300):
+        pledge_factory("fujitsu", f"m{user}", platform="mastodon", handle=f"u{user}@big.example")
+    with sessions() as s:
+        out = release(s, campaign_id(sessions), RELEASE, budgets=Budgets(mastodon=0))
+        dues = set(s.scalars(select(Delivery.due_at)))
+    assert out.posts == 300 and out.notes == []
+    assert {d.replace(tzinfo=None) for d in dues} == {RELEASE.replace(tzinfo=None)}
+
+
 def test_withdrawn_pledges_post_nothing(
     sessions: sessionmaker[Session], pledge_factory: Pledger
 ) -> None:

@@ -128,20 +128,49 @@ def test_bluesky_pledges_are_counted_and_a_window_too_short_for_the_per_address_
     assert any("4 Bluesky accounts would post identical text" in w for w in loud.warnings)
 
 
-def test_thousands_of_bluesky_posts_warn_when_the_window_is_shorter_than_the_limit_needs(
-    sessions: sessionmaker[Session],
+def test_release_check_says_how_long_each_network_takes_and_which_is_spread_longer(
+    sessions: sessionmaker[Session], pledge_factory: Pledger
 ) -> None:
-    from collections import Counter
-
-    from bot.pledges.rules import RulesReport, bluesky_rules
-
     with sessions() as s:
-        pc = make_campaign(s, link=None, window=5)
-        many = RulesReport(bluesky_posts=7000)  # 3 rounds of 3,000: 10 minutes at worst
-        bluesky_rules(many, pc, Counter(), 10)
-        assert many.bluesky_minutes_at_worst == 10
-        assert "10 minutes" in many.warnings[0] and "5-minute window" in many.warnings[0]
-        pc.window_minutes = 15
-        enough = RulesReport(bluesky_posts=7000)
-        bluesky_rules(enough, pc, Counter(), 10)
-        assert enough.warnings == []
+        pc = make_campaign(s, link=None, window=0)
+        pc.message = {**pc.message, "mastodon": "Stand with the Fujitsu reps"}
+        s.commit()
+    for user in range(300):
+        pledge_factory("fujitsu", f"m{user}", platform="mastodon", handle=f"u{user}@big.example")
+    pledge_factory("fujitsu", "m-small", platform="mastodon", handle="solo@small.example")
+    pledge_factory("fujitsu", "9")
+    r = report(sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="1000")
+    # 300 x 1.1 = 330 requests at 300 per 5 minutes on big.example: 5.5 -> 6 minutes
+    assert r.durations_json() == [
+        {
+            "platform": "x",
+            "posts": 1,
+            "minutes": 0,
+            "needed_minutes": 0,
+            "bound": "window",
+            "stretched": False,
+        },
+        {
+            "platform": "mastodon",
+            "posts": 301,
+            "minutes": 6,
+            "needed_minutes": 6,
+            "bound": "per_instance",
+            "stretched": True,
+            "instance": "big.example",
+            "instance_posts": 300,
+        },
+    ]
+    lines = r.lines()
+    assert "X: 1 post, all at the release time" in lines
+    assert any(
+        line.startswith("Mastodon: 301 posts; the largest instance, big.example, has 300")
+        and line.endswith("they will be spread over 6 min")
+        for line in lines
+    ), lines
+    assert "the release takes at least 6 min" in lines
+    # an operator whose servers set no per-address limit says so in the settings
+    free = report(
+        sessions, IDENTICAL_TEXT_WARN_ACCOUNTS="1000", MASTODON_REQUESTS_PER_5_MINUTES="0"
+    )
+    assert [d.minutes for d in free.durations] == [0, 0] and free.release_minutes == 0

@@ -83,6 +83,19 @@ def test_a_supporter_on_any_server_signs_in_there_and_is_pledged(
     assert pledged(runtime) == [("ann@nurses.example", 420)]
 
 
+def test_a_supporters_server_limit_is_kept_so_their_wording_may_use_it(
+    client: TestClient, runtime: Runtime, sandbox
+):
+    add_campaign(runtime, message=MESSAGE)
+    sandbox.admin.mastodon_instance("roomy.example", max_characters=1000)
+    name = pledge(client, sandbox, "roomy.example")
+    with runtime.sessions() as session:
+        limit = session.scalar(
+            select(Account.max_length).where(Account.handle == f"{name}@roomy.example")
+        )
+    assert limit == 1000
+
+
 def test_the_app_is_registered_once_per_server_and_its_secret_is_sealed(
     client: TestClient, runtime: Runtime, sandbox
 ):
