@@ -12,7 +12,7 @@ help:
 	@echo "make run            install, initialise, and start the daemon (sandbox by default)"
 	@echo "make test           the full test suite on SQLite, then on a throwaway PostgreSQL"
 	@echo "make lint           ruff format --check, ruff check, mypy on bot/"
-	@echo "make bench          all four benchmarks, ~15 min (results: docs/BENCHMARKS.md)"
+	@echo "make bench          every benchmark, ~30 min (results: docs/BENCHMARKS.md)"
 	@echo "make clean          remove the virtualenv and caches (keeps config.env and data)"
 
 $(STAMP): pyproject.toml
@@ -49,6 +49,8 @@ bench: install
 	$(BIN)/python bench/engagement.py
 	$(BIN)/python bench/release.py
 	$(BIN)/python bench/apply.py
+	$(BIN)/python bench/recovery.py
+	$(BIN)/python bench/lateness.py --during-release
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -11,8 +11,8 @@ from urllib.parse import quote
 import click
 from sqlalchemy import select
 
-from bot.campaigns.schedules.files import discover, load_files
-from bot.campaigns.schedules.pledge_campaigns import load_pledge_files
+from bot.campaigns.schedules.files import discover, read_schedules
+from bot.campaigns.schedules.sources import read_files
 from bot.campaigns.specs import SpecError
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import clip, emit_json, local, plural, table
@@ -173,8 +173,10 @@ def apply_files(app: AppContext, files: tuple[Path, ...], dry_run: bool) -> None
     if not paths:
         raise click.ClickException(f"no schedule files in {settings.schedules_dir}/")
     try:
-        load_files(paths, default_timezone=settings.timezone)
-        specs = load_pledge_files(paths, default_timezone=settings.timezone)
+        # The whole files are checked (their posts too), each read and parsed once.
+        specs = read_schedules(
+            read_files(paths), default_timezone=settings.timezone
+        ).pledge_campaigns
     except SpecError as exc:
         raise click.ClickException(str(exc)) from None
     if not specs:
