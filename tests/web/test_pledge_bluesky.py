@@ -328,7 +328,13 @@ def test_an_expired_pledge_session_is_refreshed_and_stored_before_its_post_goes(
             )
             return str(published.platform_id)
 
+    oauth_state.rotate_nonce()
+    oauth_state.rotate_nonce()  # the burst path meets a stale nonce too
+    asked_before = oauth_state.nonce_challenges
     uri = asyncio.run(burst())
+    # The refresh (authorization server) and the post (PDS) were each challenged once,
+    # and each answered within its own call.
+    assert oauth_state.nonce_challenges == asked_before + 2
 
     for who, before in zip(people, pledged, strict=True):
         [post] = sandbox.admin.bluesky_posts(who.did)
@@ -342,3 +348,27 @@ def test_an_expired_pledge_session_is_refreshed_and_stored_before_its_post_goes(
     with due_runtime.sessions() as session:
         first = session.get(Delivery, deliveries[0])
         assert first is not None and (first.state, first.attempts) == ("sent", 1)
+
+
+def test_verifying_an_expired_pledge_session_refreshes_it_first(
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+) -> None:
+    client = TestClient(
+        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
+        base_url=BASE,
+        follow_redirects=False,
+    )
+    assert sandbox.state is not None
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.access_seconds = -1.0
+    try:
+        who = pledge(client, sandbox)
+    finally:
+        oauth_state.access_seconds = 900.0
+    before = stored_creds(due_runtime, who.did)
+
+    info = due_runtime.platforms["bluesky"].verify(oauth.credentials_of(before))
+
+    assert info.platform_user_id == who.did and info.handle == who.handle
+    after = stored_creds(due_runtime, who.did)
+    assert after["refresh_token"] != before["refresh_token"] and not oauth.needs_refresh(after)
