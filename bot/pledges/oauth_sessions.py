@@ -41,7 +41,7 @@ from bot.storage.models import (
     PledgeCampaignState,
     PledgeState,
 )
-from bot.storage.vault import Vault
+from bot.storage.vault import Vault, VaultError
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +122,52 @@ def fresh_credentials(
             # valid tokens, but what is stored wins; nothing we hold is written over it.
             logger.info("Bluesky account %s changed while refreshing; not stored", account_id)
         return oauth.credentials_of(renewed)
+
+
+def account_holding(session: Session, vault: Vault, creds: Credentials) -> int | None:
+    """The id of the Bluesky account row ``creds`` (an OAuth session) were sealed on: the
+    row of that DID holding the same refresh token, else its one OAuth row (refreshed
+    since ``creds`` were read). None when no row, or no single row, is theirs."""
+    held = oauth.creds_of(creds)
+    rows = session.execute(
+        select(Account.id, Account.credentials).where(
+            Account.platform == PLATFORM,
+            Account.platform_user_id == str(held["did"]),
+            Account.credentials != "",
+        )
+    ).all()
+    candidates = []
+    for account_id, sealed in rows:
+        try:
+            stored = oauth.creds_of(vault.open(sealed))
+        except (AuthError, VaultError):
+            continue  # an app-password row of the same DID, or one sealed with a lost key
+        if stored.get("refresh_token") == held["refresh_token"]:
+            return int(account_id)
+        candidates.append(int(account_id))
+    return candidates[0] if len(candidates) == 1 else None
+
+
+def fresh_for(
+    sessions: Callable[[], Session],
+    vault: Vault,
+    client: oauth.OAuthClient,
+    creds: Credentials,
+) -> Credentials:
+    """``fresh_credentials`` for the row ``creds`` came from: what the delivery path calls
+    before a post or a verify (``BlueskyPlatform(oauth_refresh=...)``). A job's sealed
+    credentials may be older than the row's (another worker refreshed them): the row's
+    are used then. Without a row to refresh through, ``creds`` go as they are and the PDS
+    judges them."""
+    with sessions() as session:
+        account_id = account_holding(session, vault, creds)
+    if account_id is None:
+        logger.warning(
+            "Bluesky OAuth session of %s: no stored row to refresh it through",
+            creds.platform_user_id,
+        )
+        return creds
+    return fresh_credentials(sessions, vault, client, account_id)
 
 
 def expiring_accounts(session: Session, now: datetime, ahead: timedelta) -> list[int]:

@@ -11,6 +11,7 @@ import os
 import socket
 from datetime import timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -25,6 +26,9 @@ from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.lock import DaemonLock
 from bot.storage.migrate import upgrade
 from bot.storage.vault import Vault
+
+if TYPE_CHECKING:
+    from bot.platforms.bluesky.oauth import OAuthClient
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +110,7 @@ class Runtime:
                 timeout=s.http_timeout_seconds,
                 pool_size=s.delivery_concurrency,
                 on_refresh=self.store_refreshed_session,
+                oauth_refresh=self.fresh_bluesky_oauth,
             ),
             # Instances are not known in advance: only SANDBOX_URL reroutes them (ANY_HOST).
             "mastodon": MastodonPlatform(
@@ -130,6 +135,20 @@ class Runtime:
                 .values(credentials=self.vault.seal(creds))
             )
             session.commit()
+
+    def fresh_bluesky_oauth(self, creds: Credentials) -> Credentials:
+        """A pledged Bluesky OAuth session, refreshed if its access token is about to
+        expire and sealed back onto its account row (compare-and-swap: a refresh token
+        works once, and other processes deliver from the same rows)."""
+        from bot.pledges import oauth_sessions
+
+        return oauth_sessions.fresh_for(self.sessions, self.vault, self.bluesky_oauth_client, creds)
+
+    @cached_property
+    def bluesky_oauth_client(self) -> OAuthClient:
+        from bot.pledges import oauth_sessions
+
+        return oauth_sessions.bluesky_client(self)
 
     def ledger(self) -> Ledger:
         return Ledger(self.sessions, f"{socket.gethostname()}:{os.getpid()}")

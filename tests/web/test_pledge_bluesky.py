@@ -7,7 +7,9 @@ every Bluesky call go over real HTTP with the real OAuth client."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,11 +18,12 @@ from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
 from bot.platforms.bluesky import oauth
-from bot.platforms.http import ANY_HOST, session_for
+from bot.platforms.http import ANY_HOST, async_session, session_for
+from bot.pledges import release
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle
 from bot.settings import ConfigError, load_settings
-from bot.storage.models import Account, OAuthRequest, Pledge
+from bot.storage.models import Account, Delivery, OAuthRequest, Pledge
 from bot.storage.vault import generate_key
 from bot.web.app import create_web_app
 from tests.support.bluesky import call_pds, consent_bluesky
@@ -223,3 +226,149 @@ def test_signing_in_as_another_account_pledges_nothing_and_says_why(
     assert "another Bluesky account" in answer.text and typed.handle in answer.text
     with bsky_runtime.sessions() as session:
         assert session.scalars(select(Pledge)).first() is None
+
+
+def pledge(client: TestClient, sandbox: SandboxHandle) -> Any:
+    """A supporter signs in through the campaign page and comes back pledged."""
+    who = supporter(sandbox)
+    started = start(client, who.handle)
+    assert started.status_code == 303, started.text
+    done = client.get(
+        back_here(consent_bluesky(started.headers["location"], who.handle, "pass phrase"))
+    )
+    assert done.status_code == 303, done.text
+    return who
+
+
+def stored_creds(runtime: Runtime, did: str) -> dict[str, Any]:
+    with runtime.sessions() as session:
+        sealed = session.scalar(select(Account.credentials).where(Account.platform_user_id == did))
+    assert sealed
+    return oauth.creds_of(runtime.vault.open(sealed))
+
+
+def released_deliveries(runtime: Runtime, now: datetime) -> list[int]:
+    assert [o.state for o in release.run_due(runtime.sessions, now)] == ["releasing"]
+    with runtime.sessions() as session:
+        return [p.delivery_id for p in session.scalars(select(Pledge).order_by(Pledge.id))]
+
+
+@pytest.fixture
+def due_runtime(engine: Engine, sandbox: SandboxHandle, clock: Clock) -> Runtime:
+    """A campaign of two pledges whose release time has just passed."""
+    runtime = make_runtime(engine, sandbox, BASE)
+    real_now = datetime.now(UTC)
+    clock.now = real_now - timedelta(hours=1)
+    add_campaign(
+        runtime,
+        message={"x": "Stand with the reps", "bluesky": "Stand with the Fujitsu reps #union"},
+        goal=2,
+        release_at=real_now - timedelta(minutes=1),
+        window_minutes=0,
+    )
+    return runtime
+
+
+def test_the_release_posts_from_each_bluesky_pledge_exactly_once_on_the_first_attempt(
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+) -> None:
+    client = TestClient(
+        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
+        base_url=BASE,
+        follow_redirects=False,
+    )
+    people = [pledge(client, sandbox), pledge(client, sandbox)]
+    assert sandbox.state is not None
+    sandbox.state.bluesky_oauth.rotate_nonce()
+    sandbox.state.bluesky_oauth.rotate_nonce()  # every nonce Clarion holds is stale
+    clock.now = datetime.now(UTC)
+    deliveries = released_deliveries(due_runtime, clock.now)
+
+    deliverer = due_runtime.deliverer()
+    assert [deliverer.run(d) for d in deliveries] == ["sent", "sent"]
+    assert [deliverer.run(d) for d in deliveries] == [None, None]  # never twice
+
+    for who in people:
+        [post] = sandbox.admin.bluesky_posts(who.did)
+        assert post["record"]["text"] == "Stand with the Fujitsu reps #union"
+    with due_runtime.sessions() as session:
+        rows = session.scalars(select(Delivery).where(Delivery.id.in_(deliveries))).all()
+        assert [(row.state, row.attempts) for row in rows] == [("sent", 1), ("sent", 1)]
+
+
+def test_an_expired_pledge_session_is_refreshed_and_stored_before_its_post_goes(
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+) -> None:
+    client = TestClient(
+        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
+        base_url=BASE,
+        follow_redirects=False,
+    )
+    assert sandbox.state is not None
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.access_seconds = -1.0  # the tokens the pledges get are already expired
+    try:
+        people = [pledge(client, sandbox), pledge(client, sandbox)]
+    finally:
+        oauth_state.access_seconds = 900.0
+    pledged = [stored_creds(due_runtime, who.did) for who in people]
+    assert all(oauth.needs_refresh(creds) for creds in pledged)
+    clock.now = datetime.now(UTC)
+    deliveries = released_deliveries(due_runtime, clock.now)
+
+    # The first on the threaded path, the second on the burst path (asyncio).
+    assert due_runtime.deliverer().run(deliveries[0]) == "sent"
+    platform = due_runtime.platforms["bluesky"]
+
+    async def burst() -> str:
+        async with async_session(timeout=10.0, limit=4) as http:
+            publisher = platform.async_publisher(http)  # type: ignore[attr-defined]
+            published = await publisher.publish(
+                oauth.credentials_of(pledged[1]), "Stand with the Fujitsu reps #union", link=None
+            )
+            return str(published.platform_id)
+
+    oauth_state.rotate_nonce()
+    oauth_state.rotate_nonce()  # the burst path meets a stale nonce too
+    asked_before = oauth_state.nonce_challenges
+    uri = asyncio.run(burst())
+    # The refresh (authorization server) and the post (PDS) were each challenged once,
+    # and each answered within its own call.
+    assert oauth_state.nonce_challenges == asked_before + 2
+
+    for who, before in zip(people, pledged, strict=True):
+        [post] = sandbox.admin.bluesky_posts(who.did)
+        assert post["record"]["text"] == "Stand with the Fujitsu reps #union"
+        after = stored_creds(due_runtime, who.did)
+        assert after["refresh_token"] != before["refresh_token"]
+        assert not oauth.needs_refresh(after)
+        answer = call_pds(session_for({ANY_HOST: sandbox.url}), after, oauth.NonceBook())
+        assert answer.status_code == 200, answer.text
+    assert uri == sandbox.admin.bluesky_posts(people[1].did)[0]["uri"]
+    with due_runtime.sessions() as session:
+        first = session.get(Delivery, deliveries[0])
+        assert first is not None and (first.state, first.attempts) == ("sent", 1)
+
+
+def test_verifying_an_expired_pledge_session_refreshes_it_first(
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+) -> None:
+    client = TestClient(
+        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
+        base_url=BASE,
+        follow_redirects=False,
+    )
+    assert sandbox.state is not None
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.access_seconds = -1.0
+    try:
+        who = pledge(client, sandbox)
+    finally:
+        oauth_state.access_seconds = 900.0
+    before = stored_creds(due_runtime, who.did)
+
+    info = due_runtime.platforms["bluesky"].verify(oauth.credentials_of(before))
+
+    assert info.platform_user_id == who.did and info.handle == who.handle
+    after = stored_creds(due_runtime, who.did)
+    assert after["refresh_token"] != before["refresh_token"] and not oauth.needs_refresh(after)

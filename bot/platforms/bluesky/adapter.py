@@ -1,11 +1,12 @@
 """Bluesky (AT Protocol) adapter: posts are records written to the account's own PDS.
 
 Every request is built and read by ``bot.platforms.bluesky.rules`` and sent on the
-adapter's pooled requests session (``http.carry_out``); the atproto SDK supplies the
+adapter's pooled requests session (``http.send``); the atproto SDK supplies the
 rich-text facet detector and the record models, not the transport, so the rerouting to
 the sandbox and the classification of failures stay ours. One attempt per call: the only
 extra requests are reads a post needs first (refreshing a session about to expire, the
-parent of a thread part for its CID and root).
+parent of a thread part for its CID and root) and, for an OAuth session, the resend of a
+request the server refused only to hand over its DPoP nonce (``signed_call``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
@@ -24,14 +25,15 @@ from bot.platforms.base import (
     PermanentError,
     Published,
 )
-from bot.platforms.bluesky import rules
+from bot.platforms.bluesky import credentials, rules
 from bot.platforms.bluesky.async_publish import BlueskyAsyncPublisher
-from bot.platforms.bluesky.sessions import OnRefresh, Sessions
-from bot.platforms.http import carry_out, session_for
+from bot.platforms.bluesky.sessions import OAuthRefresh, OnRefresh, Sessions
+from bot.platforms.http import Call, carry_out, send, session_for
 
 logger = logging.getLogger(__name__)
 
 _FIND_RECENT_PAGES = 3
+T = TypeVar("T")
 
 # Bluesky's write limits per account (https://docs.bsky.app/docs/advanced-guides/rate-limits,
 # "Repo Write Limits"): 5,000 points per hour and 35,000 per day, a create costing 3
@@ -71,12 +73,17 @@ class BlueskyPlatform:
         timeout: float = 30.0,
         pool_size: int = 32,
         on_refresh: OnRefresh | None = None,
+        oauth_refresh: OAuthRefresh | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
+        """``on_refresh`` stores an app-password session the adapter refreshed;
+        ``oauth_refresh`` refreshes (and stores) an OAuth session about to expire — the
+        pledges' sessions, whose single-use refresh tokens only the database may spend
+        (``bot.pledges.oauth_sessions.fresh_credentials``)."""
         self._routes = routes or None
         self.appview_url = appview_url
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
-        self.sessions = Sessions(on_refresh)
+        self.sessions = Sessions(on_refresh, oauth_refresh)
         self.clock = clock  # stamps each record's createdAt
         rules.facet_detector.warm_up()
 
@@ -89,6 +96,8 @@ class BlueskyPlatform:
     def account(self, creds: Credentials) -> dict[str, Any]:
         """The account's session, refreshed first when its access token is about to expire."""
         account = self.sessions.current(creds)
+        if self.sessions.oauth_due(account):
+            return credentials.unpack(self.sessions.refresh_oauth(creds))
         if self.sessions.needs_refresh(account):
             with self.sessions.refresh_lock(creds):
                 account = self.sessions.current(creds)  # another thread may have done it
@@ -96,6 +105,23 @@ class BlueskyPlatform:
                     account = carry_out(self.session, rules.refresh_call(account))
                     self.sessions.refreshed(creds, account)
         return account
+
+    def signed_call(self, account: dict[str, Any], call: Call[T]) -> T:
+        """Carry out a call signed for ``account``; keep the DPoP nonce its answer carries.
+
+        A 401 ``use_dpop_nonce`` is sent once more, at once, with the nonce it carried:
+        that refusal is a step of the DPoP handshake, not a failure — the server rejects
+        the request before acting on it and hands over the nonce it wants, which the
+        client is to put in a new proof and retry (RFC 9449 section 8, and section 9 for
+        resource servers such as a PDS). So it is not one of the retries that belong to
+        bot/delivery/: nothing was created, and the same record key goes again. Once:
+        a second challenge is classified as any answer is (``errors``)."""
+        response = send(self.session, call.request)
+        rules.authorize.observe(account, call.request.url, response)
+        if rules.asks_for_nonce(account, response):
+            response = send(self.session, rules.signed_again(account, call.request))
+            rules.authorize.observe(account, call.request.url, response)
+        return call.read(response)
 
     # -- Platform ----------------------------------------------------------------------
 
@@ -115,7 +141,7 @@ class BlueskyPlatform:
         account = self.account(creds)
         reply = None
         if reply_to is not None:
-            parent = carry_out(self.session, rules.get_record_call(account, reply_to))
+            parent = self.signed_call(account, rules.get_record_call(account, reply_to))
             if parent is None:
                 raise PermanentError(
                     f"the post this thread part answers is gone from Bluesky ({reply_to})"
@@ -124,7 +150,7 @@ class BlueskyPlatform:
         call = rules.publish_call(
             account, text, link=link, reply=reply, record_key=record_key, created_at=self.clock()
         )
-        published = carry_out(self.session, call)
+        published = self.signed_call(account, call)
         logger.info("published Bluesky post %s", published.platform_id)
         return published
 
@@ -144,13 +170,13 @@ class BlueskyPlatform:
         did = account["did"]
         if record_key is not None:
             uri = rules.post_uri(did, record_key)
-            found = carry_out(self.session, rules.get_record_call(account, uri))
+            found = self.signed_call(account, rules.get_record_call(account, uri))
             if found is None:
                 return None
             return _published(account, found)
         cursor: str | None = None
         for _ in range(_FIND_RECENT_PAGES):
-            page = carry_out(self.session, rules.list_records_call(account, cursor))
+            page = self.signed_call(account, rules.list_records_call(account, cursor))
             for item in page.get("records") or []:
                 if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
                     continue
@@ -167,7 +193,7 @@ class BlueskyPlatform:
 
     def verify(self, creds: Credentials) -> AccountInfo:
         account = self.account(creds)
-        me = carry_out(self.session, rules.get_session_call(account))
+        me = self.signed_call(account, rules.get_session_call(account))
         did = str(me.get("did") or account["did"])
         handle = str(me.get("handle") or account.get("handle") or "")
         profile = carry_out(self.session, rules.get_profile_call(did, self.appview_url))
@@ -184,9 +210,7 @@ class BlueskyPlatform:
         to its DID and PDS, and the session made on that PDS."""
         pds = self.resolve_pds(handle)
         session = carry_out(self.session, rules.create_session_call(pds, handle, app_password))
-        from bot.platforms.bluesky.credentials import pack
-
-        return pack(session)
+        return credentials.pack(session)
 
     def resolve_pds(self, handle: str) -> str:
         """handle -> DID (the handle's own domain, /.well-known/atproto-did) -> DID

@@ -2,7 +2,10 @@
 
 Only a transport: the request is built and read by ``bot.platforms.bluesky.rules``, the
 same ``publish_call`` ``BlueskyPlatform.publish`` carries out on requests, sent by
-``http.AsyncSender``. A session about to expire is refreshed first, on the same loop.
+``http.AsyncSender``. A session about to expire is refreshed first: an app-password one
+on the same loop, an OAuth one by ``Sessions.refresh_oauth`` in a thread (it reads and
+writes the database). Like the threaded adapter, a request refused only for want of the
+server's DPoP nonce is sent once more with it (``BlueskyPlatform.signed_call`` says why).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from datetime import datetime
 import aiohttp
 
 from bot.platforms.base import Credentials, PermanentError, Published
-from bot.platforms.bluesky import rules
+from bot.platforms.bluesky import credentials, rules
 from bot.platforms.bluesky.sessions import Sessions
 from bot.platforms.http.aio import AsyncSender
 
@@ -53,7 +56,10 @@ class BlueskyAsyncPublisher:
         if reply_to is not None:
             raise PermanentError("thread parts go through the threaded path")
         account = self._sessions.current(creds)
-        if self._sessions.needs_refresh(account):
+        if self._sessions.oauth_due(account):
+            fresh = await asyncio.to_thread(self._sessions.refresh_oauth, creds)
+            account = credentials.unpack(fresh)
+        elif self._sessions.needs_refresh(account):
             key = str(account["refresh_token"])
             async with self._refreshing.setdefault(key, asyncio.Lock()):
                 account = self._sessions.current(creds)  # another task may have done it
@@ -68,6 +74,13 @@ class BlueskyAsyncPublisher:
             record_key=record_key,
             created_at=self._clock(),
         )
-        published = await self._sender.carry_out(call)
+        response = await self._sender.send(call.request)
+        rules.authorize.observe(account, call.request.url, response)
+        if rules.asks_for_nonce(account, response):
+            # The DPoP nonce handshake (RFC 9449 sections 8 and 9): refused before
+            # anything was written; the same record goes again, once, with the nonce.
+            response = await self._sender.send(rules.signed_again(account, call.request))
+            rules.authorize.observe(account, call.request.url, response)
+        published = call.read(response)
         logger.debug("published Bluesky post %s", published.platform_id)
         return published

@@ -51,7 +51,9 @@ BLUESKY_ERROR_TABLE: tuple[BlueskyErrorRule, ...] = (
     # 401 use_dpop_nonce: an OAuth (DPoP) request without the nonce the server wants now;
     # its answer carries the new ``DPoP-Nonce``, which the OAuth module keeps
     # (``rules.AuthorizeRequest.observe``), and the request is refused before anything is
-    # written (RFC 9449 §8; https://atproto.com/specs/oauth#dpop): try again, not reconnect.
+    # written (RFC 9449 §8; https://atproto.com/specs/oauth#dpop). The transports resend
+    # it once with that nonce (``BlueskyPlatform.signed_call``); a challenge reaching this
+    # table is the second in a row: try again later, not reconnect.
     BlueskyErrorRule(
         _s(401), "use_dpop_nonce", TransientError, "the server asked for a fresh DPoP nonce"
     ),

@@ -21,6 +21,7 @@ bearer access JWT for app-password sessions, a DPoP-bound token and proof for OA
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import threading
@@ -77,6 +78,28 @@ class AuthorizeRequest:
 
 
 authorize = AuthorizeRequest()
+
+
+def asks_for_nonce(session: Mapping[str, Any], response: HttpResponse) -> bool:
+    """Whether ``response`` refused an OAuth session's request only for want of the
+    server's current DPoP nonce (401 ``use_dpop_nonce``, RFC 9449 section 9)."""
+    if session.get("auth") != "oauth":
+        return False
+    oauth = importlib.import_module("bot.platforms.bluesky.oauth")
+    challenged: bool = oauth.is_nonce_challenge(response.status, response.headers, response.body)
+    return challenged
+
+
+def signed_again(session: Mapping[str, Any], request: HttpRequest) -> HttpRequest:
+    """``request`` with a new DPoP proof (and the nonce noted since): the same body, URL
+    and method, so the same record key."""
+    headers = {
+        name: value
+        for name, value in request.headers.items()
+        if name.lower() not in ("authorization", "dpop")
+    }
+    headers.update(authorize(session, request.method, request.url))
+    return dataclasses.replace(request, headers=headers)
 
 
 def xrpc_url(base: str, method: str, params: Mapping[str, str] | None = None) -> str:
@@ -228,7 +251,6 @@ def read_post_response(
     response: HttpResponse, *, session: Mapping[str, Any], record_key: str, text: str
 ) -> Published:
     """The post created, or the classified error (``BLUESKY_ERROR_TABLE``)."""
-    authorize.observe(session, create_url(session), response)
     if not response.ok:
         raise _error(response)
     parsed = json_or_none(response.body)

@@ -7,7 +7,10 @@ is remembered here, keyed by the refresh JWT it replaced (the sealed one): a rec
 another pair in the vault, which then wins. ``on_refresh`` hands the new pair to whoever
 seals it back into the vault, so a restart does not start from a retired refresh JWT.
 
-OAuth sessions are refreshed by their own module (``oauth.authorize_request``).
+OAuth sessions (supporters' pledges) are refreshed by ``oauth_refresh``, handed in by
+the wiring: their refresh tokens are single-use and shared by every process working on the
+database, so only ``bot.pledges.oauth_sessions.fresh_credentials`` (a compare-and-swap on
+the sealed row) may spend one; it returns the credentials to use, already stored.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.platforms.base import Credentials
-from bot.platforms.bluesky import credentials
+from bot.platforms.bluesky import credentials, oauth
 from bot.platforms.bluesky.credentials import BlueskyAuth
 
 logger = logging.getLogger(__name__)
@@ -30,13 +33,18 @@ REFRESH_MARGIN_SECONDS = 120.0
 _CACHE_SIZE = 65536
 
 OnRefresh = Callable[[str, Credentials], None]
+# Sealed OAuth credentials -> the account's current ones, refreshed and stored if due.
+OAuthRefresh = Callable[[Credentials], Credentials]
 
 
 class Sessions:
     """The freshest session of every account seen, shared by both transports."""
 
-    def __init__(self, on_refresh: OnRefresh | None = None) -> None:
+    def __init__(
+        self, on_refresh: OnRefresh | None = None, oauth_refresh: OAuthRefresh | None = None
+    ) -> None:
         self.on_refresh = on_refresh
+        self.oauth_refresh = oauth_refresh
         self._lock = threading.Lock()
         self._fresh: OrderedDict[str, dict[str, Any]] = OrderedDict()
         self._refreshing: dict[str, threading.Lock] = {}
@@ -64,6 +72,22 @@ class Sessions:
         if expiry is None:
             return False  # not a JWT we can read: let the PDS judge it
         return expiry - (time.time() if now is None else now) < REFRESH_MARGIN_SECONDS
+
+    def oauth_due(self, session: dict[str, Any], now: float | None = None) -> bool:
+        """Whether ``session`` is an OAuth one whose access token is about to expire
+        (``expires_at``), with someone to refresh it. Without ``oauth_refresh`` the PDS
+        judges the token (an expired one is an AuthError: reconnect)."""
+        return (
+            self.oauth_refresh is not None
+            and session.get("auth") == BlueskyAuth.OAUTH
+            and oauth.needs_refresh(session, now)
+        )
+
+    def refresh_oauth(self, creds: Credentials) -> Credentials:
+        """The OAuth credentials to use instead of ``creds`` (``oauth_refresh``)."""
+        if self.oauth_refresh is None:
+            return creds
+        return self.oauth_refresh(creds)
 
     def refreshed(self, creds: Credentials, fresh: dict[str, Any]) -> None:
         """Remember ``fresh`` as the successor of the session sealed in ``creds``."""

@@ -254,7 +254,15 @@ def put_record(sandbox: BlueskySandbox, call: Call) -> Answer:
     return 200, {"uri": record.uri, "cid": record.cid, "validationStatus": "valid"}, headers
 
 
+def checked_optional_auth(sandbox: BlueskySandbox, call: Call) -> None:
+    """Public reads still check credentials sent with them, as the PDS's optional
+    authentication does: a stale DPoP nonce is challenged, a bad token refused."""
+    if call.headers.get("authorization"):
+        call.did(sandbox)
+
+
 def get_record(sandbox: BlueskySandbox, call: Call) -> Answer:
+    checked_optional_auth(sandbox, call)
     account = sandbox.account_for(call.param("repo"))
     repo = account.did if account else call.param("repo")
     uri = f"at://{repo}/{call.param('collection')}/{call.param('rkey')}"
@@ -265,6 +273,7 @@ def get_record(sandbox: BlueskySandbox, call: Call) -> Answer:
 
 
 def list_records(sandbox: BlueskySandbox, call: Call) -> Answer:
+    checked_optional_auth(sandbox, call)
     account = sandbox.account_for(call.param("repo"))
     if account is None:
         raise XrpcError(400, "InvalidRequest", f"Could not find repo: {call.param('repo')}")

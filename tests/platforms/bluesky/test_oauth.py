@@ -8,6 +8,7 @@ import dataclasses
 import itertools
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -16,8 +17,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from joserfc.jwk import ECKey
 
-from bot.platforms.base import AuthError, TransientError
-from bot.platforms.bluesky import BlueskyPlatform, oauth
+from bot.platforms.base import AuthError
+from bot.platforms.bluesky import BlueskyPlatform, oauth, rules
 from bot.platforms.http import ANY_HOST, session_for
 from bot.sandbox.bluesky.state import PDS_URL
 from tests.support.bluesky import PDS_SESSION, consent_bluesky, documents_server, query_of
@@ -217,7 +218,7 @@ def test_a_stale_nonce_is_asked_for_again_and_the_call_goes_through(
     assert oauth_state.nonce_challenges == asked_before + 1
 
 
-def test_a_supporters_oauth_session_posts_through_the_adapter_and_a_stale_nonce_costs_one_try(
+def test_an_oauth_session_posts_through_the_adapter_on_the_first_call_despite_a_stale_nonce(
     client: oauth.OAuthClient, sandbox: Any, routes: dict[str, str]
 ) -> None:
     who, creds = sign_in(client, sandbox, routes)
@@ -225,15 +226,42 @@ def test_a_supporters_oauth_session_posts_through_the_adapter_and_a_stale_nonce_
     oauth_state = sandbox.state.bluesky_oauth
     oauth_state.rotate_nonce()
     oauth_state.rotate_nonce()  # whatever nonce Clarion holds is stale now
+    asked_before = oauth_state.nonce_challenges
     pledged = oauth.credentials_of(creds)
 
-    with pytest.raises(TransientError):  # use_dpop_nonce: not sent, tried again
-        platform.publish(pledged, "Stand with the Fujitsu rep #DefendTheUnion")
+    # use_dpop_nonce is the DPoP handshake, not a failure: resent within the call.
     published = platform.publish(pledged, "Stand with the Fujitsu rep #DefendTheUnion")
 
     posts = sandbox.admin.bluesky_posts(who.did)
     assert [p["record"]["text"] for p in posts] == ["Stand with the Fujitsu rep #DefendTheUnion"]
     assert published.platform_id == posts[0]["uri"]
+    assert oauth_state.nonce_challenges == asked_before + 1
+    # The nonce the challenge carried was kept: the next call is not challenged.
+    platform.verify(pledged)
+    assert oauth_state.nonce_challenges == asked_before + 1
+
+
+def test_reads_of_an_oauth_session_resend_once_on_a_nonce_challenge(
+    client: oauth.OAuthClient, sandbox: Any, routes: dict[str, str]
+) -> None:
+    who, creds = sign_in(client, sandbox, routes)
+    platform = BlueskyPlatform(routes={ANY_HOST: sandbox.url}, timeout=10.0)
+    pledged = oauth.credentials_of(creds)
+    published = platform.publish(pledged, "One union, one voice")
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.rotate_nonce()
+    oauth_state.rotate_nonce()
+    asked_before = oauth_state.nonce_challenges
+
+    assert platform.verify(pledged).platform_user_id == who.did
+    oauth_state.rotate_nonce()
+    oauth_state.rotate_nonce()
+    _, _, rkey = rules.split_uri(published.platform_id)
+    since = datetime.now(UTC) - timedelta(minutes=5)
+    found = platform.find_recent(pledged, "One union, one voice", since, record_key=rkey)
+
+    assert found is not None and found.platform_id == published.platform_id
+    assert oauth_state.nonce_challenges == asked_before + 2
 
 
 def test_a_refresh_gives_working_tokens_and_spends_the_old_refresh_token(
