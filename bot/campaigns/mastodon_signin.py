@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AccountInfo, Credentials
 from bot.storage.models import MastodonApp
@@ -110,6 +110,22 @@ def finish(
     limit: int = platform.instance_limits(base).max_characters
     creds = Credentials(token, platform_user_id=who.platform_user_id, server=base)
     return SignedIn(creds, who, limit)
+
+
+def finish_with_app(
+    sessions: sessionmaker[Session],
+    vault: Vault,
+    platform: MastodonPlatform,
+    server: str,
+    redirect_uri: str,
+    code: str,
+) -> SignedIn:
+    """``finish`` with Clarion's app on ``server`` (kept, or registered now), read in a
+    database session of its own that is closed before the server's three calls."""
+    with sessions() as session:
+        app = app_for(session, vault, platform, server, redirect_uri)
+        session.commit()
+    return finish(platform, server, redirect_uri, code, app)
 
 
 def _find(session: Session, server: str, redirect_uri: str, scopes: str) -> MastodonApp | None:

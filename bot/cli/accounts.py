@@ -184,11 +184,9 @@ def connect_mastodon(app: AppContext, server: str, code: str | None) -> None:
             f"1. Open this address, sign in as the campaign's account and authorise:\n   {url}"
         )
         code = code or click.prompt("2. Type the code the server shows")
-        with app.runtime.sessions() as session:
-            registered = mastodon_signin.app_for(
-                session, app.runtime.vault, platform, base, redirect
-            )
-        done = mastodon_signin.finish(platform, base, redirect, code, registered)
+        done = mastodon_signin.finish_with_app(
+            app.runtime.sessions, app.runtime.vault, platform, base, redirect, code
+        )
     except PlatformError as exc:
         raise click.ClickException(exc.message) from None
     account = _save_audited(app, "mastodon", done.creds, done.who)

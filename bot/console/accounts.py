@@ -703,12 +703,9 @@ async def mastodon_callback(request: Request) -> Response:
         # No database session is held across the server's three calls.
         platform = mastodon_of(runtime)
         try:
-            with runtime.sessions() as session:
-                app = mastodon_signin.app_for(
-                    session, runtime.vault, platform, server, redirect_uri
-                )
-                session.commit()
-            done = mastodon_signin.finish(platform, server, redirect_uri, code, app)
+            done = mastodon_signin.finish_with_app(
+                runtime.sessions, runtime.vault, platform, server, redirect_uri, code
+            )
         except AuthError:
             raise Refused(
                 400,
