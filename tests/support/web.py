@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -15,10 +18,11 @@ from starlette.testclient import TestClient
 
 from bot.pledges import release
 from bot.runtime.wiring import Runtime
-from bot.sandbox.testing import SandboxHandle
+from bot.sandbox.testing import SandboxHandle, free_port
 from bot.settings import load_settings
 from bot.storage.models import Campaign, Delivery, Pledge, PledgeCampaign
 from bot.storage.vault import generate_key
+from bot.web.server import serving_web
 
 TESTSERVER = "http://testserver"
 
@@ -80,6 +84,19 @@ class Clock:
 
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+@contextmanager
+def serving_campaign(
+    engine: Engine, sandbox: SandboxHandle, **campaign: Any
+) -> Iterator[tuple[str, Runtime]]:
+    """The campaign pages served on a free loopback port, with one campaign made by
+    ``add_campaign(**campaign)``: (their URL, the runtime)."""
+    port = free_port()
+    runtime = make_runtime(engine, sandbox, f"http://127.0.0.1:{port}")
+    add_campaign(runtime, **campaign)
+    with serving_web(runtime, host="127.0.0.1", port=port) as url:
+        yield url, runtime
 
 
 def csrf_of(html: str) -> str:

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
-from bot.sandbox.testing import SandboxHandle, free_port
+from bot.sandbox.testing import SandboxHandle
 from bot.storage.models import Account, Pledge
-from bot.web.server import serving_web
 from tests.support.browser import (
     CAMPAIGN_ARTIFACTS,
     CHROMIUM,
@@ -21,7 +20,7 @@ from tests.support.browser import (
     serious_violations,
     snapshot,
 )
-from tests.support.web import add_campaign, make_runtime
+from tests.support.web import serving_campaign
 
 if not CHROMIUM.exists():
     pytest.skip(
@@ -40,14 +39,9 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def site(engine: Engine, sandbox: SandboxHandle) -> Iterator[tuple[str, Any]]:
-    port = free_port()
-    runtime = make_runtime(engine, sandbox, f"http://127.0.0.1:{port}")
-    add_campaign(
-        runtime,
-        message={"mastodon": "Fujitsu: reinstate the sacked union reps now. #DefendTheUnion"},
-    )
-    with serving_web(runtime, host="127.0.0.1", port=port) as url:
-        yield url, runtime
+    message = {"mastodon": "Fujitsu: reinstate the sacked union reps now. #DefendTheUnion"}
+    with serving_campaign(engine, sandbox, message=message) as served:
+        yield served
 
 
 def test_on_a_phone_without_javascript_a_supporter_pledges_on_their_mastodon_server(
