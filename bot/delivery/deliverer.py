@@ -30,6 +30,7 @@ import logging
 import random
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import TypeGuard
 
 from bot.campaigns.enqueue import FACEBOOK_HOLD_MIN
@@ -143,18 +144,12 @@ class Deliverer:
         creds = self.vault.open(job.sealed_credentials)
         self._publishing[job.delivery_id] = self.clock()
         self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
+        publish = publisher.publish
         if _keyed(self.platforms[job.platform], job):
-            published = await publisher.publish(
-                creds,
-                job.parts[0],
-                link=job.link,
-                record_key=job.record_key,
-                idempotency_key=job.idempotency_key(0),
-            )
-        else:
-            published = await publisher.publish(
-                creds, job.parts[0], link=job.link, idempotency_key=job.idempotency_key(0)
-            )
+            publish = partial(publisher.publish, record_key=job.record_key)
+        published = await publish(
+            creds, job.parts[0], link=job.link, idempotency_key=job.idempotency_key(0)
+        )
         self.metrics.published(job.platform, job.due_at, self.clock())
         ids = [published.platform_id]
         later = self.ledger.sent_later(job, ids, published, self.clock())
@@ -370,25 +365,18 @@ class Deliverer:
             if index == job.parts_done:  # the attempt's first request
                 self.metrics.request_started(job.platform, job.due_at, started)
             try:
+                publish = platform.publish
                 if _keyed(platform, job):
-                    published = platform.publish(
-                        creds,
-                        job.parts[index],
-                        reply_to=ids[-1] if index > 0 else None,
-                        link=job.link if index == 0 else None,
-                        publish_at=publish_at,
-                        record_key=part_record_key(str(job.record_key), index),
-                        idempotency_key=job.idempotency_key(index),
-                    )
-                else:
-                    published = platform.publish(
-                        creds,
-                        job.parts[index],
-                        reply_to=ids[-1] if index > 0 else None,
-                        link=job.link if index == 0 else None,
-                        publish_at=publish_at,
-                        idempotency_key=job.idempotency_key(index),
-                    )
+                    key = part_record_key(str(job.record_key), index)
+                    publish = partial(platform.publish, record_key=key)
+                published = publish(
+                    creds,
+                    job.parts[index],
+                    reply_to=ids[-1] if index > 0 else None,
+                    link=job.link if index == 0 else None,
+                    publish_at=publish_at,
+                    idempotency_key=job.idempotency_key(index),
+                )
             except PlatformError as exc:
                 return self._classified(job, exc)
             ids.append(published.platform_id)
@@ -413,18 +401,11 @@ class Deliverer:
         """Reconcile an unknown outcome: is part ``index`` already on the platform?"""
         now = self.clock()
         try:
+            find = platform.find_recent
             if _keyed(platform, job):
-                found = platform.find_recent(
-                    creds,
-                    job.parts[index],
-                    job.since,
-                    link=job.link if index == 0 else None,
-                    record_key=part_record_key(str(job.record_key), index),
-                )
-            else:
-                found = platform.find_recent(
-                    creds, job.parts[index], job.since, link=job.link if index == 0 else None
-                )
+                key = part_record_key(str(job.record_key), index)
+                find = partial(platform.find_recent, record_key=key)
+            found = find(creds, job.parts[index], job.since, link=job.link if index == 0 else None)
         except PlatformError as exc:
             return self.check_failed(job, exc)
         if found is not None:
