@@ -88,6 +88,28 @@ def posts_on(admin: SandboxAdmin, platform: str, account: str) -> list[dict]:
     return admin.posts(platform, account)
 
 
+def any_open(runtime) -> bool:
+    with runtime.sessions() as session:
+        row = session.scalar(
+            select(Delivery.id).where(Delivery.state.in_(DeliveryState.OPEN)).limit(1)
+        )
+    return row is not None
+
+
+def wait_for_sends_in_flight(runtime, timeout: float) -> None:
+    """Return once a delivery is recorded ``sending`` (its request may be on the wire), or
+    when nothing is left open, or after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with runtime.sessions() as session:
+            sending = session.scalar(
+                select(Delivery.id).where(Delivery.state == DeliveryState.SENDING).limit(1)
+            )
+        if sending is not None or not any_open(runtime):
+            return
+        time.sleep(0.005)
+
+
 @pytest.mark.slow
 def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     tmp_path, empty_database, sandbox
@@ -123,16 +145,16 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     logs = []
     deadline = time.monotonic() + 420
     while time.monotonic() < deadline:
-        with runtime.sessions() as session:
-            open_rows = session.scalar(
-                select(Delivery.id).where(Delivery.state.in_(DeliveryState.OPEN)).limit(1)
-            )
-        if open_rows is None:
+        if not any_open(runtime):
             break
         daemon = DaemonProcess(config).wait_ready()
         logs.append(daemon)
         if kills < 6:
-            time.sleep(rng.uniform(0.3, 1.6))
+            # Kill while sends are in flight, not on a wall-clock guess: a machine that
+            # starts the daemon faster or slower would otherwise kill it before the burst
+            # began or after it ended. A short random wait varies where in the send it lands.
+            wait_for_sends_in_flight(runtime, timeout=30)
+            time.sleep(rng.uniform(0.0, 0.25))
             daemon.kill()
             kills += 1
         else:

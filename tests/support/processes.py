@@ -6,6 +6,7 @@ processes, talking real HTTP on loopback, sharing one config file.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -38,11 +39,14 @@ def write_config(path: Path, database_url: str, sandbox_url: str, **extra: Any) 
 
 
 def clean_env() -> dict[str, str]:
-    """The environment without Clarion settings, so only the config file speaks."""
+    """The environment without Clarion settings, so only the config file speaks; with
+    Python's fault handler on, so a hung child can be made to show its stacks."""
     from bot.settings import SETTINGS
 
     names = {s.name for s in SETTINGS}
-    return {k: v for k, v in os.environ.items() if k not in names}
+    env = {k: v for k, v in os.environ.items() if k not in names}
+    env["PYTHONFAULTHANDLER"] = "1"
+    return env
 
 
 def runtime_for(config: Path) -> Runtime:
@@ -118,8 +122,22 @@ class DaemonProcess:
         self.process.wait(timeout=10)
 
     def terminate(self, timeout: float = 30.0) -> int:
+        """SIGTERM, as an operator's Ctrl-C or systemd would; a daemon that has not stopped
+        after ``timeout`` seconds is made to print every thread's stack (SIGABRT with the
+        fault handler on) and the test fails with its log."""
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=timeout)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.process.wait(timeout=10)
+            if self.process.poll() is None:
+                self.kill()
+            raise AssertionError(
+                f"the daemon did not stop within {timeout} s of SIGTERM; its log and "
+                f"stacks:\n{self.output()[-20000:]}"
+            ) from None
 
     def __enter__(self) -> DaemonProcess:
         return self
