@@ -73,6 +73,10 @@ class Daemon:
         )
         self._planned: set[datetime] = set()
         self._planned_lock = threading.Lock()
+        # Held while a sync adds a job and while stop() says "stopping": APScheduler's
+        # shutdown(wait=True) holds its job-store lock while it waits for running jobs,
+        # so a sync still adding a job then would wait on shutdown and shutdown on it.
+        self._planning = threading.Lock()
         self.scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
@@ -133,7 +137,8 @@ class Daemon:
     def stop(self) -> None:
         """Let in-flight sends finish and record their outcome, then let go of the lock.
         Deliveries not started stay pending in the database for the next start."""
-        self.stopping.set()
+        with self._planning:  # after this, no sync adds a job (see __init__)
+            self.stopping.set()
         self.dispatcher.halt()  # before waiting for housekeeping jobs: no new sends
         if self.scheduler.running:
             self.scheduler.remove_all_jobs()
@@ -181,18 +186,21 @@ class Daemon:
                 # picks up what a busy dispatcher could not take at its time.
                 self.dispatcher.wake()
                 continue
-            with self._planned_lock:
-                if due_at in self._planned:
-                    continue
-                self._planned.add(due_at)
-            self.scheduler.add_job(
-                self._due,
-                "date",
-                run_date=due_at,
-                args=[due_at],
-                id=f"due-{due_at.isoformat()}",
-                replace_existing=True,
-            )
+            with self._planning:
+                if self.stopping.is_set():
+                    break
+                with self._planned_lock:
+                    if due_at in self._planned:
+                        continue
+                    self._planned.add(due_at)
+                self.scheduler.add_job(
+                    self._due,
+                    "date",
+                    run_date=due_at,
+                    args=[due_at],
+                    id=f"due-{due_at.isoformat()}",
+                    replace_existing=True,
+                )
             planned += 1
         return planned
 

@@ -150,6 +150,33 @@ def test_stopping_lets_in_flight_sends_finish_and_record(sessions, vault, make_d
     assert states(sessions) == ["sent"]
 
 
+def test_stopping_while_the_queue_is_being_planned_does_not_hang(sessions, vault, make_daemon):
+    # A stop that comes while a sync is reading the queue: the sync must not then plan a
+    # job, for APScheduler's shutdown holds its job-store lock while it waits for that
+    # very sync, and the daemon would never stop (seen as a SIGTERM that hung).
+    add_account(sessions, vault)
+    daemon = make_daemon()
+    daemon.start()
+    reading, release = threading.Event(), threading.Event()
+    due_times = daemon.sweeps.due_times
+
+    def slow_read(until):
+        reading.set()
+        release.wait(10)
+        return due_times(until)
+
+    daemon.sweeps.due_times = slow_read
+    queue(sessions, spec("Picket at six", at=datetime.now(UTC) + timedelta(seconds=5)))
+    assert reading.wait(5)
+    stopper = threading.Thread(target=daemon.stop, daemon=True)
+    stopper.start()
+    time.sleep(0.5)  # stop() is now waiting for the sync job to finish
+    release.set()
+    stopper.join(10)
+    assert not stopper.is_alive(), "the daemon hung on stop while a sync was planning"
+    assert states(sessions) == ["pending"]
+
+
 def _creds(sessions):
     from bot.storage.models import Account
 
