@@ -32,7 +32,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AuthError, Credentials, PermanentError, PlatformError
@@ -136,13 +136,17 @@ def revoke_due(
     account_ids: list[int] | None = None,
     limit: int = BATCH,
 ) -> RevocationReport:
-    """Try the revocations that are due (or, with ``account_ids``, those accounts' rows
-    whenever they are due: the withdraw page's attempt right after withdrawing)."""
+    """Try the revocations that are due. With ``account_ids`` (the withdraw page's attempt
+    right after withdrawing), those accounts' rows that are due or were never tried,
+    whatever the clock says."""
     report = RevocationReport()
     with sessions() as session:
         query = select(TokenRevocation).order_by(TokenRevocation.next_attempt_at).limit(limit)
         if account_ids is not None:
-            query = query.where(TokenRevocation.account_id.in_(account_ids))
+            query = query.where(
+                TokenRevocation.account_id.in_(account_ids),
+                or_(TokenRevocation.attempts == 0, TokenRevocation.next_attempt_at <= now),
+            )
         else:
             query = query.where(TokenRevocation.next_attempt_at <= now)
         rows = list(session.scalars(query))

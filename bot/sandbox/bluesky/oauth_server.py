@@ -628,8 +628,9 @@ async def revoke(state: Any, request: Request) -> Response:
         raise OAuthRefused("invalid_request", "token is required")
     with oauth.lock:
         issued = oauth.refresh.get(token) or oauth.access.get(token)
-        if issued is None:
-            return _json(oauth, {})  # RFC 7009 section 2.2: unknown tokens are fine
+    if issued is None:
+        return _json(oauth, {})  # RFC 7009 section 2.2: unknown tokens are fine
+    with oauth.lock:
         if issued.client_id != client.client_id:
             # RFC 7009 section 2.1: the server checks the token was issued to this client.
             raise OAuthRefused("unauthorized_client", "the token was issued to another client")
