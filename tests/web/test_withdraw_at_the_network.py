@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 from starlette.testclient import TestClient
 
+from bot.cli.pledges import summary
 from bot.platforms.base import AuthError, Credentials
 from bot.platforms.bluesky import oauth
 from bot.platforms.http import ANY_HOST, session_for
@@ -195,6 +196,10 @@ def test_the_campaign_page_reach_counts_bluesky_and_mastodon_pledgers_followers(
     assert '<span data-testid="reach">1,801</span>' in page
     with net_runtime.sessions() as s:
         assert sorted(s.scalars(select(Pledge.followers))) == [567, 1234]
+        # `pledges show` (and its --json) report the same reach.
+        shown = summary(s, s.scalars(select(PledgeCampaign)).one(), net_runtime.settings)
+    assert shown["pledged_reach"] == 1801
+    assert shown["by_platform"] == {"bluesky": 1, "mastodon": 1}
 
 
 def test_the_readiness_check_reads_bluesky_and_mastodon_followers_again(
