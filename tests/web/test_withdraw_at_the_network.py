@@ -48,11 +48,12 @@ def app_client(runtime: Runtime, clock: Clock) -> TestClient:
     return TestClient(app, base_url=BASE, follow_redirects=False)
 
 
-def withdraw(client: TestClient, private: str) -> None:
+def withdraw(client: TestClient, private: str) -> str:
     page = client.get(private)
     done = client.post(private, data={"csrf": csrf_of(page.text), "confirm": "yes"})
     assert done.status_code == 200, done.text
     assert "Your pledge is withdrawn" in done.text
+    return done.text
 
 
 def sealed_of(runtime: Runtime, platform: str, handle: str) -> Credentials:
@@ -97,8 +98,9 @@ def test_withdrawing_a_bluesky_pledge_revokes_its_session_so_bluesky_refuses_bot
     before = sandbox.state.bluesky_oauth.revoked_sessions
 
     with caplog.at_level(logging.DEBUG):
-        withdraw(client, private)
+        page = withdraw(client, private)
 
+    assert "Clarion is also asking Bluesky to end the access you gave it" in page
     assert sandbox.state.bluesky_oauth.revoked_sessions == before + 1
     assert bluesky_refuses(net_runtime, creds)
     assert queued(net_runtime) == []  # done: nothing left to try
@@ -122,8 +124,9 @@ def test_withdrawing_a_mastodon_pledge_revokes_its_token_even_when_another_app_c
     mastodon = net_runtime.platforms["mastodon"]
     assert mastodon.verify(ann).handle == "ann@wd.example"
 
-    withdraw(client, private)
+    page = withdraw(client, private)
 
+    assert "asking your Mastodon server to end the access" in page
     with pytest.raises(AuthError):
         mastodon.verify(ann)
     assert queued(net_runtime) == []
