@@ -6,7 +6,7 @@
 - ``POST /api/v1/apps``; ``GET /.well-known/oauth-authorization-server``;
   ``GET|POST /oauth/authorize`` (a page a person or a test submits: the account's
   username, then Authorize or Deny); ``POST /oauth/token`` (authorization_code);
-  ``POST /oauth/revoke``;
+  ``POST /oauth/revoke`` (by the app the token was issued to, with its secret);
 - ``GET /api/v1/accounts/verify_credentials``, ``GET /api/v1/accounts/:id/statuses``
   (newest first, ``max_id``/``limit``, a ``Link`` header to the next page);
 - ``POST /api/v1/statuses`` (``Idempotency-Key``: the same key from the same account
