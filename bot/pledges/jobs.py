@@ -1,6 +1,6 @@
 """The daemon's pledge housekeeping: releases when they are due, readiness before them,
-supporters' Bluesky sessions kept fresh around them, and deleting supporters' tokens
-once their posts' engagement has been read.
+supporters' Bluesky sessions kept fresh around them, deleting supporters' tokens once
+their posts' engagement has been read, and revoking deleted tokens at their networks.
 
 ``periodic(runtime)`` gives the Daemon its (name, function, seconds) jobs. Each runs in
 its own single thread beside posting, so a slow readiness check never delays a post.
@@ -15,7 +15,7 @@ from datetime import datetime
 
 from bot.platforms.base import Credentials
 from bot.platforms.bluesky.oauth import OAuthClient
-from bot.pledges import kept_tokens, limits, oauth_requests, oauth_sessions, rules
+from bot.pledges import kept_tokens, limits, oauth_requests, oauth_sessions, revocations, rules
 from bot.pledges import release as releases
 from bot.pledges.mail import Mailer
 from bot.pledges.readiness import check_readiness
@@ -30,6 +30,9 @@ KEPT_TOKENS_EVERY_SECONDS = 60.0
 # Bluesky's access tokens last minutes: looked at every minute from REFRESH_AHEAD before a
 # release until it ends (bot/pledges/oauth_sessions.py).
 BLUESKY_SESSIONS_EVERY_SECONDS = 60.0
+# Revocations that failed wait their back-off (bot/pledges/revocations.py); a minute's
+# look finds those due.
+REVOCATIONS_EVERY_SECONDS = 60.0
 
 
 class PledgeJobs:
@@ -97,6 +100,15 @@ class PledgeJobs:
             self.runtime.sessions, self.runtime.vault, self.bluesky_client(), account_id
         )
 
+    def token_revocations(self) -> revocations.RevocationReport:
+        """Revoke, at their networks, the deleted tokens whose revocation is due."""
+        return revocations.revoke_due(
+            self.runtime.sessions,
+            self.runtime.vault,
+            revocations.revokers_for(self.runtime, self.bluesky_client()),
+            self.clock(),
+        )
+
     def readiness(self) -> None:
         s = self.runtime.settings
         now = self.clock()
@@ -122,4 +134,5 @@ def periodic(runtime: Runtime) -> list[tuple[str, Callable[[], object], float]]:
         ("pledge-readiness", jobs.readiness, READINESS_EVERY_SECONDS),
         ("pledge-kept-tokens", jobs.forget_spent_tokens, KEPT_TOKENS_EVERY_SECONDS),
         ("pledge-bluesky-sessions", jobs.bluesky_sessions, BLUESKY_SESSIONS_EVERY_SECONDS),
+        ("pledge-token-revocations", jobs.token_revocations, REVOCATIONS_EVERY_SECONDS),
     ]

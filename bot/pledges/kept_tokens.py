@@ -78,7 +78,7 @@ def forget_spent_tokens(session: Session, now: datetime, settings: Settings) -> 
         return 0
     # The same conditions again inside the UPDATE: a supporter pledging anew in between
     # keeps the token the new pledge needs.
-    wiped = wipe_tokens(session, spent, REASON, *unless)
+    wiped = wipe_tokens(session, spent, REASON, *unless, now=now)
     session.commit()
     if wiped:
         logger.info(

@@ -6,6 +6,9 @@ supporter's email and, unless a campaign still to go out needs it, their token a
 campaign finishing deletes its supporters' emails, and the tokens of every supporter
 whose post did not go out; a token whose post went out is left to ``kept_tokens``, which
 keeps it (read-only) while that post's engagement is still read, then deletes it.
+Wherever a Bluesky or Mastodon token is deleted, its revocation at the network is queued
+in the same transaction (``revocations``): the withdrawal is done at once, the network
+lets go as soon as it answers.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import ColumnElement, Exists
 
+from bot.pledges import revocations
 from bot.pledges.cutoff import LIVE, is_open
 from bot.storage.models import (
     Account,
@@ -29,6 +33,7 @@ from bot.storage.models import (
     PledgeCampaign,
     PledgeCampaignState,
     PledgeState,
+    utcnow,
 )
 
 logger = logging.getLogger(__name__)
@@ -74,22 +79,38 @@ def post_went_out(account_id: Any, *also: ColumnElement[bool]) -> Exists:
 
 
 def wipe_tokens(
-    session: Session, account_ids: list[int], reason: str, *unless: ColumnElement[bool]
+    session: Session,
+    account_ids: list[int],
+    reason: str,
+    *unless: ColumnElement[bool],
+    now: datetime | None = None,
 ) -> int:
     """Delete the stored tokens of these supporter accounts unless a campaign that has not
-    gone out yet still needs them (or any ``unless`` holds, in the same UPDATE). Does not
-    commit."""
+    gone out yet still needs them (or any ``unless`` holds), and queue their revocation
+    at the network (``revocations.queue``). Does not commit."""
     if not account_ids:
         return 0
+    conditions = (
+        Account.id.in_(account_ids),
+        Account.owner_kind == "supporter",
+        Account.credentials != "",
+        ~still_needed(Account.id),
+        *(~condition for condition in unless),
+    )
+    # The rows are locked (PostgreSQL) between reading the tokens to revoke and deleting
+    # them. Should a sign-in replace a token in between (SQLite), the replaced token is
+    # still revoked, which is right: nothing holds it any more.
+    doomed = session.execute(
+        select(Account.id, Account.platform, Account.credentials)
+        .where(*conditions)
+        .with_for_update()
+    ).all()
+    if not doomed:
+        return 0
+    revocations.queue(session, [(int(i), str(p), str(c)) for i, p, c in doomed], now or utcnow())
     wiped = session.execute(
         update(Account)
-        .where(
-            Account.id.in_(account_ids),
-            Account.owner_kind == "supporter",
-            Account.credentials != "",
-            ~still_needed(Account.id),
-            *(~condition for condition in unless),
-        )
+        .where(Account.id.in_([row[0] for row in doomed]), *conditions)
         .values(
             credentials="",
             token_fingerprint="",
@@ -166,8 +187,14 @@ def withdraw(session: Session, secret: str, now: datetime) -> bool:
         # The supporter account may be pledged to another campaign too: its token is
         # deleted only when no pledge to a campaign still to go out needs it (pledges of
         # released campaigns stay active as a record but need no token).
-        wipe_tokens(session, [pledge.account_id], "withdrawn by the supporter; tokens deleted")
+        wipe_tokens(
+            session, [pledge.account_id], "withdrawn by the supporter; tokens deleted", now=now
+        )
     session.commit()
     session.expire_all()
-    logger.info("pledge %s withdrawn; its tokens and email were deleted", pledge.id)
+    logger.info(
+        "pledge %s withdrawn; its tokens and email were deleted (and queued for revocation "
+        "where the network allows)",
+        pledge.id,
+    )
     return True

@@ -117,6 +117,25 @@ class Account(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
 
+class TokenRevocation(Base):
+    """A supporter's token Clarion deleted and still has to revoke at its network: queued
+    in the transaction that deletes it from the account (bot/pledges/revocations.py), so
+    the withdrawal never waits for the network, and removed once the network has let go
+    (or Clarion gave up and said so in the log). ``credentials`` is sealed like the
+    account's were; ``last_error`` names the failure, never a token."""
+
+    __tablename__ = "token_revocations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    platform: Mapped[str] = mapped_column(String(20))
+    account_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # for the log
+    credentials: Mapped[str] = mapped_column(Text)
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+
+
 class MastodonApp(Base):
     """Clarion as an app on one Mastodon instance (POST /api/v1/apps), registered the first
     time someone signs in from that instance and reused after: instances are many and

@@ -181,7 +181,7 @@ async def callback(request: Request) -> Response:
             ) from None
         except PlatformError as exc:
             raise _not_reachable(exc) from None
-        who = AccountInfo(creds["did"], creds["handle"], creds["handle"])
+        who = _who(runtime, creds)
         # A fresh campaign and a fresh clock: the release may have been written meanwhile.
         with runtime.sessions() as session:
             pc = load_campaign(session, slug)
@@ -216,6 +216,24 @@ async def callback(request: Request) -> Response:
 def _document(body: dict[str, Any]) -> Response:
     # Authorization servers fetch these; a short cache keeps a key rotation quick.
     return JSONResponse(body, headers={"cache-control": "public, max-age=300"})
+
+
+def _who(runtime: Runtime, creds: dict[str, Any]) -> AccountInfo:
+    """The account just signed in, with its display name and followers read from the
+    AppView's ``app.bsky.actor.getProfile`` (``followersCount``) through the adapter's
+    ``verify``, as the readiness check reads them again later: the campaign page's reach
+    counts them. Should the AppView not answer (or the new tokens be already due a
+    refresh, which only the stored row may spend), the pledge is still taken and its
+    followers are left unknown until the readiness check."""
+    did, handle = str(creds["did"]), str(creds["handle"])
+    if oauth.needs_refresh(creds):
+        return AccountInfo(did, handle, handle)
+    try:
+        found = runtime.platform(PROVIDER).verify(oauth.credentials_of(creds))
+    except PlatformError as exc:
+        logger.info("Bluesky profile of a new pledge not read: %s", exc.message)
+        return AccountInfo(did, handle, handle)
+    return AccountInfo(did, handle, found.name or handle, found.followers)
 
 
 async def client_metadata(request: Request) -> Response:

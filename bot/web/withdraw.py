@@ -3,7 +3,9 @@ what will be posted, from which account, when; edit the wording or email; withdr
 
 GET  /w/{secret}           the confirmation (also right after pledging, with ?new=1)
 POST /w/{secret}/edit      (CSRF, rate-limited) change wording and/or email
-POST /w/{secret}           (CSRF, rate-limited) withdraw: tokens and email are deleted
+POST /w/{secret}           (CSRF, rate-limited) withdraw: tokens and email are deleted;
+                           a Bluesky or Mastodon token is then revoked at its network,
+                           after the page is sent (bot/pledges/revocations.py)
 POST /w/{secret}/email     (CSRF, rate-limited) mail the private link to the pledge's address
 GET  /c/{slug}/thanks      after pledging several Facebook Pages: a link for each
 GET  /c/{slug}/share/mastodon   which Mastodon server to share the campaign page on
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from dataclasses import field as dataclass_field
 from datetime import datetime
@@ -23,18 +26,20 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from bot.campaigns import previews as shown_as
-from bot.pledges import pledging, texts
+from bot.pledges import pledging, revocations, texts
 from bot.pledges.mail import Mailer, MailError, private_link_message
 from bot.storage.models import PledgeCampaignState, PledgeState
 from bot.web import sharing, signins
 from bot.web.campaign import PLATFORM_NAMES, forget_page, load_campaign
 from bot.web.pages import base_url, friendly, now_of, render, runtime_of
+from bot.web.pledge_bluesky import signin_of
 from bot.web.security import RateLimiter, Refused, checked_form, field, rate_limited
 
 logger = logging.getLogger(__name__)
@@ -182,15 +187,20 @@ async def withdraw_pledge(request: Request) -> Response:
         view = await run_in_threadpool(read)
         return _show(request, view, error="Tick the box to confirm the withdrawal.", status=400)
 
-    def remove() -> tuple[bool, PledgeView]:
+    def remove() -> tuple[bool, PledgeView, int | None]:
         with runtime.sessions() as session:
             view = pledge_view(session, secret, now)
-            return pledging.withdraw(session, secret, now), view
+            pledge = pledging.pledge_by_secret(session, secret)
+            account_id = pledge.account_id if pledge is not None else None
+            return pledging.withdraw(session, secret, now), view, account_id
 
-    done, view = await run_in_threadpool(remove)
+    done, view, account_id = await run_in_threadpool(remove)
     if done:
         forget_page(request, view.slug)
-        return render(request, "withdrawn.html", {"p": view})
+        response = render(request, "withdrawn.html", {"p": view})
+        if account_id is not None:
+            response.background = BackgroundTask(_revoke_now(request, account_id))
+        return response
     if view.state == PledgeState.WITHDRAWN:
         return friendly(request, 200, "Already withdrawn", "Nothing will be posted from it.")
     return friendly(
@@ -199,6 +209,25 @@ async def withdraw_pledge(request: Request) -> Response:
         "Too late to withdraw",
         "The release has started, so this pledge can no longer be withdrawn.",
     )
+
+
+def _revoke_now(request: Request, account_id: int) -> Callable[[], None]:
+    """The withdrawn account's revocation, tried once the page has gone to the supporter;
+    if the network does not answer, the daemon tries again (bot/pledges/revocations.py)."""
+    runtime, now = runtime_of(request), now_of(request)
+    client = signin_of(request).client
+
+    def revoke() -> None:
+        try:
+            revokers = revocations.revokers_for(runtime, client)
+            revocations.revoke_due(
+                runtime.sessions, runtime.vault, revokers, now, account_ids=[account_id]
+            )
+        except Exception:
+            # Nothing to show the supporter (the page has gone): the row stays queued.
+            logger.exception("revoking a withdrawn pledge's token failed; the daemon retries")
+
+    return revoke
 
 
 # Mailing the private link can only reach the pledge's one address on file, and at most

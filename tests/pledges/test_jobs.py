@@ -45,6 +45,7 @@ def test_the_daemon_gets_a_release_job_every_second_readiness_and_token_sweeps(
         ("pledge-readiness", 60.0),
         ("pledge-kept-tokens", 60.0),  # tokens whose posts' engagement has been read
         ("pledge-bluesky-sessions", 60.0),  # refreshed around their release
+        ("pledge-token-revocations", 60.0),  # deleted tokens revoked at their networks
     ]
 
 

@@ -16,6 +16,7 @@ import requests
 from bot.platforms.bluesky import oauth
 from bot.platforms.http import reroute_url
 from bot.sandbox.bluesky.state import PDS_URL
+from tests.support.web import csrf_of
 
 PDS_SESSION = f"{PDS_URL}/xrpc/com.atproto.server.getSession"
 
@@ -96,3 +97,31 @@ def call_pds(
             break
     assert response is not None
     return response
+
+
+def on_this_app(client: Any, url: str) -> str:
+    """``url`` (where the server sends the browser back) as a path for the test client,
+    after checking it points at the client's own app."""
+    parts = urlsplit(url)
+    assert f"{parts.scheme}://{parts.netloc}" == str(client.base_url).rstrip("/"), url
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+def pledge_with_bluesky(
+    client: Any, sandbox: Any, handle: str, *, followers: int = 100, slug: str = "fujitsu"
+) -> tuple[Any, str]:
+    """A new sandbox Bluesky account with ``followers`` signs in through the campaign page
+    (a loopback WEB_BASE_URL) and pledges; returns the account and the private path
+    /w/{secret}."""
+    who = sandbox.state.bluesky.create_account(handle, "pass phrase", followers=followers)
+    step = client.get(f"/c/{slug}/pledge/bluesky")
+    assert step.status_code == 200, step.text
+    started = client.post(
+        f"/c/{slug}/pledge/bluesky",
+        data={"csrf": csrf_of(step.text), "handle": who.handle},
+    )
+    assert started.status_code == 303, started.text
+    back = consent_bluesky(started.headers["location"], who.handle, "pass phrase")
+    done = client.get(on_this_app(client, back))
+    assert done.status_code == 303, done.text
+    return who, done.headers["location"].split("?")[0]

@@ -185,3 +185,36 @@ def released_with_one_failure(
 
 
 _handles = itertools.count(1)  # the sandbox lives as long as the module: new names
+
+
+def pledge_with_mastodon(
+    client: TestClient,
+    sandbox: SandboxHandle,
+    host: str,
+    username: str,
+    *,
+    followers: int = 100,
+    slug: str = "fujitsu",
+) -> str:
+    """A new account on the sandbox's Mastodon instance ``host`` signs in on its server
+    through the campaign page and pledges; returns the private path /w/{secret}."""
+    sandbox.admin.create_mastodon_account(host, username, followers=followers)
+    step = client.get(f"/c/{slug}/pledge/mastodon")
+    assert step.status_code == 200, step.text
+    started = client.post(
+        f"/c/{slug}/pledge/mastodon",
+        data={"csrf": csrf_of(step.text), "server": f"@{username}@{host}"},
+    )
+    assert started.status_code == 303, started.text
+    back = requests.post(
+        started.headers["location"],
+        data={"username": username, "decision": "approve"},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert back.status_code == 302, back.text
+    parts = urlsplit(back.headers["location"])
+    assert f"{parts.scheme}://{parts.netloc}" == str(client.base_url).rstrip("/"), parts
+    done = client.get(f"{parts.path}?{parts.query}")
+    assert done.status_code == 303, done.text
+    return done.headers["location"].split("?")[0]

@@ -724,6 +724,33 @@ class OAuthClient:
         """``refreshed(creds)`` when the access token is about to expire, else None."""
         return self.refreshed(creds) if needs_refresh(creds, now) else None
 
+    def revoke(self, creds: Mapping[str, Any]) -> None:
+        """End the session at its authorization server: RFC 7009 at the metadata's
+        ``revocation_endpoint``, the refresh token then the access token, each with the
+        session's DPoP key and the client's authentication — the revocation endpoint
+        authenticates clients as the token endpoint does (``@atproto/oauth-provider``).
+        Bluesky ends the whole session for either token; both are sent for servers that
+        revoke only the one named. An unknown token is answered 200 (RFC 7009 section
+        2.2), so revoking twice is harmless. One attempt per token: TransientError when
+        the server does not answer; AuthError when it refuses the client."""
+        if creds.get("client_id") != self.config.client_id:
+            raise PermanentError(
+                "this Bluesky session was made by Clarion at another address (WEB_BASE_URL "
+                "changed), which alone may revoke it"
+            )
+        issuer = str(creds["auth_server"])
+        endpoint = self.server_metadata(issuer).get("revocation_endpoint")
+        if not endpoint:
+            raise PermanentError("Bluesky: the authorization server offers no revocation")
+        endpoint = _require_public_https(endpoint, "revocation endpoint")
+        for hint in ("refresh_token", "access_token"):
+            form = {"token": str(creds[hint]), "token_type_hint": hint, **self._client_auth(issuer)}
+            status, body = self._post_form(
+                endpoint, form, creds["dpop_private_jwk"], "the revocation request"
+            )
+            if status != 200:
+                raise _refusal("the revocation request", status, body)
+
     def _token_call(
         self, url: str, form: dict[str, str], dpop_jwk: Mapping[str, Any]
     ) -> dict[str, Any]:

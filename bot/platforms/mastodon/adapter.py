@@ -376,6 +376,17 @@ class MastodonPlatform:
             ) from None
         return str(token)
 
+    def revoke(self, creds: Credentials, client_id: str, client_secret: str) -> None:
+        """POST /oauth/revoke (RFC 7009, https://docs.joinmastodon.org/methods/oauth/#revoke)
+        with the app the token was issued to: the token stops working at once. The
+        instance answers 200 for a token it no longer knows, and 403 when the token was
+        issued to another app (Doorkeeper), classified as an AuthError."""
+        _require_server(creds)
+        client = self.client(
+            creds.server, creds.token, client_id=client_id, client_secret=client_secret
+        )
+        sdk_call("Mastodon token revocation", client.revoke_access_token, creds.token, client)
+
 
 def local_id(platform_user_id: str) -> str:
     """The account's id on its instance. Clarion keys a Mastodon account as ``id@host``

@@ -16,7 +16,10 @@ Served for the Bluesky hosts (bot/sandbox/bluesky/service.py routes ``/oauth/...
   account), then a redirect to the client's ``redirect_uri`` with ``code``, ``state``
   and ``iss`` (RFC 9207), or ``error=access_denied``;
 - ``POST /oauth/token``: the code with its PKCE verifier and the same DPoP key as the
-  PAR, or a refresh token (single use, rotated, bound to the DPoP key).
+  PAR, or a refresh token (single use, rotated, bound to the DPoP key);
+- ``POST /oauth/revoke``: RFC 7009, with a DPoP proof and the client's authentication as
+  at the token endpoint; either token of a session ends the whole session (its access
+  and refresh tokens), as Bluesky's does; an unknown token is answered 200.
 
 ``verify_access`` is what the sandbox's PDS calls for every authenticated XRPC request:
 the DPoP-bound token (``cnf.jkt``), the proof's signature, ``htm``/``htu``, ``ath`` and
@@ -119,6 +122,7 @@ class Issued:
     client_id: str
     scope: str
     expires: float = 0.0
+    session_id: str = ""  # one sign-in's tokens, refreshed or not: revoked together
 
 
 @dataclass
@@ -136,8 +140,10 @@ class BlueskyOAuthState:
     clients: dict[str, tuple[float, ClientInfo]] = field(default_factory=dict)
     access_seconds: float = ACCESS_SECONDS
     lock: threading.Lock = field(default_factory=threading.Lock)
-    # Counted for tests and the admin view: how often a nonce had to be asked for.
+    # Counted for tests and the admin view: how often a nonce had to be asked for, and
+    # how many sessions were revoked.
     nonce_challenges: int = 0
+    revoked_sessions: int = 0
 
     def reset(self) -> None:
         with self.lock:
@@ -150,6 +156,7 @@ class BlueskyOAuthState:
             self.clients.clear()
             self.access_seconds = ACCESS_SECONDS
             self.nonce_challenges = 0
+            self.revoked_sessions = 0
 
     def snapshot(self) -> dict[str, Any]:
         """The tokens issued, so a rehearsal's pledges still sign in after a restart
@@ -402,6 +409,7 @@ def server_metadata() -> dict[str, Any]:
         "issuer": ISSUER,
         "authorization_endpoint": f"{ISSUER}/oauth/authorize",
         "token_endpoint": f"{ISSUER}/oauth/token",
+        "revocation_endpoint": f"{ISSUER}/oauth/revoke",
         "pushed_authorization_request_endpoint": f"{ISSUER}/oauth/par",
         "require_pushed_authorization_requests": True,
         "response_types_supported": ["code"],
@@ -547,13 +555,19 @@ def _page(request: Request, pushed: Pushed, request_uri: str, error: str, status
 
 
 def _issue(
-    oauth: BlueskyOAuthState, did: str, jkt: str, client_id: str, scope: str
+    oauth: BlueskyOAuthState,
+    did: str,
+    jkt: str,
+    client_id: str,
+    scope: str,
+    session_id: str | None = None,
 ) -> dict[str, Any]:
     access = "sbx-at-" + secrets.token_urlsafe(32)
     refresh = "sbx-rt-" + secrets.token_urlsafe(32)
     lifetime = oauth.access_seconds
-    oauth.access[access] = Issued(did, jkt, client_id, scope, time.time() + lifetime)
-    oauth.refresh[refresh] = Issued(did, jkt, client_id, scope)
+    sid = session_id or "ses-" + secrets.token_urlsafe(12)
+    oauth.access[access] = Issued(did, jkt, client_id, scope, time.time() + lifetime, sid)
+    oauth.refresh[refresh] = Issued(did, jkt, client_id, scope, session_id=sid)
     return {
         "access_token": access,
         "token_type": "DPoP",
@@ -596,11 +610,40 @@ async def token(state: Any, request: Request) -> Response:
                     "invalid_dpop_proof", "the refresh token is bound to another key"
                 )
             del oauth.refresh[form["refresh_token"]]
-            body = _issue(oauth, old.did, jkt, client.client_id, old.scope)
+            body = _issue(oauth, old.did, jkt, client.client_id, old.scope, old.session_id)
         else:
             raise OAuthRefused("unsupported_grant_type", f"grant_type {grant_type!r}")
     state.mark_dirty()
     return _json(oauth, body)
+
+
+async def revoke(state: Any, request: Request) -> Response:
+    oauth = oauth_of(state)
+    form = await _form(request)
+    _proof_of(oauth, request)
+    client = await client_of(oauth, form.get("client_id", ""))
+    _check_client_auth(oauth, client, form)
+    token = form.get("token", "")
+    if not token:
+        raise OAuthRefused("invalid_request", "token is required")
+    with oauth.lock:
+        issued = oauth.refresh.get(token) or oauth.access.get(token)
+    if issued is None:
+        return _json(oauth, {})  # RFC 7009 section 2.2: unknown tokens are fine
+    with oauth.lock:
+        if issued.client_id != client.client_id:
+            # RFC 7009 section 2.1: the server checks the token was issued to this client.
+            raise OAuthRefused("unauthorized_client", "the token was issued to another client")
+        for tokens in (oauth.access, oauth.refresh):
+            for value in [
+                v
+                for v, other in tokens.items()
+                if v == token or (issued.session_id and other.session_id == issued.session_id)
+            ]:
+                del tokens[value]
+        oauth.revoked_sessions += 1
+    state.mark_dirty()
+    return _json(oauth, {})
 
 
 def protected_resource(host: str) -> dict[str, Any]:
@@ -635,6 +678,8 @@ async def handle(state: Any, scope: Scope, receive: Receive, send: Send) -> None
             response = await authorize(state, request)
         elif path == "/oauth/token" and method == "POST":
             response = await token(state, request)
+        elif path == "/oauth/revoke" and method == "POST":
+            response = await revoke(state, request)
         else:
             response = JSONResponse({"error": "NotFound", "message": path}, status_code=404)
     except OAuthRefused as exc:

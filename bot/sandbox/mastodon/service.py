@@ -6,7 +6,7 @@
 - ``POST /api/v1/apps``; ``GET /.well-known/oauth-authorization-server``;
   ``GET|POST /oauth/authorize`` (a page a person or a test submits: the account's
   username, then Authorize or Deny); ``POST /oauth/token`` (authorization_code);
-  ``POST /oauth/revoke``;
+  ``POST /oauth/revoke`` (by the app the token was issued to, with its secret);
 - ``GET /api/v1/accounts/verify_credentials``, ``GET /api/v1/accounts/:id/statuses``
   (newest first, ``max_id``/``limit``, a ``Link`` header to the next page);
 - ``POST /api/v1/statuses`` (``Idempotency-Key``: the same key from the same account
@@ -337,8 +337,29 @@ async def token(request: Request) -> Response:
 
 
 async def revoke_token(request: Request) -> Response:
+    """As Doorkeeper (Mastodon's OAuth) answers: 200 for a token it does not know (RFC
+    7009 section 2.2); a token issued to an app is revoked only for that app, with its
+    secret, else 403 ``unauthorized_client``."""
+    instance = _instance(request)
     data = await _params(request)
-    _world(request).revoke(request.scope["sandbox_host"], str(data.get("token") or ""))
+    token = instance.tokens.get(str(data.get("token") or ""))
+    if token is None:
+        return JSONResponse({})
+    app = instance.apps.get(str(data.get("client_id") or ""))
+    own_app = (
+        app is not None
+        and data.get("client_secret") == app.client_secret
+        and app.client_id == token.client_id
+    )
+    if token.client_id is not None and not own_app:
+        return JSONResponse(
+            {
+                "error": "unauthorized_client",
+                "error_description": "You are not authorized to revoke this token",
+            },
+            403,
+        )
+    _world(request).revoke(request.scope["sandbox_host"], token.token)
     return JSONResponse({})
 
 

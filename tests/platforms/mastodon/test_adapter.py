@@ -302,3 +302,28 @@ def test_instances_are_told_apart_by_host(sb, md):
         md.publish(wrong_server, "token from another instance")
     assert texts_on(sb, a) == ["on one"]
     assert re.match(r"https://one\.social/@", md.find_recent(a, "on one", since()).url)
+
+
+def test_a_token_is_revoked_only_by_the_app_it_was_issued_to_and_then_refused(sb, md):
+    sb.admin.create_mastodon_account("revoke.social", "leaver")
+    redirect = "https://clarion.test/c/one/mastodon/callback"
+    client_id, client_secret = md.register_app("revoke.social", redirect)
+    other_id, other_secret = md.register_app("revoke.social", "https://clarion.test/c/two/cb")
+    url = md.authorize_url("revoke.social", client_id, redirect, "s")
+    answer = requests.post(
+        url, data={"username": "leaver", "decision": "approve"}, allow_redirects=False, timeout=5
+    )
+    code = parse_qs(urlsplit(answer.headers["location"]).query)["code"][0]
+    token = md.exchange_code("revoke.social", client_id, client_secret, redirect, code)
+    creds = Credentials(token, server="https://revoke.social")
+
+    with pytest.raises(AuthError) as refused:
+        md.revoke(creds, other_id, other_secret)  # Doorkeeper: 403 for another app
+    assert token not in str(refused.value) and other_secret not in str(refused.value)
+    md.verify(creds)  # still works
+
+    md.revoke(creds, client_id, client_secret)
+    md.revoke(creds, client_id, client_secret)  # a dead token: nothing to do, no error
+
+    with pytest.raises(AuthError):
+        md.verify(creds)

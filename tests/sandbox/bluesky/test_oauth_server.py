@@ -178,3 +178,84 @@ def test_issued_tokens_survive_a_snapshot_and_restore() -> None:
     restored.restore(json.loads(json.dumps(kept.snapshot())))
 
     assert restored.refresh == kept.refresh and restored.access == kept.access
+
+
+REVOKE = "https://bsky.social/oauth/revoke"
+TOKEN = "https://bsky.social/oauth/token"
+
+
+def signed_in(sandbox: SandboxHandle, http: requests.Session, handle: str) -> tuple[Any, Any]:
+    """A session of the loopback client for a new account: (its DPoP key, the tokens)."""
+    assert sandbox.state is not None
+    who = sandbox.state.bluesky.create_account(handle, "pw")
+    key = oauth.new_dpop_key()
+    pushed = post(http, form(), key).json()["request_uri"]
+    back = requests.post(
+        f"{sandbox.url}/_host/bsky.social/oauth/authorize",
+        data={
+            "request_uri": pushed,
+            "client_id": LOOPBACK_CLIENT,
+            "handle": who.handle,
+            "password": "pw",
+            "allow": "1",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    code = dict(p.split("=", 1) for p in back.headers["location"].split("?")[1].split("&"))["code"]
+    exchange = {
+        "client_id": LOOPBACK_CLIENT,
+        "grant_type": "authorization_code",
+        "code": code,
+        "code_verifier": "v" * 50,
+        "redirect_uri": REDIRECT,
+    }
+    tokens = post(http, exchange, key, url=TOKEN)
+    assert tokens.status_code == 200, tokens.text
+    return key, tokens.json()
+
+
+def refresh_with(http: requests.Session, key: Any, tokens: Any) -> requests.Response:
+    fields = {
+        "client_id": LOOPBACK_CLIENT,
+        "grant_type": "refresh_token",
+        "refresh_token": tokens["refresh_token"],
+    }
+    return post(http, fields, key, url=TOKEN)
+
+
+def test_the_server_names_its_revocation_endpoint(http: requests.Session) -> None:
+    meta = http.get("https://bsky.social/.well-known/oauth-authorization-server", timeout=10)
+    assert meta.json()["revocation_endpoint"] == REVOKE
+
+
+def test_revoking_the_access_token_ends_the_whole_session(
+    sandbox: SandboxHandle, http: requests.Session
+) -> None:
+    key, tokens = signed_in(sandbox, http, "revoked-all")
+    fields = {"client_id": LOOPBACK_CLIENT, "token": tokens["access_token"]}
+
+    first = post(http, fields, key, url=REVOKE)
+    again = post(http, fields, key, url=REVOKE)
+
+    assert first.status_code == 200 and again.status_code == 200  # RFC 7009: unknown is fine
+    refused = refresh_with(http, key, tokens)
+    assert refused.status_code == 400 and error_of(refused) == "invalid_grant"
+
+
+def test_a_revocation_needs_a_dpop_proof_and_the_client_the_token_was_issued_to(
+    sandbox: SandboxHandle, http: requests.Session
+) -> None:
+    key, tokens = signed_in(sandbox, http, "revoke-strict")
+    fields = {"client_id": LOOPBACK_CLIENT, "token": tokens["refresh_token"]}
+    other_client = "http://localhost?" + urlencode(
+        {"redirect_uri": "http://127.0.0.1:10/cb", "scope": oauth.SCOPE}
+    )
+
+    unproven = post(http, fields, key, url=REVOKE, proof=None)
+    stranger = post(http, {**fields, "client_id": other_client}, key, url=REVOKE)
+
+    assert unproven.status_code == 400 and error_of(unproven) == "invalid_dpop_proof"
+    assert stranger.status_code == 400 and error_of(stranger) == "unauthorized_client"
+    still = refresh_with(http, key, tokens)
+    assert still.status_code == 200, still.text  # neither ended the session
