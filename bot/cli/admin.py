@@ -31,6 +31,7 @@ from bot.storage.models import (
     MastodonApp,
     OAuthRequest,
     Pledge,
+    TokenRevocation,
     User,
 )
 from bot.storage.vault import Vault, generate_key
@@ -176,7 +177,7 @@ def generate() -> None:
 def rotate(app: AppContext) -> None:
     """Add a new key in front and re-encrypt every stored secret with it: account tokens,
     supporters' emails, sign-ins in progress, two-step secrets, alert webhooks, Clarion's
-    Mastodon app secrets.
+    Mastodon app secrets, and withdrawn supporters' tokens still to be revoked.
 
     The old keys stay in TOKEN_ENCRYPTION_KEYS (so nothing is lost if this is
     interrupted); remove them by hand once this has finished. Restart the daemon
@@ -202,6 +203,7 @@ def rotate(app: AppContext) -> None:
         (AlertChannels, AlertChannels.webhook_url),  # a Slack/Discord URL is a credential
         (AlertChannels, AlertChannels.webhook_secret),
         (MastodonApp, MastodonApp.client_secret),  # Clarion's app on each Mastodon server
+        (TokenRevocation, TokenRevocation.credentials),  # deleted tokens still to revoke
     )
     with app.runtime.sessions() as session:
         rows = [

@@ -260,3 +260,30 @@ def test_keys_rotate_reseals_two_step_sign_in_secrets_under_the_new_key(with_acc
     assert sealed is not None
     # The newest key alone opens it: the old key can be removed without losing 2FA.
     assert Vault(Secret(newest)).open(sealed).token == setup.secret
+
+
+def test_keys_rotate_reseals_tokens_still_waiting_to_be_revoked(with_accounts):
+    from datetime import UTC, datetime
+
+    from bot.platforms.base import Credentials
+    from bot.settings import Secret
+    from bot.storage.models import TokenRevocation
+    from bot.storage.vault import Vault
+
+    before = with_accounts.runtime()
+    now = datetime.now(UTC)
+    with before.sessions() as session:
+        session.add(
+            TokenRevocation(
+                platform="mastodon",
+                credentials=before.vault.seal(Credentials(token="withdrawn-token-789")),
+                queued_at=now,
+                next_attempt_at=now,
+            )
+        )
+        session.commit()
+    assert with_accounts("keys", "rotate").exit_code == 0
+    newest = with_accounts.runtime().settings.token_encryption_keys.reveal().split(",")[0]
+    with before.sessions() as session:
+        sealed = session.query(TokenRevocation).one().credentials
+    assert Vault(Secret(newest)).open(sealed).token == "withdrawn-token-789"
