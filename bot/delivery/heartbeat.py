@@ -132,6 +132,21 @@ def newest(session: Session) -> Pulse | None:
     return None if row is None else Pulse(row.beat_at, row.stopped_at)
 
 
+class Standing(StrEnum):
+    """How a process stands, judged by its heartbeat row."""
+
+    BEATING = "beating"
+    STOPPED = "stopped"  # it said so as it stopped
+    SILENT = "silent"  # no beat for ``silent_after``: killed, hung, or its machine lost
+
+
+def silent_after(poll_interval: float) -> timedelta:
+    """How long without a beat means a process has stopped beating: three missed beats
+    (a beat is written every ``EVERY``, or every poll when POLL_INTERVAL_SECONDS is
+    longer)."""
+    return 3 * max(EVERY, timedelta(seconds=poll_interval))
+
+
 @dataclass(frozen=True)
 class Member:
     """One process's heartbeat row, read back: what it is and when it last beat."""
@@ -141,6 +156,11 @@ class Member:
     started_at: datetime
     beat_at: datetime
     stopped_at: datetime | None
+
+    def standing(self, now: datetime, silent: timedelta) -> Standing:
+        if self.stopped_at is not None:
+            return Standing.STOPPED
+        return Standing.SILENT if now - self.beat_at > silent else Standing.BEATING
 
     @classmethod
     def of(cls, row: DaemonHeartbeat) -> Member:
