@@ -1,0 +1,202 @@
+"""Scaled-out schedulers and workers answer /healthz, /readyz and /metrics on their own
+METRICS_BIND: a worker is ready while it holds its lease and its dispatcher runs, a
+scheduler while it is active or a healthy standby (and says which), and each one's
+/metrics shows its own figures.
+
+Real processes (`python main.py run --role ...`) on a PostgreSQL database of their own
+(tests/delivery/conftest.py), talking to a sandbox in this process."""
+
+from __future__ import annotations
+
+import re
+import socket
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import requests
+from sqlalchemy import create_engine, select, text
+
+from bot.campaigns.enqueue import apply_specs
+from bot.campaigns.specs import PostSpec
+from bot.delivery.leases import LEASE_CLASS
+from bot.sandbox.testing import free_port, running_sandbox
+from bot.storage.models import Delivery, DeliveryState
+from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
+
+ACTIVE = "is now the active scheduler"
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[str]:
+    with running_sandbox() as handle:
+        yield handle.url
+
+
+class Role:
+    """A role's process with METRICS_BIND on a port of its own (a config file of its own:
+    the processes share everything else)."""
+
+    def __init__(self, base: Path, role: str, **extra: object) -> None:
+        self.port = free_port()
+        config = base.with_name(f"{role}-{self.port}.env")
+        lines = [f"METRICS_BIND=127.0.0.1:{self.port}"]
+        lines += [f"{key.upper()}={value}" for key, value in extra.items()]
+        config.write_text(base.read_text() + "\n".join(lines) + "\n")
+        self.process = DaemonProcess(config, "--role", role)
+
+    def get(self, path: str) -> requests.Response:
+        return requests.get(f"http://127.0.0.1:{self.port}{path}", timeout=10)
+
+    def metric(self, line: str) -> float:
+        """The value of the sample named ``line`` (name and labels) in /metrics."""
+        text_ = self.get("/metrics").text
+        found = re.search(rf"^{re.escape(line)} (\S+)$", text_, flags=re.M)
+        assert found, f"{line} not in /metrics:\n{text_}"
+        return float(found.group(1))
+
+    def stop(self) -> None:
+        if self.process.process.poll() is None:
+            self.process.terminate()
+
+
+def config_on(tmp_path: Path, database_url: str, sandbox: str) -> Path:
+    return write_config(tmp_path / "config.env", database_url, sandbox)
+
+
+def wait_for(predicate, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+@pytest.mark.slow
+def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_metrics(
+    tmp_path, postgres_url, sandbox
+):
+    config = config_on(tmp_path, postgres_url, sandbox)
+    # Migrates, and registers the campaign's stand-in accounts on the sandbox.
+    with DaemonProcess(config) as first:
+        first.wait_ready()
+        first.terminate()
+    active = Role(config, "scheduler")
+    roles = [active]
+    try:
+        active.process.wait_ready()
+        wait_for(lambda: ACTIVE in active.process.output(), 10, "the scheduler became active")
+        standby, worker = Role(config, "scheduler"), Role(config, "worker")
+        roles += [standby, worker]
+        standby.process.wait_ready()
+        worker.process.wait_ready()
+        assert f"on http://127.0.0.1:{worker.port} (/healthz, /readyz, /metrics)" in (
+            worker.process.output()
+        )
+
+        for role in roles:
+            assert role.get("/healthz").json() == {"status": "ok"}
+        ready = active.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["role"] == "scheduler" and ready.json()["state"] == "active"
+        waiting = standby.get("/readyz")
+        # A standby is ready: an orchestrator must not take a 503 as "restart it".
+        assert waiting.status_code == 200, waiting.text
+        assert waiting.json()["state"] == "standby"
+        assert waiting.json()["checks"]["scheduler"]["ok"] is True
+        assert active.metric("clarion_scheduler_active") == 1
+        assert standby.metric("clarion_scheduler_active") == 0
+        assert standby.metric("clarion_scheduler_jobs_deferred_total") == 0
+
+        runtime = runtime_for(config)
+        due = datetime.now(UTC) + timedelta(seconds=1)
+        spec = PostSpec(
+            campaign="health",
+            key="one",
+            scheduled_at=due,
+            timezone="UTC",
+            targets=("x",),
+            parts={"x": ("Solidarity with the Fujitsu reps",)},
+        )
+        with runtime.sessions() as session:
+            apply_specs(session, [spec], now=datetime.now(UTC))
+
+        def sent() -> bool:
+            with runtime.sessions() as session:
+                return session.scalar(select(Delivery.state)) == DeliveryState.SENT
+
+        wait_for(sent, 20, "the post went out")
+        runtime.close()
+
+        sample = 'clarion_delivery_attempts_total{outcome="sent",platform="x"}'
+        assert worker.metric(sample) == 1
+        assert worker.metric("clarion_delivery_claims_total") == 1
+        assert worker.metric("clarion_deliveries_in_flight") == 0
+        assert worker.metric("clarion_worker_lease_held") == 1
+        assert worker.metric("clarion_worker_dispatcher_running") == 1
+        assert re.search(r'^clarion_role_info\{name="[^"]+",role="worker"\} 1\.0$',
+                         worker.get("/metrics").text, flags=re.M)  # fmt: skip
+        assert active.metric("clarion_scheduler_jobs_deferred_total") >= 1
+        assert active.metric("clarion_scheduler_live_workers") == 1
+        assert active.metric("clarion_scheduler_dead_claims_settled_total") == 0
+        work = worker.get("/readyz")
+        assert work.status_code == 200, work.text
+        assert work.json()["state"] == "running"
+        assert work.json()["checks"]["lease"] == {"ok": True, "held": True}
+
+        status = cli(config, "status").stdout
+        assert "running: 0 daemons, 2 schedulers, 1 worker" in status, status
+        assert "holding a worker's lease now: 1 worker" in status
+    finally:
+        for role in roles:
+            role.stop()
+
+
+@pytest.mark.slow
+def test_a_worker_that_lost_its_lease_answers_not_ready(tmp_path, postgres_url, sandbox):
+    config = config_on(tmp_path, postgres_url, sandbox)
+    # The worker looks at its lease only every 30 s itself, so what /readyz answers in
+    # between is its own look.
+    worker = Role(config, "worker", poll_interval_seconds=30)
+    try:
+        worker.process.wait_ready()
+        assert worker.get("/readyz").status_code == 200
+        engine = create_engine(postgres_url)
+        with engine.begin() as conn:
+            ended = conn.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
+                    "'advisory' AND classid = :lease AND objsubid = 2"
+                ),
+                {"lease": LEASE_CLASS},
+            ).scalars()
+            assert list(ended) == [True]
+        engine.dispose()
+        answer = worker.get("/readyz")
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["checks"]["lease"]["ok"] is False
+        assert any(reason.startswith("lease: ") for reason in body["reasons"]), body
+        assert worker.get("/healthz").status_code == 200  # it answers: not a reason to kill
+    finally:
+        worker.stop()
+
+
+def test_a_role_whose_metrics_port_is_taken_refuses_to_start_saying_so(
+    tmp_path, postgres_url, sandbox
+):
+    config = config_on(tmp_path, postgres_url, sandbox)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        bind = f"127.0.0.1:{taken.getsockname()[1]}"
+        config.write_text(config.read_text() + f"METRICS_BIND={bind}\n")
+        result = cli(config, "run", "--no-examples", "--role", "worker", check=False)
+    assert result.returncode != 0
+    assert f"cannot serve /healthz, /readyz and /metrics on METRICS_BIND={bind}" in (
+        result.stderr
+    ), result.stderr
+    assert "Clarion is running" not in result.stdout
