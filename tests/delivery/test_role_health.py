@@ -9,6 +9,7 @@ Real processes (`python main.py run --role ...`) on a PostgreSQL database of the
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -22,7 +23,8 @@ from sqlalchemy import create_engine, select, text
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
 from bot.delivery.leases import LEASE_CLASS
-from bot.sandbox.testing import free_port, running_sandbox
+from bot.runtime.rehearsal import ensure_campaign_accounts
+from bot.sandbox.testing import SandboxAdmin, free_port, running_sandbox
 from bot.storage.models import Delivery, DeliveryState
 from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
 
@@ -75,24 +77,36 @@ def wait_for(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
+def stop_all(roles: list[Role]) -> None:
+    """SIGTERM to every role at once, then wait for each (they stop in parallel)."""
+    running = [r for r in roles if r.process.process.poll() is None]
+    for role in running:
+        role.process.process.send_signal(signal.SIGTERM)
+    for role in running:
+        role.stop()
+
+
 @pytest.mark.slow
 def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_metrics(
     tmp_path, postgres_url, sandbox
 ):
     config = config_on(tmp_path, postgres_url, sandbox)
-    # Migrates, and registers the campaign's stand-in accounts on the sandbox.
-    with DaemonProcess(config) as first:
-        first.wait_ready()
-        first.terminate()
-    active = Role(config, "scheduler")
-    roles = [active]
+    runtime = runtime_for(config)  # migrates before the roles start, so none races another
+    roles: list[Role] = []
     try:
-        active.process.wait_ready()
-        wait_for(lambda: ACTIVE in active.process.output(), 10, "the scheduler became active")
-        standby, worker = Role(config, "scheduler"), Role(config, "worker")
-        roles += [standby, worker]
-        standby.process.wait_ready()
-        worker.process.wait_ready()
+        admin = SandboxAdmin(sandbox)
+        ensure_campaign_accounts(runtime.with_sandbox(sandbox, admin.app()), admin)
+        roles += [Role(config, "scheduler"), Role(config, "scheduler"), Role(config, "worker")]
+        for role in roles:
+            role.process.wait_ready()
+        schedulers, worker = roles[:2], roles[2]
+        wait_for(
+            lambda: any(ACTIVE in s.process.output() for s in schedulers),
+            10,
+            "a scheduler became active",
+        )
+        [active] = [s for s in schedulers if ACTIVE in s.process.output()]
+        [standby] = [s for s in schedulers if s is not active]
         assert f"on http://127.0.0.1:{worker.port} (/healthz, /readyz, /metrics)" in (
             worker.process.output()
         )
@@ -111,7 +125,6 @@ def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_me
         assert standby.metric("clarion_scheduler_active") == 0
         assert standby.metric("clarion_scheduler_jobs_deferred_total") == 0
 
-        runtime = runtime_for(config)
         due = datetime.now(UTC) + timedelta(seconds=1)
         spec = PostSpec(
             campaign="health",
@@ -129,7 +142,6 @@ def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_me
                 return session.scalar(select(Delivery.state)) == DeliveryState.SENT
 
         wait_for(sent, 20, "the post went out")
-        runtime.close()
 
         sample = 'clarion_delivery_attempts_total{outcome="sent",platform="x"}'
         assert worker.metric(sample) == 1
@@ -151,8 +163,8 @@ def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_me
         assert "running: 0 daemons, 2 schedulers, 1 worker" in status, status
         assert "holding a worker's lease now: 1 worker" in status
     finally:
-        for role in roles:
-            role.stop()
+        stop_all(roles)
+        runtime.close()
 
 
 @pytest.mark.slow
