@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
 
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
@@ -212,3 +213,38 @@ def test_a_role_whose_metrics_port_is_taken_refuses_to_start_saying_so(
         result.stderr
     ), result.stderr
     assert "Clarion is running" not in result.stdout
+
+
+@pytest.mark.slow
+def test_a_worker_whose_database_refuses_it_answers_not_ready_naming_no_url(
+    tmp_path, postgres_url, sandbox
+):
+    config = config_on(tmp_path, postgres_url, sandbox)
+    worker = Role(config, "worker", poll_interval_seconds=30)
+    name = make_url(postgres_url).database
+    # The worker looks at its lease only every 30 s itself: what /readyz answers in
+    # between is its own look at the database.
+    admin = create_engine(
+        make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        worker.process.wait_ready()
+        assert worker.get("/readyz").status_code == 200
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": name},
+            )
+        answer = worker.get("/readyz")
+        assert answer.status_code == 503, answer.text
+        body = answer.json()
+        assert body["checks"]["database"] == {"ok": False, "error": "OperationalError"}
+        assert "database: did not answer (OperationalError)" in body["reasons"]
+        assert body["checks"]["lease"]["ok"] is False  # it died with its connection
+        assert name not in answer.text and "127.0.0.1" not in answer.text  # no URL shown
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
+        worker.stop()
