@@ -254,5 +254,5 @@ class RoleReadiness(Readiness):
             checks[condition.name] = {"ok": condition.ok, **condition.detail}
             if not condition.ok:
                 reasons.append(f"{condition.name}: {condition.reason}")
-        about = {"role": self.part.role, "state": self.part.state}
+        about = {"role": str(self.part.role), "state": str(self.part.state)}
         return Report(checks, reasons, about)
