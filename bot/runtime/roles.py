@@ -138,7 +138,7 @@ def _start(
     # Bound before the role starts, so a port already taken stops a scheduler before it
     # takes over, and a worker before it claims anything.
     runtime.metrics.watch_role(role, part.name, part.figures)
-    serve_health(
+    served = serve_health(
         runtime,
         stack,
         say,
@@ -146,6 +146,11 @@ def _start(
         readiness=RoleReadiness(runtime.sessions, runtime.metrics, part),
         who=f" of this {role} ({part.name}; one METRICS_BIND port per process)",
     )
+    if served is None:
+        say(
+            f"no /healthz, /readyz or /metrics for this {role}: set METRICS_BIND=HOST:PORT "
+            "(one per process) to serve them (docs/scale-out.md, Health and metrics)"
+        )
     try:
         part.start()
     except AlreadyRunning as exc:

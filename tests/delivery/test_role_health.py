@@ -173,16 +173,21 @@ def test_schedulers_say_active_or_standby_and_a_worker_counts_its_send_in_its_me
 
 
 @pytest.mark.slow
-def test_a_worker_that_lost_its_lease_answers_not_ready(tmp_path, postgres_url, sandbox):
+def test_a_worker_that_lost_its_lease_and_then_its_database_answers_not_ready_naming_each(
+    tmp_path, postgres_url, sandbox
+):
     config = config_on(tmp_path, postgres_url, sandbox)
-    # The worker looks at its lease only every 30 s itself, so what /readyz answers in
-    # between is its own look.
+    # The worker looks at its lease only every 30 s itself (and then stops), so what
+    # /readyz answers in between is its own look at the database.
     worker = Role(config, "worker", poll_interval_seconds=30)
+    name = make_url(postgres_url).database
+    admin = create_engine(
+        make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
     try:
         worker.process.wait_ready()
         assert worker.get("/readyz").status_code == 200
-        engine = create_engine(postgres_url)
-        with engine.begin() as conn:
+        with admin.connect() as conn:
             ended = conn.execute(
                 text(
                     "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = "
@@ -191,14 +196,29 @@ def test_a_worker_that_lost_its_lease_answers_not_ready(tmp_path, postgres_url, 
                 {"lease": LEASE_CLASS},
             ).scalars()
             assert list(ended) == [True]
-        engine.dispose()
-        answer = worker.get("/readyz")
-        assert answer.status_code == 503, answer.text
-        body = answer.json()
-        assert body["checks"]["lease"]["ok"] is False
-        assert any(reason.startswith("lease: ") for reason in body["reasons"]), body
-        assert worker.get("/healthz").status_code == 200  # it answers: not a reason to kill
+        lost = worker.get("/readyz")
+        assert lost.status_code == 503, lost.text
+        assert lost.json()["checks"]["lease"]["ok"] is False
+        assert lost.json()["checks"]["database"]["ok"] is True
+        assert [r for r in lost.json()["reasons"] if r.startswith("lease: ")], lost.text
+        assert worker.get("/healthz").status_code == 200  # it answers: no reason to kill it
+
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
+            conn.execute(
+                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
+                {"d": name},
+            )
+        gone = worker.get("/readyz")
+        assert gone.status_code == 503, gone.text
+        body = gone.json()
+        assert body["checks"]["database"] == {"ok": False, "error": "OperationalError"}
+        assert "database: did not answer (OperationalError)" in body["reasons"]
+        assert name not in gone.text and "127.0.0.1" not in gone.text  # no URL shown
     finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
+        admin.dispose()
         worker.stop()
 
 
@@ -220,35 +240,14 @@ def test_a_role_whose_metrics_port_is_taken_refuses_to_start_saying_so(
 
 
 @pytest.mark.slow
-def test_a_worker_whose_database_refuses_it_answers_not_ready_naming_no_url(
+def test_a_role_without_metrics_bind_says_at_start_that_it_serves_no_health_or_metrics(
     tmp_path, postgres_url, sandbox
 ):
     config = config_on(tmp_path, postgres_url, sandbox)
-    worker = Role(config, "worker", poll_interval_seconds=30)
-    name = make_url(postgres_url).database
-    # The worker looks at its lease only every 30 s itself: what /readyz answers in
-    # between is its own look at the database.
-    admin = create_engine(
-        make_url(postgres_url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    try:
-        worker.process.wait_ready()
-        assert worker.get("/readyz").status_code == 200
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false'))
-            conn.execute(
-                text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d"),
-                {"d": name},
-            )
-        answer = worker.get("/readyz")
-        assert answer.status_code == 503, answer.text
-        body = answer.json()
-        assert body["checks"]["database"] == {"ok": False, "error": "OperationalError"}
-        assert "database: did not answer (OperationalError)" in body["reasons"]
-        assert body["checks"]["lease"]["ok"] is False  # it died with its connection
-        assert name not in answer.text and "127.0.0.1" not in answer.text  # no URL shown
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true'))
-        admin.dispose()
-        worker.stop()
+    with DaemonProcess(config, "--role", "worker") as worker:
+        worker.wait_ready()
+        assert (
+            "no /healthz, /readyz or /metrics for this worker: set METRICS_BIND=HOST:PORT "
+            "(one per process)" in worker.output()
+        ), worker.output()
+        worker.terminate()
