@@ -3,11 +3,15 @@ only settings Clarion knows, and the Dockerfile copies files that exist."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import tomllib
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -119,3 +123,49 @@ def test_the_build_requires_a_setuptools_that_reads_the_license_as_written():
     [setuptools] = [r for r in project["build-system"]["requires"] if r.startswith("setuptools")]
     minimum = re.fullmatch(r"setuptools>=(\d+)(\.\d+)*", setuptools)
     assert minimum is not None and int(minimum.group(1)) >= 77, setuptools
+
+
+@contextlib.contextmanager
+def answering_readyz(status: int) -> Iterator[int]:
+    """A loopback server whose /readyz answers ``status`` (and anything else 404); its port."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(status if self.path == "/readyz" else 404)
+            self.send_header("content-length", "0")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.server_address[1]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("name", ["scheduler", "worker"])
+def test_the_scale_out_services_check_their_own_readyz_on_their_metrics_bind(name: str):
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    service = compose["services"][name]
+    environment = service["environment"]
+    assert set(environment) <= example_settings(), set(environment) - example_settings()
+    port = environment["METRICS_BIND"].rpartition(":")[2]
+    check = service["healthcheck"]
+    assert not check.get("disable")
+    kind, program, *args = check["test"]
+    assert kind == "CMD" and program == "python"
+    command = list(args)
+    assert any(f"127.0.0.1:{port}/readyz" in arg for arg in command), command
+    # The command as Docker would run it, against /readyz answering ready, then not ready.
+    for status, healthy in ((200, True), (503, False)):
+        with answering_readyz(status) as here:
+            moved = [arg.replace(f":{port}/", f":{here}/") for arg in command]
+            result = subprocess.run(
+                [sys.executable, *moved], capture_output=True, timeout=30, check=False
+            )
+        assert (result.returncode == 0) is healthy, (status, result.stderr)

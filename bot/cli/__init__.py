@@ -20,6 +20,7 @@ from bot.cli.posts import posts
 from bot.cli.release import release
 from bot.cli.report import report
 from bot.cli.schedules import apply, schedules
+from bot.cli.status import status
 from bot.cli.users import users
 from bot.cli.web import web
 from bot.runtime.logs import escape_by_default
@@ -89,6 +90,7 @@ for command in (
     pledges,
     release,
     run,
+    status,
     web,
     backup,
     restore,

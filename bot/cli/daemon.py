@@ -60,8 +60,7 @@ def daemon_last_seen(app: AppContext) -> timedelta | None:
     if pulse is None or pulse.stopped_at is not None:
         return None
     age = datetime.now(UTC) - pulse.beat_at
-    every = max(heartbeat.EVERY, timedelta(seconds=app.settings.poll_interval_seconds))
-    if age > 3 * every:
+    if age > heartbeat.silent_after(app.settings.poll_interval_seconds):
         return None
     return max(age, timedelta(0))
 

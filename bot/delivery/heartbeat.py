@@ -8,6 +8,12 @@ outright leaves only its last beat, which goes stale.
 The daemon polls every POLL_INTERVAL_SECONDS (1 s by default); writing a row that often
 would be a write a second for nothing, so a beat is written at most every
 ``EVERY`` per daemon.
+
+Scaled out (bot/delivery/roles.py), every scheduler (active or standing by) and every
+worker beats too. The row's ``holder`` says which kind of process it is: ``host:pid`` for
+a single-machine daemon, ``scheduler host:pid`` and ``worker host:pid`` for the roles
+(``holder`` and ``Member``), so `python main.py status` can list them, and a worker that
+died shows as one whose beats stopped.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from weakref import WeakKeyDictionary
 
 from sqlalchemy import delete, func, select, update
@@ -34,6 +41,22 @@ KEEP = timedelta(days=1)
 # The last beat written, per database (sessionmaker) and daemon.
 _last: WeakKeyDictionary[sessionmaker[Session], dict[str, datetime]] = WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+class Kind(StrEnum):
+    """What kind of process writes a heartbeat row."""
+
+    DAEMON = "daemon"  # the single-machine daemon (`run`, `run --role all`)
+    SCHEDULER = "scheduler"
+    WORKER = "worker"
+
+
+ROLE_KINDS = (Kind.SCHEDULER, Kind.WORKER)
+
+
+def holder(kind: Kind, name: str) -> str:
+    """The heartbeat row's ``holder`` for a process of ``kind`` named ``name`` (host:pid)."""
+    return name if kind is Kind.DAEMON else f"{kind} {name}"
 
 
 def beat(sessions: sessionmaker[Session], holder: str, now: datetime) -> bool:
@@ -107,3 +130,52 @@ def newest(session: Session) -> Pulse | None:
         .limit(1)
     ).first()
     return None if row is None else Pulse(row.beat_at, row.stopped_at)
+
+
+class Standing(StrEnum):
+    """How a process stands, judged by its heartbeat row."""
+
+    BEATING = "beating"
+    STOPPED = "stopped"  # it said so as it stopped
+    SILENT = "silent"  # no beat for ``silent_after``: killed, hung, or its machine lost
+
+
+def silent_after(poll_interval: float) -> timedelta:
+    """How long without a beat means a process has stopped beating: three missed beats
+    (a beat is written every ``EVERY``, or every poll when POLL_INTERVAL_SECONDS is
+    longer)."""
+    return 3 * max(EVERY, timedelta(seconds=poll_interval))
+
+
+@dataclass(frozen=True)
+class Member:
+    """One process's heartbeat row, read back: what it is and when it last beat."""
+
+    kind: Kind
+    name: str  # host:pid
+    started_at: datetime
+    beat_at: datetime
+    stopped_at: datetime | None
+
+    def standing(self, now: datetime, silent: timedelta) -> Standing:
+        if self.stopped_at is not None:
+            return Standing.STOPPED
+        return Standing.SILENT if now - self.beat_at > silent else Standing.BEATING
+
+    @classmethod
+    def of(cls, row: DaemonHeartbeat) -> Member:
+        kind, _, name = row.holder.partition(" ")
+        if name and kind in ROLE_KINDS:
+            return cls(Kind(kind), name, row.started_at, row.beat_at, row.stopped_at)
+        return cls(Kind.DAEMON, row.holder, row.started_at, row.beat_at, row.stopped_at)
+
+
+def members(session: Session, now: datetime) -> list[Member]:
+    """Every process that beat on this database within ``KEEP`` of ``now``, the newest
+    beat first."""
+    rows = session.scalars(
+        select(DaemonHeartbeat)
+        .where(DaemonHeartbeat.beat_at >= now - KEEP)
+        .order_by(DaemonHeartbeat.beat_at.desc())
+    )
+    return [Member.of(row) for row in rows]

@@ -15,6 +15,7 @@ after a crash.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
@@ -44,7 +45,9 @@ _ALL_DAEMON = (
 
 
 class RoleLock:
-    """A connection holding the shared daemon lock and one two-key advisory lock."""
+    """A connection holding the shared daemon lock and one two-key advisory lock. Safe to
+    use from several threads (the role's loop, and /readyz asking ``still_held``): a
+    connection serves one at a time."""
 
     def __init__(self, engine: Engine, classid: int, key_sql: str, params: dict[str, object]):
         self._engine = engine
@@ -52,6 +55,7 @@ class RoleLock:
         self._key_sql = key_sql  # an SQL expression for the second key
         self._params = params
         self._conn: Connection | None = None
+        self._lock = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -60,6 +64,10 @@ class RoleLock:
     def try_acquire(self) -> bool:
         """Take the lock if free: True when held now. Raises ``AlreadyRunning`` while a
         single-machine daemon holds the daemon lock."""
+        with self._lock:
+            return self._try_acquire()
+
+    def _try_acquire(self) -> bool:
         if self._conn is not None:
             return True
         conn = self._engine.connect()
@@ -86,24 +94,26 @@ class RoleLock:
     def still_held(self) -> bool:
         """Whether the lock is still ours (it dies with its connection: a database restart
         or a dropped network)."""
-        if self._conn is None:
-            return False
-        try:
-            row = self._conn.execute(
-                text(_HELD.format(key=self._key_sql)), {"c": self._classid, **self._params}
-            ).first()
-            self._conn.commit()
-        except Exception:
-            return False
-        return row is not None
+        with self._lock:
+            if self._conn is None:
+                return False
+            try:
+                row = self._conn.execute(
+                    text(_HELD.format(key=self._key_sql)), {"c": self._classid, **self._params}
+                ).first()
+                self._conn.commit()
+            except Exception:
+                return False
+            return row is not None
 
     def release(self) -> None:
-        if self._conn is None:
-            return
-        try:
-            _end_session(self._conn)
-        finally:
-            self._conn = None
+        with self._lock:
+            if self._conn is None:
+                return
+            try:
+                _end_session(self._conn)
+            finally:
+                self._conn = None
 
 
 def _end_session(conn: Connection) -> None:

@@ -16,7 +16,7 @@ platform before anything is sent again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -114,10 +114,18 @@ class Ledger:
     """The claims of one worker and their results. The daemon's sweeps over the whole table
     (crash recovery, missed posts, stale claims, due times) are bot/delivery/sweeps.py."""
 
-    def __init__(self, sessions: sessionmaker[Session], worker: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        worker: str,
+        *,
+        on_claimed: Callable[[int], None] | None = None,
+    ) -> None:
+        """``on_claimed``: told how many deliveries each claim won (the metrics)."""
         self.sessions = sessions
         self._engine: Engine = sessions.kw["bind"]
         self.worker = worker
+        self.on_claimed = on_claimed
         self._group: GroupCommit | None = None
 
     # --- claiming -------------------------------------------------------------------
@@ -131,6 +139,8 @@ class Ledger:
             params = {"did": delivery_id, "from_state": state, "now": now, "me": self.worker}
             if conn.execute(CLAIM, params).rowcount != 1:
                 return None
+        if self.on_claimed is not None:
+            self.on_claimed(1)
         with self._engine.connect() as conn:
             row = conn.execute(JOB, {"did": delivery_id}).one()
         return self._job(row, state, now)
@@ -170,6 +180,8 @@ class Ledger:
                 won += [(int(i), state) for i in conn.execute(CLAIM_DUE[lane], params).scalars()]
         if not won:
             return []
+        if self.on_claimed is not None:
+            self.on_claimed(len(won))
         states = dict(won)
         try:
             with self._engine.connect() as conn:

@@ -14,6 +14,11 @@ process. Scaled out, they part:
 
 Housekeeping jobs (engagement snapshots, pledge releases, alerts) run in the active
 scheduler only.
+
+Both roles say how they stand for /readyz (``state``, ``conditions()``, read by
+bot/monitoring/health.py's ``RoleReadiness``) and what they counted for /metrics
+(``figures()``), and both write heartbeats (bot/delivery/heartbeat.py) that
+`python main.py status` lists.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Engine
 
@@ -34,12 +41,29 @@ from bot.delivery.deliverer import Deliverer
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Ledger
 from bot.delivery.sweeps import Missed, Sweeps
+from bot.monitoring.health import Condition
+from bot.monitoring.metrics import Figure
 from bot.storage.lock import AlreadyRunning
 from bot.storage.models import utcnow
 
 logger = logging.getLogger(__name__)
 
 Periodic = Sequence[tuple[str, Callable[[], object], float]]
+
+
+class State(StrEnum):
+    """How a scheduler or a worker stands (/readyz's ``state``)."""
+
+    STARTING = "starting"
+    ACTIVE = "active"  # the scheduler that holds the scheduler lock
+    STANDBY = "standby"  # a scheduler waiting to take over
+    RUNNING = "running"  # a worker, claiming and sending
+    STOPPING = "stopping"
+    FAILED = "failed"
+
+
+def _age(since: float | None) -> float | None:
+    return None if since is None else round(time.monotonic() - since, 1)
 
 
 class Scheduler:
@@ -63,7 +87,9 @@ class Scheduler:
         send: see ``leases.release_dead_claims``)."""
         self.sessions = ledger.sessions
         self.engine: Engine = ledger.sessions.kw["bind"]
-        self.name = f"scheduler {socket.gethostname()}:{os.getpid()}"
+        self.name = heartbeat.holder(
+            heartbeat.Kind.SCHEDULER, f"{socket.gethostname()}:{os.getpid()}"
+        )
         self.sweeps = Sweeps(ledger.sessions, self.name)
         self.lock = leases.scheduler_lock(self.engine)
         self.app = jobs.make_app(database_url, pool_size=2)
@@ -79,7 +105,13 @@ class Scheduler:
         self.active = threading.Event()
         self.stopping = threading.Event()
         self.failure: str | None = None
-        self.deferred = 0  # jobs deferred while active (for tests and the log)
+        self.deferred = 0  # jobs deferred while active (/metrics)
+        self.settled = 0  # claims of dead workers settled as unknown (/metrics)
+        self.live_workers = 0  # workers holding a lease at the last plan (/metrics)
+        # When the loop last went round (monotonic): a loop stuck longer than
+        # ``stuck_after`` makes /readyz unready.
+        self.went_round: float | None = None
+        self.stuck_after = max(30.0, 5 * poll_interval, 5 * retry_every)
         self._planned: set[tuple[datetime, int]] = set()
         self._housekeeping: dict[str, threading.Thread] = {}
         self._thread: threading.Thread | None = None
@@ -108,7 +140,73 @@ class Scheduler:
         self.active.clear()
         for thread in self._housekeeping.values():
             thread.join()
+        heartbeat.stopped(self.sessions, self.name, self.clock())
         self.lock.release()
+
+    # --- how it stands -------------------------------------------------------------------
+
+    @property
+    def role(self) -> str:
+        return heartbeat.Kind.SCHEDULER
+
+    @property
+    def state(self) -> State:
+        if self.failure:
+            return State.FAILED
+        if self.stopping.is_set():
+            return State.STOPPING
+        if self.went_round is None:
+            return State.STARTING
+        return State.ACTIVE if self.active.is_set() else State.STANDBY
+
+    def conditions(self) -> list[Condition]:
+        """Ready while active or standing by with its loop going round: a standby is
+        doing its work (waiting to take over), so it is ready too."""
+        state = self.state
+        age = _age(self.went_round)
+        detail = {"state": str(state), "last_round_age_seconds": age}
+        if state in (State.ACTIVE, State.STANDBY):
+            if age is not None and age > self.stuck_after:
+                why = (
+                    f"its loop has not gone round for {age:.0f} s (more than "
+                    f"{self.stuck_after:.0f} s); restart it"
+                )
+                return [Condition("scheduler", False, detail, why)]
+            return [Condition("scheduler", True, detail)]
+        why = {
+            State.STARTING: "starting",
+            State.STOPPING: "stopping",
+            State.FAILED: f"{self.failure}; restart it",
+        }[state]
+        return [Condition("scheduler", False, detail, why)]
+
+    def figures(self) -> list[Figure]:
+        """What /metrics shows of this scheduler."""
+        return [
+            Figure(
+                "scheduler_active",
+                "1 while this scheduler is the active one, 0 while it stands by",
+                1.0 if self.active.is_set() else 0.0,
+            ),
+            Figure(
+                "scheduler_jobs_deferred",
+                "Delivery jobs this scheduler deferred on the queue while active",
+                self.deferred,
+                counter=True,
+            ),
+            Figure(
+                "scheduler_dead_claims_settled",
+                "Claims of dead workers this scheduler settled as unknown (looked for on "
+                "the platform before any resend)",
+                self.settled,
+                counter=True,
+            ),
+            Figure(
+                "scheduler_live_workers",
+                "Workers holding a lease at this scheduler's last plan (0 on a standby)",
+                self.live_workers if self.active.is_set() else 0,
+            ),
+        ]
 
     # --- the loop ------------------------------------------------------------------------
 
@@ -126,6 +224,8 @@ class Scheduler:
         async with self.app.open_async():
             self._ready.set()
             while not self.stopping.is_set():
+                self.went_round = time.monotonic()
+                await asyncio.to_thread(heartbeat.beat, self.sessions, self.name, self.clock())
                 if not self.lock.held:
                     if not await asyncio.to_thread(self.lock.try_acquire):
                         await self._pause(self.retry_every)
@@ -183,13 +283,14 @@ class Scheduler:
 
     async def _plan(self) -> None:
         now = self.clock()
-        await asyncio.to_thread(
+        self.settled += await asyncio.to_thread(
             leases.release_dead_claims, self.engine, now - self.lease_after, now
         )
         missed = await asyncio.to_thread(self.sweeps.mark_missed, now, self.grace, unapproved=True)
         self._report_missed(missed)
         times = await asyncio.to_thread(self.sweeps.due_times, now + self.horizon)
-        copies = max(1, await asyncio.to_thread(leases.live_workers, self.engine))
+        self.live_workers = await asyncio.to_thread(leases.live_workers, self.engine)
+        copies = max(1, self.live_workers)
         if any(due_at <= now for due_at in times):
             # Already due (a retry, a check, a claim given back): every worker claims now.
             for copy in range(copies):
@@ -236,6 +337,7 @@ class Worker:
         self.ledger = ledger
         self.engine: Engine = ledger.sessions.kw["bind"]
         self.name = ledger.worker
+        self.holder = heartbeat.holder(heartbeat.Kind.WORKER, ledger.worker)
         self.sweeps = Sweeps(ledger.sessions, ledger.worker)
         self.lease = leases.worker_lease(self.engine, ledger.worker)
         self.app = jobs.make_app(database_url)
@@ -289,8 +391,75 @@ class Worker:
         if self._thread is not None:
             self._thread.join()
         self._stop_sending()
-        heartbeat.stopped(self.ledger.sessions, self.name, self.clock())
+        heartbeat.stopped(self.ledger.sessions, self.holder, self.clock())
         self.lease.release()
+
+    # --- how it stands -------------------------------------------------------------------
+
+    @property
+    def role(self) -> str:
+        return heartbeat.Kind.WORKER
+
+    @property
+    def state(self) -> State:
+        if self.failure or self.dispatcher.failure or self.lost_lock.is_set():
+            return State.FAILED
+        if self.stopping.is_set():
+            return State.STOPPING
+        if not self.lease.held or self._thread is None:
+            return State.STARTING
+        return State.RUNNING
+
+    def conditions(self) -> list[Condition]:
+        """Ready while it holds its lease (asked of the database now, on the lease's own
+        connection), its dispatcher runs and its job worker listens."""
+        held = self.lease.still_held()
+        lease = Condition("lease", True, {"held": True})
+        if not held:
+            lease = Condition(
+                "lease",
+                False,
+                {"held": False},
+                "this worker does not hold its lease on the database (lost, or not yet "
+                "taken); a worker that lost it stops so that its claims are settled "
+                "safely, and its supervisor starts it again",
+            )
+        failure = self.dispatcher.failure
+        running = failure is None and not self.stopping.is_set() and self._thread is not None
+        dispatcher = Condition(
+            "dispatcher",
+            running,
+            {"running": running, "in_flight": len(self.dispatcher.in_flight())},
+            f"{failure}; restart the worker"
+            if failure
+            else ("stopping" if self.stopping.is_set() else "starting"),
+        )
+        listening = self._thread is not None and self._thread.is_alive() and not self.failure
+        listener = Condition(
+            "jobs",
+            listening,
+            {"listening": listening},
+            f"{self.failure}; restart the worker"
+            if self.failure
+            else "the job worker is not running",
+        )
+        return [lease, dispatcher, listener]
+
+    def figures(self) -> list[Figure]:
+        """What /metrics shows of this worker, beside the engine's own counters (claims,
+        sends by outcome, in flight)."""
+        return [
+            Figure(
+                "worker_lease_held",
+                "1 while this worker holds its lease (as of its last poll)",
+                1.0 if self.lease.held and not self.lost_lock.is_set() else 0.0,
+            ),
+            Figure(
+                "worker_dispatcher_running",
+                "1 while this worker's dispatcher claims and sends",
+                1.0 if self.state is State.RUNNING else 0.0,
+            ),
+        ]
 
     def _stop_sending(self) -> None:
         self.dispatcher.stop()
@@ -357,7 +526,7 @@ class Worker:
                 await asyncio.to_thread(
                     self.sweeps.release_stale, now - self.stale_after, in_flight, now
                 )
-                await asyncio.to_thread(heartbeat.beat, self.ledger.sessions, self.name, now)
+                await asyncio.to_thread(heartbeat.beat, self.ledger.sessions, self.holder, now)
             except Exception:
                 logger.exception("could not sweep this worker's claims; trying again")
             await asyncio.sleep(self.poll_interval)

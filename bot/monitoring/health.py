@@ -14,6 +14,15 @@ Four checks, each a small dict in the JSON, and a reason for each that fails:
   (``Metrics.reach``, updated by the deliverer): no network call is made here.
 
 ``/healthz`` checks nothing: the process answers.
+
+A scaled-out scheduler or worker (bot/delivery/roles.py) answers for itself instead
+(``RoleReadiness``): the database and its migrations as above, then the role's own
+``Condition``s — a worker's lease, its dispatcher and job worker; a scheduler's loop —
+and, in the body, ``role`` and ``state`` (``active`` or ``standby`` for a scheduler). A
+standby scheduler is ready: standing by is its work, and an orchestrator that took a 503
+for "restart me" would restart the one process ready to take over. Neither role checks
+the platforms: an X outage is no reason to restart a worker (/metrics has
+``clarion_platform_reachable``), nor does a worker judge the other processes' heartbeats.
 """
 
 from __future__ import annotations
@@ -24,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,10 +54,12 @@ class Check(StrEnum):
 
 @dataclass(frozen=True)
 class Report:
-    """The checks as JSON-able dicts, and one line per failed check."""
+    """The checks as JSON-able dicts, and one line per failed check. ``about``: what the
+    process is (a scaled-out role's ``role`` and ``state``), first in the JSON."""
 
     checks: dict[str, dict[str, Any]]
     reasons: list[str] = field(default_factory=list)
+    about: dict[str, str] = field(default_factory=dict)
 
     @property
     def ready(self) -> bool:
@@ -57,9 +68,39 @@ class Report:
     def as_json(self) -> dict[str, Any]:
         return {
             "status": "ready" if self.ready else "unready",
+            **self.about,
             "reasons": list(self.reasons),
             "checks": self.checks,
         }
+
+
+class Checks(Protocol):
+    """What /readyz runs: ``Readiness`` (``all`` and ``web``) or ``RoleReadiness``."""
+
+    def check(self) -> Report: ...
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One thing a scaled-out role needs, as it stands now: ``detail`` goes in the JSON,
+    ``reason`` (why it fails, what to do) in ``reasons`` when not ``ok``."""
+
+    name: str
+    ok: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+class RoleState(Protocol):
+    """A scheduler or a worker, as its readiness sees it (bot/delivery/roles.py)."""
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+    def conditions(self) -> list[Condition]: ...
 
 
 class Readiness:
@@ -180,3 +221,38 @@ class Readiness:
 
 def _revisions(revisions: frozenset[str]) -> str:
     return ", ".join(sorted(revisions)) or "no revision (never migrated)"
+
+
+class RoleReadiness(Readiness):
+    """/readyz of a scaled-out scheduler or worker: the database answers and is at this
+    code's migrations, and each of the role's own ``conditions()`` holds."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        metrics: Metrics,
+        part: RoleState,
+        *,
+        migrations_every: float = 60.0,
+    ) -> None:
+        super().__init__(sessions, metrics, migrations_every=migrations_every)
+        self.part = part
+
+    def check(self) -> Report:
+        checks: dict[str, dict[str, Any]] = {}
+        reasons: list[str] = []
+        try:
+            with self.sessions() as session:
+                session.execute(text("SELECT 1"))
+                checks[Check.DATABASE] = {"ok": True}
+                checks[Check.MIGRATIONS] = self._migrations(session, reasons)
+        except SQLAlchemyError as exc:
+            checks[Check.DATABASE] = {"ok": False, "error": type(exc).__name__}
+            reasons.append(f"database: did not answer ({type(exc).__name__})")
+            checks.setdefault(Check.MIGRATIONS, {"ok": None, "note": "not checked: no database"})
+        for condition in self.part.conditions():
+            checks[condition.name] = {"ok": condition.ok, **condition.detail}
+            if not condition.ok:
+                reasons.append(f"{condition.name}: {condition.reason}")
+        about = {"role": str(self.part.role), "state": str(self.part.state)}
+        return Report(checks, reasons, about)

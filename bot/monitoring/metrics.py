@@ -14,6 +14,11 @@ a test makes its own and two runtimes in one process never count into each other
 ``Metrics`` also remembers, per platform, whether the last attempt reached it: what
 ``/readyz`` reports (bot/monitoring/health.py) without any network call of its own.
 
+A scaled-out scheduler or worker (bot/delivery/roles.py) adds its own figures —
+active or standing by, jobs deferred, lease held — through ``watch_role``: read from the
+role's objects at scrape time by a ``RoleCollector``, on the same registry, so one
+/metrics serves them with the rest.
+
 Names follow Prometheus's conventions (prometheus.io/docs/practices/naming): a ``clarion_``
 prefix, base units (seconds), ``_total`` on counters only. Rows in a state are a gauge
 (``clarion_deliveries``): a pending delivery that is sent leaves the pending count.
@@ -30,7 +35,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -52,7 +57,15 @@ from bot.storage.models import (
 if TYPE_CHECKING:
     from bot.engagement.poll import RoundResult
 
-__all__ = ["CONTENT_TYPE", "DatabaseCollector", "Metrics", "Reach", "Work"]
+__all__ = [
+    "CONTENT_TYPE",
+    "DatabaseCollector",
+    "Figure",
+    "Metrics",
+    "Reach",
+    "RoleCollector",
+    "Work",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +84,16 @@ class Work(StrEnum):
 
     DELIVERY = "delivery"
     ENGAGEMENT = "engagement"
+
+
+class Figure(NamedTuple):
+    """One figure a scaled-out role reports of itself at scrape time: ``name`` without the
+    ``clarion_`` prefix (and, for a counter, without ``_total``, which is added)."""
+
+    name: str
+    help: str
+    value: float
+    counter: bool = False
 
 
 class Reach(NamedTuple):
@@ -154,6 +177,12 @@ class Metrics:
             ["platform", "work"],
             registry=r,
         )
+        self.claims = Counter(
+            "clarion_delivery_claims",
+            "Deliveries this process claimed to send (each claim is committed before any "
+            "network call; one given back unsent is counted too)",
+            registry=r,
+        )
         self.in_flight = Gauge(
             "clarion_deliveries_in_flight",
             "Deliveries claimed by the dispatcher and not yet recorded",
@@ -217,6 +246,11 @@ class Metrics:
         child.observe(max(0.0, (at - due_at).total_seconds()))
         self._reach[platform] = Reach(True, at, "")
 
+    def claimed(self, count: int) -> None:
+        """This process claimed ``count`` deliveries (the ledger's conditional UPDATEs)."""
+        if count:
+            self.claims.inc(count)
+
     def attempt(self, platform: str, outcome: Outcome) -> None:
         """What one attempt came to (an ``Outcome``). A claim given back unsent as the
         daemon stops (``unclaimed``) was no attempt."""
@@ -245,6 +279,10 @@ class Metrics:
     def watch_in_flight(self, count: Callable[[], int]) -> None:
         """Read the in-flight count from ``count`` at scrape time (the dispatcher's)."""
         self.in_flight.set_function(count)
+
+    def watch_role(self, role: str, name: str, figures: Callable[[], Iterable[Figure]]) -> None:
+        """Serve a scaled-out role's own figures, read from ``figures`` at scrape time."""
+        self.registry.register(RoleCollector(role, name, figures))
 
     def reach(self) -> Mapping[str, Reach]:
         """Per platform, whether its last attempt in this process reached it."""
@@ -363,3 +401,28 @@ class DatabaseCollector(Collector):
             tick.add_metric([], last.timestamp())
             families.append(tick)
         return families
+
+
+class RoleCollector(Collector):
+    """A scheduler's or a worker's own figures (``Figure``), read at scrape time, with
+    ``clarion_role_info{role, name}`` saying which process this is."""
+
+    def __init__(self, role: str, name: str, figures: Callable[[], Iterable[Figure]]) -> None:
+        self.role = role
+        self.name = name
+        self.figures = figures
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        info = GaugeMetricFamily(
+            "clarion_role_info",
+            "Which scaled-out role this process runs, and its name (host:pid)",
+            labels=["role", "name"],
+        )
+        info.add_metric([self.role, self.name], 1)
+        yield info
+        for figure in self.figures():
+            family = CounterMetricFamily if figure.counter else GaugeMetricFamily
+            yield family(f"clarion_{figure.name}", figure.help, value=figure.value)

@@ -4,7 +4,8 @@
 sandbox (or talks to SANDBOX_URL) with its rehearsal accounts and example posts, or checks
 the campaign's real tokens; then the daemon with its housekeeping jobs (engagement
 snapshots, pledge releases and readiness), then /healthz, /readyz and /metrics on their
-own server when METRICS_BIND says so, then the web pages. It returns a ``Process``
+own server when METRICS_BIND says so (``serve_health``, which the scaled-out roles of
+bot/runtime/roles.py use too), then the web pages. It returns a ``Process``
 whose ``stop()`` undoes all of it in reverse order. The CLI commands only parse options,
 pass ``click.echo`` as ``say`` and wait for a signal: what a command prints while
 starting comes through ``say``, a start that cannot go on raises ``StartError`` with a
@@ -33,6 +34,7 @@ from bot.delivery.daemon import Daemon
 from bot.delivery.sweeps import Missed
 from bot.engagement.plan import clock_note, on_clock
 from bot.engagement.poll import poller_for
+from bot.monitoring.health import Checks
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
 from bot.runtime.rehearsal import (
@@ -171,7 +173,7 @@ def _start_posting(
     except AlreadyRunning as exc:
         raise StartError(str(exc)) from None
     try:
-        health = _serve_health(runtime, stack, say, options)
+        health = serve_health(runtime, stack, say, required=False)
         address = _serve_pages(runtime, stack, say, options)
     except BaseException:
         daemon.stop()
@@ -198,7 +200,7 @@ def _start_pages(
         runtime.vault  # noqa: B018 - fail now, not at the first pledge
     except ConfigError as exc:
         raise StartError(str(exc)) from None
-    health = _serve_health(runtime, stack, say, options)
+    health = serve_health(runtime, stack, say, required=True)
     address = _serve_pages(runtime, stack, say, options)
     return Process(
         runtime,
@@ -333,30 +335,38 @@ def engagement_job(runtime: Runtime) -> tuple[str, Callable[[], object], float]:
     return "engagement", poller_for(timed).run, max(1.0, s.engagement_poll_seconds / rate)
 
 
-def _serve_health(
-    runtime: Runtime, stack: contextlib.ExitStack, say: Say, options: ProcessOptions
+def serve_health(
+    runtime: Runtime,
+    stack: contextlib.ExitStack,
+    say: Say,
+    *,
+    required: bool,
+    readiness: Checks | None = None,
+    who: str = "",
 ) -> str | None:
     """/healthz, /readyz and /metrics on METRICS_BIND until ``stack`` closes; the address.
 
-    None when METRICS_BIND is empty (the pages' server has them). Beside the daemon, an
-    address that cannot be bound is a warning and posting goes on; alone, an error."""
+    None when METRICS_BIND is empty. An address that cannot be bound is a ``StartError``
+    when ``required`` (served alone, or a scaled-out role's only window), else a warning
+    and posting goes on. ``readiness``: what /readyz runs (default: the whole of
+    Clarion's checks); ``who``: the process they are about, for the start-up line."""
     bind = runtime.settings.metrics_address
     if bind is None:
         return None
     from bot.web.server import serving_health
 
     try:
-        address = stack.enter_context(serving_health(runtime, *bind))
+        address = stack.enter_context(serving_health(runtime, *bind, readiness))
     except (OSError, RuntimeError) as exc:
         problem = (
             f"cannot serve /healthz, /readyz and /metrics on METRICS_BIND="
             f"{runtime.settings.metrics_bind} ({exc}); set it to a free HOST:PORT"
         )
-        if not options.post:
+        if required:
             raise StartError(problem) from None
         say(f"{problem}; posting goes on", err=True)
         return None
-    say(f"health and metrics on {address} (/healthz, /readyz, /metrics)")
+    say(f"health and metrics{who} on {address} (/healthz, /readyz, /metrics)")
     return address
 
 

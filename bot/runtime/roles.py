@@ -5,6 +5,11 @@ serves the pages and the console and never sends (``ProcessOptions(post=False)``
 `web` command's process). ``scheduler`` and ``worker`` split the daemon across processes
 and machines on PostgreSQL (bot/delivery/roles.py): they refuse SQLite, whose one file
 cannot be shared between machines and whose lock would not let them run together.
+
+A scheduler or a worker serves /healthz, /readyz (its own readiness: ``RoleReadiness``)
+and /metrics (with its own figures) on METRICS_BIND when that is set: one address per
+process, so each process on a machine needs a port of its own, and a port already taken
+stops the start with a message saying so.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from typing import Protocol
 from bot.alerts.watcher import periodic as alert_jobs
 from bot.campaigns.accounts import sync_config_accounts
 from bot.delivery.roles import Scheduler, Worker
+from bot.monitoring.health import RoleReadiness
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
 from bot.runtime.process import (
@@ -27,6 +33,7 @@ from bot.runtime.process import (
     StartError,
     embedded_sandbox,
     engagement_job,
+    serve_health,
     start_everything,
 )
 from bot.runtime.wiring import Runtime
@@ -127,6 +134,22 @@ def _start(
             max_in_flight=settings.delivery_max_in_flight,
             http_timeout=settings.http_timeout_seconds,
             stale_after=settings.http_timeout_seconds + 60,
+        )
+    # Bound before the role starts, so a port already taken stops a scheduler before it
+    # takes over, and a worker before it claims anything.
+    runtime.metrics.watch_role(role, part.name, part.figures)
+    served = serve_health(
+        runtime,
+        stack,
+        say,
+        required=True,
+        readiness=RoleReadiness(runtime.sessions, runtime.metrics, part),
+        who=f" of this {role} ({part.name}; one METRICS_BIND port per process)",
+    )
+    if served is None:
+        say(
+            f"no /healthz, /readyz or /metrics for this {role}: set METRICS_BIND=HOST:PORT "
+            "(one per process) to serve them (docs/scale-out.md, Health and metrics)"
         )
     try:
         part.start()

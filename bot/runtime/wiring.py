@@ -151,7 +151,11 @@ class Runtime:
         return oauth_sessions.bluesky_client(self)
 
     def ledger(self) -> Ledger:
-        return Ledger(self.sessions, f"{socket.gethostname()}:{os.getpid()}")
+        return Ledger(
+            self.sessions,
+            f"{socket.gethostname()}:{os.getpid()}",
+            on_claimed=self.metrics.claimed,
+        )
 
     def deliverer(self) -> Deliverer:
         s = self.settings

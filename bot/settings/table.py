@@ -549,7 +549,8 @@ SETTINGS: tuple[Setting, ...] = (
         parse=parse_bind,
         help="Where /healthz, /readyz and /metrics (Prometheus) are served. Empty: on the "
         "campaign pages' server, beside the pages; HOST:PORT (e.g. 127.0.0.1:9464): on a "
-        "separate small server there, and not on the public one",
+        "separate small server there, and not on the public one. A scaled-out scheduler "
+        "or worker (run --role) serves them only here, one HOST:PORT per process",
         section="Monitoring",
     ),
 )

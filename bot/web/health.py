@@ -3,8 +3,10 @@ Prometheus.
 
 Mounted beside the campaign pages when METRICS_BIND is empty (bot/web/app.py), or served
 alone on METRICS_BIND by ``create_health_app`` (started by bot/runtime/process.py), and
-then not on the public server. None of the three shows a secret: the readiness checks
-name a failing database by its error's class, never by its URL (bot/monitoring/health.py).
+then not on the public server. A scaled-out scheduler or worker serves them on
+METRICS_BIND with its own readiness (``RoleReadiness``). None of the three shows a
+secret: the readiness checks name a failing database by its error's class, never by its
+URL (bot/monitoring/health.py).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.monitoring.health import Readiness
+from bot.monitoring.health import Checks, Readiness
 from bot.monitoring.metrics import CONTENT_TYPE
 from bot.platforms import PLATFORM_NAMES
 from bot.runtime.wiring import Runtime
@@ -23,14 +25,17 @@ from bot.runtime.wiring import Runtime
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def routes(runtime: Runtime) -> list[Route]:
-    """The three routes on ``runtime``'s database and metrics."""
-    readiness = Readiness(
-        runtime.sessions,
-        runtime.metrics,
-        platforms=PLATFORM_NAMES,
-        poll_interval=runtime.settings.poll_interval_seconds,
-    )
+def routes(runtime: Runtime, readiness: Checks | None = None) -> list[Route]:
+    """The three routes on ``runtime``'s database and metrics; /readyz runs
+    ``readiness`` (by default the whole of Clarion's: ``Readiness``)."""
+    if readiness is None:
+        readiness = Readiness(
+            runtime.sessions,
+            runtime.metrics,
+            platforms=PLATFORM_NAMES,
+            poll_interval=runtime.settings.poll_interval_seconds,
+        )
+    checks = readiness
     metrics = runtime.metrics
 
     async def healthz(request: Request) -> Response:
@@ -38,7 +43,7 @@ def routes(runtime: Runtime) -> list[Route]:
 
     # Plain functions: Starlette runs them in its thread pool, as they read the database.
     def readyz(request: Request) -> Response:
-        report = readiness.check()
+        report = checks.check()
         return JSONResponse(
             report.as_json(), status_code=200 if report.ready else 503, headers=NO_STORE
         )
@@ -53,6 +58,6 @@ def routes(runtime: Runtime) -> list[Route]:
     ]
 
 
-def create_health_app(runtime: Runtime) -> Starlette:
+def create_health_app(runtime: Runtime, readiness: Checks | None = None) -> Starlette:
     """The three routes alone, for METRICS_BIND's server (anything else is a 404)."""
-    return Starlette(routes=routes(runtime))
+    return Starlette(routes=routes(runtime, readiness))

@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from bot.monitoring.health import Checks
 from bot.runtime.wiring import Runtime
 from bot.web.app import create_web_app
 from bot.web.health import create_health_app
@@ -71,11 +72,15 @@ def serving_web(
 
 
 @contextlib.contextmanager
-def serving_health(runtime: Runtime, host: str, port: int) -> Iterator[str]:
+def serving_health(
+    runtime: Runtime, host: str, port: int, readiness: Checks | None = None
+) -> Iterator[str]:
     """/healthz, /readyz and /metrics alone on ``host:port`` (METRICS_BIND) until the
-    block ends; yields the address. Port 0 picks a free port."""
+    block ends; yields the address. Port 0 picks a free port. ``readiness``: what
+    /readyz runs (by default the whole of Clarion's checks)."""
     sock = bind(host, port)
-    with serving(create_health_app(runtime), sock, "health and metrics") as address:
+    app = create_health_app(runtime, readiness)
+    with serving(app, sock, "health and metrics") as address:
         yield address
 
 
