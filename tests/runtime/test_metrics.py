@@ -131,6 +131,15 @@ def test_a_real_send_on_the_sandbox_is_counted_in_metrics(
 
     queue_now(process.runtime, "x", "facebook")
     assert wait_for(lambda: delivery_states(runtime) == ["sent", "sent"], timeout=20)
+
+    def both_counted() -> bool:  # the dispatcher counts a send just after it is recorded
+        got = scrape(process.web_address)
+        return all(
+            value(got, "clarion_delivery_attempts_total", platform=p, outcome="sent") == 1
+            for p in ("x", "facebook")
+        )
+
+    assert wait_for(both_counted)
     after = scrape(process.web_address)
 
     for platform in ("x", "facebook"):
@@ -262,6 +271,18 @@ def test_a_retry_is_counted_and_the_send_after_it(
     daemon = daemons(x, RetryPolicy(base_seconds=0.1, max_seconds=0.2))
     metrics = daemon.deliverer.metrics
     assert wait_for(lambda: delivery_states_in(sessions) == [DeliveryState.SENT])
+    # The dispatcher counts a send just after the ledger records it: wait for the count.
+    assert wait_for(
+        lambda: (
+            value(
+                parse(metrics.exposition().decode()),
+                "clarion_delivery_attempts_total",
+                platform="x",
+                outcome="sent",
+            )
+            == 1
+        )
+    )
     got = parse(metrics.exposition().decode())
     assert value(got, "clarion_delivery_retries_total", platform="x") == 1
     assert value(got, "clarion_delivery_attempts_total", platform="x", outcome="retry") == 1
