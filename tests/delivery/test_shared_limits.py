@@ -145,7 +145,9 @@ def test_room_held_by_posts_that_did_not_go_out_is_handed_back_to_the_other_work
     for sent in jobs[:6]:
         first.settle(sent, Outcome.SENT)
     for unsent, outcome in zip(
-        jobs[6:], (Outcome.DEFERRED, Outcome.UNCLAIMED, Outcome.MISSED, Outcome.CANCELLED)
+        jobs[6:],
+        (Outcome.DEFERRED, Outcome.UNCLAIMED, Outcome.MISSED, Outcome.CANCELLED),
+        strict=True,
     ):
         first.settle(unsent, outcome)
     assert 20 in second.admit([job(20)], NOW)  # nothing handed back yet
