@@ -134,6 +134,7 @@ class Dispatcher:
         if self.limits is not None:
             try:  # what the given-back claims had reserved
                 self.limits.flush()
+                logger.info("shared rate limits: %s", self.limits.cost())
             except Exception:
                 logger.exception(
                     "could not hand back reserved rate-limit room; it is freed when its window ends"

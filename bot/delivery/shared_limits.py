@@ -157,6 +157,9 @@ class SharedLimits:
         self._returns: Counter[tuple[str, datetime]] = Counter()
         self._refreshed_at = float("-inf")
         self._cleaned_at = float("-inf")
+        # What the counting cost, said in the log as the worker stops.
+        self.statements: Counter[str] = Counter()
+        self.posts = 0  # posts reserved
 
     @classmethod
     def from_settings(cls, sessions: sessionmaker[Session], settings: Settings) -> SharedLimits:
@@ -209,6 +212,7 @@ class SharedLimits:
         if time.monotonic() >= self._refreshed_at + self.refresh_seconds:
             self.gates.refresh(now)
             self._refreshed_at = time.monotonic()
+            self.statements["gate reads"] += 1
         self.flush()
         self._clean(now)
         wanted: dict[int, list[tuple[Allowance, datetime, int]]] = {}
@@ -224,6 +228,7 @@ class SharedLimits:
         if not totals:
             return {}
         granted = self._reserve({k: (n, caps[k].cap) for k, n in totals.items()})
+        self.statements["reservations"] += 1
         left = dict(granted)
         held: dict[int, Hold] = {}
         grants: dict[int, list[Grant]] = {}
@@ -240,6 +245,7 @@ class SharedLimits:
             for allowance, start, posts in needs:
                 left[allowance.key, start] -= posts
             grants[job.delivery_id] = [(a.key, start, posts) for a, start, posts in needs]
+            self.posts += needs[0][2]
         with self._lock:
             self._grants.update(grants)
             self._returns.update({k: n for k, n in left.items() if n > 0})
@@ -270,6 +276,7 @@ class SharedLimits:
             .where(LimitWindow.key == bindparam("k"), LimitWindow.window_start == bindparam("ws"))
             .values(used=func.greatest(0, LimitWindow.used - bindparam("n")))
         )
+        self.statements["hand-backs"] += 1
         try:
             self._retrying(lambda session: session.connection().execute(statement, rows))
         except Exception:
