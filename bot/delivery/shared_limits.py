@@ -284,6 +284,11 @@ class SharedLimits:
                 self._returns.update(returns)
             raise
 
+    def cost(self) -> str:
+        """What the counting cost so far, in words for the log."""
+        done = ", ".join(f"{n} {what}" for what, n in sorted(self.statements.items()))
+        return f"{done or 'no statements'} for {self.posts} posts reserved"
+
     def _reserve(
         self, wants: dict[tuple[str, datetime], tuple[int, int]]
     ) -> dict[tuple[str, datetime], int]:
