@@ -218,10 +218,18 @@ class SharedLimits:
         wanted: dict[int, list[tuple[Allowance, datetime, int]]] = {}
         totals: dict[tuple[str, datetime], int] = {}
         caps: dict[tuple[str, datetime], Allowance] = {}
+        kinds: dict[tuple[str, str], list[Allowance]] = {}
+        starts: dict[Allowance, datetime] = {}
         for job in jobs:
             posts = max(1, len(job.parts) - job.parts_done)
-            for allowance in self.allowances(job):
-                start = allowance.window(now)
+            kind = (job.platform, job.account_handle if job.platform == "mastodon" else "")
+            allowances = kinds.get(kind)
+            if allowances is None:
+                allowances = kinds[kind] = self.allowances(job)
+            for allowance in allowances:
+                start = starts.get(allowance)
+                if start is None:
+                    start = starts[allowance] = allowance.window(now)
                 wanted.setdefault(job.delivery_id, []).append((allowance, start, posts))
                 totals[allowance.key, start] = totals.get((allowance.key, start), 0) + posts
                 caps[allowance.key, start] = allowance
