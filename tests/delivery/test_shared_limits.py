@@ -22,13 +22,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
-from bot.delivery.ledger import Job
+from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.ledger import Job, Ledger
 from bot.delivery.outcomes import Outcome
 from bot.delivery.shared_limits import SharedLimits
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.models import Account, Base, Delivery, DeliveryState, LimitWindow
+from tests.support.factories import add_account, queue, spec
+from tests.support.fakes import FakePlatform
 from tests.support.processes import DaemonProcess, runtime_for, write_config
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
@@ -196,6 +199,55 @@ def test_bluesky_and_each_mastodon_server_have_budgets_of_their_own(pg_sessions)
     assert used(pg_sessions, "mastodon:other.example") == 3
 
 
+# --- what the deliverer does with a post left without room -----------------------------
+
+
+def claimed(sessions, vault, at: datetime) -> tuple[Deliverer, Job]:
+    add_account(sessions, vault, "x", "union", user_id="42")
+    queue(sessions, spec("Picket at the depot", at=at), now=at)
+    deliverer = Deliverer(
+        Ledger(sessions, "w1"),
+        {"x": FakePlatform("x")},
+        vault,
+        RetryPolicy(late_after=timedelta(minutes=15)),
+        clock=lambda: at,
+    )
+    with sessions() as session:
+        delivery_id = session.scalars(select(Delivery.id)).one()
+    claimed_job = deliverer.ledger.claim(delivery_id, at)
+    assert claimed_job is not None
+    return deliverer, claimed_job
+
+
+def test_a_post_held_for_a_shared_allowance_is_pending_at_the_windows_end_not_counted_as_a_try(
+    sessions, vault
+):
+    deliverer, held = claimed(sessions, vault, NOW)
+    window_end = NOW + timedelta(minutes=5)
+
+    assert deliverer.hold(held, window_end, "waiting for Bluesky's limit") == Outcome.DEFERRED
+
+    with sessions() as session:
+        saved = session.get(Delivery, held.delivery_id)
+    assert saved.state == DeliveryState.PENDING
+    assert saved.next_attempt_at == window_end and saved.attempts == 0
+    assert saved.error == "waiting for Bluesky's limit"
+
+
+def test_a_post_whose_allowance_comes_back_only_after_its_grace_is_missed_saying_why(
+    sessions, vault
+):
+    deliverer, held = claimed(sessions, vault, NOW)
+    why = "waiting for X's per-app limit (X_APP_DAILY_POST_LIMIT)"
+
+    assert deliverer.hold(held, NOW + timedelta(hours=12), why) == Outcome.MISSED
+
+    with sessions() as session:
+        saved = session.get(Delivery, held.delivery_id)
+    assert saved.state == DeliveryState.MISSED
+    assert why in saved.error and "15-minute grace" in saved.error
+
+
 # --- end to end: a scheduler and workers against the sandbox ----------------------------
 
 X_CAP = 50
@@ -224,7 +276,7 @@ def wait_for(predicate, timeout: float, what: str) -> float:
     raise AssertionError(f"{what}: not within {timeout} s")
 
 
-def queue(runtime: Runtime, tag: str, x_posts: int) -> None:
+def queue_release(runtime: Runtime, tag: str, x_posts: int) -> None:
     start = datetime.now(UTC) + timedelta(seconds=2)
     specs = [
         PostSpec(
@@ -277,14 +329,14 @@ def test_workers_send_no_more_x_posts_than_the_apps_daily_cap_between_them_and_e
     try:
         scheduler.wait_ready()
         alone.wait_ready()
-        queue(runtime, "First", FIRST_X)
+        queue_release(runtime, "First", FIRST_X)
         wait_for(lambda: settled(runtime), 60, "the first release settled")
         alone.terminate()
         others = [DaemonProcess(config, "--role", "worker") for _ in range(2)]
         processes += others
         for worker in others:
             worker.wait_ready()
-        queue(runtime, "Second", SECOND_X)
+        queue_release(runtime, "Second", SECOND_X)
         wait_for(lambda: settled(runtime), 60, "the second release settled")
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery)))
