@@ -49,7 +49,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.ledger import Job
 from bot.delivery.outcomes import Outcome
 from bot.delivery.policy import RateGates
-from bot.pledges.limits import REQUESTS_PER_POST_TENTHS, instance_of
+from bot.platforms.base import REQUESTS_PER_POST_TENTHS
+from bot.platforms.mastodon.rules import instance_of
 from bot.settings import Settings
 from bot.storage.models import LimitWindow, RateGate
 
