@@ -234,9 +234,8 @@ class Dispatcher:
                         "and trying again at the next poll"
                     )
                     await loop.run_in_executor(self._db, self._give_back, jobs)
-                    with self._jobs_lock:
-                        for job in jobs:
-                            self._jobs.pop(job.delivery_id, None)
+                    for job in jobs:
+                        self._finish(job, Outcome.UNCLAIMED)
                     return
             now = self.clock()
             batches: dict[tuple[str, int], list[Job]] = {}
