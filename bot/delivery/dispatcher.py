@@ -233,7 +233,10 @@ class Dispatcher:
                         "could not count the shared rate limits; giving the claims back "
                         "and trying again at the next poll"
                     )
-                    await loop.run_in_executor(self._db, self._give_back, jobs)
+                    try:
+                        await loop.run_in_executor(self._db, self._give_back, jobs)
+                    except Exception:  # the database is away: the stale-claim sweep frees them
+                        logger.exception("could not give the claims back either")
                     for job in jobs:
                         self._finish(job, Outcome.UNCLAIMED)
                     return
