@@ -17,22 +17,24 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
 from bot.delivery.deliverer import Deliverer, RetryPolicy
+from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Job, Ledger
 from bot.delivery.outcomes import Outcome
-from bot.delivery.shared_limits import SharedLimits
+from bot.delivery.shared_limits import Allowance, SharedLimits
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.models import Account, Base, Delivery, DeliveryState, LimitWindow
-from tests.support.factories import add_account, queue, spec
-from tests.support.fakes import FakePlatform
+from tests.support.factories import add_account, delivery_rows, delivery_states, queue, spec
+from tests.support.fakes import FakeAsyncPlatform, FakePlatform
 from tests.support.processes import DaemonProcess, runtime_for, write_config
+from tests.support.waiting import wait_for
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -248,6 +250,87 @@ def test_a_post_whose_allowance_comes_back_only_after_its_grace_is_missed_saying
     assert why in saved.error and "15-minute grace" in saved.error
 
 
+# --- a worker's dispatcher with the shared limits ---------------------------------------
+
+
+@pytest.fixture
+def dispatchers():
+    made: list[Dispatcher] = []
+
+    def make(sessions, vault, platforms, limits, at: datetime):
+        """A dispatcher whose clock stays at ``at``: nothing it puts back falls due again."""
+        ledger = Ledger(sessions, "worker")
+        deliverer = Deliverer(ledger, platforms, vault, RetryPolicy(), clock=lambda: at)
+        dispatcher = Dispatcher(deliverer, ledger, platforms, limits=limits, clock=lambda: at)
+        dispatcher.start()
+        made.append(dispatcher)
+        return dispatcher
+
+    yield make
+    for dispatcher in made:
+        dispatcher.stop()
+
+
+def bluesky_posts_due(sessions, vault, count: int) -> datetime:
+    """``count`` Bluesky posts due now; now."""
+    add_account(sessions, vault, "bluesky", "union.bsky.social", user_id="did:plc:union")
+    now = datetime.now(UTC)
+    specs = [
+        PostSpec(
+            campaign="demo",
+            key=f"sky-{i}",
+            scheduled_at=now,
+            timezone="UTC",
+            targets=("bluesky",),
+            parts={"bluesky": (f"Ballot closes Friday ({i})",)},
+        )
+        for i in range(count)
+    ]
+    queue(sessions, *specs, now=now)
+    return now
+
+
+def test_a_worker_sends_what_the_allowance_covers_and_puts_the_rest_back_for_the_next_window(
+    pg_sessions, vault, dispatchers
+):
+    now = bluesky_posts_due(pg_sessions, vault, 8)
+    sky = FakeAsyncPlatform("bluesky")
+    # 6 requests per 5 minutes at 1.1 requests a post: room for 5 posts.
+    limits = SharedLimits(pg_sessions, x_app_daily_posts=10, bluesky_requests_per_5_minutes=6)
+    dispatcher = dispatchers(pg_sessions, vault, {"bluesky": sky}, limits, now)
+
+    dispatcher.wake()
+
+    def settled() -> bool:
+        return Counter(delivery_states(pg_sessions)) == {"sent": 5, "pending": 3}
+
+    assert wait_for(settled), delivery_states(pg_sessions)
+    assert len(sky.posts) == 5
+    window_end = Allowance("bluesky:address", 5, 300, "").ends(now)
+    for row in delivery_rows(pg_sessions):
+        if row.state == "pending":
+            assert row.attempts == 0 and row.next_attempt_at == window_end
+            assert "BLUESKY_REQUESTS_PER_5_MINUTES" in row.error
+    assert used(pg_sessions, "bluesky:address") == 5
+
+
+def test_claims_are_given_back_unsent_when_the_shared_limits_cannot_be_counted(
+    pg_sessions, vault, dispatchers
+):
+    now = bluesky_posts_due(pg_sessions, vault, 3)
+    with pg_sessions.begin() as session:
+        session.execute(text("DROP TABLE limit_windows"))
+    sky = FakeAsyncPlatform("bluesky")
+    limits = SharedLimits(pg_sessions, x_app_daily_posts=10, bluesky_requests_per_5_minutes=600)
+    dispatcher = dispatchers(pg_sessions, vault, {"bluesky": sky}, limits, now)
+
+    dispatcher.wake()
+
+    assert wait_for(lambda: dispatcher.outcomes.get(Outcome.UNCLAIMED, 0) >= 3)
+    assert wait_for(lambda: delivery_states(pg_sessions) == ["pending"] * 3)
+    assert sky.posts == [] and dispatcher.failure is None
+
+
 # --- end to end: a scheduler and workers against the sandbox ----------------------------
 
 X_CAP = 50
@@ -267,7 +350,7 @@ def sandbox() -> Iterator[str]:
         process.wait(timeout=10)
 
 
-def wait_for(predicate, timeout: float, what: str) -> float:
+def wait_until(predicate, timeout: float, what: str) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
         if predicate():
@@ -330,14 +413,14 @@ def test_workers_send_no_more_x_posts_than_the_apps_daily_cap_between_them_and_e
         scheduler.wait_ready()
         alone.wait_ready()
         queue_release(runtime, "First", FIRST_X)
-        wait_for(lambda: settled(runtime), 60, "the first release settled")
+        wait_until(lambda: settled(runtime), 60, "the first release settled")
         alone.terminate()
         others = [DaemonProcess(config, "--role", "worker") for _ in range(2)]
         processes += others
         for worker in others:
             worker.wait_ready()
         queue_release(runtime, "Second", SECOND_X)
-        wait_for(lambda: settled(runtime), 60, "the second release settled")
+        wait_until(lambda: settled(runtime), 60, "the second release settled")
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery)))
             accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
