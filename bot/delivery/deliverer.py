@@ -307,6 +307,21 @@ class Deliverer:
         )
         return None
 
+    def hold(self, job: Job, until: datetime, why: str) -> Outcome:
+        """Put a claimed job back unsent until ``until``: a shared allowance is spent
+        (bot/delivery/shared_limits.py). A wait, not a try; missed instead when no try at
+        ``until`` could be in time, as for a rate limit (blocking)."""
+        now = self.clock()
+        if job.check_first:  # keep the check: it may already be out
+            self.ledger.unknown(job, until, why, now, count_attempt=False)
+            return Outcome.DEFERRED
+        late = self.policy.late_after
+        if late is not None and until > job.scheduled_at + late - _LAST_TRY_MARGIN:
+            minutes = int(late.total_seconds() // 60)
+            return self._missed(job, now, f"{why} until after its {minutes}-minute grace")
+        self.ledger.retry_later(job, until, why, ErrorKind.TRANSIENT, now, count_attempt=False)
+        return Outcome.DEFERRED
+
     def _too_late(self, job: Job, now: datetime) -> bool:
         late = self.policy.late_after
         return late is not None and now - job.scheduled_at > late

@@ -40,6 +40,7 @@ from datetime import datetime
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.ledger import EVER, Job, Ledger
 from bot.delivery.outcomes import Outcome
+from bot.delivery.shared_limits import Hold, SharedLimits
 from bot.platforms.base import AsyncPublisher, AsyncReconciler, Platform
 from bot.platforms.http import async_session
 from bot.storage.models import utcnow
@@ -61,7 +62,10 @@ class Dispatcher:
         claim_batch: int = 500,
         http_timeout: float = 30.0,
         clock: Callable[[], datetime] = utcnow,
+        limits: SharedLimits | None = None,
     ) -> None:
+        """``limits``: count rate limits in the database, shared with other workers
+        (``run --role worker``); None keeps them in this process's memory."""
         self.deliverer = deliverer
         self.ledger = ledger
         self.platforms = platforms
@@ -70,6 +74,9 @@ class Dispatcher:
         self.claim_batch = max(1, claim_batch)
         self.http_timeout = http_timeout
         self.clock = clock
+        self.limits = limits
+        if limits is not None:
+            deliverer.gates = limits.gates
         self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="clarion-send")
         self._db = ThreadPoolExecutor(1, thread_name_prefix="clarion-claim")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,6 +131,14 @@ class Dispatcher:
             self._thread.join()
         self._pool.shutdown(wait=True)
         self._db.shutdown(wait=True)
+        if self.limits is not None:
+            try:  # what the given-back claims had reserved
+                self.limits.flush()
+                logger.info("shared rate limits: %s", self.limits.cost())
+            except Exception:
+                logger.exception(
+                    "could not hand back reserved rate-limit room; it is freed when its window ends"
+                )
 
     def in_flight(self) -> frozenset[int]:
         """Deliveries claimed by this dispatcher and not yet recorded."""
@@ -208,9 +223,32 @@ class Dispatcher:
                 return
             with self._jobs_lock:
                 self._jobs.update((job.delivery_id, job) for job in jobs)
+            held: dict[int, Hold] = {}
+            if self.limits is not None and jobs:
+                admit = functools.partial(self.limits.admit, jobs, self.clock())
+                try:
+                    held = await loop.run_in_executor(self._db, admit)
+                except Exception:
+                    logger.exception(
+                        "could not count the shared rate limits; giving the claims back "
+                        "and trying again at the next poll"
+                    )
+                    try:
+                        await loop.run_in_executor(self._db, self._give_back, jobs)
+                    except Exception:  # the database is away: the stale-claim sweep frees them
+                        logger.exception("could not give the claims back either")
+                    for job in jobs:
+                        self._finish(job, Outcome.UNCLAIMED)
+                    return
             now = self.clock()
             batches: dict[tuple[str, int], list[Job]] = {}
             for job in jobs:
+                hold = held.get(job.delivery_id)
+                if hold is not None:
+                    task = loop.create_task(self._hold(job, hold))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    continue
                 if job.platform in self._reconcilers and self.deliverer.settleable(job, now):
                     batches.setdefault((job.platform, job.account_id), []).append(job)
                     continue
@@ -282,12 +320,29 @@ class Dispatcher:
                 self._finish(job, verdict)
         await asyncio.gather(*absent)
 
+    async def _hold(self, job: Job, hold: Hold) -> None:
+        """Put back a claimed job a shared allowance has no room for."""
+        loop = asyncio.get_running_loop()
+        outcome: Outcome | None = None
+        try:
+            outcome = await loop.run_in_executor(
+                self._pool, self.deliverer.hold, job, hold.until, hold.why
+            )
+        except Exception:  # never leave the claim counted as in flight
+            logger.exception(
+                "delivery %s (%s): could not hold it", job.delivery_id, job.label, extra=job.log_ids
+            )
+        finally:
+            self._finish(job, outcome)
+
     def _finish(self, job: Job, outcome: Outcome | None) -> None:
         """Count a job's outcome and forget its claim (it is recorded)."""
         if outcome is not None:
             self.outcomes[outcome] = self.outcomes.get(outcome, 0) + 1
             self.deliverer.metrics.attempt(job.platform, outcome)
         self.deliverer.finished(job)
+        if self.limits is not None:
+            self.limits.settle(job, outcome)
         with self._jobs_lock:
             self._jobs.pop(job.delivery_id, None)
         if self._saturated and self._wake is not None:

@@ -40,6 +40,7 @@ from bot.delivery import heartbeat, jobs, leases
 from bot.delivery.deliverer import Deliverer
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.ledger import Ledger
+from bot.delivery.shared_limits import SharedLimits
 from bot.delivery.sweeps import Missed, Sweeps
 from bot.monitoring.health import Condition
 from bot.monitoring.metrics import Figure
@@ -332,7 +333,10 @@ class Worker:
         http_timeout: float = 30.0,
         stale_after: float = 120.0,
         clock: Callable[[], datetime] = utcnow,
+        limits: SharedLimits | None = None,
     ) -> None:
+        """``limits``: the rate limits counted in the database with the other workers
+        (bot/delivery/shared_limits.py); the role always gives them."""
         self.deliverer = deliverer
         self.ledger = ledger
         self.engine: Engine = ledger.sessions.kw["bind"]
@@ -352,6 +356,7 @@ class Worker:
             max_in_flight=max_in_flight,
             http_timeout=http_timeout,
             clock=clock,
+            limits=limits,
         )
         self.stopping = threading.Event()
         self.lost_lock = threading.Event()

@@ -105,6 +105,12 @@ class Limits:
     client_record_keys: bool = False
 
 
+# A post needs one request (createRecord, POST /api/v1/statuses); some also need a session
+# refresh or a reconciling read: 1.1 requests a post against a network's request budget,
+# kept as tenths so that 6,000 posts come to exactly 6,600 requests.
+REQUESTS_PER_POST_TENTHS = 11
+
+
 @dataclass(frozen=True)
 class Credentials:
     """What an adapter needs to act as one account. Never logged or printed.

@@ -11,7 +11,8 @@ Clarion posting for thousands of accounts at once. Pure functions: no database, 
   the release's posts are grouped by instance and the largest group bounds it.
 
 A post needs one request (createRecord, POST /api/v1/statuses); REQUESTS_PER_POST_TENTHS
-adds a margin for the session refreshes and reconciling reads that some posts also need.
+(bot/platforms/base.py) adds a margin for the session refreshes and reconciling reads that
+some posts also need.
 Posts whose requests fit in one budget go together; more are spread evenly over the time
 the budget needs for all of them, so none waits out a 429.
 """
@@ -23,14 +24,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from bot.platforms.base import REQUESTS_PER_POST_TENTHS
+from bot.platforms.mastodon.rules import instance_of
 from bot.settings import Settings
 
 BLUESKY_REQUESTS_PER_ADDRESS = 3000  # BLUESKY_REQUESTS_PER_5_MINUTES's default
 BLUESKY_ADDRESS_WINDOW_MINUTES = 5
 MASTODON_REQUESTS_PER_INSTANCE = 300  # MASTODON_REQUESTS_PER_5_MINUTES's default
 MASTODON_INSTANCE_WINDOW_MINUTES = 5
-# 1.1 requests per post, kept as a fraction so 6,000 posts come to exactly 11 minutes.
-REQUESTS_PER_POST_TENTHS = 11
 
 
 @dataclass(frozen=True)
@@ -81,11 +82,6 @@ def minutes_for(requests_posts: int, budget: int, window_minutes: int) -> int:
     if budget <= 0 or requests_tenths <= budget * 10:
         return 0
     return -(-(requests_tenths * window_minutes) // (budget * 10))  # ceiling
-
-
-def instance_of(handle: str) -> str:
-    """A Mastodon account's instance host from its ``user@host`` handle."""
-    return handle.rsplit("@", 1)[-1].strip().lower() if "@" in handle else ""
 
 
 def duration(

@@ -24,6 +24,7 @@ from typing import Protocol
 from bot.alerts.watcher import periodic as alert_jobs
 from bot.campaigns.accounts import sync_config_accounts
 from bot.delivery.roles import Scheduler, Worker
+from bot.delivery.shared_limits import SharedLimits
 from bot.monitoring.health import RoleReadiness
 from bot.platforms.base import PlatformError
 from bot.pledges.jobs import periodic as pledge_jobs
@@ -134,6 +135,7 @@ def _start(
             max_in_flight=settings.delivery_max_in_flight,
             http_timeout=settings.http_timeout_seconds,
             stale_after=settings.http_timeout_seconds + 60,
+            limits=SharedLimits.from_settings(runtime.sessions, settings),
         )
     # Bound before the role starts, so a port already taken stops a scheduler before it
     # takes over, and a worker before it claims anything.

@@ -319,7 +319,8 @@ SETTINGS: tuple[Setting, ...] = (
         name="X_APP_DAILY_POST_LIMIT",
         default="10000",
         parse=parse_int_at_least(1),
-        help="X's per-app limit on posts per 24 hours, checked before a release",
+        help="X's per-app limit on posts per 24 hours, checked before a release (and counted "
+        "at send time by scaled-out workers, per UTC day)",
         section="Pledge campaigns",
     ),
     Setting(

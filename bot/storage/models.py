@@ -696,3 +696,28 @@ class AlertSend(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
     alert: Mapped[Alert] = relationship(back_populates="sends")
+
+
+class LimitWindow(Base):
+    """How much of one shared allowance (X's per-app posts per 24 h, a network's requests
+    per address) the workers have taken in one fixed window (bot/delivery/shared_limits.py).
+    ``granted`` is what the latest reservation got: its statement's own answer."""
+
+    __tablename__ = "limit_windows"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    cap: Mapped[int] = mapped_column(Integer)
+    used: Mapped[int] = mapped_column(Integer, default=0)
+    granted: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RateGate(Base):
+    """Until when a platform told one account to wait (a 429's reset time), recorded once
+    so that every worker waits (bot/delivery/shared_limits.py)."""
+
+    __tablename__ = "rate_gates"
+
+    platform: Mapped[str] = mapped_column(String(20), primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    until: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -54,6 +54,11 @@ def instance_url(value: str) -> str:
     return f"{parts.scheme}://{host}{port}"
 
 
+def instance_of(handle: str) -> str:
+    """A Mastodon account's instance host from its ``user@host`` handle."""
+    return handle.rsplit("@", 1)[-1].strip().lower() if "@" in handle else ""
+
+
 def status_length(text: str) -> int:
     """The length the instance counts: graphemes, every URL as 23, ``@user@domain`` as
     ``@user``. Mastodon.py's ``get_status_length`` follows the server's
