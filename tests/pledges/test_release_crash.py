@@ -106,8 +106,9 @@ def kill_outside_a_refresh(daemon: DaemonProcess, runtime: Runtime, admin: Sandb
         if unstored_refreshes(runtime, admin) == before == []:
             daemon.kill()
             return
+        # Let it run long enough to store what it was answered (a database write).
         daemon.process.send_signal(signal.SIGCONT)
-        time.sleep(0.02)
+        time.sleep(0.1)
     daemon.kill()
     raise AssertionError("the daemon was never between Bluesky refreshes for 30 s")
 
@@ -161,22 +162,28 @@ def test_killing_the_daemon_mid_release_posts_every_oauth_supporter_exactly_once
     kills: list[datetime] = []
     logs: list[DaemonProcess] = []
     deadline = time.monotonic() + 240
-    while time.monotonic() < deadline:
-        if kills and not any_open(runtime):
-            break
-        daemon = DaemonProcess(config).wait_ready()
-        logs.append(daemon)
-        if len(kills) < KILLS:
-            # Kill while posts are in flight (the release writes its deliveries, then
-            # sends them); a short random wait varies where in a send it lands.
-            wait_until(lambda: released(runtime), "the release never wrote its deliveries")
-            wait_for_sends_in_flight(runtime, timeout=30)
-            time.sleep(rng.uniform(0.0, 0.25))
-            kill_outside_a_refresh(daemon, runtime, admin)
-            kills.append(datetime.now(UTC))
-        else:
-            wait_until(lambda: not any_open(runtime), "the release did not settle", timeout=120)
-            daemon.terminate()
+    try:
+        while time.monotonic() < deadline:
+            if kills and not any_open(runtime):
+                break
+            daemon = DaemonProcess(config)
+            logs.append(daemon)
+            daemon.wait_ready()
+            if len(kills) < KILLS:
+                # Kill while posts are in flight (the release writes its deliveries, then
+                # sends them); a short random wait varies where in a send it lands.
+                wait_until(lambda: released(runtime), "the release never wrote its deliveries")
+                wait_for_sends_in_flight(runtime, timeout=30)
+                time.sleep(rng.uniform(0.0, 0.25))
+                kill_outside_a_refresh(daemon, runtime, admin)
+                kills.append(datetime.now(UTC))
+            else:
+                wait_until(lambda: not any_open(runtime), "the release did not settle", 120)
+                daemon.terminate()
+    finally:
+        for left in logs:
+            if left.process.poll() is None:  # a failed wait: no daemon outlives the test
+                left.kill()
     output = "".join(d.output() for d in logs)
     assert len(kills) == KILLS, "the release finished before the daemon could be killed enough"
     assert "interrupted mid-send" in output, "no kill landed mid-send: nothing was recovered"
