@@ -94,6 +94,18 @@ class SandboxAdmin:
     def bluesky_limits(self, **changes: Any) -> dict[str, Any]:
         return self._call("POST", "/bluesky/limits", json=changes)
 
+    def bluesky_oauth(
+        self, access_lifetime_s: float | None = None, dids: list[str] | None = None
+    ) -> dict[str, Any]:
+        """The OAuth server's access-token lifetime (set for tokens issued from now on, to
+        every account or only ``dids``) and each DID's unspent refresh tokens."""
+        if access_lifetime_s is None:
+            return self._call("GET", "/bluesky/oauth")
+        body: dict[str, Any] = {"access_lifetime_s": access_lifetime_s}
+        if dids is not None:
+            body["dids"] = dids
+        return self._call("POST", "/bluesky/oauth", json=body)
+
     def create_page(self, name: str, followers: int = 100) -> dict[str, Any]:
         """Delegates to the Graph part's admin route (page_id, page_token, user_token)."""
         body = {"name": name, "followers": followers}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from bot.campaigns.specs import PostSpec
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState
+from tests.support.crashes import any_open, wait_for_sends_in_flight
 from tests.support.processes import DaemonProcess, runtime_for, write_config
 
 POSTS_PER_PLATFORM = 128  # × 4 platforms = 512 deliveries, as many as X and Facebook had
@@ -86,28 +87,6 @@ def posts_on(admin: SandboxAdmin, platform: str, account: str) -> list[dict]:
         local, _, host = account.partition("@")
         return [{"id": s["id"], "text": s["text"]} for s in admin.mastodon_statuses(host, local)]
     return admin.posts(platform, account)
-
-
-def any_open(runtime) -> bool:
-    with runtime.sessions() as session:
-        row = session.scalar(
-            select(Delivery.id).where(Delivery.state.in_(DeliveryState.OPEN)).limit(1)
-        )
-    return row is not None
-
-
-def wait_for_sends_in_flight(runtime, timeout: float) -> None:
-    """Return once a delivery is recorded ``sending`` (its request may be on the wire), or
-    when nothing is left open, or after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with runtime.sessions() as session:
-            sending = session.scalar(
-                select(Delivery.id).where(Delivery.state == DeliveryState.SENDING).limit(1)
-            )
-        if sending is not None or not any_open(runtime):
-            return
-        time.sleep(0.005)
 
 
 @pytest.mark.slow

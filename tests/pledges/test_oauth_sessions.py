@@ -24,7 +24,8 @@ from bot.pledges.readiness import check_readiness
 from bot.runtime.wiring import Runtime
 from bot.sandbox.testing import SandboxHandle, running_sandbox
 from bot.storage.models import Account, Pledge, PledgeCampaign
-from tests.support.bluesky import call_pds, consent_bluesky, query_of
+from tests.support.bluesky import call_pds
+from tests.support.oauth_pledges import sign_in_bluesky
 from tests.support.web import add_campaign, make_runtime
 
 _numbers = itertools.count(1)
@@ -64,9 +65,7 @@ def pledged(
     returns (account id, the creds stored)."""
     assert sandbox.state is not None
     who = sandbox.state.bluesky.create_account(f"keen{next(_numbers)}", "pw")
-    pending = client.start(who.handle)
-    back = consent_bluesky(pending.authorize_url, who.handle, "pw", routes=routes)
-    creds = client.finish(query_of(back), pending)
+    creds = sign_in_bluesky(client, routes[ANY_HOST], who.handle, "pw")
     slug = f"camp{next(_numbers)}"
     pc_id = add_campaign(
         runtime,

@@ -7,13 +7,13 @@ import itertools
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import requests
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
 from bot.pledges import release
 from bot.runtime.wiring import Runtime
 from bot.storage.models import Account, MastodonApp, Pledge
+from tests.support.mastodon import consent_mastodon
 from tests.support.web import Clock, add_campaign, csrf_of, local
 
 MESSAGE = {"x": "Stand with the Fujitsu reps", "mastodon": "Stand with the Fujitsu reps 🐘"}
@@ -31,21 +31,10 @@ def start(client: TestClient, server: str, slug: str = "fujitsu") -> str:
     return answer.headers["location"]
 
 
-def consent(authorize_url: str, username: str, *, deny: bool = False) -> str:
-    back = requests.post(
-        authorize_url,
-        data={"username": username, "decision": "deny" if deny else "approve"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert back.status_code == 302, back.text
-    return back.headers["location"]
-
-
 def pledge(client: TestClient, sandbox, host: str, followers: int = 300) -> str:
     name = f"rep{next(_names)}"
     sandbox.admin.create_mastodon_account(host, name, followers=followers)
-    done = client.get(local(consent(start(client, f"@{name}@{host}"), name)))
+    done = client.get(local(consent_mastodon(start(client, f"@{name}@{host}"), name)))
     assert done.status_code == 303, done.text
     return name
 
@@ -76,7 +65,7 @@ def test_a_supporter_on_any_server_signs_in_there_and_is_pledged(
     query = parse_qs(urlsplit(authorize).query)
     assert query["scope"] == ["read:accounts read:statuses write:statuses"]
     assert query["redirect_uri"] == ["http://testserver/c/fujitsu/mastodon/callback"]
-    done = client.get(local(consent(authorize, "ann")))
+    done = client.get(local(consent_mastodon(authorize, "ann")))
     assert done.status_code == 303
     confirmation = client.get(done.headers["location"])
     assert "Stand with the Fujitsu reps 🐘" in confirmation.text
@@ -112,7 +101,7 @@ def test_the_app_is_registered_once_per_server_and_its_secret_is_sealed(
 
 def test_denying_on_the_server_pledges_nothing(client: TestClient, runtime: Runtime, sandbox):
     add_campaign(runtime, message=MESSAGE)
-    back = client.get(local(consent(start(client, "deny.example"), "x", deny=True)))
+    back = client.get(local(consent_mastodon(start(client, "deny.example"), "x", deny=True)))
     assert back.status_code == 200 and "You cancelled" in back.text
     assert pledged(runtime) == []
 
@@ -120,7 +109,7 @@ def test_denying_on_the_server_pledges_nothing(client: TestClient, runtime: Runt
 def test_a_forged_or_replayed_callback_is_refused(client: TestClient, runtime: Runtime, sandbox):
     add_campaign(runtime, message=MESSAGE)
     sandbox.admin.create_mastodon_account("replay.example", "bo")
-    callback = local(consent(start(client, "replay.example"), "bo"))
+    callback = local(consent_mastodon(start(client, "replay.example"), "bo"))
     assert client.get(callback.replace("state=", "state=forged")).status_code == 400
     assert client.get(callback).status_code == 303
     assert client.get(callback).status_code == 400  # used once

@@ -2,7 +2,8 @@
 
 Make accounts (with an app password), hand out a ready session for tests, revoke
 sessions, set a post's engagement, and tighten the limits (access-token lifetime, write
-points per hour) to rehearse refreshes and 429s. Faults, latency and scripted answers
+points per hour; the OAuth access tokens' lifetime, for all or some accounts) to rehearse
+refreshes and 429s. Faults, latency and scripted answers
 are the sandbox's own (``platform: "bluesky"``).
 """
 
@@ -137,6 +138,28 @@ async def limits(request: Request) -> dict[str, Any]:
     }
 
 
+async def oauth(request: Request) -> dict[str, Any]:
+    """The authorization server's knobs: ``access_lifetime_s`` for the access tokens it
+    issues from now on (to every account, or only to ``dids``), and what it holds: each
+    DID's unspent refresh tokens."""
+    state = request.app.state.sandbox.bluesky_oauth
+    if request.method == "POST":
+        data = await _body(request)
+        if "access_lifetime_s" in data:
+            seconds = float(data["access_lifetime_s"])
+            dids = data.get("dids")
+            with state.lock:
+                if dids is None:
+                    state.access_seconds = seconds
+                else:
+                    state.access_seconds_by_did.update({str(d): seconds for d in dids})
+    return {
+        "access_lifetime_s": state.access_seconds,
+        "access_lifetime_s_by_did": dict(state.access_seconds_by_did),
+        "refresh_tokens": state.live_refresh_tokens(),
+    }
+
+
 def routes() -> list[BaseRoute]:
     return [
         Route("/accounts", _guarded(accounts), methods=["GET", "POST"]),
@@ -146,4 +169,5 @@ def routes() -> list[BaseRoute]:
         Route("/counts", _guarded(counts), methods=["POST"]),
         Route("/delete", _guarded(delete), methods=["POST"]),
         Route("/limits", _guarded(limits), methods=["GET", "POST"]),
+        Route("/oauth", _guarded(oauth), methods=["GET", "POST"]),
     ]

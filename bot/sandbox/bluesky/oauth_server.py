@@ -139,6 +139,9 @@ class BlueskyOAuthState:
     seen_jti: dict[str, float] = field(default_factory=dict)
     clients: dict[str, tuple[float, ClientInfo]] = field(default_factory=dict)
     access_seconds: float = ACCESS_SECONDS
+    # Shorter (or longer) lives for some accounts' access tokens, by DID: a test makes a
+    # few sessions run out in the middle of a release while the others stay fresh.
+    access_seconds_by_did: dict[str, float] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     # Counted for tests and the admin view: how often a nonce had to be asked for, and
     # how many sessions were revoked.
@@ -155,6 +158,7 @@ class BlueskyOAuthState:
             self.seen_jti.clear()
             self.clients.clear()
             self.access_seconds = ACCESS_SECONDS
+            self.access_seconds_by_did.clear()
             self.nonce_challenges = 0
             self.revoked_sessions = 0
 
@@ -177,6 +181,15 @@ class BlueskyOAuthState:
         if not self.nonce or now - self.nonce_since > NONCE_SECONDS:
             self.rotate_nonce(now)
         return self.nonce
+
+    def live_refresh_tokens(self) -> dict[str, list[str]]:
+        """Each DID's refresh tokens not yet spent: a test compares them with what a
+        client stored, to see whether a refresh's answer reached it."""
+        with self.lock:
+            found: dict[str, list[str]] = {}
+            for token, issued in self.refresh.items():
+                found.setdefault(issued.did, []).append(token)
+            return found
 
     def rotate_nonce(self, now: float | None = None) -> None:
         """A new nonce; the one before stays good until the next rotation."""
@@ -564,7 +577,7 @@ def _issue(
 ) -> dict[str, Any]:
     access = "sbx-at-" + secrets.token_urlsafe(32)
     refresh = "sbx-rt-" + secrets.token_urlsafe(32)
-    lifetime = oauth.access_seconds
+    lifetime = oauth.access_seconds_by_did.get(did, oauth.access_seconds)
     sid = session_id or "ses-" + secrets.token_urlsafe(12)
     oauth.access[access] = Issued(did, jkt, client_id, scope, time.time() + lifetime, sid)
     oauth.refresh[refresh] = Issued(did, jkt, client_id, scope, session_id=sid)

@@ -5,6 +5,7 @@ did not declare, clients whose metadata cannot be read, and codes used twice."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -259,3 +260,35 @@ def test_a_revocation_needs_a_dpop_proof_and_the_client_the_token_was_issued_to(
     assert stranger.status_code == 400 and error_of(stranger) == "unauthorized_client"
     still = refresh_with(http, key, tokens)
     assert still.status_code == 200, still.text  # neither ended the session
+
+
+def test_an_access_lifetime_set_for_some_accounts_shortens_only_their_tokens_and_refreshes(
+    sandbox: SandboxHandle,
+) -> None:
+    from tests.support.oauth_pledges import sign_in_bluesky
+
+    assert sandbox.state is not None
+    short = sandbox.state.bluesky.create_account("brief", "pw")
+    other = sandbox.state.bluesky.create_account("lasting", "pw")
+    client = oauth.OAuthClient(
+        oauth.client_config("http://127.0.0.1:9", None),
+        session_for({ANY_HOST: sandbox.url}),
+        nonces=oauth.NonceBook(),
+    )
+    sandbox.admin.bluesky_oauth(5, dids=[short.did])
+
+    started = time.time()
+    brief = sign_in_bluesky(client, sandbox.url, short.handle, "pw")
+    lasting = sign_in_bluesky(client, sandbox.url, other.handle, "pw")
+    renewed = client.refreshed(brief)
+
+    assert brief["expires_at"] - started == pytest.approx(5, abs=2)
+    assert lasting["expires_at"] - started == pytest.approx(900, abs=2)
+    assert renewed["expires_at"] - started == pytest.approx(5, abs=2)  # its successor too
+    held = sandbox.admin.bluesky_oauth()
+    assert held["access_lifetime_s"] == 900 and held["access_lifetime_s_by_did"] == {short.did: 5}
+    # The refresh spent the sign-in's refresh token: only its successor is unspent.
+    assert held["refresh_tokens"] == {
+        short.did: [renewed["refresh_token"]],
+        other.did: [lasting["refresh_token"]],
+    }
