@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AuthError, Credentials, PermanentError, TransientError
+from bot.platforms.bluesky import oauth
 from bot.pledges import revocations
 from bot.storage.models import TokenRevocation
 from bot.storage.vault import Vault
@@ -202,3 +203,25 @@ def test_a_row_being_tried_elsewhere_is_not_tried_twice(
     report = revocations.revoke_due(sessions, vault, {"bluesky": revoke_while_racing}, NOW)
 
     assert report.revoked == 1 and network.revoked == [TOKEN] and other.revoked == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (400, {"error": "unauthorized_client"}, PermanentError),
+        (401, {"error": "invalid_client"}, PermanentError),
+        (400, {"error": "invalid_request"}, PermanentError),
+        (403, None, PermanentError),
+        (400, {"error": "use_dpop_nonce"}, TransientError),
+        (400, {"error": "invalid_dpop_proof"}, TransientError),
+        (503, None, TransientError),
+        (429, {"error": "rate_limited"}, TransientError),
+    ],
+)
+def test_a_bluesky_revocation_refusal_is_never_read_as_a_dead_token(
+    status: int, body: dict[str, str] | None, kind: type[Exception]
+) -> None:
+    # RFC 7009 section 2.2: a token the server no longer knows is answered 200, so a
+    # refusal is about Clarion's client or request; only a proof or an outage may heal.
+    error = oauth.revocation_refusal(status, body)
+    assert type(error) is kind and not isinstance(error, AuthError)
