@@ -34,7 +34,13 @@ from bot.pledges.cutoff import (
     open_for_pledges,
 )
 from bot.pledges.progress import Progress, preview, progress
-from bot.pledges.withdrawal import forget_supporters, key_hash, pledge_by_secret, withdraw
+from bot.pledges.withdrawal import (
+    forget_supporters,
+    key_hash,
+    pledge_by_secret,
+    still_connected,
+    withdraw,
+)
 from bot.storage.models import (
     Account,
     AccountStatus,
@@ -63,6 +69,7 @@ __all__ = [
     "preview",
     "progress",
     "seal_email",
+    "still_connected",
     "withdraw",
 ]
 

@@ -10,10 +10,16 @@ read), a row is queued here, in the same transaction, with the token still seale
   the page never waits for the network, and a withdrawal never fails because of it);
 - the daemon's ``pledge-token-revocations`` job tries every row that is due, every
   minute, backing off after each failure (``BACKOFF``);
-- a row is removed once the network has revoked the token (or says it is already dead),
-  and given up on, with an ERROR in the log naming the platform and account (never the
-  token) and what the operator can tell the supporter, when the network refuses it for
-  good or has not answered for ``GIVE_UP_AFTER``.
+- a row is removed once the network has revoked the token, and given up on, with an
+  ERROR in the log naming the platform and account (never the token) and what the
+  operator can tell the supporter, when the network refuses it for good or has not
+  answered (or the revoker kept failing unexpectedly) for ``GIVE_UP_AFTER``.
+
+There is no "already dead" outcome: RFC 7009 section 2.2 has the server answer 200 for a
+token it no longer knows (expired, revoked by the supporter), which is indistinguishable
+from, and counted as, revoked. A 4xx from a revocation endpoint means the *client* was
+refused (invalid_client, unauthorized_client, invalid_request, a DPoP proof), never that
+the token is dead, so the revokers raise PermanentError or TransientError for it.
 
 Bluesky: RFC 7009 at the authorization server's ``revocation_endpoint``, with DPoP and the
 client's authentication (``oauth.OAuthClient.revoke``). Mastodon: ``POST /oauth/revoke``
@@ -25,6 +31,7 @@ others, and 200 for a token it no longer knows, RFC 7009 section 2.2).
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -63,14 +70,13 @@ LEASE = timedelta(minutes=5)
 BATCH = 200
 
 # Revokes the token(s) in these credentials at the network; one attempt. Raises
-# TransientError (try again later), AuthError (already dead: nothing to revoke) or
-# PermanentError (the network will not revoke it).
+# TransientError (try again later) or PermanentError (the network will not revoke it);
+# an AuthError (credentials Clarion cannot revoke with) counts as permanent.
 Revoker = Callable[[Credentials], None]
 
 
 class Outcome(StrEnum):
     REVOKED = "revoked"
-    ALREADY_DEAD = "already_dead"
     RETRY = "retry"
     GAVE_UP = "gave_up"
 
@@ -78,7 +84,6 @@ class Outcome(StrEnum):
 @dataclass
 class RevocationReport:
     revoked: int = 0
-    already_dead: int = 0
     retry: int = 0
     gave_up: int = 0
 
@@ -158,9 +163,8 @@ def revoke_due(
         report.count(_attempt(sessions, vault, revokers, row, now))
     if rows:
         logger.info(
-            "token revocations: %s revoked, %s already dead, %s to try again, %s given up",
+            "token revocations: %s revoked, %s to try again, %s given up",
             report.revoked,
-            report.already_dead,
             report.retry,
             report.gave_up,
         )
@@ -176,51 +180,74 @@ def _attempt(
 ) -> Outcome:
     revoker = revokers.get(row.platform)
     attempts = row.attempts + 1
+    creds: Credentials | None = None
     try:
         if revoker is None:
             raise PermanentError(f"Clarion cannot revoke {row.platform} tokens")
-        revoker(vault.open(row.credentials))
+        creds = vault.open(row.credentials)
+        revoker(creds)
     except VaultError:
         return _give_up(sessions, row, "its sealed token cannot be opened (key rotated away?)")
-    except AuthError as exc:
-        # The network no longer knows the token (revoked by the supporter, expired):
-        # there is nothing left to revoke.
-        logger.info(
-            "token revocation: the %s token of account %s was already dead (%s)",
-            row.platform,
-            row.account_id,
-            exc.message,
-        )
-        _done(sessions, row)
-        return Outcome.ALREADY_DEAD
-    except PermanentError as exc:
+    except (AuthError, PermanentError) as exc:
         return _give_up(sessions, row, exc.message)
     except PlatformError as exc:
-        if now - row.queued_at >= GIVE_UP_AFTER:
-            return _give_up(sessions, row, f"no answer for {GIVE_UP_AFTER.days} days: {exc}")
-        wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
-        with sessions() as session:
-            session.execute(
-                update(TokenRevocation)
-                .where(TokenRevocation.id == row.id)
-                .values(next_attempt_at=now + wait, last_error=exc.message[:300])
-            )
-            session.commit()
-        logger.warning(
-            "token revocation: the %s token of account %s could not be revoked yet "
-            "(attempt %s: %s); trying again in %s",
-            row.platform,
-            row.account_id,
-            attempts,
-            exc.message,
-            wait,
-        )
-        return Outcome.RETRY
+        return _back_off(sessions, row, now, attempts, exc.message)
+    except Exception as exc:
+        # A revoker's own fault (an SDK's argument check, stored credentials missing a
+        # field): this row waits as if the network had not answered, and is given up on
+        # in time; the rest of the batch goes on.
+        why = f"unexpected {type(exc).__name__}: {_redacted(str(exc), creds)}"
+        return _back_off(sessions, row, now, attempts, why)
     _done(sessions, row)
     logger.info(
         "token revocation: revoked the %s token of account %s", row.platform, row.account_id
     )
     return Outcome.REVOKED
+
+
+def _back_off(
+    sessions: sessionmaker[Session], row: TokenRevocation, now: datetime, attempts: int, why: str
+) -> Outcome:
+    if now - row.queued_at >= GIVE_UP_AFTER:
+        return _give_up(sessions, row, f"no success for {GIVE_UP_AFTER.days} days: {why}")
+    wait = BACKOFF[min(attempts, len(BACKOFF)) - 1]
+    with sessions() as session:
+        session.execute(
+            update(TokenRevocation)
+            .where(TokenRevocation.id == row.id)
+            .values(next_attempt_at=now + wait, last_error=why[:300])
+        )
+        session.commit()
+    logger.warning(
+        "token revocation: the %s token of account %s could not be revoked yet "
+        "(attempt %s: %s); trying again in %s",
+        row.platform,
+        row.account_id,
+        attempts,
+        why,
+        wait,
+    )
+    return Outcome.RETRY
+
+
+def _redacted(text: str, creds: Credentials | None) -> str:
+    """``text`` without any secret of ``creds`` (an exception's message may quote them);
+    a Bluesky session's token is JSON holding its own tokens and key."""
+    if creds is None:
+        return text[:200]
+    secrets = {creds.token, creds.secret}
+    try:
+        inner = json.loads(creds.token)
+    except ValueError:
+        inner = None
+    if isinstance(inner, dict):
+        secrets.update(str(v) for v in inner.values() if isinstance(v, str))
+        jwk = inner.get("dpop_private_jwk")
+        if isinstance(jwk, dict):
+            secrets.update(str(v) for v in jwk.values() if isinstance(v, str))
+    for secret in sorted((s for s in secrets if len(s) >= 8), key=len, reverse=True):
+        text = text.replace(secret, "[redacted]")
+    return text[:200]
 
 
 def _done(sessions: sessionmaker[Session], row: TokenRevocation) -> None:

@@ -122,6 +122,16 @@ def wipe_tokens(
     return int(wiped or 0)
 
 
+def still_connected(session: Session, account_id: int) -> bool:
+    """Whether the account's token is still stored: after a withdrawal, because a pledge
+    of the same account to another campaign still to go out needs it (``wipe_tokens``)."""
+    return bool(
+        session.scalar(
+            select(Account.id).where(Account.id == account_id, Account.credentials != "")
+        )
+    )
+
+
 def forget_supporters(session: Session, pc_id: int) -> int:
     """Once a campaign has gone out (released) or will not (goal missed), its supporters'
     emails are deleted, and their tokens too unless another open campaign needs them or

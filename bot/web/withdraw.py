@@ -187,18 +187,22 @@ async def withdraw_pledge(request: Request) -> Response:
         view = await run_in_threadpool(read)
         return _show(request, view, error="Tick the box to confirm the withdrawal.", status=400)
 
-    def remove() -> tuple[bool, PledgeView, int | None]:
+    def remove() -> tuple[bool, PledgeView, int | None, bool]:
         with runtime.sessions() as session:
             view = pledge_view(session, secret, now)
             pledge = pledging.pledge_by_secret(session, secret)
             account_id = pledge.account_id if pledge is not None else None
-            return pledging.withdraw(session, secret, now), view, account_id
+            done = pledging.withdraw(session, secret, now)
+            # The token stays (and nothing is revoked) while the same account is pledged
+            # to another campaign still to go out: the page must not say otherwise.
+            kept = done and account_id is not None and pledging.still_connected(session, account_id)
+            return done, view, account_id, kept
 
-    done, view, account_id = await run_in_threadpool(remove)
+    done, view, account_id, kept = await run_in_threadpool(remove)
     if done:
         forget_page(request, view.slug)
-        response = render(request, "withdrawn.html", {"p": view})
-        if account_id is not None:
+        response = render(request, "withdrawn.html", {"p": view, "kept": kept})
+        if account_id is not None and not kept:
             response.background = BackgroundTask(_revoke_now(request, account_id))
         return response
     if view.state == PledgeState.WITHDRAWN:

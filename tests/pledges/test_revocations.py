@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.base import AuthError, Credentials, PermanentError, TransientError
+from bot.platforms.bluesky import oauth
 from bot.pledges import revocations
 from bot.storage.models import TokenRevocation
 from bot.storage.vault import Vault
@@ -103,17 +104,73 @@ def test_a_network_silent_for_a_week_is_given_up_on_with_an_error_for_the_operat
     assert TOKEN not in caplog.text
 
 
-def test_a_token_the_network_no_longer_knows_is_dropped_without_an_error(
+def test_a_token_the_network_no_longer_knows_counts_as_revoked_without_an_error(
+    sessions: sessionmaker[Session], vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    # RFC 7009 section 2.2: the endpoint answers 200 for a token it does not know (the
+    # supporter revoked it, it expired), as for one it has just revoked: no error.
+    queue_one(sessions, vault)
+    network = Network()
+
+    with caplog.at_level(logging.INFO):
+        first = run(sessions, vault, network, NOW)
+        queue_one(sessions, vault)
+        again = run(sessions, vault, network, NOW)
+
+    assert (first.revoked, again.revoked, again.gave_up) == (1, 1, 0)
+    assert rows(sessions) == [] and not [r for r in caplog.records if r.levelno >= 40]
+
+
+def test_credentials_clarion_cannot_revoke_with_are_given_up_not_taken_for_dead(
     sessions: sessionmaker[Session], vault: Vault, caplog: pytest.LogCaptureFixture
 ) -> None:
     queue_one(sessions, vault)
     network = Network()
-    network.failure = AuthError("invalid_token")
+    network.failure = AuthError("this Bluesky account has no OAuth session: reconnect it")
 
     with caplog.at_level(logging.INFO):
-        assert run(sessions, vault, network, NOW).already_dead == 1
+        assert run(sessions, vault, network, NOW).gave_up == 1
 
-    assert rows(sessions) == [] and not [r for r in caplog.records if r.levelno >= 40]
+    assert rows(sessions) == []
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "gave up revoking the bluesky token of account 7" in error.getMessage()
+
+
+def test_a_revoker_failing_unexpectedly_backs_off_alone_and_is_given_up_in_time(
+    sessions: sessionmaker[Session], vault: Vault, caplog: pytest.LogCaptureFixture
+) -> None:
+    tokens = {7: "token-of-seven-secret", 8: "token-of-eight-secret", 9: "token-of-nine-secret"}
+    with sessions() as session:
+        sealed = [(a, "bluesky", vault.seal(Credentials(token=t))) for a, t in tokens.items()]
+        assert revocations.queue(session, sealed, NOW) == 3
+        session.commit()
+    revoked: list[str] = []
+
+    def revoke(creds: Credentials) -> None:
+        if creds.token == tokens[8]:
+            # as an SDK's argument check might, quoting what it was given
+            raise ValueError(f"malformed token {creds.token!r}")
+        revoked.append(creds.token)
+
+    with caplog.at_level(logging.INFO):
+        first = revocations.revoke_due(sessions, vault, {"bluesky": revoke}, NOW)
+        assert (first.revoked, first.retry) == (2, 1)
+        assert sorted(revoked) == sorted([tokens[7], tokens[9]])
+        [row] = rows(sessions)
+        assert row.account_id == 8 and row.next_attempt_at == NOW + revocations.BACKOFF[0]
+        assert "unexpected ValueError" in row.last_error and tokens[8] not in row.last_error
+        report = first
+        while rows(sessions):
+            report = revocations.revoke_due(
+                sessions, vault, {"bluesky": revoke}, rows(sessions)[0].next_attempt_at
+            )
+            assert report.revoked == 0
+
+    assert report.gave_up == 1
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert "gave up revoking the bluesky token of account 8" in error.getMessage()
+    assert "unexpected ValueError" in error.getMessage()
+    assert all(t not in caplog.text for t in tokens.values())
 
 
 def test_a_refusal_for_good_is_given_up_on_at_once(
@@ -146,3 +203,25 @@ def test_a_row_being_tried_elsewhere_is_not_tried_twice(
     report = revocations.revoke_due(sessions, vault, {"bluesky": revoke_while_racing}, NOW)
 
     assert report.revoked == 1 and network.revoked == [TOKEN] and other.revoked == []
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "kind"),
+    [
+        (400, {"error": "unauthorized_client"}, PermanentError),
+        (401, {"error": "invalid_client"}, PermanentError),
+        (400, {"error": "invalid_request"}, PermanentError),
+        (403, None, PermanentError),
+        (400, {"error": "use_dpop_nonce"}, TransientError),
+        (400, {"error": "invalid_dpop_proof"}, TransientError),
+        (503, None, TransientError),
+        (429, {"error": "rate_limited"}, TransientError),
+    ],
+)
+def test_a_bluesky_revocation_refusal_is_never_read_as_a_dead_token(
+    status: int, body: dict[str, str] | None, kind: type[Exception]
+) -> None:
+    # RFC 7009 section 2.2: a token the server no longer knows is answered 200, so a
+    # refusal is about Clarion's client or request; only a proof or an outage may heal.
+    error = oauth.revocation_refusal(status, body)
+    assert type(error) is kind and not isinstance(error, AuthError)

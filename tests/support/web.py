@@ -195,10 +195,12 @@ def pledge_with_mastodon(
     *,
     followers: int = 100,
     slug: str = "fujitsu",
+    again: bool = False,
 ) -> str:
-    """A new account on the sandbox's Mastodon instance ``host`` signs in on its server
-    through the campaign page and pledges; returns the private path /w/{secret}."""
-    sandbox.admin.create_mastodon_account(host, username, followers=followers)
+    """A new account on the sandbox's Mastodon instance ``host`` (``again``: the one
+    already there) signs in on its server through the campaign page and pledges; returns
+    the private path /w/{secret}."""
+    sandbox.admin.create_mastodon_account(host, username, followers=followers, reuse=again)
     step = client.get(f"/c/{slug}/pledge/mastodon")
     assert step.status_code == 200, step.text
     started = client.post(

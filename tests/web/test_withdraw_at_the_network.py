@@ -132,6 +132,58 @@ def test_withdrawing_a_mastodon_pledge_revokes_its_token_even_when_another_app_c
     assert queued(net_runtime) == []
 
 
+def test_a_bluesky_revocation_refused_to_the_client_is_given_up_loudly_not_taken_for_dead(
+    net_runtime: Runtime, clock: Clock, sandbox: SandboxHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    client = app_client(net_runtime, clock)
+    who, private = pledge_with_bluesky(client, sandbox, "wd-wrong")
+    creds = oauth.creds_of(sealed_of(net_runtime, "bluesky", who.handle))
+    assert sandbox.state is not None
+    server = sandbox.state.bluesky_oauth
+    # The session's tokens now belong to another client: the authorization server
+    # refuses Clarion's revocation (400 unauthorized_client, RFC 7009 section 2.1).
+    for issued in (server.access[creds["access_token"]], server.refresh[creds["refresh_token"]]):
+        issued.client_id = "https://another-client.example/client-metadata.json"
+    before = server.revoked_sessions
+
+    with caplog.at_level(logging.INFO):
+        withdraw(client, private)
+
+    assert server.revoked_sessions == before and queued(net_runtime) == []
+    with net_runtime.sessions() as s:
+        account_id = s.scalars(select(Account.id).where(Account.platform_user_id == who.did)).one()
+    [error] = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert f"gave up revoking the bluesky token of account {account_id}" in error.getMessage()
+    assert "unauthorized_client" in error.getMessage()
+    assert "already dead" not in caplog.text
+    for secret in (creds["access_token"], creds["refresh_token"]):
+        assert secret not in caplog.text
+
+
+def test_withdrawing_one_of_two_pledges_keeps_the_account_connected_and_says_so(
+    net_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+) -> None:
+    client = app_client(net_runtime, clock)
+    add_campaign(net_runtime, "second", message=MESSAGE)
+    first = pledge_with_mastodon(client, sandbox, "two.example", "fay")
+    pledge_with_mastodon(client, sandbox, "two.example", "fay", slug="second", again=True)
+    fay = sealed_of(net_runtime, "mastodon", "fay@two.example")
+
+    page = withdraw(client, first)
+
+    # The second campaign, still to go out, posts with this token: nothing is deleted
+    # or revoked, and the page does not claim otherwise.
+    assert "stays connected to Clarion for the other campaign(s) you support" in page
+    assert "tokens and any email you left were deleted" not in page
+    assert "asking your Mastodon server to end the access" not in page
+    assert queued(net_runtime) == []
+    assert sealed_of(net_runtime, "mastodon", "fay@two.example") == fay
+    assert net_runtime.platforms["mastodon"].verify(fay).handle == "fay@two.example"
+    with net_runtime.sessions() as s:
+        states = list(s.scalars(select(Pledge.state).order_by(Pledge.id)))
+    assert states == [PledgeState.WITHDRAWN, PledgeState.ACTIVE]
+
+
 def test_a_withdrawal_while_the_networks_are_down_is_done_at_once_and_revoked_later(
     engine: Engine,
     net_runtime: Runtime,

@@ -57,7 +57,13 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
-from bot.platforms.base import AuthError, Credentials, PermanentError, TransientError
+from bot.platforms.base import (
+    AuthError,
+    Credentials,
+    PermanentError,
+    PlatformError,
+    TransientError,
+)
 from bot.platforms.http import json_or_none
 
 logger = logging.getLogger(__name__)
@@ -732,7 +738,8 @@ class OAuthClient:
         Bluesky ends the whole session for either token; both are sent for servers that
         revoke only the one named. An unknown token is answered 200 (RFC 7009 section
         2.2), so revoking twice is harmless. One attempt per token: TransientError when
-        the server does not answer; AuthError when it refuses the client."""
+        the server does not answer (or refuses a DPoP proof a later one may pass);
+        PermanentError when it refuses the client (``revocation_refusal``)."""
         if creds.get("client_id") != self.config.client_id:
             raise PermanentError(
                 "this Bluesky session was made by Clarion at another address (WEB_BASE_URL "
@@ -749,7 +756,7 @@ class OAuthClient:
                 endpoint, form, creds["dpop_private_jwk"], "the revocation request"
             )
             if status != 200:
-                raise _refusal("the revocation request", status, body)
+                raise revocation_refusal(status, body)
 
     def _token_call(
         self, url: str, form: dict[str, str], dpop_jwk: Mapping[str, Any]
@@ -798,6 +805,34 @@ def _refusal(what: str, status: int, body: Any) -> Exception:
     if isinstance(error, str):
         return AuthError(f"Bluesky sign-in: {what} was refused ({error[:60]})", code=error)
     return AuthError(f"Bluesky sign-in: {what} answered {status}", code=status)
+
+
+# Errors a revocation endpoint answers that a later attempt with a fresh proof can pass:
+# a nonce still wanted after the one retry ``_post_form`` makes (RFC 9449 section 8), and
+# a proof refused for its time or jti (RFC 9449 section 11.1: servers bound ``iat`` and
+# reject replays; clock skew heals). A proof never accepted is given up on after
+# ``revocations.GIVE_UP_AFTER``.
+_REVOCATION_RETRYABLE = frozenset({"use_dpop_nonce", "invalid_dpop_proof"})
+
+
+def revocation_refusal(status: int, body: Any) -> PlatformError:
+    """A revocation endpoint's non-200 answer as our error. RFC 7009 section 2.2: an
+    unknown, expired or already revoked token is answered 200, so a 4xx never means the
+    token is dead; it refuses the client (invalid_client, unauthorized_client: the token
+    is another client's) or the request (invalid_request, section 2.2.1), which asking
+    again will not change: PermanentError. 5xx and 429: TransientError."""
+    error = body.get("error") if isinstance(body, dict) else None
+    if status >= 500 or status == 429:
+        return TransientError(f"Bluesky: the revocation request answered {status}", code=status)
+    if isinstance(error, str) and error in _REVOCATION_RETRYABLE:
+        return TransientError(
+            f"Bluesky: the revocation request's DPoP proof was refused ({error})", code=error
+        )
+    if isinstance(error, str):
+        return PermanentError(
+            f"Bluesky refused Clarion's revocation request ({error[:60]})", code=error
+        )
+    return PermanentError(f"Bluesky: the revocation request answered {status}", code=status)
 
 
 def main(argv: list[str] | None = None) -> int:
