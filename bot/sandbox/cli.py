@@ -2,12 +2,55 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from bot.runtime.logs import configure_logging
 from bot.sandbox.options import LATENCY_DISTRIBUTIONS, FaultConfig, RateLimits, SandboxOptions
 
 _RATE = click.FloatRange(0.0, 1.0)
+
+# Each platform's faults, as --PREFIX-KIND-rate options: (option prefix, what it calls).
+FAULTED = {
+    "x": ("x", "X calls"),
+    "facebook": ("fb", "Graph calls"),
+    "bluesky": ("bsky", "XRPC calls"),
+    "mastodon": ("mastodon", "Mastodon API calls (every instance)"),
+}
+FAULT_KINDS = (
+    ("error", "answered 5xx"),
+    ("timeout", "held, then dropped"),
+    ("reset", "reset (RST)"),
+    ("accept_then_drop", "carried out whose answer is then lost"),
+    ("accept_then_error", "carried out but answered 5xx (as a busy gateway can)"),
+)
+
+
+def fault_options(command: Callable[..., None]) -> Callable[..., None]:
+    """Add --x-error-rate, --fb-timeout-rate, ... : one option per platform and fault."""
+    for prefix, calls in reversed(FAULTED.values()):
+        for kind, what in reversed(FAULT_KINDS):
+            command = click.option(
+                f"--{prefix}-{kind.replace('_', '-')}-rate",
+                f"{prefix}_{kind}_rate",
+                type=_RATE,
+                default=0.0,
+                help=f"Share of {calls} {what}.",
+            )(command)
+    return command
+
+
+def faults_from(rates: dict[str, float], prefix: str, timeout_hold_s: float) -> FaultConfig:
+    """One platform's FaultConfig from the options ``fault_options`` added."""
+    return FaultConfig(
+        error_rate=rates[f"{prefix}_error_rate"],
+        timeout_rate=rates[f"{prefix}_timeout_rate"],
+        reset_rate=rates[f"{prefix}_reset_rate"],
+        accept_then_drop_rate=rates[f"{prefix}_accept_then_drop_rate"],
+        accept_then_error_rate=rates[f"{prefix}_accept_then_error_rate"],
+        timeout_hold_s=timeout_hold_s,
+    )
 
 
 @click.command("sandbox")
@@ -39,59 +82,7 @@ _RATE = click.FloatRange(0.0, 1.0)
     show_default=True,
     help="How the added latency varies around its mean.",
 )
-@click.option("--x-error-rate", type=_RATE, default=0.0, help="Share of X calls answered 503.")
-@click.option(
-    "--x-timeout-rate", type=_RATE, default=0.0, help="Share of X calls held, then dropped."
-)
-@click.option("--x-reset-rate", type=_RATE, default=0.0, help="Share of X calls reset (RST).")
-@click.option(
-    "--x-accept-then-drop-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of X calls carried out whose answer is then lost.",
-)
-@click.option(
-    "--x-accept-then-error-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of X calls carried out but answered 5xx (as a busy gateway can).",
-)
-@click.option("--fb-error-rate", type=_RATE, default=0.0, help="Share of Graph calls answered 5xx.")
-@click.option(
-    "--fb-timeout-rate", type=_RATE, default=0.0, help="Share of Graph calls held, then dropped."
-)
-@click.option("--fb-reset-rate", type=_RATE, default=0.0, help="Share of Graph calls reset.")
-@click.option(
-    "--fb-accept-then-drop-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of Graph calls carried out whose answer is then lost.",
-)
-@click.option(
-    "--fb-accept-then-error-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of Graph calls carried out but answered 5xx (as a busy gateway can).",
-)
-@click.option(
-    "--bsky-error-rate", type=_RATE, default=0.0, help="Share of XRPC calls answered 500."
-)
-@click.option(
-    "--bsky-timeout-rate", type=_RATE, default=0.0, help="Share of XRPC calls held, then dropped."
-)
-@click.option("--bsky-reset-rate", type=_RATE, default=0.0, help="Share of XRPC calls reset.")
-@click.option(
-    "--bsky-accept-then-drop-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of XRPC calls carried out whose answer is then lost.",
-)
-@click.option(
-    "--bsky-accept-then-error-rate",
-    type=_RATE,
-    default=0.0,
-    help="Share of XRPC calls carried out but answered 5xx.",
-)
+@fault_options
 @click.option(
     "--timeout-hold-s",
     type=float,
@@ -154,21 +145,6 @@ def sandbox_command(
     time_acceleration: float,
     latency_ms: float,
     latency_distribution: str,
-    x_error_rate: float,
-    x_timeout_rate: float,
-    x_reset_rate: float,
-    x_accept_then_drop_rate: float,
-    x_accept_then_error_rate: float,
-    fb_error_rate: float,
-    fb_timeout_rate: float,
-    fb_reset_rate: float,
-    fb_accept_then_drop_rate: float,
-    fb_accept_then_error_rate: float,
-    bsky_error_rate: float,
-    bsky_timeout_rate: float,
-    bsky_reset_rate: float,
-    bsky_accept_then_drop_rate: float,
-    bsky_accept_then_error_rate: float,
     timeout_hold_s: float,
     x_posts_per_user: int,
     x_posts_per_app: int,
@@ -177,8 +153,10 @@ def sandbox_command(
     fb_require_appsecret_proof: bool,
     log_level: str,
     admin_token: str,
+    **fault_rates: float,
 ) -> None:
-    """Run the Clarion sandbox: a stand-in for X API v2, the Facebook Graph API and Bluesky.
+    """Run the Clarion sandbox: a stand-in for X API v2, the Facebook Graph API, Bluesky and
+    Mastodon.
 
     Point Clarion at it to rehearse a campaign without touching real accounts.
     """
@@ -196,30 +174,8 @@ def sandbox_command(
         latency_ms=latency_ms,
         latency_distribution=latency_distribution,
         faults={
-            "x": FaultConfig(
-                error_rate=x_error_rate,
-                timeout_rate=x_timeout_rate,
-                reset_rate=x_reset_rate,
-                accept_then_drop_rate=x_accept_then_drop_rate,
-                accept_then_error_rate=x_accept_then_error_rate,
-                timeout_hold_s=timeout_hold_s,
-            ),
-            "facebook": FaultConfig(
-                error_rate=fb_error_rate,
-                timeout_rate=fb_timeout_rate,
-                reset_rate=fb_reset_rate,
-                accept_then_drop_rate=fb_accept_then_drop_rate,
-                accept_then_error_rate=fb_accept_then_error_rate,
-                timeout_hold_s=timeout_hold_s,
-            ),
-            "bluesky": FaultConfig(
-                error_rate=bsky_error_rate,
-                timeout_rate=bsky_timeout_rate,
-                reset_rate=bsky_reset_rate,
-                accept_then_drop_rate=bsky_accept_then_drop_rate,
-                accept_then_error_rate=bsky_accept_then_error_rate,
-                timeout_hold_s=timeout_hold_s,
-            ),
+            platform: faults_from(fault_rates, prefix, timeout_hold_s)
+            for platform, (prefix, _) in FAULTED.items()
         },
         rate_limits=RateLimits(
             x_posts_per_user=x_posts_per_user,

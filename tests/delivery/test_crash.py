@@ -1,6 +1,8 @@
 """Crash safety: SIGKILL the daemon at random points during a burst of 512 deliveries (X,
-Facebook, Bluesky and Mastodon), with the sandbox also losing answers and answering 5xx to
-posts it created, restart it each time, and every post exists exactly once on the sandbox."""
+Facebook, Bluesky and Mastodon; every eighth on X, Bluesky and Mastodon a two-part thread),
+with the sandbox also losing answers and answering 5xx to posts it created, restart it each
+time, and every post and every thread part exists exactly once on the sandbox, each reply
+under its own first part."""
 
 from __future__ import annotations
 
@@ -20,6 +22,15 @@ from tests.support.processes import DaemonProcess, runtime_for, write_config
 
 POSTS_PER_PLATFORM = 128  # × 4 platforms = 512 deliveries, as many as X and Facebook had
 PLATFORMS = ("x", "facebook", "bluesky", "mastodon")
+THREADED = ("x", "bluesky", "mastodon")  # Facebook has no threads
+THREAD_EVERY = 8  # post 0, 8, 16, ... on a threaded platform has a second part
+
+
+def parts_of(i: int, platform: str) -> tuple[str, ...]:
+    text = f"Crash test post {i} on {platform}: solidarity with the Fujitsu reps"
+    if platform in THREADED and i % THREAD_EVERY == 0:
+        return (text, f"Crash test post {i} on {platform}, part 2: join the picket at 7")
+    return (text,)
 
 
 @pytest.fixture
@@ -28,28 +39,13 @@ def sandbox():
     # Latency keeps requests in flight, so kills land mid-request as well as between them;
     # some answers are lost, and some posts are created but answered 5xx, as real
     # platforms and gateways do.
+    faults = [
+        (f"--{prefix}-{kind}-rate", "0.02")
+        for prefix in ("x", "fb", "bsky", "mastodon")
+        for kind in ("accept-then-drop", "accept-then-error", "error")
+    ]
     process = start_sandbox_process(
-        port,
-        "--latency-ms",
-        "40",
-        "--x-accept-then-drop-rate",
-        "0.02",
-        "--fb-accept-then-drop-rate",
-        "0.02",
-        "--x-accept-then-error-rate",
-        "0.02",
-        "--fb-accept-then-error-rate",
-        "0.02",
-        "--x-error-rate",
-        "0.02",
-        "--fb-error-rate",
-        "0.02",
-        "--bsky-accept-then-drop-rate",
-        "0.02",
-        "--bsky-accept-then-error-rate",
-        "0.02",
-        "--bsky-error-rate",
-        "0.02",
+        port, "--latency-ms", "40", *(part for flag in faults for part in flag)
     )
     try:
         yield f"http://127.0.0.1:{port}"
@@ -64,7 +60,6 @@ def queue_burst(runtime, start: datetime) -> None:
     specs = []
     for i in range(POSTS_PER_PLATFORM):
         for platform in PLATFORMS:
-            text = f"Crash test post {i} on {platform}: solidarity with the Fujitsu reps"
             specs.append(
                 PostSpec(
                     campaign="crash",
@@ -72,7 +67,7 @@ def queue_burst(runtime, start: datetime) -> None:
                     scheduled_at=start + timedelta(milliseconds=20 * i),
                     timezone="UTC",
                     targets=(platform,),
-                    parts={platform: (text,)},
+                    parts={platform: parts_of(i, platform)},
                 )
             )
     with runtime.sessions() as session:
@@ -80,13 +75,27 @@ def queue_burst(runtime, start: datetime) -> None:
 
 
 def posts_on(admin: SandboxAdmin, platform: str, account: str) -> list[dict]:
-    """The account's posts on the sandbox as {"id", "text"}."""
+    """The account's posts on the sandbox as {"id", "text", "parent"} (parent: the id it
+    replies to, or None)."""
     if platform == "bluesky":
-        return [{"id": p["uri"], "text": p["record"]["text"]} for p in admin.bluesky_posts(account)]
+        return [
+            {
+                "id": p["uri"],
+                "text": p["record"]["text"],
+                "parent": (p["record"].get("reply") or {}).get("parent", {}).get("uri"),
+            }
+            for p in admin.bluesky_posts(account)
+        ]
     if platform == "mastodon":
         local, _, host = account.partition("@")
-        return [{"id": s["id"], "text": s["text"]} for s in admin.mastodon_statuses(host, local)]
-    return admin.posts(platform, account)
+        return [
+            {"id": s["id"], "text": s["text"], "parent": s["in_reply_to_id"]}
+            for s in admin.mastodon_statuses(host, local)
+        ]
+    return [
+        {"id": p["id"], "text": p["text"], "parent": p.get("reply_to")}
+        for p in admin.posts(platform, account)
+    ]
 
 
 @pytest.mark.slow
@@ -96,14 +105,6 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
     rng = random.Random(2026)
     admin = SandboxAdmin(sandbox)
     admin.set_rate_limits(x_posts_per_user=100_000, x_posts_per_app=1_000_000)
-    # The command line sets X's and Graph's faults; Mastodon's are set here, the same.
-    admin.set_faults(
-        "mastodon",
-        latency_ms=40,
-        accept_then_drop_rate=0.02,
-        accept_then_error_rate=0.02,
-        error_rate=0.02,
-    )
     config = write_config(
         tmp_path / "config.env",
         empty_database,
@@ -158,6 +159,14 @@ def test_killing_the_daemon_mid_burst_never_loses_or_doubles_a_post(
         counts = Counter(p["text"] for p in on_sandbox)
         doubled = {text: n for text, n in counts.items() if n > 1}
         assert not doubled, f"posted more than once on {platform}: {doubled}"
-        assert len(counts) == POSTS_PER_PLATFORM
-        ledger_ids = {r.platform_ids[0] for r in rows if r.platform == platform}
+        wanted = {t for i in range(POSTS_PER_PLATFORM) for t in parts_of(i, platform)}
+        assert set(counts) == wanted
+        ledger_ids = {i for r in rows if r.platform == platform for i in r.platform_ids}
         assert ledger_ids == {p["id"] for p in on_sandbox}
+        # Every second part replies to its own first part, whatever the kills interrupted.
+        by_text = {p["text"]: p for p in on_sandbox}
+        for i in range(0, POSTS_PER_PLATFORM, THREAD_EVERY):
+            parts = parts_of(i, platform)
+            if len(parts) == 2:
+                first, second = by_text[parts[0]], by_text[parts[1]]
+                assert second["parent"] == first["id"], (platform, i, second, first)

@@ -32,6 +32,9 @@ def test_help_documents_every_option() -> None:
         "--x-reset-rate",
         "--x-accept-then-drop-rate",
         "--fb-error-rate",
+        "--bsky-accept-then-error-rate",
+        "--mastodon-error-rate",
+        "--mastodon-accept-then-drop-rate",
         "--x-posts-per-user",
         "--x-posts-per-app",
         "--x-monthly-post-cap",
@@ -53,7 +56,11 @@ def test_it_prints_urls_and_credentials_then_serves(tmp_path: Path) -> None:
     log = tmp_path / "out.txt"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot.sandbox", "--port", str(port), "--latency-ms", "5"],
+            [
+                *(sys.executable, "-m", "bot.sandbox", "--port", str(port), "--latency-ms", "5"),
+                *("--fb-reset-rate", "0.25", "--bsky-accept-then-drop-rate", "0.5"),
+                *("--mastodon-accept-then-error-rate", "0.125"),
+            ],
             cwd=REPO_ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
             stdout=out,
@@ -71,6 +78,11 @@ def test_it_prints_urls_and_credentials_then_serves(tmp_path: Path) -> None:
             raise AssertionError(log.read_text())
         faults = requests.get(f"http://127.0.0.1:{port}/_sandbox/faults", timeout=1).json()
         assert faults["x"]["latency_ms"] == 5.0
+        # each platform's flag reaches that platform's faults, and only its own
+        assert faults["facebook"]["reset_rate"] == 0.25
+        assert faults["bluesky"]["accept_then_drop_rate"] == 0.5
+        assert faults["mastodon"]["accept_then_error_rate"] == 0.125
+        assert faults["x"]["reset_rate"] == 0 and faults["mastodon"]["reset_rate"] == 0
     finally:
         process.terminate()
         process.wait(timeout=10)
