@@ -320,6 +320,7 @@ class ScaledRun:
     workers: int  # 0: the single `run` process
     total: int
     sent: int = 0
+    first_s: float = 0.0  # from the release's time to the first claim
     settled_s: float = 0.0  # from the release's time to the last acknowledgement
     rate: float = 0.0  # posts/s from the first claim to the last acknowledgement
     shares: list[int] = field(default_factory=list)  # posts sent by each worker
@@ -364,7 +365,7 @@ def scale_out(args: argparse.Namespace) -> int:
         server.stop()
 
     print(
-        f"\n{'workers':>8}{'settled (s)':>13}{'posts/s':>9}{'CPU ms/post':>13}"
+        f"\n{'workers':>8}{'1st claim (s)':>14}{'settled (s)':>13}{'posts/s':>9}{'CPU ms/post':>13}"
         f"{'commits/post':>14}{'rows/post':>11}{'WAL KiB/post':>14}{'sched CPU':>11}  shares"
     )
     for run in runs:
@@ -373,7 +374,7 @@ def scale_out(args: argparse.Namespace) -> int:
             for share, cpu in zip(run.shares, run.cpu, strict=True)
         )
         print(
-            f"{run.label:>8}{run.settled_s:>13.1f}{run.rate:>9.0f}{run.cpu_ms_per_post:>13.2f}"
+            f"{run.label:>8}{run.first_s:>14.1f}{run.settled_s:>13.1f}{run.rate:>9.0f}{run.cpu_ms_per_post:>13.2f}"
             f"{run.writes.commits / total:>14.2f}{run.writes.rows / total:>11.2f}"
             f"{run.writes.wal_bytes / total / 1024:>14.2f}{run.scheduler_cpu:>10.1f}s  "
             f"{per_worker}"
@@ -499,6 +500,7 @@ def release_on_workers(args: argparse.Namespace, server_url: str, run: ScaledRun
         if sent:
             first = min(r.sending_at for r in rows if r.sending_at)
             last = max(r.sent_at for r in sent)
+            run.first_s = (first - release_at).total_seconds()
             run.settled_s = (last - release_at).total_seconds()
             run.rate = len(sent) / max(1e-9, (last - first).total_seconds())
         by_worker = Counter(r.claimed_by for r in sent)

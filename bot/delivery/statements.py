@@ -129,12 +129,6 @@ def claim_due(lane: Lane) -> Update:
         .where(Delivery.state == from_state, Delivery.next_attempt_at <= bindparam("now"), which)
         .order_by(Delivery.next_attempt_at, Delivery.id)
         .limit(bindparam("limit"))
-        # Workers claiming at once each take rows the others have not locked, instead of
-        # queueing on the same oldest rows and winning none of them: a worker whose claim
-        # comes back short thinks nothing more is due and sleeps until its next wake
-        # (https://www.postgresql.org/docs/current/sql-select.html#SQL-FOR-UPDATE-SHARE).
-        # SQLite has no row locks; SQLAlchemy leaves the clause out there.
-        .with_for_update(of=Delivery, skip_locked=True)
         .scalar_subquery()
     )
     return (
