@@ -374,7 +374,8 @@ def scale_out(args: argparse.Namespace) -> int:
             for share, cpu in zip(run.shares, run.cpu, strict=True)
         )
         print(
-            f"{run.label:>8}{run.first_s:>14.1f}{run.settled_s:>13.1f}{run.rate:>9.0f}{run.cpu_ms_per_post:>13.2f}"
+            f"{run.label:>8}{run.first_s:>14.1f}{run.settled_s:>13.1f}{run.rate:>9.0f}"
+            f"{run.cpu_ms_per_post:>13.2f}"
             f"{run.writes.commits / total:>14.2f}{run.writes.rows / total:>11.2f}"
             f"{run.writes.wal_bytes / total / 1024:>14.2f}{run.scheduler_cpu:>10.1f}s  "
             f"{per_worker}"
