@@ -21,11 +21,13 @@ from sqlalchemy import select, text
 
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
+from bot.delivery import leases
 from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
-from bot.storage.models import Account, Delivery, DeliveryState
+from bot.storage.models import Delivery, DeliveryState
+from tests.support.pledge_release import ledger_against_sandbox, release_in, seeded_campaign
 from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
 
-POSTS_PER_PLATFORM = 300  # × 2 platforms = 600 deliveries
+SUPPORTERS = 2_500  # on each of X and Facebook: a release of 5,000 deliveries
 
 ACTIVE = "is now the active scheduler"
 
@@ -64,27 +66,6 @@ def configured(tmp_path: Path, database_url: str, sandbox: str) -> Path:
     return config
 
 
-def queue_release(config: Path, start: datetime) -> None:
-    specs = []
-    for i in range(POSTS_PER_PLATFORM):
-        for platform in ("x", "facebook"):
-            text_ = f"Scale-out post {i} on {platform}: solidarity with the Fujitsu reps"
-            specs.append(
-                PostSpec(
-                    campaign="scale",
-                    key=f"{platform}-{i}",
-                    scheduled_at=start + timedelta(milliseconds=10 * i),
-                    timezone="UTC",
-                    targets=(platform,),
-                    parts={platform: (text_,)},
-                )
-            )
-    runtime = runtime_for(config)
-    with runtime.sessions() as session:
-        apply_specs(session, specs, now=datetime.now(UTC))
-    runtime.close()
-
-
 def wait_for(predicate, timeout: float, what: str) -> float:
     start = time.monotonic()
     while time.monotonic() - start < timeout:
@@ -98,42 +79,77 @@ def wait_for(predicate, timeout: float, what: str) -> float:
 def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_scheduler_die(
     tmp_path, postgres_url, sandbox
 ):
+    """A pledge release of 5,000 posts, one per supporter's account (2,500 on X, 2,500
+    Pages), due at one instant: the scheduler writes it, three workers send it."""
     config = configured(tmp_path, postgres_url, sandbox)
-    start = datetime.now(UTC) + timedelta(seconds=8)
-    queue_release(config, start)
+    runtime = runtime_for(config)
+    admin = SandboxAdmin(sandbox)
+    run, old_posts = seeded_campaign(runtime, admin, x=SUPPORTERS, facebook=SUPPORTERS, window=0)
+    total = 2 * SUPPORTERS
     scheduler = DaemonProcess(config, "--role", "scheduler").wait_ready()
     wait_for(lambda: ACTIVE in scheduler.output(), 10, "the scheduler became active")
     standby = DaemonProcess(config, "--role", "scheduler")
     workers = [DaemonProcess(config, "--role", "worker") for _ in range(3)]
     processes = [scheduler, standby, *workers]
-    runtime = runtime_for(config)
+    started = time.monotonic()
     try:
         for process in processes:
-            process.wait_ready()
+            process.wait_ready(timeout=60)
         assert ACTIVE not in standby.output()
+        # Released once every worker holds its lease, so the scheduler defers a job for
+        # each of them, however long they took to start.
+        wait_for(lambda: leases.live_workers(runtime.engine) == 3, 30, "three workers leased")
+        release_in(run, 1)
         by_pid = {f":{w.process.pid}": w for w in workers}
-        victim_name = None
 
-        def a_worker_is_sending() -> bool:
-            nonlocal victim_name
+        def states() -> Counter[tuple[str, str | None]]:
             with runtime.sessions() as session:
-                claims = Counter(
-                    session.execute(
-                        select(Delivery.claimed_by).where(Delivery.state == DeliveryState.SENDING)
-                    ).scalars()
-                )
-            if not claims:
-                return False
-            victim_name = claims.most_common(1)[0][0]
-            return True
+                rows = session.execute(
+                    select(Delivery.state, Delivery.claimed_by).where(
+                        Delivery.state.in_(
+                            (DeliveryState.PENDING, DeliveryState.SENDING, DeliveryState.SENT)
+                        )
+                    )
+                ).all()
+            return Counter((state, by) for state, by in rows)
 
-        wait_for(a_worker_is_sending, 30, "a worker had claims in flight")
-        assert victim_name is not None
+        def sent(now: Counter[tuple[str, str | None]]) -> int:
+            return sum(n for (state, _), n in now.items() if state == DeliveryState.SENT)
+
+        # The worker is killed mid-release, on observed state: once a tenth of the release
+        # is sent, the one with the most claims in flight (``sending``) at that moment.
+        in_flight: Counter[str | None] = Counter()
+
+        def a_tenth_sent_and_a_worker_sending() -> bool:
+            now = states()
+            in_flight.clear()
+            in_flight.update(
+                {by: n for (state, by), n in now.items() if state == DeliveryState.SENDING}
+            )
+            return sent(now) >= total // 10 and bool(in_flight)
+
+        wait_for(a_tenth_sent_and_a_worker_sending, 60, "a worker had claims in flight")
+        victim_name = str(in_flight.most_common(1)[0][0])
         victim = by_pid[victim_name[victim_name.rindex(":") :]]
         victim.kill()
-        time.sleep(1)  # mid-release: it lasts 3 s
+        killed_at = sent(states())
+
+        # The scheduler is killed once the survivors have sent another tenth (or, on a
+        # fast machine, have nothing left to claim): the dead worker's claims stay
+        # ``sending`` until their lease runs out (16 s), so the release cannot have
+        # ended, and the standby must settle them.
+        def survivors_went_on() -> bool:
+            now = states()
+            pending = sum(n for (state, _), n in now.items() if state == DeliveryState.PENDING)
+            return sent(now) >= killed_at + total // 10 or not pending
+
+        wait_for(survivors_went_on, 60, "the surviving workers went on sending")
         scheduler.kill()
+        assert (DeliveryState.SENDING, victim_name) in states(), (
+            "the scheduler's kill came after the dead worker's claims were settled"
+        )
         took_over = wait_for(lambda: ACTIVE in standby.output(), 10, "the standby took over")
+        killed = time.monotonic()
 
         def all_settled() -> bool:
             with runtime.sessions() as session:
@@ -143,10 +159,10 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
             return left is None
 
         try:
-            took = wait_for(all_settled, 60, "every delivery settled")
+            wait_for(all_settled, 120, "every delivery settled")
         except AssertionError:
             with runtime.sessions() as session:
-                states = Counter(
+                stuck = Counter(
                     (r.state, r.claimed_by, r.next_attempt_at.isoformat(timespec="seconds"))
                     for r in session.scalars(select(Delivery))
                     if r.state != DeliveryState.SENT
@@ -155,19 +171,21 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
                     text("SELECT status, count(*) FROM procrastinate_jobs GROUP BY status")
                 ).all()
             raise AssertionError(
-                f"{states} {jobs} now {datetime.now(UTC)}\n--- standby\n"
+                f"{stuck} {jobs} now {datetime.now(UTC)}\n--- standby\n"
                 f"{standby.output()[-4000:]}\n--- worker\n{workers[-1].output()[-3000:]}"
             ) from None
+        took = time.monotonic() - killed
+        released_in = time.monotonic() - started
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery)))
-            accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}
+        disagreements = ledger_against_sandbox(run, admin, old_posts)
     finally:
         for process in processes:
             if process.process.poll() is None:
                 process.terminate()
         runtime.close()
 
-    assert len(rows) == 2 * POSTS_PER_PLATFORM
+    assert len(rows) == total
     unsent = [(r.id, r.platform, r.state, r.error) for r in rows if r.state != DeliveryState.SENT]
     assert not unsent, f"not sent: {unsent[:10]}"
     senders = Counter(r.claimed_by for r in rows)
@@ -175,21 +193,16 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
     assert len(survivors) == 2, f"the release was not shared among the workers: {senders}"
     released = [line for line in standby.output().splitlines() if "died mid-send" in line]
     print(
-        f"standby took over {took_over:.1f} s after the scheduler's kill; {len(rows)} "
-        f"deliveries settled {took:.1f} s after that; {released}"
+        f"worker killed with {killed_at} of {total} sent and {in_flight[victim_name]} of its "
+        f"claims in flight; standby took over {took_over:.1f} s after the scheduler's kill; "
+        f"every delivery settled {took:.1f} s after that ({released_in:.1f} s from the "
+        f"processes' start); shares {dict(senders)}; {released}"
     )
     assert released, (
         "the kill landed on no claim in flight: the test proved nothing about the lease"
     )
-    admin = SandboxAdmin(sandbox)
-    for platform in ("x", "facebook"):
-        on_sandbox = admin.posts(platform, accounts[platform])
-        counts = Counter(p["text"] for p in on_sandbox)
-        doubled = {t: n for t, n in counts.items() if n > 1}
-        assert not doubled, f"posted more than once on {platform}: {doubled}"
-        assert len(counts) == POSTS_PER_PLATFORM
-        ledger_ids = {r.platform_ids[0] for r in rows if r.platform == platform}
-        assert ledger_ids == {p["id"] for p in on_sandbox}
+    # Every post exactly once, on its own account, and the ledger's ids are the sandbox's.
+    assert not disagreements, disagreements[:10]
 
 
 @pytest.mark.slow

@@ -321,12 +321,16 @@ def wait_for(run: Release, test: Callable[[ReleaseStatus], bool], timeout: float
     raise AssertionError(f"not reached in {timeout} s: {run.status()}")
 
 
-def ledger_against_sandbox(run: Release, sandbox: SandboxHandle, old_posts: set[str]) -> list[str]:
+def ledger_against_sandbox(
+    run: Release, sandbox: SandboxHandle | SandboxAdmin, old_posts: set[str]
+) -> list[str]:
     """Where the ledger and the sandbox disagree about the campaign's posts (an empty list
     when they agree exactly): every sent delivery's platform id is on the sandbox once, on
-    its own account; no other delivery's account posted; nothing else was posted."""
+    its own account; no other delivery's account posted; nothing else was posted. The
+    sandbox in this process, or a sandbox process's admin API."""
+    admin = sandbox if isinstance(sandbox, SandboxAdmin) else sandbox.admin
     posted: dict[str, list[str]] = {}
-    for account in sandbox.admin.timeline():
+    for account in admin.timeline():
         ids = [str(p["id"]) for p in account["posts"] if str(p["id"]) not in old_posts]
         posted[str(account["id"])] = ids
     every_id = Counter(i for ids in posted.values() for i in ids)
