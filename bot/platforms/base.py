@@ -224,6 +224,23 @@ class AsyncPublisher(Protocol):
         ...
 
 
+# A look for an unknown outcome reads the account's posts back to the first attempt, page
+# by page, and stops as soon as all it wants is found or the posts run out. An account
+# that posted more than this many pages since then (thousands of posts) cannot be read to
+# the end: the look then says so (``look_ran_out``) rather than answer "not there", which
+# would resend a post that may be further back.
+LOOK_MAX_PAGES = 50
+
+
+def look_ran_out(action: str, pages: int) -> TransientError:
+    """The failure of a look that read ``pages`` pages without reaching the first attempt:
+    the post is not proven absent, so it is not resent; the look is tried again later."""
+    return TransientError(
+        f"{action}: read {pages} pages of the account's posts without reaching the time of "
+        "the first attempt; not proven absent, so not resent — looking again later"
+    )
+
+
 @dataclass(frozen=True)
 class Wanted:
     """One post looked for when reconciling: the text and link ``publish`` was given, and

@@ -27,6 +27,7 @@ import facebook
 import requests
 
 from bot.platforms.base import (
+    LOOK_MAX_PAGES,
     AccountInfo,
     Credentials,
     Limits,
@@ -34,6 +35,7 @@ from bot.platforms.base import (
     PermanentError,
     Published,
     TransientError,
+    look_ran_out,
 )
 from bot.platforms.facebook import rules
 from bot.platforms.facebook.async_publish import FacebookAsyncPublisher
@@ -240,7 +242,7 @@ class FacebookPlatform:
         wanted = rules.normalise_message(text)
         page_id = creds.platform_user_id
         after: str | None = None
-        for _ in range(rules.FIND_RECENT_PAGES):
+        for _ in range(LOOK_MAX_PAGES):
             args = {"fields": "id,message,created_time,from", "limit": "100", **extra}
             if after:
                 args["after"] = after
@@ -262,7 +264,7 @@ class FacebookPlatform:
             after = rules.next_cursor(page)
             if not after:
                 return None
-        return None
+        raise look_ran_out(f"Facebook {edge} read", LOOK_MAX_PAGES)
 
     def verify(self, creds: Credentials) -> AccountInfo:
         page_id = creds.platform_user_id or "me"

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.platforms.base import Credentials, Published, Wanted
+from bot.platforms.base import LOOK_MAX_PAGES, Credentials, Published, Wanted, look_ran_out
 from bot.platforms.facebook import rules
 from bot.platforms.http.aio import AsyncSender
 
@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 class FacebookAsyncPublisher:
     """Creates Page posts for many Pages concurrently, in one event loop."""
+
+    look_max_pages = LOOK_MAX_PAGES  # how far back a look reads (bot/platforms/base.py)
 
     def __init__(
         self,
@@ -68,19 +70,18 @@ class FacebookAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the Page's feed once (a few pages, and one more per hundred wanted) from
-        the earliest ``since`` and match every wanted post in it. Only the feed: the
-        dispatcher sends posts Facebook holds (whose absence is settled on its scheduled
-        posts) on the threaded path."""
+        """Read the Page's feed once, from the earliest ``since`` back to it (or until every
+        wanted post is found), and match every wanted post in it; ``look_ran_out`` when
+        the feed goes further back than ``look_max_pages`` and some post was not found.
+        Only the feed: the dispatcher sends posts Facebook holds (whose absence is settled
+        on its scheduled posts) on the threaded path."""
         if not wanted:
             return []
         since = min(w.since for w in wanted)
         page_id = creds.platform_user_id
         posts: list[tuple[str | None, Published]] = []
         after: str | None = None
-        # Each wanted post can take one place on the timeline: a big batch reads as many
-        # more pages as it could fill, so none of ours is pushed out of reach by another.
-        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
+        for _ in range(self.look_max_pages):
             call = rules.feed_call(
                 self._version,
                 page_id,
@@ -95,4 +96,4 @@ class FacebookAsyncPublisher:
             after = page.after
             if not after or all(post is not None for post in found):
                 return found
-        return rules.match_feed(page_id, wanted, posts)
+        raise look_ran_out(rules.FEED_ACTION, self.look_max_pages)

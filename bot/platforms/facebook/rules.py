@@ -39,8 +39,6 @@ from bot.platforms.http.routes import GRAPH_ORIGIN
 DEFAULT_GRAPH_VERSION = "v25.0"
 PUBLISH_ACTION = "Facebook POST feed"
 FEED_ACTION = "Facebook feed read"
-# How many pages of 100 a reconciliation reads before concluding a post is not there.
-FIND_RECENT_PAGES = 3
 
 
 def graph_version(value: str) -> str:

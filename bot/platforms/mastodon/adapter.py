@@ -30,6 +30,7 @@ import aiohttp
 import requests
 
 from bot.platforms.base import (
+    LOOK_MAX_PAGES,
     AccountInfo,
     AuthError,
     Credentials,
@@ -38,6 +39,7 @@ from bot.platforms.base import (
     PlatformError,
     Published,
     TransientError,
+    look_ran_out,
 )
 from bot.platforms.http import (
     carry_out,
@@ -61,7 +63,6 @@ SCOPES = ("read:accounts", "read:statuses", "write:statuses")
 CLIENT_NAME = "Clarion"
 # How long an instance's limits are trusted before they are read again.
 INSTANCE_TTL_S = 3600.0
-_FIND_RECENT_PAGES = 3
 _REMOTE_MENTION = re.compile(r"(^|[^/\w])@([a-z0-9_]+)@[a-z0-9.\-]+[a-z0-9]+", re.IGNORECASE)
 
 
@@ -223,7 +224,7 @@ class MastodonPlatform:
             creds.token,
             client,
         )
-        for _ in range(_FIND_RECENT_PAGES):
+        for _ in range(LOOK_MAX_PAGES):
             if not page:
                 return None
             for status in page:
@@ -235,7 +236,7 @@ class MastodonPlatform:
             page = sdk_call(
                 "Mastodon account statuses", partial(client.fetch_next, page), creds.token, client
             )
-        return None
+        raise look_ran_out("Mastodon account statuses", LOOK_MAX_PAGES)
 
     def verify(self, creds: Credentials) -> AccountInfo:
         """GET /api/v1/accounts/verify_credentials: whose token this is."""

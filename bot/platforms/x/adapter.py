@@ -20,11 +20,13 @@ import requests
 import tweepy
 
 from bot.platforms.base import (
+    LOOK_MAX_PAGES,
     AccountInfo,
     Credentials,
     Limits,
     Published,
     TransientError,
+    look_ran_out,
 )
 from bot.platforms.http import carry_out, session_for, x_routes
 from bot.platforms.x import rules
@@ -44,6 +46,7 @@ class XPlatform:
     """X API v2. ``creds.platform_user_id`` is the X user id."""
 
     name = "x"
+    look_max_pages = LOOK_MAX_PAGES  # how far back a look reads (bot/platforms/base.py)
     # 280 weighted characters (docs.x.com counting-characters: URLs count 23, emoji and
     # CJK 2); POST /2/tweets: 100 requests per 15 minutes per user
     # (docs.x.com/x-api/fundamentals/rate-limits, 2026).
@@ -176,7 +179,8 @@ class XPlatform:
         link: str | None = None,
         record_key: str | None = None,  # unused: the platform names its own posts
     ) -> Published | None:
-        """GET /2/users/:id/tweets from ``since``, newest first, a few pages at most.
+        """GET /2/users/:id/tweets from ``since``, newest first, back to ``since``
+        (``look_ran_out`` past ``look_max_pages``).
 
         Matches the text as ``publish`` sent it, compared in ``normalise_for_match`` form.
         """
@@ -185,7 +189,7 @@ class XPlatform:
         wanted_forms = {normalise_for_match(compose_text(text, link))}
         client = self.user_client(creds)
         token: str | None = None
-        for _ in range(rules.FIND_RECENT_PAGES):
+        for _ in range(self.look_max_pages):
             try:
                 response = client.get_users_tweets(
                     creds.platform_user_id,
@@ -217,7 +221,7 @@ class XPlatform:
             token = meta.get("next_token") if isinstance(meta, dict) else None
             if not token:
                 return None
-        return None
+        raise look_ran_out(rules.TIMELINE_ACTION, self.look_max_pages)
 
     def verify(self, creds: Credentials) -> AccountInfo:
         client = self.user_client(creds)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import aiohttp
 
-from bot.platforms.base import Credentials, Published, Wanted
+from bot.platforms.base import LOOK_MAX_PAGES, Credentials, Published, Wanted, look_ran_out
 from bot.platforms.http.aio import AsyncSender
 from bot.platforms.x import rules
 
@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 class XAsyncPublisher:
     """Creates posts for many accounts concurrently, in one event loop."""
+
+    look_max_pages = LOOK_MAX_PAGES  # how far back a look reads (bot/platforms/base.py)
 
     def __init__(
         self,
@@ -72,18 +74,17 @@ class XAsyncPublisher:
     async def find_recent_many(
         self, creds: Credentials, wanted: Sequence[Wanted]
     ) -> list[Published | None]:
-        """Read the account's timeline once (a few pages, and one more per hundred wanted)
-        from the earliest ``since`` and match every wanted post in it, as
-        ``XPlatform.find_recent`` does for one."""
+        """Read the account's timeline once, from the earliest ``since`` back to it (or
+        until every wanted post is found), and match every wanted post in it, as
+        ``XPlatform.find_recent`` does for one. Raises ``look_ran_out`` when the timeline
+        goes further back than ``look_max_pages`` and some post was not found."""
         if not wanted:
             return []
         since = min(w.since for w in wanted)
         username = self._username_for(creds.platform_user_id)
         posts: list[Published] = []
         token: str | None = None
-        # Each wanted post can take one place on the timeline: a big batch reads as many
-        # more pages as it could fill, so none of ours is pushed out of reach by another.
-        for _ in range(rules.FIND_RECENT_PAGES + len(wanted) // 100):
+        for _ in range(self.look_max_pages):
             call = rules.timeline_call(
                 self._consumer_key,
                 self._consumer_secret,
@@ -98,4 +99,4 @@ class XAsyncPublisher:
             token = page.next_token
             if not token or all(post is not None for post in found):
                 return found
-        return rules.match_timeline(wanted, posts)
+        raise look_ran_out(rules.TIMELINE_ACTION, self.look_max_pages)

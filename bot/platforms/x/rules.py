@@ -41,8 +41,6 @@ from bot.platforms.x.errors import classify_x_response
 CREATE_URL = f"{X_API_ORIGIN}/2/tweets"
 PUBLISH_ACTION = "X publish"
 TIMELINE_ACTION = "X timeline lookup"
-# How many pages of 100 a reconciliation reads before concluding a post is not there.
-FIND_RECENT_PAGES = 3
 
 _URL = re.compile(r"https?://\S+", re.IGNORECASE)
 
