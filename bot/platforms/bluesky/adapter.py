@@ -5,9 +5,10 @@ atproto SDK's lexicon models) and sent on the adapter's pooled requests session
 (``http.send``), so both transports send the same bytes and failures are classified
 once, by us. Signing in with an app password and resolving a handle on the AppView go
 through the SDK's own ``Client`` (``sdk_client``), on the same routes. One attempt per
-call: the only extra requests are reads a post needs first (refreshing a session about to expire, the
-parent of a thread part for its CID and root) and, for an OAuth session, the resend of a
-request the server refused only to hand over its DPoP nonce (``signed_call``).
+call: the only extra requests are reads a post needs first (refreshing a session about
+to expire, the parent of a thread part for its CID and root) and, for an OAuth session,
+the resend of a request the server refused only to hand over its DPoP nonce
+(``signed_call``).
 """
 
 from __future__ import annotations

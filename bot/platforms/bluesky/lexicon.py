@@ -51,6 +51,8 @@ class Atproto:
         ``LexiconError`` naming ``what`` and the fields refused otherwise."""
         from atproto_client.exceptions import ModelError
 
+        if not isinstance(data, Mapping):
+            raise LexiconError(f"{what}: not a JSON object")
         try:
             return self.get_or_create(data, model, strict=True, strict_string_format=True)
         except ModelError as exc:
