@@ -27,7 +27,13 @@ STRICT = {"strict_string_format": True}
 
 
 class LexiconError(ValueError):
-    """Data the lexicon refuses; the message names each field, its value and the rule."""
+    """Data the lexicon refuses: ``what`` it was, and ``detail`` naming each field, the
+    rule and the value."""
+
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"{what}: {detail}")
+        self.what = what
+        self.detail = detail
 
 
 @dataclass(frozen=True)
@@ -52,26 +58,35 @@ class Atproto:
         from atproto_client.exceptions import ModelError
 
         if not isinstance(data, Mapping):
-            raise LexiconError(f"{what}: not a JSON object")
+            raise LexiconError(what, "not a JSON object")
         try:
             return self.get_or_create(data, model, strict=True, strict_string_format=True)
         except ModelError as exc:
-            raise LexiconError(f"{what}: {describe(exc)}") from None
+            raise LexiconError(what, describe(exc)) from None
 
 
 def describe(exc: BaseException) -> str:
-    """pydantic's errors as one line each: ``field.path: rule (value 'x')``."""
+    """pydantic's errors as ``field.path: rule ('value')``, joined by "; ". A union
+    member's tag in the path (``embed.app.bsky.embed.external.external.uri``) is left
+    out: field names never hold a dot."""
     cause = exc.__cause__
     errors = getattr(cause, "errors", None)
     if not callable(errors):
         return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     said = []
     for error in errors():
-        where = ".".join(str(part) for part in error.get("loc", ())) or "record"
+        path = [str(part) for part in error.get("loc", ()) if "." not in str(part)]
+        rule = str(error.get("msg", "invalid")).removeprefix("Value error, ")
         value = error.get("input")
-        shown = repr(value)[:80] if isinstance(value, str | int | float) else ""
-        said.append(f"{where}: {error.get('msg', 'invalid')}" + (f" ({shown})" if shown else ""))
+        shown = f" ({_shorten(value)!r})" if isinstance(value, str | int | float) else ""
+        said.append(f"{'.'.join(path) or 'record'}: {rule}{shown}")
     return "; ".join(said)
+
+
+def _shorten(value: str | int | float) -> str | int | float:
+    if isinstance(value, str) and len(value) > 60:
+        return value[:40] + "…" + value[-10:]
+    return value
 
 
 class Loader:

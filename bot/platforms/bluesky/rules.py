@@ -184,9 +184,12 @@ def post_record(
     if reply is not None:
         data["reply"] = dict(reply)
     try:
-        return sdk.parse(data, sdk.models.AppBskyFeedPost.Record, what="the Bluesky post")
+        return sdk.parse(data, sdk.models.AppBskyFeedPost.Record, what="the post")
     except LexiconError as exc:
-        raise PermanentError(f"{exc}: Bluesky would refuse it", code="InvalidRecord") from None
+        raise PermanentError(
+            f"would be refused by Bluesky ({POST_COLLECTION} lexicon): {exc.detail}",
+            code="InvalidRecord",
+        ) from None
 
 
 def record_problem(text: str, link: str | None = None) -> str | None:
@@ -227,7 +230,9 @@ def build_post_request(session: Mapping[str, Any], record: Any, record_key: str)
     try:
         body = sdk.parse(data, sdk.models.ComAtprotoRepoCreateRecord.Data, what="createRecord")
     except LexiconError as exc:
-        raise PermanentError(f"{exc}: Bluesky would refuse it", code="InvalidRequest") from None
+        raise PermanentError(
+            f"would be refused by Bluesky (createRecord): {exc.detail}", code="InvalidRequest"
+        ) from None
     url = create_url(session)
     headers = {"Content-Type": "application/json", **authorize(session, "POST", url)}
     return HttpRequest(

@@ -130,7 +130,7 @@ def test_a_parent_with_a_malformed_cid_is_refused_on_reading_and_before_sending(
     with pytest.raises(TransientError, match=r"502.*cid.*'cid-a'"):
         rules.read_record_response(record_answer(FIRST_URI, "cid-a", post_value("1")))
     ref = {"uri": FIRST_URI, "cid": "cid-a"}
-    with pytest.raises(PermanentError, match=r"reply\.parent\.cid.*Bluesky would refuse it"):
+    with pytest.raises(PermanentError, match=r"would be refused by Bluesky.*reply\.parent\.cid"):
         rules.publish_call(SESSION, "2", reply={"root": ref, "parent": ref})
 
 
@@ -159,7 +159,7 @@ def test_the_request_body_is_the_sdks_create_record_model_as_the_sdk_dumps_it():
 def test_the_nsids_are_the_sdks():
     from atproto_client import models
 
-    assert rules.POST_COLLECTION == models.ids.AppBskyFeedPost
+    assert models.ids.AppBskyFeedPost == rules.POST_COLLECTION
     url = rules.get_session_call(SESSION).request.url
     assert url.endswith("/xrpc/" + models.ids.ComAtprotoServerGetSession)
 
