@@ -27,7 +27,7 @@ from bot.platforms.base import (
     PermanentError,
     Published,
 )
-from bot.platforms.bluesky import credentials, rules, sdk_client
+from bot.platforms.bluesky import credentials, rules
 from bot.platforms.bluesky.async_publish import BlueskyAsyncPublisher
 from bot.platforms.bluesky.lexicon import atproto
 from bot.platforms.bluesky.sessions import OAuthRefresh, OnRefresh, Sessions
@@ -209,6 +209,8 @@ class BlueskyPlatform:
     def sign_in(self, handle: str, app_password: str) -> Credentials:
         """An app-password session for the campaign's own account: the handle is resolved
         to its DID and PDS, and the session made on that PDS by the SDK's client."""
+        from bot.platforms.bluesky import sdk_client  # httpx and the SDK's client, when used
+
         pds = self.resolve_pds(handle)
         session = sdk_client.sign_in(
             pds, handle, app_password, routes=self._routes, timeout=self.timeout
@@ -236,6 +238,8 @@ class BlueskyPlatform:
             return did
         # Handles without that file publish a DNS TXT record instead: ask the AppView,
         # which resolves both.
+        from bot.platforms.bluesky import sdk_client
+
         resolved = sdk_client.resolve_handle(
             handle, self.appview_url, routes=self._routes, timeout=self.timeout
         )

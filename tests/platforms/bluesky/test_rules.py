@@ -259,3 +259,46 @@ def test_the_queue_counts_bluesky_text_in_graphemes_and_bytes():
     assert text_rules.check("bluesky", "💪🏽" * 300) is None
     assert "shorten by 1" in (text_rules.check("bluesky", "a" * 301) or "")
     assert "5,000 bytes" in (text_rules.check("bluesky", "👩‍👩‍👧‍👦" * 200) or "")
+
+
+FIRST_RECORDS_AT_ONCE = """
+import threading
+from datetime import UTC, datetime
+
+from bot.platforms.bluesky import rules
+
+SESSION = {"did": "did:plc:campaign", "pds_url": "https://bsky.social", "auth": "app_password",
+           "access_token": "a", "refresh_token": "r"}
+start, made, failed = threading.Barrier(16), [], []
+
+def post(n):
+    start.wait()
+    try:
+        call = rules.publish_call(SESSION, f"#Strike {n} https://union.example/{n}",
+                                  link="https://union.example/petition", created_at=datetime.now(UTC))
+        made.append(call.request.body)
+    except Exception as exc:
+        failed.append(repr(exc))
+
+threads = [threading.Thread(target=post, args=(n,)) for n in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(made), failed)
+"""
+
+
+def test_sixteen_threads_building_their_first_records_at_once_all_succeed():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # A fresh interpreter: the SDK not yet imported, as in a daemon's first release burst.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RECORDS_AT_ONCE],
+        cwd=Path(__file__).resolve().parents[3],
+        env={"PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "16 []", done.stdout + done.stderr
