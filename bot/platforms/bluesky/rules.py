@@ -218,21 +218,13 @@ def create_url(session: Mapping[str, Any]) -> str:
 
 
 def build_post_request(session: Mapping[str, Any], record: Any, record_key: str) -> HttpRequest:
-    """``com.atproto.repo.createRecord`` of ``record`` (a ``post_record``) under
-    ``record_key``, signed: the SDK's ``Data`` model, dumped by the SDK."""
+    """``com.atproto.repo.createRecord`` of ``record`` (a ``post_record``, already
+    validated) under ``record_key`` (a TID, checked by ``publish_call``), signed: the
+    SDK's ``Data`` model, dumped by the SDK."""
     sdk = atproto()
-    data = {
-        "repo": session["did"],
-        "collection": POST_COLLECTION,
-        "rkey": record_key,
-        "record": record,
-    }
-    try:
-        body = sdk.parse(data, sdk.models.ComAtprotoRepoCreateRecord.Data, what="createRecord")
-    except LexiconError as exc:
-        raise PermanentError(
-            f"would be refused by Bluesky (createRecord): {exc.detail}", code="InvalidRequest"
-        ) from None
+    body = sdk.models.ComAtprotoRepoCreateRecord.Data(
+        repo=session["did"], collection=POST_COLLECTION, rkey=record_key, record=record
+    )
     url = create_url(session)
     headers = {"Content-Type": "application/json", **authorize(session, "POST", url)}
     return HttpRequest(
