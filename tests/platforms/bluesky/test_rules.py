@@ -274,8 +274,9 @@ start, made, failed = threading.Barrier(16), [], []
 def post(n):
     start.wait()
     try:
-        call = rules.publish_call(SESSION, f"#Strike {n} https://union.example/{n}",
-                                  link="https://union.example/petition", created_at=datetime.now(UTC))
+        text = f"#Strike {n} https://union.example/{n}"
+        link = "https://union.example/petition"
+        call = rules.publish_call(SESSION, text, link=link, created_at=datetime.now(UTC))
         made.append(call.request.body)
     except Exception as exc:
         failed.append(repr(exc))
