@@ -149,6 +149,8 @@ def _check_spec(
             )
             # A Mastodon account's own instance limit, read when it was connected.
             refusal = text_rules.check(account.platform, sent, max_length=account.max_length)
+            if refusal is None and account.platform == "bluesky":
+                refusal = bluesky_record_problem(part, spec.link if index == 0 else None)
             if refusal:
                 label = f"thread[{index + 1}]" if len(parts) > 1 else "text"
                 problem(label, part, f"{account.platform}: {refusal}", account.platform)
@@ -162,6 +164,15 @@ def _check_spec(
                 "remove `hold` to let Clarion post it at the time",
             )
     return accounts, problems
+
+
+def bluesky_record_problem(text: str, link: str | None) -> str | None:
+    """What the app.bsky.feed.post lexicon (the atproto SDK's model) refuses in the post
+    Bluesky would be sent, e.g. a card link of 8 KB or more: refused now rather than by
+    the PDS at the release."""
+    from bot.platforms.bluesky.rules import record_problem
+
+    return record_problem(text, link)
 
 
 def _deliveries_due(spec: PostSpec, account: Account, now: datetime) -> datetime:

@@ -84,4 +84,11 @@ def refusal(
             f"is {len(posted):,} characters; X allows {text_rules.X_MAX_WEIGHTED} "
             f"(links count as {text_rules.X_URL_WEIGHT})"
         )
-    return text_rules.check(platform, posted, max_length=max_length)
+    refused = text_rules.check(platform, posted, max_length=max_length)
+    if refused is None and platform == "bluesky":
+        # The app.bsky.feed.post lexicon, as the atproto SDK's model checks it (the card
+        # link's URI too): what the PDS would refuse at the release is refused now.
+        from bot.platforms.bluesky.rules import record_problem
+
+        refused = record_problem(text, link)
+    return refused

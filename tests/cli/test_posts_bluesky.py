@@ -29,3 +29,20 @@ def test_own_bluesky_wording_over_300_characters_is_refused_before_anything_is_s
     assert "Bluesky" in refused.output and "shorten by 1" in refused.output
     with runtime.sessions() as session:
         assert session.scalar(select(func.count()).select_from(Post)) == 0
+
+
+def test_a_card_link_the_bluesky_lexicon_refuses_is_refused_at_queue_time_naming_it(cli):
+    runtime = cli.runtime()
+    add_account(runtime.sessions, runtime.vault, "bluesky", "union.bsky.social")
+    # A web address the queue's own check accepts, but 8 KB or more: the atproto SDK's
+    # app.bsky.feed.post model refuses it as the card's URI, as the PDS would.
+    link = "https://union.example/petition?ref=" + "a" * 8200
+    refused = cli("posts", "add", "--in", "1h", "--to", "bluesky", "--link", link, "Sign it")
+    assert refused.exit_code != 0
+    assert "external.uri" in refused.output and "would be refused by Bluesky" in refused.output
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Post)) == 0
+    queued = cli.json(
+        "posts", "add", "--in", "1h", "--to", "bluesky", "--link", link[:60], "Sign it"
+    )
+    assert [d["platform"] for d in queued["deliveries"]] == ["bluesky"]

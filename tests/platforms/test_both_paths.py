@@ -225,7 +225,7 @@ def bsky_creds() -> Credentials:
 
 def test_bluesky_posts_are_the_same_request_on_both_paths(tiny_server, bsky):
     uri = f"at://did:plc:bothpaths/app.bsky.feed.post/{BSKY_KEY}"
-    tiny_server.answer = Answer(200, json.dumps({"uri": uri, "cid": "bafy"}).encode())
+    tiny_server.answer = Answer(200, json.dumps({"uri": uri, "cid": "bafyreiexamplecid"}).encode())
     delivery = {"text": "Rally #Strike", "link": "https://union.test/r", "record_key": BSKY_KEY}
     one = threaded(bsky, bsky_creds(), **delivery)
     two = burst(bsky, bsky_creds(), **delivery)
@@ -240,7 +240,7 @@ def test_bluesky_posts_are_the_same_request_on_both_paths(tiny_server, bsky):
 
 
 BSKY_ANSWERS = [
-    pytest.param(Answer(200, b'{"cid": "bafy"}'), id="accepted-without-uri"),
+    pytest.param(Answer(200, b'{"cid": "bafyreiexamplecid"}'), id="accepted-without-uri"),
     pytest.param(Answer(200, b"not json"), id="accepted-unreadable"),
     pytest.param(
         Answer(429, b'{"error": "RateLimitExceeded"}', {"ratelimit-reset": "4102444800"}),

@@ -179,3 +179,20 @@ def test_a_new_link_that_no_longer_fits_a_supporters_wording_is_refused(
             default_window=0,
         )
     assert "own wordings on X would no longer fit" in str(info.value)
+
+
+def test_a_bluesky_card_link_the_lexicon_refuses_is_a_problem_of_the_campaign() -> None:
+    spec = PledgeCampaignSpec(
+        slug="fujitsu",
+        title="Fujitsu",
+        message={"bluesky": "Stand with the reps"},
+        goal=5,
+        release_at=RELEASE,
+        timezone="Europe/London",
+        link="https://union.org.uk/fujitsu?ref=" + "a" * 8200,  # over the lexicon's 8 KB URI
+    )
+    problems = check_spec(spec)
+    assert any(
+        "external.uri" in p.message and "would be refused by Bluesky" in p.message for p in problems
+    ), problems
+    assert check_spec(replace(spec, link="https://union.org.uk/fujitsu")) == []

@@ -1,12 +1,14 @@
 """Bluesky (AT Protocol) adapter: posts are records written to the account's own PDS.
 
-Every request is built and read by ``bot.platforms.bluesky.rules`` and sent on the
-adapter's pooled requests session (``http.send``); the atproto SDK supplies the
-rich-text facet detector and the record models, not the transport, so the rerouting to
-the sandbox and the classification of failures stay ours. One attempt per call: the only
-extra requests are reads a post needs first (refreshing a session about to expire, the
-parent of a thread part for its CID and root) and, for an OAuth session, the resend of a
-request the server refused only to hand over its DPoP nonce (``signed_call``).
+Every post and read is built and read by ``bot.platforms.bluesky.rules`` (through the
+atproto SDK's lexicon models) and sent on the adapter's pooled requests session
+(``http.send``), so both transports send the same bytes and failures are classified
+once, by us. Signing in with an app password and resolving a handle on the AppView go
+through the SDK's own ``Client`` (``sdk_client``), on the same routes. One attempt per
+call: the only extra requests are reads a post needs first (refreshing a session about
+to expire, the parent of a thread part for its CID and root) and, for an OAuth session,
+the resend of a request the server refused only to hand over its DPoP nonce
+(``signed_call``).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ from bot.platforms.base import (
 )
 from bot.platforms.bluesky import credentials, rules
 from bot.platforms.bluesky.async_publish import BlueskyAsyncPublisher
+from bot.platforms.bluesky.lexicon import atproto
 from bot.platforms.bluesky.sessions import OAuthRefresh, OnRefresh, Sessions
-from bot.platforms.http import Call, carry_out, send, session_for
+from bot.platforms.http import Call, HttpRequest, carry_out, send, session_for
 
 logger = logging.getLogger(__name__)
 
@@ -82,10 +85,11 @@ class BlueskyPlatform:
         (``bot.pledges.oauth_sessions.fresh_credentials``)."""
         self._routes = routes or None
         self.appview_url = appview_url
+        self.timeout = timeout
         self.session = session_for(self._routes, pool_size=pool_size, timeout=timeout)
         self.sessions = Sessions(on_refresh, oauth_refresh)
         self.clock = clock  # stamps each record's createdAt
-        rules.facet_detector.warm_up()
+        atproto.warm_up()
 
     def async_publisher(self, session: aiohttp.ClientSession) -> BlueskyAsyncPublisher:
         """Single posts on asyncio, for bursts; ``session`` belongs to the caller's loop."""
@@ -177,16 +181,16 @@ class BlueskyPlatform:
         cursor: str | None = None
         for _ in range(_FIND_RECENT_PAGES):
             page = self.signed_call(account, rules.list_records_call(account, cursor))
-            for item in page.get("records") or []:
-                if not isinstance(item, dict) or not isinstance(item.get("value"), dict):
-                    continue
-                value = item["value"]
-                created = _parse_time(value.get("createdAt"))
+            for item in page.records:
+                value = rules.post_value(item.value)
+                if value is None:
+                    continue  # not a post the lexicon reads: none of ours
+                created = _parse_time(value.created_at)
                 if created is not None and created < since:
                     return None  # newest first: nothing older can be ours
-                if value.get("text") == text and _card_uri(value) == link:
+                if value.text == text and _card_uri(value) == link:
                     return _published(account, item)
-            cursor = page.get("cursor")
+            cursor = page.cursor
             if not cursor:
                 return None
         return None
@@ -194,22 +198,23 @@ class BlueskyPlatform:
     def verify(self, creds: Credentials) -> AccountInfo:
         account = self.account(creds)
         me = self.signed_call(account, rules.get_session_call(account))
-        did = str(me.get("did") or account["did"])
-        handle = str(me.get("handle") or account.get("handle") or "")
-        profile = carry_out(self.session, rules.get_profile_call(did, self.appview_url))
-        followers = profile.get("followersCount")
+        profile = carry_out(self.session, rules.get_profile_call(me.did, self.appview_url))
         return AccountInfo(
-            platform_user_id=did,
-            handle=handle,
-            name=str(profile.get("displayName") or handle),
-            followers=followers if isinstance(followers, int) else None,
+            platform_user_id=me.did,
+            handle=me.handle,
+            name=profile.display_name or me.handle,
+            followers=profile.followers_count,
         )
 
     def sign_in(self, handle: str, app_password: str) -> Credentials:
         """An app-password session for the campaign's own account: the handle is resolved
-        to its DID and PDS, and the session made on that PDS."""
+        to its DID and PDS, and the session made on that PDS by the SDK's client."""
+        from bot.platforms.bluesky import sdk_client  # httpx and the SDK's client, when used
+
         pds = self.resolve_pds(handle)
-        session = carry_out(self.session, rules.create_session_call(pds, handle, app_password))
+        session = sdk_client.sign_in(
+            pds, handle, app_password, routes=self._routes, timeout=self.timeout
+        )
         return credentials.pack(session)
 
     def resolve_pds(self, handle: str) -> str:
@@ -223,9 +228,6 @@ class BlueskyPlatform:
         return pds
 
     def resolve_handle(self, handle: str) -> str:
-        from bot.platforms.http import send
-        from bot.platforms.http.messages import HttpRequest
-
         url = f"https://{handle}/.well-known/atproto-did"
         answer = send(
             self.session,
@@ -236,31 +238,32 @@ class BlueskyPlatform:
             return did
         # Handles without that file publish a DNS TXT record instead: ask the AppView,
         # which resolves both.
-        found = carry_out(self.session, rules.resolve_handle_call(handle, self.appview_url))
-        resolved = found.get("did")
-        if not isinstance(resolved, str) or not resolved.startswith("did:"):
+        from bot.platforms.bluesky import sdk_client
+
+        resolved = sdk_client.resolve_handle(
+            handle, self.appview_url, routes=self._routes, timeout=self.timeout
+        )
+        if resolved is None:
             raise PermanentError(f"could not resolve the Bluesky handle {handle!r}")
         return resolved
 
 
-def _card_uri(value: dict[str, Any]) -> str | None:
-    embed = value.get("embed")
-    external = embed.get("external") if isinstance(embed, dict) else None
-    uri = external.get("uri") if isinstance(external, dict) else None
+def _card_uri(value: Any) -> str | None:
+    """The link card's address of a post (the SDK's ``Record``), if it has one."""
+    external = getattr(value.embed, "external", None)
+    uri = getattr(external, "uri", None)
     return uri if isinstance(uri, str) else None
 
 
-def _published(account: dict[str, Any], record: dict[str, Any]) -> Published:
-    uri = str(record["uri"])
-    did, _, rkey = rules.split_uri(uri)
-    value = record.get("value")
-    if not isinstance(value, dict):
-        value = {}
+def _published(account: dict[str, Any], record: Any) -> Published:
+    """A getRecord or listRecords item (the SDK's models) as what was published."""
+    did, _, rkey = rules.split_uri(record.uri)
+    value = rules.post_value(record.value)
     return Published(
-        platform_id=uri,
+        platform_id=record.uri,
         url=rules.post_url(account.get("handle"), did, rkey),
-        text=str(value.get("text", "")),
-        created_at=_parse_time(value.get("createdAt")),
+        text=value.text if value is not None else "",
+        created_at=_parse_time(value.created_at) if value is not None else None,
     )
 
 

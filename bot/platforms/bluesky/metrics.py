@@ -18,11 +18,12 @@ from bot.platforms.bluesky.adapter import BlueskyPlatform
 from bot.platforms.http import carry_out
 
 MAX_URIS_PER_CALL = rules.MAX_URIS_PER_CALL
+# The SDK's PostView fields (likeCount ... in the lexicon) -> Clarion's names.
 _COUNTS = {
-    "likeCount": "likes",
-    "repostCount": "reposts",
-    "replyCount": "replies",
-    "quoteCount": "quotes",
+    "like_count": "likes",
+    "repost_count": "reposts",
+    "reply_count": "replies",
+    "quote_count": "quotes",
 }
 BLUESKY_METRICS = tuple(_COUNTS.values())
 
@@ -41,21 +42,20 @@ class BlueskyMetrics:
         return parse_posts(carry_out(self._platform.session, call), uris)
 
 
-def parse_posts(payload: dict[str, Any], asked: Sequence[str]) -> list[MetricsReading]:
-    """Readings from one getPosts answer; asked-for URIs missing from it are deleted."""
+def parse_posts(views: list[Any], asked: Sequence[str]) -> list[MetricsReading]:
+    """Readings from one getPosts answer (the SDK's ``PostView`` models,
+    ``rules.read_posts_response``); asked-for URIs missing from it are deleted."""
     readings: list[MetricsReading] = []
     seen: set[str] = set()
-    for post in payload.get("posts") or []:
-        if not isinstance(post, dict) or not isinstance(post.get("uri"), str):
-            continue
+    for post in views:
         values: dict[str, int | None] = {}
         sources: dict[str, str] = {}
-        for key, name in _COUNTS.items():
-            value = post.get(key)
+        for field, name in _COUNTS.items():
+            value = getattr(post, field, None)
             ok = isinstance(value, int) and not isinstance(value, bool)
             values[name] = value if ok else None
             sources[name] = "bluesky.getPosts" if ok else "bluesky.unavailable"
-        seen.add(post["uri"])
-        readings.append(MetricsReading(post["uri"], values, sources))
+        seen.add(post.uri)
+        readings.append(MetricsReading(post.uri, values, sources))
     readings.extend(MetricsReading(uri, deleted=True) for uri in asked if uri not in seen)
     return readings

@@ -6,14 +6,21 @@ under a record key chosen by Clarion before the request and kept in the ledger
 (``Delivery.record_key``): a repeated attempt names the same record, which the PDS holds at
 most once, and a lost answer is settled by reading that record (``get_record_call``).
 
+Records and answers are the atproto SDK's lexicon models (``bot.platforms.bluesky.lexicon``):
+a record is built as the SDK's ``AppBskyFeedPost.Record``, validated with its string
+formats and dumped by the SDK, so a record the lexicon refuses is a PermanentError here,
+before any request; answers are read into the SDK's output models, and XRPC method names
+are the SDK's NSIDs. The bytes are moved by our transports (``bot.platforms.http``), the
+same request on the threaded and the asyncio path.
+
 - text: at most 300 graphemes (the lexicon's ``maxGraphemes``; checked at queue time by
   ``bot.campaigns.text_rules``);
 - links and hashtags are facets with UTF-8 **byte** offsets
-  (https://docs.bsky.app/docs/advanced-guides/post-richtext), found by the atproto SDK's
-  port of the official detector (``atproto_client.utils.detect_facets``);
+  (https://docs.bsky.app/docs/advanced-guides/post-richtext), found by the SDK's port of
+  the official detector (``atproto_client.utils.detect_facets``);
 - the campaign link is a link card (``app.bsky.embed.external``) rather than text;
 - a thread part is a reply naming both the thread's first post (``root``) and the part
-  before it (``parent``), each by URI and CID.
+  before it (``parent``), each by URI and CID (``com.atproto.repo.strongRef``).
 
 Authentication is added here, over the real URL (``authorize``), like X's signature: a
 bearer access JWT for app-password sessions, a DPoP-bound token and proof for OAuth ones.
@@ -23,9 +30,8 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import json
-import threading
-from collections.abc import Callable, Mapping
+import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any
@@ -38,9 +44,14 @@ from bot.platforms.base import (
     Published,
 )
 from bot.platforms.bluesky.errors import classify_bluesky_response
+from bot.platforms.bluesky.lexicon import LexiconError, atproto
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse, json_or_none
 from bot.platforms.record_keys import is_tid, new_record_key
 
+logger = logging.getLogger(__name__)
+
+# The SDK's ``ids.AppBskyFeedPost``, spelled out so that naming a post's URI does not
+# import the SDK (tests/platforms/bluesky/test_rules.py keeps the two equal).
 POST_COLLECTION = "app.bsky.feed.post"
 PUBLISH_ACTION = "Bluesky publish"
 BSKY_APP = "https://bsky.app"
@@ -126,58 +137,27 @@ def post_url(handle: str | None, did: str, rkey: str) -> str:
     return f"{BSKY_APP}/profile/{handle or did}/post/{rkey}"
 
 
-class FacetDetector:
-    """The atproto SDK's facet detector, imported once, by one thread.
-
-    atproto_client takes ~1.7 s to import and its modules import each other: two threads
-    importing it at once can see a half-initialised module ("cannot import name
-    'detect_facets'", seen with 16 delivery threads). So the first caller imports it
-    under a lock and every other waits; the adapter starts that import in the background
-    when it is built (``warm_up``), so no post waits for it.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._detect: Callable[[str], list[Any]] | None = None
-        self._as_dict: Callable[[Any], dict[str, Any]] | None = None
-
-    def load(self) -> None:
-        with self._lock:
-            if self._detect is not None:
-                return
-            from atproto_client.models.utils import get_model_as_dict
-            from atproto_client.utils import detect_facets
-
-            self._as_dict = get_model_as_dict
-            self._detect = detect_facets
-
-    def warm_up(self) -> None:
-        threading.Thread(target=self.load, name="atproto-import", daemon=True).start()
-
-    def __call__(self, text: str) -> list[dict[str, Any]]:
-        if self._detect is None:
-            self.load()
-        assert self._detect is not None and self._as_dict is not None  # noqa: S101
-        return [self._as_dict(facet) for facet in self._detect(text)]
-
-
-facet_detector = FacetDetector()
-
-
 def facets(text: str) -> list[dict[str, Any]]:
     """Link and hashtag facets of ``text``, with UTF-8 byte offsets, as JSON."""
-    return facet_detector(text)
+    sdk = atproto()
+    return [sdk.as_dict(facet) for facet in sdk.detect_facets(text)]
 
 
 def link_card(link: str) -> dict[str, Any]:
-    """A link card for ``link``. The card's title is the link's address: fetching the
-    page for its title would be a request per post from every account at once."""
+    """A link card for ``link`` (``app.bsky.embed.external``). The card's title is the
+    link's address: fetching the page for its title would be a request per post from
+    every account at once."""
     shown = urlsplit(link)
     title = (shown.netloc + shown.path.rstrip("/")) or link
     return {
-        "$type": "app.bsky.embed.external",
+        "$type": atproto().ids.AppBskyEmbedExternal,
         "external": {"uri": link, "title": title, "description": ""},
     }
+
+
+def timestamp(moment: datetime) -> str:
+    """An atproto datetime (https://atproto.com/specs/lexicon#datetime): UTC, milliseconds, Z."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def post_record(
@@ -186,58 +166,72 @@ def post_record(
     created_at: datetime,
     link: str | None = None,
     reply: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """The ``app.bsky.feed.post`` record for ``text`` (lexicon fields, JSON-ready)."""
-    record: dict[str, Any] = {
+) -> Any:
+    """The ``app.bsky.feed.post`` record for ``text``: the SDK's ``Record`` model,
+    validated against the lexicon with its string formats; PermanentError naming the
+    field when the lexicon refuses it (nothing is sent: the PDS would refuse it too)."""
+    sdk = atproto()
+    data: dict[str, Any] = {
         "$type": POST_COLLECTION,
         "text": text,
-        "createdAt": created_at.astimezone(UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z"),
+        "createdAt": timestamp(created_at),
     }
-    found = facets(text)
+    found = sdk.detect_facets(text)
     if found:
-        record["facets"] = found
+        data["facets"] = found
     if link:
-        record["embed"] = link_card(link)
+        data["embed"] = link_card(link)
     if reply is not None:
-        record["reply"] = dict(reply)
-    return record
+        data["reply"] = dict(reply)
+    try:
+        return sdk.parse(data, sdk.models.AppBskyFeedPost.Record, what="the post")
+    except LexiconError as exc:
+        raise PermanentError(
+            f"would be refused by Bluesky ({POST_COLLECTION} lexicon): {exc.detail}",
+            code="InvalidRecord",
+        ) from None
 
 
-def reply_refs(parent: Mapping[str, Any]) -> dict[str, Any]:
-    """``reply`` for a post answering ``parent`` (a getRecord answer: uri, cid, value):
+def record_problem(text: str, link: str | None = None) -> str | None:
+    """What the lexicon refuses in a post of ``text`` with the card for ``link``, or None:
+    the queue's check, so a post Bluesky would refuse is not queued."""
+    try:
+        post_record(text, created_at=datetime.now(UTC), link=link)
+    except PermanentError as exc:
+        return exc.message
+    return None
+
+
+def reply_refs(parent: Any) -> dict[str, Any]:
+    """``reply`` for a post answering ``parent`` (a getRecord answer, ``read_record_response``):
     its root is the parent's own root when the parent is itself a reply."""
-    ref = {"uri": parent["uri"], "cid": parent["cid"]}
-    value = parent.get("value")
-    earlier = value.get("reply") if isinstance(value, dict) else None
-    root = earlier.get("root") if isinstance(earlier, dict) else None
-    if not (isinstance(root, dict) and root.get("uri") and root.get("cid")):
-        root = ref
-    return {"root": {"uri": root["uri"], "cid": root["cid"]}, "parent": ref}
+    ref = {"uri": parent.uri, "cid": parent.cid}
+    root = ref
+    value = parent.value
+    if isinstance(value, atproto().models.AppBskyFeedPost.Record) and value.reply is not None:
+        root = {"uri": value.reply.root.uri, "cid": value.reply.root.cid}
+    return {"root": root, "parent": ref}
 
 
 def create_url(session: Mapping[str, Any]) -> str:
-    return xrpc_url(session["pds_url"], "com.atproto.repo.createRecord")
+    return xrpc_url(session["pds_url"], atproto().ids.ComAtprotoRepoCreateRecord)
 
 
-def build_post_request(
-    session: Mapping[str, Any], record: Mapping[str, Any], record_key: str
-) -> HttpRequest:
-    """``com.atproto.repo.createRecord`` of ``record`` under ``record_key``, signed."""
+def build_post_request(session: Mapping[str, Any], record: Any, record_key: str) -> HttpRequest:
+    """``com.atproto.repo.createRecord`` of ``record`` (a ``post_record``, already
+    validated) under ``record_key`` (a TID, checked by ``publish_call``), signed: the
+    SDK's ``Data`` model, dumped by the SDK."""
+    sdk = atproto()
+    body = sdk.models.ComAtprotoRepoCreateRecord.Data(
+        repo=session["did"], collection=POST_COLLECTION, rkey=record_key, record=record
+    )
     url = create_url(session)
-    body = {
-        "repo": session["did"],
-        "collection": POST_COLLECTION,
-        "rkey": record_key,
-        "record": record,
-    }
     headers = {"Content-Type": "application/json", **authorize(session, "POST", url)}
     return HttpRequest(
         "POST",
         url,
         headers,
-        json.dumps(body, ensure_ascii=False).encode(),
+        sdk.as_json(body).encode(),
         action=PUBLISH_ACTION,
         idempotent=False,
     )
@@ -247,22 +241,41 @@ def _error(response: HttpResponse) -> PlatformError:
     return classify_bluesky_response(response.status, json_or_none(response.body), response.headers)
 
 
+def read_answer(response: HttpResponse, model: Any, what: str) -> Any:
+    """A successful XRPC answer as the SDK's model for it, or the classified error. An
+    answer the model cannot read is a bad gateway (transient): the PDS or AppView sent
+    something that is not the lexicon's output."""
+    if not response.ok:
+        raise _error(response)
+    try:
+        return atproto().parse(json_or_none(response.body), model, what=what)
+    except LexiconError as exc:
+        raise classify_bluesky_response(502, {"message": str(exc)[:300]}, None) from None
+
+
 def read_post_response(
     response: HttpResponse, *, session: Mapping[str, Any], record_key: str, text: str
 ) -> Published:
     """The post created, or the classified error (``BLUESKY_ERROR_TABLE``)."""
     if not response.ok:
         raise _error(response)
-    parsed = json_or_none(response.body)
-    uri = parsed.get("uri") if isinstance(parsed, dict) else None
-    if not isinstance(uri, str) or not uri.startswith("at://"):
+    sdk = atproto()
+    try:
+        created = sdk.parse(
+            json_or_none(response.body),
+            sdk.models.ComAtprotoRepoCreateRecord.Response,
+            what="createRecord's answer",
+        )
+    except LexiconError:
         # Accepted, but which record? Ours is under our key: the ledger reads it.
         raise OutcomeUnknown(
             f"Bluesky accepted the post (HTTP {response.status}) but its URI was unreadable",
             code=response.status,
-        )
-    did, _, rkey = split_uri(uri)
-    return Published(platform_id=uri, url=post_url(session.get("handle"), did, rkey), text=text)
+        ) from None
+    did, _, rkey = split_uri(created.uri)
+    return Published(
+        platform_id=created.uri, url=post_url(session.get("handle"), did, rkey), text=text
+    )
 
 
 def publish_call(
@@ -292,13 +305,14 @@ def publish_call(
     return Call(request, partial(read_post_response, session=session, record_key=key, text=text))
 
 
-def get_record_call(session: Mapping[str, Any], uri: str) -> Call[dict[str, Any] | None]:
-    """``com.atproto.repo.getRecord`` of ``uri``: ``{uri, cid, value}``, or None when the
+def get_record_call(session: Mapping[str, Any], uri: str) -> Call[Any]:
+    """``com.atproto.repo.getRecord`` of ``uri``: the SDK's ``GetRecord.Response`` (uri,
+    cid, value: a post's ``Record`` model when it is a valid post), or None when the
     record is not there (``RecordNotFound``). A public read, sent to the account's PDS."""
     did, collection, rkey = split_uri(uri)
     url = xrpc_url(
         session["pds_url"],
-        "com.atproto.repo.getRecord",
+        atproto().ids.ComAtprotoRepoGetRecord,
         {"repo": did, "collection": collection, "rkey": rkey},
     )
     request = HttpRequest(
@@ -307,75 +321,98 @@ def get_record_call(session: Mapping[str, Any], uri: str) -> Call[dict[str, Any]
     return Call(request, read_record_response)
 
 
-def read_record_response(response: HttpResponse) -> dict[str, Any] | None:
-    parsed = json_or_none(response.body)
+def read_record_response(response: HttpResponse) -> Any:
     if not response.ok:
+        parsed = json_or_none(response.body)
         name = parsed.get("error") if isinstance(parsed, dict) else None
         if response.status in (400, 404) and name == "RecordNotFound":
             return None
-        raise _error(response)
-    if not isinstance(parsed, dict) or not parsed.get("uri") or not parsed.get("cid"):
-        raise classify_bluesky_response(502, {"message": "unreadable record"}, None)
-    return parsed
+    model = atproto().models.ComAtprotoRepoGetRecord.Response
+    return read_answer(response, model, "getRecord's answer")
 
 
-def list_records_call(
-    session: Mapping[str, Any], cursor: str | None = None
-) -> Call[dict[str, Any]]:
-    """``com.atproto.repo.listRecords`` of the account's posts, newest first."""
+def post_value(value: Any) -> Any:
+    """``value`` when it is a valid ``app.bsky.feed.post`` record (the SDK's model),
+    else None: a record the SDK could not read as a post is left as a plain mapping."""
+    record = atproto().models.AppBskyFeedPost.Record
+    return value if isinstance(value, record) else None
+
+
+def list_records_call(session: Mapping[str, Any], cursor: str | None = None) -> Call[Any]:
+    """``com.atproto.repo.listRecords`` of the account's posts, newest first: the SDK's
+    ``ListRecords.Response``."""
     params = {"repo": session["did"], "collection": POST_COLLECTION, "limit": "100"}
     if cursor:
         params["cursor"] = cursor
-    url = xrpc_url(session["pds_url"], "com.atproto.repo.listRecords", params)
+    sdk = atproto()
+    url = xrpc_url(session["pds_url"], sdk.ids.ComAtprotoRepoListRecords, params)
     request = HttpRequest(
         "GET", url, authorize(session, "GET", url), action="Bluesky post lookup", idempotent=True
     )
-    return Call(request, read_json_response)
+    model = sdk.models.ComAtprotoRepoListRecords.Response
+    return Call(request, partial(read_answer, model=model, what="listRecords' answer"))
 
 
-def read_json_response(response: HttpResponse) -> dict[str, Any]:
-    parsed = json_or_none(response.body)
-    if not response.ok:
-        raise _error(response)
-    if not isinstance(parsed, dict):
-        raise classify_bluesky_response(502, {"message": "unreadable answer"}, None)
-    return parsed
-
-
-def get_session_call(session: Mapping[str, Any]) -> Call[dict[str, Any]]:
+def get_session_call(session: Mapping[str, Any]) -> Call[Any]:
     """``com.atproto.server.getSession``: whose the token is (did, handle)."""
-    url = xrpc_url(session["pds_url"], "com.atproto.server.getSession")
+    sdk = atproto()
+    url = xrpc_url(session["pds_url"], sdk.ids.ComAtprotoServerGetSession)
     request = HttpRequest(
         "GET", url, authorize(session, "GET", url), action="Bluesky verify", idempotent=True
     )
-    return Call(request, read_json_response)
+    model = sdk.models.ComAtprotoServerGetSession.Response
+    return Call(request, partial(read_answer, model=model, what="getSession's answer"))
 
 
-def get_profile_call(actor: str, appview: str = PUBLIC_APPVIEW) -> Call[dict[str, Any]]:
-    """``app.bsky.actor.getProfile`` on the public AppView: display name, followers."""
-    url = xrpc_url(appview, "app.bsky.actor.getProfile", {"actor": actor})
+def get_profile_call(actor: str, appview: str = PUBLIC_APPVIEW) -> Call[Any]:
+    """``app.bsky.actor.getProfile`` on the public AppView: display name, followers (the
+    SDK's ``ProfileViewDetailed``)."""
+    sdk = atproto()
+    url = xrpc_url(appview, sdk.ids.AppBskyActorGetProfile, {"actor": actor})
+    model = sdk.models.AppBskyActorDefs.ProfileViewDetailed
     return Call(
-        HttpRequest("GET", url, {}, action="Bluesky profile", idempotent=True), read_json_response
+        HttpRequest("GET", url, {}, action="Bluesky profile", idempotent=True),
+        partial(read_answer, model=model, what="getProfile's answer"),
     )
 
 
-def get_posts_call(uris: list[str], appview: str = PUBLIC_APPVIEW) -> Call[dict[str, Any]]:
-    """``app.bsky.feed.getPosts`` for up to 25 URIs: their like/repost/reply/quote counts."""
+def get_posts_call(uris: list[str], appview: str = PUBLIC_APPVIEW) -> Call[list[Any]]:
+    """``app.bsky.feed.getPosts`` for up to 25 URIs: their like/repost/reply/quote counts,
+    as the SDK's ``PostView`` models (``read_posts_response``)."""
     if len(uris) > MAX_URIS_PER_CALL:
         raise ValueError(f"getPosts takes at most {MAX_URIS_PER_CALL} URIs, not {len(uris)}")
     query = urlencode([("uris", uri) for uri in uris])
-    url = f"{appview}/xrpc/app.bsky.feed.getPosts?{query}"
+    url = f"{appview}/xrpc/{atproto().ids.AppBskyFeedGetPosts}?{query}"
     return Call(
         HttpRequest("GET", url, {}, action="Bluesky engagement", idempotent=True),
-        read_json_response,
+        read_posts_response,
     )
+
+
+def read_posts_response(response: HttpResponse) -> list[Any]:
+    """The post views of a getPosts answer. Each view is read on its own: one the SDK
+    cannot read is left out (its post then reads as gone) rather than losing the batch."""
+    if not response.ok:
+        raise _error(response)
+    parsed = json_or_none(response.body)
+    posts = parsed.get("posts") if isinstance(parsed, dict) else None
+    if not isinstance(posts, list):
+        raise classify_bluesky_response(502, {"message": "unreadable getPosts answer"}, None)
+    sdk = atproto()
+    views = []
+    for post in posts:
+        try:
+            views.append(sdk.parse(post, sdk.models.AppBskyFeedDefs.PostView, what="a post view"))
+        except LexiconError as exc:
+            logger.warning("skipped a Bluesky post view the SDK cannot read: %s", exc)
+    return views
 
 
 def refresh_call(session: Mapping[str, Any]) -> Call[dict[str, Any]]:
     """``com.atproto.server.refreshSession`` for an app-password session: the refresh JWT
     as the bearer; the answer holds a new accessJwt and refreshJwt
     (https://docs.bsky.app/docs/api/com-atproto-server-refresh-session)."""
-    url = xrpc_url(session["pds_url"], "com.atproto.server.refreshSession")
+    url = xrpc_url(session["pds_url"], atproto().ids.ComAtprotoServerRefreshSession)
     request = HttpRequest(
         "POST",
         url,
@@ -387,55 +424,13 @@ def refresh_call(session: Mapping[str, Any]) -> Call[dict[str, Any]]:
 
 
 def read_refresh_response(response: HttpResponse, *, session: Mapping[str, Any]) -> dict[str, Any]:
-    answer = read_json_response(response)
-    access, refresh = answer.get("accessJwt"), answer.get("refreshJwt")
-    if not isinstance(access, str) or not isinstance(refresh, str):
-        raise classify_bluesky_response(502, {"message": "unreadable session"}, None)
+    model = atproto().models.ComAtprotoServerRefreshSession.Response
+    answer = read_answer(response, model, "refreshSession's answer")
     fresh = dict(session)
-    fresh.update(access_token=access, refresh_token=refresh)
-    if isinstance(answer.get("handle"), str):
-        fresh["handle"] = answer["handle"]
+    fresh.update(
+        access_token=answer.access_jwt, refresh_token=answer.refresh_jwt, handle=answer.handle
+    )
     return fresh
-
-
-def create_session_call(pds_url: str, identifier: str, password: str) -> Call[dict[str, Any]]:
-    """``com.atproto.server.createSession`` with an app password: the campaign's own
-    account, connected from the CLI. The password is in the body, never in the URL."""
-    url = xrpc_url(pds_url, "com.atproto.server.createSession")
-    body = json.dumps({"identifier": identifier, "password": password}).encode()
-    request = HttpRequest(
-        "POST",
-        url,
-        {"Content-Type": "application/json"},
-        body,
-        action="Bluesky sign-in",
-        idempotent=True,
-    )
-    return Call(request, partial(read_create_session, pds_url=pds_url))
-
-
-def read_create_session(response: HttpResponse, *, pds_url: str) -> dict[str, Any]:
-    answer = read_json_response(response)
-    needed = ("did", "handle", "accessJwt", "refreshJwt")
-    if any(not isinstance(answer.get(name), str) for name in needed):
-        raise classify_bluesky_response(502, {"message": "unreadable session"}, None)
-    return {
-        "did": answer["did"],
-        "handle": answer["handle"],
-        "pds_url": pds_url,
-        "auth": "app_password",
-        "access_token": answer["accessJwt"],
-        "refresh_token": answer["refreshJwt"],
-    }
-
-
-def resolve_handle_call(handle: str, service: str) -> Call[dict[str, Any]]:
-    """``com.atproto.identity.resolveHandle`` on ``service``: the handle's DID."""
-    url = xrpc_url(service, "com.atproto.identity.resolveHandle", {"handle": handle})
-    return Call(
-        HttpRequest("GET", url, {}, action="Bluesky handle lookup", idempotent=True),
-        read_json_response,
-    )
 
 
 def did_document_call(did: str) -> Call[dict[str, Any]]:
@@ -452,11 +447,22 @@ def did_document_call(did: str) -> Call[dict[str, Any]]:
     )
 
 
+def read_json_response(response: HttpResponse) -> dict[str, Any]:
+    parsed = json_or_none(response.body)
+    if not response.ok:
+        raise _error(response)
+    if not isinstance(parsed, dict):
+        raise classify_bluesky_response(502, {"message": "unreadable answer"}, None)
+    return parsed
+
+
 def pds_of(document: Mapping[str, Any]) -> str | None:
-    """The PDS a DID document names (service ``#atproto_pds``)."""
-    for service in document.get("service") or []:
-        if isinstance(service, dict) and str(service.get("id", "")).endswith("#atproto_pds"):
-            endpoint = service.get("serviceEndpoint")
-            if isinstance(endpoint, str):
-                return endpoint.rstrip("/")
-    return None
+    """The PDS a DID document names (service ``#atproto_pds`` of type
+    ``AtprotoPersonalDataServer``), read by the SDK's ``DidDocument``."""
+    from atproto_core.did_doc import DidDocument
+
+    try:
+        endpoint = DidDocument.from_dict(dict(document)).get_pds_endpoint()
+    except ValueError:  # pydantic's ValidationError: not a DID document
+        return None
+    return endpoint.rstrip("/") if isinstance(endpoint, str) else None

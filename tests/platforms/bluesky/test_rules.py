@@ -78,6 +78,7 @@ def test_the_campaign_link_is_a_link_card():
     assert record["embed"] == {
         "$type": "app.bsky.embed.external",
         "external": {
+            "$type": "app.bsky.embed.external#external",
             "uri": "https://e.org/petition/",
             "title": "e.org/petition",
             "description": "",
@@ -86,22 +87,110 @@ def test_the_campaign_link_is_a_link_card():
     assert record["text"] == "Sign it"
 
 
+FIRST_URI = "at://did:plc:campaign/app.bsky.feed.post/3lbqzq2g3ab2c"
+SECOND_URI = "at://did:plc:campaign/app.bsky.feed.post/3lbqzq2g3ab2d"
+CID_A = "bafyreiaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+CID_B = "bafyreibbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+
+
+def record_answer(uri: str, cid: str, value: dict) -> HttpResponse:
+    """A getRecord answer as the PDS sends it, read by the rules into the SDK's model."""
+    return HttpResponse(200, json.dumps({"uri": uri, "cid": cid, "value": value}).encode(), {})
+
+
+def post_value(text: str, **more) -> dict:
+    return {"$type": "app.bsky.feed.post", "text": text, "createdAt": "2026-12-06T09:30:00Z"} | more
+
+
 def test_a_reply_names_the_threads_root_and_its_parent():
-    first = {"uri": "at://d/app.bsky.feed.post/a", "cid": "cid-a", "value": {"text": "1"}}
+    first = rules.read_record_response(record_answer(FIRST_URI, CID_A, post_value("1")))
     refs = rules.reply_refs(first)
-    assert refs == {"root": {"uri": first["uri"], "cid": "cid-a"}, "parent": refs["root"]}
-    second = {
-        "uri": "at://d/app.bsky.feed.post/b",
-        "cid": "cid-b",
-        "value": {"text": "2", "reply": refs},
-    }
+    assert refs == {"root": {"uri": FIRST_URI, "cid": CID_A}, "parent": refs["root"]}
+    second = rules.read_record_response(
+        record_answer(SECOND_URI, CID_B, post_value("2", reply=refs))
+    )
     assert rules.reply_refs(second) == {
-        "root": {"uri": first["uri"], "cid": "cid-a"},
-        "parent": {"uri": second["uri"], "cid": "cid-b"},
+        "root": {"uri": FIRST_URI, "cid": CID_A},
+        "parent": {"uri": SECOND_URI, "cid": CID_B},
     }
     record = body_of(rules.publish_call(SESSION, "3", reply=rules.reply_refs(second)))["record"]
-    assert record["reply"]["root"]["cid"] == "cid-a"
-    assert record["reply"]["parent"]["cid"] == "cid-b"
+    assert record["reply"]["root"]["cid"] == CID_A
+    assert record["reply"]["parent"]["cid"] == CID_B
+
+
+def test_a_parent_that_is_not_a_readable_post_is_its_own_threads_root():
+    odd = rules.read_record_response(record_answer(FIRST_URI, CID_A, {"text": "no $type"}))
+    assert rules.post_value(odd.value) is None
+    assert rules.reply_refs(odd)["root"] == {"uri": FIRST_URI, "cid": CID_A}
+
+
+def test_a_parent_with_a_malformed_cid_is_refused_on_reading_and_before_sending():
+    from bot.platforms.base import TransientError
+
+    with pytest.raises(TransientError, match=r"502.*cid.*'cid-a'"):
+        rules.read_record_response(record_answer(FIRST_URI, "cid-a", post_value("1")))
+    ref = {"uri": FIRST_URI, "cid": "cid-a"}
+    with pytest.raises(PermanentError, match=r"would be refused by Bluesky.*reply\.parent\.cid"):
+        rules.publish_call(SESSION, "2", reply={"root": ref, "parent": ref})
+
+
+def test_a_card_link_the_lexicon_refuses_is_a_permanent_error_naming_the_field():
+    too_long = "https://union.example/" + "a" * 8200
+    with pytest.raises(PermanentError, match=r"external\.uri.*8192") as refused:
+        rules.publish_call(SESSION, "Sign it", link=too_long)
+    assert refused.value.code == "InvalidRecord"
+    assert rules.record_problem("Sign it", too_long) == refused.value.message
+    assert rules.record_problem("Sign it", "https://union.example/petition") is None
+
+
+def test_the_request_body_is_the_sdks_create_record_model_as_the_sdk_dumps_it():
+    from atproto_client import models
+
+    call = rules.publish_call(SESSION, "Hi #Pay", link="https://e.org/p", created_at=AT)
+    body = body_of(call)
+    data = models.ComAtprotoRepoCreateRecord.Data.model_validate(
+        body, context={"strict_string_format": True}
+    )
+    assert models.get_model_as_dict(data) == body
+    assert models.get_or_create(body["record"], models.AppBskyFeedPost.Record).text == "Hi #Pay"
+    assert "validate" not in body and "swapCommit" not in body  # None is left out
+
+
+def test_the_nsids_are_the_sdks():
+    from atproto_client import models
+
+    assert models.ids.AppBskyFeedPost == rules.POST_COLLECTION
+    url = rules.get_session_call(SESSION).request.url
+    assert url.endswith("/xrpc/" + models.ids.ComAtprotoServerGetSession)
+
+
+def test_an_answer_the_lexicon_cannot_read_is_a_transient_bad_gateway():
+    from bot.platforms.base import TransientError
+
+    call = rules.get_session_call(SESSION)
+    with pytest.raises(TransientError, match="502") as failed:
+        call.read(HttpResponse(200, b'{"handle": "union.bsky.social"}', {}))
+    assert "did" in failed.value.message
+
+
+def test_a_post_view_the_sdk_cannot_read_is_left_out_rather_than_the_batch():
+    from bot.platforms.bluesky.metrics import parse_posts
+
+    good = {
+        "uri": FIRST_URI,
+        "cid": CID_A,
+        "author": {"did": "did:plc:campaign", "handle": "union.bsky.social"},
+        "record": post_value("1"),
+        "indexedAt": "2026-12-06T09:30:01.000Z",
+        "likeCount": 4,
+    }
+    bad = dict(good, uri=SECOND_URI, author=None)
+    answer = json.dumps({"posts": [good, bad]}).encode()
+    views = rules.get_posts_call([FIRST_URI, SECOND_URI]).read(HttpResponse(200, answer, {}))
+    readings = {r.platform_id: r for r in parse_posts(views, [FIRST_URI, SECOND_URI])}
+    assert readings[FIRST_URI].values["likes"] == 4
+    assert readings[FIRST_URI].values["quotes"] is None
+    assert readings[SECOND_URI].deleted
 
 
 def test_bluesky_cannot_hold_a_post_for_later():
@@ -116,7 +205,7 @@ def test_a_record_key_that_is_not_a_tid_is_refused():
 
 def test_an_accepted_post_is_read_into_its_uri_and_bsky_app_url():
     call = rules.publish_call(SESSION, "Hi", record_key="3lbqzq2g3ab2c")
-    answer = {"uri": "at://did:plc:campaign/app.bsky.feed.post/3lbqzq2g3ab2c", "cid": "bafy"}
+    answer = {"uri": "at://did:plc:campaign/app.bsky.feed.post/3lbqzq2g3ab2c", "cid": CID_A}
     published = call.read(HttpResponse(200, json.dumps(answer).encode(), {}))
     assert published.platform_id == answer["uri"]
     assert published.url == "https://bsky.app/profile/union.bsky.social/post/3lbqzq2g3ab2c"
@@ -170,3 +259,47 @@ def test_the_queue_counts_bluesky_text_in_graphemes_and_bytes():
     assert text_rules.check("bluesky", "💪🏽" * 300) is None
     assert "shorten by 1" in (text_rules.check("bluesky", "a" * 301) or "")
     assert "5,000 bytes" in (text_rules.check("bluesky", "👩‍👩‍👧‍👦" * 200) or "")
+
+
+FIRST_RECORDS_AT_ONCE = """
+import threading
+from datetime import UTC, datetime
+
+from bot.platforms.bluesky import rules
+
+SESSION = {"did": "did:plc:campaign", "pds_url": "https://bsky.social", "auth": "app_password",
+           "access_token": "a", "refresh_token": "r"}
+start, made, failed = threading.Barrier(16), [], []
+
+def post(n):
+    start.wait()
+    try:
+        text = f"#Strike {n} https://union.example/{n}"
+        link = "https://union.example/petition"
+        call = rules.publish_call(SESSION, text, link=link, created_at=datetime.now(UTC))
+        made.append(call.request.body)
+    except Exception as exc:
+        failed.append(repr(exc))
+
+threads = [threading.Thread(target=post, args=(n,)) for n in range(16)]
+for t in threads: t.start()
+for t in threads: t.join()
+print(len(made), failed)
+"""
+
+
+def test_sixteen_threads_building_their_first_records_at_once_all_succeed():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    # A fresh interpreter: the SDK not yet imported, as in a daemon's first release burst.
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_RECORDS_AT_ONCE],
+        cwd=Path(__file__).resolve().parents[3],
+        env={"PYTHONPATH": "."},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.stdout.strip() == "16 []", done.stdout + done.stderr
