@@ -21,11 +21,13 @@ from typing import Any, TypeVar
 import aiohttp
 
 from bot.platforms.base import (
+    LOOK_MAX_PAGES,
     AccountInfo,
     Credentials,
     Limits,
     PermanentError,
     Published,
+    look_ran_out,
 )
 from bot.platforms.bluesky import credentials, rules
 from bot.platforms.bluesky.async_publish import BlueskyAsyncPublisher
@@ -35,7 +37,6 @@ from bot.platforms.http import Call, HttpRequest, carry_out, send, session_for
 
 logger = logging.getLogger(__name__)
 
-_FIND_RECENT_PAGES = 3
 T = TypeVar("T")
 
 # Bluesky's write limits per account (https://docs.bsky.app/docs/advanced-guides/rate-limits,
@@ -179,7 +180,7 @@ class BlueskyPlatform:
                 return None
             return _published(account, found)
         cursor: str | None = None
-        for _ in range(_FIND_RECENT_PAGES):
+        for _ in range(LOOK_MAX_PAGES):
             page = self.signed_call(account, rules.list_records_call(account, cursor))
             for item in page.records:
                 value = rules.post_value(item.value)
@@ -193,7 +194,7 @@ class BlueskyPlatform:
             cursor = page.cursor
             if not cursor:
                 return None
-        return None
+        raise look_ran_out("Bluesky listRecords", LOOK_MAX_PAGES)
 
     def verify(self, creds: Credentials) -> AccountInfo:
         account = self.account(creds)
