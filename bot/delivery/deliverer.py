@@ -86,6 +86,11 @@ class Deliverer:
         self.clock = clock
         self._rng = rng or random.Random()  # noqa: S311 - jitter, not security
         self.metrics = metrics if metrics is not None else Metrics()
+        # Asked before every request that could create a post: a scaled-out worker says
+        # no once it cannot vouch for its lease (bot/delivery/roles.py ``Worker``), so a
+        # worker cut off from the database never sends after the scheduler may have
+        # handed its claims on. None: always yes (one process, one lock).
+        self.may_send: Callable[[], str | None] | None = None
         # When this attempt's request to create the post was made, per delivery: what an
         # unknown outcome is settled from (a queued or retried attempt starts late).
         self._publishing: dict[int, datetime] = {}
@@ -116,6 +121,13 @@ class Deliverer:
         finally:
             self.finished(job)
 
+    def _check_may_send(self) -> None:
+        """Raise a not-sent TransientError when this worker may not send now (``may_send``):
+        the claim goes back to the queue as after an outage, not counted as a try."""
+        why = self.may_send() if self.may_send is not None else None
+        if why is not None:
+            raise TransientError(f"not sent: {why}", not_sent=True)
+
     def finished(self, job: Job) -> None:
         """Forget this attempt's request time (its outcome is recorded)."""
         self._publishing.pop(job.delivery_id, None)
@@ -142,6 +154,7 @@ class Deliverer:
         ledger has it). A failure raises: the caller records it with ``after_failure``,
         in a thread."""
         creds = self.vault.open(job.sealed_credentials)
+        self._check_may_send()
         self._publishing[job.delivery_id] = self.clock()
         self.metrics.request_started(job.platform, job.due_at, self._publishing[job.delivery_id])
         publish = publisher.publish
@@ -376,6 +389,10 @@ class Deliverer:
             if outcome == Check.ABSENT and index == 0 and self._too_late(job, self.clock()):
                 return self._missed(job, self.clock())
         while index < len(job.parts):
+            try:
+                self._check_may_send()
+            except PlatformError as exc:
+                return self._classified(job, exc)
             started = self._publishing[job.delivery_id] = self.clock()
             if index == job.parts_done:  # the attempt's first request
                 self.metrics.request_started(job.platform, job.due_at, started)

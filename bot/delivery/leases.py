@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine, text
@@ -155,14 +157,69 @@ def live_workers(engine: Engine) -> int:
     return int(count or 0)
 
 
-def release_dead_claims(engine: Engine, older_than: datetime, now: datetime) -> int:
-    """Claims left ``sending`` by workers whose lease is gone become ``unknown``, to be
-    looked for on the platform before any resend — as after a single daemon's crash
-    (``Sweeps.recover_interrupted``). Only claims made before ``older_than``: a worker
-    that lost its lease while still alive (its connection dropped) stops claiming at its
-    next poll, and a send it had under way ends within HTTP_TIMEOUT_SECONDS; the check
-    must not run before that send could have landed. The interrupted attempt is not
-    counted against MAX_ATTEMPTS: it was our failure, not the platform's."""
+# A worker sends only while it has confirmed its lease within this many seconds
+# (``Worker.may_send``); it checks the lease more often than that.
+LEASE_TRUST_SECONDS = 10.0
+
+
+def settle_wait(http_timeout: float) -> float:
+    """How long a worker's lease must have been seen gone before its claims are settled:
+    the worker may still start a request for ``LEASE_TRUST_SECONDS`` after its last good
+    check, and that request may take ``http_timeout``; ten seconds more for clocks and
+    the scheduler's own poll."""
+    return LEASE_TRUST_SECONDS + http_timeout + 10.0
+
+
+class DeadClaims:
+    """The scheduler's sweep of dead workers' claims. A claim is settled only once its
+    worker's lease has been seen gone for ``wait`` seconds by this scheduler — counted
+    from when it was first seen gone, never from when the claim was made: a worker cut
+    off from the database (its lease ended, the process alive) stops starting requests
+    within ``LEASE_TRUST_SECONDS`` of its last good check, and a request it started
+    ends within HTTP_TIMEOUT_SECONDS, so by then nothing of its is still on the way. A
+    scheduler that takes over starts counting afresh."""
+
+    def __init__(
+        self, engine: Engine, wait: float, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._engine = engine
+        self.wait = wait
+        self._monotonic = monotonic
+        self._gone_since: dict[str, float] = {}
+
+    def forget(self) -> None:
+        """Count afresh (on taking over: a worker may have come back and gone again)."""
+        self._gone_since = {}
+
+    def sweep(self, now: datetime) -> int:
+        """Settle what is due; how many claims were settled."""
+        gone = claimers_without_lease(self._engine)
+        seen = self._monotonic()
+        self._gone_since = {w: self._gone_since.get(w, seen) for w in gone}
+        due = sorted(w for w, since in self._gone_since.items() if seen - since >= self.wait)
+        return release_dead_claims(self._engine, due, now) if due else 0
+
+
+def claimers_without_lease(engine: Engine) -> set[str]:
+    """The workers with claims still ``sending`` and no lease now."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT DISTINCT d.claimed_by FROM deliveries AS d "
+                f"WHERE d.state = :sending AND d.claimed_by IS NOT NULL AND NOT {_LEASE_LIVE}"
+            ),
+            {"sending": DeliveryState.SENDING.value, "lease": LEASE_CLASS},
+        )
+        return {str(row[0]) for row in rows}
+
+
+def release_dead_claims(engine: Engine, workers: Sequence[str], now: datetime) -> int:
+    """The claims these workers left ``sending`` become ``unknown``, to be looked for on the
+    platform before any resend — as after a single daemon's crash
+    (``Sweeps.recover_interrupted``); a worker whose lease is back is left alone. Call it
+    through ``DeadClaims``, which waits until no request of theirs can still land. The
+    interrupted attempt is not counted against MAX_ATTEMPTS: it was our failure, not the
+    platform's."""
     with engine.begin() as conn:
         done = conn.execute(
             text(
@@ -170,14 +227,14 @@ def release_dead_claims(engine: Engine, older_than: datetime, now: datetime) -> 
                 "attempts = greatest(d.attempts - 1, 0), next_attempt_at = :now, "
                 "updated_at = :now, uncertain_since = :now, error_kind = :kind, "
                 "error = 'its worker died mid-send; checking the platform before resending' "
-                f"WHERE d.state = :sending AND d.sending_at < :older AND NOT {_LEASE_LIVE}"
+                f"WHERE d.state = :sending AND d.claimed_by = ANY(:workers) AND NOT {_LEASE_LIVE}"
             ),
             {
                 "unknown": DeliveryState.UNKNOWN.value,
                 "sending": DeliveryState.SENDING.value,
                 "kind": ErrorKind.UNKNOWN.value,
                 "now": now,
-                "older": older_than,
+                "workers": list(workers),
                 "lease": LEASE_CLASS,
             },
         )

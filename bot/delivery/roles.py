@@ -83,9 +83,9 @@ class Scheduler:
         on_missed: Callable[[list[Missed]], None] | None = None,
         periodic: Periodic = (),
     ) -> None:
-        """``retry_every``: how often a standby tries the lock. ``lease_after``: how old a
-        dead worker's claim must be before it is settled as ``unknown`` (longer than any
-        send: see ``leases.release_dead_claims``)."""
+        """``retry_every``: how often a standby tries the lock. ``lease_after``: how long a
+        worker's lease must have been seen gone before its claims are settled as
+        ``unknown`` (``leases.settle_wait``: longer than any request it may still make)."""
         self.sessions = ledger.sessions
         self.engine: Engine = ledger.sessions.kw["bind"]
         self.name = heartbeat.holder(
@@ -99,7 +99,7 @@ class Scheduler:
         # As the daemon: plan ahead so a due time is never discovered late by the poll.
         self.horizon = timedelta(seconds=max(10.0, 5 * poll_interval))
         self.grace = grace
-        self.lease_after = lease_after
+        self.dead_claims = leases.DeadClaims(self.engine, lease_after.total_seconds())
         self.clock = clock
         self.on_missed = on_missed
         self.periodic = list(periodic)
@@ -257,6 +257,7 @@ class Scheduler:
     def _take_over(self) -> None:
         logger.warning("%s is now the active scheduler", self.name)
         self._planned.clear()
+        self.dead_claims.forget()  # what it saw before standing by may be out of date
         now = self.clock()
         self._report_missed(self.sweeps.mark_missed(now, self.grace))
         self.active.set()
@@ -284,9 +285,7 @@ class Scheduler:
 
     async def _plan(self) -> None:
         now = self.clock()
-        self.settled += await asyncio.to_thread(
-            leases.release_dead_claims, self.engine, now - self.lease_after, now
-        )
+        self.settled += await asyncio.to_thread(self.dead_claims.sweep, now)
         missed = await asyncio.to_thread(self.sweeps.mark_missed, now, self.grace, unapproved=True)
         self._report_missed(missed)
         times = await asyncio.to_thread(self.sweeps.due_times, now + self.horizon)
@@ -316,6 +315,11 @@ class Scheduler:
             )
         if missed and self.on_missed is not None:
             self.on_missed(missed)
+
+
+# How often a worker asks the database whether it still holds its lease: well within
+# leases.LEASE_TRUST_SECONDS, whatever POLL_INTERVAL_SECONDS is.
+LEASE_CHECK_SECONDS = 2.5
 
 
 class Worker:
@@ -365,12 +369,27 @@ class Worker:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self._ready = threading.Event()
+        # When the lease was last seen held (time.monotonic()); see ``may_send``.
+        self.lease_confirmed = 0.0
+        deliverer.may_send = self.may_send
+
+    def may_send(self) -> str | None:
+        """None while this worker may start a request: it saw its lease held within
+        ``leases.LEASE_TRUST_SECONDS``. Else why not. The scheduler settles a dead worker's
+        claims only after its lease has been gone longer than that plus a request's
+        timeout (``leases.DeadClaims``), so a worker cut off from the database, even one
+        whose check hangs, never sends beside the worker that takes its claims over."""
+        age = time.monotonic() - self.lease_confirmed
+        if self.lost_lock.is_set() or age > leases.LEASE_TRUST_SECONDS:
+            return f"this worker has not seen its lease on the database for {age:.0f} s"
+        return None
 
     def start(self) -> None:
         """Take the lease, start the dispatcher and the job worker. Raises
         ``AlreadyRunning`` when a single-machine daemon runs on this database."""
         if not self.lease.try_acquire():
             raise AlreadyRunning(f"another worker already runs as {self.name}")
+        self.lease_confirmed = time.monotonic()
         try:
             self.deliverer.ledger.start_group_commit()
             self.dispatcher.start()
@@ -508,8 +527,10 @@ class Worker:
                 watch.cancel()
 
     async def _watch(self) -> None:
-        """Every poll: the lease, the dispatcher, this worker's own stale claims, the
-        heartbeat."""
+        """Every few seconds the lease (``may_send`` trusts a check for
+        ``LEASE_TRUST_SECONDS``); every poll the dispatcher, this worker's own stale claims
+        and the heartbeat."""
+        next_sweep = 0.0
         while not self.stopping.is_set():
             if not await asyncio.to_thread(self.lease.still_held):
                 logger.critical(
@@ -520,6 +541,11 @@ class Worker:
                 self.stopping.set()
                 self.dispatcher.halt()
                 return
+            self.lease_confirmed = time.monotonic()
+            if time.monotonic() < next_sweep:
+                await asyncio.sleep(LEASE_CHECK_SECONDS)
+                continue
+            next_sweep = time.monotonic() + self.poll_interval
             if self.dispatcher.failure:
                 logger.critical("%s; stopping the worker: start it again", self.dispatcher.failure)
                 self.failure = self.dispatcher.failure
@@ -534,4 +560,4 @@ class Worker:
                 await asyncio.to_thread(heartbeat.beat, self.ledger.sessions, self.holder, now)
             except Exception:
                 logger.exception("could not sweep this worker's claims; trying again")
-            await asyncio.sleep(self.poll_interval)
+            await asyncio.sleep(min(self.poll_interval, LEASE_CHECK_SECONDS))

@@ -263,10 +263,16 @@ class SharedLimits:
         return held
 
     def settle(self, job: Job, outcome: Outcome | None) -> None:
-        """A job is finished: what it reserved stays spent, unless nothing was sent."""
+        """A job is finished: what it reserved stays spent, unless nothing was sent. A
+        thread deferred or missed may have sent some of its parts before that (a 429 on
+        the second part, a worker that lost its lease): its reservation stays spent —
+        the allowance may then be under-used, never exceeded."""
         with self._lock:
             grants = self._grants.pop(job.delivery_id, None)
-            if grants and outcome in NOTHING_SENT:
+            maybe_part_sent = outcome in (Outcome.DEFERRED, Outcome.MISSED) and (
+                len(job.parts) - job.parts_done > 1
+            )
+            if grants and outcome in NOTHING_SENT and not maybe_part_sent:
                 for key, start, posts in grants:
                     self._returns[key, start] += posts
 

@@ -23,6 +23,7 @@ from typing import Protocol
 
 from bot.alerts.watcher import periodic as alert_jobs
 from bot.campaigns.accounts import sync_config_accounts
+from bot.delivery.leases import settle_wait
 from bot.delivery.roles import Scheduler, Worker
 from bot.delivery.shared_limits import SharedLimits
 from bot.monitoring.health import RoleReadiness
@@ -120,7 +121,7 @@ def _start(
             poll_interval=settings.poll_interval_seconds,
             grace=timedelta(minutes=settings.missed_grace_minutes),
             # A dead worker's claim is settled once no send it began can still land.
-            lease_after=timedelta(seconds=settings.http_timeout_seconds + 10),
+            lease_after=timedelta(seconds=settle_wait(settings.http_timeout_seconds)),
             on_missed=options.on_missed,
             periodic=[engagement_job(runtime), *pledge_jobs(runtime), *alert_jobs(runtime)],
         )

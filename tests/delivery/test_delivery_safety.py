@@ -426,3 +426,44 @@ def test_a_retry_whose_answer_is_lost_is_not_sent_twice(sessions, vault, daemons
     daemons(x, RetryPolicy(settle_seconds=1.0, reconcile_seconds=0.1))
     assert wait_for(lambda: delivery_states(sessions) == ["sent"], timeout=8)
     assert [p["text"] for p in x.posts] == ["Rally at noon"], "posted twice"
+
+
+# A scaled-out worker cut off from the database must not start a request once it cannot
+# vouch for its lease: the scheduler may be handing its claims to another worker.
+def test_a_worker_that_cannot_vouch_for_its_lease_starts_no_request_not_even_a_threads_next_part(
+    sessions, vault
+):
+    clock = Clock()
+    x = FakePlatform("x")
+    add_account(sessions, vault, "x", "union", user_id="42")
+    d = mk(sessions, vault, {"x": x}, clock)
+    queue(
+        sessions,
+        spec(at=clock.now, key="one"),
+        spec(at=clock.now, key="thread", thread=("Strike vote 1/2", "Strike vote 2/2")),
+        now=clock.now,
+    )
+    single, thread = ids(sessions)
+    refusals = iter([None, "this worker has not seen its lease on the database for 12 s"])
+    d.may_send = lambda: next(refusals, "this worker has not seen its lease for 12 s")
+
+    d.run(thread)  # the first part goes out, then the worker loses its footing
+    d.run(single)
+
+    assert [p["text"] for p in x.posts] == ["Strike vote 1/2"]
+    for i, parts_done in ((thread, 1), (single, 0)):
+        r = row(sessions, i)
+        assert r.state == DeliveryState.PENDING, r.error
+        assert r.parts_done == parts_done
+        assert r.attempts == 0  # not the platform's failure: not counted as a try
+        assert "lease" in (r.error or "")
+
+    d.may_send = None  # another worker, or this one back on its feet, carries on
+    clock.advance(60)
+    d.run(thread)
+    d.run(single)
+    texts = sorted(str(p["text"]) for p in x.posts)
+    assert texts == ["Demo tomorrow at 8:30", "Strike vote 1/2", "Strike vote 2/2"]
+    reply = next(p for p in x.posts if p["text"] == "Strike vote 2/2")
+    first = next(p for p in x.posts if p["text"] == "Strike vote 1/2")
+    assert reply["reply_to"] == first["id"]

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.delivery.leases import live_workers, release_dead_claims, scheduler_lock, worker_lease
+from bot.delivery.leases import DeadClaims, live_workers, scheduler_lock, worker_lease
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.lock import AlreadyRunning, DaemonLock
 from bot.storage.models import Base, Delivery, DeliveryState
@@ -37,35 +37,60 @@ def claimed(sessions: sessionmaker[Session], delivery_id: int, worker: str, at: 
         session.commit()
 
 
-def test_only_the_claims_of_workers_whose_lease_is_gone_and_that_are_old_enough_are_settled(
+def test_a_dead_workers_claims_are_settled_only_once_its_lease_has_been_seen_gone_long_enough(
     pg, vault
 ):
+    # Counted from when the scheduler first saw the lease gone, not from the claim's time:
+    # a worker cut off from the database may still be sending a claim made long ago.
     engine, sessions = pg
     add_account(sessions, vault, "x", "union", user_id="42")
     queue(sessions, *[spec(f"post {i}", key=f"p{i}") for i in range(3)])
-    live_id, dead_id, recent_id = (d.id for d in delivery_rows(sessions))
+    live_id, old_id, recent_id = (d.id for d in delivery_rows(sessions))
     now = datetime.now(UTC)
     live = worker_lease(engine, "host:1")
     assert live.try_acquire()
     dead = worker_lease(engine, "host:2")
     assert dead.try_acquire()
-    dead.release()  # as its connection closing does when the process is killed
+    seconds = [1000.0]
+    sweeps = DeadClaims(engine, wait=40, monotonic=lambda: seconds[0])
     try:
         claimed(sessions, live_id, "host:1", now - timedelta(minutes=5))
-        claimed(sessions, dead_id, "host:2", now - timedelta(minutes=5))
+        claimed(sessions, old_id, "host:2", now - timedelta(minutes=5))
         claimed(sessions, recent_id, "host:2", now)
+        assert sweeps.sweep(now) == 0  # both leases held: nothing to settle
+        dead.release()  # as its connection closing does when the process is killed
         assert live_workers(engine) == 1
 
-        assert release_dead_claims(engine, now - timedelta(seconds=40), now) == 1
+        assert sweeps.sweep(now) == 0  # seen gone just now, however old the claim
+        seconds[0] += 39
+        assert sweeps.sweep(now) == 0
+        seconds[0] += 1
+        assert sweeps.sweep(now) == 2
     finally:
         live.release()
     rows = {d.id: d for d in delivery_rows(sessions)}
     assert rows[live_id].state == DeliveryState.SENDING
-    assert rows[recent_id].state == DeliveryState.SENDING
-    assert rows[dead_id].state == DeliveryState.UNKNOWN
-    assert rows[dead_id].attempts == 0  # our failure, not the platform's
-    assert rows[dead_id].next_attempt_at == now
+    assert rows[old_id].state == DeliveryState.UNKNOWN
+    assert rows[recent_id].state == DeliveryState.UNKNOWN
+    assert rows[old_id].attempts == 0  # our failure, not the platform's
+    assert rows[old_id].next_attempt_at == now
     assert live_workers(engine) == 0
+
+
+def test_a_scheduler_that_takes_over_counts_a_gone_lease_afresh(pg, vault):
+    engine, sessions = pg
+    add_account(sessions, vault, "x", "union", user_id="42")
+    queue(sessions, spec("post", key="p"))
+    [delivery_id] = (d.id for d in delivery_rows(sessions))
+    seconds = [0.0]
+    sweeps = DeadClaims(engine, wait=40, monotonic=lambda: seconds[0])
+    claimed(sessions, delivery_id, "host:3", datetime.now(UTC))
+    assert sweeps.sweep(datetime.now(UTC)) == 0
+    seconds[0] += 100
+    sweeps.forget()  # stood by and took over again: what it saw may be out of date
+    assert sweeps.sweep(datetime.now(UTC)) == 0
+    seconds[0] += 40
+    assert sweeps.sweep(datetime.now(UTC)) == 1
 
 
 def test_one_scheduler_holds_the_lock_and_the_next_takes_it_when_it_lets_go(pg):
