@@ -169,3 +169,13 @@ def test_the_scale_out_services_check_their_own_readyz_on_their_metrics_bind(nam
                 [sys.executable, *moved], capture_output=True, timeout=30, check=False
             )
         assert (result.returncode == 0) is healthy, (status, result.stderr)
+
+
+def test_the_database_service_ends_a_vanished_machines_sessions_within_half_a_minute():
+    compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+    command = compose["services"]["db"]["command"]
+    settings = dict(arg.split("=", 1) for arg in command if "=" in arg)
+    idle, interval, count = (
+        int(settings[f"tcp_keepalives_{name}"]) for name in ("idle", "interval", "count")
+    )
+    assert idle + interval * count <= 30
