@@ -153,20 +153,7 @@ def main() -> int:
     sandbox = start_sandbox_process(port, "--x-posts-per-app", "100000000")
     url = f"http://127.0.0.1:{port}"
     admin = SandboxAdmin(url, timeout=60)
-    config = write_config(
-        workdir / "config.env",
-        database,
-        url,
-        log_level="warning",
-        delivery_concurrency=args.concurrency,
-        delivery_max_in_flight=args.max_in_flight,
-        # Every post due at one instant, as the target is stated: without these a release
-        # spreads Bluesky posts over what 3,000 requests per 5 minutes per address needs
-        # and each Mastodon server's over 300 (bot.pledges.limits), which the sandbox does
-        # not enforce; the measure is Clarion's own throughput.
-        bluesky_requests_per_5_minutes=0,
-        mastodon_requests_per_5_minutes=0,
-    )
+    config = release_config(workdir, database, url, args)
     try:
         t0 = time.monotonic()
         accounts = make_accounts(admin, args.x, args.pages, args.bluesky, args.mastodon)
@@ -416,6 +403,24 @@ def new_database(server_url: str, name: str) -> str:
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
 
 
+def release_config(workdir: Path, database: str, url: str, args: argparse.Namespace) -> Path:
+    """The config every process of one release reads."""
+    return write_config(
+        workdir / "config.env",
+        database,
+        url,
+        log_level="warning",
+        delivery_concurrency=args.concurrency,
+        delivery_max_in_flight=args.max_in_flight,
+        # Every post due at one instant, as the target is stated: without these a release
+        # spreads Bluesky posts over what 3,000 requests per 5 minutes per address needs
+        # and each Mastodon server's over 300 (bot.pledges.limits), which the sandbox does
+        # not enforce; the measure is Clarion's own throughput.
+        bluesky_requests_per_5_minutes=0,
+        mastodon_requests_per_5_minutes=0,
+    )
+
+
 def release_on_workers(args: argparse.Namespace, server_url: str, run: ScaledRun) -> None:
     """One release through a scheduler and ``run.workers`` workers (0: `run --role all`),
     on a database and a sandbox of its own; fills in ``run``."""
@@ -425,17 +430,7 @@ def release_on_workers(args: argparse.Namespace, server_url: str, run: ScaledRun
     sandbox = start_sandbox_process(port, "--x-posts-per-app", "100000000")
     url = f"http://127.0.0.1:{port}"
     admin = SandboxAdmin(url, timeout=60)
-    config = write_config(
-        workdir / "config.env",
-        database,
-        url,
-        log_level="warning",
-        delivery_concurrency=args.concurrency,
-        delivery_max_in_flight=args.max_in_flight,
-        # As in the single-process release: every post due at one instant.
-        bluesky_requests_per_5_minutes=0,
-        mastodon_requests_per_5_minutes=0,
-    )
+    config = release_config(workdir, database, url, args)
     processes: list[DaemonProcess] = []
     try:
         accounts = make_accounts(admin, args.x, args.pages, args.bluesky, args.mastodon)

@@ -290,3 +290,16 @@ def start_sandbox_process(
         time.sleep(0.05)
     process.kill()
     raise RuntimeError(f"sandbox did not answer on port {port} within {timeout} s")
+
+
+@contextlib.contextmanager
+def sandbox_process(*args: str) -> Iterator[str]:
+    """A sandbox in a child process on a free port (``start_sandbox_process``), for the
+    ``with`` block: its base URL; stopped after."""
+    port = free_port()
+    process = start_sandbox_process(port, *args)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

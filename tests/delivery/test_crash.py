@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.campaigns.specs import PostSpec
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.sandbox.testing import SandboxAdmin, sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState
 from tests.support.crashes import any_open, wait_for_sends_in_flight
 from tests.support.processes import DaemonProcess, runtime_for, write_config
@@ -35,7 +35,6 @@ def parts_of(i: int, platform: str) -> tuple[str, ...]:
 
 @pytest.fixture
 def sandbox():
-    port = free_port()
     # Latency keeps requests in flight, so kills land mid-request as well as between them;
     # some answers are lost, and some posts are created but answered 5xx, as real
     # platforms and gateways do.
@@ -44,14 +43,8 @@ def sandbox():
         for prefix in ("x", "fb", "bsky", "mastodon")
         for kind in ("accept-then-drop", "accept-then-error", "error")
     ]
-    process = start_sandbox_process(
-        port, "--latency-ms", "40", *(part for flag in faults for part in flag)
-    )
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process("--latency-ms", "40", *(part for flag in faults for part in flag)) as url:
+        yield url
 
 
 def queue_burst(runtime, start: datetime) -> None:

@@ -22,7 +22,7 @@ from sqlalchemy import select, text
 from bot.campaigns.enqueue import apply_specs
 from bot.campaigns.specs import PostSpec
 from bot.delivery import leases
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.sandbox.testing import SandboxAdmin, free_port, sandbox_process
 from bot.storage.models import Delivery, DeliveryState
 from tests.support.pledge_release import ledger_against_sandbox, release_in, seeded_campaign
 from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
@@ -34,14 +34,9 @@ ACTIVE = "is now the active scheduler"
 
 @pytest.fixture
 def sandbox() -> Iterator[str]:
-    port = free_port()
     # Latency keeps many requests in flight, so the kill lands mid-send.
-    process = start_sandbox_process(port, "--latency-ms", "100")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process("--latency-ms", "100") as url:
+        yield url
 
 
 def configured(tmp_path: Path, database_url: str, sandbox: str) -> Path:

@@ -28,7 +28,7 @@ from bot.delivery.ledger import Job, Ledger
 from bot.delivery.outcomes import Outcome
 from bot.delivery.shared_limits import Allowance, SharedLimits
 from bot.runtime.wiring import Runtime
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.sandbox.testing import SandboxAdmin, sandbox_process
 from bot.storage.engine import make_engine, make_session_factory
 from bot.storage.models import Account, Base, Delivery, DeliveryState, LimitWindow
 from tests.support.factories import add_account, delivery_rows, delivery_states, queue, spec
@@ -356,13 +356,8 @@ FACEBOOK_POSTS = 15  # per release: no per-app cap, all go out
 
 @pytest.fixture
 def sandbox() -> Iterator[str]:
-    port = free_port()
-    process = start_sandbox_process(port, "--latency-ms", "50")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process("--latency-ms", "50") as url:
+        yield url
 
 
 def wait_until(predicate, timeout: float, what: str) -> float:

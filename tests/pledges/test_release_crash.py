@@ -31,7 +31,7 @@ from sqlalchemy import select
 from bot.platforms.bluesky import oauth
 from bot.platforms.record_keys import part_record_key
 from bot.runtime.wiring import Runtime
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.sandbox.testing import SandboxAdmin, sandbox_process
 from bot.storage.models import Account, Delivery, DeliveryState, Pledge
 from tests.support.crashes import any_open, wait_for_sends_in_flight
 from tests.support.oauth_pledges import OAuthSupporter, pledge_with_oauth
@@ -53,13 +53,8 @@ MESSAGE = "Rail workers deserve a fair deal: stand with the RMT #FairDeal"
 
 @pytest.fixture
 def sandbox():
-    port = free_port()
-    process = start_sandbox_process(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process() as url:
+        yield url
 
 
 def faulty(admin: SandboxAdmin) -> None:

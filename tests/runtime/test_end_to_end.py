@@ -9,19 +9,14 @@ from datetime import datetime
 
 import pytest
 
-from bot.sandbox.testing import SandboxAdmin, free_port, start_sandbox_process
+from bot.sandbox.testing import SandboxAdmin, sandbox_process
 from tests.support.processes import DaemonProcess, cli, cli_json, write_config
 
 
 @pytest.fixture
 def sandbox():
-    port = free_port()
-    process = start_sandbox_process(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process() as url:
+        yield url
 
 
 def wait_until_final(config, expected: int, timeout: float = 30.0) -> list[dict]:

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from bot.runtime.logs import JsonFormatter, LogFormat, TextFormatter, escape_controls
-from bot.sandbox.testing import free_port, start_sandbox_process
+from bot.sandbox.testing import sandbox_process
 from bot.settings import ConfigError, load_settings
 from tests.support.processes import ROOT, DaemonProcess, cli, write_config
 
@@ -103,13 +103,8 @@ def test_configure_logging_writes_json_lines_to_stderr() -> None:
 
 @pytest.fixture
 def sandbox():
-    port = free_port()
-    process = start_sandbox_process(port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sandbox_process() as url:
+        yield url
 
 
 def test_the_daemon_logs_json_lines_with_the_delivery_post_and_campaign_ids_when_asked(
