@@ -532,6 +532,9 @@ class Worker:
         and the heartbeat."""
         next_sweep = 0.0
         while not self.stopping.is_set():
+            # Trusted from when it was asked, not answered: a slow answer says the lease
+            # was held at some moment since the question, no later.
+            asked = time.monotonic()
             if not await asyncio.to_thread(self.lease.still_held):
                 logger.critical(
                     "lost this worker's lease on the database (was it restarted?); "
@@ -541,7 +544,7 @@ class Worker:
                 self.stopping.set()
                 self.dispatcher.halt()
                 return
-            self.lease_confirmed = time.monotonic()
+            self.lease_confirmed = asked
             if time.monotonic() < next_sweep:
                 await asyncio.sleep(LEASE_CHECK_SECONDS)
                 continue
