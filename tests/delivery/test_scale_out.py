@@ -26,6 +26,7 @@ from bot.sandbox.testing import SandboxAdmin, free_port, sandbox_process
 from bot.storage.models import Delivery, DeliveryState
 from tests.support.pledge_release import ledger_against_sandbox, release_in, seeded_campaign
 from tests.support.processes import DaemonProcess, cli, runtime_for, write_config
+from tests.support.waiting import seconds_until
 
 SUPPORTERS = 2_500  # on each of X and Facebook: a release of 5,000 deliveries
 
@@ -61,15 +62,6 @@ def configured(tmp_path: Path, database_url: str, sandbox: str) -> Path:
     return config
 
 
-def wait_for(predicate, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 @pytest.mark.slow
 def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_scheduler_die(
     tmp_path, postgres_url, sandbox
@@ -82,7 +74,7 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
     run, old_posts = seeded_campaign(runtime, admin, x=SUPPORTERS, facebook=SUPPORTERS, window=0)
     total = 2 * SUPPORTERS
     scheduler = DaemonProcess(config, "--role", "scheduler").wait_ready()
-    wait_for(lambda: ACTIVE in scheduler.output(), 10, "the scheduler became active")
+    seconds_until(lambda: ACTIVE in scheduler.output(), 10, "the scheduler became active")
     standby = DaemonProcess(config, "--role", "scheduler")
     workers = [DaemonProcess(config, "--role", "worker") for _ in range(3)]
     processes = [scheduler, standby, *workers]
@@ -93,7 +85,7 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
         assert ACTIVE not in standby.output()
         # Released once every worker holds its lease, so the scheduler defers a job for
         # each of them, however long they took to start.
-        wait_for(lambda: leases.live_workers(runtime.engine) == 3, 30, "three workers leased")
+        seconds_until(lambda: leases.live_workers(runtime.engine) == 3, 30, "three workers leased")
         release_in(run, 1)
         by_pid = {f":{w.process.pid}": w for w in workers}
 
@@ -123,7 +115,7 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
             )
             return sent(now) >= total // 10 and bool(in_flight)
 
-        wait_for(a_tenth_sent_and_a_worker_sending, 60, "a worker had claims in flight")
+        seconds_until(a_tenth_sent_and_a_worker_sending, 60, "a worker had claims in flight")
         victim_name = str(in_flight.most_common(1)[0][0])
         victim = by_pid[victim_name[victim_name.rindex(":") :]]
         victim.kill()
@@ -138,12 +130,12 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
             pending = sum(n for (state, _), n in now.items() if state == DeliveryState.PENDING)
             return sent(now) >= killed_at + total // 10 or not pending
 
-        wait_for(survivors_went_on, 60, "the surviving workers went on sending")
+        seconds_until(survivors_went_on, 60, "the surviving workers went on sending")
         scheduler.kill()
         assert (DeliveryState.SENDING, victim_name) in states(), (
             "the scheduler's kill came after the dead worker's claims were settled"
         )
-        took_over = wait_for(lambda: ACTIVE in standby.output(), 10, "the standby took over")
+        took_over = seconds_until(lambda: ACTIVE in standby.output(), 10, "the standby took over")
         killed = time.monotonic()
 
         def all_settled() -> bool:
@@ -154,7 +146,7 @@ def test_a_release_on_three_workers_goes_out_once_though_a_worker_and_the_schedu
             return left is None
 
         try:
-            wait_for(all_settled, 120, "every delivery settled")
+            seconds_until(all_settled, 120, "every delivery settled")
         except AssertionError:
             with runtime.sessions() as session:
                 stuck = Counter(
@@ -206,14 +198,14 @@ def test_a_standby_scheduler_takes_over_within_ten_seconds_of_the_active_one_dyi
 ):
     config = configured(tmp_path, postgres_url, sandbox)
     first = DaemonProcess(config, "--role", "scheduler").wait_ready()
-    wait_for(lambda: ACTIVE in first.output(), 10, "the first scheduler became active")
+    seconds_until(lambda: ACTIVE in first.output(), 10, "the first scheduler became active")
     second = DaemonProcess(config, "--role", "scheduler").wait_ready()
     worker = DaemonProcess(config, "--role", "worker").wait_ready()
     try:
         time.sleep(2)
         assert ACTIVE not in second.output(), "two schedulers were active at once"
         first.kill()
-        took = wait_for(lambda: ACTIVE in second.output(), 10, "the standby took over")
+        took = seconds_until(lambda: ACTIVE in second.output(), 10, "the standby took over")
         # The new scheduler plans: a post queued now goes out through the worker.
         queue_release_of_one(config)
         runtime = runtime_for(config)
@@ -223,7 +215,7 @@ def test_a_standby_scheduler_takes_over_within_ten_seconds_of_the_active_one_dyi
                 state = session.scalar(select(Delivery.state))
             return state == DeliveryState.SENT
 
-        wait_for(sent, 15, "the post queued after the takeover went out")
+        seconds_until(sent, 15, "the post queued after the takeover went out")
         runtime.close()
         # SIGTERM: both stop cleanly (sends finished, claims given back, lock let go).
         assert worker.terminate() == 0, worker.output()[-2000:]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -34,7 +33,7 @@ from bot.storage.models import Account, Base, Delivery, DeliveryState, LimitWind
 from tests.support.factories import add_account, delivery_rows, delivery_states, queue, spec
 from tests.support.fakes import FakeAsyncPlatform, FakePlatform
 from tests.support.processes import DaemonProcess, runtime_for, write_config
-from tests.support.waiting import wait_for
+from tests.support.waiting import seconds_until, wait_for
 
 NOW = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
@@ -360,15 +359,6 @@ def sandbox() -> Iterator[str]:
         yield url
 
 
-def wait_until(predicate, timeout: float, what: str) -> float:
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if predicate():
-            return time.monotonic() - start
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
-
-
 def queue_release(runtime: Runtime, tag: str, x_posts: int) -> None:
     start = datetime.now(UTC) + timedelta(seconds=2)
     specs = [
@@ -428,14 +418,14 @@ def test_workers_send_no_more_x_posts_than_the_apps_daily_cap_between_them_and_e
         scheduler.wait_ready()
         alone.wait_ready()
         queue_release(runtime, "First", FIRST_X)
-        wait_until(lambda: settled(runtime), 60, "the first release settled")
+        seconds_until(lambda: settled(runtime), 60, "the first release settled")
         alone.terminate()
         others = [DaemonProcess(config, "--role", "worker") for _ in range(2)]
         processes += others
         for worker in others:
             worker.wait_ready()
         queue_release(runtime, "Second", SECOND_X)
-        wait_until(lambda: settled(runtime), 60, "the second release settled")
+        seconds_until(lambda: settled(runtime), 60, "the second release settled")
         with runtime.sessions() as session:
             rows = list(session.scalars(select(Delivery)))
             accounts = {a.platform: a.platform_user_id for a in session.scalars(select(Account))}

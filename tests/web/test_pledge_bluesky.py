@@ -269,14 +269,30 @@ def due_runtime(engine: Engine, sandbox: SandboxHandle, clock: Clock) -> Runtime
     return runtime
 
 
-def test_the_release_posts_from_each_bluesky_pledge_exactly_once_on_the_first_attempt(
-    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
-) -> None:
-    client = TestClient(
+@pytest.fixture
+def due_client(due_runtime: Runtime, clock: Clock) -> TestClient:
+    return TestClient(
         create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
         base_url=BASE,
         follow_redirects=False,
     )
+
+
+def expired_pledges(client: TestClient, sandbox: SandboxHandle, count: int) -> list[Any]:
+    """``count`` pledges whose Bluesky tokens are already expired when stored."""
+    assert sandbox.state is not None
+    oauth_state = sandbox.state.bluesky_oauth
+    oauth_state.access_seconds = -1.0
+    try:
+        return [pledge(client, sandbox) for _ in range(count)]
+    finally:
+        oauth_state.access_seconds = 900.0
+
+
+def test_the_release_posts_from_each_bluesky_pledge_exactly_once_on_the_first_attempt(
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle, due_client: TestClient
+) -> None:
+    client = due_client
     people = [pledge(client, sandbox), pledge(client, sandbox)]
     assert sandbox.state is not None
     sandbox.state.bluesky_oauth.rotate_nonce()
@@ -297,20 +313,11 @@ def test_the_release_posts_from_each_bluesky_pledge_exactly_once_on_the_first_at
 
 
 def test_an_expired_pledge_session_is_refreshed_and_stored_before_its_post_goes(
-    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle, due_client: TestClient
 ) -> None:
-    client = TestClient(
-        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
-        base_url=BASE,
-        follow_redirects=False,
-    )
+    people = expired_pledges(due_client, sandbox, 2)
     assert sandbox.state is not None
     oauth_state = sandbox.state.bluesky_oauth
-    oauth_state.access_seconds = -1.0  # the tokens the pledges get are already expired
-    try:
-        people = [pledge(client, sandbox), pledge(client, sandbox)]
-    finally:
-        oauth_state.access_seconds = 900.0
     pledged = [stored_creds(due_runtime, who.did) for who in people]
     assert all(oauth.needs_refresh(creds) for creds in pledged)
     clock.now = datetime.now(UTC)
@@ -351,20 +358,9 @@ def test_an_expired_pledge_session_is_refreshed_and_stored_before_its_post_goes(
 
 
 def test_verifying_an_expired_pledge_session_refreshes_it_first(
-    due_runtime: Runtime, clock: Clock, sandbox: SandboxHandle
+    due_runtime: Runtime, sandbox: SandboxHandle, due_client: TestClient
 ) -> None:
-    client = TestClient(
-        create_web_app(due_runtime, clock=clock, page_cache_seconds=0),
-        base_url=BASE,
-        follow_redirects=False,
-    )
-    assert sandbox.state is not None
-    oauth_state = sandbox.state.bluesky_oauth
-    oauth_state.access_seconds = -1.0
-    try:
-        who = pledge(client, sandbox)
-    finally:
-        oauth_state.access_seconds = 900.0
+    [who] = expired_pledges(due_client, sandbox, 1)
     before = stored_creds(due_runtime, who.did)
 
     info = due_runtime.platforms["bluesky"].verify(oauth.credentials_of(before))

@@ -132,61 +132,15 @@ def test_a_client_id_that_is_plain_http_elsewhere_is_refused(http: requests.Sess
     assert answer.status_code == 400 and "https" in answer.json()["error_description"]
 
 
-def test_a_code_is_exchanged_once(sandbox: SandboxHandle, http: requests.Session) -> None:
-    assert sandbox.state is not None
-    who = sandbox.state.bluesky.create_account("once", "pw")
-    key, verifier = oauth.new_dpop_key(), "v" * 50
-    pushed = post(http, form(), key).json()["request_uri"]
-    authorize = f"{sandbox.url}/_host/bsky.social/oauth/authorize"
-    back = requests.post(
-        authorize,
-        data={
-            "request_uri": pushed,
-            "client_id": LOOPBACK_CLIENT,
-            "handle": who.handle,
-            "password": "pw",
-            "allow": "1",
-        },
-        allow_redirects=False,
-        timeout=10,
-    )
-    code = dict(p.split("=", 1) for p in back.headers["location"].split("?")[1].split("&"))["code"]
-    token_form = {
-        "client_id": LOOPBACK_CLIENT,
-        "grant_type": "authorization_code",
-        "code": code,
-        "code_verifier": verifier,
-        "redirect_uri": REDIRECT,
-    }
-    token_url = "https://bsky.social/oauth/token"
-
-    first = post(http, token_form, key, url=token_url)
-    second = post(http, token_form, key, url=token_url)
-
-    assert first.status_code == 200 and first.json()["sub"] == who.did
-    assert first.json()["token_type"] == "DPoP"
-    assert second.status_code == 400 and error_of(second) == "invalid_grant"
-
-
-def test_issued_tokens_survive_a_snapshot_and_restore() -> None:
-    from bot.sandbox.bluesky.oauth_server import BlueskyOAuthState, Issued
-
-    kept = BlueskyOAuthState()
-    kept.refresh["sbx-rt-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 0.0)
-    kept.access["sbx-at-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 99.0)
-
-    restored = BlueskyOAuthState()
-    restored.restore(json.loads(json.dumps(kept.snapshot())))
-
-    assert restored.refresh == kept.refresh and restored.access == kept.access
-
-
 REVOKE = "https://bsky.social/oauth/revoke"
 TOKEN = "https://bsky.social/oauth/token"
 
 
-def signed_in(sandbox: SandboxHandle, http: requests.Session, handle: str) -> tuple[Any, Any]:
-    """A session of the loopback client for a new account: (its DPoP key, the tokens)."""
+def consented(
+    sandbox: SandboxHandle, http: requests.Session, handle: str
+) -> tuple[Any, Any, dict[str, str]]:
+    """A new account that pushed a request and consented: (the account, its DPoP key, the
+    form that exchanges the code for tokens)."""
     assert sandbox.state is not None
     who = sandbox.state.bluesky.create_account(handle, "pw")
     key = oauth.new_dpop_key()
@@ -211,6 +165,36 @@ def signed_in(sandbox: SandboxHandle, http: requests.Session, handle: str) -> tu
         "code_verifier": "v" * 50,
         "redirect_uri": REDIRECT,
     }
+    return who, key, exchange
+
+
+def test_a_code_is_exchanged_once(sandbox: SandboxHandle, http: requests.Session) -> None:
+    who, key, token_form = consented(sandbox, http, "once")
+
+    first = post(http, token_form, key, url=TOKEN)
+    second = post(http, token_form, key, url=TOKEN)
+
+    assert first.status_code == 200 and first.json()["sub"] == who.did
+    assert first.json()["token_type"] == "DPoP"
+    assert second.status_code == 400 and error_of(second) == "invalid_grant"
+
+
+def test_issued_tokens_survive_a_snapshot_and_restore() -> None:
+    from bot.sandbox.bluesky.oauth_server import BlueskyOAuthState, Issued
+
+    kept = BlueskyOAuthState()
+    kept.refresh["sbx-rt-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 0.0)
+    kept.access["sbx-at-1"] = Issued("did:plc:abc", "jkt1", "client", "atproto", 99.0)
+
+    restored = BlueskyOAuthState()
+    restored.restore(json.loads(json.dumps(kept.snapshot())))
+
+    assert restored.refresh == kept.refresh and restored.access == kept.access
+
+
+def signed_in(sandbox: SandboxHandle, http: requests.Session, handle: str) -> tuple[Any, Any]:
+    """A session of the loopback client for a new account: (its DPoP key, the tokens)."""
+    _, key, exchange = consented(sandbox, http, handle)
     tokens = post(http, exchange, key, url=TOKEN)
     assert tokens.status_code == 200, tokens.text
     return key, tokens.json()
