@@ -5,28 +5,22 @@ directory from a TLS-inspecting proxy. Talks only to servers on 127.0.0.1."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 import json
 import shutil
 import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from bot.platforms.base import Credentials, Published
 from bot.platforms.facebook import FacebookPlatform
 from bot.platforms.http import async_session
 from bot.platforms.x import XPlatform
+from tests.support.tls import self_signed
 
 
 class _Recorder(BaseHTTPRequestHandler):
@@ -119,41 +113,8 @@ def test_a_netrc_password_is_never_sent_to_facebook(recorder, netrc_on_a_proxied
 # burst path did not, every plain single post behind such a proxy would fail to connect,
 # be retried on the same path and end "failed", while threads and checks (the SDK path)
 # go out.
-def _self_signed(tmp_path: Path) -> tuple[Path, ssl.SSLContext]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = tmp_path / "ca.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    tls.load_cert_chain(cert_path, key_path)
-    return cert_path, tls
-
-
 def test_the_burst_path_trusts_the_ca_bundle_the_sdk_path_trusts(tmp_path, monkeypatch):
-    ca, tls = _self_signed(tmp_path)
+    ca, tls = self_signed(tmp_path)
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(ca))
     server, url = _serve(tls)
     try:
@@ -171,7 +132,7 @@ def test_the_burst_path_trusts_the_ca_bundle_the_sdk_path_trusts(tmp_path, monke
 # for a directory, which would stop the dispatcher's loop at start and the daemon with it.
 @pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to hash the CA")
 def test_the_burst_path_takes_a_ca_directory_as_the_sdk_path_does(tmp_path, monkeypatch):
-    ca, tls = _self_signed(tmp_path)
+    ca, tls = self_signed(tmp_path)
     hashed = subprocess.run(
         ["openssl", "x509", "-hash", "-noout", "-in", str(ca)],
         capture_output=True,

@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import socket
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import pytest
 import requests
@@ -22,6 +28,7 @@ from bot.platforms.http import (
     GRAPH_ORIGIN,
     NETWORK_FAILURES,
     X_API_ORIGIN,
+    HandshakeFailed,
     HostRerouteAdapter,
     async_session,
     classify_async_failure,
@@ -32,6 +39,7 @@ from bot.platforms.http import (
     session_for,
     x_routes,
 )
+from tests.support.tls import self_signed
 
 
 def test_it_keeps_path_and_query_when_rerouting():
@@ -236,6 +244,98 @@ def test_the_classified_message_never_repeats_the_url_and_its_token(closed_port_
     assert "SECRET-TOKEN" not in str(error)  # ...ours must not
 
 
+@contextmanager
+def _one_connection_server(serve: Callable[[socket.socket], None]) -> Iterator[str]:
+    """A loopback server that hands its first connection to ``serve``; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def run() -> None:
+        try:
+            conn, _ = listener.accept()
+        except OSError:
+            return
+        with conn:
+            conn.settimeout(10)
+            serve(conn)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{listener.getsockname()[1]}"
+    finally:
+        listener.close()
+        thread.join(timeout=10)
+
+
+def test_a_failed_tls_handshake_is_not_sent_so_an_outage_is_waited_out_on_the_threaded_path():
+    # A server (or a broken proxy in front of the platform) that answers a ClientHello in
+    # plain text: the handshake fails, and http.client never wrote the request.
+    def plain_text(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+    with (
+        _one_connection_server(plain_text) as url,
+        pytest.raises(requests.ConnectionError) as caught,
+    ):
+        session_for(None, timeout=5).post(url + "/2/tweets", json={"text": "hi"})
+    error = classify_transport_error(caught.value, action="publish")
+    assert type(error) is TransientError
+    assert error.not_sent and not error.maybe_sent
+    assert "TLS handshake" in str(error)
+
+
+def test_a_certificate_the_machine_does_not_trust_fails_before_anything_is_sent(tmp_path):
+    _, tls = self_signed(tmp_path)
+    received: list[bytes] = []
+
+    def present_certificate(conn: socket.socket) -> None:
+        try:
+            with tls.wrap_socket(conn, server_side=True) as wrapped:
+                received.append(wrapped.recv(4096))
+        except (ssl.SSLError, OSError):
+            pass  # the client hangs up on the certificate it cannot verify
+
+    with (
+        _one_connection_server(present_certificate) as url,
+        pytest.raises(requests.ConnectionError) as caught,
+    ):
+        session_for(None, timeout=5).post(url + "/2/tweets", json={"text": "hi"})
+    error = classify_transport_error(caught.value, action="publish")
+    assert type(error) is TransientError and error.not_sent
+    assert received == []
+
+
+def test_a_tls_error_after_the_request_was_sent_is_still_an_unknown_outcome(tmp_path):
+    ca, tls = self_signed(tmp_path)
+    received: list[bytes] = []
+
+    def take_the_request_then_break_tls(conn: socket.socket) -> None:
+        with tls.wrap_socket(conn, server_side=True) as wrapped:
+            data = b""
+            while b'"hi"' not in data:
+                chunk = wrapped.recv(4096)
+                if not chunk:
+                    break
+                data += chunk
+            received.append(data)
+            # Bytes outside any TLS record: the client's read fails with a TLS error
+            # after the request (and the post) reached the server.
+            os.write(wrapped.fileno(), b"\x17\x03\x03\x00\x10" + b"x" * 16)
+
+    session = session_for(None, timeout=5)
+    session.verify = str(ca)
+    with (
+        _one_connection_server(take_the_request_then_break_tls) as url,
+        pytest.raises(requests.ConnectionError) as caught,
+    ):
+        session.post(url + "/2/tweets", json={"text": "hi"})
+    assert received and b'"text": "hi"' in received[0]
+    error = classify_transport_error(caught.value, action="publish")
+    assert isinstance(error, OutcomeUnknown)
+
+
 def _wrapped(reason):
     return requests.ConnectionError(MaxRetryError(None, "/2/tweets", reason=reason))
 
@@ -257,7 +357,10 @@ def _wrapped(reason):
             requests.ConnectionError(ProtocolError("aborted")), OutcomeUnknown, False, id="reset"
         ),
         pytest.param(
-            requests.exceptions.SSLError("tls"), OutcomeUnknown, False, id="tls-either-phase"
+            _wrapped(HandshakeFailed(None, "tls")), TransientError, True, id="tls-handshake"
+        ),
+        pytest.param(
+            requests.exceptions.SSLError("tls"), OutcomeUnknown, False, id="tls-after-sending"
         ),
         pytest.param(
             requests.exceptions.ChunkedEncodingError("cut"), OutcomeUnknown, False, id="cut"

@@ -40,6 +40,7 @@ from bot.platforms.http.routes import (
 )
 from bot.platforms.http.sync import (
     CurrentHostSession,
+    HandshakeFailed,
     HostRerouteAdapter,
     carry_out,
     classify_transport_error,
@@ -61,6 +62,7 @@ __all__ = [
     "AsyncSender",
     "Call",
     "CurrentHostSession",
+    "HandshakeFailed",
     "HostRerouteAdapter",
     "HttpRequest",
     "HttpResponse",

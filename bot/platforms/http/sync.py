@@ -17,7 +17,15 @@ from typing import TypeVar
 import requests
 from requests.adapters import HTTPAdapter
 from requests.utils import should_bypass_proxies
-from urllib3.exceptions import ClosedPoolError, ConnectTimeoutError, MaxRetryError
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import (
+    ClosedPoolError,
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+)
+from urllib3.poolmanager import PoolManager, ProxyManager
 
 from bot.platforms.base import OutcomeUnknown, PlatformError, TransientError
 from bot.platforms.http.messages import Call, HttpRequest, HttpResponse
@@ -33,6 +41,39 @@ from bot.platforms.http.routes import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class HandshakeFailed(NewConnectionError):
+    """The TLS handshake did not complete, so not one byte of the request was written.
+
+    urllib3 reports a handshake failure and a TLS error while reading the answer alike
+    (``SSLError``); only the first is harmless to repeat. Raised as a kind of
+    ``NewConnectionError`` it travels the path of a refused connection (requests'
+    ``ConnectionError`` over ``MaxRetryError``), which ``classify_transport_error`` reads
+    as "not sent".
+    """
+
+
+class HandshakeTellingHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection that tells a failed handshake from a failure after sending."""
+
+    def connect(self) -> None:
+        try:
+            super().connect()
+        except (NewConnectionError, ConnectTimeoutError):
+            raise  # the TCP connection itself failed: already "not sent"
+        except OSError as exc:
+            # ssl.SSLError (bad certificate, wrong protocol, alert), a timeout or a reset
+            # during the handshake: http.client writes the request only after connect().
+            self.close()
+            raise HandshakeFailed(self, f"TLS handshake failed ({type(exc).__name__})") from exc
+
+
+class HandshakeTellingHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = HandshakeTellingHTTPSConnection
+
+
+_POOL_CLASSES = {"http": HTTPConnectionPool, "https": HandshakeTellingHTTPSConnectionPool}
 
 
 class HostRerouteAdapter(HTTPAdapter):
@@ -52,6 +93,18 @@ class HostRerouteAdapter(HTTPAdapter):
         # pool_connections is the number of per-host pools kept; pool_maxsize the
         # connections kept per host, which bounds useful concurrency per origin.
         super().__init__(pool_connections=8, pool_maxsize=pool_maxsize)
+
+    def init_poolmanager(self, *args: object, **kwargs: object) -> None:
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[arg-type]
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: object) -> PoolManager:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        # A SOCKS manager brings its own connection classes; an HTTP(S) proxy's CONNECT
+        # tunnel is part of connect(), so a failed tunnel is "not sent" as well.
+        if isinstance(manager, ProxyManager):
+            manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
 
     def send(
         self,
@@ -138,9 +191,9 @@ def _not_sent(exc: requests.RequestException) -> bool:
     connect (refused, DNS, connect timeout) exhausts the retries and arrives as a
     ``MaxRetryError`` whose reason is a ``ConnectTimeoutError``/``NewConnectionError``;
     read-phase failures (reset, remote closed, broken pipe while sending) are re-raised
-    as ``ProtocolError``/``OSError``. TLS errors are not counted as "not sent": urllib3
-    reports a handshake failure and a TLS error while reading the answer the same way
-    (``MaxRetryError(SSLError)``), and only one of them is harmless to repeat.
+    as ``ProtocolError``/``OSError``. A failed TLS handshake arrives as ``HandshakeFailed``,
+    a kind of ``NewConnectionError``; any other TLS error (requests' ``SSLError``) came
+    after the handshake, while sending or reading, and may have reached the platform.
     """
     if isinstance(exc, requests.exceptions.SSLError):
         return False
@@ -152,6 +205,11 @@ def _not_sent(exc: requests.RequestException) -> bool:
             return True
         return isinstance(cause, MaxRetryError) and isinstance(cause.reason, ConnectTimeoutError)
     return False
+
+
+def _handshake_failed(exc: requests.RequestException) -> bool:
+    cause = exc.args[0] if exc.args else None
+    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, HandshakeFailed)
 
 
 def classify_transport_error(
@@ -168,6 +226,8 @@ def classify_transport_error(
     token in its query (Graph puts access_token there).
     """
     kind = type(exc).__name__
+    if _handshake_failed(exc):
+        kind = "TLS handshake"
     if _not_sent(exc):
         return TransientError(f"{action}: could not connect ({kind})", code=kind, not_sent=True)
     maybe_sent = isinstance(
