@@ -55,14 +55,23 @@ def daemon_last_seen(app: AppContext) -> timedelta | None:
     ``heartbeat.EVERY`` (or every poll, when POLL_INTERVAL_SECONDS is longer), so three
     missed beats mean it has stopped (a shorter wait than ALERTS_DAEMON_STALE_SECONDS,
     which waits before alerting)."""
+    return _last_seen(app, heartbeat.SCHEDULING)
+
+
+def _last_seen(app: AppContext, kinds: tuple[heartbeat.Kind, ...]) -> timedelta | None:
+    now = datetime.now(UTC)
+    silent = heartbeat.silent_after(app.settings.poll_interval_seconds)
     with app.runtime.sessions() as session:
-        pulse = heartbeat.newest(session)
-    if pulse is None or pulse.stopped_at is not None:
+        pulse = heartbeat.pulse(session, now, silent, kinds)
+    if pulse is None or pulse.stopped_at is not None or now - pulse.beat_at > silent:
         return None
-    age = datetime.now(UTC) - pulse.beat_at
-    if age > heartbeat.silent_after(app.settings.poll_interval_seconds):
-        return None
-    return max(age, timedelta(0))
+    return max(now - pulse.beat_at, timedelta(0))
+
+
+def page_server_last_seen(app: AppContext) -> timedelta | None:
+    """Like ``daemon_last_seen``, for a single-machine daemon only: it serves the campaign
+    pages, where a scheduler or worker of a scaled-out Clarion serves none."""
+    return _last_seen(app, (heartbeat.Kind.DAEMON,))
 
 
 def warn_without_daemon(app: AppContext) -> None:

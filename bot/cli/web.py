@@ -11,7 +11,7 @@ import threading
 import click
 
 from bot.cli.context import AppContext, pass_app, refuse_missing_folders
-from bot.cli.daemon import announcer, daemon_last_seen, until_signal
+from bot.cli.daemon import announcer, page_server_last_seen, until_signal
 from bot.cli.pledges import campaign_page_lines
 from bot.cli.users import console_banner
 from bot.runtime.logs import configure_logging
@@ -72,7 +72,7 @@ def _refuse_beside_daemon(app: AppContext, port: int | None) -> None:
     sandbox, runs the built-in sandbox (on SANDBOX_PORT): a second copy on the same ports
     cannot start, and one with a sandbox of its own would sign supporters in on a sandbox
     the daemon never posts to. Say so before starting anything."""
-    seen = daemon_last_seen(app)
+    seen = page_server_last_seen(app)
     if seen is None:
         return
     s = app.settings

@@ -65,7 +65,7 @@ def items(session: Session, now: datetime, user: ConsoleUser) -> list[Attention]
                 "/console/accounts",
             )
         )
-    pulse = heartbeat.newest(session)
+    pulse = heartbeat.pulse(session, now, heartbeat.STALE_AFTER)
     if pulse is None:
         found.append(
             Attention(

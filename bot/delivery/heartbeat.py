@@ -109,27 +109,54 @@ def stopped(sessions: sessionmaker[Session], holder: str, now: datetime) -> None
 
 
 def latest(session: Session) -> datetime | None:
-    """When any daemon last polled (None: never)."""
-    value: datetime | None = session.scalar(select(func.max(DaemonHeartbeat.beat_at)))
+    """When any daemon or scheduler last polled (None: never); a worker's beat says only
+    that the worker is alive."""
+    value: datetime | None = session.scalar(
+        select(func.max(DaemonHeartbeat.beat_at)).where(
+            ~DaemonHeartbeat.holder.startswith(f"{Kind.WORKER} ")
+        )
+    )
     return value
 
 
 @dataclass(frozen=True)
 class Pulse:
-    """The newest daemon's last beat, and when it stopped if it stopped cleanly."""
+    """One process's last beat, and when it stopped if it stopped cleanly."""
 
     beat_at: datetime
     stopped_at: datetime | None
 
 
-def newest(session: Session) -> Pulse | None:
-    """The daemon that polled last (None: none ever did)."""
-    row = session.execute(
-        select(DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at)
-        .order_by(DaemonHeartbeat.beat_at.desc())
-        .limit(1)
-    ).first()
-    return None if row is None else Pulse(row.beat_at, row.stopped_at)
+# What plans posts: a single-machine daemon, or (scaled out) a scheduler. A worker sends
+# only what a scheduler hands it, and a `--role web` process writes no beat.
+SCHEDULING = (Kind.DAEMON, Kind.SCHEDULER)
+
+
+def pulse(
+    session: Session, now: datetime, live_within: timedelta, kinds: tuple[Kind, ...] = SCHEDULING
+) -> Pulse | None:
+    """How the processes of ``kinds`` stand, as one pulse (None: none ever beat here).
+
+    One still beating (not stopped, a beat within ``live_within`` of ``now``) is the
+    answer whenever there is one, so a standby scheduler, or a daemon started after
+    another was stopped, counts as running whichever row beat last. Otherwise the newest
+    beat of any: stopped (it says when) or silent (its beat says how long ago)."""
+    rows = session.execute(
+        select(
+            DaemonHeartbeat.holder, DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at
+        ).order_by(DaemonHeartbeat.beat_at.desc())
+    ).all()
+    of_kinds = [Pulse(row.beat_at, row.stopped_at) for row in rows if kind_of(row.holder) in kinds]
+    for candidate in of_kinds:
+        if candidate.stopped_at is None and now - candidate.beat_at <= live_within:
+            return candidate
+    return of_kinds[0] if of_kinds else None
+
+
+def kind_of(holder: str) -> Kind:
+    """The kind of process a heartbeat row's ``holder`` names (see ``holder``)."""
+    kind, _, name = holder.partition(" ")
+    return Kind(kind) if name and kind in ROLE_KINDS else Kind.DAEMON
 
 
 class Standing(StrEnum):
@@ -164,10 +191,9 @@ class Member:
 
     @classmethod
     def of(cls, row: DaemonHeartbeat) -> Member:
-        kind, _, name = row.holder.partition(" ")
-        if name and kind in ROLE_KINDS:
-            return cls(Kind(kind), name, row.started_at, row.beat_at, row.stopped_at)
-        return cls(Kind.DAEMON, row.holder, row.started_at, row.beat_at, row.stopped_at)
+        kind = kind_of(row.holder)
+        name = row.holder if kind is Kind.DAEMON else row.holder.partition(" ")[2]
+        return cls(kind, name, row.started_at, row.beat_at, row.stopped_at)
 
 
 def members(session: Session, now: datetime) -> list[Member]:

@@ -170,7 +170,7 @@ class Readiness:
         return {"ok": ok, "database": sorted(current), "code": sorted(head)}
 
     def _scheduler(self, session: Session, now: datetime, reasons: list[str]) -> dict[str, Any]:
-        pulse = heartbeat.newest(session)
+        pulse = heartbeat.pulse(session, now, self.stale_after)
         limit = self.stale_after.total_seconds()
         if pulse is None:
             reasons.append(

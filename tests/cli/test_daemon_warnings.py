@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from bot.cli.context import AppContext
+from bot.cli.daemon import page_server_last_seen
 from bot.storage.models import DaemonHeartbeat
 
 SCHEDULE = f"""\
@@ -20,14 +22,21 @@ posts:
 NO_DAEMON = "warning: no daemon is running on this database"
 
 
-def beat(cli, age: timedelta = timedelta(seconds=5), *, stopped: bool = False) -> None:
-    """A daemon's heartbeat, ``age`` old, as a running daemon writes it (and as a daemon
-    stopped cleanly leaves it, with ``stopped``)."""
+def beat(
+    cli,
+    age: timedelta = timedelta(seconds=5),
+    *,
+    stopped: bool = False,
+    holder: str = "host:1",
+) -> None:
+    """A heartbeat, ``age`` old, as a running daemon writes it (and as a daemon stopped
+    cleanly leaves it, with ``stopped``); ``holder`` names a scheduler or worker of a
+    scaled-out Clarion as ``scheduler host:pid`` or ``worker host:pid``."""
     at = datetime.now(UTC) - age
     with cli.runtime().sessions() as session:
         session.add(
             DaemonHeartbeat(
-                holder="host:1", started_at=at, beat_at=at, stopped_at=at if stopped else None
+                holder=holder, started_at=at, beat_at=at, stopped_at=at if stopped else None
             )
         )
         session.commit()
@@ -67,6 +76,27 @@ def test_no_warning_while_a_daemon_is_running(with_accounts, tmp_path: Path):
     path = tmp_path / "demo.yaml"
     path.write_text(SCHEDULE)
     assert "warning" not in with_accounts("apply", str(path)).output
+
+
+def test_a_standby_scheduler_still_beating_counts_as_running_though_another_stopped_since(
+    with_accounts,
+):
+    # Scaled out: the active scheduler was stopped a moment ago (its row beat last), the
+    # standby that takes over beat 10 s ago. Something is still planning posts.
+    beat(with_accounts, timedelta(seconds=10), holder="scheduler host-a:1")
+    beat(with_accounts, timedelta(seconds=1), stopped=True, holder="scheduler host-b:2")
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert result.exit_code == 0 and "warning" not in result.output
+
+
+def test_a_worker_beating_alone_is_no_daemon_and_serves_no_pages(with_accounts):
+    beat(with_accounts, holder="worker host-c:3")
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert NO_DAEMON in result.output
+    # A worker serves no campaign pages, so `web` is not refused beside one; a daemon is.
+    assert page_server_last_seen(AppContext(with_accounts.config)) is None
+    beat(with_accounts, holder="host:4")
+    assert page_server_last_seen(AppContext(with_accounts.config)) is not None
 
 
 def test_web_beside_a_running_daemon_says_the_daemon_already_serves_the_pages(cli):

@@ -151,6 +151,29 @@ def test_a_daemon_that_goes_on_ticking_stays_ready_as_time_passes_and_not_once_s
     assert "`python main.py run`" in report.reasons[0]
 
 
+def test_a_standby_scheduler_keeps_readyz_ready_and_a_worker_beating_alone_does_not(
+    runtime: Runtime, client: TestClient
+) -> None:
+    now = datetime.now(UTC)
+
+    def row(holder: str, ago: float, stopped_ago: float | None = None) -> DaemonHeartbeat:
+        at = now - timedelta(seconds=ago)
+        stopped = None if stopped_ago is None else now - timedelta(seconds=stopped_ago)
+        return DaemonHeartbeat(holder=holder, started_at=at, beat_at=at, stopped_at=stopped)
+
+    with runtime.sessions() as session:
+        session.add(row("worker host-c:3", 2))
+        session.commit()
+    answer = client.get("/readyz").json()
+    assert answer["checks"]["scheduler"]["ok"] is False  # a worker plans nothing
+    with runtime.sessions() as session:
+        session.add_all([row("scheduler host-a:1", 10), row("scheduler host-b:2", 3, 1)])
+        session.commit()
+    answer = client.get("/readyz").json()
+    assert answer["checks"]["scheduler"]["ok"] is True, answer["reasons"]
+    assert 9 <= answer["checks"]["scheduler"]["last_tick_age_seconds"] <= 60
+
+
 def test_readyz_is_unready_when_no_daemon_has_ever_ticked(client: TestClient) -> None:
     answer = client.get("/readyz")
     assert answer.status_code == 503
