@@ -85,8 +85,19 @@ def test_the_unit_is_hardened_and_stops_with_sigterm_and_time_to_finish():
 def test_every_variable_the_compose_file_sets_for_clarion_is_in_config_env_example():
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     service = compose["services"]["clarion"]
-    names = set(service["environment"])
-    assert names - NOT_CLARION <= example_settings(), names - example_settings()
+    clarions = {
+        name: each
+        for name, each in compose["services"].items()
+        if each.get("command", [""])[0] == "clarion"
+    }
+    assert set(clarions) == {"clarion", "scheduler", "worker"}
+    for name, each in clarions.items():
+        names = set(each["environment"])
+        assert names - NOT_CLARION <= example_settings(), (name, names - example_settings())
+        # Schedulers and workers sign Bluesky refreshes and write links with WEB_BASE_URL:
+        # left out, it would fall back to http://127.0.0.1:8080 inside their containers.
+        assert {"DATABASE_URL", "WEB_BASE_URL"} <= names, name
+        assert each["environment"]["WEB_BASE_URL"].startswith("${WEB_BASE_URL:?"), name
     assert {s.name for s in SETTINGS} == example_settings()
     db = compose["services"]["db"]
     assert db["healthcheck"]["test"] and service["depends_on"]["db"]["condition"] == (

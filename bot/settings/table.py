@@ -215,7 +215,7 @@ SETTINGS: tuple[Setting, ...] = (
         name="SANDBOX",
         default="auto",
         parse=parse_choice("auto", "on", "off"),
-        help="Use the built-in sandbox instead of the real X and Facebook: auto = when no real "
+        help="Use the built-in sandbox instead of the real networks: auto = when no real "
         "credentials are set",
         section="Sandbox",
     ),
@@ -257,7 +257,7 @@ SETTINGS: tuple[Setting, ...] = (
         parse=parse_float_at_least(1.0),
         help="Sandbox seconds per real second for the built-in sandbox: 1000 runs a week of "
         "engagement in about 10 minutes (snapshots 1h, 24h, 7d come 3.6 s, 86 s, 10 min after "
-        "a post). Posting times never change; ignored (1) on the real X and Facebook",
+        "a post). Posting times never change; ignored (1) on the real networks",
         section="Sandbox",
     ),
     Setting(
