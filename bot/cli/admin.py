@@ -78,7 +78,7 @@ def init(app: AppContext) -> None:
     mode = (
         "the built-in sandbox (no real credentials set)"
         if settings.uses_sandbox
-        else "the real X and Facebook"
+        else "the real networks"
     )
     click.echo(f"posting to: {mode}")
     click.echo(

@@ -102,6 +102,12 @@ def checked_targets(written: tuple[str, ...]) -> tuple[str, ...]:
     refused with the one probably meant ("twitter": did you mean 'x'?)."""
     found = []
     for target in written:
+        if "," in target:
+            each = " ".join(f"--to {part.strip()}" for part in target.split(",") if part.strip())
+            raise click.BadParameter(
+                f"{target!r} names several targets: give one per --to, repeated ({each})",
+                param_hint="--to",
+            )
         platform, colon, handle = target.partition(":")
         name = platform.strip().lower()
         if name not in PLATFORMS:

@@ -72,7 +72,7 @@ class AccountKey:
 
 def on_clock(offsets: Offsets, acceleration: float) -> tuple[tuple[str, float], ...]:
     """The offsets in real seconds when the platforms' clock runs ``acceleration`` times
-    faster than ours (a sandbox's time acceleration; 1 on the real X and Facebook).
+    faster than ours (a sandbox's time acceleration; 1 on the real networks).
 
     A post's age on the platform is what its metrics follow, so on a sandbox at 1000x the
     "7d" snapshot is due 7 days / 1000 (about 10 minutes) after the post went out, and

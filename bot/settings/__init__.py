@@ -175,7 +175,7 @@ class Settings:
     @property
     def clock_acceleration(self) -> float:
         """Platform seconds per real second: the sandbox's acceleration on a sandbox, and
-        always 1 on the real X and Facebook, whose clocks are the world's."""
+        always 1 on the real networks, whose clocks are the world's."""
         return self.sandbox_time_acceleration if self.uses_sandbox else 1.0
 
     @property

@@ -63,6 +63,14 @@ class PledgeView:
     can_change: bool
     allow_edit: bool
     goal_missed: bool = False  # nothing goes out; tokens and email were already deleted
+    campaign_link: str | None = None  # the campaign's link as tagged for this platform
+
+    @property
+    def shown_handle(self) -> str:
+        """The account as its network shows it: a Page by its name, others as @handle."""
+        if not self.handle or self.platform == "facebook":
+            return self.handle
+        return f"@{self.handle}"
 
 
 def _unknown() -> Refused:
@@ -101,6 +109,7 @@ def pledge_view(session: Session, secret: str, now: datetime) -> PledgeView:
         can_change=open_ and pledge.state != PledgeState.WITHDRAWN,
         allow_edit=pc.allow_edit,
         goal_missed=pc.state == PledgeCampaignState.GOAL_MISSED,
+        campaign_link=link,
     )
 
 

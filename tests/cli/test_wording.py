@@ -38,6 +38,13 @@ def test_posts_edit_gets_the_same_did_you_mean(with_accounts):
     assert result.exit_code == 2 and "did you mean 'x'?" in result.output
 
 
+def test_several_platforms_in_one_to_are_answered_with_how_to_repeat_it(with_accounts):
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x,facebook", "Demo at 8:30")
+    assert result.exit_code == 2
+    assert "give one per --to, repeated (--to x --to facebook)" in result.output
+    assert "did you mean" not in result.output
+
+
 def test_counts_agree_with_their_nouns_and_verbs():
     assert plural(1, "post") == "1 post"
     assert plural(0, "post") == "0 posts"

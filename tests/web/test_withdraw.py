@@ -37,11 +37,22 @@ def test_the_withdraw_link_withdraws_and_deletes_tokens_and_email(
     done = client.post(private, data={"csrf": csrf_of(page.text), "confirm": "yes"})
     assert done.status_code == 200
     assert "Your pledge is withdrawn" in done.text
+    assert "Nothing will be posted from @rep_wd for" in done.text  # as X shows it
     pledge, account = _pledge(runtime)
     assert pledge.state == PledgeState.WITHDRAWN and pledge.email is None
     assert account.credentials == ""
     assert '<span data-testid="pledged">0</span>' in client.get("/c/fujitsu").text
     assert "This pledge was withdrawn" in client.get(private).text
+
+
+def test_the_wording_box_promises_the_campaign_link_only_when_there_is_one(
+    client: TestClient, runtime: Runtime
+) -> None:
+    add_campaign(runtime, "with-link")
+    add_campaign(runtime, "no-link", link=None)
+    promise = "(the campaign link is added after it)"
+    assert promise in client.get(pledge_x(client, "rep_link", "with-link")).text
+    assert promise not in client.get(pledge_x(client, "rep_nolink", "no-link")).text
 
 
 def test_withdrawing_asks_for_confirmation_first(
