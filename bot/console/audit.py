@@ -35,6 +35,9 @@ class Shown:
     after: str
 
 
+FIRST_YEAR, LAST_YEAR = 1970, 9998
+
+
 def _day(raw: str, field: str, zone: ZoneInfo, errors: dict[str, str]) -> datetime | None:
     """A date typed in the filter, as the start of that day in ``zone``."""
     if not raw.strip():
@@ -43,6 +46,10 @@ def _day(raw: str, field: str, zone: ZoneInfo, errors: dict[str, str]) -> dateti
         day = date.fromisoformat(raw.strip())
     except ValueError:
         errors[field] = f"{raw!r} is not a date: use YYYY-MM-DD, e.g. 2026-12-07"
+        return None
+    # The day after, and the day in UTC, must be dates too (9999-12-31 has no next day).
+    if not FIRST_YEAR <= day.year <= LAST_YEAR:
+        errors[field] = f"{raw!r} is out of range: give a date from {FIRST_YEAR} to {LAST_YEAR}"
         return None
     return datetime.combine(day, time(), tzinfo=zone)
 

@@ -63,6 +63,8 @@ from bot.people import audit
 from bot.pledges import controls, rules
 from bot.pledges import release as releases
 from bot.pledges.campaigns import (
+    MAX_GOAL,
+    MAX_WINDOW_MINUTES,
     PLATFORM_NAMES,
     CampaignReport,
     PledgeCampaignSpec,
@@ -173,6 +175,17 @@ async def submitted(request: Request) -> Submitted:
             "hours. Please go back, reload the page and try again.",
         )
     return Submitted(Form(fields), image)
+
+
+def _whole_number(written: str, low: int, high: int) -> int | None:
+    """``written`` as a whole number from ``low`` to ``high``; None otherwise. ASCII digits
+    only: int() also reads other scripts' digits and any length, which a database
+    column cannot hold."""
+    text = written.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(high)):
+        return None
+    number = int(text)
+    return number if low <= number <= high else None
 
 
 def stored_image(pc: PledgeCampaign) -> CampaignImage | None:
@@ -296,17 +309,16 @@ def spec_from_form(
                 f"no text for {PLATFORM_NAMES.get(platform, platform)}: write the message "
                 "(or that platform's own text)",
             )
-    goal: int | None = None
-    try:
-        goal = int(form["goal"].strip())
-    except ValueError:
-        errors.add("goal", "the goal is a number of supporters, at least 1, e.g. 500")
+    goal = _whole_number(form["goal"], 1, MAX_GOAL)
+    if goal is None:
+        errors.add("goal", f"the goal is a number of supporters, 1 to {MAX_GOAL:,}, e.g. 500")
     window: int | None = None
     if form["window"].strip():
-        try:
-            window = int(form["window"].strip())
-        except ValueError:
-            errors.add("window", "the release window is a number of minutes, 0 to 1440")
+        window = _whole_number(form["window"], 0, MAX_WINDOW_MINUTES)
+        if window is None:
+            errors.add(
+                "window", f"the release window is a number of minutes, 0 to {MAX_WINDOW_MINUTES}"
+            )
     policy = POLICY_CHOICE.get(form["if_goal_missed"])
     if policy is None:
         errors.add("if_goal_missed", f"use one of: {', '.join(POLICY_CHOICE)}")

@@ -6,6 +6,8 @@ import csv
 import io
 from datetime import timedelta
 
+import pytest
+
 from bot.console.roles import Role
 from bot.people import audit
 
@@ -49,6 +51,15 @@ def test_a_bad_date_in_the_filter_is_explained(console):
     page = console.client(Role.ADMIN).get("/console/audit", params={"since": "7/12/2026"})
     assert page.status_code == 400
     assert "is not a date: use YYYY-MM-DD" in page.text
+
+
+@pytest.mark.parametrize("query", [{"until": "9999-12-31"}, {"since": "0001-01-01"}])
+def test_a_date_at_the_end_of_the_calendar_is_refused_not_answered_500(console, query):
+    admin = console.client(Role.ADMIN)
+    page = admin.get("/console/audit", params=query)
+    assert page.status_code == 400
+    assert "is out of range: give a date from 1970 to 9998" in page.text
+    assert admin.get("/console/audit.csv", params=query).status_code == 400
 
 
 def test_the_csv_cannot_run_formulas_in_a_spreadsheet(console):

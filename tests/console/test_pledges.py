@@ -141,6 +141,25 @@ def test_a_picture_without_alt_text_and_a_bad_goal_are_refused_together(console,
     assert _campaigns(console) == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "written", "words"),
+    [
+        ("goal", "99999999999999999999", "1 to 10,000,000"),
+        ("goal", "٣", "number of supporters"),  # Arabic-Indic three: int() would take it
+        ("window", "99999999999999999999", "0 to 1440"),
+    ],
+)
+def test_a_number_no_column_can_hold_is_refused_beside_its_field_not_answered_500(
+    console, form_token, field, written, words
+):
+    editor = console.client(Role.EDITOR)
+    token = form_token(editor, "/console/pledges/new")
+    answer = editor.post("/console/pledges/new", data=_form(console, token, **{field: written}))
+    assert answer.status_code == 400
+    assert words in _beside(answer.text, field)
+    assert _campaigns(console) == 0
+
+
 def test_a_file_that_is_not_a_picture_is_refused_beside_the_picture(console, form_token):
     editor = console.client(Role.EDITOR)
     token = form_token(editor, "/console/pledges/new")
