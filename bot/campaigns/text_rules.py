@@ -76,11 +76,23 @@ def forbidden(text: str) -> str | None:
     return describe(match.group()) if match else None
 
 
+# Characters that draw nothing although they are not format characters (Cf): the Hangul
+# fillers, the Braille blank, the combining grapheme joiner, Khmer's inherent vowels and
+# the variation selectors (Unicode's Default_Ignorable_Code_Point list, plus U+2800, which
+# fonts draw as an empty cell). Spam filters know them as ways to post "nothing".
+INVISIBLE = frozenset(
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(chr(c) for c in range(0xFE00, 0xFE10))
+    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+)
+
+
 def is_blank(text: str) -> bool:
-    """True when nothing in ``text`` would show: only whitespace and invisible format
+    """True when nothing in ``text`` would show: only whitespace, invisible format
     characters (zero-width space and joiners, word joiner, byte order mark: Unicode
-    category Cf), so a post of them would look empty."""
-    return all(c.isspace() or unicodedata.category(c) == "Cf" for c in text)
+    category Cf) and the other characters that draw nothing (``INVISIBLE``), so a post of
+    them would look empty."""
+    return all(c.isspace() or c in INVISIBLE or unicodedata.category(c) == "Cf" for c in text)
 
 
 @lru_cache(maxsize=65536)

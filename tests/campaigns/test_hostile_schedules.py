@@ -104,6 +104,17 @@ def test_a_text_of_zero_width_characters_only_is_refused_as_empty() -> None:
     assert all("is empty" in p.message for p in problems)
 
 
+@pytest.mark.parametrize(
+    "invisible",
+    ["\\u3164\\u3164", "\\u2800", "\\u115f\\u1160", "\\uffa0", "\\u034f\\ufe0f"],
+    ids=["hangul-filler", "braille-blank", "hangul-jamo-fillers", "halfwidth-filler", "cgj-vs16"],
+)
+def test_a_text_of_characters_that_draw_nothing_is_refused_as_empty(invisible: str) -> None:
+    problems = problems_of(post(f'"{invisible}"'))
+    assert {p.field for p in problems} == {"posts[a].text"}
+    assert all("is empty" in p.message for p in problems)
+
+
 def test_a_huge_number_is_refused_as_out_of_range() -> None:
     text = (
         "campaign: demo\npledge_campaigns:\n  - id: a\n    title: T\n    text: Hi\n"
