@@ -286,6 +286,26 @@ def test_a_failed_tls_handshake_is_not_sent_so_an_outage_is_waited_out_on_the_th
     assert "TLS handshake" in str(error)
 
 
+def test_a_failed_tls_handshake_on_the_burst_path_is_not_sent_either():
+    def plain_text(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+
+    async def post(url: str) -> BaseException:
+        async with async_session(timeout=5, limit=4) as session:
+            try:
+                await session.post(url + "/2/tweets", json={"text": "hi"})
+            except NETWORK_FAILURES as exc:
+                return exc
+        raise AssertionError("the plain-text server completed a TLS handshake")
+
+    with _one_connection_server(plain_text) as url:
+        failure = asyncio.run(post(url))
+    error = classify_async_failure(failure, action="publish")
+    assert type(error) is TransientError
+    assert error.not_sent and not error.maybe_sent
+
+
 def test_a_certificate_the_machine_does_not_trust_fails_before_anything_is_sent(tmp_path):
     _, tls = self_signed(tmp_path)
     received: list[bytes] = []
