@@ -266,7 +266,7 @@ def _table_roles(page: Any) -> Counter[str]:
 def _outcome_fits(page: Any, width: int) -> None:
     expect(page.get_by_role("heading", name="How far it went")).to_be_visible()
     engagement = page.get_by_role("table", name="Engagement so far")
-    for platform in FOUR_NETWORKS:  # a column (or, stacked, a label) for each network
+    for platform in FOUR_NETWORKS:  # a column (or, folded, a label) for each network
         expect(engagement.get_by_text(PLATFORM_NAMES[platform]).first).to_be_attached()
     tables = page.evaluate(TABLES_IN_CARDS)
     assert len(tables) == 2
