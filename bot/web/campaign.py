@@ -81,7 +81,8 @@ def shown(total: report.Total) -> str:
     low = total.value if total.low is None else total.low
     high = total.value if total.high is None else total.high
     margin = max(total.value - low, high - total.value)
-    return f"{total.value:,} ± {margin:,} (estimated)"
+    # A no-break space keeps "± 80" together where a narrow column wraps the figure.
+    return f"{total.value:,} ±\u00a0{margin:,} (estimated)"
 
 
 def _row(name: str, summary: report.PlatformSummary) -> OutcomeRow:

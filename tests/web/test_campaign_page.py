@@ -156,7 +156,10 @@ def test_after_the_release_the_page_shows_sent_failed_reach_and_then_engagement(
     first = client.get("/c/fujitsu").text
     assert "How far it went" in first and "It went out" in first
     # X: 1 published, 1 failed, 0 still going, reach of the published account only
-    assert '<tr><th scope="row">X</th><td>1</td><td>1</td><td>0</td><td>15,000</td></tr>' in first
+    assert (
+        '<tr><th scope="row">X</th><td data-label="Published">1</td><td data-label="Failed">1'
+        '</td><td data-label="Still going">0</td><td data-label="Reach">15,000</td></tr>'
+    ) in first
     assert 'data-testid="no-engagement"' in first and "No engagement recorded yet" in first
     assert 'data-testid="last-updated"' not in first
 
@@ -169,8 +172,11 @@ def test_after_the_release_the_page_shows_sent_failed_reach_and_then_engagement(
         built = report.build(session, "fujitsu")
     likes, views = built.total.metrics["likes"].value, built.total.metrics["views"].value
     assert likes and views and likes > 0 and views > likes  # the sandbox's day of growth
-    assert f'<tr><th scope="row">Likes and reactions</th><td>{likes:,}</td></tr>' in html
-    assert f'<tr><th scope="row">Views</th><td>{views:,}</td></tr>' in html
+    assert (
+        f'<tr><th scope="row">Likes and reactions</th><td data-label="X">{likes:,}</td></tr>'
+        in html
+    )
+    assert f'<tr><th scope="row">Views</th><td data-label="X">{views:,}</td></tr>' in html
     assert 'data-testid="last-updated">Last updated <time datetime="' in html
     # No supporter's handle, token or email: the page never showed handles
     assert "loud_rep" not in html and "gone_rep" not in html
@@ -179,7 +185,7 @@ def test_after_the_release_the_page_shows_sent_failed_reach_and_then_engagement(
 def test_an_estimate_says_so_with_its_margin_and_unavailable_is_never_zero() -> None:
     assert shown(Total(1234)) == "1,234"
     assert shown(Total(None)) == "not available"
-    assert shown(Total(1200, 1100, 1350, estimated=True)) == "1,200 ± 150 (estimated)"
+    assert shown(Total(1200, 1100, 1350, estimated=True)) == "1,200 ±\u00a0150 (estimated)"
 
 
 def test_on_an_accelerated_sandbox_the_outcome_says_the_clock_is_fast(

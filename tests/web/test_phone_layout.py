@@ -6,6 +6,7 @@ Screenshots go to tests/artifacts/campaign/."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 
 from bot.sandbox.testing import SandboxHandle, free_port
 from bot.web.app import create_web_app
+from bot.web.campaign import PLATFORM_NAMES
 from bot.web.server import serving_web
 from tests.support.browser import (
     CAMPAIGN_ARTIFACTS,
@@ -25,6 +27,7 @@ from tests.support.browser import (
     serious_violations,
     snapshot,
 )
+from tests.support.outcome import FOUR_NETWORKS, MESSAGE, Cells, released_on_four_networks
 from tests.support.web import (
     TESTSERVER,
     Clock,
@@ -45,7 +48,12 @@ DESCRIPTION = (
     "Fujitsu has dismissed two union reps for organising a ballot. Stand with them: one "
     "message from hundreds of accounts at the same moment, when the tribunal opens."
 )
-SUPPORT = ("Support with X", "Support with a Facebook Page")
+SUPPORT = (
+    "Support with X",
+    "Support with a Facebook Page",
+    "Support with Bluesky",
+    "Support with Mastodon",
+)
 
 # Elements whose right edge passes the viewport's, and the page's scroll width: a phone
 # that scrolls sideways has something too wide.
@@ -69,6 +77,14 @@ TABLES_IN_CARDS = """() => Array.from(document.querySelectorAll("table.figures")
   return {left: box.left - card.left, right: card.right - box.right,
           scroll: wrap.scrollWidth - wrap.clientWidth};
 })"""
+# Every caption and cell of the outcome's tables whose box passes its card's edge (a
+# cell can stick out of a table that itself fits).
+CELLS_OUT_OF_CARDS = """() => Array.from(document.querySelectorAll(
+    "table.figures caption, table.figures th, table.figures td")).filter(cell => {
+  const card = cell.closest(".card").getBoundingClientRect();
+  const box = cell.getBoundingClientRect();
+  return box.width && (box.left < card.left - 0.5 || box.right > card.right + 0.5);
+}).map(cell => cell.tagName.toLowerCase() + " " + JSON.stringify(cell.textContent.trim()))"""
 
 
 @pytest.fixture(scope="module")
@@ -86,10 +102,7 @@ def site(engine: Engine, sandbox: SandboxHandle) -> Iterator[str]:
         goal=200,
         description=DESCRIPTION,
         link="https://www.union.org.uk/campaigns/fujitsu-reps-victimisation",
-        message={
-            "x": "Fujitsu: reinstate the sacked union reps now. #DefendTheUnion",
-            "facebook": "Fujitsu has sacked two union reps for organising. Stand with them.",
-        },
+        message=MESSAGE,  # all four networks: four Support buttons
     )
     with serving_web(runtime, host="127.0.0.1", port=port) as url:
         yield url
@@ -224,4 +237,65 @@ def test_on_a_phone_the_outcome_tables_fit_inside_their_cards(
     _fits(page)
     assert serious_violations(page) == []
     snapshot(page, "phone-released", CAMPAIGN_ARTIFACTS)
+    context.close()
+
+
+TABLE_ROLES = ("table", "row", "columnheader", "rowheader", "cell")
+
+
+@pytest.fixture
+def four_network_site(engine: Engine, sandbox: SandboxHandle) -> Iterator[str]:
+    """Three releases on all four networks, one for each kind of widest engagement cell:
+    tens of millions, "not available", estimates with their margins; reach in billions."""
+    port = free_port()
+    runtime = make_runtime(engine, sandbox, f"http://127.0.0.1:{port}")
+    for cells in Cells:
+        released_on_four_networks(runtime, f"fujitsu-{cells}", cells)
+    with serving_web(runtime, host="127.0.0.1", port=port) as url:
+        yield url
+
+
+def _table_roles(page: Any) -> Counter[str]:
+    """The table roles in Chromium's own accessibility tree (what a screen reader is
+    given), which CSS display changes could drop, unlike the DOM axe-core checks."""
+    nodes = page.context.new_cdp_session(page).send("Accessibility.getFullAXTree")["nodes"]
+    roles = Counter(n.get("role", {}).get("value") for n in nodes if not n.get("ignored"))
+    return Counter({role: roles[role] for role in TABLE_ROLES})
+
+
+def _outcome_fits(page: Any, width: int) -> None:
+    expect(page.get_by_role("heading", name="How far it went")).to_be_visible()
+    engagement = page.get_by_role("table", name="Engagement so far")
+    for platform in FOUR_NETWORKS:  # a column (or, folded, a label) for each network
+        expect(engagement.get_by_text(PLATFORM_NAMES[platform]).first).to_be_attached()
+    tables = page.evaluate(TABLES_IN_CARDS)
+    assert len(tables) == 2
+    for table in tables:
+        assert table["left"] >= 0 and table["right"] >= 0 and table["scroll"] == 0, table
+    assert page.evaluate(CELLS_OUT_OF_CARDS) == []
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    _fits(page)
+    assert serious_violations(page) == []
+    # Both tables, each heading and figure still a header or a cell: 5 + 6 column
+    # headings, 4 networks and the total, 5 metrics; 5 x 4 + 5 x 5 figures.
+    assert _table_roles(page) == Counter(
+        {"table": 2, "row": 12, "columnheader": 11, "rowheader": 10, "cell": 45}
+    )
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_the_outcome_tables_of_a_release_on_four_networks_fit_their_cards_whatever_they_say(
+    browser: Any, four_network_site: str, size: str
+) -> None:
+    width, height = VIEWPORTS[size]
+    context = (
+        _phone(browser)
+        if size == "phone"
+        else browser.new_context(viewport={"width": width, "height": height})
+    )
+    page = context.new_page()
+    for cells in Cells:
+        page.goto(f"{four_network_site}/c/fujitsu-{cells}")
+        _outcome_fits(page, width)
+        snapshot(page, f"{size}-released-four-networks-{cells}", CAMPAIGN_ARTIFACTS)
     context.close()
