@@ -85,8 +85,15 @@ class Problem:
 class SpecError(Exception):
     """Input was refused; nothing was stored. Carries every problem found, not just one."""
 
+    # A file of 49,000 copies of one bad post has 49,000 problems: the first hundred say
+    # what to fix, the rest would only scroll them away.
+    SHOWN = 100
+
     def __init__(self, problems: list[Problem]) -> None:
         self.problems = problems
         noun = "problem" if len(problems) == 1 else "problems"
-        body = "\n".join(f"  {p}" for p in problems)
-        super().__init__(f"{len(problems)} {noun} found; nothing was changed:\n{body}")
+        lines = [f"  {p}" for p in problems[: self.SHOWN]]
+        if len(problems) > self.SHOWN:
+            lines.append(f"  … and {len(problems) - self.SHOWN:,} more (fix these and check again)")
+        body = "\n".join(lines)
+        super().__init__(f"{len(problems):,} {noun} found; nothing was changed:\n{body}")

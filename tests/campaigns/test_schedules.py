@@ -870,6 +870,19 @@ def test_the_error_message_lists_every_problem_and_says_nothing_changed() -> Non
     assert "camp.yaml:6: posts[a].to='fb': unknown platform 'fb'; did you mean 'facebook'?" in text
 
 
+def test_thousands_of_problems_show_the_first_hundred_and_count_the_rest() -> None:
+    many = "".join(
+        f"  - id: p{i}\n    at: 2031-01-01 10:00\n    to: [fb]\n    text: Hi\n" for i in range(250)
+    )
+    with pytest.raises(SpecError) as caught:
+        load(f"campaign: camp\ntimezone: UTC\nposts:\n{many}")
+    assert len(caught.value.problems) == 250  # every one is kept for the console
+    text = str(caught.value)
+    assert text.startswith("250 problems found; nothing was changed:")
+    assert text.count("unknown platform 'fb'") == 100
+    assert text.endswith("… and 150 more (fix these and check again)")
+
+
 # --- smaller rules ----------------------------------------------------------------------
 
 
