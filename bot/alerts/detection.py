@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 
 from bot.alerts.events import AlertKind
 from bot.campaigns.embargo import COVER
+from bot.delivery import heartbeat
 from bot.platforms import PLATFORM_LABELS
 from bot.storage.models import (
     Account,
     AccountStatus,
     AlertCursor,
     AlertEvent,
-    DaemonHeartbeat,
     Delivery,
     DeliveryState,
     Pledge,
@@ -283,8 +283,9 @@ class ReleasesFinished:
 
 
 class DaemonStopped:
-    """The newest daemon heartbeat is older than ``stale_after``: one event per
-    stoppage (keyed by that last beat), for the whole installation."""
+    """Nothing plans posts: no daemon or scheduler has beaten within ``stale_after`` (a
+    worker's beat does not count: it sends only what a scheduler hands it). One event
+    per stoppage (keyed by the last beat), for the whole installation."""
 
     name = "heartbeat"
     kind = AlertKind.DAEMON_STOPPED
@@ -293,11 +294,7 @@ class DaemonStopped:
         self.stale_after = stale_after
 
     def scan(self, session: Session, now: datetime, since: datetime) -> list[NewEvent]:
-        last = session.execute(
-            select(DaemonHeartbeat.holder, DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at)
-            .order_by(DaemonHeartbeat.beat_at.desc())
-            .limit(1)
-        ).first()
+        last = heartbeat.pulse(session, now, self.stale_after)
         if last is None or now - last.beat_at < self.stale_after:
             return []
         minutes = int((now - last.beat_at).total_seconds() // 60)

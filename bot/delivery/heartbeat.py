@@ -125,6 +125,7 @@ class Pulse:
 
     beat_at: datetime
     stopped_at: datetime | None
+    holder: str  # which process (``holder``)
 
 
 # What plans posts: a single-machine daemon, or (scaled out) a scheduler. A worker sends
@@ -146,7 +147,11 @@ def pulse(
             DaemonHeartbeat.holder, DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at
         ).order_by(DaemonHeartbeat.beat_at.desc())
     ).all()
-    of_kinds = [Pulse(row.beat_at, row.stopped_at) for row in rows if kind_of(row.holder) in kinds]
+    of_kinds = [
+        Pulse(row.beat_at, row.stopped_at, row.holder)
+        for row in rows
+        if kind_of(row.holder) in kinds
+    ]
     for candidate in of_kinds:
         if candidate.stopped_at is None and now - candidate.beat_at <= live_within:
             return candidate

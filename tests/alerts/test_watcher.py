@@ -199,6 +199,23 @@ def test_a_stopped_daemon_raises_one_alert(alerting):
     assert payload["title"] == "The Clarion daemon has stopped: nothing is being posted"
 
 
+def test_schedulers_gone_silent_raise_the_alert_though_workers_still_beat(alerting):
+    # Scaled out: every scheduler died, the workers go on beating, and nothing plans posts.
+    watcher = alerting.start()
+    with alerting.sessions() as session:
+        old = alerting.clock() - timedelta(minutes=5)
+        session.add(DaemonHeartbeat(holder="scheduler host-a:1", started_at=old, beat_at=old))
+        fresh = alerting.clock() - timedelta(seconds=5)
+        session.add(DaemonHeartbeat(holder="worker host-b:2", started_at=fresh, beat_at=fresh))
+        session.commit()
+    settle(alerting, watcher)
+    settle(alerting, watcher)
+    assert len(alerting.receiver.calls) == 1
+    payload = json.loads(alerting.receiver.calls[0][1])
+    assert payload["kind"] == "daemon_stopped"
+    assert "scheduler host-a:1" in payload["text"], payload
+
+
 def test_a_finished_release_raises_one_alert(alerting):
     watcher = alerting.start()
     with alerting.sessions() as session:
