@@ -18,6 +18,7 @@ from typing import Any
 
 import click
 
+from bot.cli.undecodable import refuse_undecodable, refuse_undecodable_values
 from bot.runtime.logs import escape_controls
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,15 @@ def one_line(error: BaseException) -> str:
 
 
 class GuardedGroup(click.Group):
-    """A command group whose commands end in one line, never a traceback."""
+    """A command group whose commands end in one line, never a traceback; as the top
+    group it first refuses any argument that is not UTF-8 text (bot/cli/undecodable.py)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            refuse_undecodable(ctx, args)
+        remaining = super().parse_args(ctx, args)
+        refuse_undecodable_values(ctx)
+        return remaining
 
     def invoke(self, ctx: click.Context) -> Any:
         try:

@@ -1,6 +1,8 @@
 """Whatever is typed on the command line, a command answers or refuses in one line:
-never a traceback. Ids out of any row's range are "no such post", not an overflow; an
-error no command expected becomes one line naming the file that holds its trace."""
+never a traceback. Ids out of any row's range are "no such post", not an overflow; bytes
+that are not UTF-8 (which Python carries as lone surrogates) are refused by name before
+any command runs; an error no command expected becomes one line naming the file that
+holds its trace."""
 
 from __future__ import annotations
 
@@ -12,13 +14,20 @@ from click.testing import CliRunner
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from bot.cli import main
 from bot.cli.crash import CRASH_DIR_VARIABLE, GuardedGroup
 from tests.support.cli import Cli
 
+# A shell passes bytes; those that are not UTF-8 reach Python as U+DC80 to U+DCFF (PEP
+# 383). Hypothesis's text() leaves out surrogates unless asked for them.
+undecodable = st.characters(min_codepoint=0xDC80, max_codepoint=0xDCFF)
+any_character = st.characters() | st.characters(categories=["Cs"]) | undecodable
 ids = (
     st.integers(min_value=-(10**30), max_value=10**30).map(str)
     | st.sampled_from(["99999999999999999999", "2147483648", "0", "٣", "²", "1e9", "demo/x"])
+    | st.sampled_from(["\udcff", "demo\udc80", "\ud800", "nan", "inf", "-inf", "1e400"])
     | st.text(max_size=30)
+    | st.text(any_character, max_size=30)
 )
 COMMANDS = [
     ("posts", "cancel"),
@@ -43,6 +52,8 @@ COMMANDS = [
 @example(("posts", "add", "--to", "x", "--in", "1h", "--"), "\u200b\u200b")
 @example(("posts", "add", "--to", "x", "--in", "1h", "--"), "Demo \x07")
 @example(("posts", "add", "Demo", "--tz"), "A" * 5000)
+@example(("posts", "cancel"), "\udcff")
+@example(("deliveries", "list", "--post"), "\ud800")
 def test_any_argument_is_answered_or_refused_in_one_line(
     with_accounts: Cli, command: tuple[str, ...], argument: str
 ) -> None:
@@ -52,6 +63,45 @@ def test_any_argument_is_answered_or_refused_in_one_line(
     assert "unexpected error" not in result.output
     if result.exit_code:
         assert "Traceback" not in result.output and "Error" in result.output
+
+
+@pytest.mark.parametrize(
+    ("command", "named"),
+    [
+        (("posts", "cancel"), "'REF'"),
+        (("posts", "show"), "'REF'"),
+        (("posts", "edit"), "'REF'"),
+        (("deliveries", "list", "--post"), "'--post'"),
+        (("pledges", "show"), "'SLUG'"),
+        (("report",), "'CAMPAIGN'"),
+        (("release", "check"), "'CAMPAIGN'"),
+        (("posts", "list", "--campaign"), "'--campaign'"),
+        (("posts", "add", "--to", "x", "--in", "1h", "--"), "'TEXT...'"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_refused_naming_what_it_was_given_for(
+    cli: Cli, command: tuple[str, ...], named: str
+) -> None:
+    result = cli(*command, "demo\udcff")  # the byte 0xFF as Python decodes it from argv
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for {named}: 'demo\\xff' is not valid text" in result.output
+    assert "the byte 0xFF at character 5 is not UTF-8" in result.output
+    assert "unexpected error" not in result.output
+
+
+def test_a_settings_file_named_in_bytes_that_are_not_utf8_is_refused_by_its_option(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for how in (["--config", "clarion\udcff.env", "status"], ["--config=\ud800", "status"]):
+        result = CliRunner().invoke(main, how, catch_exceptions=False)
+        assert result.exit_code == 2 and "Invalid value for '--config'" in result.output
+    from_environment = CliRunner(env={"CLARION_CONFIG": "clarion\udcff.env"}).invoke(
+        main, ["status"], catch_exceptions=False
+    )
+    assert from_environment.exit_code == 2
+    assert "(from the environment variable CLARION_CONFIG)" in from_environment.output
+    assert "'clarion\\xff.env' is not valid text" in from_environment.output
 
 
 def test_a_post_id_no_row_can_have_is_no_such_post(cli: Cli) -> None:
