@@ -63,6 +63,7 @@ from bot.people import audit
 from bot.pledges import controls, rules
 from bot.pledges import release as releases
 from bot.pledges.campaigns import (
+    MAX_GOAL,
     PLATFORM_NAMES,
     CampaignReport,
     PledgeCampaignSpec,
@@ -300,7 +301,7 @@ def spec_from_form(
     try:
         goal = int(form["goal"].strip())
     except ValueError:
-        errors.add("goal", "the goal is a number of supporters, at least 1, e.g. 500")
+        errors.add("goal", f"the goal is a number of supporters, 1 to {MAX_GOAL:,}, e.g. 500")
     window: int | None = None
     if form["window"].strip():
         try:

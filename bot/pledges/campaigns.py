@@ -40,6 +40,9 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 POLICIES = (GoalPolicy.ALL_OR_NOTHING, GoalPolicy.RELEASE_ANYWAY)
 PLATFORM_NAMES = PLATFORM_LABELS  # the registry's labels
 MAX_WINDOW_MINUTES = 24 * 60
+# More supporters than any campaign gathers (the largest Thunderclaps reached a few
+# hundred thousand), and well inside a 32-bit database integer.
+MAX_GOAL = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -94,8 +97,8 @@ def check_spec(spec: PledgeCampaignSpec) -> list[Problem]:
     for platform in spec.message:
         if platform not in PLATFORMS:
             problem("text", platform, f"unknown platform; use one of: {', '.join(PLATFORMS)}")
-    if spec.goal < 1:
-        problem("goal", spec.goal, "the goal is a number of supporters, at least 1")
+    if not 1 <= spec.goal <= MAX_GOAL:
+        problem("goal", spec.goal, f"the goal is a number of supporters, 1 to {MAX_GOAL:,}")
     if spec.goal_policy not in POLICIES:
         problem("if_goal_missed", spec.goal_policy, f"use one of: {', '.join(POLICIES)}")
     if spec.window_minutes is not None and not 0 <= spec.window_minutes <= MAX_WINDOW_MINUTES:

@@ -141,6 +141,16 @@ def test_a_picture_without_alt_text_and_a_bad_goal_are_refused_together(console,
     assert _campaigns(console) == 0
 
 
+@pytest.mark.parametrize("goal", ["99999999999999999999", "2147483648", "10000001"])
+def test_a_goal_beyond_any_campaign_is_refused_beside_the_goal(console, form_token, goal):
+    editor = console.client(Role.EDITOR)
+    token = form_token(editor, "/console/pledges/new")
+    answer = editor.post("/console/pledges/new", data=_form(console, token, goal=goal), files={})
+    assert answer.status_code == 400
+    assert "1 to 10,000,000" in _beside(answer.text, "goal")
+    assert _campaigns(console) == 0
+
+
 def test_a_file_that_is_not_a_picture_is_refused_beside_the_picture(console, form_token):
     editor = console.client(Role.EDITOR)
     token = form_token(editor, "/console/pledges/new")
