@@ -16,7 +16,8 @@ from hypothesis import strategies as st
 
 from bot.cli import main
 from bot.cli.crash import CRASH_DIR_VARIABLE, GuardedGroup
-from tests.support.cli import Cli
+from bot.sandbox.cli import sandbox_command
+from tests.support.cli import Cli, create
 
 # A shell passes bytes; those that are not UTF-8 reach Python as U+DC80 to U+DCFF (PEP
 # 383). Hypothesis's text() leaves out surrogates unless asked for them.
@@ -29,6 +30,9 @@ ids = (
     | st.text(max_size=30)
     | st.text(any_character, max_size=30)
 )
+PLEDGE = ("pledges", "create", "demo", "--title", "Demo", "--text", "Join us", "--tz", "UTC")
+PLEDGE += ("--release", "2030-01-01 10:00")
+INVITE = ("users", "add", "organiser@example.org", "--role", "admin")
 COMMANDS = [
     ("posts", "cancel"),
     ("posts", "show"),
@@ -40,7 +44,22 @@ COMMANDS = [
     ("posts", "add", "Demo", "--at"),
     ("posts", "add", "Demo", "--tz"),
     ("posts", "add", "--to", "x", "--in", "1h", "--"),
+    (*PLEDGE, "--goal"),
+    (*PLEDGE, "--window"),
+    ("pledges", "edit", "demo", "--goal"),
+    ("engagement", "plan", "demo", "--sample"),
+    ("engagement", "plan", "demo", "--cap"),
+    ("release", "status", "demo", "--json", "--every"),
+    (*INVITE, "--expires"),
 ]
+
+
+@pytest.fixture
+def with_a_campaign(with_accounts: Cli) -> Cli:
+    """The CLI with accounts and the pledge campaign 'demo', which the pledge, engagement
+    and release commands among COMMANDS name."""
+    create(with_accounts, "demo")
+    return with_accounts
 
 
 @settings(max_examples=40)
@@ -54,10 +73,13 @@ COMMANDS = [
 @example(("posts", "add", "Demo", "--tz"), "A" * 5000)
 @example(("posts", "cancel"), "\udcff")
 @example(("deliveries", "list", "--post"), "\ud800")
+@example(("pledges", "edit", "demo", "--goal"), "99999999999999999999")
+@example(("engagement", "plan", "demo", "--sample"), "99999999999999999999")
+@example((*INVITE, "--expires"), "99999999999999999999h")
 def test_any_argument_is_answered_or_refused_in_one_line(
-    with_accounts: Cli, command: tuple[str, ...], argument: str
+    with_a_campaign: Cli, command: tuple[str, ...], argument: str
 ) -> None:
-    result = with_accounts(*command, argument)  # the runner re-raises anything uncaught
+    result = with_a_campaign(*command, argument)  # the runner re-raises anything uncaught
     assert result.exit_code in (0, 1, 2), result.output
     # The last resort would turn a bug into one line too: it must not have been needed.
     assert "unexpected error" not in result.output
@@ -102,6 +124,54 @@ def test_a_settings_file_named_in_bytes_that_are_not_utf8_is_refused_by_its_opti
     assert from_environment.exit_code == 2
     assert "(from the environment variable CLARION_CONFIG)" in from_environment.output
     assert "'clarion\\xff.env' is not valid text" in from_environment.output
+
+
+@pytest.mark.parametrize(
+    ("command", "value"),
+    [
+        ((*PLEDGE, "--goal"), "99999999999999999999"),
+        ((*PLEDGE, "--goal"), "2147483648"),  # past PostgreSQL's INTEGER
+        (("pledges", "edit", "demo", "--goal"), "99999999999999999999"),
+        (("engagement", "plan", "demo", "--sample"), "99999999999999999999"),
+        (("engagement", "plan", "demo", "--cap"), "nan"),
+        (("engagement", "plan", "demo", "--cap"), "inf"),
+        (("engagement", "plan", "demo", "--cap"), "1e400"),
+        (("release", "status", "demo", "--every"), "nan"),
+        ((*INVITE, "--expires"), "99999999999999999999h"),
+        ((*INVITE, "--expires"), "9" * 5000 + "h"),
+    ],
+)
+def test_a_number_beyond_what_its_option_takes_is_refused_naming_the_option(
+    cli: Cli, command: tuple[str, ...], value: str
+) -> None:
+    result = cli(*command, value)
+    assert result.exit_code == 2, result.output
+    [refusal] = [line for line in result.output.splitlines() if line.startswith("Error:")]
+    assert refusal.startswith("Error: Invalid value for ") and command[-1] in refusal
+    assert "unexpected error" not in result.output
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "--port",
+        "--seed",
+        "--x-posts-per-user",
+        "--x-posts-per-app",
+        "--x-monthly-post-cap",
+        "--latency-ms",
+        "--timeout-hold-s",
+        "--duplicate-window-s",
+        "--time-acceleration",
+        "--x-error-rate",
+    ],
+)
+@pytest.mark.parametrize("value", ["99999999999999999999", "nan", "-inf", "1e400"])
+def test_a_sandbox_option_takes_only_a_finite_number_in_its_range(option: str, value: str) -> None:
+    # make_context parses and checks the options without starting a server.
+    with pytest.raises(click.BadParameter) as refused:
+        sandbox_command.make_context("sandbox", [option, value])
+    assert option in refused.value.format_message() or refused.value.param_hint
 
 
 def test_a_post_id_no_row_can_have_is_no_such_post(cli: Cli) -> None:
