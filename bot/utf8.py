@@ -33,7 +33,13 @@ def shown(text: str, limit: int = 60) -> str:
     """``text`` quoted so it can be printed: each byte that was not UTF-8 as ``\\xNN``
     (another lone surrogate as ``\\uNNNN``), cut to ``limit`` characters."""
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    return "'" + _SURROGATE.sub(lambda m: _escape(ord(m.group())), cut) + "'"
+    return f"'{escaped(cut)}'"
+
+
+def escaped(text: str) -> str:
+    """``text`` with each byte that was not UTF-8 as ``\\xNN`` (another lone surrogate as
+    ``\\uNNNN``): a name that can be printed, stored and logged."""
+    return _SURROGATE.sub(lambda m: _escape(ord(m.group())), text)
 
 
 def _escape(code: int) -> str:
