@@ -39,15 +39,19 @@ def record(error: BaseException) -> str:
     trace = "".join(traceback.format_exception(error))
     folder = crash_dir()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"crash-{stamp}-{os.getpid()}.log"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # mkstemp: a new file only its owner can read (0600), never one already there,
+        # even for a second error in the same second of the same process.
+        fd, name = tempfile.mkstemp(
+            suffix=".log", prefix=f"crash-{stamp}-{os.getpid()}-", dir=folder
+        )
+        path = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(trace)
     except OSError as problem:
-        _log("unexpected error; its trace could not be written to %s: %s", path, problem)
-        return f"the trace could not be written to {path} ({problem.strerror or problem})"
+        _log("unexpected error; its trace could not be written in %s: %s", folder, problem)
+        return f"the trace could not be written in {folder} ({problem.strerror or problem})"
     _log("unexpected error; full trace in %s", path)
     return f"the full trace is in {path}"
 

@@ -15,7 +15,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from bot.cli import main
-from bot.cli.crash import CRASH_DIR_VARIABLE, GuardedGroup
+from bot.cli.crash import CRASH_DIR_VARIABLE, GuardedGroup, one_line
 from bot.sandbox.cli import sandbox_command
 from tests.support.cli import Cli, create
 
@@ -210,6 +210,19 @@ def test_an_unexpected_error_is_one_line_naming_the_file_with_its_trace(
     assert str(trace) in line
     assert "Traceback" in trace.read_text() and "raise KeyError" in trace.read_text()
     assert trace.stat().st_mode & 0o077 == 0
+
+
+def test_two_unexpected_errors_in_the_same_second_each_keep_their_trace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CRASH_DIR_VARIABLE, str(tmp_path))
+    first, second = one_line(KeyError("first")), one_line(KeyError("second"))
+    traces = sorted(tmp_path.glob("crash-*.log"), key=lambda trace: trace.read_text())
+    assert [trace.read_text().splitlines()[-1] for trace in traces] == [
+        "KeyError: 'first'",
+        "KeyError: 'second'",
+    ]
+    assert str(traces[0]) in first and str(traces[1]) in second
 
 
 def test_click_s_own_endings_pass_through_the_last_resort(tmp_path: Path) -> None:
