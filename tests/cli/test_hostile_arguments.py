@@ -27,6 +27,7 @@ ids = (
     st.integers(min_value=-(10**30), max_value=10**30).map(str)
     | st.sampled_from(["99999999999999999999", "2147483648", "0", "٣", "²", "1e9", "demo/x"])
     | st.sampled_from(["\udcff", "demo\udc80", "\ud800", "nan", "inf", "-inf", "1e400"])
+    | st.floats(allow_nan=True, allow_infinity=True).map(repr)
     | st.text(max_size=30)
     | st.text(any_character, max_size=30)
 )
