@@ -37,7 +37,8 @@ def refuse_undecodable(ctx: click.Context, args: list[str]) -> None:
 
 def refuse_undecodable_values(ctx: click.Context) -> None:
     """The same for the values ``ctx``'s command took from elsewhere (an environment
-    variable such as CLARION_CONFIG), once they are parsed."""
+    variable such as CLARION_CONFIG, an answer typed at a prompt), once they are parsed.
+    A hidden answer (a token) is never shown."""
     for param in ctx.command.params:
         value = ctx.params.get(param.name or "")
         if not isinstance(value, str | Path):
@@ -48,9 +49,12 @@ def refuse_undecodable_values(ctx: click.Context) -> None:
         source = ""
         if ctx.get_parameter_source(param.name or "") is ParameterSource.ENVIRONMENT:
             source = f" (from the environment variable {param.envvar})"
+        elif ctx.get_parameter_source(param.name or "") is ParameterSource.PROMPT:
+            source = " (as typed at the prompt)"
+        hidden = isinstance(param, click.Option) and param.hide_input
         raise click.UsageError(
-            f"Invalid value for {param.get_error_hint(ctx)}{source}: {shown(str(value))} is "
-            f"not valid text: {why}; {WHAT_TO_DO}",
+            f"Invalid value for {param.get_error_hint(ctx)}{source}: "
+            f"{'it' if hidden else shown(str(value))} is not valid text: {why}; {WHAT_TO_DO}",
             ctx,
         )
 

@@ -6,6 +6,8 @@ holds its trace."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -18,6 +20,7 @@ from bot.cli import main
 from bot.cli.crash import CRASH_DIR_VARIABLE, GuardedGroup, one_line
 from bot.sandbox.cli import sandbox_command
 from tests.support.cli import Cli, create
+from tests.support.processes import ROOT, clean_env
 
 # A shell passes bytes; those that are not UTF-8 reach Python as U+DC80 to U+DCFF (PEP
 # 383). Hypothesis's text() leaves out surrogates unless asked for them.
@@ -173,6 +176,34 @@ def test_a_sandbox_option_takes_only_a_finite_number_in_its_range(option: str, v
     with pytest.raises(click.BadParameter) as refused:
         sandbox_command.make_context("sandbox", [option, value])
     assert option in refused.value.format_message() or refused.value.param_hint
+
+
+def test_a_token_typed_at_a_prompt_that_is_not_utf8_is_refused_and_never_shown(cli: Cli) -> None:
+    # Real bytes on a real stdin, read as Python does in a locale that keeps bytes that
+    # are not UTF-8 (surrogateescape): the runner's stdin cannot carry them.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "main.py",
+            "--config",
+            str(cli.config),
+            "accounts",
+            "connect",
+            "facebook",
+            "--page-id",
+            "1",
+        ],
+        input=b"secret-part\xff\n",
+        cwd=ROOT,
+        env={**clean_env(), "PYTHONIOENCODING": "utf-8:surrogateescape"},
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    output = (result.stdout + result.stderr).decode()
+    assert result.returncode == 2, output
+    assert "Invalid value for '--token' (as typed at the prompt): it is not valid text" in output
+    assert "secret-part" not in output and "unexpected error" not in output
 
 
 def test_a_post_id_no_row_can_have_is_no_such_post(cli: Cli) -> None:
