@@ -8,8 +8,11 @@ can read (a trace can quote the values a command was working on).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import sys
 import tempfile
 import traceback
 from datetime import UTC, datetime
@@ -74,6 +77,17 @@ def one_line(error: BaseException) -> str:
     )
 
 
+def keep_undecodable_input() -> None:
+    """Read standard input as the command line is read: a byte that is not UTF-8 becomes
+    a lone surrogate (PEP 383) rather than a UnicodeDecodeError inside a prompt. Python
+    does so by itself only in the C locale; the answer is then refused by name like an
+    argument (bot/cli/context.py's pass_app)."""
+    stdin = sys.stdin
+    if isinstance(stdin, io.TextIOWrapper):
+        with contextlib.suppress(ValueError, OSError):  # closed, or not reconfigurable
+            stdin.reconfigure(errors="surrogateescape")
+
+
 class GuardedGroup(click.Group):
     """A command group whose commands end in one line, never a traceback; as the top
     group it first refuses any argument that is not UTF-8 text (bot/cli/undecodable.py)."""
@@ -86,6 +100,8 @@ class GuardedGroup(click.Group):
         return remaining
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            keep_undecodable_input()
         try:
             return super().invoke(ctx)
         except _CLICK_ENDINGS:
