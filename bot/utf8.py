@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from bot.runtime.logs import escape_controls
+
 _SURROGATE = re.compile("[\ud800-\udfff]")
 # The surrogates PEP 383 makes of the bytes 0x80 to 0xFF that are not UTF-8.
 _ESCAPED_BYTES = range(0xDC80, 0xDD00)
@@ -30,10 +32,11 @@ def not_utf8(text: str) -> str | None:
 
 
 def shown(text: str, limit: int = 60) -> str:
-    """``text`` quoted so it can be printed: each byte that was not UTF-8 as ``\\xNN``
-    (another lone surrogate as ``\\uNNNN``), cut to ``limit`` characters."""
+    """``text`` quoted on one line so it can be printed: each byte that was not UTF-8 as
+    ``\\xNN`` (another lone surrogate as ``\\uNNNN``), control characters escaped too,
+    cut to ``limit`` characters."""
     cut = text if len(text) <= limit else text[: limit - 1] + "…"
-    return f"'{escaped(cut)}'"
+    return f"'{escape_controls(escaped(cut))}'"
 
 
 def escaped(text: str) -> str:
