@@ -41,6 +41,8 @@ COMMANDS = [
     ("posts", "cancel"),
     ("posts", "show"),
     ("posts", "edit"),
+    ("posts", "approve"),
+    ("posts", "reject", "--why", "Wrong date"),
     ("deliveries", "list", "--post"),
     ("posts", "list", "--limit"),
     ("alerts", "list", "--limit"),
