@@ -20,6 +20,7 @@ from bot.people import audit
 from bot.settings import ConfigError
 from bot.storage.models import Campaign
 from bot.storage.vault import VaultError
+from bot.utf8 import not_utf8
 
 
 @click.group()
@@ -73,6 +74,12 @@ def _from_env(option: str, name: str | None) -> str | None:
     value = os.environ.get(name)
     if not value:
         raise click.ClickException(f"{option} {name}: that environment variable is not set")
+    why = not_utf8(value)
+    if why is not None:  # a webhook URL or secret: never shown, even in part
+        raise click.ClickException(
+            f"{option} {name}: that environment variable is not valid text ({why}); set it "
+            "again as UTF-8"
+        )
     return value
 
 

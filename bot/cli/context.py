@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import click
 
+from bot.cli.undecodable import refuse_undecodable_values
 from bot.runtime.wiring import Runtime
 from bot.settings import ConfigError, Settings, folder_problems, load_settings
 
@@ -46,4 +50,19 @@ def refuse_missing_folders(settings: Settings) -> None:
         raise click.ClickException("bad configuration:\n  " + "\n  ".join(problems))
 
 
-pass_app = click.make_pass_decorator(AppContext)
+def pass_app(function: Callable[..., Any]) -> Callable[..., Any]:
+    """As ``click.make_pass_decorator(AppContext)``: the command gets the AppContext first.
+    Before it runs, every value it took is checked to be UTF-8 text: the command line is
+    checked as a whole before any command (bot/cli/undecodable.py), but an answer typed at
+    a prompt (a token, a PIN) arrives only now."""
+
+    @functools.wraps(function)
+    def with_app(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        refuse_undecodable_values(ctx)
+        app = ctx.find_object(AppContext)
+        if app is None:
+            raise RuntimeError(f"{ctx.command_path} ran outside bot.cli.main (no AppContext)")
+        return ctx.invoke(function, app, *args, **kwargs)
+
+    return with_app

@@ -8,8 +8,11 @@ can read (a trace can quote the values a command was working on).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
+import sys
 import tempfile
 import traceback
 from datetime import UTC, datetime
@@ -18,6 +21,7 @@ from typing import Any
 
 import click
 
+from bot.cli.undecodable import refuse_undecodable, refuse_undecodable_values
 from bot.runtime.logs import escape_controls
 
 logger = logging.getLogger(__name__)
@@ -38,15 +42,19 @@ def record(error: BaseException) -> str:
     trace = "".join(traceback.format_exception(error))
     folder = crash_dir()
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = folder / f"crash-{stamp}-{os.getpid()}.log"
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # mkstemp: a new file only its owner can read (0600), never one already there,
+        # even for a second error in the same second of the same process.
+        fd, name = tempfile.mkstemp(
+            suffix=".log", prefix=f"crash-{stamp}-{os.getpid()}-", dir=folder
+        )
+        path = Path(name)
         with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as handle:
             handle.write(trace)
     except OSError as problem:
-        _log("unexpected error; its trace could not be written to %s: %s", path, problem)
-        return f"the trace could not be written to {path} ({problem.strerror or problem})"
+        _log("unexpected error; its trace could not be written in %s: %s", folder, problem)
+        return f"the trace could not be written in {folder} ({problem.strerror or problem})"
     _log("unexpected error; full trace in %s", path)
     return f"the full trace is in {path}"
 
@@ -69,10 +77,31 @@ def one_line(error: BaseException) -> str:
     )
 
 
+def keep_undecodable_input() -> None:
+    """Read standard input as the command line is read: a byte that is not UTF-8 becomes
+    a lone surrogate (PEP 383) rather than a UnicodeDecodeError inside a prompt. Python
+    does so by itself only in the C locale; the answer is then refused by name like an
+    argument (bot/cli/context.py's pass_app)."""
+    stdin = sys.stdin
+    if isinstance(stdin, io.TextIOWrapper):
+        with contextlib.suppress(ValueError, OSError):  # closed, or not reconfigurable
+            stdin.reconfigure(errors="surrogateescape")
+
+
 class GuardedGroup(click.Group):
-    """A command group whose commands end in one line, never a traceback."""
+    """A command group whose commands end in one line, never a traceback; as the top
+    group it first refuses any argument that is not UTF-8 text (bot/cli/undecodable.py)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if ctx.parent is None:
+            refuse_undecodable(ctx, args)
+        remaining = super().parse_args(ctx, args)
+        refuse_undecodable_values(ctx)
+        return remaining
 
     def invoke(self, ctx: click.Context) -> Any:
+        if ctx.parent is None:
+            keep_undecodable_input()
         try:
             return super().invoke(ctx)
         except _CLICK_ENDINGS:

@@ -9,9 +9,16 @@ from sqlalchemy import select
 
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import plural, table
+from bot.click_numbers import Finite, whole
 from bot.runtime.wiring import Runtime
 from bot.sandbox.options import admin_headers
 from bot.storage.models import Campaign, EngagementPolicy
+
+# A campaign's X read budget in US dollars: far above any campaign's, and a number the
+# plan can print and compare.
+MAX_CAP_USD = 1_000_000.0
+# Posts read per release per snapshot: above the largest release.
+MAX_SAMPLE = 1_000_000
 
 
 @click.group()
@@ -79,7 +86,7 @@ def refresh(app: AppContext, campaign: str | None) -> None:
 @click.option(
     "--cap",
     "cap_usd",
-    type=float,
+    type=Finite(0, MAX_CAP_USD),
     help="Stop reading the campaign's X posts once this many US dollars are spent "
     "(0 = no X reads; use --no-cap to remove).",
 )
@@ -87,7 +94,7 @@ def refresh(app: AppContext, campaign: str | None) -> None:
 @click.option(
     "--sample",
     "sample_size",
-    type=click.IntRange(min=0),
+    type=whole(0, MAX_SAMPLE),
     help="Read at most this many posts of each release per snapshot and estimate the rest "
     "(0 = read every post). At least 2.",
 )
@@ -103,8 +110,6 @@ def plan_command(
         raise click.BadParameter(
             "a sample of one has no spread: use 2 or more", param_hint="--sample"
         )
-    if cap_usd is not None and cap_usd < 0:
-        raise click.BadParameter("must be 0 or more", param_hint="--cap")
     settings = app.settings
     found = _campaign(app, campaign)
     with app.runtime.sessions() as session:

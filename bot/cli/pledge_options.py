@@ -11,7 +11,7 @@ import click
 
 from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.cli.context import AppContext
-from bot.pledges.campaigns import PledgeCampaignSpec
+from bot.pledges.campaigns import MAX_GOAL, MAX_WINDOW_MINUTES, PledgeCampaignSpec
 from bot.pledges.images import CampaignImage, ImageProblem, read_image
 from bot.storage.models import GoalPolicy, PledgeCampaign
 
@@ -46,7 +46,9 @@ _options = [
         "--image-alt", help="What the picture shows, for people who cannot see it (required)."
     ),
     click.option("--no-image", is_flag=True, help="Edit: remove the campaign's picture."),
-    click.option("--goal", type=click.IntRange(min=1), help="How many supporters you aim for."),
+    click.option(
+        "--goal", type=click.IntRange(1, MAX_GOAL), help="How many supporters you aim for."
+    ),
     click.option("--release", "release_text", help="When it goes out: 'YYYY-MM-DD HH:MM'."),
     click.option("--tz", help="Time zone of --release (default TIMEZONE)."),
     click.option(
@@ -54,7 +56,7 @@ _options = [
     ),
     click.option(
         "--window",
-        type=click.IntRange(0, 1440),
+        type=click.IntRange(0, MAX_WINDOW_MINUTES),
         help="Minutes to spread the posts over (0 = at once).",
     ),
     click.option("--allow-edit/--no-edit", default=None, help="May supporters change the wording?"),

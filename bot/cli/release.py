@@ -13,6 +13,7 @@ from bot.campaigns.schedules.times import TimeProblem, parse_time, zone
 from bot.cli.context import AppContext, pass_app
 from bot.cli.output import emit_json, local, plural
 from bot.cli.pledges import campaign_or_fail, summary
+from bot.click_numbers import Finite
 from bot.people.audit import cli_actor
 from bot.pledges import controls
 from bot.pledges import release as releases
@@ -68,7 +69,7 @@ def _bar(st: releases.ReleaseStatus, width: int = 30) -> str:
     "--every",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(0.1, 3600),
+    type=Finite(0.1, 3600),
     help="Seconds between updates.",
 )
 @pass_app

@@ -18,7 +18,7 @@ from bot.people.roles import Role
 from bot.people.users import Link, PeopleError
 from bot.runtime.wiring import Runtime
 
-_EXPIRES = re.compile(r"^\s*(\d+)\s*([hd])\s*$", re.I)
+_EXPIRES = re.compile(r"^\s*([0-9]+)\s*([hd])\s*$", re.I)
 MAX_LINK_LIFETIME = timedelta(days=30)
 
 
@@ -31,6 +31,10 @@ def parse_expires(raw: str | None, default_hours: int) -> timedelta:
             f"{raw!r} is not a lifetime: use hours or days, e.g. 24h or 3d",
             param_hint="--expires",
         )
+    # More digits than 720h has are out of range before int() (4,300 digits at most) or
+    # timedelta (10**20 hours overflows) could refuse them less clearly.
+    if len(match.group(1)) > 6:
+        raise click.BadParameter("between 1h and 30d", param_hint="--expires")
     amount = int(match.group(1))
     lifetime = timedelta(hours=amount) if match.group(2).lower() == "h" else timedelta(days=amount)
     if not timedelta(hours=1) <= lifetime <= MAX_LINK_LIFETIME:

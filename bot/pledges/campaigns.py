@@ -40,7 +40,8 @@ SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 POLICIES = (GoalPolicy.ALL_OR_NOTHING, GoalPolicy.RELEASE_ANYWAY)
 PLATFORM_NAMES = PLATFORM_LABELS  # the registry's labels
 MAX_WINDOW_MINUTES = 24 * 60
-# Far past any campaign's reach, and inside every database's 32-bit integer column.
+# More supporters than any campaign gathers (the largest Thunderclaps reached a few
+# hundred thousand), and well inside a 32-bit database integer.
 MAX_GOAL = 10_000_000
 
 

@@ -6,10 +6,13 @@ from collections.abc import Callable
 
 import click
 
+from bot.click_numbers import Finite, whole
 from bot.runtime.logs import configure_logging
 from bot.sandbox.options import LATENCY_DISTRIBUTIONS, FaultConfig, RateLimits, SandboxOptions
 
-_RATE = click.FloatRange(0.0, 1.0)
+_RATE = Finite(0.0, 1.0)
+# Longer than any test or rehearsal waits, and short enough to stay a valid timeout.
+MAX_SECONDS = 7 * 86400.0
 
 # Each platform's faults, as --PREFIX-KIND-rate options: (option prefix, what it calls).
 FAULTED = {
@@ -55,7 +58,9 @@ def faults_from(rates: dict[str, float], prefix: str, timeout_hold_s: float) -> 
 
 @click.command("sandbox")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=8700, show_default=True, type=int, help="Port to listen on.")
+@click.option(
+    "--port", default=8700, show_default=True, type=whole(1, 65535), help="Port to listen on."
+)
 @click.option(
     "--state",
     "state_file",
@@ -63,17 +68,23 @@ def faults_from(rates: dict[str, float], prefix: str, timeout_hold_s: float) -> 
     default=None,
     help="SQLite file that keeps users, pages and posts across restarts (default: memory).",
 )
-@click.option("--seed", default=1, show_default=True, type=int, help="Seed for faults and metrics.")
+@click.option(
+    "--seed", default=1, show_default=True, type=whole(0), help="Seed for faults and metrics."
+)
 @click.option(
     "--time-acceleration",
     default=1.0,
     show_default=True,
-    type=click.FloatRange(min=0.001),
+    type=Finite(0.001, 1_000_000),
     help="How much faster engagement grows than real time (post times, token lifetimes,"
     " duplicate windows and rate limits stay real).",
 )
 @click.option(
-    "--latency-ms", default=0.0, show_default=True, type=float, help="Mean added latency."
+    "--latency-ms",
+    default=0.0,
+    show_default=True,
+    type=Finite(0, MAX_SECONDS * 1000),
+    help="Mean added latency.",
 )
 @click.option(
     "--latency-distribution",
@@ -85,34 +96,34 @@ def faults_from(rates: dict[str, float], prefix: str, timeout_hold_s: float) -> 
 @fault_options
 @click.option(
     "--timeout-hold-s",
-    type=float,
+    type=Finite(0, MAX_SECONDS),
     default=30.0,
     show_default=True,
     help="How long a 'timeout' holds the connection before dropping it.",
 )
 @click.option(
     "--x-posts-per-user",
-    type=int,
+    type=whole(0),
     default=RateLimits.x_posts_per_user,
     show_default=True,
     help="POST /2/tweets allowed per user per 15 minutes.",
 )
 @click.option(
     "--x-posts-per-app",
-    type=int,
+    type=whole(0),
     default=RateLimits.x_posts_per_app,
     show_default=True,
     help="POST /2/tweets allowed per app per 24 hours.",
 )
 @click.option(
     "--x-monthly-post-cap",
-    type=int,
+    type=whole(0),
     default=None,
     help="Posts per month before X answers 429 usage-capped (default: no cap).",
 )
 @click.option(
     "--duplicate-window-s",
-    type=float,
+    type=Finite(0, 400 * 86400),
     default=24 * 3600.0,
     show_default=True,
     help="Same text from the same X account within this window is refused as a duplicate.",

@@ -30,6 +30,8 @@ from bot.settings.values import (
     split_bind,
     without_password,
 )
+from bot.utf8 import not_utf8
+from bot.utf8 import shown as utf8_shown
 
 __all__ = [
     "SETTINGS",
@@ -203,10 +205,10 @@ def load_settings(
     from_file: dict[str, str | None] = {}
     if env_file is not None and env_file.exists():
         try:
-            text = read_regular(env_file, MAX_CONFIG_BYTES).decode("utf-8")
-        except (FileRefused, UnicodeDecodeError) as error:
+            data = read_regular(env_file, MAX_CONFIG_BYTES)
+        except FileRefused as error:
             raise ConfigError(f"bad configuration: {env_file} {error}") from None
-        from_file = dotenv_values(stream=io.StringIO(text))
+        from_file = dotenv_values(stream=io.StringIO(_utf8(data, env_file)))
     values: dict[str, Any] = {}
     problems: list[str] = []
     for setting in SETTINGS:
@@ -219,10 +221,18 @@ def load_settings(
                 if file_value is not None
                 else (setting.default, "default")
             )
+        shown = "***" if setting.secret else repr(without_password(raw))
+        why = not_utf8(raw)
+        if why is not None:
+            shown = "***" if setting.secret else utf8_shown(without_password(raw))
+            problems.append(
+                f"{setting.name}={shown} (from {where}): is not valid text: {why}; write it "
+                "again as UTF-8"
+            )
+            continue
         try:
             values[setting.name.lower()] = setting.parse(raw)
         except (ValueError, OverflowError) as exc:
-            shown = "***" if setting.secret else repr(without_password(raw))
             problems.append(f"{setting.name}={shown} (from {where}): expected {exc}")
     if not problems:
         problems = missing_credentials(values)
@@ -232,6 +242,19 @@ def load_settings(
         values["web_base_url"] = local_base_url(values["web_host"], values["web_port"])
         values["web_base_url_follows"] = True
     return Settings(**values)
+
+
+def _utf8(data: bytes, env_file: Path) -> str:
+    """The settings file as text; ConfigError naming the line of a byte that is not UTF-8
+    (a file saved in Latin-1 or Windows-1252 by an editor)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            f"bad configuration: {env_file} line {line}: the byte 0x{data[error.start]:02X} is "
+            "not UTF-8; save the file as UTF-8 (and retype that line's accented letters)"
+        ) from None
 
 
 def folder_problems(settings: Settings) -> list[str]:

@@ -82,3 +82,16 @@ def test_bad_input_is_named_without_a_traceback(alerts_cli: AlertsCli):
     )
     no_channels = alerts_cli("alerts", "test", "demo")
     assert "demo has no alert channels" in no_channels.output
+
+
+def test_a_webhook_from_an_environment_variable_that_is_not_utf8_is_refused_unshown(
+    alerts_cli: AlertsCli,
+):
+    make_campaign(alerts_cli).close()
+    hook = "https://hooks.example/T0/secret-part\udcff"  # the byte 0xFF, as Python reads it
+    for option in ("--webhook-from-env", "--secret-from-env"):
+        result = alerts_cli("alerts", "set", "demo", option, "HOOK", env={"HOOK": hook})
+        assert result.exit_code == 1, result.output
+        assert f"{option} HOOK: that environment variable is not valid text" in result.output
+        assert "the byte 0xFF" in result.output and "secret-part" not in result.output
+        assert "unexpected error" not in result.output

@@ -80,3 +80,19 @@ def test_apply_and_pledges_apply_parse_each_file_once(with_accounts, tmp_path, m
         result = with_accounts(*command, str(path))
         assert result.exit_code == 0, result.output
         assert len(sources) == 1, (command, sources)
+
+
+def test_a_schedule_file_whose_name_is_not_utf8_is_refused_by_name_and_nothing_is_stored(
+    with_accounts, tmp_path
+):
+    folder = tmp_path / "schedules"  # SCHEDULES_DIR
+    folder.mkdir(exist_ok=True)
+    (folder / "demo-\udcff.yaml").write_text(SCHEDULE)  # a Latin-1 "ÿ" in the name
+    for command in (("apply", "--dry-run"), ("apply",)):
+        result = with_accounts(*command)
+        assert result.exit_code == 1, result.output
+        assert "demo-\\xff.yaml" in result.output
+        assert "has a name that is not UTF-8 text (the byte 0xFF" in result.output
+        assert "rename the file" in result.output and "unexpected error" not in result.output
+    with with_accounts.runtime().sessions() as session:
+        assert session.scalars(select(Post)).all() == []

@@ -145,6 +145,8 @@ def test_a_picture_without_alt_text_and_a_bad_goal_are_refused_together(console,
     ("field", "written", "words"),
     [
         ("goal", "99999999999999999999", "1 to 10,000,000"),
+        ("goal", "2147483648", "1 to 10,000,000"),  # past a 32-bit column
+        ("goal", "10000001", "1 to 10,000,000"),
         ("goal", "٣", "number of supporters"),  # Arabic-Indic three: int() would take it
         ("window", "99999999999999999999", "0 to 1440"),
     ],

@@ -21,7 +21,7 @@ class Cli:
     config: Path
     runner: CliRunner
 
-    def __call__(self, *args: str, input: str | None = None) -> Result:
+    def __call__(self, *args: str, input: str | bytes | None = None) -> Result:
         return self.runner.invoke(
             main, ["--config", str(self.config), *args], input=input, catch_exceptions=False
         )

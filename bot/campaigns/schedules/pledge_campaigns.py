@@ -27,7 +27,7 @@ from bot.campaigns.schedules.sources import ScheduleSource, read_files
 from bot.campaigns.schedules.times import TimeProblem, zone
 from bot.campaigns.schedules.yaml_nodes import Node, Reader, shown
 from bot.campaigns.specs import PLATFORMS, Problem, SpecError
-from bot.pledges.campaigns import MAX_WINDOW_MINUTES, SLUG, PledgeCampaignSpec
+from bot.pledges.campaigns import MAX_GOAL, MAX_WINDOW_MINUTES, SLUG, PledgeCampaignSpec
 from bot.pledges.images import CampaignImage, ImageProblem, alt_problem, read_image
 from bot.storage.models import GoalPolicy
 
@@ -195,7 +195,7 @@ def _campaign(ctx: FileContext, node: Node, name: str) -> PledgeCampaignSpec | N
         ok &= items is not None
     goal = None
     if "goal" in fields:
-        goal = _int(reader, fields["goal"], f"{name}.goal", 1, 10_000_000, "goal: 500")
+        goal = _int(reader, fields["goal"], f"{name}.goal", 1, MAX_GOAL, "goal: 500")
     window = None
     if "window" in fields:
         window = _int(

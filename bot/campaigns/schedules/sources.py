@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bot.safe_files import FileRefused, read_regular
+from bot.utf8 import escaped, not_utf8
 
 # A schedule file on disk: 20,000 posts take about 3 MB. Far larger is a mistake (or a
 # file that is not a schedule) and would tie the command up parsing it.
@@ -33,6 +34,11 @@ def read_files(paths: Sequence[Path]) -> list[ScheduleSource]:
     that is not a regular file, or is larger than MAX_FILE_BYTES)."""
     sources = []
     for path in paths:
+        why = not_utf8(path.name) or not_utf8(str(path))
+        if why is not None:  # the name would reach the database, and no query can hold it
+            reason = f"has a name that is not UTF-8 text ({why}); rename the file"
+            sources.append(ScheduleSource(escaped(str(path)), unreadable=reason))
+            continue
         try:
             text = read_regular(path, MAX_FILE_BYTES).decode("utf-8")
             # As Python's text mode reads it: CRLF and CR line ends become LF.
