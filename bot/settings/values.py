@@ -6,12 +6,16 @@ with what is expected; bot/settings/table.py pairs them with names, defaults and
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import getaddresses
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.email_address import EmailAddressError, refuse_several
 
 N = TypeVar("N", int, float)
 
@@ -200,10 +204,68 @@ def parse_offsets(raw: str) -> Offsets:
     return Offsets(out)
 
 
+# RFC 1123 host name labels: letters, digits and inner hyphens, at most 63 each.
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def is_host(value: str) -> bool:
+    """True for an IP address (IPv6 with or without brackets) or a host name."""
+    try:
+        ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
+        return True
+    except ValueError:
+        pass
+    labels = value.removesuffix(".").split(".")
+    return len(value) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+
+
+def parse_host(raw: str) -> str:
+    """An address to listen on: an IP address (0.0.0.0 or :: for every interface) or a
+    host name of this machine."""
+    value = raw.strip()
+    if not is_host(value):
+        raise ValueError(
+            "an IP address such as 127.0.0.1 (0.0.0.0 or :: for every interface) or a host name"
+        )
+    return value
+
+
+def parse_optional_host(raw: str) -> str:
+    """Empty, or a host (``parse_host``)."""
+    value = raw.strip()
+    return parse_host(value) if value else value
+
+
+def parse_sender(raw: str) -> str:
+    """One sender for the From header: ``clarion@union.example`` or ``Union
+    <clarion@union.example>``; never a list, never a line break (a header injection)."""
+    value = raw.strip()
+    expected = "one address, e.g. clarion@union.example or Union <clarion@union.example>"
+    if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise ValueError(expected)
+    found = getaddresses([value])
+    if len(found) != 1:
+        raise ValueError(expected)
+    address = found[0][1]
+    local, at, domain = address.rpartition("@")
+    if not (at and local and domain) or any(c.isspace() for c in address):
+        raise ValueError(expected)
+    try:
+        refuse_several(address)
+    except EmailAddressError as exc:
+        raise ValueError(f"{expected}: {exc}") from None
+    return value
+
+
 def split_bind(value: str) -> tuple[str, int]:
     """``HOST:PORT`` → (host, port); ValueError when it is not one."""
     host, colon, port = value.rpartition(":")
-    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536:
+    if (
+        not colon
+        or not is_host(host)
+        or not (port.isascii() and port.isdigit())
+        or not 0 < int(port) < 65536
+    ):
         raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9464")
     return host, int(port)
 

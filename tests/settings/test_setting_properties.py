@@ -76,11 +76,35 @@ def test_any_value_of_any_setting_is_read_or_refused_by_name(name: str, value: s
         ("CONSOLE_SESSION_HOURS", "99999999999"),
         ("TIMEZONE", "A" * 5000),
         ("ENGAGEMENT_OFFSETS", "1h,999999999d"),
+        ("WEB_HOST", "not a host"),
+        ("WEB_HOST", "-bad-.example"),
+        ("METRICS_BIND", "exa mple:9464"),
+        ("SMTP_HOST", "mail server"),
+        ("MAIL_FROM", "a@union.example, b@stranger.example"),
+        ("MAIL_FROM", "Union <clarion@union.example>\r\nBcc: x@stranger.example"),
+        ("MAIL_FROM", "clarion"),
     ],
 )
 def test_a_value_the_daemon_could_not_use_is_refused_at_load(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings(None, environ={name: value})
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("WEB_HOST", "0.0.0.0"),  # noqa: S104 (a value to parse, not a bind)
+        ("WEB_HOST", "::"),
+        ("WEB_HOST", "clarion.union.example"),
+        ("METRICS_BIND", "[::1]:9464"),
+        ("SMTP_HOST", ""),
+        ("MAIL_FROM", "clarion@localhost"),
+        ("MAIL_FROM", "Union comms <clarion@union.example>"),
+    ],
+)
+def test_hosts_and_senders_as_operators_write_them_are_taken(name: str, value: str) -> None:
+    settings = load_settings(None, environ={name: value})
+    assert getattr(settings, name.lower()) == value
 
 
 @pytest.mark.parametrize(
