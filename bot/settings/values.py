@@ -204,26 +204,36 @@ def parse_offsets(raw: str) -> Offsets:
     return Offsets(out)
 
 
-# RFC 1123 host name labels: letters, digits and inner hyphens, at most 63 each.
-HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+# Host name labels: letters, digits, inner hyphens, at most 63 each; underscores too, as
+# /etc/hosts aliases and Docker Compose service names have them (RFC 1123 does not).
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def is_host(value: str) -> bool:
-    """True for an IP address (IPv6 with or without brackets) or a host name."""
+    """True for an IP address (IPv6 with or without brackets) or a host name (an
+    internationalised one as its IDNA form)."""
     try:
         ipaddress.ip_address(value.removeprefix("[").removesuffix("]"))
         return True
     except ValueError:
         pass
-    labels = value.removesuffix(".").split(".")
-    return len(value) <= 253 and all(HOST_LABEL.fullmatch(label) for label in labels)
+    try:
+        ascii_name = value.removesuffix(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = ascii_name.split(".")
+    return (
+        len(ascii_name) <= 253
+        and all(HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()  # 999.1.1.1 is a bad address, not a name
+    )
 
 
 def parse_host(raw: str) -> str:
-    """An address to listen on: an IP address (0.0.0.0 or :: for every interface) or a
-    host name of this machine."""
+    """An address to listen on: an IP address (0.0.0.0, or :: for every interface on
+    IPv6 too), a host name of this machine, or empty for every IPv4 interface."""
     value = raw.strip()
-    if not is_host(value):
+    if value and not is_host(value):
         raise ValueError(
             "an IP address such as 127.0.0.1 (0.0.0.0 or :: for every interface) or a host name"
         )
@@ -266,8 +276,8 @@ def split_bind(value: str) -> tuple[str, int]:
         or not (port.isascii() and port.isdigit())
         or not 0 < int(port) < 65536
     ):
-        raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9464")
-    return host, int(port)
+        raise ValueError("empty, or HOST:PORT such as 127.0.0.1:9464 or [::1]:9464")
+    return host.removeprefix("[").removesuffix("]"), int(port)
 
 
 def parse_bind(raw: str) -> str:

@@ -43,11 +43,17 @@ def web_config(app: Starlette, host: str, port: int, **overrides: Any) -> uvicor
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind in the caller's thread, so a busy port raises OSError at once."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    """Bind in the caller's thread, so a busy port raises OSError at once. ``host`` is an
+    IPv4 or IPv6 address (brackets allowed), a host name, or empty for every IPv4
+    interface; the address family follows it."""
+    name = host.removeprefix("[").removesuffix("]") or None
+    family, kind, proto, _, address = socket.getaddrinfo(
+        name, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((host, port))
+        sock.bind(address)
     except OSError:
         sock.close()
         raise
@@ -84,6 +90,16 @@ def serving_health(
         yield address
 
 
+def loopback_for(bound_host: str) -> str:
+    """How this machine reaches a socket bound to ``bound_host``, for a URL: every
+    interface by its loopback, an IPv6 address in brackets."""
+    if bound_host in ("0.0.0.0", ""):  # noqa: S104 - a bound address, read back
+        return "127.0.0.1"
+    if bound_host == "::":
+        return "[::1]"
+    return f"[{bound_host}]" if ":" in bound_host else bound_host
+
+
 @contextlib.contextmanager
 def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
     """``app`` on the bound ``sock`` in a background thread until the block ends (then
@@ -107,7 +123,7 @@ def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the {what} did not start on {bound_host}:{bound_port}")
             time.sleep(0.01)
-        shown = "127.0.0.1" if bound_host in ("0.0.0.0", "") else bound_host  # noqa: S104
+        shown = loopback_for(bound_host)
         logger.info("%s listening on http://%s:%s", what, shown, bound_port)
         yield f"http://{shown}:{bound_port}"
     finally:

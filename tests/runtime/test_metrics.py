@@ -5,6 +5,7 @@ and /metrics apart from the public pages."""
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import fields
 from datetime import UTC, datetime, timedelta
@@ -209,6 +210,28 @@ def test_metrics_bind_serves_health_and_metrics_apart_and_not_on_the_public_serv
     # ...and only those: the pages are not served there.
     assert requests.get(f"{process.health_address}/", timeout=10).status_code == 404
     assert requests.get(f"{process.web_address}/", timeout=10).status_code == 200
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as probe:
+            probe.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="this machine has no IPv6 loopback")
+def test_metrics_bind_on_an_ipv6_address_is_served_there(
+    tmp_path: Path, empty_database: str, sandbox: SandboxHandle, started: list[Process]
+) -> None:
+    # config check takes [::1]:PORT, so run must be able to listen on it.
+    port = free_port()
+    runtime = rehearsal(tmp_path, empty_database, sandbox.url, metrics_bind=f"[::1]:{port}")
+    process = start_everything(runtime, RUN, said)
+    started.append(process)
+    assert process.health_address == f"http://[::1]:{port}"
+    assert requests.get(f"{process.health_address}/healthz", timeout=10).json() == {"status": "ok"}
 
 
 def test_a_metrics_bind_that_is_not_host_and_port_is_refused_naming_it() -> None:

@@ -78,6 +78,7 @@ def test_any_value_of_any_setting_is_read_or_refused_by_name(name: str, value: s
         ("ENGAGEMENT_OFFSETS", "1h,999999999d"),
         ("WEB_HOST", "not a host"),
         ("WEB_HOST", "-bad-.example"),
+        ("WEB_HOST", "999.1.1.1"),
         ("METRICS_BIND", "exa mple:9464"),
         ("SMTP_HOST", "mail server"),
         ("MAIL_FROM", "a@union.example, b@stranger.example"),
@@ -96,6 +97,9 @@ def test_a_value_the_daemon_could_not_use_is_refused_at_load(name: str, value: s
         ("WEB_HOST", "0.0.0.0"),  # noqa: S104 (a value to parse, not a bind)
         ("WEB_HOST", "::"),
         ("WEB_HOST", "clarion.union.example"),
+        ("WEB_HOST", ""),  # every IPv4 interface, as before
+        ("SMTP_HOST", "mail_relay"),  # a Compose service or /etc/hosts alias
+        ("SMTP_HOST", "mail.bücher.de"),
         ("METRICS_BIND", "[::1]:9464"),
         ("SMTP_HOST", ""),
         ("MAIL_FROM", "clarion@localhost"),
