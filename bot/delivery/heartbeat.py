@@ -139,19 +139,26 @@ def pulse(
     """How the processes of ``kinds`` stand, as one pulse (None: none ever beat here).
 
     One still beating (not stopped, a beat within ``live_within`` of ``now``) is the
-    answer whenever there is one, so a standby scheduler, or a daemon started after
-    another was stopped, counts as running whichever row beat last. Otherwise the newest
-    beat of any: stopped (it says when) or silent (its beat says how long ago)."""
+    answer whenever there is one, so a standby scheduler counts as running though the
+    active one stopped after its last beat. Otherwise the newest beat of any: stopped (it
+    says when) or silent (its beat says how long ago).
+
+    Single-machine daemons hold the database's daemon lock, one at a time, so only the
+    newest of their rows can be alive: an older one (a daemon killed before the last one
+    started) never answers for the newest, which may have stopped since."""
     rows = session.execute(
         select(
             DaemonHeartbeat.holder, DaemonHeartbeat.beat_at, DaemonHeartbeat.stopped_at
         ).order_by(DaemonHeartbeat.beat_at.desc())
     ).all()
-    of_kinds = [
-        Pulse(row.beat_at, row.stopped_at, row.holder)
-        for row in rows
-        if kind_of(row.holder) in kinds
-    ]
+    of_kinds: list[Pulse] = []
+    seen_daemon = False
+    for row in rows:
+        kind = kind_of(row.holder)
+        if kind not in kinds or (kind is Kind.DAEMON and seen_daemon):
+            continue
+        seen_daemon = seen_daemon or kind is Kind.DAEMON
+        of_kinds.append(Pulse(row.beat_at, row.stopped_at, row.holder))
     for candidate in of_kinds:
         if candidate.stopped_at is None and now - candidate.beat_at <= live_within:
             return candidate

@@ -78,6 +78,16 @@ def test_no_warning_while_a_daemon_is_running(with_accounts, tmp_path: Path):
     assert "warning" not in with_accounts("apply", str(path)).output
 
 
+def test_a_daemon_stopped_after_another_was_killed_counts_as_none_at_once(with_accounts):
+    # The first daemon was killed (its last beat 30 s old, no word of a stop); the one
+    # started after it was stopped with Ctrl-C 10 s ago. One daemon runs at a time, so
+    # the killed one's recent beat says nothing about now.
+    beat(with_accounts, timedelta(seconds=30), holder="host:100")
+    beat(with_accounts, timedelta(seconds=10), stopped=True, holder="host:200")
+    result = with_accounts("posts", "add", "--in", "10m", "--to", "x", "Demo at 8:30")
+    assert NO_DAEMON in result.output
+
+
 def test_a_standby_scheduler_still_beating_counts_as_running_though_another_stopped_since(
     with_accounts,
 ):
