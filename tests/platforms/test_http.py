@@ -324,6 +324,7 @@ def test_a_certificate_the_machine_does_not_trust_fails_before_anything_is_sent(
         session_for(None, timeout=5).post(url + "/2/tweets", json={"text": "hi"})
     error = classify_transport_error(caught.value, action="publish")
     assert type(error) is TransientError and error.not_sent
+    assert "could not connect (TLS handshake: SSLCertVerificationError)" in str(error)
     assert received == []
 
 

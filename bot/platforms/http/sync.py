@@ -65,7 +65,8 @@ class HandshakeTellingHTTPSConnection(HTTPSConnection):
         except OSError as exc:
             # ssl.SSLError (bad certificate, wrong protocol, alert), a timeout or a reset
             # during the handshake: http.client writes the request only after connect().
-            self.close()
+            # (urllib3 closes the connection; closing it here would also forget that a
+            # proxy's tunnel was up, and the failure would read as the proxy's.)
             raise HandshakeFailed(self, f"TLS handshake failed ({type(exc).__name__})") from exc
 
 
@@ -207,9 +208,13 @@ def _not_sent(exc: requests.RequestException) -> bool:
     return False
 
 
-def _handshake_failed(exc: requests.RequestException) -> bool:
+def _handshake_failure(exc: requests.RequestException) -> str | None:
+    """What failed the TLS handshake (e.g. ``SSLCertVerificationError``), when one did."""
     cause = exc.args[0] if exc.args else None
-    return isinstance(cause, MaxRetryError) and isinstance(cause.reason, HandshakeFailed)
+    if isinstance(cause, MaxRetryError) and isinstance(cause.reason, HandshakeFailed):
+        reason = cause.reason.__cause__
+        return type(reason).__name__ if reason is not None else "unknown"
+    return None
 
 
 def classify_transport_error(
@@ -226,8 +231,9 @@ def classify_transport_error(
     token in its query (Graph puts access_token there).
     """
     kind = type(exc).__name__
-    if _handshake_failed(exc):
-        kind = "TLS handshake"
+    handshake = _handshake_failure(exc)
+    if handshake is not None:
+        kind = f"TLS handshake: {handshake}"
     if _not_sent(exc):
         return TransientError(f"{action}: could not connect ({kind})", code=kind, not_sent=True)
     maybe_sent = isinstance(
