@@ -77,13 +77,15 @@ def forbidden(text: str) -> str | None:
 
 
 # Characters that draw nothing although they are not format characters (Cf): the Hangul
-# fillers, the Braille blank, the combining grapheme joiner, Khmer's inherent vowels and
-# the variation selectors (Unicode's Default_Ignorable_Code_Point list, plus U+2800, which
-# fonts draw as an empty cell). Spam filters know them as ways to post "nothing".
+# fillers, the Braille blank (fonts draw an empty cell), the combining grapheme joiner,
+# Khmer's inherent vowels, the variation selectors, and the code points Unicode reserves
+# as default-ignorable for later use (U+2065, U+FFF0-FFF8, U+E0000-E0FFF), which
+# renderers must not draw either. Spam filters know them as ways to post "nothing".
 INVISIBLE = frozenset(
-    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    "\u115f\u1160\u3164\uffa0\u2800\u034f\u17b4\u17b5\u180b\u180c\u180d\u180f\u2065"
     + "".join(chr(c) for c in range(0xFE00, 0xFE10))
-    + "".join(chr(c) for c in range(0xE0100, 0xE01F0))
+    + "".join(chr(c) for c in range(0xFFF0, 0xFFF9))
+    + "".join(chr(c) for c in range(0xE0000, 0xE1000))
 )
 
 

@@ -250,7 +250,10 @@ def parse_sender(raw: str) -> str:
     """One sender for the From header: ``clarion@union.example`` or ``Union
     <clarion@union.example>``; never a list, never a line break (a header injection)."""
     value = raw.strip()
-    expected = "one address, e.g. clarion@union.example or Union <clarion@union.example>"
+    expected = (
+        "one address, e.g. clarion@union.example or Union <clarion@union.example> (a name "
+        'with commas, brackets or dots goes in double quotes: "Unite, Region 5" <…>)'
+    )
     if not value or any(ord(c) < 32 or ord(c) == 127 for c in value):
         raise ValueError(expected)
     found = getaddresses([value])

@@ -106,8 +106,24 @@ def test_a_text_of_zero_width_characters_only_is_refused_as_empty() -> None:
 
 @pytest.mark.parametrize(
     "invisible",
-    ["\\u3164\\u3164", "\\u2800", "\\u115f\\u1160", "\\uffa0", "\\u034f\\ufe0f"],
-    ids=["hangul-filler", "braille-blank", "hangul-jamo-fillers", "halfwidth-filler", "cgj-vs16"],
+    [
+        "\\u3164\\u3164",
+        "\\u2800",
+        "\\u115f\\u1160",
+        "\\uffa0",
+        "\\u034f\\ufe0f",
+        "\\u2065",
+        "\\U000E0080",
+    ],
+    ids=[
+        "hangul-filler",
+        "braille-blank",
+        "hangul-jamo-fillers",
+        "halfwidth-filler",
+        "cgj-vs16",
+        "reserved-ignorable",
+        "reserved-plane-14",
+    ],
 )
 def test_a_text_of_characters_that_draw_nothing_is_refused_as_empty(invisible: str) -> None:
     problems = problems_of(post(f'"{invisible}"'))

@@ -104,6 +104,7 @@ def test_a_value_the_daemon_could_not_use_is_refused_at_load(name: str, value: s
         ("SMTP_HOST", ""),
         ("MAIL_FROM", "clarion@localhost"),
         ("MAIL_FROM", "Union comms <clarion@union.example>"),
+        ("MAIL_FROM", '"Unite, Region 5" <clarion@union.example>'),
     ],
 )
 def test_hosts_and_senders_as_operators_write_them_are_taken(name: str, value: str) -> None:
