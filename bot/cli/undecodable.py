@@ -22,6 +22,14 @@ def refuse_undecodable(ctx: click.Context, args: list[str]) -> None:
     """click.UsageError naming the first of ``args`` that is not UTF-8 and what it was
     given for; nothing when all are text."""
     for index, argument in enumerate(args):
+        if "\x00" in argument:
+            # A shell cannot pass one (argv is NUL-terminated), but a program calling
+            # Clarion can; no text field holds one, and PostgreSQL refuses it.
+            hint = parameter_hint(ctx, args[:index], argument)
+            where = f"value for {hint}" if hint is not None else "argument"
+            raise click.UsageError(
+                f"Invalid {where}: it contains a NUL character, which no text can hold", ctx
+            )
         if not_utf8(argument) is None:
             continue
         hint = parameter_hint(ctx, args[:index], argument)

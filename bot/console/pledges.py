@@ -82,7 +82,7 @@ from bot.storage.models import (
     PledgeCampaign,
     PledgeCampaignState,
 )
-from bot.web.security import CSRF_FIELD, Refused
+from bot.web.security import CSRF_FIELD, NUL_REFUSAL, Refused
 
 logger = logging.getLogger(__name__)
 
@@ -159,6 +159,9 @@ async def submitted(request: Request) -> Submitted:
     fields: dict[str, list[str]] = {}
     image = None
     for name, value in parsed.multi_items():
+        text = (value.filename or "") if isinstance(value, UploadFile) else value
+        if "\x00" in name or "\x00" in text:
+            raise Refused(400, "That form could not be read", NUL_REFUSAL)
         if isinstance(value, UploadFile):
             data = await value.read(MAX_BYTES + 1)  # one byte over: from_bytes refuses it
             if value.filename and data:

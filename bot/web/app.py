@@ -47,6 +47,7 @@ from bot.web.security import (
     PublicAddress,
     RateLimiter,
     Refused,
+    RefusesNul,
     SecurityHeaders,
     csrf_token,
     loggable_path,
@@ -120,6 +121,7 @@ def create_web_app(
     middleware = [
         Middleware(PublicAddress, base_url=settings.web_base_url),
         Middleware(SecurityHeaders),
+        Middleware(RefusesNul),
         Middleware(campaign.CachedPageShortcut, cache=page_cache, clock=now),
         Middleware(
             SessionMiddleware,

@@ -81,6 +81,8 @@ async def read_form(request: Request) -> dict[str, list[str]]:
             raise Refused(413, "That is too long", "Please shorten the text and try again.")
     fields: dict[str, list[str]] = {}
     for name, value in parse_qsl(bytes(body).decode("utf-8", "replace"), keep_blank_values=True):
+        if "\x00" in name or "\x00" in value:
+            raise Refused(400, "That form could not be read", NUL_REFUSAL)
         fields.setdefault(name, []).append(value)
     return fields
 
@@ -235,6 +237,41 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+NUL_REFUSAL = (
+    "It contained a NUL character (%00), which no text can hold and PostgreSQL refuses. "
+    "Please go back and type it again."
+)
+
+
+class RefusesNul:
+    """Answers 400 to a request whose path or query holds a NUL character (``%00``),
+    before any page reads it: no field of Clarion's can hold one, and PostgreSQL refuses
+    it in a query's parameters (a 500 instead of an answer)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            b"%00" in scope.get("query_string", b"") or "\x00" in scope.get("path", "")
+        ):
+            body = f"That address could not be read. {NUL_REFUSAL}\n".encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 400,
+                    "headers": [
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                        (b"content-length", str(len(body)).encode()),
+                        DEFAULT_CACHE_CONTROL,
+                    ],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        await self.app(scope, receive, send)
 
 
 class PublicAddress:

@@ -117,6 +117,13 @@ def test_an_argument_that_is_not_utf8_is_refused_naming_what_it_was_given_for(
     assert "unexpected error" not in result.output
 
 
+def test_a_nul_in_an_argument_is_refused_naming_what_it_was_given_for(cli: Cli) -> None:
+    # A shell cannot pass one, a program calling Clarion can; PostgreSQL refuses it.
+    result = cli("posts", "show", "demo\x00")
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for 'REF': it contains a NUL character" in result.output
+
+
 def test_a_settings_file_named_in_bytes_that_are_not_utf8_is_refused_by_its_option(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -62,6 +62,14 @@ def test_a_date_at_the_end_of_the_calendar_is_refused_not_answered_500(console, 
     assert admin.get("/console/audit.csv", params=query).status_code == 400
 
 
+def test_a_nul_in_a_filter_is_refused_not_passed_to_the_database(console):
+    # PostgreSQL refuses NUL in a query's text: the page answered 500 there.
+    admin = console.client(Role.ADMIN)
+    for address in ("/console/audit?actor=%00", "/console/audit.csv?action=a%00b"):
+        answer = admin.get(address)
+        assert answer.status_code == 400 and "NUL character" in answer.text
+
+
 def test_the_csv_cannot_run_formulas_in_a_spreadsheet(console):
     admin = console.client(Role.ADMIN)
     _record(console, "cli:pat", "post.edit", '=HYPERLINK("http://evil")', after={"x": "+1"})
