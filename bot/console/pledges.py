@@ -82,7 +82,7 @@ from bot.storage.models import (
     PledgeCampaign,
     PledgeCampaignState,
 )
-from bot.web.security import CSRF_FIELD, NUL_REFUSAL, Refused
+from bot.web.security import CSRF_FIELD, Refused, refuse_nul
 
 logger = logging.getLogger(__name__)
 
@@ -159,9 +159,7 @@ async def submitted(request: Request) -> Submitted:
     fields: dict[str, list[str]] = {}
     image = None
     for name, value in parsed.multi_items():
-        text = (value.filename or "") if isinstance(value, UploadFile) else value
-        if "\x00" in name or "\x00" in text:
-            raise Refused(400, "That form could not be read", NUL_REFUSAL)
+        refuse_nul(name, (value.filename or "") if isinstance(value, UploadFile) else value)
         if isinstance(value, UploadFile):
             data = await value.read(MAX_BYTES + 1)  # one byte over: from_bytes refuses it
             if value.filename and data:

@@ -55,7 +55,7 @@ from bot.console.pages import (
 from bot.console.roles import Role
 from bot.console.routing import route
 from bot.people import audit
-from bot.web.security import CSRF_FIELD, NUL_REFUSAL, Refused
+from bot.web.security import CSRF_FIELD, Refused, refuse_nul
 
 logger = logging.getLogger(__name__)
 
@@ -101,9 +101,7 @@ async def _multipart(request: Request) -> Submitted:
     fields: dict[str, list[str]] = {}
     upload = None
     for name, value in parsed.multi_items():
-        text = (value.filename or "") if isinstance(value, UploadFile) else value
-        if "\x00" in name or "\x00" in text:
-            raise Refused(400, "That form could not be read", NUL_REFUSAL)
+        refuse_nul(name, (value.filename or "") if isinstance(value, UploadFile) else value)
         if isinstance(value, UploadFile):
             # One byte over the limit is enough for source_from_bytes to refuse it.
             data = await value.read(MAX_SCHEDULE_BYTES + 1)

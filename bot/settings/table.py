@@ -16,7 +16,6 @@ from bot.settings.values import (
     parse_host,
     parse_int_at_least,
     parse_offsets,
-    parse_optional_host,
     parse_port,
     parse_secret,
     parse_sender,
@@ -418,7 +417,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         name="SMTP_HOST",
         default="",
-        parse=parse_optional_host,
+        parse=parse_host,
         help="Mail server for supporters' reminder and reconnect emails (empty = no email)",
         section="Email",
     ),

@@ -230,20 +230,14 @@ def is_host(value: str) -> bool:
 
 
 def parse_host(raw: str) -> str:
-    """An address to listen on: an IP address (0.0.0.0, or :: for every interface on
-    IPv6 too), a host name of this machine, or empty for every IPv4 interface."""
+    """Empty, an IP address or a host name. To listen on: 0.0.0.0 or empty is every IPv4
+    interface, :: every interface on IPv6 too; for SMTP_HOST empty means no email."""
     value = raw.strip()
     if value and not is_host(value):
         raise ValueError(
             "an IP address such as 127.0.0.1 (0.0.0.0 or :: for every interface) or a host name"
         )
     return value
-
-
-def parse_optional_host(raw: str) -> str:
-    """Empty, or a host (``parse_host``)."""
-    value = raw.strip()
-    return parse_host(value) if value else value
 
 
 def parse_sender(raw: str) -> str:

@@ -81,8 +81,7 @@ async def read_form(request: Request) -> dict[str, list[str]]:
             raise Refused(413, "That is too long", "Please shorten the text and try again.")
     fields: dict[str, list[str]] = {}
     for name, value in parse_qsl(bytes(body).decode("utf-8", "replace"), keep_blank_values=True):
-        if "\x00" in name or "\x00" in value:
-            raise Refused(400, "That form could not be read", NUL_REFUSAL)
+        refuse_nul(name, value)
         fields.setdefault(name, []).append(value)
     return fields
 
@@ -243,6 +242,12 @@ NUL_REFUSAL = (
     "It contained a NUL character (%00), which no text can hold and PostgreSQL refuses. "
     "Please go back and type it again."
 )
+
+
+def refuse_nul(*texts: str) -> None:
+    """Refused (400) when a form's name or value holds a NUL character."""
+    if any("\x00" in text for text in texts):
+        raise Refused(400, "That form could not be read", NUL_REFUSAL)
 
 
 class RefusesNul:

@@ -18,6 +18,7 @@ from starlette.applications import Starlette
 
 from bot.monitoring.health import Checks
 from bot.runtime.wiring import Runtime
+from bot.settings import local_base_url
 from bot.web.app import create_web_app
 from bot.web.health import create_health_app
 
@@ -90,16 +91,6 @@ def serving_health(
         yield address
 
 
-def loopback_for(bound_host: str) -> str:
-    """How this machine reaches a socket bound to ``bound_host``, for a URL: every
-    interface by its loopback, an IPv6 address in brackets."""
-    if bound_host in ("0.0.0.0", ""):  # noqa: S104 - a bound address, read back
-        return "127.0.0.1"
-    if bound_host == "::":
-        return "[::1]"
-    return f"[{bound_host}]" if ":" in bound_host else bound_host
-
-
 @contextlib.contextmanager
 def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
     """``app`` on the bound ``sock`` in a background thread until the block ends (then
@@ -123,9 +114,9 @@ def serving(app: Starlette, sock: socket.socket, what: str) -> Iterator[str]:
             if not thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the {what} did not start on {bound_host}:{bound_port}")
             time.sleep(0.01)
-        shown = loopback_for(bound_host)
-        logger.info("%s listening on http://%s:%s", what, shown, bound_port)
-        yield f"http://{shown}:{bound_port}"
+        address = local_base_url(bound_host, bound_port)
+        logger.info("%s listening on %s", what, address)
+        yield address
     finally:
         server.should_exit = True
         thread.join(timeout=10)
